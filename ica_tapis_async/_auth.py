@@ -1,0 +1,193 @@
+"""Credentials: ICA API key / JWT (with optional API-key-to-JWT exchange), Tapis token.
+
+Secrets live in :class:`Secret`, whose ``repr`` and ``str`` never show the value, so a client, a
+config or an exception that holds one cannot leak it into a log.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import anyio
+import orjson
+
+__all__ = ("IcaAuth", "Secret", "TapisAuth", "jwt_expiry")
+
+log = logging.getLogger("ica_tapis_async.auth")
+
+#: Renew an exchanged JWT this many seconds before its ``exp``.
+RENEW_MARGIN_S: Final = 60.0
+
+
+class Secret:
+    """A credential that does not print itself.
+
+    >>> Secret("abc")
+    Secret('********')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise ValueError("a credential must be a non-empty string")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself; only for building a request header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim (POSIX seconds) of a JWT, or ``None`` if it has none or is not a JWT.
+
+    The signature is not checked: the server does that; we only want to renew in time.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+TokenFetcher = Callable[[Secret], Awaitable[str]]
+
+
+class IcaAuth:
+    """ICA authentication in one of three modes.
+
+    - ``api_key`` alone: every request carries ``X-API-Key``.
+    - ``access_token``: every request carries ``Authorization: Bearer <JWT>``; renewed with
+      ``tokens.refresh()`` when the caller asks.
+    - ``api_key`` with ``exchange=True``: the key is exchanged for a JWT via ``POST /api/tokens``,
+      which is used as a bearer token and exchanged again shortly before its ``exp`` (a JWT made
+      from an API key cannot be refreshed), or after a 401.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        access_token: str | None = None,
+        exchange: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if api_key is None and access_token is None:
+            raise ValueError("IcaClient needs api_key or access_token")
+        if exchange and api_key is None:
+            raise ValueError("exchange_api_key=True needs an api_key")
+        self._api_key = Secret(api_key) if api_key is not None else None
+        self._token = Secret(access_token) if access_token is not None else None
+        self._exp = jwt_expiry(access_token) if access_token else None
+        self._exchange = exchange
+        self._clock = clock
+        self._lock = anyio.Lock()
+        self._fetch: TokenFetcher | None = None
+        self.exchanges = 0
+
+    def bind(self, fetch: TokenFetcher) -> None:
+        """Give the auth the function that performs ``POST /api/tokens`` with an API key."""
+        self._fetch = fetch
+
+    @property
+    def can_renew(self) -> bool:
+        """Whether a 401 can be cured by getting a new token ourselves."""
+        return self._exchange
+
+    @property
+    def token_expiry(self) -> float | None:
+        """POSIX time at which the current bearer JWT expires, if known."""
+        return self._exp
+
+    def set_token(self, token: str) -> None:
+        """Use ``token`` as the bearer JWT from now on (after a refresh)."""
+        self._token = Secret(token)
+        self._exp = jwt_expiry(token)
+
+    def current_token(self) -> str | None:
+        """The bearer JWT in use, if any (for ``tokens.refresh``)."""
+        return self._token.reveal() if self._token else None
+
+    def _needs_exchange(self) -> bool:
+        if self._token is None:
+            return True
+        return self._exp is not None and self._clock() >= self._exp - RENEW_MARGIN_S
+
+    async def headers(self) -> dict[str, str]:
+        """Authentication headers for the next attempt, exchanging the API key first if due."""
+        if self._exchange:
+            if self._needs_exchange():
+                await self.renew(stale=self._token)
+            assert self._token is not None
+            return {"Authorization": f"Bearer {self._token.reveal()}"}
+        if self._token is not None:
+            return {"Authorization": f"Bearer {self._token.reveal()}"}
+        assert self._api_key is not None
+        return {"X-API-Key": self._api_key.reveal()}
+
+    async def renew(self, stale: Secret | None) -> None:
+        """Exchange the API key for a new JWT, once even if many coroutines ask at once."""
+        if self._fetch is None or self._api_key is None:
+            raise RuntimeError("no token fetcher bound")
+        async with self._lock:
+            if self._token is not None and self._token != stale and not self._needs_exchange():
+                return  # another coroutine renewed it while we waited
+            token = await self._fetch(self._api_key)
+            self.set_token(token)
+            self.exchanges += 1
+            log.debug("exchanged the API key for a JWT (expires at %s)", self._exp)
+
+    def snapshot(self) -> Secret | None:
+        """The token in use now, to tell later whether someone renewed it."""
+        return self._token
+
+    def __repr__(self) -> str:
+        mode = "jwt-exchange" if self._exchange else ("bearer" if self._token else "api-key")
+        return f"IcaAuth(mode={mode!r})"
+
+
+class TapisAuth:
+    """Tapis authentication: ``X-Tapis-Token`` on every request."""
+
+    can_renew = False
+
+    def __init__(self, token: str) -> None:
+        self._token = Secret(token)
+
+    async def headers(self) -> dict[str, str]:
+        """The Tapis token header."""
+        return {"X-Tapis-Token": self._token.reveal()}
+
+    def snapshot(self) -> Secret | None:
+        """The token in use now."""
+        return self._token
+
+    async def renew(self, stale: Secret | None) -> None:
+        """Tapis tokens are renewed by the caller; nothing to do here."""
+        raise RuntimeError("Tapis tokens cannot be renewed by the client")
+
+    def __repr__(self) -> str:
+        return "TapisAuth(token=Secret('********'))"

@@ -1,0 +1,283 @@
+"""``IcaClient`` and ``TapisClient``: the session managers users hold."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import attrs
+
+from ._auth import IcaAuth, Secret, TapisAuth
+from ._concurrency import AdaptiveRateLimiter
+from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
+from ._converter import structure
+from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
+from ._session import ClientMetrics, Session
+from ._transport import AiohttpTransport
+from .models import Token
+from .resources import (
+    AnalysisCreationBatches,
+    DataLinkingBatches,
+    DataTransfers,
+    DataUpdateBatches,
+    Tokens,
+    Transfers,
+)
+from .resources._base import Resource
+
+__all__ = ("IcaClient", "TapisClient")
+
+
+def _config(
+    base_url: str,
+    *,
+    timeouts: Timeouts | None,
+    retry: RetryPolicy | None,
+    rate_limit: RateLimitPolicy | None,
+    user_agent: str | None,
+    extra_headers: Mapping[str, str] | None,
+    max_connections: int,
+) -> ClientConfig:
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    config = ClientConfig(base_url=base_url.rstrip("/"), max_connections=max_connections)
+    changes: dict[str, Any] = {}
+    if timeouts is not None:
+        changes["timeouts"] = timeouts
+    if retry is not None:
+        changes["retry"] = retry
+    if rate_limit is not None:
+        changes["rate_limit"] = rate_limit
+    if user_agent is not None:
+        changes["user_agent"] = user_agent
+    if extra_headers:
+        changes["extra_headers"] = tuple(extra_headers.items())
+    return attrs.evolve(config, **changes)
+
+
+class _BaseClient:
+    _session: Session
+
+    @property
+    def config(self) -> ClientConfig:
+        """The configuration in force for this client."""
+        return self._session.config
+
+    @property
+    def metrics(self) -> ClientMetrics:
+        """Requests, retries, throttled answers and errors so far (shared with copies)."""
+        return self._session.metrics
+
+    @property
+    def limiter(self) -> AdaptiveRateLimiter:
+        """The client-wide adaptive rate limiter (shared with copies)."""
+        return self._session.limiter
+
+    async def close(self) -> None:
+        """Close the aiohttp session if the client created it; a borrowed one stays open."""
+        await self._session.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def with_options(
+        self,
+        *,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Self:
+        """A copy with other defaults that shares the connection pool, auth, limiter and metrics.
+
+        Example:
+            >>> patient = ica.with_options(retry=RetryPolicy(max_attempts=10, total_timeout=900))
+        """
+        changes: dict[str, Any] = {}
+        if timeouts is not None:
+            changes["timeouts"] = timeouts
+        if retry is not None:
+            changes["retry"] = retry
+        if extra_headers is not None:
+            changes["extra_headers"] = tuple(extra_headers.items())
+        clone = object.__new__(type(self))
+        # Cached resources are bound to the old session: the copy makes its own.
+        clone.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if not isinstance(v, Resource)}
+        )
+        clone._session = self._session.evolve(attrs.evolve(self._session.config, **changes))
+        return clone
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.config.base_url!r}, auth={self._session.auth!r})"
+        )
+
+
+class IcaClient(_BaseClient):
+    """Async client of the ICA REST API (``/ica/rest``): batches, data transfers, tokens.
+
+    Args:
+        base_url: e.g. ``https://ica.illumina.com/ica/rest``.
+        api_key: sent as ``X-API-Key`` (or exchanged for a JWT, see ``exchange_api_key``).
+        access_token: a JWT sent as ``Authorization: Bearer``; renew it with ``tokens.refresh()``.
+        exchange_api_key: exchange the API key for a JWT via ``POST /api/tokens`` (the ICA docs
+            recommend JWTs for heavy use), renew it before its ``exp`` and once after a 401.
+        session: an ``aiohttp.ClientSession`` to borrow; left open on close.
+        timeouts: per-attempt timeouts.
+        retry: the default :class:`RetryPolicy`.
+        rate_limit: the client-wide :class:`RateLimitPolicy`.
+
+    Example:
+        >>> async with IcaClient(url, api_key=key) as ica:
+        ...     batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        access_token: str | None = None,
+        exchange_api_key: bool = False,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimitPolicy | None = None,
+        user_agent: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        config = _config(
+            base_url,
+            timeouts=timeouts,
+            retry=retry,
+            rate_limit=rate_limit,
+            user_agent=user_agent,
+            extra_headers=extra_headers,
+            max_connections=max_connections,
+        )
+        auth = IcaAuth(api_key=api_key, access_token=access_token, exchange=exchange_api_key)
+        transport = AiohttpTransport(
+            session, max_connections=config.max_connections, max_redirects=config.max_redirects
+        )
+        self._session = Session("ica", config, auth, transport=transport)
+        auth.bind(self._exchange_api_key)
+
+    async def _exchange_api_key(self, api_key: Secret) -> str:
+        # Its own session, so that the exchange carries the key, not the bearer token being renewed.
+        key_session = Session(
+            "ica",
+            self._session.config,
+            _ApiKeyAuth(api_key),
+            transport=self._session.transport,
+            limiter=self._session.limiter,
+        )
+        key_session.metrics = self._session.metrics
+        request = Request(
+            "POST",
+            build_url(self._session.config.base_url, "/api/tokens"),
+            {"Accept": f"{ICA_V3}, {PROBLEM_JSON}"},
+            retry_safe=True,
+            operation="createJwtToken",
+        )
+        token = structure(await key_session.send_json(request), Token)
+        if not token.token:
+            raise ValueError("POST /api/tokens answered without a token")
+        return token.token
+
+    @functools.cached_property
+    def data_linking_batches(self) -> DataLinkingBatches:
+        """Project data linking batches."""
+        return DataLinkingBatches(self._session)
+
+    @functools.cached_property
+    def data_update_batches(self) -> DataUpdateBatches:
+        """Project data update batches."""
+        return DataUpdateBatches(self._session)
+
+    @functools.cached_property
+    def analysis_creation_batches(self) -> AnalysisCreationBatches:
+        """Analysis creation batches."""
+        return AnalysisCreationBatches(self._session)
+
+    @functools.cached_property
+    def data_transfers(self) -> DataTransfers:
+        """Project data transfers."""
+        return DataTransfers(self._session)
+
+    @functools.cached_property
+    def tokens(self) -> Tokens:
+        """JWT creation and refresh."""
+        return Tokens(self._session)
+
+
+class _ApiKeyAuth:
+    can_renew = False
+
+    def __init__(self, key: Secret) -> None:
+        self._key = key
+
+    async def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self._key.reveal()}
+
+    async def renew(self, stale: object) -> None:
+        raise RuntimeError("an API key cannot be renewed")
+
+    def snapshot(self) -> Secret:
+        return self._key
+
+
+class TapisClient(_BaseClient):
+    """Async client of Tapis Files transfers (``/v3/files/transfers``).
+
+    Args:
+        base_url: the tenant's base URL, e.g. ``https://tacc.tapis.io``.
+        token: the Tapis JWT, sent as ``X-Tapis-Token``.
+
+    Example:
+        >>> async with TapisClient(url, token=jwt) as tapis:
+        ...     task = await tapis.transfers.create([ReqTransferElement(src, dst)])
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimitPolicy | None = None,
+        user_agent: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        config = _config(
+            base_url,
+            timeouts=timeouts,
+            retry=retry,
+            rate_limit=rate_limit,
+            user_agent=user_agent,
+            extra_headers=extra_headers,
+            max_connections=max_connections,
+        )
+        transport = AiohttpTransport(
+            session, max_connections=config.max_connections, max_redirects=config.max_redirects
+        )
+        self._session = Session("tapis", config, TapisAuth(token), transport=transport)
+
+    @functools.cached_property
+    def transfers(self) -> Transfers:
+        """Transfer tasks."""
+        return Transfers(self._session)

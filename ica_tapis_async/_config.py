@@ -1,0 +1,161 @@
+"""Client configuration: frozen policies, the ``NOT_GIVEN`` sentinel and option resolution.
+
+Per-call options beat per-client options, which beat the defaults here; :func:`resolve` is the
+one place where that happens.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Final, Literal, TypedDict, TypeVar
+
+import attrs
+
+__all__ = (
+    "NOT_GIVEN",
+    "ClientConfig",
+    "NotGiven",
+    "RateLimitPolicy",
+    "RequestOptions",
+    "RetryPolicy",
+    "Timeouts",
+    "resolve",
+)
+
+T = TypeVar("T")
+
+
+class NotGiven(enum.Enum):
+    """Type of :data:`NOT_GIVEN`: "argument not passed", as opposed to ``None`` ("no limit")."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+
+def resolve(call: T | NotGiven, client: T) -> T:
+    """Return the per-call value when one was passed, else the client's."""
+    return client if call is NOT_GIVEN else call
+
+
+def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"{attr.name} must be >= 0, got {value!r}")
+
+
+@attrs.define(frozen=True)
+class RetryPolicy:
+    """When and how long to retry a failed request.
+
+    A request is tried at most ``max_attempts`` times and never after ``total_timeout`` seconds
+    from its first attempt, whichever comes first. Between attempts it waits
+    ``uniform(0, min(max_backoff, initial_backoff * 2**n))`` (full jitter) unless the server sent a
+    ``Retry-After``, which is honoured up to ``max_retry_after``.
+
+    GET is always retryable. POST and DELETE are retried only when the request carries an
+    ``Idempotency-Key`` or the call declares itself safe to repeat.
+
+    Example:
+        >>> RetryPolicy(max_attempts=8, total_timeout=300)
+        RetryPolicy(max_attempts=8, total_timeout=300, ...)
+        >>> RetryPolicy.no_wait()   # for tests: retries without sleeping
+    """
+
+    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    total_timeout: float | None = attrs.field(default=120.0, validator=_non_negative)
+    initial_backoff: float = attrs.field(default=0.5, validator=_non_negative)
+    max_backoff: float = attrs.field(default=20.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    retry_statuses: frozenset[int] = frozenset({408, 429, 502, 503, 504})
+    jitter: bool = True
+
+    @classmethod
+    def no_wait(cls, max_attempts: int = 5) -> RetryPolicy:
+        """A policy that retries without waiting; for tests."""
+        return cls(
+            max_attempts=max_attempts,
+            total_timeout=None,
+            initial_backoff=0.0,
+            max_backoff=0.0,
+            max_retry_after=0.0,
+        )
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that never retries."""
+        return cls(max_attempts=1)
+
+
+@attrs.define(frozen=True)
+class RateLimitPolicy:
+    """Client-wide pacing shared by every coroutine that uses one client.
+
+    Attributes:
+        rate: requests per second; ``None`` starts unlimited and only slows down once throttled.
+        burst: how many requests may go at once after a quiet spell.
+        max_in_flight: most requests outstanding at the same time.
+        min_rate: the adaptive limiter never goes below this many requests per second.
+        adaptive: cut the rate on 429/throttling answers and recover smoothly afterwards.
+    """
+
+    rate: float | None = None
+    burst: int = attrs.field(default=20, validator=attrs.validators.ge(1))
+    max_in_flight: int | None = 64
+    min_rate: float = 0.5
+    adaptive: bool = True
+
+
+@attrs.define(frozen=True)
+class Timeouts:
+    """Timeouts in seconds; ``None`` means no limit.
+
+    Attributes:
+        total: one attempt, from sending to having read the whole body.
+        connect: establishing a connection (from the pool or new).
+        sock_read: the longest gap between two reads of the response.
+    """
+
+    total: float | None = 60.0
+    connect: float | None = 10.0
+    sock_read: float | None = 30.0
+
+
+@attrs.define(frozen=True)
+class ClientConfig:
+    """Everything a client needs to talk to one service; shared by ``with_options`` copies."""
+
+    base_url: str
+    timeouts: Timeouts = attrs.field(factory=Timeouts)
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    rate_limit: RateLimitPolicy = attrs.field(factory=RateLimitPolicy)
+    user_agent: str = "ica-tapis-async"
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    max_connections: int = 100
+    max_redirects: int = 5
+
+
+class RequestOptions(TypedDict, total=False):
+    """Keyword options every resource method accepts.
+
+    Attributes:
+        timeout: seconds for each attempt (``None``: no limit), or a :class:`Timeouts`.
+        retry: a :class:`RetryPolicy` for this call only.
+        max_retries: shorthand for ``retry`` with ``max_attempts = max_retries + 1``.
+        extra_headers: headers added to this call (cannot replace authentication).
+        on_retry: called with the error before each retry of this call (e.g. to note that a
+            POST whose answer was lost is being sent again).
+    """
+
+    timeout: float | Timeouts | None
+    retry: RetryPolicy
+    max_retries: int
+    extra_headers: dict[str, str]
+    on_retry: Callable[[Exception], None]

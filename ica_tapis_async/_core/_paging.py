@@ -1,0 +1,84 @@
+"""Next-page logic: ICA cursor (``pageToken``) or offset (``pageOffset``), Tapis limit/offset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from .._errors import PaginationError, RequestValidationError
+
+__all__ = ("CursorPaging", "OffsetPaging", "Paging", "check_page_size")
+
+ICA_MAX_PAGE_SIZE = 1000
+
+
+def check_page_size(page_size: int, *, maximum: int = ICA_MAX_PAGE_SIZE) -> int:
+    """Validate ``page_size`` (1..maximum)."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise RequestValidationError("must be an int", field="page_size")
+    if not 1 <= page_size <= maximum:
+        raise RequestValidationError(f"must be between 1 and {maximum}", field="page_size")
+    return page_size
+
+
+@attrs.define
+class CursorPaging:
+    """ICA cursor paging: follow ``nextPageToken`` until empty; a repeated token is an error."""
+
+    page_size: int
+    extra: Sequence[tuple[str, str]] = ()
+    token: str | None = None
+    done: bool = False
+    _seen: set[str] = attrs.field(factory=set)
+
+    def params(self) -> list[tuple[str, str]]:
+        """Query pairs for the next request (the filters are repeated on every page)."""
+        pairs = [("pageSize", str(self.page_size)), *self.extra]
+        if self.token:
+            pairs.append(("pageToken", self.token))
+        return pairs
+
+    def advance(self, next_token: str | None, n_items: int, total: int | None = None) -> None:
+        """Record a page; raises :class:`PaginationError` on a token seen before."""
+        if not next_token:
+            self.done = True
+            return
+        if next_token in self._seen:
+            raise PaginationError(
+                f"the server sent next page token {next_token[:40]!r} twice; stopping"
+            )
+        self._seen.add(next_token)
+        self.token = next_token
+
+
+@attrs.define
+class OffsetPaging:
+    """Offset paging (ICA ``pageOffset`` with sorting, Tapis ``offset``/``limit``).
+
+    Stops on a short page, on an empty page, or when ``total`` says nothing is left.
+    """
+
+    page_size: int
+    offset: int = 0
+    offset_param: str = "pageOffset"
+    size_param: str = "pageSize"
+    extra: Sequence[tuple[str, str]] = ()
+    done: bool = False
+
+    def params(self) -> list[tuple[str, str]]:
+        """Query pairs for the next request."""
+        return [
+            (self.offset_param, str(self.offset)),
+            (self.size_param, str(self.page_size)),
+            *self.extra,
+        ]
+
+    def advance(self, next_token: str | None, n_items: int, total: int | None = None) -> None:
+        """Record a page of ``n_items``."""
+        self.offset += n_items
+        if n_items == 0 or n_items < self.page_size or (total is not None and self.offset >= total):
+            self.done = True
+
+
+Paging = CursorPaging | OffsetPaging

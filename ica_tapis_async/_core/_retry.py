@@ -1,0 +1,73 @@
+"""Retry decisions: which answers to retry, how long to wait, what counts as throttling."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from .._config import RetryPolicy
+
+__all__ = ("backoff_delay", "is_throttle", "parse_retry_after", "should_retry_status")
+
+_THROTTLE_WORDS = ("throttl", "rate limit", "rate-limit", "too many requests", "slow down")
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` (seconds or HTTP date), or ``None``.
+
+    ``now`` is the current POSIX time, passed in so the function stays pure.
+    """
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when: datetime = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - now
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def should_retry_status(status: int, *, retryable: bool, keyed: bool, policy: RetryPolicy) -> bool:
+    """Whether an error answer deserves another attempt.
+
+    A 409 is retried only for a keyed request: ICA's "the original is still in progress".
+    A 422 on a keyed request means the key was reused with another body: never retried.
+    """
+    if not retryable:
+        return False
+    if status == 409:
+        return keyed
+    return status in policy.retry_statuses
+
+
+def backoff_delay(
+    attempt: int, policy: RetryPolicy, *, rand: Callable[[], float] = random.random
+) -> float:
+    """Wait before attempt ``attempt + 1`` (``attempt`` counts from 1): capped, full jitter."""
+    ceiling = min(policy.max_backoff, policy.initial_backoff * 2.0 ** (attempt - 1))
+    return ceiling * rand() if policy.jitter else ceiling
+
+
+def is_throttle(status: int, body: object) -> bool:
+    """Whether an answer says "slow down": 429, or a 400/503 whose text says so.
+
+    A plain 503 is an outage, not a request to slow down: cutting the rate for it would
+    throttle a healthy job after every transient failure.
+    """
+    if status == 429:
+        return True
+    if status in (400, 503) and body is not None:
+        text = str(body).lower()
+        return any(w in text for w in _THROTTLE_WORDS)
+    return False

@@ -1,0 +1,269 @@
+"""Chunking the input lazily into batches, with deterministic idempotency keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from typing import Any, Final, Literal
+
+import attrs
+
+from .._converter import dumps
+from .._errors import RequestValidationError
+from ..models import (
+    CreateAnalysisCreationBatch,
+    CreateCwlAnalysis,
+    CreateNextflowAnalysis,
+    CreateNextflowJsonAnalysis,
+    CreateProjectDataLinkingBatch,
+    CreateProjectDataLinkingBatchItem,
+    CreateProjectDataUpdateBatch,
+    DataUpdateGroup,
+)
+
+__all__ = (
+    "DEFAULT_BATCH_SIZE",
+    "MAX_BATCH_SIZE",
+    "AnalysisRequest",
+    "Chunk",
+    "Kind",
+    "chunk_analyses",
+    "chunk_data_ids",
+    "chunk_update_groups",
+    "chunk_key",
+)
+
+Kind = Literal["link", "update", "analysis"]
+AnalysisRequest = CreateCwlAnalysis | CreateNextflowAnalysis | CreateNextflowJsonAnalysis
+
+#: Server limits per chunk: linking advises <= 25,000 links; update advises <= 5,000 data ids
+#: (and refuses > 100,000); analysis batches have no documented limit, so we stay modest.
+MAX_BATCH_SIZE: Final[dict[Kind, int]] = {"link": 25_000, "update": 5_000, "analysis": 1_000}
+DEFAULT_BATCH_SIZE: Final[dict[Kind, int]] = {"link": 1_000, "update": 1_000, "analysis": 100}
+
+MAX_ID_LENGTH = 255
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+
+
+@attrs.define
+class Chunk:
+    """One batch to send: its index, its keys (data ids or user references) and its body.
+
+    Attributes:
+        keys: one entry per input item, in input order; the name the server's items come back
+            under (``dataId`` or ``userReference``).
+        duplicates: input items collapsed into an earlier identical one in this chunk.
+        body: the request model to send.
+        digest: hash of the body, part of the idempotency key.
+    """
+
+    index: int
+    keys: list[str]
+    body: Any
+    digest: str
+    duplicates: list[str] = attrs.field(factory=list)
+
+
+def chunk_key(run_id: str, kind: Kind, index: int, digest: str) -> str:
+    """The deterministic Idempotency-Key of a chunk (<= 255 characters).
+
+    Same run, same chunk, same body -> same key, so a resumed or retried chunk replays instead
+    of creating twice; a changed body gets a different key instead of a 422.
+    """
+    return f"ita-{run_id[:64]}-{kind}-{index:08d}-{digest[:32]}"
+
+
+def _digest(body: Any) -> str:
+    return hashlib.sha256(dumps(body)).hexdigest()
+
+
+def check_data_id(value: object, where: str) -> str:
+    """A data id: 1-255 characters of letters, digits and ``._:-``."""
+    if not isinstance(value, str) or not value:
+        raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=where)
+    if len(value) > MAX_ID_LENGTH:
+        raise RequestValidationError(
+            f"is {len(value)} characters; at most {MAX_ID_LENGTH}", field=where
+        )
+    if not _ID.match(value):
+        raise RequestValidationError(f"is not a valid data id: {value!r}", field=where)
+    return value
+
+
+async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+def check_batch_size(kind: Kind, batch_size: int | None) -> int:
+    """The batch size for ``kind``: the default, or the caller's if within the server's limit."""
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE[kind]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise RequestValidationError("must be a positive int", field="batch_size")
+    if batch_size > MAX_BATCH_SIZE[kind]:
+        raise RequestValidationError(
+            f"{batch_size} is over the server's limit of {MAX_BATCH_SIZE[kind]} for {kind} batches",
+            field="batch_size",
+        )
+    return batch_size
+
+
+def prevalidate(kind: Kind, items: object) -> None:
+    """Check a whole in-memory input before anything is sent (lazy inputs are checked per chunk)."""
+    if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+        if isinstance(items, str | bytes):
+            raise RequestValidationError(
+                "must be an iterable of items, not a string", field="items"
+            )
+        return
+    if not items:
+        raise RequestValidationError("is empty: nothing to do", field="items")
+    if kind == "link":
+        for i, value in enumerate(items):
+            check_data_id(value, f"data_ids[{i}]")
+    elif kind == "update":
+        for i, group in enumerate(items):
+            _check_group(group, i)
+    else:
+        seen: set[str] = set()
+        for i, request in enumerate(items):
+            _check_analysis(request, i, seen)
+
+
+def _check_group(group: object, i: int) -> DataUpdateGroup:
+    if not isinstance(group, DataUpdateGroup):
+        raise RequestValidationError(
+            f"must be a DataUpdateGroup, got {type(group).__name__}", field=f"groups[{i}]"
+        )
+    if not group.data_ids:
+        raise RequestValidationError("has no data ids", field=f"groups[{i}].data_ids")
+    for j, value in enumerate(group.data_ids):
+        check_data_id(value, f"groups[{i}].data_ids[{j}]")
+    return group
+
+
+def _check_analysis(request: object, i: int, seen: set[str]) -> AnalysisRequest:
+    if not isinstance(
+        request, CreateCwlAnalysis | CreateNextflowAnalysis | CreateNextflowJsonAnalysis
+    ):
+        raise RequestValidationError(
+            "must be CreateCwlAnalysis, CreateNextflowAnalysis or CreateNextflowJsonAnalysis, "
+            f"got {type(request).__name__}",
+            field=f"items[{i}]",
+        )
+    ref = request.user_reference
+    if not ref or len(ref) > MAX_ID_LENGTH:
+        raise RequestValidationError("must be 1-255 characters", field=f"items[{i}].user_reference")
+    if ref in seen:
+        # The orchestrator follows analyses by userReference: two with one name are ambiguous,
+        # and creating both is almost always a mistake in the sample sheet.
+        raise RequestValidationError(
+            f"{ref!r} appears twice; user references must be unique in a run",
+            field=f"items[{i}].user_reference",
+        )
+    seen.add(ref)
+    return request
+
+
+async def chunk_data_ids(
+    items: Iterable[str] | AsyncIterable[str], size: int
+) -> AsyncIterator[Chunk]:
+    """Chunks of ``size`` data ids; a repeat within a chunk is sent once and marked duplicate.
+
+    A repeat in a later chunk is sent again: the server then reports it ALREADY_LINKED.
+    """
+    index, position = 0, 0
+    keys: list[str] = []
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    async for value in _aiter(items):
+        check_data_id(value, f"data_ids[{position}]")
+        position += 1
+        if value in seen:
+            duplicates.append(value)
+            continue
+        seen.add(value)
+        keys.append(value)
+        if len(keys) == size:
+            yield _link_chunk(index, keys, duplicates)
+            index, keys, seen, duplicates = index + 1, [], set(), []
+    if keys:
+        yield _link_chunk(index, keys, duplicates)
+    elif position == 0:
+        raise RequestValidationError("is empty: nothing to do", field="data_ids")
+
+
+def _link_chunk(index: int, keys: list[str], duplicates: list[str]) -> Chunk:
+    body = CreateProjectDataLinkingBatch([CreateProjectDataLinkingBatchItem(k) for k in keys])
+    return Chunk(index, keys, body, _digest(body), duplicates)
+
+
+async def chunk_update_groups(
+    groups: Iterable[DataUpdateGroup] | AsyncIterable[DataUpdateGroup], size: int
+) -> AsyncIterator[Chunk]:
+    """Chunks of at most ``size`` data ids; big groups are split, each data id once per chunk.
+
+    A data id appears at most once per chunk so that its item maps back unambiguously.
+    """
+    index, position = 0, 0
+    out_groups: list[DataUpdateGroup] = []
+    keys: list[str] = []
+    seen: set[str] = set()
+    async for group in _aiter(groups):
+        _check_group(group, position)
+        position += 1
+        current: list[str] = []
+        for data_id in group.data_ids:
+            if len(keys) == size or data_id in seen:
+                if current:
+                    out_groups.append(attrs.evolve(group, data_ids=current))
+                    current = []
+                body = CreateProjectDataUpdateBatch(out_groups)
+                yield Chunk(index, keys, body, _digest(body))
+                index, out_groups, keys, seen = index + 1, [], [], set()
+            current.append(data_id)
+            keys.append(data_id)
+            seen.add(data_id)
+        if current:
+            out_groups.append(attrs.evolve(group, data_ids=current))
+    if keys:
+        body = CreateProjectDataUpdateBatch(out_groups)
+        yield Chunk(index, keys, body, _digest(body))
+    elif position == 0:
+        raise RequestValidationError("is empty: nothing to do", field="groups")
+
+
+async def chunk_analyses(
+    requests: Iterable[AnalysisRequest] | AsyncIterable[AnalysisRequest], size: int
+) -> AsyncIterator[Chunk]:
+    """Chunks of at most ``size`` analysis requests, keyed by user reference."""
+    index, position = 0, 0
+    seen: set[str] = set()
+    batch: list[AnalysisRequest] = []
+
+    def flush() -> Chunk:
+        body = CreateAnalysisCreationBatch(
+            cwl_items=[r for r in batch if isinstance(r, CreateCwlAnalysis)] or None,
+            nextflow_items=[r for r in batch if isinstance(r, CreateNextflowAnalysis)] or None,
+            nextflow_json_items=[r for r in batch if isinstance(r, CreateNextflowJsonAnalysis)]
+            or None,
+        )
+        return Chunk(index, [r.user_reference for r in batch], body, _digest(body))
+
+    async for request in _aiter(requests):
+        _check_analysis(request, position, seen)
+        position += 1
+        batch.append(request)
+        if len(batch) == size:
+            yield flush()
+            index, batch = index + 1, []
+    if batch:
+        yield flush()
+    elif position == 0:
+        raise RequestValidationError("is empty: nothing to do", field="items")

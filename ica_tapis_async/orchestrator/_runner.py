@@ -1,0 +1,492 @@
+"""``BatchOrchestrator``: chunk, submit, poll and report linking, update and analysis batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from .._client import IcaClient
+from .._concurrency import Backoff
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    IdempotencyConflictError,
+    RequestValidationError,
+)
+from ..models import (
+    AnalysisItemStatus,
+    DataUpdateGroup,
+    JobStatus,
+    LinkingItemStatus,
+    UpdateItemStatus,
+)
+from ._journal import DONE, SENDING, SUBMITTED, Journal, NullJournal, SqliteJournal
+from ._plan import (
+    AnalysisRequest,
+    Chunk,
+    Kind,
+    check_batch_size,
+    chunk_analyses,
+    chunk_data_ids,
+    chunk_key,
+    chunk_update_groups,
+    prevalidate,
+)
+from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
+
+__all__ = ("BatchOrchestrator",)
+
+log = logging.getLogger("ica_tapis_async.orchestrator")
+
+_OK: dict[Kind, frozenset[str]] = {
+    "link": LinkingItemStatus.OK,
+    "update": UpdateItemStatus.OK,
+    "analysis": AnalysisItemStatus.OK,
+}
+_FINAL: dict[Kind, frozenset[str]] = {
+    "link": LinkingItemStatus.FINAL,
+    "update": UpdateItemStatus.FINAL,
+    "analysis": AnalysisItemStatus.FINAL,
+}
+
+#: Statuses of our own, for items the server never reported on.
+DUPLICATE, REJECTED, NOT_SUBMITTED, UNKNOWN, MISSING = (
+    "DUPLICATE",
+    "REJECTED",
+    "NOT_SUBMITTED",
+    "UNKNOWN",
+    "MISSING",
+)
+
+
+class _Counters:
+    """Running totals of one run, behind :class:`Progress`."""
+
+    def __init__(self, kind: Kind, ica: IcaClient, callback: ProgressCallback | None) -> None:
+        self.kind = kind
+        self.run_id = ""
+        self.submitted = 0
+        self.finished: dict[str, int] = {}
+        self.in_flight = 0
+        self.batches = 0
+        self._ica = ica
+        self._base_requests = ica.metrics.requests
+        self._base_throttled = ica.metrics.throttled
+        self._callback = callback
+
+    def emit(self) -> None:
+        if self._callback is not None:
+            self._callback(
+                Progress(
+                    kind=self.kind,
+                    submitted=self.submitted,
+                    finished=dict(self.finished),
+                    in_flight=self.in_flight,
+                    requests=self._ica.metrics.requests - self._base_requests,
+                    throttled=self._ica.metrics.throttled - self._base_throttled,
+                )
+            )
+
+
+class BatchOrchestrator:
+    """Runs many linking, update or analysis-creation batches to completion, exactly once.
+
+    The input is consumed lazily and split into chunks (batches); at most
+    ``max_inflight_batches`` chunks are submitted or polled at a time, so memory is bounded by
+    ``batch_size x max_inflight_batches`` whatever the input's length. Every request goes through
+    the client's rate limiter and retry policy. Each chunk has a deterministic key
+    (run id + chunk index + body hash): sent as ``Idempotency-Key`` for analysis batches, and
+    recorded in the journal for all kinds so that a killed job resumes without sending a
+    finished chunk again.
+
+    Args:
+        ica: the client (its rate limit and retry policy apply to every call).
+        project_id: the project all batches go to.
+        batch_size: items per batch; default per kind (link 1,000, update 1,000 data ids,
+            analysis 100); limits: link 25,000, update 5,000 (the spec's advice), analysis 1,000.
+        max_inflight_batches: chunks submitted and being polled at once.
+        journal: a path (SQLite file) or a :class:`Journal`, to resume after a crash.
+        progress: called with a :class:`Progress` snapshot on every change.
+        run_id: names the run; with a journal and no run id, the latest run of the same kind
+            and project in the journal is resumed.
+        poll_initial / poll_max: the polling interval starts at ``poll_initial`` seconds and
+            grows while nothing changes, up to ``poll_max``.
+        poll_timeout: give up waiting for one batch after this many seconds (its items are
+            reported ``UNKNOWN``; a later run with the journal picks the batch up again).
+
+    Example:
+        >>> orch = BatchOrchestrator(ica, project_id, journal="link.sqlite")
+        >>> report = await orch.link(data_ids)
+        >>> report.counts
+        {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
+    """
+
+    def __init__(
+        self,
+        ica: IcaClient,
+        project_id: str,
+        *,
+        batch_size: int | None = None,
+        max_inflight_batches: int = 8,
+        journal: str | Path | Journal | None = None,
+        progress: ProgressCallback | None = None,
+        run_id: str | None = None,
+        poll_initial: float = 0.5,
+        poll_max: float = 10.0,
+        poll_timeout: float = 6 * 3600.0,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if not isinstance(project_id, str) or not project_id:
+            raise RequestValidationError("must be a non-empty string", field="project_id")
+        if max_inflight_batches < 1:
+            raise RequestValidationError("must be >= 1", field="max_inflight_batches")
+        if run_id is not None and (not run_id or len(run_id) > 64 or not run_id.isprintable()):
+            raise RequestValidationError("must be 1-64 printable characters", field="run_id")
+        self.ica = ica
+        self.project_id = project_id
+        self.batch_size = batch_size
+        self.max_inflight_batches = max_inflight_batches
+        self._owns_journal = isinstance(journal, str | Path)
+        self.journal: Journal = (
+            SqliteJournal(journal)
+            if isinstance(journal, str | Path)
+            else (journal if journal is not None else NullJournal())
+        )
+        self.progress = progress
+        self.run_id = run_id
+        self.poll_initial = poll_initial
+        self.poll_max = poll_max
+        self.poll_timeout = poll_timeout
+        self._sleep = sleep
+
+    # -- public API ---------------------------------------------------------------------------
+
+    async def link(self, data_ids: Iterable[str] | AsyncIterable[str]) -> BatchReport:
+        """Link every data id into the project; returns the report.
+
+        A data id repeated within one batch is sent once and its repeat reported as
+        ``DUPLICATE``; repeated in another batch, the server reports it ``ALREADY_LINKED``.
+
+        Raises:
+            RequestValidationError: empty input, a malformed or over-long id, a bad batch size
+                (for an in-memory sequence, before anything is sent).
+        """
+        return await self._report("link", data_ids)
+
+    async def update(
+        self, groups: Iterable[DataUpdateGroup] | AsyncIterable[DataUpdateGroup]
+    ) -> BatchReport:
+        """Apply update groups (tags, archive/delete dates); one outcome per data id."""
+        return await self._report("update", groups)
+
+    async def create_analyses(
+        self, items: Iterable[AnalysisRequest] | AsyncIterable[AnalysisRequest]
+    ) -> BatchReport:
+        """Create one analysis per request, exactly once even across crashes and lost answers.
+
+        Raises:
+            RequestValidationError: a repeated user reference, or another bad request.
+            IdempotencyConflictError: a chunk's key was already used with another body (the
+                journal or run id belongs to another input).
+        """
+        return await self._report("analysis", items)
+
+    def stream_link(
+        self, data_ids: Iterable[str] | AsyncIterable[str]
+    ) -> AbstractAsyncContextManager[AsyncIterator[ItemOutcome]]:
+        """Like :meth:`link`, yielding each :class:`ItemOutcome` as its batch finishes.
+
+        Example:
+            >>> async with orch.stream_link(ids) as outcomes:
+            ...     async for outcome in outcomes:
+            ...         print(outcome.key, outcome.status)
+        """
+        return self._stream("link", data_ids)
+
+    def stream_update(
+        self, groups: Iterable[DataUpdateGroup] | AsyncIterable[DataUpdateGroup]
+    ) -> AbstractAsyncContextManager[AsyncIterator[ItemOutcome]]:
+        """Like :meth:`update`, yielding outcomes as batches finish."""
+        return self._stream("update", groups)
+
+    def stream_create_analyses(
+        self, items: Iterable[AnalysisRequest] | AsyncIterable[AnalysisRequest]
+    ) -> AbstractAsyncContextManager[AsyncIterator[ItemOutcome]]:
+        """Like :meth:`create_analyses`, yielding outcomes as batches finish."""
+        return self._stream("analysis", items)
+
+    def close(self) -> None:
+        """Close the journal if the orchestrator opened it."""
+        if self._owns_journal:
+            self.journal.close()
+
+    # -- the run ------------------------------------------------------------------------------
+
+    async def _report(self, kind: Kind, items: Any) -> BatchReport:
+        started = time.monotonic()
+        metrics = self.ica.metrics
+        base = (metrics.requests, metrics.retries, metrics.throttled)
+        report = BatchReport(run_id="", kind=kind)
+        counters = _Counters(kind, self.ica, self.progress)
+        async with self._stream(kind, items, counters) as outcomes:
+            async for outcome in outcomes:
+                report.add(outcome)
+        report.run_id = counters.run_id
+        report.batches = counters.batches
+        report.requests = metrics.requests - base[0]
+        report.retries = metrics.retries - base[1]
+        report.throttled = metrics.throttled - base[2]
+        report.elapsed_s = time.monotonic() - started
+        return report
+
+    @asynccontextmanager
+    async def _stream(
+        self, kind: Kind, items: Any, counters: _Counters | None = None
+    ) -> AsyncIterator[AsyncIterator[ItemOutcome]]:
+        size = check_batch_size(kind, self.batch_size)
+        prevalidate(kind, items)
+        run_id = self.journal.open_run(kind, self.project_id, self.run_id)
+        counters = counters or _Counters(kind, self.ica, self.progress)
+        counters.run_id = run_id
+        send, receive = anyio.create_memory_object_stream[ItemOutcome](max_buffer_size=size)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._produce, kind, run_id, items, size, send, counters)
+            async with receive:
+                yield receive
+            tg.cancel_scope.cancel()  # the consumer left early: stop the work
+
+    async def _produce(
+        self,
+        kind: Kind,
+        run_id: str,
+        items: Any,
+        size: int,
+        send: MemoryObjectSendStream[ItemOutcome],
+        counters: _Counters,
+    ) -> None:
+        chunks: AsyncIterator[Chunk]
+        if kind == "link":
+            chunks = chunk_data_ids(items, size)
+        elif kind == "update":
+            chunks = chunk_update_groups(items, size)
+        else:
+            chunks = chunk_analyses(items, size)
+        slots = anyio.Semaphore(self.max_inflight_batches)
+        async with send, anyio.create_task_group() as tg:
+            async for chunk in chunks:
+                await slots.acquire()  # pull no more input than max_inflight_batches chunks
+                tg.start_soon(self._run_chunk, kind, run_id, chunk, send.clone(), counters, slots)
+        self.journal.finish_run(run_id)
+
+    async def _run_chunk(
+        self,
+        kind: Kind,
+        run_id: str,
+        chunk: Chunk,
+        send: MemoryObjectSendStream[ItemOutcome],
+        counters: _Counters,
+        slots: anyio.Semaphore,
+    ) -> None:
+        try:
+            async with send:
+                outcomes = await self._chunk_outcomes(kind, run_id, chunk, counters)
+                counters.batches += 1
+                for outcome in outcomes:
+                    counters.finished[outcome.status] = counters.finished.get(outcome.status, 0) + 1
+                counters.emit()
+                for outcome in outcomes:
+                    await send.send(outcome)
+        finally:
+            slots.release()
+
+    async def _chunk_outcomes(
+        self, kind: Kind, run_id: str, chunk: Chunk, counters: _Counters
+    ) -> list[ItemOutcome]:
+        record = self.journal.get_chunk(run_id, chunk.index)
+        if record is not None and record.digest != chunk.digest:
+            raise RequestValidationError(
+                f"chunk {chunk.index} of run {run_id} was recorded with other input; "
+                "use a new journal or run_id for a new input",
+                field="journal",
+            )
+        counters.submitted += len(chunk.keys) + len(chunk.duplicates)
+        if record is not None and record.state == DONE:
+            log.debug("chunk %d of run %s already done; not sent again", chunk.index, run_id)
+            return self.journal.outcomes(run_id, chunk.index)
+
+        resubmitted = False
+        if record is not None and record.state == SUBMITTED and record.batch_id:
+            batch_id = record.batch_id
+            resubmitted = kind != "analysis" and record.attempts > 1
+        else:
+            # A chunk left "sending" by a killed run may have reached the server: link and update
+            # batches are sent again (safe in effect) and their items marked as re-submitted.
+            resubmitted = kind != "analysis" and record is not None and record.state == SENDING
+            key = chunk_key(run_id, kind, chunk.index, chunk.digest)
+            self.journal.mark_sending(run_id, chunk.index, key, chunk.digest)
+            counters.in_flight += 1
+            counters.emit()
+            try:
+                batch_id, lost = await self._submit(kind, chunk, key)
+            except IdempotencyConflictError:
+                raise
+            except APIStatusError as exc:
+                counters.in_flight -= 1
+                outcomes = self._chunk_failed(kind, chunk, REJECTED, str(exc), resubmitted)
+                if exc.status < 500 and exc.status != 429:
+                    # The server refused this input: sending it again would be refused again.
+                    self.journal.mark_done(run_id, chunk.index, outcomes)
+                return outcomes
+            except APIConnectionError as exc:
+                counters.in_flight -= 1
+                return self._chunk_failed(kind, chunk, NOT_SUBMITTED, str(exc), resubmitted)
+            resubmitted = resubmitted or lost
+            self.journal.mark_submitted(run_id, chunk.index, batch_id)
+            counters.in_flight -= 1
+        counters.in_flight += 1
+        try:
+            outcomes = await self._await_items(kind, chunk, batch_id, resubmitted)
+        finally:
+            counters.in_flight -= 1
+        if all(o.status != UNKNOWN for o in outcomes):
+            self.journal.mark_done(run_id, chunk.index, outcomes)
+        return outcomes
+
+    async def _submit(self, kind: Kind, chunk: Chunk, key: str) -> tuple[str, bool]:
+        """Create the chunk's batch; returns its id and whether an answer was lost on the way."""
+        lost = False
+
+        def on_retry(error: Exception) -> None:
+            nonlocal lost
+            # A connection failure or a 500 may come after the server processed the POST.
+            if isinstance(error, APIConnectionError) or (
+                isinstance(error, APIStatusError) and error.status == 500
+            ):
+                lost = True
+
+        if kind == "link":
+            batch = await self.ica.data_linking_batches.create(
+                self.project_id,
+                [item.data_id for item in chunk.body.items],
+                retry_safe=True,
+                on_retry=on_retry,
+            )
+            return batch.id, lost
+        if kind == "update":
+            update = await self.ica.data_update_batches.create(
+                self.project_id, chunk.body.data_update_groups, retry_safe=True, on_retry=on_retry
+            )
+            return update.id, lost
+        analysis = await self.ica.analysis_creation_batches.create(
+            self.project_id, chunk.body, idempotency_key=key
+        )
+        return analysis.id, False  # keyed: a replayed create returns the same batch
+
+    def _chunk_failed(
+        self, kind: Kind, chunk: Chunk, status: str, info: str, resubmitted: bool
+    ) -> list[ItemOutcome]:
+        return [
+            ItemOutcome(kind, key, status, False, info, chunk=chunk.index, resubmitted=resubmitted)
+            for key in [*chunk.keys, *chunk.duplicates]
+        ]
+
+    async def _await_items(
+        self, kind: Kind, chunk: Chunk, batch_id: str, resubmitted: bool
+    ) -> list[ItemOutcome]:
+        """Poll the batch until its job is final, then read its items page by page."""
+        resource = self._resource(kind)
+        backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
+        deadline = time.monotonic() + self.poll_timeout
+        previous: object = None
+        final = _FINAL[kind]
+        while True:
+            batch = await resource.get(self.project_id, batch_id)
+            job = getattr(batch, "job", None)
+            state: object
+            if job is not None and job.status not in JobStatus.FINAL:
+                state = job.status
+            else:
+                items = {
+                    self._item_key(kind, it): it
+                    async for it in resource.list_items(self.project_id, batch_id, page_size=1000)
+                }
+                pending = sum(1 for it in items.values() if it.processing.status not in final)
+                if pending == 0 or time.monotonic() >= deadline:
+                    return self._item_outcomes(kind, chunk, batch_id, items, resubmitted)
+                state = pending
+            if time.monotonic() >= deadline:
+                return self._item_outcomes(kind, chunk, batch_id, {}, resubmitted)
+            await self._sleep(backoff.next(changed=state != previous))
+            previous = state
+
+    def _resource(self, kind: Kind) -> Any:
+        if kind == "link":
+            return self.ica.data_linking_batches
+        if kind == "update":
+            return self.ica.data_update_batches
+        return self.ica.analysis_creation_batches
+
+    @staticmethod
+    def _item_key(kind: Kind, item: Any) -> str:
+        return str(item.request.user_reference if kind == "analysis" else item.request.data_id)
+
+    def _item_outcomes(
+        self, kind: Kind, chunk: Chunk, batch_id: str, items: dict[str, Any], resubmitted: bool
+    ) -> list[ItemOutcome]:
+        ok, final = _OK[kind], _FINAL[kind]
+        outcomes: list[ItemOutcome] = []
+        for key in chunk.keys:
+            item = items.get(key)
+            if item is None:
+                status = UNKNOWN if not items else MISSING
+                info = "no final status before poll_timeout" if not items else "not in the batch"
+                outcomes.append(
+                    ItemOutcome(
+                        kind,
+                        key,
+                        status,
+                        False,
+                        info,
+                        batch_id,
+                        chunk=chunk.index,
+                        resubmitted=resubmitted,
+                    )
+                )
+                continue
+            status = item.processing.status
+            created = getattr(item, "created_analysis", None)
+            outcomes.append(
+                ItemOutcome(
+                    kind,
+                    key,
+                    status if status in final else UNKNOWN,
+                    status in ok,
+                    item.processing.additional_status_information,
+                    batch_id,
+                    item.id,
+                    chunk.index,
+                    resubmitted,
+                    created.id if created is not None else None,
+                )
+            )
+        outcomes.extend(
+            ItemOutcome(
+                kind,
+                dup,
+                DUPLICATE,
+                True,
+                "repeated in the same batch; sent once",
+                batch_id,
+                chunk=chunk.index,
+                resubmitted=resubmitted,
+            )
+            for dup in chunk.duplicates
+        )
+        return outcomes

@@ -1,0 +1,126 @@
+"""``ica.data_transfers``: watch and abort the project's data transfers."""
+
+from __future__ import annotations
+
+from typing import Unpack
+
+from ..._config import RequestOptions
+from ..._core._paging import CursorPaging, OffsetPaging, Paging, check_page_size
+from ..._core._request import ICA_V3, query
+from ..._pagination import AsyncPaginator, Page
+from ...models import DataTransfer, DataTransferPagedList
+from .._base import Resource, check_id
+
+__all__ = ("DataTransfers",)
+
+_PATH = "/api/projects/{projectId}/dataTransfers"
+
+
+class DataTransfers(Resource):
+    """Data transfers of the current app session (browser transfers excluded).
+
+    Example:
+        >>> async for t in ica.data_transfers.list(project_id, status="ONGOING"):
+        ...     await ica.data_transfers.abort(project_id, t.id)
+    """
+
+    def list(
+        self,
+        project_id: str,
+        *,
+        connector: str | None = None,
+        direction: str | None = None,
+        status: str | None = None,
+        sort: str | None = None,
+        page_size: int = 1000,
+        page_offset: int | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncPaginator[DataTransfer]:
+        """Iterate over the project's transfers, fetching pages on demand.
+
+        Cursor paging by default; offset paging when ``sort`` or ``page_offset`` is given (the
+        API sorts only in offset mode).
+
+        Args:
+            connector: a connector id.
+            direction: ``UPLOAD``, ``DOWNLOAD`` or ``IMPORT``.
+            status: one status, e.g. ``ONGOING``.
+            sort: e.g. ``"status, dataTransferred desc"``.
+            page_size: transfers per page (1-1000).
+            page_offset: first offset for offset paging.
+        """
+        check_id("project_id", project_id)
+        check_page_size(page_size)
+        filters = query(connector=connector, direction=direction, status=status)
+
+        def make_paging() -> Paging:
+            if sort is not None or page_offset is not None:
+                extra = [*filters, *query(sort=sort)]
+                return OffsetPaging(page_size, offset=page_offset or 0, extra=extra)
+            return CursorPaging(page_size, extra=filters)
+
+        async def fetch(params: list[tuple[str, str]]) -> Page[DataTransfer]:
+            request = self._request(
+                "GET",
+                _PATH,
+                path={"projectId": project_id},
+                params=params,
+                accept=ICA_V3,
+                operation="getDataTransfers",
+            )
+            page = await self._call(request, DataTransferPagedList, options)
+            return Page(
+                page.items, page.next_page_token, page.remaining_records, page.total_item_count
+            )
+
+        return AsyncPaginator(fetch, make_paging)
+
+    async def get(
+        self, project_id: str, transfer_id: str, **options: Unpack[RequestOptions]
+    ) -> DataTransfer:
+        """Fetch one transfer.
+
+        Raises:
+            NotFoundError: no such transfer.
+        """
+        request = self._request(
+            "GET",
+            _PATH + "/{dataTransferId}",
+            path={
+                "projectId": check_id("project_id", project_id),
+                "dataTransferId": check_id("transfer_id", transfer_id),
+            },
+            accept=ICA_V3,
+            operation="getDataTransfer",
+        )
+        return await self._call(request, DataTransfer, options)
+
+    async def abort(
+        self,
+        project_id: str,
+        transfer_id: str,
+        *,
+        retry_safe: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> None:
+        """Ask the server to abort a transfer (it moves to ABORTREQUESTED, then ABORTED).
+
+        Args:
+            retry_safe: allow retries after a lost answer (a repeat of a processed abort
+                answers with a conflict, not a second abort).
+
+        Raises:
+            ConflictError: the transfer has already finished.
+        """
+        request = self._request(
+            "POST",
+            _PATH + "/{dataTransferId}:abort",
+            path={
+                "projectId": check_id("project_id", project_id),
+                "dataTransferId": check_id("transfer_id", transfer_id),
+            },
+            accept=ICA_V3,
+            retry_safe=retry_safe,
+            operation="abortDataTransfer",
+        )
+        await self._session.send(request, options)

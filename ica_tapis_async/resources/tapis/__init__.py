@@ -1,0 +1,5 @@
+"""Tapis resources."""
+
+from .transfers import Transfers
+
+__all__ = ("Transfers",)
