@@ -1,0 +1,46 @@
+"""Concurrency building blocks used by the clients and the batch orchestrator, public for reuse.
+
+Nothing here knows about HTTP; everything runs on anyio (asyncio or trio) inside task groups,
+and takes an injectable clock and sleep where time matters, so tests never wait for real.
+
+- :class:`AdaptiveRateLimiter`: a token bucket plus an in-flight cap that cuts its rate when
+  the server throttles and climbs back (CUBIC, as botocore's adaptive retry mode).
+- :func:`fan_out` / :func:`gather_bounded`: run an async function over many inputs with at most
+  ``limit`` in flight, lazily, yielding results as they finish (or in input order).
+- :func:`wait_for`, :class:`PollState`, :class:`Backoff`: the polling loop, which backs off
+  while nothing changes and raises :class:`WaiterError` when it gives up.
+
+Example::
+
+    from ica_tapis_async.concurrency import AdaptiveRateLimiter, fan_out
+
+    limiter = AdaptiveRateLimiter(rate=10, burst=5, max_in_flight=4)
+
+    async def get(batch_id: str) -> Batch:
+        async with limiter.slot():
+            return await client.data_linking_batches.get(batch_id)
+
+    async with fan_out(get, batch_ids, limit=8) as batches:
+        async for batch in batches:
+            print(batch.id, batch.status)
+"""
+
+from ._concurrency import (
+    AdaptiveRateLimiter,
+    Backoff,
+    PollState,
+    fan_out,
+    gather_bounded,
+    wait_for,
+)
+from ._errors import WaiterError
+
+__all__ = (
+    "AdaptiveRateLimiter",
+    "PollState",
+    "Backoff",
+    "WaiterError",
+    "fan_out",
+    "gather_bounded",
+    "wait_for",
+)
