@@ -209,6 +209,7 @@ def _union_factory(converter: OrjsonConverter) -> Any:
             raise TypeError(f"{tp}: members disagree on the discriminator field: {keys}")
         key = keys.pop()
         known = ", ".join(sorted(by_value))
+        hooks = {member: converter.get_structure_hook(member) for member in members}
 
         def structure_union(data: Any, _: Any) -> Any:
             if data is None and nullable:
@@ -218,7 +219,7 @@ def _union_factory(converter: OrjsonConverter) -> Any:
             member = by_value.get(data.get(key))  # type: ignore[arg-type]
             if member is None:
                 raise _TagError(f"expected one of {known}, got {data.get(key)!r}", key)
-            return converter.structure(data, member)
+            return hooks[member](data, member)
 
         return structure_union
 
