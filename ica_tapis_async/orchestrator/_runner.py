@@ -66,6 +66,13 @@ DUPLICATE, REJECTED, NOT_SUBMITTED, UNKNOWN, MISSING = (
 )
 
 
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
+
+
 class _Counters:
     """Running totals of one run, behind :class:`Progress`."""
 
@@ -256,11 +263,19 @@ class BatchOrchestrator:
         counters = counters or _Counters(kind, self.ica, self.progress)
         counters.run_id = run_id
         send, receive = anyio.create_memory_object_stream[ItemOutcome](max_buffer_size=size)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._produce, kind, run_id, items, size, send, counters)
-            async with receive:
-                yield receive
-            tg.cancel_scope.cancel()  # the consumer left early: stop the work
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._produce, kind, run_id, items, size, send, counters)
+                async with receive:
+                    yield receive
+                tg.cancel_scope.cancel()  # the consumer left early: stop the work
+        except BaseExceptionGroup as group:
+            # One failure (bad lazy input, a 422, a journal mismatch) reaches the caller as
+            # itself; several at once stay a group.
+            leaves = _leaves(group)
+            if len(leaves) == 1 and isinstance(leaves[0], Exception):
+                raise leaves[0] from None
+            raise
 
     async def _produce(
         self,

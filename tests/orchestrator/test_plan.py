@@ -1,0 +1,104 @@
+"""Chunking and validation before anything is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.orchestrator._plan import (
+    check_batch_size,
+    chunk_analyses,
+    chunk_data_ids,
+    chunk_key,
+    chunk_update_groups,
+    prevalidate,
+)
+
+from .conftest import nextflow
+
+
+async def test_link_chunks_and_duplicates() -> None:
+    """Ids split by size; a repeat within a chunk is collapsed and listed as duplicate."""
+    chunks = [c async for c in chunk_data_ids(["fil.1", "fil.2", "fil.1", "fil.3"], 2)]
+    assert [c.keys for c in chunks] == [["fil.1", "fil.2"], ["fil.1", "fil.3"]]
+    chunks = [c async for c in chunk_data_ids(["fil.1", "fil.1", "fil.2"], 5)]
+    assert chunks[0].keys == ["fil.1", "fil.2"] and chunks[0].duplicates == ["fil.1"]
+
+
+async def test_digest_and_key_are_deterministic() -> None:
+    """The same input gives the same digest and key; another input another one."""
+    a = await anext(chunk_data_ids(["fil.1", "fil.2"], 10))
+    b = await anext(chunk_data_ids(["fil.1", "fil.2"], 10))
+    c = await anext(chunk_data_ids(["fil.1", "fil.3"], 10))
+    assert a.digest == b.digest != c.digest
+    key = chunk_key("r" * 200, "analysis", 3, a.digest)
+    assert key == chunk_key("r" * 200, "analysis", 3, b.digest) and len(key) <= 255
+
+
+async def test_update_groups_split_and_unique_per_chunk() -> None:
+    """A big group is split; a data id never appears twice in one chunk."""
+    tags = ita.TagUpdate(add_tags=["x"])
+    groups = [
+        ita.DataUpdateGroup(["fil.1", "fil.2", "fil.3"], user_tags=tags),
+        ita.DataUpdateGroup(["fil.3", "fil.4"]),
+    ]
+    chunks = [c async for c in chunk_update_groups(groups, 2)]
+    assert [c.keys for c in chunks] == [["fil.1", "fil.2"], ["fil.3"], ["fil.3", "fil.4"]]
+    assert chunks[0].body.data_update_groups[0].user_tags == tags
+    assert all(len(set(c.keys)) == len(c.keys) for c in chunks)
+
+
+async def test_analysis_chunks_keep_kinds() -> None:
+    """Analysis requests are grouped by kind inside a chunk body."""
+    cwl = ita.CreateCwlAnalysis("c-1", "p", ita.CwlAnalysisJsonInput("{}"))
+    chunks = [c async for c in chunk_analyses([nextflow("n-1"), cwl, nextflow("n-2")], 2)]
+    assert [c.keys for c in chunks] == [["n-1", "c-1"], ["n-2"]]
+    assert chunks[0].body.cwl_items == [cwl] and len(chunks[0].body.nextflow_items) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "items", "message"),
+    [
+        ("link", [], "empty"),
+        ("link", ["fil.1", ""], r"data_ids\[1\]"),
+        ("link", ["x" * 256], "at most 255"),
+        ("link", ["fil 1"], "not a valid data id"),
+        ("link", "fil.1", "not a string"),
+        ("update", [ita.DataUpdateGroup([])], "no data ids"),
+        ("analysis", [nextflow("a"), nextflow("a")], "appears twice"),
+        ("analysis", ["nope"], "must be CreateCwlAnalysis"),
+    ],
+)
+def test_prevalidate_refuses_bad_input(kind: str, items: object, message: str) -> None:
+    """Bad in-memory input is refused with the field named, before anything is sent."""
+    with pytest.raises(ita.RequestValidationError, match=message):
+        prevalidate(kind, items)  # type: ignore[arg-type]
+
+
+def test_batch_size_limits() -> None:
+    """Defaults per kind; over the server's limit is refused."""
+    assert check_batch_size("update", None) == 1000
+    assert check_batch_size("link", 25_000) == 25_000
+    with pytest.raises(ita.RequestValidationError, match="limit of 5000"):
+        check_batch_size("update", 5001)
+    with pytest.raises(ita.RequestValidationError, match="positive"):
+        check_batch_size("link", 0)
+
+
+async def test_lazy_input_is_validated_per_chunk() -> None:
+    """An iterator is consumed lazily; a bad id stops at its chunk."""
+    pulled = []
+
+    def ids() -> Iterator[str]:
+        for i in range(10):
+            pulled.append(i)
+            yield "bad id" if i == 5 else f"fil.{i}"
+
+    chunks = chunk_data_ids(ids(), 2)
+    first = await anext(chunks)
+    assert first.keys == ["fil.0", "fil.1"] and pulled == [0, 1]
+    with pytest.raises(ita.RequestValidationError, match=r"data_ids\[5\]"):
+        async for _ in chunks:
+            pass
