@@ -1,0 +1,81 @@
+"""Client life cycle: owned vs borrowed sessions, with_options, shared limiter and metrics."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+
+import ica_tapis_async as ita
+
+from .conftest import API_KEY, ICA, PROJECT, UUID, data_transfer, problem
+
+URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
+
+
+async def test_borrowed_session_is_left_open(http: aioresponses) -> None:
+    """A caller's aiohttp session is used and not closed by the client."""
+    http.get(URL, payload=data_transfer())
+    async with aiohttp.ClientSession() as session:
+        async with ita.IcaClient(ICA, api_key=API_KEY, session=session) as ica:
+            await ica.data_transfers.get(PROJECT, UUID)
+        assert not session.closed
+
+
+async def test_owned_session_is_closed(http: aioresponses) -> None:
+    """The session the client made is closed on exit."""
+    http.get(URL, payload=data_transfer())
+    async with ita.IcaClient(ICA, api_key=API_KEY) as ica:
+        await ica.data_transfers.get(PROJECT, UUID)
+    assert ica._session.transport.closed
+
+
+async def test_with_options_shares_pool_limiter_and_metrics(http: aioresponses) -> None:
+    """A copy changes defaults but shares the session, limiter and counters."""
+    http.get(URL, status=503, payload=problem(503), repeat=True)
+    async with ita.IcaClient(ICA, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(4)) as ica:
+        once = ica.with_options(retry=ita.RetryPolicy.never())
+        assert once.limiter is ica.limiter and once.metrics is ica.metrics
+        assert once.config.retry.max_attempts == 1 and ica.config.retry.max_attempts == 4
+        with pytest.raises(ita.ServerError):
+            await once.data_transfers.get(PROJECT, UUID)
+        assert ica.metrics.requests == 1
+        with pytest.raises(ita.ServerError):
+            await ica.data_transfers.get(PROJECT, UUID)
+        assert ica.metrics.requests == 5
+
+
+async def test_per_call_options(http: aioresponses) -> None:
+    """max_retries and extra_headers apply to one call; extra headers cannot replace auth."""
+    http.get(URL, status=503, payload=problem(503), repeat=True)
+    async with ita.IcaClient(ICA, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(5)) as ica:
+        with pytest.raises(ita.ServerError):
+            await ica.data_transfers.get(
+                PROJECT, UUID, max_retries=1, extra_headers={"X-API-Key": "evil", "X-Trace": "1"}
+            )
+        assert ica.metrics.requests == 2
+    headers = next(iter(http.requests.values()))[0].kwargs["headers"]
+    assert headers["X-API-Key"] == API_KEY and headers["X-Trace"] == "1"
+
+
+async def test_throttling_feeds_the_shared_limiter(http: aioresponses) -> None:
+    """A 429 is recorded by the client-wide limiter, which then paces every caller."""
+    http.get(URL, status=429, payload=problem(429))
+    http.get(URL, payload=data_transfer())
+    limits = ita.RateLimitPolicy(rate=50, burst=5)
+    async with ita.IcaClient(
+        ICA, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(), rate_limit=limits
+    ) as ica:
+        await ica.data_transfers.get(PROJECT, UUID)
+        assert ica.limiter.throttle_count == 1
+        assert ica.limiter.rate is not None and ica.limiter.rate < 50
+
+
+def test_constructor_validation() -> None:
+    """Missing credentials and bad URLs are clear errors."""
+    with pytest.raises(ValueError, match="api_key or access_token"):
+        ita.IcaClient(ICA)
+    with pytest.raises(ValueError, match="http"):
+        ita.IcaClient("ica.example.org", api_key=API_KEY)
+    with pytest.raises(ValueError, match="needs an api_key"):
+        ita.IcaClient(ICA, access_token="jwt", exchange_api_key=True)
