@@ -104,16 +104,23 @@ def requests_sent() -> list[tuple[str, Callable[[], ita.CreateAnalysisCreationBa
         (
             "CreateProjectDataLinkingBatch",
             lambda: ita.CreateProjectDataLinkingBatch(
-                [ita.CreateProjectDataLinkingBatchItem("fil.1"),
-                 ita.CreateProjectDataLinkingBatchItem("fol.2")]
+                [
+                    ita.CreateProjectDataLinkingBatchItem("fil.1"),
+                    ita.CreateProjectDataLinkingBatchItem("fol.2"),
+                ]
             ),
         ),
         (
             "CreateProjectDataUpdateBatch",
             lambda: ita.CreateProjectDataUpdateBatch(
                 [
-                    ita.DataUpdateGroup(["fil.1"], user_tags=tags, technical_tags=tags,
-                                        will_be_archived_at=when, will_be_deleted_at=when),
+                    ita.DataUpdateGroup(
+                        ["fil.1"],
+                        user_tags=tags,
+                        technical_tags=tags,
+                        will_be_archived_at=when,
+                        will_be_deleted_at=when,
+                    ),
                     ita.DataUpdateGroup(["fil.2"], clear_will_be_archived_at=True),
                 ]
             ),
@@ -122,19 +129,23 @@ def requests_sent() -> list[tuple[str, Callable[[], ita.CreateAnalysisCreationBa
             "CreateAnalysisCreationBatch",
             lambda: ita.CreateAnalysisCreationBatch(
                 cwl_items=[
-                    ita.CreateCwlAnalysis("s-1", "p-1", structured,
-                                          tags=ita.CreateAnalysisTag(user_tags=["a"])),
+                    ita.CreateCwlAnalysis(
+                        "s-1", "p-1", structured, tags=ita.CreateAnalysisTag(user_tags=["a"])
+                    ),
                     ita.CreateCwlAnalysis("s-2", "p-1", ita.CwlAnalysisJsonInput("{}")),
                 ],
                 nextflow_items=[
                     ita.CreateNextflowAnalysis(
-                        "s-3", "p-2", ita.NextflowAnalysisInput([ita.AnalysisDataInput("in")]),
+                        "s-3",
+                        "p-2",
+                        ita.NextflowAnalysisInput([ita.AnalysisDataInput("in")]),
                         logs=ita.CreateAnalysisLogs(logs_folder_path="/logs"),
                     )
                 ],
                 nextflow_json_items=[
                     ita.CreateNextflowJsonAnalysis(
-                        "s-4", "p-3",
+                        "s-4",
+                        "p-3",
                         ita.NextflowJsonAnalysisInput(
                             fields=[ita.InputFormFieldValues("f", values=["1"])]
                         ),
