@@ -50,6 +50,11 @@ _OK: dict[Kind, frozenset[str]] = {
     "update": UpdateItemStatus.OK,
     "analysis": AnalysisItemStatus.OK,
 }
+_ALL: dict[Kind, frozenset[str]] = {
+    "link": LinkingItemStatus.ALL,
+    "update": UpdateItemStatus.ALL,
+    "analysis": AnalysisItemStatus.ALL,
+}
 _FINAL: dict[Kind, frozenset[str]] = {
     "link": LinkingItemStatus.FINAL,
     "update": UpdateItemStatus.FINAL,
@@ -415,12 +420,18 @@ class BatchOrchestrator:
     async def _await_items(
         self, kind: Kind, chunk: Chunk, batch_id: str, resubmitted: bool
     ) -> list[ItemOutcome]:
-        """Poll the batch until its job is final, then read its items page by page."""
+        """Wait until every item of the batch is final, then read them once, 1,000 a page.
+
+        While the batch runs, one request per poll answers "is it done?": the batch's job
+        status, or (for an analysis batch without a job) a one-item page filtered on the
+        non-final statuses, whose ``remainingRecords`` says how many are still pending.
+        """
         resource = self._resource(kind)
         backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
         deadline = time.monotonic() + self.poll_timeout
         previous: object = None
         final = _FINAL[kind]
+        pending_statuses = sorted(_ALL[kind] - final)
         while True:
             batch = await resource.get(self.project_id, batch_id)
             job = getattr(batch, "job", None)
@@ -428,14 +439,21 @@ class BatchOrchestrator:
             if job is not None and job.status not in JobStatus.FINAL:
                 state = job.status
             else:
-                items = {
-                    self._item_key(kind, it): it
-                    async for it in resource.list_items(self.project_id, batch_id, page_size=1000)
-                }
-                pending = sum(1 for it in items.values() if it.processing.status not in final)
-                if pending == 0 or time.monotonic() >= deadline:
-                    return self._item_outcomes(kind, chunk, batch_id, items, resubmitted)
-                state = pending
+                if job is None:
+                    probe = await resource.list_items(
+                        self.project_id, batch_id, status=pending_statuses, page_size=1
+                    )
+                    state = len(probe.items) + (probe.remaining_records or 0)
+                if job is not None or state == 0:
+                    items = {
+                        self._item_key(kind, it): it
+                        async for it in resource.list_items(
+                            self.project_id, batch_id, page_size=1000
+                        )
+                    }
+                    state = sum(1 for it in items.values() if it.processing.status not in final)
+                    if state == 0:
+                        return self._item_outcomes(kind, chunk, batch_id, items, resubmitted)
             if time.monotonic() >= deadline:
                 return self._item_outcomes(kind, chunk, batch_id, {}, resubmitted)
             await self._sleep(backoff.next(changed=state != previous))
