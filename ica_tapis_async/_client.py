@@ -15,7 +15,8 @@ from ._concurrency import AdaptiveRateLimiter
 from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
 from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
-from ._session import ClientMetrics, Session
+from ._core._response import Api
+from ._session import ClientMetrics, Session, _Auth
 from ._transport import AiohttpTransport
 from .models import Token
 from .resources import (
@@ -29,6 +30,21 @@ from .resources import (
 from .resources._base import Resource
 
 __all__ = ("IcaClient", "TapisClient")
+
+
+def _make_session(
+    api: Api,
+    auth: _Auth,
+    base_url: str,
+    session: aiohttp.ClientSession | None,
+    settings: dict[str, Any],
+) -> Session:
+    """The session both clients are built on, from their constructor arguments."""
+    config = _config(base_url, **settings)
+    transport = AiohttpTransport(
+        session, max_connections=config.max_connections, max_redirects=config.max_redirects
+    )
+    return Session(api, config, auth, transport=transport)
 
 
 def _config(
@@ -56,6 +72,14 @@ def _config(
     if extra_headers:
         changes["extra_headers"] = tuple(extra_headers.items())
     return attrs.evolve(config, **changes)
+
+
+_SETTINGS = ("timeouts", "retry", "rate_limit", "user_agent", "extra_headers", "max_connections")
+
+
+def _settings(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The configuration arguments among a constructor's ``locals()``."""
+    return {name: arguments[name] for name in _SETTINGS}
 
 
 class _BaseClient:
@@ -158,20 +182,9 @@ class IcaClient(_BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
     ) -> None:
-        config = _config(
-            base_url,
-            timeouts=timeouts,
-            retry=retry,
-            rate_limit=rate_limit,
-            user_agent=user_agent,
-            extra_headers=extra_headers,
-            max_connections=max_connections,
-        )
+        settings = dict(locals())
         auth = IcaAuth(api_key=api_key, access_token=access_token, exchange=exchange_api_key)
-        transport = AiohttpTransport(
-            session, max_connections=config.max_connections, max_redirects=config.max_redirects
-        )
-        self._session = Session("ica", config, auth, transport=transport)
+        self._session = _make_session("ica", auth, base_url, session, _settings(settings))
         auth.bind(self._exchange_api_key)
 
     async def _exchange_api_key(self, api_key: Secret) -> str:
@@ -263,19 +276,8 @@ class TapisClient(_BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
     ) -> None:
-        config = _config(
-            base_url,
-            timeouts=timeouts,
-            retry=retry,
-            rate_limit=rate_limit,
-            user_agent=user_agent,
-            extra_headers=extra_headers,
-            max_connections=max_connections,
-        )
-        transport = AiohttpTransport(
-            session, max_connections=config.max_connections, max_redirects=config.max_redirects
-        )
-        self._session = Session("tapis", config, TapisAuth(token), transport=transport)
+        settings = _settings(dict(locals()))
+        self._session = _make_session("tapis", TapisAuth(token), base_url, session, settings)
 
     @functools.cached_property
     def transfers(self) -> Transfers:
