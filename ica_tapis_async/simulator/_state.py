@@ -1,0 +1,72 @@
+"""SimState: everything one simulator instance knows, shared by its request handlers."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from ._auth import JwtIssuer
+from ._batches import Batch
+from ._clock import SimClock
+from ._config import SimulatorConfig
+from ._faults import FaultInjector
+from ._idempotency import IdempotencyStore
+from ._payloads import Payloads
+from ._ratelimit import RateLimiter
+from ._stats import SimulatorStats
+from ._store import DataStore
+from ._tapis import Task
+from ._transfers_ica import TransferBook
+
+__all__ = ("SimState",)
+
+
+class SimState:
+    """The mutable state of one simulator: config, clock, stores, counters.
+
+    Handlers run on one event loop, so no locking is needed; ``configure`` swaps the config
+    object atomically.
+    """
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.clock = SimClock(config.time_scale)
+        self.epoch = self.clock.now()
+        self.stats = SimulatorStats()
+        self.store = DataStore(lambda: self.config)
+        self.payloads = Payloads(config.seed, self.epoch, self.store)
+        self.transfers = TransferBook(config.seed, self.epoch, self.payloads)
+        self.batches: dict[str, Batch] = {}
+        self.pending_updates: list[Batch] = []
+        self.tapis_tasks: dict[str, Task] = {}
+        self.tapis_next_id = 1
+        self.idempotency = IdempotencyStore()
+        self.limiter = RateLimiter()
+        self.faults = FaultInjector(config.seed)
+        self.issuer = JwtIssuer(config.seed)
+        self._ids = random.Random(f"{config.seed}:ids")
+
+    def now(self) -> float:
+        """Simulated epoch seconds."""
+        return self.clock.now()
+
+    def new_uuid(self) -> str:
+        """A random-looking uuid4, deterministic for a given seed and request order."""
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def configure(self, config: SimulatorConfig) -> None:
+        """Switch to ``config`` (time scale and fault seed follow)."""
+        if config.time_scale != self.config.time_scale:
+            self.clock.set_scale(config.time_scale)
+        if config.seed != self.config.seed:
+            self.faults.reseed(config.seed)
+        self.config = config
+
+    def settle(self) -> None:
+        """Apply finished update items to the data store (lazily, before each request)."""
+        if not self.pending_updates:
+            return
+        now = self.now()
+        for batch in self.pending_updates:
+            batch.settle(self.store, now)
+        self.pending_updates = [b for b in self.pending_updates if not b.settled]
