@@ -121,7 +121,7 @@ async def test_every_tapis_operation(sim: Simulator) -> None:
         with anyio.fail_after(10):
             while (
                 got := await tapis.transfers.get(task.uuid or "", include_summary=True)
-            ).status not in ita.TransferStatus.FINAL:
+            ).status not in ita.TransferStatus.FINAL:  # noqa: ASYNC110 - polling the server
                 await anyio.sleep(0.02)
         assert got.status == "COMPLETED" and got.total_transfers == 3
         details = await tapis.transfers.details(task.uuid or "")
@@ -185,15 +185,15 @@ async def test_each_fault_fails_with_the_right_type(
     fault: dict[str, float], expected: type[Exception], attempts: int
 ) -> None:
     """When a fault never stops, the client gives up with the right typed error."""
-    async with Simulator(seed=3, **fault) as sim:  # type: ignore[arg-type]
-        async with ita.IcaClient(
-            sim.ica_url, api_key="key", retry=ita.RetryPolicy.no_wait(2)
-        ) as ica:
-            started = time.monotonic()
-            with pytest.raises(expected):
-                await ica.analysis_creation_batches.create(PROJECT, analyses("f-1"), timeout=0.3)
-            assert time.monotonic() - started < 5
-            assert ica.metrics.requests == attempts
+    async with (
+        Simulator(seed=3, **fault) as sim,  # type: ignore[arg-type]
+        ita.IcaClient(sim.ica_url, api_key="key", retry=ita.RetryPolicy.no_wait(2)) as ica,
+    ):
+        started = time.monotonic()
+        with pytest.raises(expected):
+            await ica.analysis_creation_batches.create(PROJECT, analyses("f-1"), timeout=0.3)
+        assert time.monotonic() - started < 5
+        assert ica.metrics.requests == attempts
 
 
 @pytest.mark.parametrize(
@@ -229,13 +229,15 @@ async def test_retries_complete_calls_through_faults(fault: dict[str, float]) ->
 
 async def test_rate_limit_429_is_retried_and_slows_the_client() -> None:
     """The simulator's 429 + Retry-After is honoured and cuts the client's rate."""
-    async with Simulator(seed=5, rate_limit=20, rate_limit_burst=2, retry_after=0.05) as sim:
-        async with ita.IcaClient(sim.ica_url, api_key="key", retry=FAST) as ica:
-            for _ in range(10):
-                await ica.data_transfers.list(PROJECT, page_size=5)
-            assert sim.stats.throttled > 0
-            assert ica.metrics.throttled == sim.stats.throttled
-            assert ica.limiter.throttle_count > 0 and ica.limiter.rate is not None
+    async with (
+        Simulator(seed=5, rate_limit=20, rate_limit_burst=2, retry_after=0.05) as sim,
+        ita.IcaClient(sim.ica_url, api_key="key", retry=FAST) as ica,
+    ):
+        for _ in range(10):
+            await ica.data_transfers.list(PROJECT, page_size=5)
+        assert sim.stats.throttled > 0
+        assert ica.metrics.throttled == sim.stats.throttled
+        assert ica.limiter.throttle_count > 0 and ica.limiter.rate is not None
 
 
 async def test_exchange_mode_against_the_simulator() -> None:
