@@ -118,11 +118,11 @@ async def test_every_tapis_operation(sim: Simulator) -> None:
             [ita.ReqTransferElement("tapis://src/a/?files=3", "tapis://dst/a/")], tag="t-1"
         )
         assert task.status == "ACCEPTED" and task.parent_tasks is None
+        got = await tapis.transfers.get(task.uuid or "", include_summary=True)
         with anyio.fail_after(10):
-            while (
-                got := await tapis.transfers.get(task.uuid or "", include_summary=True)
-            ).status not in ita.TransferStatus.FINAL:  # noqa: ASYNC110 - polling the server
+            while got.status not in ita.TransferStatus.FINAL:
                 await anyio.sleep(0.02)
+                got = await tapis.transfers.get(task.uuid or "", include_summary=True)
         assert got.status == "COMPLETED" and got.total_transfers == 3
         details = await tapis.transfers.details(task.uuid or "")
         assert details.parent_tasks and len(details.parent_tasks[0].children or []) == 3
