@@ -31,11 +31,8 @@ def file_count(source: str, seed: int) -> int:
     """Files under ``source``: a ``files=N`` query hint, one for http(s), else 1-4 by hash."""
     parts = urlsplit(source)
     hint = parse_qs(parts.query).get("files")
-    if hint:
-        try:
-            return max(0, int(hint[0]))
-        except ValueError:
-            pass
+    if hint and hint[0].isdigit():  # a malformed hint counts as no hint
+        return int(hint[0])
     if parts.scheme in ("http", "https"):
         return 1
     return 1 + int(unit_hash(seed, "files:" + source) * 4)
