@@ -89,10 +89,8 @@ class Session:
         self._sleep = sleep
         self._clock = clock
         self._rand = rand
-
-    def _base_headers(self) -> dict[str, str]:
-        return merge_headers(
-            {"User-Agent": self.config.user_agent}, dict(self.config.extra_headers)
+        self._base_headers = merge_headers(
+            {"User-Agent": config.user_agent}, dict(config.extra_headers)
         )
 
     def _resolve(self, options: RequestOptions) -> tuple[RetryPolicy, Timeouts, Mapping[str, str]]:
@@ -122,7 +120,7 @@ class Session:
             attempt += 1
             # Extra headers go first so that they can never replace the credentials.
             headers = merge_headers(
-                self._base_headers(), extra, request.headers, await self.auth.headers()
+                self._base_headers, extra, request.headers, await self.auth.headers()
             )
             stale = self.auth.snapshot()  # the credential this attempt carries
             try:

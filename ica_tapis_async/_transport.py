@@ -7,6 +7,7 @@ asyncio failure into :class:`APIConnectionError` / :class:`APITimeoutError`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -41,6 +42,7 @@ class RawResponse:
         return next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
 
 
+@functools.lru_cache(maxsize=64)
 def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.sock_read

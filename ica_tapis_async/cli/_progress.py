@@ -1,0 +1,137 @@
+"""Live progress bars (rich, on stderr), one per stage, fed by the orchestrator's callback."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.text import Text
+
+from ..orchestrator import Progress
+
+__all__ = ("ProgressDisplay", "StageBar")
+
+
+class _RateColumn(ProgressColumn):
+    """Items per second, averaged over the stage so far."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.finished_time if task.finished else task.elapsed
+        if not elapsed or not task.completed:
+            return Text("     -/s", style="progress.data.speed")
+        return Text(f"{task.completed / elapsed:>8,.0f}/s", style="progress.data.speed")
+
+
+class StageBar:
+    """One bar; call it with a :class:`Progress` snapshot (it is a ``ProgressCallback``)."""
+
+    def __init__(
+        self, display: ProgressDisplay, task: TaskID | None, total: int, *, started: bool = True
+    ) -> None:
+        self._display = display
+        self._task = task
+        self.total = total
+        self.started = started
+        self.last: Progress | None = None
+        self.done = 0
+
+    def __call__(self, snapshot: Progress) -> None:
+        self.last = snapshot
+        self.update(snapshot.done, _summary(snapshot))
+
+    def start(self) -> None:
+        """Start the bar's clock (a stage waits, unstarted, until its turn)."""
+        self.started = True
+        if self._task is not None and self._display.progress is not None:
+            self._display.progress.start_task(self._task)
+
+    def update(self, done: int, info: str = "") -> None:
+        """Show ``done`` items finished and a short ``info`` text."""
+        self.done = done
+        if self._task is not None and self._display.progress is not None:
+            self._display.progress.update(self._task, completed=done, info=info)
+
+    def advance(self, count: int = 1, info: str = "") -> None:
+        """Count ``count`` more items finished."""
+        self.update(self.done + count, info)
+
+    def finish(self, info: str | None = None) -> None:
+        """Mark the stage complete (its bar stays, stopped)."""
+        if self._task is not None and self._display.progress is not None:
+            progress = self._display.progress
+            if info is None:
+                progress.update(self._task, completed=self.done)
+            else:
+                progress.update(self._task, completed=self.done, info=info)
+            progress.stop_task(self._task)
+
+
+def _summary(snapshot: Progress) -> str:
+    parts = [f"{status.lower()} {count:,}" for status, count in sorted(snapshot.finished.items())]
+    parts.append(f"req {snapshot.requests:,}")
+    if snapshot.throttled:
+        parts.append(f"429 {snapshot.throttled:,}")
+    if snapshot.in_flight:
+        parts.append(f"{snapshot.in_flight} batches in flight")
+    return " · ".join(parts)
+
+
+class ProgressDisplay:
+    """A context manager holding the live bars; silent when ``enabled`` is false.
+
+    Example:
+        >>> with ProgressDisplay() as display:
+        ...     bar = display.stage("link", total=len(ids))
+        ...     report = await BatchOrchestrator(ica, pid, progress=bar).link(ids)
+    """
+
+    def __init__(self, console: Console | None = None, *, enabled: bool = True) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress: RichProgress | None = None
+        if enabled:
+            self.progress = RichProgress(
+                TextColumn("[bold]{task.description:<10}"),
+                BarColumn(bar_width=30),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                _RateColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("[dim]{task.fields[info]}"),
+                console=self.console,
+                refresh_per_second=8,
+            )
+
+    def stage(self, name: str, total: int, *, start: bool = True) -> StageBar:
+        """Add a bar for ``total`` items; ``start=False`` leaves it waiting."""
+        task = None
+        if self.progress is not None:
+            task = self.progress.add_task(name, total=total, start=start, info="")
+        return StageBar(self, task, total, started=start)
+
+    def __enter__(self) -> Self:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.progress is not None:
+            self.progress.stop()
