@@ -154,6 +154,7 @@ class BatchOrchestrator:
         poll_max: float = 10.0,
         poll_timeout: float = 6 * 3600.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not isinstance(project_id, str) or not project_id:
             raise RequestValidationError("must be a non-empty string", field="project_id")
@@ -177,6 +178,7 @@ class BatchOrchestrator:
         self.poll_max = poll_max
         self.poll_timeout = poll_timeout
         self._sleep = sleep
+        self._clock = clock
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -422,42 +424,61 @@ class BatchOrchestrator:
     ) -> list[ItemOutcome]:
         """Wait until every item of the batch is final, then read them once, 1,000 a page.
 
-        While the batch runs, one request per poll answers "is it done?": the batch's job
-        status, or (for an analysis batch without a job) a one-item page filtered on the
-        non-final statuses, whose ``remainingRecords`` says how many are still pending.
+        Each poll is one request: a one-item page filtered on the pending statuses, whose
+        ``remainingRecords`` says how many items are still pending. From how fast that number
+        falls the next poll is timed for the expected end of the batch; while it does not move
+        the interval backs off, and after a few still polls the batch's job is checked too, so a
+        stopped or failed job is not waited on until the deadline.
         """
         resource = self._resource(kind)
         backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
-        deadline = time.monotonic() + self.poll_timeout
-        previous: object = None
+        deadline = self._clock() + self.poll_timeout
         final = _FINAL[kind]
         pending_statuses = sorted(_ALL[kind] - final)
+        last: tuple[float, int] | None = None
+        still = 0
         while True:
-            batch = await resource.get(self.project_id, batch_id)
-            job = getattr(batch, "job", None)
-            state: object
-            if job is not None and job.status not in JobStatus.FINAL:
-                state = job.status
-            else:
-                if job is None:
-                    probe = await resource.list_items(
-                        self.project_id, batch_id, status=pending_statuses, page_size=1
-                    )
-                    state = len(probe.items) + (probe.remaining_records or 0)
-                if job is not None or state == 0:
-                    items = {
-                        self._item_key(kind, it): it
-                        async for it in resource.list_items(
-                            self.project_id, batch_id, page_size=1000
-                        )
-                    }
-                    state = sum(1 for it in items.values() if it.processing.status not in final)
-                    if state == 0:
-                        return self._item_outcomes(kind, chunk, batch_id, items, resubmitted)
-            if time.monotonic() >= deadline:
-                return self._item_outcomes(kind, chunk, batch_id, {}, resubmitted)
-            await self._sleep(backoff.next(changed=state != previous))
-            previous = state
+            probe = await resource.list_items(
+                self.project_id, batch_id, status=pending_statuses, page_size=1
+            )
+            pending = len(probe.items) + (probe.remaining_records or 0)
+            now = self._clock()
+            job_done = False
+            if pending and last is not None and pending == last[1]:
+                still += 1
+                if still % 3 == 0:
+                    batch = await resource.get(self.project_id, batch_id)
+                    job = getattr(batch, "job", None)
+                    job_done = job is not None and job.status in JobStatus.FINAL
+            if pending == 0 or job_done or now >= deadline:
+                items = {
+                    self._item_key(kind, it): it
+                    async for it in resource.list_items(self.project_id, batch_id, page_size=1000)
+                }
+                if (
+                    now < deadline
+                    and not job_done
+                    and any(it.processing.status not in final for it in items.values())
+                ):
+                    last = (now, pending)  # the count lagged the items: look again shortly
+                    await self._sleep(self.poll_initial)
+                    continue
+                return self._item_outcomes(kind, chunk, batch_id, items, resubmitted)
+            await self._sleep(self._next_delay(backoff, last, now, pending))
+            if last is None or pending != last[1]:
+                still = 0
+            last = (now, pending)
+
+    def _next_delay(
+        self, backoff: Backoff, last: tuple[float, int] | None, now: float, pending: int
+    ) -> float:
+        """Time the next poll for the expected end when items are moving, else back off."""
+        if last is None or pending >= last[1] or now <= last[0]:
+            return backoff.next(changed=last is None or pending != last[1])
+        backoff.reset()
+        rate = (last[1] - pending) / (now - last[0])
+        eta = pending / rate * 1.05  # aim just past the end rather than just before it
+        return min(max(eta, self.poll_initial), self.poll_max)
 
     def _resource(self, kind: Kind) -> Any:
         if kind == "link":

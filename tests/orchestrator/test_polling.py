@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from aioresponses import aioresponses
 
 import ica_tapis_async as ita
@@ -29,8 +30,8 @@ def item(ref: str, status: str) -> dict[str, object]:
     }
 
 
-async def test_jobless_batch_is_polled_with_a_filtered_one_item_page() -> None:
-    """Without a job, "done yet?" is a 1-item page filtered on pending statuses."""
+async def test_each_poll_is_one_filtered_one_item_page() -> None:
+    """ "Done yet?" is a 1-item page filtered on pending statuses; items are read once."""
     sleeps: list[float] = []
 
     async def fake_sleep(delay: float) -> None:
@@ -39,7 +40,6 @@ async def test_jobless_batch_is_polled_with_a_filtered_one_item_page() -> None:
     items = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
     with aioresponses() as http:
         http.post(BASE, status=201, payload={"id": BATCH})
-        http.get(f"{BASE}/{BATCH}", payload={"id": BATCH}, repeat=True)
         http.get(
             items,
             payload={"items": [item("a", "RUNNING")], "remainingRecords": 1, "nextPageToken": "t"},
@@ -60,6 +60,85 @@ async def test_jobless_batch_is_polled_with_a_filtered_one_item_page() -> None:
         ]
     assert report.counts == {"SUCCEEDED": 1, "FAILED": 1}
     assert sleeps == [0.5]
-    assert report.requests == 1 + 2 + 2 + 1  # create, two batch GETs, two probes, one full read
+    assert report.requests == 1 + 2 + 1  # create, two probes, one full read
     probes = [q for q in queries if q.get("pageSize") == "1"]
     assert probes and all("status" in q for q in probes)
+
+
+def pending_page(n: int) -> dict[str, object]:
+    """A one-item probe page saying ``n`` items are pending."""
+    return {
+        "items": [item("a", "RUNNING")] if n else [],
+        "remainingRecords": max(0, n - 1),
+        "nextPageToken": "t" if n > 1 else None,
+    }
+
+
+async def test_next_poll_is_timed_for_the_expected_end() -> None:
+    """When items are moving, the next poll is set for when the rest should be done."""
+    now = [0.0]
+    sleeps: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        sleeps.append(delay)
+        now[0] += delay
+
+    items = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
+    with aioresponses() as http:
+        http.post(BASE, status=201, payload={"id": BATCH})
+        http.get(items, payload=pending_page(1000))
+        http.get(items, payload=pending_page(500))
+        http.get(items, payload=pending_page(0))
+        http.get(items, payload={"items": [item("a", "SUCCEEDED")], "nextPageToken": None})
+        async with ita.IcaClient(ICA, api_key="k") as ica:
+            orch = ita.BatchOrchestrator(
+                ica, PROJECT, sleep=fake_sleep, clock=lambda: now[0], poll_initial=0.5, poll_max=10
+            )
+            report = await orch.create_analyses([nextflow("a")])
+    assert report.counts == {"SUCCEEDED": 1}
+    # 500 items done in 0.5 s: the other 500 should take 0.5 s more (+5%).
+    assert sleeps == [0.5, pytest.approx(0.525)]
+
+
+async def test_a_stopped_job_is_not_waited_on() -> None:
+    """Items that stop moving make the poller look at the job; a final job ends the wait."""
+    sleeps: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    items = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
+    stopped = {
+        "id": BATCH,
+        "job": {
+            "id": BATCH,
+            "status": "STOPPED",
+            "subjectType": "AnalysisCreationBatch",
+            "subjectId": BATCH,
+            "timeCreated": "2024-01-01T00:00:00Z",
+            "owner": {
+                "id": BATCH,
+                "timeCreated": "2024-01-01T00:00:00Z",
+                "timeModified": "2024-01-01T00:00:00Z",
+                "ownerId": BATCH,
+                "tenantId": BATCH,
+                "username": "u",
+                "email": "u@x",
+                "active": True,
+                "tenantAdministrator": False,
+                "emailVerified": True,
+                "twoFactorAuthentication": False,
+            },
+        },
+    }
+    with aioresponses() as http:
+        http.post(BASE, status=201, payload={"id": BATCH})
+        for _ in range(4):
+            http.get(items, payload=pending_page(1))
+        http.get(f"{BASE}/{BATCH}", payload=stopped)
+        http.get(items, payload={"items": [item("a", "RUNNING")], "nextPageToken": None})
+        async with ita.IcaClient(ICA, api_key="k") as ica:
+            orch = ita.BatchOrchestrator(ica, PROJECT, sleep=fake_sleep, poll_initial=0.5)
+            report = await orch.create_analyses([nextflow("a")])
+    assert report.counts == {"UNKNOWN": 1}
+    assert len(sleeps) == 3
