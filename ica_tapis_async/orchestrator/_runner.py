@@ -20,6 +20,7 @@ from .._errors import (
     IdempotencyConflictError,
     RequestValidationError,
 )
+from .._pagination import AsyncPaginator
 from ..models import (
     AnalysisItemStatus,
     DataUpdateGroup,
@@ -40,6 +41,7 @@ from ._plan import (
     prevalidate,
 )
 from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
+from ._views import ItemPageView, ItemView
 
 __all__ = ("BatchOrchestrator",)
 
@@ -438,9 +440,7 @@ class BatchOrchestrator:
         last: tuple[float, int] | None = None
         still = 0
         while True:
-            probe = await resource.list_items(
-                self.project_id, batch_id, status=pending_statuses, page_size=1
-            )
+            probe = await self._items(resource, batch_id, status=pending_statuses, page_size=1)
             pending = len(probe.items) + (probe.remaining_records or 0)
             now = self._clock()
             job_done = False
@@ -453,7 +453,7 @@ class BatchOrchestrator:
             if pending == 0 or job_done or now >= deadline:
                 items = {
                     self._item_key(kind, it): it
-                    async for it in resource.list_items(self.project_id, batch_id, page_size=1000)
+                    async for it in self._items(resource, batch_id, page_size=1000)
                 }
                 if (
                     now < deadline
@@ -477,8 +477,26 @@ class BatchOrchestrator:
             return backoff.next(changed=last is None or pending != last[1])
         backoff.reset()
         rate = (last[1] - pending) / (now - last[0])
-        eta = pending / rate * 1.05  # aim just past the end rather than just before it
-        return min(max(eta, self.poll_initial), self.poll_max)
+        eta = pending / rate
+        if eta > self.poll_initial:
+            # Far from the end the estimate is rough (it includes the batch's start-up):
+            # look again halfway to refine it instead of overshooting on a guess.
+            return min(max(eta / 2, self.poll_initial), self.poll_max)
+        return min(eta * 1.05 + 0.01, self.poll_max)  # just past the expected end
+
+    def _items(
+        self, resource: Any, batch_id: str, *, page_size: int, status: list[str] | None = None
+    ) -> AsyncPaginator[ItemView]:
+        paginator: AsyncPaginator[ItemView] = resource._paginate(
+            self.project_id,
+            batch_id,
+            status=status,
+            page_size=page_size,
+            page_offset=None,
+            page_model=ItemPageView,
+            options={},
+        )
+        return paginator
 
     def _resource(self, kind: Kind) -> Any:
         if kind == "link":

@@ -102,6 +102,29 @@ class BatchResource(Resource, Generic[BatchT, ItemT]):
         Returns:
             An :class:`AsyncPaginator`: ``async for`` gives items, ``.pages()`` gives pages.
         """
+        return self._paginate(
+            project_id,
+            batch_id,
+            status=status,
+            page_size=page_size,
+            page_offset=page_offset,
+            page_model=self._page_model,
+            options=options,
+        )
+
+    def _paginate(
+        self,
+        project_id: str,
+        batch_id: str,
+        *,
+        status: Sequence[str] | str | None,
+        page_size: int,
+        page_offset: int | None,
+        page_model: type[Any],
+        options: RequestOptions,
+    ) -> AsyncPaginator[Any]:
+        """The item pages of a batch, structured into ``page_model`` (the orchestrator reads a
+        slimmer view of each item than the full model)."""
         check_id("project_id", project_id)
         check_id("batch_id", batch_id)
         check_page_size(page_size)
@@ -113,7 +136,7 @@ class BatchResource(Resource, Generic[BatchT, ItemT]):
                 return OffsetPaging(page_size, offset=page_offset, extra=filters)
             return CursorPaging(page_size, extra=filters)
 
-        async def fetch(params: list[tuple[str, str]]) -> Page[ItemT]:
+        async def fetch(params: list[tuple[str, str]]) -> Page[Any]:
             request = self._request(
                 "GET",
                 self._path + "/{batchId}/items",
@@ -122,7 +145,7 @@ class BatchResource(Resource, Generic[BatchT, ItemT]):
                 accept=self._item_accept,
                 operation=f"get{self._name}Items",
             )
-            page: _PagedList[ItemT] = await self._call(request, self._page_model, options)
+            page: _PagedList[Any] = await self._call(request, page_model, options)
             return Page(
                 page.items, page.next_page_token, page.remaining_records, page.total_item_count
             )
