@@ -24,7 +24,8 @@ class ItemOutcome:
         ok: whether the status counts as success for this kind.
         info: ``additionalStatusInformation`` from the server, or our explanation.
         batch_id: the server batch the item went in.
-        item_id: the server's item id.
+        item_id: the server's item id; ``None`` for items in the batch's usual success status
+            (LINKED, UPDATED), which are counted rather than downloaded.
         chunk: index of the chunk (batch) in this run.
         resubmitted: the item's batch was sent again after an answer was lost, so the server
             may have seen it twice (harmless for links and updates; analyses are keyed).
