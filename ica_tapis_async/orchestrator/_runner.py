@@ -17,7 +17,10 @@ from .._concurrency import Backoff
 from .._errors import (
     APIConnectionError,
     APIStatusError,
+    AuthenticationError,
     IdempotencyConflictError,
+    NotFoundError,
+    PermissionDeniedError,
     RequestValidationError,
 )
 from .._pagination import AsyncPaginator
@@ -282,11 +285,12 @@ class BatchOrchestrator:
                     yield receive
                 tg.cancel_scope.cancel()  # the consumer left early: stop the work
         except BaseExceptionGroup as group:
-            # One failure (bad lazy input, a 422, a journal mismatch) reaches the caller as
-            # itself; several at once stay a group.
+            # One failure (bad lazy input, a 422, a journal mismatch), or the same failure in
+            # every chunk at once (a 401), reaches the caller as itself; mixed ones stay a group.
             leaves = _leaves(group)
-            if len(leaves) == 1 and isinstance(leaves[0], Exception):
-                raise leaves[0] from None
+            first = leaves[0] if leaves else None
+            if isinstance(first, Exception) and all(type(e) is type(first) for e in leaves):
+                raise first from None
             raise
 
     async def _produce(
@@ -362,14 +366,24 @@ class BatchOrchestrator:
             counters.emit()
             try:
                 batch_id, lost = await self._submit(kind, chunk, key)
-            except IdempotencyConflictError:
+            except (
+                IdempotencyConflictError,
+                AuthenticationError,
+                PermissionDeniedError,
+                NotFoundError,
+            ):
+                # Wrong key, credentials or project: every chunk would fail alike, and a
+                # journal must not record as final what a corrected re-run should send.
                 raise
             except APIStatusError as exc:
                 counters.in_flight -= 1
+                if exc.status >= 500 or exc.status in (408, 429):
+                    # Still failing after the retries: not sent as far as we know; a re-run
+                    # with the journal sends it again.
+                    return self._chunk_failed(kind, chunk, NOT_SUBMITTED, str(exc), resubmitted)
+                # The server refused this input: sending it again would be refused again.
                 outcomes = self._chunk_failed(kind, chunk, REJECTED, str(exc), resubmitted)
-                if exc.status < 500 and exc.status != 429:
-                    # The server refused this input: sending it again would be refused again.
-                    self.journal.mark_done(run_id, chunk.index, outcomes)
+                self.journal.mark_done(run_id, chunk.index, outcomes)
                 return outcomes
             except APIConnectionError as exc:
                 counters.in_flight -= 1
@@ -380,6 +394,22 @@ class BatchOrchestrator:
         counters.in_flight += 1
         try:
             outcomes = await self._await_items(kind, chunk, batch_id, resubmitted)
+        except (APIStatusError, APIConnectionError) as exc:
+            # Polling failed past its retries (or the batch is gone): the items stay UNKNOWN
+            # and the chunk stays "submitted", so a re-run with the journal looks again.
+            outcomes = [
+                ItemOutcome(
+                    kind,
+                    key,
+                    UNKNOWN,
+                    False,
+                    f"polling batch {batch_id} failed: {exc}",
+                    batch_id,
+                    chunk=chunk.index,
+                    resubmitted=resubmitted,
+                )
+                for key in [*chunk.keys, *chunk.duplicates]
+            ]
         finally:
             counters.in_flight -= 1
         if all(o.status != UNKNOWN for o in outcomes):

@@ -153,3 +153,32 @@ async def test_sigkill_then_resume_creates_each_analysis_once(
     assert sorted(keys) == sorted(f"k-{i}" for i in range(400))
     assert len(sim.stats.analyses_by_user_reference) == 400
     assert set(sim.stats.analyses_by_user_reference.values()) == {1}
+
+
+async def test_bad_credentials_stop_the_run_and_are_not_journaled(tmp_path: Path) -> None:
+    """A 401 stops the run; the same journal with the right key then does everything."""
+    journal = tmp_path / "run.sqlite"
+    ids = [f"fil.a{i}" for i in range(300)]
+    async with Simulator(seed=8, api_keys={"good"}) as sim:
+        async with ita.IcaClient(sim.ica_url, api_key="wrong") as bad:
+            with pytest.raises(ita.AuthenticationError):
+                await orchestrator(bad, journal=journal, batch_size=100).link(ids)
+        async with ita.IcaClient(sim.ica_url, api_key="good") as good:
+            report = await orchestrator(good, journal=journal, batch_size=100).link(ids)
+    assert report.counts == {"LINKED": 300}
+
+
+async def test_a_vanished_batch_is_reported_unknown_and_looked_at_again(tmp_path: Path) -> None:
+    """Polling a journalled batch the server no longer knows: UNKNOWN now, retried later."""
+    journal = tmp_path / "run.sqlite"
+    ids = [f"fil.v{i}" for i in range(50)]
+    async with Simulator(seed=9, step_s=5.0) as first:
+        async with ita.IcaClient(first.ica_url, api_key="k") as ica:
+            with anyio.move_on_after(0.5):
+                await orchestrator(ica, journal=journal).link(ids)
+        assert first.stats.batches["linking"] == 1
+    async with Simulator(seed=9) as second:  # a server that never saw the batch
+        async with ita.IcaClient(second.ica_url, api_key="k") as ica:
+            report = await orchestrator(ica, journal=journal).link(ids)
+    assert report.counts == {"UNKNOWN": 50}
+    assert "not found" in (report.failures[0].info or "").lower()
