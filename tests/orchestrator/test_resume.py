@@ -177,8 +177,10 @@ async def test_a_vanished_batch_is_reported_unknown_and_looked_at_again(tmp_path
             with anyio.move_on_after(0.5):
                 await orchestrator(ica, journal=journal).link(ids)
         assert first.stats.batches["linking"] == 1
-    async with Simulator(seed=9) as second:  # a server that never saw the batch
-        async with ita.IcaClient(second.ica_url, api_key="k") as ica:
-            report = await orchestrator(ica, journal=journal).link(ids)
+    async with (
+        Simulator(seed=9) as second,  # a server that never saw the batch
+        ita.IcaClient(second.ica_url, api_key="k") as ica,
+    ):
+        report = await orchestrator(ica, journal=journal).link(ids)
     assert report.counts == {"UNKNOWN": 50}
     assert "not found" in (report.failures[0].info or "").lower()
