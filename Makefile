@@ -1,34 +1,41 @@
 # Two commands set up a fresh machine: `make demo` (the demo ingestion against the embedded
-# simulator) and `make test` (lint, types, tests). Both create .venv when it is missing.
+# simulator) and `make test` (lint, types, tests). Both create .venv when it is missing and
+# install what they need into it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: test demo lint typecheck pytest bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,cli]"
-	touch $(STAMP)
 
-lint: $(STAMP)
+# One stamp per set of extras: the demo needs only the CLI's, the tests need the test tools.
+$(VENV)/.installed-cli: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli]"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,cli]"
+	touch $@ $(VENV)/.installed-cli
+
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict ica_tapis_async
 
-pytest: $(STAMP)
+pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
-demo: $(STAMP)
+demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
