@@ -29,12 +29,12 @@ def update_item(n: int, status: str = "UPDATED") -> dict[str, object]:
 async def test_create_sends_groups_without_unset_fields(
     http: aioresponses, ica: ita.IcaClient
 ) -> None:
-    """Only the fields the caller set go on the wire; dates in the documented format."""
+    """Only the fields the caller set go on the wire; dates in the documented whole seconds."""
     http.post(BASE, status=201, payload=batch("INITIALIZED"))
     group = ita.DataUpdateGroup(
         ["fil.1", "fil.2"],
         user_tags=ita.TagUpdate(add_tags=["qc"], remove_tags=["raw"]),
-        will_be_archived_at=datetime(2030, 1, 30, 8, 30, tzinfo=UTC),
+        will_be_archived_at=datetime(2030, 1, 30, 8, 30, 0, 123456, tzinfo=UTC),
     )
     got = await ica.data_update_batches.create(PROJECT, [group])
     assert got.id == BATCH

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Unpack
 
+import attrs
+
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3
 from ..._errors import RequestValidationError
@@ -24,6 +26,16 @@ __all__ = ("MAX_UPDATE_IDS", "RECOMMENDED_UPDATE_IDS", "DataUpdateBatches")
 MAX_UPDATE_IDS = 100_000
 #: The spec advises at most this many data ids per call.
 RECOMMENDED_UPDATE_IDS = 5_000
+
+
+def _whole_seconds(group: DataUpdateGroup) -> DataUpdateGroup:
+    """The API takes archive/delete times as ``yyyy-MM-dd'T'HH:mm:ss'Z'``: drop sub-seconds."""
+    changes = {
+        name: when.replace(microsecond=0)
+        for name in ("will_be_archived_at", "will_be_deleted_at")
+        if (when := getattr(group, name)) is not None and when.microsecond
+    }
+    return attrs.evolve(group, **changes) if changes else group
 
 
 class DataUpdateBatches(BatchResource[ProjectDataUpdateBatch, ProjectDataUpdateBatchItem]):
@@ -81,7 +93,7 @@ class DataUpdateBatches(BatchResource[ProjectDataUpdateBatch, ProjectDataUpdateB
             path={"projectId": check_id("project_id", project_id)},
             accept=ICA_V3,
             content_type=ICA_V3,
-            body=CreateProjectDataUpdateBatch(list(groups)),
+            body=CreateProjectDataUpdateBatch([_whole_seconds(g) for g in groups]),
             retry_safe=retry_safe,
             operation="createProjectDataUpdateBatch",
         )
