@@ -203,7 +203,7 @@ async def test_each_fault_fails_with_the_right_type(
         {"p_500": 0.3},
         {"p_drop_before": 0.5},
         {"p_drop_after_post": 0.5},
-        {"p_slow": 0.5, "slow_s": 1.0},
+        {"p_slow": 0.5, "slow_s": 0.3},
     ],
 )
 async def test_retries_complete_calls_through_faults(fault: dict[str, float]) -> None:
@@ -219,7 +219,7 @@ async def test_retries_complete_calls_through_faults(fault: dict[str, float]) ->
         async with ita.IcaClient(sim.ica_url, api_key="key", retry=policy) as ica:
             for i in range(8):
                 batch = await ica.analysis_creation_batches.create(
-                    PROJECT, analyses(f"r-{i}"), timeout=0.25
+                    PROJECT, analyses(f"r-{i}"), timeout=0.15
                 )
                 assert (await ica.analysis_creation_batches.get(PROJECT, batch.id)).id == batch.id
         assert sum(sim.stats.faults.values()) > 0
