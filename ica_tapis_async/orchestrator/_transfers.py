@@ -14,6 +14,7 @@ from .._client import TapisClient
 from .._concurrency import Backoff, gather_bounded
 from .._errors import APIConnectionError, APIStatusError, RequestValidationError
 from ..models import ReqTransferElement, TransferStatus, TransferTask
+from ._report import Progress, ProgressCallback
 
 __all__ = ("TransferOrchestrator", "TransferOutcome", "TransferReport", "TransferRequest")
 
@@ -115,6 +116,7 @@ class TransferOrchestrator:
         poll_max: float = 15.0,
         poll_timeout: float = 24 * 3600.0,
         run_id: str | None = None,
+        progress: ProgressCallback | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         if max_in_flight < 1:
@@ -126,8 +128,12 @@ class TransferOrchestrator:
         self.poll_timeout = poll_timeout
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._sleep = sleep
+        self.progress = progress
         self._outstanding: dict[str, int] = {}
         self._cancelled = anyio.Event()
+        self._created = 0
+        self._finished: dict[str, int] = {}
+        self._base = (0, 0)
 
     async def run(self, requests: Iterable[TransferRequest]) -> TransferReport:
         """Create every task, wait until each is final, and report.
@@ -137,6 +143,7 @@ class TransferOrchestrator:
         """
         started = time.monotonic()
         base = (self.tapis.metrics.requests, self.tapis.metrics.throttled)
+        self._base = base
         indexed = list(enumerate(requests))
         if not indexed:
             raise RequestValidationError("is empty: nothing to do", field="requests")
@@ -166,13 +173,34 @@ class TransferOrchestrator:
                 log.warning("could not cancel transfer %s: %s", task_uuid, exc)
         return len(uuids)
 
+    def _emit(self) -> None:
+        if self.progress is not None:
+            self.progress(
+                Progress(
+                    kind="transfer",
+                    submitted=self._created,
+                    finished=dict(self._finished),
+                    in_flight=len(self._outstanding),
+                    requests=self.tapis.metrics.requests - self._base[0],
+                    throttled=self.tapis.metrics.throttled - self._base[1],
+                )
+            )
+
     async def _one(self, indexed: tuple[int, TransferRequest]) -> TransferOutcome:
+        outcome = await self._follow(indexed)
+        self._finished[outcome.status] = self._finished.get(outcome.status, 0) + 1
+        self._emit()
+        return outcome
+
+    async def _follow(self, indexed: tuple[int, TransferRequest]) -> TransferOutcome:
         index, request = indexed
         tag = request.tag or f"ita-{self.run_id}-{index:06d}"
         task, recovered, error = await self._create(request, tag)
         if task is None or task.uuid is None:
             return TransferOutcome(index, None, tag, NOT_CREATED, error)
         self._outstanding[task.uuid] = index
+        self._created += 1
+        self._emit()
         try:
             final = await self._wait(task.uuid)
         finally:

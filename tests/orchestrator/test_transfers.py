@@ -24,9 +24,14 @@ def request(i: int, src: str | None = None, optional: bool = False) -> ita.Trans
 async def test_many_tasks_reach_a_final_status() -> None:
     """All tasks are created, followed and reported; a missing required source fails."""
     async with Simulator(seed=3) as sim, ita.TapisClient(sim.tapis_url, token="t") as tapis:
-        orch = ita.TransferOrchestrator(tapis, poll_initial=0.02, poll_max=0.2)
+        snapshots: list[ita.Progress] = []
+        orch = ita.TransferOrchestrator(
+            tapis, poll_initial=0.02, poll_max=0.2, progress=snapshots.append
+        )
         requests = [request(i) for i in range(20)] + [request(99, "tapis://src/missing-x")]
         report = await orch.run(requests)
+    assert snapshots[-1].finished == {"COMPLETED": 20, "FAILED": 1}
+    assert snapshots[-1].submitted == 21 and snapshots[-1].in_flight == 0
     assert len(report.outcomes) == 21
     assert report.counts == {"COMPLETED": 20, "FAILED": 1}
     assert report.failures[0].index == 20
