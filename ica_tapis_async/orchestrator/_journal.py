@@ -42,35 +42,27 @@ class Journal(Protocol):
     def open_run(self, kind: str, project_id: str, run_id: str | None) -> str:
         """Return the run id to use: ``run_id``, the unfinished/last run of this kind and
         project, or a new one."""
-        ...
 
     def get_chunk(self, run_id: str, index: int) -> ChunkRecord | None:
         """The chunk's record, if any."""
-        ...
 
     def mark_sending(self, run_id: str, index: int, key: str, digest: str) -> ChunkRecord:
         """Record an attempt to send the chunk (before the POST); returns the new record."""
-        ...
 
     def mark_submitted(self, run_id: str, index: int, batch_id: str) -> None:
         """Record the server's batch id for the chunk."""
-        ...
 
     def mark_done(self, run_id: str, index: int, outcomes: Iterable[ItemOutcome]) -> None:
         """Record the chunk's item outcomes and mark it done, in one transaction."""
-        ...
 
     def outcomes(self, run_id: str, index: int) -> list[ItemOutcome]:
         """The recorded outcomes of a finished chunk."""
-        ...
 
     def finish_run(self, run_id: str) -> None:
         """Mark the run complete."""
-        ...
 
     def close(self) -> None:
         """Release resources."""
-        ...
 
 
 class NullJournal:

@@ -83,10 +83,10 @@ async def _serve(simulator: Simulator) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+        if sys.platform == "win32":  # pragma: no cover - no loop signal handlers there
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+        else:
+            loop.add_signal_handler(sig, stop.set)
     async with simulator:
         print(f"ICA: {simulator.ica_url}")
         print(f"Tapis: {simulator.tapis_url}")
