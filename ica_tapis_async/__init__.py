@@ -15,9 +15,7 @@ from ._auth import Secret
 from ._client import IcaClient, TapisClient
 from ._concurrency import AdaptiveRateLimiter
 from ._config import (
-    NOT_GIVEN,
     ClientConfig,
-    NotGiven,
     RateLimitPolicy,
     RequestOptions,
     RetryPolicy,
@@ -253,11 +251,9 @@ __all__ = (
     "LinkingItemStatus",
     "Links",
     "MetadataModel",
-    "NOT_GIVEN",
     "NextflowAnalysisInput",
     "NextflowJsonAnalysisInput",
     "NotFoundError",
-    "NotGiven",
     "Page",
     "PaginationError",
     "PermissionDeniedError",

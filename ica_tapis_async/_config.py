@@ -1,49 +1,24 @@
-"""Client configuration: frozen policies, the ``NOT_GIVEN`` sentinel and option resolution.
+"""Client configuration: frozen policies and the per-call options.
 
-Per-call options beat per-client options, which beat the defaults here; :func:`resolve` is the
-one place where that happens.
+Per-call options beat per-client options, which beat the defaults here. A per-call option that
+is not passed is absent from :class:`RequestOptions` (so ``timeout=None`` can mean "no limit");
+the session resolves them in one place.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
-from typing import Final, Literal, TypedDict, TypeVar
+from typing import TypedDict
 
 import attrs
 
 __all__ = (
-    "NOT_GIVEN",
     "ClientConfig",
-    "NotGiven",
     "RateLimitPolicy",
     "RequestOptions",
     "RetryPolicy",
     "Timeouts",
-    "resolve",
 )
-
-T = TypeVar("T")
-
-
-class NotGiven(enum.Enum):
-    """Type of :data:`NOT_GIVEN`: "argument not passed", as opposed to ``None`` ("no limit")."""
-
-    NOT_GIVEN = "NOT_GIVEN"
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-    def __bool__(self) -> Literal[False]:
-        return False
-
-
-NOT_GIVEN: Final = NotGiven.NOT_GIVEN
-
-
-def resolve(call: T | NotGiven, client: T) -> T:
-    """Return the per-call value when one was passed, else the client's."""
-    return client if call is NOT_GIVEN else call
 
 
 def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float | None) -> None:
