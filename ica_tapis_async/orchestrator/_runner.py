@@ -142,8 +142,8 @@ class BatchOrchestrator:
             reported ``UNKNOWN``; a later run with the journal picks the batch up again).
 
     Example:
-        >>> orch = BatchOrchestrator(ica, project_id, journal="link.sqlite")
-        >>> report = await orch.link(data_ids)
+        >>> async with BatchOrchestrator(ica, project_id, journal="link.sqlite") as orch:
+        ...     report = await orch.link(data_ids)
         >>> report.counts
         {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
     """
@@ -245,9 +245,15 @@ class BatchOrchestrator:
         return self._stream("analysis", items)
 
     def close(self) -> None:
-        """Close the journal if the orchestrator opened it."""
+        """Close the journal if the orchestrator opened it (from a path)."""
         if self._owns_journal:
             self.journal.close()
+
+    async def __aenter__(self) -> BatchOrchestrator:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- the run ------------------------------------------------------------------------------
 

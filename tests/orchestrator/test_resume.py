@@ -85,7 +85,8 @@ async def test_finished_run_is_not_sent_again(
     """Running a finished journalled run again sends no batch and reports the same counts."""
     journal = tmp_path / "run.sqlite"
     ids = [f"fil.f{i}" for i in range(500)]
-    first = await orchestrator(ica, journal=journal, batch_size=100).link(ids)
+    async with orchestrator(ica, journal=journal, batch_size=100) as orch:
+        first = await orch.link(ids)
     batches = sim.stats.batches["linking"]
     second = await orchestrator(ica, journal=journal, batch_size=100).link(ids)
     assert second.counts == first.counts and second.total == 500
