@@ -349,8 +349,9 @@ class BatchOrchestrator:
         record = self.journal.get_chunk(run_id, chunk.index)
         if record is not None and record.digest != chunk.digest:
             raise RequestValidationError(
-                f"chunk {chunk.index} of run {run_id} was recorded with other input; "
-                "use a new journal or run_id for a new input",
+                f"chunk {chunk.index} of run {run_id} was recorded with other input (other "
+                "items, order or batch_size); resume with the same input, or start a new run "
+                "with a new journal or another run_id",
                 field="journal",
             )
         counters.submitted += len(chunk.keys) + len(chunk.duplicates)
