@@ -63,6 +63,29 @@ class Chunk:
     body: Any
     digest: str
     duplicates: list[str] = attrs.field(factory=list)
+    _requests: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
+
+    def request_of(self, key: str) -> Any:
+        """The input item behind ``key``: the data id, its update group, or the analysis."""
+        if self._requests is None:
+            if isinstance(self.body, CreateProjectDataUpdateBatch):
+                self._requests = {
+                    data_id: group
+                    for group in self.body.data_update_groups
+                    for data_id in group.data_ids
+                }
+            elif isinstance(self.body, CreateAnalysisCreationBatch):
+                self._requests = {
+                    r.user_reference: r
+                    for r in (
+                        *(self.body.cwl_items or ()),
+                        *(self.body.nextflow_items or ()),
+                        *(self.body.nextflow_json_items or ()),
+                    )
+                }
+            else:
+                self._requests = {}
+        return self._requests.get(key, key)
 
 
 def chunk_key(run_id: str, kind: Kind, index: int, digest: str) -> str:

@@ -30,7 +30,8 @@ class ItemOutcome:
         resubmitted: the item's batch was sent again after an answer was lost, so the server
             may have seen it twice (harmless for links and updates; analyses are keyed).
         analysis_id: the created analysis (analysis batches).
-        request: the input item (data id, update group or analysis request).
+        request: for an item that did not succeed, its input: the data id (link), the update
+            group it was sent in (update) or the analysis request (analysis).
     """
 
     kind: str

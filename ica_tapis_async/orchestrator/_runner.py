@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._client import IcaClient
@@ -333,7 +334,11 @@ class BatchOrchestrator:
     ) -> None:
         try:
             async with send:
-                outcomes = await self._chunk_outcomes(kind, run_id, chunk, counters)
+                outcomes = [
+                    # Failures carry their input item, so a report says what to fix or resend.
+                    o if o.ok else attrs.evolve(o, request=chunk.request_of(o.key))
+                    for o in await self._chunk_outcomes(kind, run_id, chunk, counters)
+                ]
                 counters.batches += 1
                 for outcome in outcomes:
                     counters.finished[outcome.status] = counters.finished.get(outcome.status, 0) + 1

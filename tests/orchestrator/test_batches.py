@@ -32,6 +32,7 @@ async def test_link_reports_every_item_once(sim: Simulator, ica: ita.IcaClient) 
     assert report.counts == expected
     assert report.batches == 5 and sim.stats.batches["linking"] == 5
     assert {f.key for f in report.failures} == {i for i in ids if "missing" in i or "partial" in i}
+    assert all(f.request == f.key for f in report.failures)
     assert all(f.info for f in report.failures)
     assert sim.links(PROJECT) >= {i for i in ids if "missing" not in i}
     assert set(sim.stats.link_submissions.values()) == {1}
@@ -95,6 +96,8 @@ async def test_update_applies_tags(sim: Simulator, ica: ita.IcaClient) -> None:
     report = await orchestrator(ica, batch_size=100).update(groups)
     assert report.total == 152
     assert report.counts == {"UPDATED": 151, "FAILED": 1}
+    [failed] = report.failures
+    assert failed.key == "fil.missing-u" and "fil.missing-u" in failed.request.data_ids
     data = sim.data("fil.u0")
     assert "qc-passed" in data["details"]["tags"]["userTags"]
     assert "t" in data["details"]["tags"]["technicalTags"]
@@ -108,8 +111,9 @@ async def test_analyses_created_exactly_once(sim: Simulator, ica: ita.IcaClient)
     assert report.batches == 3
     assert set(sim.stats.analyses_by_user_reference.values()) == {1}
     assert len(sim.stats.analyses_by_user_reference) == 230  # the unknown pipeline made none
-    ok = [o for o in [*report.failures] if o.key == "bad"]
-    assert ok and ok[0].info
+    [bad] = report.failures
+    assert bad.key == "bad" and bad.info
+    assert bad.request == requests[-1]  # the failed analysis request itself
 
 
 async def test_rejected_batch_is_reported_not_lost(sim: Simulator, ica: ita.IcaClient) -> None:
