@@ -377,7 +377,7 @@ class BatchOrchestrator:
             counters.in_flight += 1
             counters.emit()
             try:
-                batch_id, lost = await self._submit(kind, chunk, key)
+                batch_id, lost = await self._submit(kind, run_id, chunk, key)
             except (
                 IdempotencyConflictError,
                 AuthenticationError,
@@ -428,7 +428,7 @@ class BatchOrchestrator:
             self.journal.mark_done(run_id, chunk.index, outcomes)
         return outcomes
 
-    async def _submit(self, kind: Kind, chunk: Chunk, key: str) -> tuple[str, bool]:
+    async def _submit(self, kind: Kind, run_id: str, chunk: Chunk, key: str) -> tuple[str, bool]:
         """Create the chunk's batch; returns its id and whether an answer was lost on the way."""
         lost = False
 
@@ -439,6 +439,9 @@ class BatchOrchestrator:
                 isinstance(error, APIStatusError) and error.status == 500
             ):
                 lost = True
+                # Count the attempt in the journal too, so a resumed run still knows the items
+                # may have been sent twice.
+                self.journal.mark_sending(run_id, chunk.index, key, chunk.digest)
 
         if kind == "link":
             batch = await self.ica.data_linking_batches.create(
