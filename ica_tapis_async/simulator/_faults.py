@@ -13,17 +13,27 @@ PreFault = Literal["drop_before", "500", "503"]
 
 
 class FaultInjector:
-    """Decides, request by request, which fault to inject; one seeded RNG makes runs repeatable.
+    """Decides, request by request, which fault to inject; seeded RNGs make runs repeatable.
 
-    The same seed and the same sequence of requests give the same faults.
+    Each operation draws from its own sequence, so the n-th request of an operation meets the
+    same fault in every run with the same seed, however a concurrent client interleaves its
+    requests to other operations.
     """
 
     def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+        self._seed = seed
+        self._rngs: dict[str, random.Random] = {}
 
     def reseed(self, seed: int) -> None:
-        """Restart the random sequence from ``seed``."""
-        self._rng = random.Random(seed)
+        """Restart every random sequence from ``seed``."""
+        self._seed = seed
+        self._rngs.clear()
+
+    def _rng(self, operation: str) -> random.Random:
+        rng = self._rngs.get(operation)
+        if rng is None:
+            rng = self._rngs[operation] = random.Random(f"{self._seed}:{operation}")
+        return rng
 
     @staticmethod
     def _applies(config: SimulatorConfig, operation: str) -> bool:
@@ -33,7 +43,7 @@ class FaultInjector:
         """A fault that replaces processing: a dropped connection or a 500/503 answer."""
         if not self._applies(config, operation):
             return None
-        roll = self._rng.random()
+        roll = self._rng(operation).random()
         for kind, p in (
             ("drop_before", config.p_drop_before),
             ("500", config.p_500),
@@ -48,11 +58,11 @@ class FaultInjector:
         """(seconds to wait before answering, whether this answer is a "slow" fault)."""
         wait = config.latency_s
         if config.latency_jitter_s:
-            wait += self._rng.uniform(0.0, config.latency_jitter_s)
+            wait += self._rng(operation).uniform(0.0, config.latency_jitter_s)
         slow = bool(
             config.p_slow
             and self._applies(config, operation)
-            and self._rng.random() < config.p_slow
+            and self._rng(operation).random() < config.p_slow
         )
         if slow:
             wait += config.slow_s
@@ -63,5 +73,5 @@ class FaultInjector:
         return bool(
             config.p_drop_after_post
             and self._applies(config, operation)
-            and self._rng.random() < config.p_drop_after_post
+            and self._rng(operation).random() < config.p_drop_after_post
         )

@@ -20,13 +20,22 @@ async def test_20k_links_and_500_analyses_under_faults_and_a_rate_limit() -> Non
         )
         limit = ita.RateLimitPolicy(rate=190, burst=10, max_in_flight=32)
         async with ita.IcaClient(sim.ica_url, api_key="k", retry=retry, rate_limit=limit) as ica:
-            orch = ita.BatchOrchestrator(
-                ica, PROJECT, poll_initial=0.1, poll_max=1.0, max_inflight_batches=8
+            # Small batches make enough POSTs (about 225) for the 1% of lost answers to happen.
+            links_orch = ita.BatchOrchestrator(
+                ica,
+                PROJECT,
+                batch_size=100,
+                poll_initial=0.1,
+                poll_max=1.0,
+                max_inflight_batches=16,
+            )
+            analyses_orch = ita.BatchOrchestrator(
+                ica, PROJECT, batch_size=20, poll_initial=0.1, poll_max=1.0
             )
             ids = [f"fil.p{i:05d}" for i in range(20_000)]
             started = time.monotonic()
-            links = await orch.link(ids)
-            analyses = await orch.create_analyses([nextflow(f"p-{i}") for i in range(500)])
+            links = await links_orch.link(ids)
+            analyses = await analyses_orch.create_analyses([nextflow(f"p-{i}") for i in range(500)])
             elapsed = time.monotonic() - started
 
         assert links.total == 20_000 and links.ok
@@ -36,6 +45,8 @@ async def test_20k_links_and_500_analyses_under_faults_and_a_rate_limit() -> Non
         truth = sim.stats.analyses_by_user_reference
         assert len(truth) == 500 and set(truth.values()) == {1}
         assert sim.stats.faults.get("503", 0) > 0
+        assert sim.stats.faults.get("drop_after_post", 0) > 0
+        assert links.resubmitted > 0  # the items of the batches whose answer was lost
         requests = sim.stats.requests
         assert requests / elapsed <= 200
         assert sim.stats.throttled <= 0.01 * requests
