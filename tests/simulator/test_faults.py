@@ -184,3 +184,22 @@ async def test_configure_validates() -> None:
         assert sim.config.p_503 == 0.0
         assert "secret" in repr(sim.configure(api_keys={KEY}))
         assert KEY not in repr(sim.config)
+
+
+def test_fault_sequences_are_per_operation() -> None:
+    """The n-th request of an operation meets the same fault however others interleave."""
+    from ica_tapis_async.simulator._config import SimulatorConfig
+    from ica_tapis_async.simulator._faults import FaultInjector
+
+    config = SimulatorConfig(p_503=0.3, p_drop_after_post=0.3)
+    alone, mixed = FaultInjector(5), FaultInjector(5)
+    first = [
+        (alone.before(config, "create"), alone.drop_after(config, "create")) for _ in range(50)
+    ]
+    second = []
+    for i in range(50):
+        for _ in range(i % 3):  # other operations' requests in between
+            mixed.before(config, "get")
+        second.append((mixed.before(config, "create"), mixed.drop_after(config, "create")))
+    assert first == second
+    assert any(before == "503" for before, _ in first) and any(drop for _, drop in first)
