@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-import anyio.lowlevel
 import pytest
 
 from ica_tapis_async import concurrency
 from ica_tapis_async._errors import WaiterError as PrivateWaiterError
 from ica_tapis_async.concurrency import Backoff, PollState, WaiterError, wait_for
 
-
-class FakeClock:
-    """A clock that only moves when someone sleeps on it; records every sleep."""
-
-    def __init__(self, now: float = 500.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
+from .fakes import FakeClock
 
 
 def scripted(values: Sequence[str], clock: FakeClock | None = None, cost: float = 0.0) -> Fetch:
@@ -73,7 +58,7 @@ async def run(fetch: Callable[[], Awaitable[str]], clock: FakeClock, **kwargs: o
 
 async def test_returns_the_successful_value() -> None:
     """Pending, pending, done: returns 'done' after two sleeps."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     fetch = scripted(["a", "a", "done"])
     assert await run(fetch, clock) == "done"
     assert fetch.calls == 3
@@ -82,14 +67,14 @@ async def test_returns_the_successful_value() -> None:
 
 async def test_success_on_first_fetch_never_sleeps() -> None:
     """An immediate success returns without sleeping."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     assert await run(scripted(["done"]), clock) == "done"
     assert clock.sleeps == []
 
 
 async def test_failure_raises_with_the_last_value() -> None:
     """A FAILURE value raises WaiterError(reason='failure') carrying that value."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     with pytest.raises(WaiterError) as info:
         await run(scripted(["a", "failed"]), clock)
     assert info.value.reason == "failure"
@@ -99,7 +84,7 @@ async def test_failure_raises_with_the_last_value() -> None:
 
 async def test_max_attempts_stops_after_that_many_fetches() -> None:
     """max_attempts=3 fetches three times, sleeps twice, then raises 'max attempts'."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     fetch = scripted(["a", "b", "c", "done"])
     with pytest.raises(WaiterError) as info:
         await run(fetch, clock, max_attempts=3)
@@ -111,7 +96,7 @@ async def test_max_attempts_stops_after_that_many_fetches() -> None:
 
 async def test_deadline_stops_before_oversleeping() -> None:
     """With deadline 10, sleeps 1+2+4 fit; the next 8 would pass it, so it raises 'deadline'."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     fetch = scripted(["a"])
     with pytest.raises(WaiterError) as info:
         await run(fetch, clock, backoff=2.0, deadline=10)
@@ -123,7 +108,7 @@ async def test_deadline_stops_before_oversleeping() -> None:
 
 async def test_deadline_counts_time_spent_fetching() -> None:
     """Slow fetches use up the deadline too."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     fetch = scripted(["a"], clock, cost=3.0)
     with pytest.raises(WaiterError, match="deadline"):
         await run(fetch, clock, initial_delay=1.0, backoff=1.0, deadline=10)
@@ -133,7 +118,7 @@ async def test_deadline_counts_time_spent_fetching() -> None:
 
 async def test_delay_grows_while_unchanged_and_resets_on_change() -> None:
     """The sleep grows by `backoff` while the value repeats and drops back when it changes."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     values = ["a", "a", "a", "b", "b", "c", "c", "c", "c", "c", "c", "c", "done"]
     await run(scripted(values), clock, initial_delay=1.0, backoff=2.0, max_delay=10.0)
     assert clock.sleeps == [1.0, 2.0, 4.0, 1.0, 2.0, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
@@ -141,7 +126,7 @@ async def test_delay_grows_while_unchanged_and_resets_on_change() -> None:
 
 async def test_custom_changed_decides_what_counts_as_progress() -> None:
     """changed() overrides equality: here only the first letter matters."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
 
     def first_letter_changed(previous: str, current: str) -> bool:
         return previous[0] != current[0]
@@ -158,7 +143,7 @@ async def test_fetch_errors_propagate_untouched() -> None:
         raise ConnectionError("down")
 
     with pytest.raises(ConnectionError):
-        await run(broken, FakeClock())
+        await run(broken, FakeClock(500.0))
 
 
 @pytest.mark.parametrize(
@@ -175,7 +160,7 @@ async def test_rejects_bad_arguments(kwargs: dict[str, float]) -> None:
     """Out-of-range settings raise ValueError before anything is fetched."""
     fetch = scripted(["done"])
     with pytest.raises(ValueError):
-        await run(fetch, FakeClock(), **kwargs)
+        await run(fetch, FakeClock(500.0), **kwargs)
     assert fetch.calls == 0
 
 

@@ -10,21 +10,7 @@ import pytest
 
 from ica_tapis_async.concurrency import AdaptiveRateLimiter
 
-
-class FakeClock:
-    """A clock that only moves when someone sleeps on it (or a test advances it)."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
+from .fakes import FakeClock
 
 
 def make(clock: FakeClock, **kwargs: object) -> AdaptiveRateLimiter:
