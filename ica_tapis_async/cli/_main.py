@@ -128,13 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(
             leaf, InputError | ConfigError | RequestValidationError | argparse.ArgumentTypeError
         ):
-            err.print(f"[red]error:[/] {escape(str(leaf))}")
+            err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
             return EXIT_USAGE
         if isinstance(leaf, APIConnectionError):
-            err.print(f"[red]error:[/] cannot reach the server: {escape(str(leaf))}")
+            err.print(
+                f"[red]error:[/] cannot reach the server: {escape(str(leaf))}", soft_wrap=True
+            )
             return EXIT_FAILED
         if isinstance(leaf, APIError | IcaTapisError):
-            err.print(f"[red]error:[/] {type(leaf).__name__}: {escape(str(leaf))}")
+            err.print(
+                f"[red]error:[/] {type(leaf).__name__}: {escape(str(leaf))}", soft_wrap=True
+            )
             return EXIT_FAILED
         if leaf is raised:
             raise

@@ -33,9 +33,11 @@ class Result:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ICA/Tapis variable of the developer's shell leaks into a test."""
+    """No ICA/Tapis variable of the developer's shell leaks into a test; an 80-column terminal."""
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    # rich sizes its consoles from COLUMNS when output is not a terminal: the tests assume 80.
+    monkeypatch.setenv("COLUMNS", "80")
 
 
 Cli = Callable[..., Result]
