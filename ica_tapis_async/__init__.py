@@ -14,6 +14,7 @@ from . import concurrency, models
 from ._auth import Secret
 from ._client import IcaClient, TapisClient
 from ._concurrency import AdaptiveRateLimiter
+from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._config import (
     ClientConfig,
     RateLimitPolicy,
@@ -162,6 +163,7 @@ from .orchestrator import (
     BatchReport,
     ItemOutcome,
     Journal,
+    PostgresJournal,
     Progress,
     SqliteJournal,
     TransferOrchestrator,
@@ -264,6 +266,7 @@ __all__ = (
     "PipelineV3",
     "PipelineV4",
     "Problem",
+    "PostgresJournal",
     "Progress",
     "Project",
     "ProjectData",
@@ -283,6 +286,7 @@ __all__ = (
     "ProjectTag",
     "RateLimitError",
     "RateLimitPolicy",
+    "RedisRateLimiter",
     "Region",
     "ReqTransfer",
     "ReqTransferElement",
@@ -293,6 +297,7 @@ __all__ = (
     "Secret",
     "SequencingRun",
     "ServerError",
+    "SharedLimiterUnavailableError",
     "SqliteJournal",
     "StorageBundle",
     "StorageConfiguration",

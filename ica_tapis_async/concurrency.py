@@ -5,6 +5,8 @@ and takes an injectable clock and sleep where time matters, so tests never wait 
 
 - :class:`AdaptiveRateLimiter`: a token bucket plus an in-flight cap that cuts its rate when
   the server throttles and climbs back (CUBIC, as botocore's adaptive retry mode).
+- :class:`RedisRateLimiter`: the same budget shared by every process that names it, kept in
+  Redis (the ``redis`` extra).
 - :func:`fan_out` / :func:`gather_bounded`: run an async function over many inputs with at most
   ``limit`` in flight, lazily, yielding results as they finish (or in input order).
 - :func:`wait_for`, :class:`PollState`, :class:`Backoff`: the polling loop, which backs off
@@ -33,6 +35,7 @@ from ._concurrency import (
     gather_bounded,
     wait_for,
 )
+from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._errors import WaiterError
 
 __all__ = (
@@ -40,6 +43,8 @@ __all__ = (
     "PollState",
     "Backoff",
     "WaiterError",
+    "RedisRateLimiter",
+    "SharedLimiterUnavailableError",
     "fan_out",
     "gather_bounded",
     "wait_for",
