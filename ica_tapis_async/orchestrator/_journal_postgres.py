@@ -12,63 +12,34 @@ on a fresh connection a few times; every write is safe to repeat.
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any
 
-import anyio
-
-from .._redact import redact_url
 from ._journal_protocol import (
     DONE,
     PLANNED,
     ChunkRecord,
-    ChunkState,
     Claim,
     JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
 )
-from ._postgres_schema import LOCK_KEY, migrate
+from ._postgres_schema import LOCK_KEY
+from ._postgres_store import (
+    CHUNK_COLUMNS,
+    NOW,
+    OUTCOME_COLUMNS,
+    RUN_COLUMNS,
+    PostgresStore,
+    chunk_row,
+    one,
+    run_row,
+)
 from ._report import ItemOutcome
 
 __all__ = ("PostgresJournal",)
-
-log = logging.getLogger("ica_tapis_async.journal")
-T = TypeVar("T")
-
-_NOW: Final = "extract(epoch from clock_timestamp())::float8"
-_CHUNK_COLUMNS: Final = (
-    "idx, key, digest, state, batch_id, attempts, first_sent, resubmitted, in_doubt, owner, "
-    "token, expires"
-)
-_RUN_COLUMNS: Final = "run_id, kind, project_id, fingerprint, started, finished"
-_OUTCOME_COLUMNS: Final = (
-    "run_id, idx, pos, kind, key, status, ok, info, batch_id, item_id, resubmitted, analysis_id"
-)
-
-
-def _chunk(row: Sequence[Any]) -> ChunkRecord:
-    return ChunkRecord(
-        index=int(row[0]),
-        key=str(row[1]),
-        digest=str(row[2]),
-        state=cast(ChunkState, row[3]),
-        batch_id=row[4],
-        attempts=int(row[5]),
-        first_sent_at=row[6],
-        resubmitted=bool(row[7]),
-        in_doubt=bool(row[8]),
-        owner=row[9],
-        lease_token=int(row[10]),
-        lease_expires_at=row[11],
-    )
-
-
-def _run(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4], row[5])
 
 
 class PostgresJournal:
@@ -101,107 +72,38 @@ class PostgresJournal:
         connect_timeout: float = 10.0,
         retries: int = 4,
     ) -> None:
-        if not isinstance(dsn, str) or not dsn.startswith(("postgresql://", "postgres://")):
-            raise ValueError(f"dsn must be a postgresql:// URL, not {redact_url(str(dsn))!r}")
-        if min_size < 0 or max_size < 1 or min_size > max_size:
-            raise ValueError(f"need 0 <= min_size <= max_size and max_size >= 1, not "
-                             f"{min_size}, {max_size}")  # fmt: skip
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, not {retries!r}")
-        try:
-            import psycopg
-            from psycopg_pool import AsyncConnectionPool
-        except ImportError as exc:
-            raise ImportError(
-                "PostgresJournal needs psycopg 3: pip install 'ica_tapis_async[postgres]'"
-            ) from exc
-        self.url = redact_url(dsn)
-        self._retryable: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
-        self._retries = retries
-        self._pool: Any = AsyncConnectionPool(
+        self._store = PostgresStore(
             dsn,
             min_size=min_size,
             max_size=max_size,
-            open=False,
-            timeout=connect_timeout,
-            kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
-            check=AsyncConnectionPool.check_connection,
-            name="ica_tapis_async.journal",
+            connect_timeout=connect_timeout,
+            retries=retries,
         )
-        self._ready = False
-        self._opening = anyio.Lock()
-        self._closed = False
+        self.url = self._store.url
+        self._call = self._store.call
+        self._one = one
 
     def __repr__(self) -> str:
         return f"PostgresJournal({self.url!r})"
 
     async def __aenter__(self) -> PostgresJournal:
-        await self._open()
+        await self._store.open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- plumbing -----------------------------------------------------------------------------
-
-    async def _open(self) -> None:
-        async with self._opening:
-            if self._closed:
-                raise RuntimeError(f"{self!r} is closed")
-            if self._ready:
-                return
-            await self._pool.open(wait=False)
-            async with self._pool.connection() as conn:
-                await migrate(conn)
-            self._ready = True
-
-    async def _call(
-        self,
-        work: Callable[[Any], Awaitable[T]],
-        retry_work: Callable[[Any], Awaitable[T]] | None = None,
-    ) -> T:
-        """Run ``work(conn)`` in one transaction; retried on a fresh connection if one drops.
-
-        ``retry_work`` replaces ``work`` on retries, for a write that must recognise its own
-        earlier commit (one whose answer the dropped connection lost).
-        """
-        if not self._ready:
-            await self._open()
-        attempt = 0
-        while True:
-            try:
-                async with self._pool.connection() as conn, conn.transaction():
-                    if attempt and retry_work is not None:
-                        return await retry_work(conn)
-                    return await work(conn)
-            except self._retryable as exc:
-                attempt += 1
-                if attempt > self._retries:
-                    raise
-                log.warning(
-                    "journal %s: %s (%s); retrying on a fresh connection",
-                    self.url,
-                    type(exc).__name__,
-                    str(exc).splitlines()[0] if str(exc) else "",
-                )
-                await anyio.sleep(min(0.05 * 2**attempt, 1.0))
-
-    @staticmethod
-    async def _one(conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-        cursor = await conn.execute(sql, params)
-        return await cursor.fetchone()
-
     async def _fenced(self, conn: Any, lease: Lease) -> ChunkRecord:
         row = await self._one(
             conn,
-            f"SELECT {_CHUNK_COLUMNS}, {_NOW} FROM ita_chunks "
+            f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
             "WHERE run_id = %s AND idx = %s FOR UPDATE",
             (lease.run_id, lease.index),
         )
         where = f"chunk {lease.index} of run {lease.run_id}"
         if row is None:
             raise LeaseLostError(f"{where} is not in the journal")
-        record, now = _chunk(row), float(row[12])
+        record, now = chunk_row(row), float(row[12])
         if record.owner != lease.owner or record.lease_token != lease.token:
             raise LeaseLostError(
                 f"{where} is held by another worker (token {record.lease_token}, "
@@ -225,17 +127,17 @@ class PostgresJournal:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             if run_id is not None:
                 row = await self._one(
-                    conn, f"SELECT {_RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
+                    conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
                 )
             else:
                 row = await self._one(
                     conn,
-                    f"SELECT {_RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "
+                    f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "
                     "AND fingerprint = %s ORDER BY started DESC, seq DESC LIMIT 1",
                     (kind, project_id, fingerprint),
                 )
             if row is not None:
-                record = _run(row)
+                record = run_row(row)
                 if (record.kind, record.project_id, record.fingerprint) != (
                     kind,
                     project_id,
@@ -252,10 +154,10 @@ class PostgresJournal:
             row = await self._one(
                 conn,
                 f"INSERT INTO ita_runs (run_id, kind, project_id, fingerprint, started) "
-                f"VALUES (%s, %s, %s, %s, {_NOW}) RETURNING {_RUN_COLUMNS}",
+                f"VALUES (%s, %s, %s, %s, {NOW}) RETURNING {RUN_COLUMNS}",
                 (new_id, kind, project_id, fingerprint),
             )
-            return _run(row)
+            return run_row(row)
 
         return await self._call(work)
 
@@ -264,9 +166,9 @@ class PostgresJournal:
 
         async def work(conn: Any) -> RunRecord | None:
             row = await self._one(
-                conn, f"SELECT {_RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
+                conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
             )
-            return _run(row) if row else None
+            return run_row(row) if row else None
 
         return await self._call(work)
 
@@ -275,7 +177,7 @@ class PostgresJournal:
 
         async def work(conn: Any) -> None:
             await conn.execute(
-                f"UPDATE ita_runs SET finished = {_NOW} WHERE run_id = %s AND finished IS NULL",
+                f"UPDATE ita_runs SET finished = {NOW} WHERE run_id = %s AND finished IS NULL",
                 (run_id,),
             )
 
@@ -296,17 +198,17 @@ class PostgresJournal:
             inserted = await self._one(
                 conn,
                 "INSERT INTO ita_chunks (run_id, idx, key, digest, state, owner, token, expires) "
-                f"VALUES (%s, %s, %s, %s, %s, %s, 1, {_NOW} + %s) "
-                f"ON CONFLICT (run_id, idx) DO NOTHING RETURNING {_CHUNK_COLUMNS}",
+                f"VALUES (%s, %s, %s, %s, %s, %s, 1, {NOW} + %s) "
+                f"ON CONFLICT (run_id, idx) DO NOTHING RETURNING {CHUNK_COLUMNS}",
                 (run_id, index, key, digest, PLANNED, owner, ttl_s),
             )
             if inserted is not None:
-                record = _chunk(inserted)
+                record = chunk_row(inserted)
                 expires = float(record.lease_expires_at or 0.0)
                 return Claim(record, Lease(run_id, index, owner, 1, expires))
             row = await self._one(
                 conn,
-                f"SELECT {_CHUNK_COLUMNS}, {_NOW} FROM ita_chunks "
+                f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
                 "WHERE run_id = %s AND idx = %s FOR UPDATE SKIP LOCKED",
                 (run_id, index),
             )
@@ -314,12 +216,12 @@ class PostgresJournal:
                 # Another worker is claiming it this instant: it is held, as far as we know.
                 current = await self._one(
                     conn,
-                    f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
+                    f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
                     (run_id, index),
                 )
-                self._check_digest(_chunk(current), run_id, digest)
-                return Claim(_chunk(current))
-            record, now = _chunk(row), float(row[12])
+                self._check_digest(chunk_row(current), run_id, digest)
+                return Claim(chunk_row(current))
+            record, now = chunk_row(row), float(row[12])
             self._check_digest(record, run_id, digest)
             if record.final:
                 return Claim(record)
@@ -330,11 +232,11 @@ class PostgresJournal:
             token = record.lease_token if keep else record.lease_token + 1
             updated = await self._one(
                 conn,
-                f"UPDATE ita_chunks SET owner = %s, token = %s, expires = {_NOW} + %s "
-                f"WHERE run_id = %s AND idx = %s RETURNING {_CHUNK_COLUMNS}",
+                f"UPDATE ita_chunks SET owner = %s, token = %s, expires = {NOW} + %s "
+                f"WHERE run_id = %s AND idx = %s RETURNING {CHUNK_COLUMNS}",
                 (owner, token, ttl_s, run_id, index),
             )
-            record = _chunk(updated)
+            record = chunk_row(updated)
             expires = float(record.lease_expires_at or 0.0)
             return Claim(record, Lease(run_id, index, owner, token, expires))
 
@@ -357,7 +259,7 @@ class PostgresJournal:
             await self._fenced(conn, lease)
             row = await self._one(
                 conn,
-                f"UPDATE ita_chunks SET expires = {_NOW} + %s WHERE run_id = %s AND idx = %s "
+                f"UPDATE ita_chunks SET expires = {NOW} + %s WHERE run_id = %s AND idx = %s "
                 "RETURNING expires",
                 (ttl_s, lease.run_id, lease.index),
             )
@@ -389,12 +291,12 @@ class PostgresJournal:
             row = await self._one(
                 conn,
                 "UPDATE ita_chunks SET state = 'sending', attempts = attempts + 1, "
-                f"first_sent = COALESCE(first_sent, {_NOW}), "
+                f"first_sent = COALESCE(first_sent, {NOW}), "
                 "resubmitted = resubmitted OR state IN ('sending', 'submitted') "
-                f"WHERE run_id = %s AND idx = %s RETURNING {_CHUNK_COLUMNS}",
+                f"WHERE run_id = %s AND idx = %s RETURNING {CHUNK_COLUMNS}",
                 (lease.run_id, lease.index),
             )
-            return _chunk(row)
+            return chunk_row(row)
 
         return await self._call(work)
 
@@ -436,7 +338,7 @@ class PostgresJournal:
             )
             async with (
                 conn.cursor() as cursor,
-                cursor.copy(f"COPY ita_outcomes ({_OUTCOME_COLUMNS}) FROM STDIN") as copy,
+                cursor.copy(f"COPY ita_outcomes ({OUTCOME_COLUMNS}) FROM STDIN") as copy,
             ):
                 for row in rows:
                     await copy.write_row(row)
@@ -466,10 +368,10 @@ class PostgresJournal:
         async def work(conn: Any) -> ChunkRecord | None:
             row = await self._one(
                 conn,
-                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
                 (run_id, index),
             )
-            return _chunk(row) if row else None
+            return chunk_row(row) if row else None
 
         return await self._call(work)
 
@@ -478,10 +380,10 @@ class PostgresJournal:
 
         async def work(conn: Any) -> list[ChunkRecord]:
             cursor = await conn.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s ORDER BY idx",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s ORDER BY idx",
                 (run_id,),
             )
-            return [_chunk(r) for r in await cursor.fetchall()]
+            return [chunk_row(r) for r in await cursor.fetchall()]
 
         return await self._call(work)
 
@@ -518,7 +420,4 @@ class PostgresJournal:
 
     async def aclose(self) -> None:
         """Close the pool's connections; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        await self._pool.close()
+        await self._store.aclose()
