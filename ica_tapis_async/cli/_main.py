@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
+from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
 from ._parser import PROG, build_parser
@@ -36,6 +37,10 @@ def _command(name: str) -> Command:
         from ._demo import cmd_demo
 
         return cmd_demo
+    if name == "status":
+        from ._status import cmd_status
+
+        return cmd_status
     from . import _commands
 
     handlers: dict[str, Command] = {
@@ -69,7 +74,7 @@ def _interrupted(err: Console, state: RunState) -> int:
     for bar in state.bars:
         if bar.total and bar.started:
             err.print(f"  {bar.done:,} of {bar.total:,} items had finished.")
-    command = shlex.join([PROG, *state.argv])
+    command = shlex.join([PROG, *(redact_url(arg) for arg in state.argv)])
     if state.journal:
         err.print(
             "Progress is recorded in the journal. To resume, run the same command with the "
