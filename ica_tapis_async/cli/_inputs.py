@@ -519,7 +519,7 @@ def _analysis(
     row: Mapping[str, Any], name: str, line: int, default_pipeline: str | None, seen: dict[str, int]
 ) -> AnalysisRequest:
     inputs: list[AnalysisDataInput] = []
-    parameters: list[AnalysisParameterInput] = []
+    parameters: list[AnalysisParameterInput | None] = []
     for column, value in row.items():
         if column in _SHEET_FIXED:
             continue
@@ -542,7 +542,7 @@ def _analysis(
         elif code.endswith("[]"):
             values = _strings(value, name, line, column)
             if values:
-                parameters.append(AnalysisParameterInput(code=code[:-2], multi_value=values))
+                parameters.append(AnalysisParameterInput(code=code[:-2], multi_value=[*values]))
         else:
             text = _text(value, name, line, column)
             if text:
@@ -564,9 +564,9 @@ def _analysis(
     if kind not in ("nextflow", "cwl"):
         raise InputError(name, line, "type", f"{kind!r}: expected nextflow or cwl")
     tags = CreateAnalysisTag(
-        technical_tags=_strings(row.get("technicalTags"), name, line, "technicalTags") or None,
-        user_tags=_strings(row.get("userTags"), name, line, "userTags") or None,
-        reference_tags=_strings(row.get("referenceTags"), name, line, "referenceTags") or None,
+        technical_tags=[*_strings(row.get("technicalTags"), name, line, "technicalTags")] or None,
+        user_tags=[*_strings(row.get("userTags"), name, line, "userTags")] or None,
+        reference_tags=[*_strings(row.get("referenceTags"), name, line, "referenceTags")] or None,
     )
     common: dict[str, Any] = {
         "user_reference": reference,
