@@ -17,14 +17,15 @@ import orjson
 from aiohttp import web
 
 from ._auth import Identity, authenticate_ica, authenticate_tapis
+from ._batch_routes import BatchRoutes
 from ._http import IDENTITY, MEDIA
-from ._ica_batches import BatchRoutes
-from ._ica_routes import TokenRoutes, TransferRoutes
 from ._negotiation import JSON, V3, V4, MediaSpec, negotiate
 from ._problems import ProblemError, TapisError, problem_response, tapis_error_response
-from ._state import SimState
+from ._sim_state import SimState
 from ._stats import bump
 from ._tapis_routes import TapisRoutes
+from ._token_routes import TokenRoutes
+from ._transfer_routes import TransferRoutes
 
 __all__ = ("ICA_PREFIX", "STATE", "Operation", "build_app")
 

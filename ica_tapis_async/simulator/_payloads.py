@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ._auth import Identity
-from ._batches import Batch
+from ._batch_state import Batch
 from ._clock import ica_time
-from ._store import DataKind, DataStore, unit_hash
+from ._data_state import DataKind, DataStore, unit_hash
 
 __all__ = ("Payloads",)
 

@@ -6,17 +6,17 @@ import random
 import uuid
 
 from ._auth import JwtIssuer
-from ._batches import Batch
+from ._batch_state import Batch
 from ._clock import SimClock
 from ._config import SimulatorConfig
+from ._data_state import DataStore
 from ._faults import FaultInjector
 from ._idempotency import IdempotencyStore
 from ._payloads import Payloads
 from ._ratelimit import RateLimiter
 from ._stats import SimulatorStats
-from ._store import DataStore
-from ._tapis import Task
-from ._transfers_ica import TransferBook
+from ._tapis_state import Task
+from ._transfer_state import TransferBook
 
 __all__ = ("SimState",)
 

@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import _batches as b
-from ._batches import AnalysisRequest, Batch, BatchKind, item_index
+from . import _batch_state as b
+from ._batch_items import item_json
+from ._batch_state import AnalysisRequest, Batch, BatchKind, item_index
+from ._data_state import DataKind
 from ._http import identity_of, json_response, media_of, parse_uuid, query_list, read_json
 from ._idempotency import StoredResponse, body_fingerprint
-from ._items import item_json
 from ._negotiation import V3, version_of
 from ._paging import encode_token, parse_paging
 from ._problems import ProblemError
 from ._stats import bump
-from ._store import DataKind
 from ._validate import validate
 
 if TYPE_CHECKING:
-    from ._state import SimState
+    from ._sim_state import SimState
 
 __all__ = ("BatchRoutes",)
 
