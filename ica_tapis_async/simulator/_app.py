@@ -2,8 +2,9 @@
 
 Pipeline order (one middleware, so the order is explicit): count the request -> fault that
 replaces processing (dropped connection, 500, 503) -> latency and slow answers -> authentication
--> per-credential rate limit -> ICA content negotiation -> handler -> maybe drop the connection
-after a processed POST. Handler errors become Problems (ICA) or Tapis envelopes.
+-> per-credential rate limit -> ICA content negotiation -> handler -> unknown fields (when on)
+-> maybe drop the connection after a processed POST. Handler errors become Problems (ICA) or
+Tapis envelopes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ._stats import bump
 from ._tapis_routes import TapisRoutes
 from ._token_routes import TokenRoutes
 from ._transfer_routes import TransferRoutes
+from ._unknown_fields import add_unknown_fields
 
 __all__ = ("ICA_PREFIX", "STATE", "Operation", "build_app")
 
@@ -257,6 +259,8 @@ class _Pipeline:
                 response = problem_response(
                     request, error, now=state.now(), extra_fields=config.extra_fields
                 )
+        if config.unknown_fields and isinstance(response, web.Response):
+            add_unknown_fields(request, response, config.seed)
         if (
             op is not None
             and request.method == "POST"

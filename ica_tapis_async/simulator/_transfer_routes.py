@@ -123,8 +123,10 @@ class TransferRoutes:
             body = {
                 "items": [],
                 "nextPageToken": encode_token(scope, after) if remaining else None,
-                "remainingRecords": remaining,
             }
+            counted = self.state.approximate(remaining)
+            if counted is not None:
+                body["remainingRecords"] = counted
         body["items"] = [book.to_json(t, now) for t in selected]
         return json_response(body, media=media_of(request))
 
