@@ -14,7 +14,7 @@ from ._ids import read_data_ids
 from ._pairs import chunked, read_transfer_pairs
 from ._sheets import SAMPLE_SHEET_HELP, read_sample_sheet
 from ._updates import UPDATE_COLUMNS, UpdateChanges, read_update_groups
-from ._values import check_data_id, parse_when
+from ._values import check_data_id, parse_future, parse_when
 
 __all__ = (
     "SAMPLE_SHEET_HELP",
@@ -23,6 +23,7 @@ __all__ = (
     "UpdateChanges",
     "check_data_id",
     "chunked",
+    "parse_future",
     "parse_when",
     "read_data_ids",
     "read_sample_sheet",

@@ -12,6 +12,7 @@ __all__ = (
     "MAX_ID_LENGTH",
     "check_data_id",
     "flag_value",
+    "parse_future",
     "parse_when",
     "strings_value",
     "text_value",
@@ -35,13 +36,24 @@ def check_data_id(value: str, name: str, line: int | None, field: str) -> str:
 
 
 def strings_value(value: Any, name: str, line: int, field: str) -> list[str]:
-    """A ';'-separated string or a JSON array of strings, without empty entries."""
+    """A ';'-separated string or a JSON array of strings; an empty cell is no value at all.
+
+    An empty entry inside a value (``qc;;run7``, ``["qc", ""]``) is refused: it is a typo, and
+    an empty tag or data id would be refused by the server anyway.
+    """
     if value is None:
         return []
+    parts: list[str] | None = None
     if isinstance(value, str):
-        return [part.strip() for part in value.split(_SPLIT) if part.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value if v.strip()]
+        if not value.strip():
+            return []
+        parts = [part.strip() for part in value.split(_SPLIT)]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        parts = [v.strip() for v in value]
+    if parts is not None:
+        if not all(parts):
+            raise InputError(name, line, field, f"empty entry in {value!r}")
+        return parts
     if isinstance(value, int | float) and not isinstance(value, bool):
         return [str(value)]
     raise InputError(name, line, field, "expected a string or a list of strings")
@@ -73,6 +85,11 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         ValueError: an unreadable value.
     """
     text = text.strip()
+    if re.fullmatch(r"-\d+[dh]", text):
+        raise ValueError(
+            f"{text!r}: relative times count forward from now, e.g. +{text[1:]}; "
+            "a past time cannot be set"
+        )
     match = re.fullmatch(r"\+(\d+)([dh])", text)
     if match:
         amount = int(match.group(1))
@@ -90,11 +107,27 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     return when.astimezone(UTC).replace(microsecond=0)
 
 
+def parse_future(text: str, *, now: datetime | None = None) -> datetime:
+    """:func:`parse_when`, refusing a time that has already passed.
+
+    Raises:
+        ValueError: an unreadable value or a time in the past.
+    """
+    current = now or datetime.now(UTC)
+    when = parse_when(text, now=current)
+    if when < current.replace(microsecond=0):
+        raise ValueError(
+            f"{text.strip()!r} is in the past (now is {current:%Y-%m-%dT%H:%M:%SZ}); "
+            "archive and delete times must be in the future"
+        )
+    return when
+
+
 def when_value(value: Any, name: str, line: int, field: str) -> datetime | None:
     text = text_value(value, name, line, field)
     if not text:
         return None
     try:
-        return parse_when(text)
+        return parse_future(text)
     except ValueError as exc:
         raise InputError(name, line, field, str(exc)) from None
