@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint fix typecheck pytest bench clean
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ test: lint typecheck pytest
 
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
+
+# Four workers sharing one Redis rate budget and one PostgreSQL journal, with a live view.
+# Uses redis-server and PostgreSQL when installed (apt-get install redis-server postgresql).
+$(VENV)/.installed-cluster: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli,redis,postgres]"
+	touch $@
+
+demo-cluster: $(VENV)/.installed-cluster
+	$(BIN)/python tools/demo_cluster.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py
