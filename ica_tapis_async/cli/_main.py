@@ -136,9 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return EXIT_FAILED
         if isinstance(leaf, APIError | IcaTapisError):
-            err.print(
-                f"[red]error:[/] {type(leaf).__name__}: {escape(str(leaf))}", soft_wrap=True
-            )
+            err.print(f"[red]error:[/] {type(leaf).__name__}: {escape(str(leaf))}", soft_wrap=True)
             return EXIT_FAILED
         if leaf is raised:
             raise

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from aioresponses import aioresponses
-
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from .conftest import ICA, PROJECT, UUID, data_transfer, queries, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataTransfers"
@@ -19,7 +18,7 @@ def tid(n: int) -> str:
     return f"3f1e8d0a-0000-4000-8000-{n:012d}"
 
 
-async def test_list_cursor_with_filters(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_list_cursor_with_filters(http: FakeTransport, ica: ita.IcaClient) -> None:
     """Filters are single strings; cursor paging by default."""
     http.get(LIST, payload={"items": [data_transfer(tid(1))], "nextPageToken": "n1"})
     http.get(LIST, payload={"items": [data_transfer(tid(2))], "nextPageToken": ""})
@@ -34,7 +33,7 @@ async def test_list_cursor_with_filters(http: aioresponses, ica: ita.IcaClient) 
     assert queries(http) == sorted([base, sorted([*base, ("pageToken", "n1")])])
 
 
-async def test_list_sorted_uses_offsets(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_list_sorted_uses_offsets(http: FakeTransport, ica: ita.IcaClient) -> None:
     """sort switches to offset paging (the API sorts only there)."""
     http.get(
         LIST,
@@ -58,7 +57,7 @@ async def test_list_sorted_uses_offsets(http: aioresponses, ica: ita.IcaClient) 
     ]
 
 
-async def test_get_and_abort(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_get_and_abort(http: FakeTransport, ica: ita.IcaClient) -> None:
     """get returns the model; abort POSTs to `:abort` with no body and returns None."""
     http.get(
         f"{BASE}/{UUID}", payload=data_transfer(status="ABORTREQUESTED"), headers={"ETag": '"1"'}

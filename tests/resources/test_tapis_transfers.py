@@ -6,16 +6,16 @@ import re
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from .conftest import TAPIS, TAPIS_TOKEN, UUID, envelope, queries, sent, task
 
 BASE = f"{TAPIS}/v3/files/transfers"
 
 
-async def test_create(http: aioresponses, tapis: ita.TapisClient) -> None:
+async def test_create(http: FakeTransport, tapis: ita.TapisClient) -> None:
     """create POSTs ReqTransfer JSON with the token and returns the ACCEPTED task."""
     http.post(BASE, payload=envelope(task(), "FAPI_TXFR_CREATED Transfer task created."))
     got = await tapis.transfers.create(
@@ -40,7 +40,7 @@ async def test_create_validates(tapis: ita.TapisClient) -> None:
         await tapis.transfers.create([ita.ReqTransferElement("a", "b")], tag="x" * 266)
 
 
-async def test_get_details_cancel(http: aioresponses, tapis: ita.TapisClient) -> None:
+async def test_get_details_cancel(http: FakeTransport, tapis: ita.TapisClient) -> None:
     """get (with summary), details and cancel hit the right paths."""
     http.get(f"{BASE}/{UUID}?includeSummary=true", payload=envelope(task(status="IN_PROGRESS")))
     detailed = task(status="COMPLETED")
@@ -61,7 +61,7 @@ async def test_get_details_cancel(http: aioresponses, tapis: ita.TapisClient) ->
 
 
 async def test_list_recent_pages_by_limit_offset(
-    http: aioresponses, tapis: ita.TapisClient
+    http: FakeTransport, tapis: ita.TapisClient
 ) -> None:
     """list_recent walks limit/offset pages until a short page."""
     pattern = re.compile(re.escape(BASE) + r"\?.*")
@@ -102,7 +102,7 @@ async def test_list_recent_pages_by_limit_offset(
     ],
 )
 async def test_errors_branch_on_http_code(
-    http: aioresponses,
+    http: FakeTransport,
     tapis: ita.TapisClient,
     status: int,
     body: dict[str, object],
