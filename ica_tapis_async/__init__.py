@@ -44,6 +44,7 @@ from ._errors import (
     WaiterError,
 )
 from ._pagination import AsyncPaginator, Page
+from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 from ._session import ClientMetrics
 from ._transport import AiohttpTransport, RawResponse, Transport
 from ._version import __version__
@@ -205,6 +206,8 @@ __all__ = (
     "Application",
     "ApplicationV4",
     "AsyncPaginator",
+    "BatchItemSummary",
+    "BatchItemSummaryPage",
     "AuthenticationError",
     "BadRequestError",
     "BatchOrchestrator",

@@ -31,6 +31,7 @@ class Reachability:
     """
 
     def __init__(self, base_url: str, threshold: float | None) -> None:
+        self._raw_base_url = base_url
         self._base_url = _without_userinfo(base_url)
         self._threshold = threshold
         self._reached = threshold is None
@@ -54,7 +55,8 @@ class Reachability:
         if not exc.connect_failed:
             self._reached = True  # a connection was made, then lost: the server exists
             return False
-        self._last_error = str(exc)
+        # The failure names the URL it tried: never repeat user information from it.
+        self._last_error = str(exc).replace(self._raw_base_url, self._base_url)
         if self._first_failure is None:
             self._first_failure = now
         elapsed = now - self._first_failure

@@ -142,3 +142,27 @@ async def test_list_items_offset_mode(http: FakeTransport, ica: ita.IcaClient) -
         [("pageOffset", "0"), ("pageSize", "2")],
         [("pageOffset", "2"), ("pageSize", "2")],
     ]
+
+
+async def test_item_summaries_read_the_same_pages_slimly(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """list_item_summaries pages like list_items but gives BatchItemSummary views."""
+    pattern = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
+    failed = linking_item(2, "FAILED")
+    failed["processing"]["additionalStatusInformation"] = "no such data"
+    http.get(pattern, payload={"items": [linking_item(1)], "nextPageToken": "t"})
+    http.get(pattern, payload={"items": [failed], "nextPageToken": ""})
+    got = [
+        item
+        async for item in ica.data_linking_batches.list_item_summaries(
+            PROJECT, BATCH, status=["LINKED", "FAILED"], page_size=1
+        )
+    ]
+    assert all(isinstance(item, ita.BatchItemSummary) for item in got)
+    assert [(i.request.data_id, i.processing.status) for i in got] == [
+        ("fil.1", "LINKED"),
+        ("fil.2", "FAILED"),
+    ]
+    assert got[1].processing.additional_status_information == "no such data"
+    assert [q.count(("status", "FAILED")) for q in queries(http)] == [1, 1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
@@ -68,3 +70,27 @@ async def test_get_and_abort(http: FakeTransport, ica: ita.IcaClient) -> None:
     assert await ica.data_transfers.abort(PROJECT, UUID) is None
     [(url, kwargs)] = sent(http, "POST")
     assert url.endswith(f"/dataTransfers/{UUID}:abort") and kwargs["data"] is None
+
+
+async def test_offset_paging_goes_on_past_a_short_page(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """A page capped below page_size does not end paging while totalItemCount says more remain."""
+    for page in ([0, 1], [2], [3, 4]):
+        items = [data_transfer(tid(i)) for i in page]
+        http.get(LIST, payload={"items": items, "totalItemCount": 5})
+    got = [t.id async for t in ica.data_transfers.list(PROJECT, page_offset=0, page_size=3)]
+    assert got == [tid(i) for i in range(5)]
+    offsets = [dict(q)["pageOffset"] for q in queries(http)]
+    assert sorted(offsets) == ["0", "2", "3"]
+
+
+async def test_offset_paging_of_a_server_ignoring_the_offset_raises(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """The same page again for the next offset is a PaginationError, not an endless loop."""
+    items = [data_transfer(tid(i)) for i in range(2)]
+    http.get(LIST, payload={"items": items, "totalItemCount": 1000}, repeat=True)
+    with pytest.raises(ita.PaginationError, match="ignores the offset"):
+        await ica.data_transfers.list(PROJECT, sort="status", page_size=2).collect()
+    assert len(http.sent) == 2

@@ -72,6 +72,17 @@ async def test_list_recent_pages_by_limit_offset(
     assert queries(http) == [[("limit", "2"), ("offset", "0")], [("limit", "2"), ("offset", "2")]]
 
 
+async def test_list_recent_of_a_server_ignoring_the_offset_raises(
+    http: FakeTransport, tapis: ita.TapisClient
+) -> None:
+    """Full pages that repeat the first one raise PaginationError instead of looping forever."""
+    pattern = re.compile(re.escape(BASE) + r"\?.*")
+    http.get(pattern, payload=envelope([task(f"u-{i}") for i in range(2)]), repeat=True)
+    with pytest.raises(ita.PaginationError):
+        await tapis.transfers.list_recent(page_size=2).collect()
+    assert len(http.sent) == 2
+
+
 @pytest.mark.parametrize(
     ("status", "body", "cls", "text"),
     [
