@@ -44,7 +44,6 @@ from ._errors import (
     WaiterError,
 )
 from ._pagination import AsyncPaginator, Page
-from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 from ._session import ClientMetrics
 from ._transport import AiohttpTransport, RawResponse, Transport
 from ._version import __version__
@@ -172,6 +171,7 @@ from .orchestrator import (
     TransferReport,
     TransferRequest,
 )
+from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 
 __all__ = (
     "__version__",
