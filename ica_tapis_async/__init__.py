@@ -13,7 +13,7 @@ Example::
 from . import concurrency, models
 from ._auth import Secret
 from ._client import IcaClient, TapisClient
-from ._concurrency import AdaptiveRateLimiter
+from ._concurrency import AdaptiveRateLimiter, RateLimiter
 from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._config import (
     ClientConfig,
@@ -40,11 +40,13 @@ from ._errors import (
     RequestValidationError,
     ResponseValidationError,
     ServerError,
+    ServerUnreachableError,
     UnprocessableEntityError,
     WaiterError,
 )
 from ._pagination import AsyncPaginator, Page
 from ._session import ClientMetrics
+from ._transport import AiohttpTransport, RawResponse, Transport
 from ._version import __version__
 from .models import (
     AnalysisBaseSpaceDataDetails,
@@ -171,6 +173,7 @@ from .orchestrator import (
     TransferReport,
     TransferRequest,
 )
+from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 
 __all__ = (
     "__version__",
@@ -179,6 +182,7 @@ __all__ = (
     "APIStatusError",
     "APITimeoutError",
     "AdaptiveRateLimiter",
+    "AiohttpTransport",
     "AnalysisBaseSpaceDataDetails",
     "AnalysisCreationBatch",
     "AnalysisCreationBatchItemPagedListV3",
@@ -204,6 +208,8 @@ __all__ = (
     "Application",
     "ApplicationV4",
     "AsyncPaginator",
+    "BatchItemSummary",
+    "BatchItemSummaryPage",
     "AuthenticationError",
     "BadRequestError",
     "BatchOrchestrator",
@@ -287,6 +293,8 @@ __all__ = (
     "RateLimitError",
     "RateLimitPolicy",
     "RedisRateLimiter",
+    "RateLimiter",
+    "RawResponse",
     "Region",
     "ReqTransfer",
     "ReqTransferElement",
@@ -298,6 +306,7 @@ __all__ = (
     "SequencingRun",
     "ServerError",
     "SharedLimiterUnavailableError",
+    "ServerUnreachableError",
     "SqliteJournal",
     "StorageBundle",
     "StorageConfiguration",
@@ -306,6 +315,7 @@ __all__ = (
     "TapisClient",
     "TenantIdentifier",
     "Timeouts",
+    "Transport",
     "Token",
     "TransferOrchestrator",
     "TransferOutcome",

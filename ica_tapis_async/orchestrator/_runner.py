@@ -14,7 +14,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._client import IcaClient
-from .._concurrency import Backoff
+from .._concurrency import Backoff, single_failure
 from .._errors import (
     APIConnectionError,
     APIStatusError,
@@ -45,7 +45,7 @@ from ._plan import (
     prevalidate,
 )
 from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
-from ._views import ItemPageView, ItemView
+from ._views import ItemView
 
 __all__ = ("BatchOrchestrator",)
 
@@ -78,13 +78,6 @@ DUPLICATE, REJECTED, NOT_SUBMITTED, UNKNOWN, MISSING = (
     "UNKNOWN",
     "MISSING",
 )
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for exc in group.exceptions:
-        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return out
 
 
 class _Counters:
@@ -294,11 +287,10 @@ class BatchOrchestrator:
         except BaseExceptionGroup as group:
             # One failure (bad lazy input, a 422, a journal mismatch), or the same failure in
             # every chunk at once (a 401), reaches the caller as itself; mixed ones stay a group.
-            leaves = _leaves(group)
-            first = leaves[0] if leaves else None
-            if isinstance(first, Exception) and all(type(e) is type(first) for e in leaves):
-                raise first from None
-            raise
+            single = single_failure(group)
+            if single is None:
+                raise
+            raise single from None
 
     async def _produce(
         self,
@@ -564,14 +556,8 @@ class BatchOrchestrator:
     def _items(
         self, resource: Any, batch_id: str, *, page_size: int, status: list[str] | None = None
     ) -> AsyncPaginator[ItemView]:
-        paginator: AsyncPaginator[ItemView] = resource._paginate(
-            self.project_id,
-            batch_id,
-            status=status,
-            page_size=page_size,
-            page_offset=None,
-            page_model=ItemPageView,
-            options={},
+        paginator: AsyncPaginator[ItemView] = resource.list_item_summaries(
+            self.project_id, batch_id, status=status, page_size=page_size
         )
         return paginator
 
