@@ -93,12 +93,19 @@ class PostgresStore:
             raise ValueError(f"retries must be >= 0, not {retries!r}")
         try:
             import psycopg
+            import psycopg.conninfo
             from psycopg_pool import AsyncConnectionPool
         except ImportError as exc:
             raise ImportError(
                 "PostgresJournal needs psycopg 3: pip install 'ica_tapis_async[postgres]'"
             ) from exc
         self.url = redact_url(dsn)
+        try:
+            # Parsed here, not by the pool: libpq's parse errors quote the whole URL, and the
+            # pool logs them, password and all.
+            psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            raise ValueError(f"dsn {self.url!r} is not a valid PostgreSQL URL") from None
         self._retryable: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
         self._retries = retries
         self._pool: Any = AsyncConnectionPool(

@@ -75,3 +75,7 @@ def test_bad_dsn_is_refused_without_its_password() -> None:
         ita.PostgresJournal("mysql://u:s3cret@h/db")
     assert "s3cret" not in str(caught.value)
     assert "s3cret" not in repr(ita.PostgresJournal("postgresql://u:s3cret@h/db"))
+    # libpq quotes a URL it cannot parse, password and all: refused before it gets there.
+    with pytest.raises(ValueError, match="not a valid PostgreSQL URL") as caught:
+        ita.PostgresJournal("postgresql://u:s3cret@[::1/db")
+    assert "s3cret" not in str(caught.value)
