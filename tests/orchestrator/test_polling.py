@@ -209,7 +209,8 @@ async def test_linked_items_are_counted_not_downloaded() -> None:
 
 
 async def test_counts_that_do_not_add_up_fall_back_to_reading_everything() -> None:
-    """If the counted and read items do not cover the batch, every item is read."""
+    """If the counted and read items do not cover the batch, every item is read; a status we
+    do not know is kept as spelled (not ok) once the job is final."""
     items = re.compile(re.escape(f"{LINK}/{BATCH}/items") + r"\?.*")
     with aioresponses() as http:
         http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
@@ -223,8 +224,10 @@ async def test_counts_that_do_not_add_up_fall_back_to_reading_everything() -> No
                 "nextPageToken": None,
             },
         )
+        http.get(f"{LINK}/{BATCH}", payload={"id": BATCH, "job": job("SUCCEEDED")})
         async with ita.IcaClient(ICA, api_key="k") as ica:
             report = await ita.BatchOrchestrator(ica, PROJECT, poll_timeout=0).link(
                 ["fil.1", "fil.2"]
             )
-    assert report.counts == {"LINKED": 1, "UNKNOWN": 1}
+    assert report.counts == {"LINKED": 1, "NEW_STATUS": 1}
+    assert [f.key for f in report.failures] == ["fil.2"]
