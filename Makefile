@@ -23,6 +23,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# The generated models must match the spec digests (skipped when ../shared/specs is absent).
+	$(BIN)/python tools/gen_models.py --check
 
 # Apply ruff's safe fixes and formatting (what `make lint` checks).
 fix: $(VENV)/.installed-test
