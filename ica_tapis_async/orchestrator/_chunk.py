@@ -7,11 +7,11 @@ import math
 import time
 from collections.abc import Callable
 
-import anyio
 import attrs
 
 from .._errors import APIConnectionError, APIStatusError
-from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, Lease, LeaseLostError
+from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
+from ._lease import Held, run_leased
 from ._outcomes import IN_DOUBT, UNKNOWN, chunk_outcomes
 from ._plan import Chunk, Kind, chunk_key
 from ._poll import ItemPoller
@@ -21,14 +21,6 @@ from ._send import Sender
 __all__ = ("ChunkWorker",)
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
-
-
-@attrs.define
-class _Held:
-    """The lease a worker holds, kept fresh by the heartbeat."""
-
-    lease: Lease
-    lost: bool = False
 
 
 @attrs.define
@@ -57,66 +49,17 @@ class ChunkWorker:
     async def run(self, kind: Kind, chunk: Chunk) -> tuple[list[ItemOutcome], bool]:
         """The chunk's outcomes and whether they are final; waits while another worker has it."""
         key = chunk_key(self.run_id, kind, chunk.index, chunk.digest)
-        while True:
-            claim = await self.journal.claim(
-                self.run_id, chunk.index, key=key, digest=chunk.digest, owner=self.owner,
-                ttl_s=self.lease_ttl,
-            )  # fmt: skip
-            if claim.record.final:
-                log.debug("chunk %d of run %s already done", chunk.index, self.run_id)
-                return await self.journal.outcomes(self.run_id, chunk.index), True
-            if claim.lease is None:
-                # Another worker holds it: look again when its lease would lapse, or sooner
-                # (it may finish). Real time: the lease clock is the journal's, not a test's.
-                expires = claim.record.lease_expires_at or 0.0
-                wait = min(max(expires - self.wall_clock(), 0.05), self.lease_ttl / 4, 1.0)
-                await anyio.sleep(wait)
-                continue
-            try:
-                return await self._hold(kind, chunk, key, claim.record, claim.lease)
-            except LeaseLostError as exc:
-                log.warning("lost chunk %d of run %s: %s", chunk.index, self.run_id, exc)
 
-    async def _hold(
-        self, kind: Kind, chunk: Chunk, key: str, record: ChunkRecord, lease: Lease
-    ) -> tuple[list[ItemOutcome], bool]:
-        held = _Held(lease)
-        result: tuple[list[ItemOutcome], bool] | None = None
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._heartbeat, held, tg.cancel_scope)
-                try:
-                    result = await self._work(kind, chunk, key, record, held)
-                    if result[1]:
-                        await self.journal.mark_done(held.lease, result[0])
-                    else:
-                        await self.journal.release(held.lease)
-                except LeaseLostError:
-                    held.lost = True
-                tg.cancel_scope.cancel()
-        except BaseException:
-            # Stopped by an error or a cancellation: free the chunk at once so that a re-run
-            # need not wait for the lease to lapse (a stale release changes nothing).
-            with anyio.CancelScope(shield=True):
-                await self.journal.release(held.lease)
-            raise
-        if held.lost or result is None:
-            raise LeaseLostError(f"the lease on chunk {chunk.index} lapsed while working on it")
-        return result
+        async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+            return await self._work(kind, chunk, key, record, held)
 
-    async def _heartbeat(self, held: _Held, scope: anyio.CancelScope) -> None:
-        while True:
-            await anyio.sleep(self.lease_ttl / 3)
-            try:
-                held.lease = await self.journal.renew(held.lease, self.lease_ttl)
-            except LeaseLostError:
-                # Someone else owns the chunk now: stop working on it at once.
-                held.lost = True
-                scope.cancel()
-                return
+        return await run_leased(
+            self.journal, self.run_id, chunk.index, key=key, digest=chunk.digest,
+            owner=self.owner, ttl_s=self.lease_ttl, work=work, wall_clock=self.wall_clock,
+        )  # fmt: skip
 
     async def _work(
-        self, kind: Kind, chunk: Chunk, key: str, record: ChunkRecord, held: _Held
+        self, kind: Kind, chunk: Chunk, key: str, record: ChunkRecord, held: Held
     ) -> tuple[list[ItemOutcome], bool]:
         resubmitted = record.resubmitted
         if record.state == SUBMITTED and record.batch_id:
