@@ -49,7 +49,7 @@ class TaskFollower:
     poll_timeout: float
     sleep: Callable[[float], Awaitable[None]]
     cancelled: anyio.Event
-    recovery_skew_s: float = 120.0
+    recovery_skew_s: float = 30.0
     wall_clock: Callable[[], float] = time.time
 
     async def create(

@@ -125,6 +125,9 @@ class TransferOrchestrator:
         journal: a path (SQLite file) or a :class:`Journal`, to resume after a crash.
         lease_ttl: seconds a request's lease lasts without a heartbeat (see
             :class:`BatchOrchestrator`).
+        recovery_skew_s: after a lost answer, a task found by its tag is adopted only if the
+            server created it at most this many seconds before our first attempt (the two
+            clocks may differ), and with the same elements.
 
     Example:
         >>> orch = TransferOrchestrator(tapis, journal="transfers.sqlite")
@@ -145,6 +148,7 @@ class TransferOrchestrator:
         progress: ProgressCallback | None = None,
         journal: str | Path | Journal | None = None,
         lease_ttl: float = 30.0,
+        recovery_skew_s: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         if max_in_flight < 1:
@@ -163,6 +167,7 @@ class TransferOrchestrator:
         )
         self._owns_journal = isinstance(journal, str | Path)
         self.lease_ttl = lease_ttl
+        self.recovery_skew_s = recovery_skew_s
         self._sleep = sleep
         self.progress = progress
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -202,7 +207,7 @@ class TransferOrchestrator:
             run_id = self.run_id = run.run_id
         follower = TaskFollower(
             self.tapis, self.poll_initial, self.poll_max, self.poll_timeout, self._sleep,
-            self._cancelled,
+            self._cancelled, self.recovery_skew_s,
         )  # fmt: skip
 
         async def one(pair: tuple[int, TransferRequest]) -> TransferOutcome:
