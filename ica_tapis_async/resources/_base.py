@@ -19,6 +19,7 @@ __all__ = ("PageReader", "Resource", "check_id", "check_ids", "ica_paging")
 PageReader = Callable[[Any, Request], Page[Any]]
 
 T = TypeVar("T")
+_ICA_VERSIONED = "application/vnd.illumina."
 
 
 def check_id(name: str, value: object) -> str:
@@ -86,6 +87,9 @@ class Resource:
         if body is not None:
             data = dumps(body)
             headers["Content-Type"] = content_type or "application/json"
+        elif method == "GET" and accept is not None and accept.startswith(_ICA_VERSIONED):
+            # ICA answers a v4 GET only when Content-Type names v4 as well (API-NOTES C)
+            headers["Content-Type"] = accept
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         return Request(
