@@ -13,7 +13,7 @@ Example::
 from . import concurrency, models
 from ._auth import Secret
 from ._client import IcaClient, TapisClient
-from ._concurrency import AdaptiveRateLimiter
+from ._concurrency import AdaptiveRateLimiter, RateLimiter
 from ._config import (
     ClientConfig,
     RateLimitPolicy,
@@ -39,11 +39,13 @@ from ._errors import (
     RequestValidationError,
     ResponseValidationError,
     ServerError,
+    ServerUnreachableError,
     UnprocessableEntityError,
     WaiterError,
 )
 from ._pagination import AsyncPaginator, Page
 from ._session import ClientMetrics
+from ._transport import AiohttpTransport, RawResponse, Transport
 from ._version import __version__
 from .models import (
     AnalysisBaseSpaceDataDetails,
@@ -169,6 +171,7 @@ from .orchestrator import (
     TransferReport,
     TransferRequest,
 )
+from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 
 __all__ = (
     "__version__",
@@ -177,6 +180,7 @@ __all__ = (
     "APIStatusError",
     "APITimeoutError",
     "AdaptiveRateLimiter",
+    "AiohttpTransport",
     "AnalysisBaseSpaceDataDetails",
     "AnalysisCreationBatch",
     "AnalysisCreationBatchItemPagedListV3",
@@ -202,6 +206,8 @@ __all__ = (
     "Application",
     "ApplicationV4",
     "AsyncPaginator",
+    "BatchItemSummary",
+    "BatchItemSummaryPage",
     "AuthenticationError",
     "BadRequestError",
     "BatchOrchestrator",
@@ -283,6 +289,8 @@ __all__ = (
     "ProjectTag",
     "RateLimitError",
     "RateLimitPolicy",
+    "RateLimiter",
+    "RawResponse",
     "Region",
     "ReqTransfer",
     "ReqTransferElement",
@@ -293,6 +301,7 @@ __all__ = (
     "Secret",
     "SequencingRun",
     "ServerError",
+    "ServerUnreachableError",
     "SqliteJournal",
     "StorageBundle",
     "StorageConfiguration",
@@ -301,6 +310,7 @@ __all__ = (
     "TapisClient",
     "TenantIdentifier",
     "Timeouts",
+    "Transport",
     "Token",
     "TransferOrchestrator",
     "TransferOutcome",

@@ -18,6 +18,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._client import IcaClient
+from .._concurrency import single_failure
 from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
@@ -43,13 +44,6 @@ from ._send import Sender
 __all__ = ("BatchOrchestrator",)
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for exc in group.exceptions:
-        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return out
 
 
 class _Counters:
@@ -289,11 +283,10 @@ class BatchOrchestrator:
         except BaseExceptionGroup as group:
             # One failure (bad lazy input, a 422, a journal mismatch), or the same failure in
             # every chunk at once (a 401), reaches the caller as itself; mixed ones stay a group.
-            leaves = _leaves(group)
-            first = leaves[0] if leaves else None
-            if isinstance(first, Exception) and all(type(e) is type(first) for e in leaves):
-                raise first from None
-            raise
+            single = single_failure(group)
+            if single is None:
+                raise
+            raise single from None
 
     def _worker(self, run_id: str, counters: _Counters, size: int) -> ChunkWorker:
         timing = {
