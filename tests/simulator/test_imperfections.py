@@ -3,6 +3,7 @@ stopped jobs, ALREADY_LINKED decided at link time, and the faithful() profile.""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import aiohttp

@@ -52,6 +52,7 @@ async def test_a_required_child_that_fails_every_try_fails_parent_and_task() -> 
         assert done["errorMessage"] == first["errorMessage"]
         assert done["endTime"] is not None
         status, got = await tapis.call("GET", f"/{task['uuid']}")
+        assert status == 200
         assert got["result"]["status"] == "FAILED"
         assert sim.stats.tapis_child_failures == 2
 
