@@ -64,11 +64,7 @@ async def test_remaining_records_is_approximate_and_sometimes_absent() -> None:
         truths = [200 - 5 * (i + 1) for i in range(len(counts))]
         assert any(c is not None and c > t for c, t in zip(counts, truths, strict=True))
         assert any(c is not None and c < t for c, t in zip(counts, truths, strict=True))
-        rises = [
-            b > a
-            for a, b in zip(counts, counts[1:], strict=False)
-            if a is not None and b is not None
-        ]
+        rises = [b > a for a, b in itertools.pairwise(counts) if a is not None and b is not None]
         assert any(rises)  # a later page may report more than an earlier one
 
 
