@@ -59,9 +59,12 @@ class SimState:
     def approximate(self, exact: int) -> int | None:
         """``remainingRecords`` for a page whose true count is ``exact`` (see ``count_error``)."""
         config = self.config
-        return approximate_count(
+        counted = approximate_count(
             exact, self._noise, error=config.count_error, absent_rate=config.count_absent_rate
         )
+        if counted != exact:
+            self.stats.counts_skewed += 1
+        return counted
 
     def noise(self) -> random.Random:
         """The seeded random source of the simulator's imperfections (counts, unknown fields)."""
