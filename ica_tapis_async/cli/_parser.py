@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 
 from .._version import __version__
-from ._config import add_connection_flags, add_run_flags, positive_float, positive_int
+from ._config import (
+    add_connection_flags,
+    add_run_flags,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
+from ._usage import Parser
 
 __all__ = ("PROG", "build_parser")
 
@@ -58,9 +65,7 @@ def _batch_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser (``simulator`` arguments are passed through untouched by ``main``)."""
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_fmt
-    )
+    parser = Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_fmt)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -83,14 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--analyses",
-        type=positive_int,
+        type=non_negative_int,
         default=200,
         metavar="N",
         help="analyses to launch (default 200)",
     )
     demo.add_argument(
         "--transfers",
-        type=positive_int,
+        type=non_negative_int,
         default=50,
         metavar="N",
         help="Tapis transfer tasks to run (default 50)",

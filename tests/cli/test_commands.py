@@ -49,9 +49,7 @@ def test_bad_input_file_exits_2_with_file_line_field(cli: Cli, tmp_path: Path) -
     path = write(tmp_path, "ids.txt", "fil.a\nfil.b\nfil c\n")
     result = cli("link", path, "--simulator")
     assert result.code == 2
-    assert result.err.splitlines() == [
-        f"error: {path}:3: dataId: 'fil c' is not a valid data id"
-    ]
+    assert result.err.splitlines() == [f"error: {path}:3: dataId: 'fil c' is not a valid data id"]
 
 
 def test_update_applies_tags_and_dates(cli: Cli, sim: Simulator, tmp_path: Path) -> None:
