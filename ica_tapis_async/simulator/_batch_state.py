@@ -298,27 +298,38 @@ class Batch:
             view.add(range(phase.started, n))
         return view
 
-    def apply(self, index: int, store: DataStore) -> None:
-        """Make item ``index``'s effect real at its finish time.
+    def apply(self, lo: int, hi: int, store: DataStore) -> None:
+        """Make the effect of items ``lo`` to ``hi - 1`` real, at their finish time.
 
         A linking item links its data now, so ALREADY_LINKED is decided by which batch links the
         id first, not by which was created first (a second batch created while the first is
         pending meets the real race). An update item writes its changes to the data store.
         """
-        code = self.outcomes[index]
+        outcomes, ids = self.outcomes, self.data_ids
         if self.kind == "linking":
-            if code in (LINKED, PARTIALLY_LINKED) and not store.link(
-                self.project_id, self.data_ids[index]
-            ):
-                self.outcomes[index] = ALREADY_LINKED
+            linked = store.linked_set(self.project_id)
+            changed = False
+            for index in range(lo, hi):
+                if outcomes[index] in (LINKED, PARTIALLY_LINKED):
+                    data_id = ids[index]
+                    if data_id in linked:
+                        outcomes[index] = ALREADY_LINKED
+                        changed = True
+                    else:
+                        linked.add(data_id)
+            if changed:
                 self._counts = None
                 self._by_outcome.clear()
-        elif (
-            self.kind == "update"
-            and self.group_of is not None
-            and (self.outcome_table[code].ok or code == PARTIALLY_UPDATED)
-        ):
-            store.apply_update(self.data_ids[index], self.groups[self.group_of[index]])
+        elif self.kind == "update" and self.group_of is not None:
+            table = self.outcome_table
+            for index in range(lo, hi):
+                code = outcomes[index]
+                if table[code].ok or code == PARTIALLY_UPDATED:
+                    store.apply_update(ids[index], self.groups[self.group_of[index]])
+
+    def finished_by(self, t: float) -> int:
+        """How many items have finished at time ``t`` (uncapped by ``limit``)."""
+        return max(0, math.floor((t - self.created - self._queue() - self.step) * self.rate) + 1)
 
     @property
     def settled(self) -> bool:
@@ -341,14 +352,13 @@ def settle(batches: list[Batch], store: DataStore, now: float) -> None:
     while heap:
         _, i, target = heapq.heappop(heap)
         batch = batches[i]
-        # run this batch until another batch's next item finishes earlier
-        until = heap[0][0] if heap else math.inf
-        index = batch.applied
-        while True:
-            batch.apply(index, store)
-            index += 1
-            if index >= target or batch.finish_time(index) > until:
-                break
-        batch.applied = index
-        if index < target:
-            heapq.heappush(heap, (batch.finish_time(index), i, target))
+        # run this batch until another batch's next item finishes earlier (at least one item)
+        hi = (
+            target
+            if not heap
+            else min(target, max(batch.applied + 1, batch.finished_by(heap[0][0])))
+        )
+        batch.apply(batch.applied, hi, store)
+        batch.applied = hi
+        if hi < target:
+            heapq.heappush(heap, (batch.finish_time(hi), i, target))

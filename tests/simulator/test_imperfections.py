@@ -88,6 +88,7 @@ async def test_unknown_fields_in_every_answer_and_stable_per_resource() -> None:
         ica = Ica(sim, http)
         batch = await _link(ica, "fil.u1", "fil.u2")
         assert _unknown_keys(batch, {"id", "job"})
+        sim.advance_clock(60)  # finished: the two reads below must see the same items
         page = await _items(ica, batch["id"])
         assert _unknown_keys(page, {"items", "nextPageToken", "remainingRecords"})
         again = await _items(ica, batch["id"])
