@@ -473,6 +473,10 @@ def class_docstring(schema: Schema, tag_field: str | None) -> list[str]:
     return lines
 
 
+#: Fields that carry a credential: kept out of reprs (and so out of logs and tracebacks).
+SECRET_FIELDS = frozenset({("Token", "token")})
+
+
 def render_field(schema: Schema, f: Field, known: dict[str, Schema]) -> str:
     """One attribute line of a class body."""
     name = snake(f.wire)
@@ -487,6 +491,8 @@ def render_field(schema: Schema, f: Field, known: dict[str, Schema]) -> str:
         args += ["default=None", "kw_only=True"]
     if camel(name) != f.wire:
         args.append(f"metadata={{'wire': {f.wire!r}}}")
+    if (schema.name, name) in SECRET_FIELDS:
+        args.append("repr=False")
     if not args:
         return f"{name}: {annotation}"
     return f"{name}: {annotation} = attrs.field({', '.join(args)})"

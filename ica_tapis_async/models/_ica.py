@@ -1500,7 +1500,7 @@ class Token:
         token: The JWT; its ``exp`` claim tells when it expires.
     """
 
-    token: str | None = attrs.field(default=None, kw_only=True)
+    token: str | None = attrs.field(default=None, kw_only=True, repr=False)
 
 
 #: A ``CwlAnalysisInput``: the ``objectType`` field tells the members apart.
