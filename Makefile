@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint typecheck pytest bench clean
+.PHONY: test demo lint fix typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# The generated models must match the spec digests (skipped when ../shared/specs is absent).
+	$(BIN)/python tools/gen_models.py --check
+
+# Apply ruff's safe fixes and formatting (what `make lint` checks).
+fix: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict ica_tapis_async

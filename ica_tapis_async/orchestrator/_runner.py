@@ -32,7 +32,7 @@ from ..models import (
     LinkingItemStatus,
     UpdateItemStatus,
 )
-from ._journal import DONE, SENDING, SUBMITTED, Journal, NullJournal, SqliteJournal
+from ._legacy_journal import DONE, SENDING, SUBMITTED, Journal, NullJournal, SqliteJournal
 from ._plan import (
     AnalysisRequest,
     Chunk,

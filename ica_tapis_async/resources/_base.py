@@ -14,6 +14,7 @@ from .._session import Session
 __all__ = ("Resource", "check_id", "check_ids")
 
 T = TypeVar("T")
+_ICA_VERSIONED = "application/vnd.illumina."
 
 
 def check_id(name: str, value: object) -> str:
@@ -67,6 +68,9 @@ class Resource:
         if body is not None:
             data = dumps(body)
             headers["Content-Type"] = content_type or "application/json"
+        elif method == "GET" and accept is not None and accept.startswith(_ICA_VERSIONED):
+            # ICA answers a v4 GET only when Content-Type names v4 as well (API-NOTES C)
+            headers["Content-Type"] = accept
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         return Request(

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ._app import ICA_PREFIX, build_app
 from ._config import SimulatorConfig
-from ._state import SimState
+from ._sim_state import SimState
 from ._stats import SimulatorStats
 
 __all__ = ("Simulator",)

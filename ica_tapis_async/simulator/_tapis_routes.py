@@ -11,11 +11,11 @@ from aiohttp import web
 from ._auth import tapis_tenant
 from ._http import identity_of, read_json
 from ._problems import TapisError, tapis_envelope
-from ._tapis import ERR_NOT_FOUND, ERR_TOO_MANY, Element, Task, file_count
+from ._tapis_state import ERR_NOT_FOUND, ERR_TOO_MANY, Element, Task, file_count
 from ._validate import validate
 
 if TYPE_CHECKING:
-    from ._state import SimState
+    from ._sim_state import SimState
 
 __all__ = ("TapisRoutes",)
 

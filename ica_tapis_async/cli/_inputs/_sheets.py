@@ -77,7 +77,7 @@ def _analysis(
     row: Mapping[str, Any], name: str, line: int, default_pipeline: str | None, seen: dict[str, int]
 ) -> AnalysisRequest:
     inputs: list[AnalysisDataInput] = []
-    parameters: list[AnalysisParameterInput] = []
+    parameters: list[AnalysisParameterInput | None] = []
     for column, value in row.items():
         if column in _SHEET_FIXED:
             continue
@@ -101,7 +101,7 @@ def _analysis(
         elif code.endswith("[]"):
             values = strings_value(value, name, line, column)
             if values:
-                parameters.append(AnalysisParameterInput(code=code[:-2], multi_value=values))
+                parameters.append(AnalysisParameterInput(code=code[:-2], multi_value=[*values]))
         else:
             text = text_value(value, name, line, column)
             if text:
@@ -125,9 +125,11 @@ def _analysis(
     if kind not in ("nextflow", "cwl"):
         raise InputError(name, line, "type", f"{kind!r}: expected nextflow or cwl")
     tags = CreateAnalysisTag(
-        technical_tags=strings_value(row.get("technicalTags"), name, line, "technicalTags") or None,
-        user_tags=strings_value(row.get("userTags"), name, line, "userTags") or None,
-        reference_tags=strings_value(row.get("referenceTags"), name, line, "referenceTags") or None,
+        technical_tags=[*strings_value(row.get("technicalTags"), name, line, "technicalTags")]
+        or None,
+        user_tags=[*strings_value(row.get("userTags"), name, line, "userTags")] or None,
+        reference_tags=[*strings_value(row.get("referenceTags"), name, line, "referenceTags")]
+        or None,
     )
     common: dict[str, Any] = {
         "user_reference": reference,

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 
 from ._clock import tapis_time
-from ._store import unit_hash
+from ._data_state import unit_hash
 
 __all__ = ("Element", "Task")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ._batches import Batch, Phase, item_id
+from ._batch_state import Batch, Phase, item_id
 from ._negotiation import V3, V4
 from ._payloads import Payloads
 

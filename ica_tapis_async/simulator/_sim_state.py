@@ -6,17 +6,18 @@ import random
 import uuid
 
 from ._auth import JwtIssuer
-from ._batches import Batch
+from ._batch_state import Batch
 from ._clock import SimClock
 from ._config import SimulatorConfig
+from ._data_state import DataStore
 from ._faults import FaultInjector
 from ._idempotency import IdempotencyStore
+from ._paging import approximate_count
 from ._payloads import Payloads
 from ._ratelimit import RateLimiter
 from ._stats import SimulatorStats
-from ._store import DataStore
-from ._tapis import Task
-from ._transfers_ica import TransferBook
+from ._tapis_state import Task
+from ._transfer_state import TransferBook
 
 __all__ = ("SimState",)
 
@@ -45,6 +46,7 @@ class SimState:
         self.faults = FaultInjector(config.seed)
         self.issuer = JwtIssuer(config.seed)
         self._ids = random.Random(f"{config.seed}:ids")
+        self._noise = random.Random(f"{config.seed}:noise")
 
     def now(self) -> float:
         """Simulated epoch seconds."""
@@ -53,6 +55,17 @@ class SimState:
     def new_uuid(self) -> str:
         """A random-looking uuid4, deterministic for a given seed and request order."""
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def approximate(self, exact: int) -> int | None:
+        """``remainingRecords`` for a page whose true count is ``exact`` (see ``count_error``)."""
+        config = self.config
+        return approximate_count(
+            exact, self._noise, error=config.count_error, absent_rate=config.count_absent_rate
+        )
+
+    def noise(self) -> random.Random:
+        """The seeded random source of the simulator's imperfections (counts, unknown fields)."""
+        return self._noise
 
     def configure(self, config: SimulatorConfig) -> None:
         """Switch to ``config`` (time scale and fault seed follow)."""

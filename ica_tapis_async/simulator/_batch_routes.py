@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from array import array
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import _batches as b
-from ._batches import AnalysisRequest, Batch, BatchKind, item_index
+from . import _batch_state as b
+from ._batch_items import item_json
+from ._batch_state import AnalysisRequest, Batch, BatchKind, item_index
+from ._data_state import DataKind
 from ._http import identity_of, json_response, media_of, parse_uuid, query_list, read_json
 from ._idempotency import StoredResponse, body_fingerprint
-from ._items import item_json
 from ._negotiation import V3, version_of
 from ._paging import encode_token, parse_paging
 from ._problems import ProblemError
 from ._stats import bump
-from ._store import DataKind
 from ._validate import validate
 
 if TYPE_CHECKING:
-    from ._state import SimState
+    from ._sim_state import SimState
 
 __all__ = ("BatchRoutes",)
 
@@ -46,6 +47,7 @@ _ITEM_STATUSES: dict[BatchKind, tuple[str, ...]] = {
     ),
     "analysis": ("RUNNING", "WAITING_RESOURCES", "SUCCEEDED", "FAILED"),
 }
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # the v3 media type shows PARTIALLY_LINKED as FAILED (linking items changelog)
 _V3_LINKING = {"PARTIALLY_LINKED": "FAILED"}
 
@@ -69,6 +71,21 @@ def _input_data_ids(item: dict[str, Any]) -> Iterable[str]:
             fields.extend(values.get("values") or ())
     for field in fields:
         yield from (d["dataId"] for d in field.get("dataValues") or ())
+
+
+def _check_pipeline_ids(body: dict[str, Any]) -> None:
+    """Refuse pipeline ids that are not UUIDs, as ICA does (its pipeline ids are UUIDs)."""
+    bad: dict[str, str] = {}
+    for field in ("cwlItems", "nextflowItems", "nextflowJsonItems"):
+        for i, item in enumerate(body.get(field) or ()):
+            if not _UUID.fullmatch(item["pipelineId"]):
+                bad[f"{field}[{i}].pipelineId"] = "must be a valid uuid"
+    if bad:
+        raise ProblemError(
+            400,
+            "The request is not valid: " + "; ".join(f"{k} {v}" for k, v in bad.items()),
+            parameters=bad,
+        )
 
 
 class BatchRoutes:
@@ -273,6 +290,8 @@ class BatchRoutes:
             )
             for item in body.get(field) or ()
         ]
+        if config.uuid_pipeline_ids:
+            _check_pipeline_ids(body)
         if not items:
             raise _bad(
                 "cwlItems",
@@ -354,8 +373,10 @@ class BatchRoutes:
                 body = {
                     "items": [],
                     "nextPageToken": encode_token(scope, after) if remaining and indexes else None,
-                    "remainingRecords": remaining,
                 }
+                counted = state.approximate(remaining)
+                if counted is not None:
+                    body["remainingRecords"] = counted
             phase = batch.phase(now)
             body["items"] = [
                 item_json(

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import attrs
 
 from ._auth import Identity
+from ._data_state import DataStore
 from ._paging import IndexView
-from ._store import DataStore
 
 __all__ = (
     "ANALYSIS_OUTCOMES",
