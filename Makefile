@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
+
+# The long torture run of the orchestrators (faults, SIGKILLs, two processes on one journal);
+# it prints its seed first: replay a failure with `make torture SEED=<seed>`.
+torture: $(VENV)/.installed-test
+	$(BIN)/python -m tests.orchestrator.torture $(if $(SEED),--seed $(SEED))
 
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo

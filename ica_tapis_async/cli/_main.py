@@ -107,6 +107,7 @@ def _interrupted(err: Console, state: RunState) -> int:
                 f"(credentials are shown as {', '.join(hidden)}: set them, or put yours "
                 "back, before running it)",
                 highlight=False,
+                soft_wrap=True,
             )
     if state.note:
         err.print(escape(state.note), highlight=False, soft_wrap=True)
@@ -152,10 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         130 interrupted.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] == "simulator":
-        from ._serve import serve_main
-
-        return serve_main(args_list[1:])
     err = Console(stderr=True, highlight=False)
     try:
         args = build_parser().parse_args(_attach_dash_values(args_list))
