@@ -22,9 +22,9 @@ from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
 from ._journal_memory import NullJournal
-from ._journal_protocol import Journal
+from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
-from ._outcomes import NOT_SUBMITTED, chunk_outcomes
+from ._outcomes import IN_DOUBT, NOT_SUBMITTED, chunk_outcomes
 from ._plan import (
     AnalysisRequest,
     Chunk,
@@ -405,7 +405,11 @@ class BatchOrchestrator:
             "not sent: an earlier update of one of its data ids did not finish, and updates "
             "of one data id are applied in input order; run again with the journal"
         )
-        return chunk_outcomes(kind, chunk, NOT_SUBMITTED, info, resubmitted=False), False
+        # A killed run may have sent it already: then its fate is unknown, not "unsent".
+        sent = record is not None and record.state in (SENDING, SUBMITTED)
+        status = IN_DOUBT if sent else NOT_SUBMITTED
+        resubmitted = record is not None and record.resubmitted
+        return chunk_outcomes(kind, chunk, status, info, resubmitted=resubmitted), False
 
 
 @attrs.define(eq=False)
