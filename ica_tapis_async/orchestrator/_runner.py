@@ -37,49 +37,13 @@ from ._plan import (
     prevalidate,
 )
 from ._poll import ItemPoller
-from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
+from ._report import BatchReport, ItemOutcome, ProgressCallback
+from ._run_state import Counters, Gate, leaves
 from ._send import Sender
 
 __all__ = ("BatchOrchestrator",)
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for exc in group.exceptions:
-        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return out
-
-
-class _Counters:
-    """Running totals of one run, behind :class:`Progress`."""
-
-    def __init__(self, kind: Kind, ica: IcaClient, callback: ProgressCallback | None) -> None:
-        self.kind = kind
-        self.run_id = ""
-        self.submitted = 0
-        self.finished: dict[str, int] = {}
-        self.in_flight = 0
-        self.batches = 0
-        self.all_final = True
-        self._ica = ica
-        self._base_requests = ica.metrics.requests
-        self._base_throttled = ica.metrics.throttled
-        self._callback = callback
-
-    def emit(self) -> None:
-        if self._callback is not None:
-            self._callback(
-                Progress(
-                    kind=self.kind,
-                    submitted=self.submitted,
-                    finished=dict(self.finished),
-                    in_flight=self.in_flight,
-                    requests=self._ica.metrics.requests - self._base_requests,
-                    throttled=self._ica.metrics.throttled - self._base_throttled,
-                )
-            )
 
 
 class BatchOrchestrator:
@@ -256,7 +220,7 @@ class BatchOrchestrator:
         metrics = self.ica.metrics
         base = (metrics.requests, metrics.retries, metrics.throttled)
         report = BatchReport(run_id="", kind=kind)
-        counters = _Counters(kind, self.ica, self.progress)
+        counters = Counters(kind, self.ica, self.progress)
         async with self._stream(kind, items, counters) as outcomes:
             async for outcome in outcomes:
                 report.add(outcome)
@@ -270,13 +234,13 @@ class BatchOrchestrator:
 
     @asynccontextmanager
     async def _stream(
-        self, kind: Kind, items: Any, counters: _Counters | None = None
+        self, kind: Kind, items: Any, counters: Counters | None = None
     ) -> AsyncIterator[AsyncIterator[ItemOutcome]]:
         size = check_batch_size(kind, self.batch_size, self.max_batch_size)
         prevalidate(kind, items)
         fingerprint = hashlib.sha256(f"{kind}|{self.project_id}|{size}".encode()).hexdigest()
         run = await self.journal.open_run(kind, self.project_id, self.run_id, fingerprint[:32])
-        counters = counters or _Counters(kind, self.ica, self.progress)
+        counters = counters or Counters(kind, self.ica, self.progress)
         counters.run_id = run.run_id
         worker = self._worker(run.run_id, counters, size)
         send, receive = anyio.create_memory_object_stream[ItemOutcome](max_buffer_size=size)
@@ -289,13 +253,13 @@ class BatchOrchestrator:
         except BaseExceptionGroup as group:
             # One failure (bad lazy input, a 422, a journal mismatch), or the same failure in
             # every chunk at once (a 401), reaches the caller as itself; mixed ones stay a group.
-            leaves = _leaves(group)
-            first = leaves[0] if leaves else None
-            if isinstance(first, Exception) and all(type(e) is type(first) for e in leaves):
+            errors = leaves(group)
+            first = errors[0] if errors else None
+            if isinstance(first, Exception) and all(type(e) is type(first) for e in errors):
                 raise first from None
             raise
 
-    def _worker(self, run_id: str, counters: _Counters, size: int) -> ChunkWorker:
+    def _worker(self, run_id: str, counters: Counters, size: int) -> ChunkWorker:
         timing = {
             "poll_initial": self.poll_initial,
             "poll_max": self.poll_max,
@@ -327,7 +291,7 @@ class BatchOrchestrator:
         items: Any,
         size: int,
         send: MemoryObjectSendStream[ItemOutcome],
-        counters: _Counters,
+        counters: Counters,
     ) -> None:
         chunks: AsyncIterator[Chunk]
         if kind == "link":
@@ -339,12 +303,12 @@ class BatchOrchestrator:
         slots = anyio.Semaphore(self.max_inflight_batches)
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (only chunks in flight are remembered).
-        touching: dict[str, _Gate] = {}
+        touching: dict[str, Gate] = {}
         async with send, anyio.create_task_group() as tg:
             async for chunk in chunks:
                 await slots.acquire()  # pull no more input than max_inflight_batches chunks
-                gate = _Gate()
-                after: set[_Gate] = set()
+                gate = Gate()
+                after: set[Gate] = set()
                 if kind == "update":
                     after = {touching[k] for k in chunk.keys if k in touching}
                     touching.update(dict.fromkeys(chunk.keys, gate))
@@ -361,9 +325,9 @@ class BatchOrchestrator:
         worker: ChunkWorker,
         chunk: Chunk,
         send: MemoryObjectSendStream[ItemOutcome],
-        counters: _Counters,
+        counters: Counters,
         slots: anyio.Semaphore,
-        order: tuple[_Gate, set[_Gate], dict[str, _Gate]],
+        order: tuple[Gate, set[Gate], dict[str, Gate]],
     ) -> None:
         gate, after, touching = order
         final = False
@@ -392,7 +356,7 @@ class BatchOrchestrator:
             slots.release()
 
     async def _chunk_outcomes(
-        self, kind: Kind, worker: ChunkWorker, chunk: Chunk, after: set[_Gate]
+        self, kind: Kind, worker: ChunkWorker, chunk: Chunk, after: set[Gate]
     ) -> tuple[list[ItemOutcome], bool]:
         for earlier in after:
             await earlier.event.wait()
@@ -410,11 +374,3 @@ class BatchOrchestrator:
         status = IN_DOUBT if sent else NOT_SUBMITTED
         resubmitted = record is not None and record.resubmitted
         return chunk_outcomes(kind, chunk, status, info, resubmitted=resubmitted), False
-
-
-@attrs.define(eq=False)
-class _Gate:
-    """Set when a chunk is finished; ``final`` says whether it reached a final outcome."""
-
-    event: anyio.Event = attrs.field(factory=anyio.Event)
-    final: bool = False
