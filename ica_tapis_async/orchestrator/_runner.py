@@ -268,7 +268,7 @@ class BatchOrchestrator:
             "clock": self._clock,
         }
 
-        def on_send(delta: int) -> None:
+        def on_active(delta: int) -> None:
             counters.in_flight += delta
             counters.emit()
 
@@ -281,7 +281,7 @@ class BatchOrchestrator:
             lease_ttl=self.lease_ttl,
             key_lifetime=self.key_lifetime,
             resend_in_doubt=self.resend_in_doubt,
-            on_send=on_send,
+            on_active=on_active,
         )
 
     async def _produce(
