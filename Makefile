@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint fix typecheck pytest bench clean torture
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ torture: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
+
+# Four workers sharing one Redis rate budget and one PostgreSQL journal, with a live view.
+# Uses redis-server and PostgreSQL when installed (apt-get install redis-server postgresql).
+$(VENV)/.installed-cluster: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli,redis,postgres]"
+	touch $@
+
+demo-cluster: $(VENV)/.installed-cluster
+	$(BIN)/python tools/demo_cluster.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py

@@ -14,7 +14,7 @@ from ..models import JobStatus
 from ._outcomes import ALL, COMMON, FINAL, UNKNOWN, item_key, item_outcomes
 from ._plan import Chunk, Kind
 from ._report import ItemOutcome
-from ._views import ItemPageView, ItemView
+from ._views import ItemView
 
 __all__ = ("ItemPoller",)
 
@@ -148,14 +148,8 @@ class ItemPoller:
     def _items(
         self, resource: Any, batch_id: str, *, page_size: int, status: list[str] | None = None
     ) -> AsyncPaginator[ItemView]:
-        paginator: AsyncPaginator[ItemView] = resource._paginate(
-            self.project_id,
-            batch_id,
-            status=status,
-            page_size=page_size,
-            page_offset=None,
-            page_model=ItemPageView,
-            options={},
+        paginator: AsyncPaginator[ItemView] = resource.list_item_summaries(
+            self.project_id, batch_id, status=status, page_size=page_size
         )
         return paginator
 

@@ -1,4 +1,4 @@
-"""The running state of one batch run: progress counters, order gates, error unwrapping."""
+"""The running state of one batch run: progress counters and order gates."""
 
 from __future__ import annotations
 
@@ -9,15 +9,7 @@ from .._client import IcaClient
 from ._plan import Kind
 from ._report import Progress, ProgressCallback
 
-__all__ = ("Counters", "Gate", "leaves")
-
-
-def leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    """Every exception in a (nested) group, depth first."""
-    out: list[BaseException] = []
-    for exc in group.exceptions:
-        out.extend(leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return out
+__all__ = ("Counters", "Gate")
 
 
 class Counters:

@@ -18,10 +18,11 @@ import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._client import IcaClient
+from .._concurrency import single_failure
 from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
-from ._journal_memory import NullJournal
+from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, chunk_outcomes
@@ -38,7 +39,7 @@ from ._plan import (
 )
 from ._poll import ItemPoller
 from ._report import BatchReport, ItemOutcome, ProgressCallback
-from ._run_state import Counters, Gate, leaves
+from ._run_state import Counters, Gate
 from ._send import Sender
 
 __all__ = ("BatchOrchestrator",)
@@ -127,12 +128,8 @@ class BatchOrchestrator:
         self.batch_size = batch_size
         self.max_batch_size = max_batch_size
         self.max_inflight_batches = max_inflight_batches
-        self._owns_journal = isinstance(journal, str | Path)
-        self.journal: Journal = (
-            SqliteJournal(journal)
-            if isinstance(journal, str | Path)
-            else (journal if journal is not None else NullJournal())
-        )
+        self.journal: Journal
+        self.journal, self._owns_journal = open_journal(journal)
         self.progress = progress
         self.run_id = run_id
         self.poll_initial = poll_initial
@@ -203,15 +200,21 @@ class BatchOrchestrator:
         return self._stream("analysis", items)
 
     def close(self) -> None:
-        """Close the journal if the orchestrator opened it (from a path)."""
+        """Close a SQLite journal the orchestrator opened (from a path); ``async with`` closes
+        any journal it opened."""
         if self._owns_journal and isinstance(self.journal, SqliteJournal):
             self.journal.close()
+
+    async def aclose(self) -> None:
+        """Close the journal if the orchestrator opened it (from a path or database URL)."""
+        if self._owns_journal:
+            await self.journal.aclose()
 
     async def __aenter__(self) -> BatchOrchestrator:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self.close()
+        await self.aclose()
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -253,11 +256,10 @@ class BatchOrchestrator:
         except BaseExceptionGroup as group:
             # One failure (bad lazy input, a 422, a journal mismatch), or the same failure in
             # every chunk at once (a 401), reaches the caller as itself; mixed ones stay a group.
-            errors = leaves(group)
-            first = errors[0] if errors else None
-            if isinstance(first, Exception) and all(type(e) is type(first) for e in errors):
-                raise first from None
-            raise
+            single = single_failure(group)
+            if single is None:
+                raise
+            raise single from None
 
     def _worker(self, run_id: str, counters: Counters, size: int) -> ChunkWorker:
         timing = {

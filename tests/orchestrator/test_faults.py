@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import MemoryJournal
 from ica_tapis_async.simulator import Simulator
 
+from ..unit.fakes import FakeTransport
 from .conftest import PROJECT, nextflow, orchestrator
 from .test_polling import job
 
@@ -92,16 +92,16 @@ async def test_lost_answers_on_any_status_after_processing_mark_items_resubmitte
         max_attempts=2, initial_backoff=0.001, jitter=False, retry_statuses=frozenset({status})
     )
     items = re.compile(re.escape(f"{LINK}/{BATCH}/items") + r"\?.*")
-    with aioresponses() as http:
-        http.post(LINK, status=status, payload=problem(status))
-        http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
-        http.get(items, payload={"items": [], "remainingRecords": 0})  # nothing pending
-        http.get(items, payload={**link_items("fil.1"), "remainingRecords": 1})  # 2 linked
-        http.get(items, payload={"items": [], "nextPageToken": None})  # nothing else
-        async with ita.IcaClient(ICA, api_key="k", retry=policy) as ica:
-            orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
-            async with orch.stream_link(["fil.1", "fil.2"]) as outcomes:
-                seen = [o async for o in outcomes]
+    http = FakeTransport()
+    http.post(LINK, status=status, payload=problem(status))
+    http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
+    http.get(items, payload={"items": [], "remainingRecords": 0})  # nothing pending
+    http.get(items, payload={**link_items("fil.1"), "remainingRecords": 1})  # 2 linked
+    http.get(items, payload={"items": [], "nextPageToken": None})  # nothing else
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=policy) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
+        async with orch.stream_link(["fil.1", "fil.2"]) as outcomes:
+            seen = [o async for o in outcomes]
     assert [o.resubmitted for o in seen] == [True, True]
     chunks = await journal.chunks(next(iter(journal._runs)))
     assert chunks[0].resubmitted
@@ -114,15 +114,15 @@ async def test_a_create_failing_after_a_lost_answer_is_in_doubt_not_unsent(
     """Past the retries, a create whose answers were lost (502, 504, dropped connection) is
     IN_DOUBT and resumable, never NOT_SUBMITTED; a 503 (refused before processing) is."""
     journal = MemoryJournal()
-    with aioresponses() as http:
-        for _ in range(2):
-            if status is None:
-                http.post(ANALYSES, exception=ConnectionResetError("reset"))
-            else:
-                http.post(ANALYSES, status=status, payload=problem(status))
-        async with ita.IcaClient(ICA, api_key="k", retry=QUICK) as ica:
-            orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
-            report = await orch.create_analyses([nextflow("a")])
+    http = FakeTransport()
+    for _ in range(2):
+        if status is None:
+            http.post(ANALYSES, exception=ConnectionResetError("reset"))
+        else:
+            http.post(ANALYSES, status=status, payload=problem(status))
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=QUICK) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
+        report = await orch.create_analyses([nextflow("a")])
     assert report.counts == {"IN_DOUBT": 1}
     assert "Idempotency-Key ita-" in (report.failures[0].info or "")
     record = (await journal.chunks(report.run_id))[0]
@@ -132,11 +132,11 @@ async def test_a_create_failing_after_a_lost_answer_is_in_doubt_not_unsent(
 async def test_a_503_past_the_retries_is_not_submitted_and_resumable() -> None:
     """Refused before processing: NOT_SUBMITTED, and the journal sends it again next time."""
     journal = MemoryJournal()
-    with aioresponses() as http:
-        for _ in range(2):
-            http.post(LINK, status=503, payload=problem(503))
-        async with ita.IcaClient(ICA, api_key="k", retry=QUICK) as ica:
-            report = await ita.BatchOrchestrator(ica, PROJECT, journal=journal).link(["fil.1"])
+    http = FakeTransport()
+    for _ in range(2):
+        http.post(LINK, status=503, payload=problem(503))
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=QUICK) as ica:
+        report = await ita.BatchOrchestrator(ica, PROJECT, journal=journal).link(["fil.1"])
     assert report.counts == {"NOT_SUBMITTED": 1}
     assert not (await journal.chunks(report.run_id))[0].final
 
@@ -154,14 +154,14 @@ async def test_a_422_on_a_fresh_key_rejects_that_chunk_and_the_run_goes_on() -> 
         ],
         "nextPageToken": None,
     }
-    with aioresponses() as http:
-        http.post(ANALYSES, status=422, payload=problem(422))
-        http.post(ANALYSES, status=201, payload={"id": BATCH})
-        http.get(items, payload={"items": [], "remainingRecords": 0})
-        http.get(items, payload=done)
-        async with ita.IcaClient(ICA, api_key="k", retry=QUICK) as ica:
-            orch = ita.BatchOrchestrator(ica, PROJECT, batch_size=1, max_inflight_batches=1)
-            report = await orch.create_analyses([nextflow("a"), nextflow("b")])
+    http = FakeTransport()
+    http.post(ANALYSES, status=422, payload=problem(422))
+    http.post(ANALYSES, status=201, payload={"id": BATCH})
+    http.get(items, payload={"items": [], "remainingRecords": 0})
+    http.get(items, payload=done)
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=QUICK) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, batch_size=1, max_inflight_batches=1)
+        report = await orch.create_analyses([nextflow("a"), nextflow("b")])
     assert report.counts == {"REJECTED": 1, "SUCCEEDED": 1}
     assert report.failures[0].key == "a"
 
@@ -169,16 +169,16 @@ async def test_a_422_on_a_fresh_key_rejects_that_chunk_and_the_run_goes_on() -> 
 async def test_a_422_on_a_key_sent_before_is_a_conflict() -> None:
     """A 422 for a key the journal says was sent before is IdempotencyConflictError."""
     journal = MemoryJournal()
-    with aioresponses() as http:
-        http.post(ANALYSES, exception=ConnectionResetError("reset"))
-        http.post(ANALYSES, exception=ConnectionResetError("reset"))
-        http.post(ANALYSES, status=422, payload=problem(422))
-        async with ita.IcaClient(ICA, api_key="k", retry=QUICK) as ica:
-            orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
-            first = await orch.create_analyses([nextflow("a")])
-            assert first.counts == {"IN_DOUBT": 1}
-            with pytest.raises(ita.IdempotencyConflictError):
-                await orch.create_analyses([nextflow("a")])
+    http = FakeTransport()
+    http.post(ANALYSES, exception=ConnectionResetError("reset"))
+    http.post(ANALYSES, exception=ConnectionResetError("reset"))
+    http.post(ANALYSES, status=422, payload=problem(422))
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=QUICK) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
+        first = await orch.create_analyses([nextflow("a")])
+        assert first.counts == {"IN_DOUBT": 1}
+        with pytest.raises(ita.IdempotencyConflictError):
+            await orch.create_analyses([nextflow("a")])
 
 
 async def test_keys_older_than_the_server_remembers_are_not_resent_silently(

@@ -12,13 +12,13 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Lease, MemoryJournal, SqliteJournal
 from ica_tapis_async.orchestrator._plan import chunk_update_groups
 from ica_tapis_async.simulator import Simulator
 
+from ..unit.fakes import FakeTransport
 from .conftest import PROJECT, orchestrator
 from .test_faults import problem
 
@@ -168,11 +168,11 @@ async def test_a_later_update_is_held_back_when_an_earlier_one_did_not_finish() 
         ita.DataUpdateGroup(["fil.h1"], user_tags=ita.TagUpdate(add_tags=["A"])),
         ita.DataUpdateGroup(["fil.h1"], user_tags=ita.TagUpdate(remove_tags=["A"])),
     ]
-    with aioresponses() as http:
-        http.post(UPDATE, status=503, payload=problem(503))
-        async with ita.IcaClient(ICA, api_key="k", retry=policy) as ica:
-            report = await ita.BatchOrchestrator(ica, PROJECT).update(groups)
-        posts = sum(len(c) for (m, _), c in http.requests.items() if m == "POST")
+    http = FakeTransport()
+    http.post(UPDATE, status=503, payload=problem(503))
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=policy) as ica:
+        report = await ita.BatchOrchestrator(ica, PROJECT).update(groups)
+    posts = sum(len(c) for (m, _), c in http.requests.items() if m == "POST")
     assert report.counts == {"NOT_SUBMITTED": 2}
     assert "input order" in (report.failures[1].info or "")
     assert posts == 1
@@ -195,11 +195,10 @@ async def test_a_held_back_update_that_a_killed_run_sent_is_in_doubt() -> None:
     assert claim.lease is not None
     await journal.mark_sending(claim.lease)
     await journal.release(claim.lease)
-    with aioresponses() as http:
-        http.post(UPDATE, status=503, payload=problem(503))
-        async with ita.IcaClient(ICA, api_key="k", retry=ita.RetryPolicy(max_attempts=1)) as ica:
-            orch = ita.BatchOrchestrator(
-                ica, PROJECT, batch_size=1, run_id="killed", journal=journal
-            )
-            report = await orch.update(groups)
+    http = FakeTransport()
+    http.post(UPDATE, status=503, payload=problem(503))
+    policy = ita.RetryPolicy(max_attempts=1)
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=policy) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, batch_size=1, run_id="killed", journal=journal)
+        report = await orch.update(groups)
     assert [f.status for f in report.failures] == ["NOT_SUBMITTED", "IN_DOUBT"]

@@ -80,7 +80,7 @@ class DataLinkingBatches(BatchResource[ProjectDataLinkingBatch, ProjectDataLinki
             accept=ICA_V4,
             content_type=ICA_V4,
             body=body,
-            retry_safe=retry_safe,
+            idempotent=retry_safe,
             operation="createProjectDataLinkingBatch",
         )
         return await self._call(request, ProjectDataLinkingBatch, options)
