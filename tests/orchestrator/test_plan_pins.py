@@ -295,13 +295,26 @@ def test_batch_size_at_the_limit_is_accepted(kind: Kind) -> None:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("link", "batch_size: 25001 is over the server's limit of 25000 for link batches"),
-        ("update", "batch_size: 5001 is over the server's limit of 5000 for update batches"),
-        ("analysis", "batch_size: 1001 is over the server's limit of 1000 for analysis batches"),
+        (
+            "link",
+            "batch_size: 25001 is over the cap of 25000 for link batches; pass "
+            "max_batch_size=25001 to raise it deliberately",
+        ),
+        (
+            "update",
+            "batch_size: 5001 is over the cap of 5000 for update batches; pass "
+            "max_batch_size=5001 to raise it deliberately",
+        ),
+        (
+            "analysis",
+            "batch_size: 1001 is over the cap of 1000 for analysis batches; pass "
+            "max_batch_size=1001 to raise it deliberately",
+        ),
     ],
 )
 def test_batch_size_over_the_limit_is_refused(kind: Kind, message: str) -> None:
-    """One over the limit is refused, with the whole message naming kind and limit."""
+    """One over the cap is refused, with the whole message naming kind, cap and the way to
+    raise it."""
     with pytest.raises(ita.RequestValidationError) as info:
         check_batch_size(kind, MAX_BATCH_SIZE[kind] + 1)
     assert str(info.value) == message
