@@ -11,8 +11,8 @@ import anyio
 import attrs
 
 from .._client import TapisClient
-from .._concurrency import Backoff, gather_bounded
-from .._errors import APIConnectionError, APIStatusError, RequestValidationError
+from .._concurrency import PollState, gather_bounded, poll_until
+from .._errors import APIConnectionError, APIStatusError, RequestValidationError, WaiterError
 from ..models import ReqTransferElement, TransferStatus, TransferTask
 from ._report import Progress, ProgressCallback
 
@@ -245,17 +245,25 @@ class TransferOrchestrator:
         return next((t for t in page.items if t.tag == tag), None)
 
     async def _wait(self, task_uuid: str) -> TransferTask | None:
-        backoff = Backoff(self.poll_initial, max(self.poll_initial, self.poll_max), 1.5)
-        deadline = time.monotonic() + self.poll_timeout
-        previous: object = None
-        while True:
-            task = await self.tapis.transfers.get(task_uuid, include_summary=True)
-            if task.status in TransferStatus.FINAL:
-                return task
-            if time.monotonic() >= deadline:
-                return None
-            state = (task.status, task.complete_transfers)
-            delay = backoff.next(changed=state != previous)
-            previous = state
+        async def sleep(delay: float) -> None:
+            # cancel() wakes every follower at once, so cancelled tasks are read back promptly.
             with anyio.move_on_after(delay):
                 await self._cancelled.wait()
+
+        try:
+            return await poll_until(
+                lambda: self.tapis.transfers.get(task_uuid, include_summary=True),
+                lambda task: (
+                    PollState.SUCCESS if task.status in TransferStatus.FINAL else PollState.PENDING
+                ),
+                name=f"transfer task {task_uuid}",
+                initial_delay=self.poll_initial,
+                max_delay=max(self.poll_initial, self.poll_max),
+                deadline=self.poll_timeout,
+                changed=lambda a, b: (
+                    (a.status, a.complete_transfers) != (b.status, b.complete_transfers)
+                ),
+                sleep=sleep,
+            )
+        except WaiterError:
+            return None  # no final status within poll_timeout: reported TIMED_OUT
