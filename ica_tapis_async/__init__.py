@@ -14,6 +14,7 @@ from . import concurrency, models
 from ._auth import Secret
 from ._client import IcaClient, TapisClient
 from ._concurrency import AdaptiveRateLimiter, RateLimiter
+from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._config import (
     ClientConfig,
     RateLimitPolicy,
@@ -164,6 +165,7 @@ from .orchestrator import (
     BatchReport,
     ItemOutcome,
     Journal,
+    PostgresJournal,
     Progress,
     SqliteJournal,
     TransferOrchestrator,
@@ -270,6 +272,7 @@ __all__ = (
     "PipelineV3",
     "PipelineV4",
     "Problem",
+    "PostgresJournal",
     "Progress",
     "Project",
     "ProjectData",
@@ -289,6 +292,7 @@ __all__ = (
     "ProjectTag",
     "RateLimitError",
     "RateLimitPolicy",
+    "RedisRateLimiter",
     "RateLimiter",
     "RawResponse",
     "Region",
@@ -301,6 +305,7 @@ __all__ = (
     "Secret",
     "SequencingRun",
     "ServerError",
+    "SharedLimiterUnavailableError",
     "ServerUnreachableError",
     "SqliteJournal",
     "StorageBundle",

@@ -8,6 +8,8 @@ and takes an injectable clock and sleep where time matters, so tests never wait 
 - :class:`AdaptiveRateLimiter`: the in-process one: an in-flight cap over a
   :class:`TokenBucket`, whose rate a :class:`CubicCalculator` cuts on a throttle (from the send
   rate a :class:`RateClock` measures) and lets climb back, as botocore's adaptive retry mode.
+- :class:`RedisRateLimiter`: the same budget shared by every process that names it, kept in
+  Redis (the ``redis`` extra).
 - :func:`fan_out` / :func:`gather_bounded`: run an async function over many inputs with at most
   ``limit`` in flight, lazily, yielding results as they finish (or in input order).
 - :func:`poll_until`, :class:`PollState`, :class:`Backoff`: the polling loop, which backs off
@@ -40,6 +42,7 @@ from ._concurrency import (
     gather_bounded,
     poll_until,
 )
+from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._errors import WaiterError
 
 __all__ = (
@@ -51,6 +54,8 @@ __all__ = (
     "PollState",
     "Backoff",
     "WaiterError",
+    "RedisRateLimiter",
+    "SharedLimiterUnavailableError",
     "fan_out",
     "gather_bounded",
     "poll_until",

@@ -143,6 +143,11 @@ class FakeTransport:
             raise APIConnectionError(f"{method} {url}: nothing registered", method=method, url=url)
         if not route.repeat:
             self._routes.remove(route)
+        if isinstance(route.exception, OSError):
+            # What the aiohttp transport does with a socket error: the Transport contract.
+            raise APIConnectionError(
+                f"{method} {url}: {route.exception}", method=method, url=url
+            ) from route.exception
         if route.exception is not None:
             raise route.exception
         reason = HTTPStatus(route.status).phrase if route.status in _KNOWN else ""
