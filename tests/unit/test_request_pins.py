@@ -167,15 +167,15 @@ def test_origin_comparison_ignores_case_and_default_ports(a: str, b: str, same: 
 
 
 @pytest.mark.parametrize(
-    ("request_", "retryable"),
+    ("request_", "idempotent"),
     [
         (Request("GET", "u", {}), True),
         (Request("POST", "u", {}), False),
         (Request("PUT", "u", {}), False),
         (Request("POST", "u", {}, idempotency_key=""), True),
-        (Request("POST", "u", {}, retry_safe=True), True),
+        (Request("POST", "u", {}, declared_idempotent=True), True),
     ],
 )
-def test_which_requests_may_be_repeated(request_: Request, retryable: bool) -> None:
+def test_which_requests_may_be_repeated(request_: Request, idempotent: bool) -> None:
     """GET, a keyed request (any key, even empty) or one declared safe."""
-    assert request_.retryable is retryable
+    assert request_.idempotent is idempotent
