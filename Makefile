@@ -39,6 +39,11 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# The long schema fuzzing run: fresh random examples, many per schema, failures shrunk and kept
+# in .hypothesis/ (`make test` runs the same tests with a fixed seed and few examples).
+fuzz: $(VENV)/.installed-test
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz
+
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
 

@@ -565,3 +565,17 @@ def test_secret_fields_are_masked_in_reprs() -> None:
     )
     assert "init-secret-42" not in repr(connector)
     assert token == Token(token="eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig")  # masking is repr-only
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-05-06t07:08:09Z", "2024-05-06T07:08:09z", "2024-05-06T07:08:09.123456789Z"],
+)
+def test_every_rfc3339_spelling_is_read(text: str) -> None:
+    """Lower-case ``t``/``z`` and more than six fraction digits are valid RFC 3339 date-times.
+
+    Regression (found by the schema fuzzing): ``...09z`` was a ResponseValidationError.
+    """
+    task = structure({"created": text}, TransferTask)
+    assert task.created is not None
+    assert task.created.replace(microsecond=0) == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
