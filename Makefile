@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint fix typecheck pytest bench clean
+.PHONY: test demo lint fix typecheck pytest bench clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

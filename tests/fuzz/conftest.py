@@ -12,7 +12,6 @@ import os
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-pytest.importorskip("hypothesis_jsonschema")
 
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
