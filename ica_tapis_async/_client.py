@@ -10,12 +10,13 @@ from typing import Any, Self
 import aiohttp
 import attrs
 
-from ._auth import IcaAuth, Secret, TapisAuth
+from ._auth import ApiKeyAuth, IcaAuth, Secret, TapisAuth
 from ._concurrency import AdaptiveRateLimiter
-from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
+from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts, without_password
 from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
+from ._errors import RequestValidationError
 from ._session import ClientMetrics, Session, _Auth
 from ._transport import AiohttpTransport
 from .models import Token
@@ -28,6 +29,7 @@ from .resources import (
     Transfers,
 )
 from .resources._base import Resource
+from .resources.ica.tokens import require_token
 
 __all__ = ("IcaClient", "TapisClient")
 
@@ -58,7 +60,9 @@ def _config(
     max_connections: int,
 ) -> ClientConfig:
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise RequestValidationError(
+            f"must be an http(s) URL, got {without_password(base_url)!r}", field="base_url"
+        )
     config = ClientConfig(base_url=base_url.rstrip("/"), max_connections=max_connections)
     changes: dict[str, Any] = {}
     if timeouts is not None:
@@ -144,7 +148,8 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(base_url={self.config.base_url!r}, auth={self._session.auth!r})"
+            f"{type(self).__name__}(base_url={without_password(self.config.base_url)!r}, "
+            f"auth={self._session.auth!r})"
         )
 
 
@@ -192,7 +197,7 @@ class IcaClient(_BaseClient):
         key_session = Session(
             "ica",
             self._session.config,
-            _ApiKeyAuth(api_key),
+            ApiKeyAuth(api_key),
             transport=self._session.transport,
             limiter=self._session.limiter,
         )
@@ -204,10 +209,8 @@ class IcaClient(_BaseClient):
             retry_safe=True,
             operation="createJwtToken",
         )
-        token = structure(await key_session.send_json(request), Token)
-        if not token.token:
-            raise ValueError("POST /api/tokens answered without a token")
-        return token.token
+        token = require_token(structure(await key_session.send_json(request), Token))
+        return token.token or ""
 
     @functools.cached_property
     def data_linking_batches(self) -> DataLinkingBatches:
@@ -233,22 +236,6 @@ class IcaClient(_BaseClient):
     def tokens(self) -> Tokens:
         """JWT creation and refresh."""
         return Tokens(self._session)
-
-
-class _ApiKeyAuth:
-    can_renew = False
-
-    def __init__(self, key: Secret) -> None:
-        self._key = key
-
-    async def headers(self) -> dict[str, str]:
-        return {"X-API-Key": self._key.reveal()}
-
-    async def renew(self, stale: object) -> None:
-        raise RuntimeError("an API key cannot be renewed")
-
-    def snapshot(self) -> Secret:
-        return self._key
 
 
 class TapisClient(_BaseClient):
