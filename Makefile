@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint fix typecheck pytest bench clean fuzz
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# The long torture run of the orchestrators (faults, SIGKILLs, two processes on one journal);
+# it prints its seed first: replay a failure with `make torture SEED=<seed>`.
+torture: $(VENV)/.installed-test
+	$(BIN)/python -m tests.orchestrator.torture $(if $(SEED),--seed $(SEED))
+
 # The long schema fuzzing run: fresh random examples, many per schema, failures shrunk and kept
 # in .hypothesis/ (`make test` runs the same tests with a fixed seed and few examples).
 fuzz: $(VENV)/.installed-test
@@ -46,6 +51,15 @@ fuzz: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
+
+# Four workers sharing one Redis rate budget and one PostgreSQL journal, with a live view.
+# Uses redis-server and PostgreSQL when installed (apt-get install redis-server postgresql).
+$(VENV)/.installed-cluster: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli,redis,postgres]"
+	touch $@
+
+demo-cluster: $(VENV)/.installed-cluster
+	$(BIN)/python tools/demo_cluster.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py

@@ -8,7 +8,6 @@ from ..._auth import ApiKeyAuth, BasicAuth, IcaAuth
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
 from ..._errors import RequestValidationError, ResponseValidationError
-from ..._session import Session
 from ...models import Token
 from .._base import Resource
 
@@ -48,7 +47,8 @@ class Tokens(Resource):
         if username is not None or password is not None:
             auth: ApiKeyAuth | BasicAuth = BasicAuth(username or "", password or "")
         else:
-            key = self._session.auth.api_key if isinstance(self._session.auth, IcaAuth) else None
+            client_auth = self._dispatcher.auth
+            key = client_auth.api_key if isinstance(client_auth, IcaAuth) else None
             if key is None:
                 raise RequestValidationError(
                     "tokens.create needs the client's api_key, or username= and password= "
@@ -56,24 +56,18 @@ class Tokens(Resource):
                     field="api_key",
                 )
             auth = ApiKeyAuth(key)
-        session = Session(
-            "ica",
-            self._session.config,
-            auth,
-            transport=self._session.transport,
-            limiter=self._session.limiter,
-        )
-        session.metrics = self._session.metrics
+        # Its own auth on the shared transport, limiter and metrics.
+        dispatcher = self._dispatcher.evolve(auth=auth)
         request = self._request(
             "POST",
             "/api/tokens",
             path={},
             params=query(tenant=tenant),
             accept=ICA_V3,
-            retry_safe=True,  # an extra token is harmless; a lost one is not
+            idempotent=True,  # an extra token is harmless; a lost one is not
             operation="createJwtToken",
         )
-        token = self._structure(await session.send_json(request, options), Token, request)
+        token = self._structure(await dispatcher.send_json(request, options), Token, request)
         return require_token(token, request.method, request.url)
 
     async def refresh(self, **options: Unpack[RequestOptions]) -> Token:
@@ -85,7 +79,7 @@ class Tokens(Resource):
         Raises:
             RequestValidationError: the client has no bearer JWT of the caller's.
         """
-        auth = self._session.auth
+        auth = self._dispatcher.auth
         if not isinstance(auth, IcaAuth) or auth.current_token() is None or auth.can_renew:
             raise RequestValidationError(
                 "refresh needs a client made with access_token= (a JWT made from an API key "
@@ -97,7 +91,7 @@ class Tokens(Resource):
             "/api/tokens:refresh",
             path={},
             accept=ICA_V3,
-            retry_safe=True,
+            idempotent=True,
             operation="refreshJwtToken",
         )
         token = await self._call(request, Token, options)
