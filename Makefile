@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: lint typecheck pytest
 # it prints its seed first: replay a failure with `make torture SEED=<seed>`.
 torture: $(VENV)/.installed-test
 	$(BIN)/python -m tests.orchestrator.torture $(if $(SEED),--seed $(SEED))
+
+# The long schema fuzzing run: fresh random examples, many per schema, failures shrunk and kept
+# in .hypothesis/ (`make test` runs the same tests with a fixed seed and few examples).
+fuzz: $(VENV)/.installed-test
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz
 
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
