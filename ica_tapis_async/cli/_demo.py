@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -129,7 +130,13 @@ class _Stage:
 
 
 def _summary(stages: list[_Stage], elapsed: float, sim_stats: Any) -> Table:
-    table = Table(title=f"demo: {elapsed:,.1f} s in all", title_justify="left")
+    # No outer edges and no padding beside the rules: the row fits 80 columns with big numbers.
+    table = Table(
+        title=f"demo: {elapsed:,.1f} s in all",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in ("stage", "items", "ok", "failed", "lost", "req", "429", "time", "rate"):
         table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
     for stage in stages:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
+from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
 from ._interrupt import SigintGuard
@@ -39,6 +40,10 @@ def _command(name: str) -> Command:
         from ._demo import cmd_demo
 
         return cmd_demo
+    if name == "status":
+        from ._status import cmd_status
+
+        return cmd_status
     from . import _commands
 
     handlers: dict[str, Command] = {
@@ -93,13 +98,16 @@ def _interrupted(err: Console, state: RunState) -> int:
             "Progress is recorded in the journal. To resume, run the same command with the "
             "same --journal:"
         )
-        command, hidden = resume_command(state.argv, state.secrets)
+        # A password in a --journal or --shared-limit URL is shown as ***, never printed.
+        argv = [redact_url(arg) if "://" in arg else arg for arg in state.argv]
+        command, hidden = resume_command(argv, state.secrets)
         err.print(f"  {escape(command)}", soft_wrap=True, highlight=False)
         if hidden:
             err.print(
                 f"(credentials are shown as {', '.join(hidden)}: set them, or put yours "
                 "back, before running it)",
                 highlight=False,
+                soft_wrap=True,
             )
     if state.note:
         err.print(escape(state.note), highlight=False, soft_wrap=True)
@@ -145,10 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         130 interrupted.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] == "simulator":
-        from ._serve import serve_main
-
-        return serve_main(args_list[1:])
     err = Console(stderr=True, highlight=False)
     try:
         args = build_parser().parse_args(_attach_dash_values(args_list))

@@ -18,6 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
+from rich.table import Column
 from rich.text import Text
 
 from ..orchestrator import Progress
@@ -107,17 +108,24 @@ class ProgressDisplay:
         self.progress: RichProgress | None = None
         if enabled:
             narrow = self.console.width < NARROW
+            fixed = Column(no_wrap=True)
             columns: list[ProgressColumn] = [
-                TextColumn("[bold]{task.description:<9}"),
+                TextColumn("[bold]{task.description:<9}", table_column=fixed),
                 BarColumn(bar_width=8 if narrow else 30),
-                MofNCompleteColumn(),
-                TaskProgressColumn(),
-                _RateColumn(),
-                TimeElapsedColumn(),
+                MofNCompleteColumn(table_column=Column(no_wrap=True)),
             ]
             if not narrow:
+                columns.append(TaskProgressColumn())
+            columns += [_RateColumn(table_column=fixed), TimeElapsedColumn(table_column=fixed)]
+            if not narrow:
                 columns.append(TimeRemainingColumn())
-            columns.append(TextColumn("[dim]{task.fields[info]}"))
+            # The info column gives way first: it is last, and its most important part leads.
+            columns.append(
+                TextColumn(
+                    "[dim]{task.fields[info]}",
+                    table_column=Column(no_wrap=True, overflow="ellipsis"),
+                )
+            )
             self.progress = RichProgress(*columns, console=self.console, refresh_per_second=8)
 
     def stage(self, name: str, total: int, *, start: bool = True) -> StageBar:

@@ -40,8 +40,8 @@ def _check_address(host: str, port: int) -> None:
         raise UsageError(f"--port {port}: out of range; use 0 (any free port) to {_MAX_PORT}")
     try:
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UsageError(f"--host {host}: not an address of this machine ({exc})") from None
+    except (socket.gaierror, UnicodeError):
+        raise UsageError(f"--host {host}: not a name or address this machine can resolve") from None
 
 
 async def _serve(simulator: Simulator) -> None:

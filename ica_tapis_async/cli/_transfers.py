@@ -101,19 +101,30 @@ async def _transfers_list(args: argparse.Namespace, ica: Any, project: str) -> i
     console = _stdout()
     wide = console.width >= WIDE
     table = Table(title=f"data transfers of project {project}", title_justify="left")
-    table.add_column("id", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("direction", no_wrap=True)
-    table.add_column("transferred", justify="right", no_wrap=True)
+    ids = [t.id if wide else short_id(t.id) for t in transfers]
+
+    def widest(values: list[str], header: str) -> int:
+        return max([len(header), *map(len, values)])
+
+    # Every column but the reference keeps its width; the reference gives way.
+    table.add_column("id", no_wrap=True, min_width=widest(ids, "id"))
+    statuses = [t.status for t in transfers]
+    table.add_column("status", no_wrap=True, min_width=widest(statuses, "status"))
+    directions = [t.direction for t in transfers]
+    table.add_column("direction", no_wrap=True, min_width=widest(directions, "direction"))
+    sizes = [_size(t.data_transferred) for t in transfers]
+    table.add_column(
+        "transferred", justify="right", no_wrap=True, min_width=widest(sizes, "transferred")
+    )
     table.add_column("reference", overflow="ellipsis", no_wrap=True, max_width=48)
     if wide:
         table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=60)
-    for t in transfers:
+    for t, shown_id, size in zip(transfers, ids, sizes, strict=True):
         table.add_row(
-            escape(t.id if wide else short_id(t.id)),
+            escape(shown_id),
             escape(t.status),
             escape(t.direction),
-            _size(t.data_transferred),
+            size,
             escape(t.reference),
             *([escape(t.status_message or "")] if wide else []),
         )
