@@ -84,6 +84,7 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 def _interrupted(err: Console, state: RunState) -> int:
+    # soft_wrap: each message is one line however narrow the terminal (it wraps, not rich).
     err.print("\n[bold yellow]Interrupted[/]: stopped cleanly.")
     for bar in state.bars:
         if bar.total and bar.started:
@@ -91,7 +92,8 @@ def _interrupted(err: Console, state: RunState) -> int:
     if state.journal:
         err.print(
             "Progress is recorded in the journal. To resume, run the same command with the "
-            "same --journal:"
+            "same --journal:",
+            soft_wrap=True,
         )
         command, hidden = resume_command(state.argv, state.secrets)
         err.print(f"  {escape(command)}", soft_wrap=True, highlight=False)
@@ -110,6 +112,7 @@ def _interrupted(err: Console, state: RunState) -> int:
             "--journal FILE to make it resumable (links and tag updates are safe to "
             "repeat; analyses launched without a journal would be created again).",
             highlight=False,
+            soft_wrap=True,
         )
     return EXIT_INTERRUPTED
 
