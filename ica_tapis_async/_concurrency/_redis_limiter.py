@@ -115,9 +115,12 @@ class RedisRateLimiter:
         self._on_unavailable = on_unavailable
         self._retry_s = retry_unavailable_s
         self._sleep = sleep
-        self._redis: Any = aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=0
-        )
+        try:
+            self._redis: Any = aioredis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+        except ValueError as exc:
+            raise ValueError(f"url {self._url!r} is not a valid Redis URL: {exc}") from None
         self._state_key = f"ita:limit:{{{name}}}"
         self._lease_key = f"ita:limit:{{{name}}}:leases"
         self._acquire = self._redis.register_script(scripts.ACQUIRE)

@@ -23,6 +23,7 @@ from ._journal import check_journal
 from ._output import batch_table, plural, print_failures, print_json
 from ._progress import ProgressDisplay
 from ._state import RunState
+from ._status import shared_limiter
 from ._transfers import cmd_transfers
 
 __all__ = (
@@ -56,7 +57,8 @@ async def _batch_run(
     state.journal = check_journal(args.journal, settings)
     state.simulator = settings.simulator
     state.secrets = settings.secrets
-    async with connect(settings) as conn:
+    limiter = shared_limiter(args, rate=settings.rate)
+    async with connect(settings, limiter=limiter) as conn:
         with display_for(args) as display:
             bar = display.stage(label, expected)
             state.bars.append(bar)
@@ -66,6 +68,7 @@ async def _batch_run(
                 batch_size=settings.batch_size,
                 max_inflight_batches=settings.max_batches,
                 journal=args.journal,
+                run_id=args.run_id,
                 progress=bar,
             )
             try:

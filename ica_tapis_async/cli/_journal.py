@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ..orchestrator._journal_open import is_database_url
 from ._config import ConfigError, Settings
 
 __all__ = ("check_journal",)
@@ -26,6 +27,8 @@ def check_journal(path: str | None, settings: Settings) -> str | None:
         return None
     if settings.simulator:
         raise ConfigError("--journal cannot be combined with --simulator")
+    if is_database_url(path):
+        return path  # a PostgreSQL journal: the run connects (and creates its tables) itself
     target = Path(path)
     if not target.parent.is_dir():
         raise ConfigError(f"--journal {path}: directory {target.parent} does not exist")

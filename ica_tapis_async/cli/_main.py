@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
+from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
 from ._interrupt import SigintGuard
@@ -39,6 +40,10 @@ def _command(name: str) -> Command:
         from ._demo import cmd_demo
 
         return cmd_demo
+    if name == "status":
+        from ._status import cmd_status
+
+        return cmd_status
     from . import _commands
 
     handlers: dict[str, Command] = {
@@ -95,7 +100,9 @@ def _interrupted(err: Console, state: RunState) -> int:
             "same --journal:",
             soft_wrap=True,
         )
-        command, hidden = resume_command(state.argv, state.secrets)
+        # A password in a --journal or --shared-limit URL is shown as ***, never printed.
+        argv = [redact_url(arg) if "://" in arg else arg for arg in state.argv]
+        command, hidden = resume_command(argv, state.secrets)
         err.print(f"  {escape(command)}", soft_wrap=True, highlight=False)
         if hidden:
             err.print(

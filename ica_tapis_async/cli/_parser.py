@@ -13,6 +13,7 @@ from ._config import (
     positive_int,
 )
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
+from ._status import add_scaleout_flags, add_status_parser
 from ._usage import Parser
 
 __all__ = ("PROG", "build_parser")
@@ -46,8 +47,11 @@ def _fmt(prog: str) -> argparse.HelpFormatter:
 def _batch_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run")
     group.add_argument(
-        "--journal", metavar="FILE", help="SQLite journal: records progress; reuse it to resume"
+        "--journal",
+        metavar="FILE|URL",
+        help="journal (SQLite file or postgresql:// URL): records progress; reuse it to resume",
     )
+    add_scaleout_flags(group)
     group.add_argument(
         "--batch-size",
         type=positive_int,
@@ -276,4 +280,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
+    add_status_parser(commands, _fmt)
     return parser

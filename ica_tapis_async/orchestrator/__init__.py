@@ -1,6 +1,7 @@
 """The batch orchestrator: exactly-once bulk linking, updates, analyses and Tapis transfers."""
 
 from ._journal_memory import MemoryJournal, NullJournal
+from ._journal_postgres import PostgresJournal
 from ._journal_protocol import (
     ChunkRecord,
     Claim,
@@ -31,6 +32,7 @@ __all__ = (
     "LeaseLostError",
     "MemoryJournal",
     "NullJournal",
+    "PostgresJournal",
     "Progress",
     "ProgressCallback",
     "RunRecord",

@@ -124,6 +124,13 @@ class BatchRoutes:
         self, request: web.Request, kind: BatchKind, project_id: str, outcomes: bytearray
     ) -> Batch:
         config = self.state.config
+        stop_at: int | None = None
+        if config.stop_rate and self.state.noise().random() < config.stop_rate:
+            left = round(len(outcomes) * config.stop_pending_share)
+            if config.stop_pending_share and not left:
+                left = 1  # a stopped job with a share to leave leaves at least one item
+            stop_at = len(outcomes) - left
+            self.state.stats.batches_stopped += 1
         return Batch(
             id=self.state.new_uuid(),
             kind=kind,
@@ -133,6 +140,7 @@ class BatchRoutes:
             step=config.step_s,
             rate=config.item_rate,
             outcomes=outcomes,
+            stop_at=stop_at,
         )
 
     def _created(self, request: web.Request, batch: Batch) -> web.Response:
@@ -170,8 +178,6 @@ class BatchRoutes:
                     code = b.LINK_INVALID
                 elif kind is DataKind.UNKNOWN:
                     code = b.LINK_NOT_FOUND
-                elif not store.link(project_id, one):
-                    code = b.ALREADY_LINKED
                 elif kind is DataKind.FOLDER and store.is_partial(one):
                     code = b.PARTIALLY_LINKED
                 else:
@@ -182,6 +188,8 @@ class BatchRoutes:
                     bump(stats.link_submissions, one)
         batch = self._new_batch(request, "linking", project_id, outcomes)
         batch.data_ids = data_ids
+        # LINKED is provisional: ALREADY_LINKED is decided when the item links (settle)
+        self.state.unsettled.append(batch)
         return self._created(request, batch)
 
     # --- update --------------------------------------------------------------------------------
@@ -232,7 +240,7 @@ class BatchRoutes:
                 outcomes.append(code)
         batch = self._new_batch(request, "update", project_id, outcomes)
         batch.data_ids, batch.group_of, batch.groups = data_ids, group_of, groups
-        self.state.pending_updates.append(batch)
+        self.state.unsettled.append(batch)
         return self._created(request, batch)
 
     # --- analysis creation ---------------------------------------------------------------------
@@ -322,6 +330,9 @@ class BatchRoutes:
             outcomes.append(code)
         batch = self._new_batch(request, "analysis", project_id, outcomes)
         batch.requests = requests
+        for index in range(batch.limit, batch.size):  # a stopped job never creates these
+            if outcomes[index] == b.ANALYSIS_OK:
+                bump(state.stats.analyses_by_user_reference, requests[index].user_reference, -1)
         return self._created(request, batch)
 
     # --- reads ---------------------------------------------------------------------------------
@@ -330,7 +341,9 @@ class BatchRoutes:
 
         async def handler(request: web.Request) -> web.Response:
             batch = self._batch(request, kind)
-            body = {"id": batch.id, "job": self.state.payloads.job(batch, self.state.now())}
+            now = self.state.now()
+            self.state.settle()  # after reading the time: everything final by `now` is applied
+            body = {"id": batch.id, "job": self.state.payloads.job(batch, now)}
             return json_response(body, media=media_of(request))
 
         return handler
@@ -359,6 +372,7 @@ class BatchRoutes:
             )
             media = media_of(request)
             now = state.now()
+            state.settle()  # after reading the time: everything final by `now` is applied
             display = _V3_LINKING if kind == "linking" and media == V3 else {}
             view = batch.view(now, statuses, display)
             body: dict[str, Any]
@@ -404,6 +418,7 @@ class BatchRoutes:
             if index is None:
                 raise ProblemError(404, f"Batch item {raw} not found", parameters={"itemId": raw})
             now = self.state.now()
+            self.state.settle()  # after reading the time: everything final by `now` is applied
             media = media_of(request)
             return json_response(
                 item_json(

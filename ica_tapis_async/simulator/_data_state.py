@@ -109,6 +109,10 @@ class DataStore:
         linked.add(data_id)
         return True
 
+    def linked_set(self, project_id: str) -> set[str]:
+        """The live set of ids linked to ``project_id`` (the batch settler adds to it)."""
+        return self._links.setdefault(project_id, set())
+
     def is_linked(self, project_id: str, data_id: str) -> bool:
         """Whether ``data_id`` is linked to ``project_id``."""
         return data_id in self._links.get(project_id, ())

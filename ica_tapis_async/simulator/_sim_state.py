@@ -6,7 +6,7 @@ import random
 import uuid
 
 from ._auth import JwtIssuer
-from ._batch_state import Batch
+from ._batch_state import Batch, settle
 from ._clock import SimClock
 from ._config import SimulatorConfig
 from ._data_state import DataStore
@@ -38,7 +38,7 @@ class SimState:
         self.payloads = Payloads(config.seed, self.epoch, self.store)
         self.transfers = TransferBook(config.seed, self.epoch, self.payloads)
         self.batches: dict[str, Batch] = {}
-        self.pending_updates: list[Batch] = []
+        self.unsettled: list[Batch] = []
         self.tapis_tasks: dict[str, Task] = {}
         self.tapis_next_id = 1
         self.idempotency = IdempotencyStore()
@@ -59,9 +59,12 @@ class SimState:
     def approximate(self, exact: int) -> int | None:
         """``remainingRecords`` for a page whose true count is ``exact`` (see ``count_error``)."""
         config = self.config
-        return approximate_count(
+        counted = approximate_count(
             exact, self._noise, error=config.count_error, absent_rate=config.count_absent_rate
         )
+        if counted != exact:
+            self.stats.counts_skewed += 1
+        return counted
 
     def noise(self) -> random.Random:
         """The seeded random source of the simulator's imperfections (counts, unknown fields)."""
@@ -76,10 +79,8 @@ class SimState:
         self.config = config
 
     def settle(self) -> None:
-        """Apply finished update items to the data store (lazily, before each request)."""
-        if not self.pending_updates:
+        """Apply finished linking/update items (lazily, before each request)."""
+        if not self.unsettled:
             return
-        now = self.now()
-        for batch in self.pending_updates:
-            batch.settle(self.store, now)
-        self.pending_updates = [b for b in self.pending_updates if not b.settled]
+        settle(self.unsettled, self.store, self.now())
+        self.unsettled = [b for b in self.unsettled if not b.settled]

@@ -267,6 +267,7 @@ async def test_redis_restarted_mid_run(
     ("kwargs", "match"),
     [
         ({"url": "http://h"}, "redis://"),
+        ({"url": "redis://:pw@127.0.0.1:notaport/0"}, "not a valid Redis URL"),
         ({"name": ""}, "name"),
         ({"rate": 0}, "rate"),
         ({"burst": 0}, "burst"),
