@@ -548,7 +548,16 @@ async def test_lazy_analyses_are_checked_for_repeats_across_chunks() -> None:
 
 async def test_lazy_update_groups_are_checked_per_position() -> None:
     """A lazy input names the position of a bad group, counted from 0."""
-    groups = iter([ita.DataUpdateGroup(["fil.1"]), ita.DataUpdateGroup([])])
+    groups = iter([ita.DataUpdateGroup(["fil.1"]), ita.DataUpdateGroup(["fil.2"])])
+    bad = iter([*groups, ita.DataUpdateGroup([])])
     with pytest.raises(ita.RequestValidationError) as info:
-        await collect(chunk_update_groups(groups, 10))
-    assert str(info.value) == "groups[1].data_ids: has no data ids"
+        await collect(chunk_update_groups(bad, 10))
+    assert str(info.value) == "groups[2].data_ids: has no data ids"
+
+
+async def test_every_split_update_chunk_has_the_digest_of_its_body() -> None:
+    """Chunks closed in the middle of a group carry their own body's digest."""
+    groups = [ita.DataUpdateGroup([f"fil.{i}" for i in range(5)])]
+    chunks = await collect(chunk_update_groups(groups, 2))
+    digests = [hashlib.sha256(dumps(c.body)).hexdigest() for c in chunks]
+    assert [c.digest for c in chunks] == digests

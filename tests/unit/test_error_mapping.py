@@ -357,3 +357,41 @@ def test_waiter_error_text_and_attributes() -> None:
         "deadline",
         {"status": "RUNNING"},
     )
+
+
+def test_errors_without_request_details_have_empty_method_and_url() -> None:
+    """An error raised before any request names no method or URL: empty strings, not None."""
+    errors = (
+        ita.APIError("m"),
+        ita.APIStatusError("m", status=500),
+        make_status_error("m", status=500),
+        ita.ResponseValidationError("m"),
+    )
+    assert [(e.method, e.url) for e in errors] == [("", "")] * 4
+
+
+def test_response_validation_error_keeps_its_request_and_place() -> None:
+    """Method, URL, path and model are kept for programs that report them."""
+    err = ita.ResponseValidationError(
+        "not a str", path="items[0].id", model="Batch", method="GET", url=URL
+    )
+    assert (err.method, err.url, err.path, err.model) == ("GET", URL, "items[0].id", "Batch")
+
+
+def test_response_validation_error_defaults() -> None:
+    """Without a path or model both are empty strings."""
+    err = ita.ResponseValidationError("bad")
+    assert (err.path, err.model, str(err)) == ("", "", ": bad")
+
+
+def test_tapis_text_body_reads_its_title() -> None:
+    """A Tapis error page that is not JSON is summed up by its title."""
+    body = "<html><title>Gateway Timeout</title></html>"
+    err = response_error("tapis", status=504, reason="Gateway Timeout", body=body)
+    assert str(err) == f"POST {URL} -> 504 Gateway Timeout"
+
+
+def test_tapis_errors_have_no_problem() -> None:
+    """Only ICA sends problem bodies; a Tapis error's ``problem`` is None."""
+    body = {"title": "Invalid", "status": 422}
+    assert response_error("tapis", body=body).problem is None
