@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint typecheck pytest bench clean mutation
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# The generated models must match the spec digests (skipped when ../shared/specs is absent).
+	$(BIN)/python tools/gen_models.py --check
+
+# Apply ruff's safe fixes and formatting (what `make lint` checks).
+fix: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict ica_tapis_async
@@ -36,6 +43,11 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# The long torture run of the orchestrators (faults, SIGKILLs, two processes on one journal);
+# it prints its seed first: replay a failure with `make torture SEED=<seed>`.
+torture: $(VENV)/.installed-test
+	$(BIN)/python -m tests.orchestrator.torture $(if $(SEED),--seed $(SEED))
+
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
 
@@ -47,6 +59,15 @@ $(VENV)/.installed-mutation: pyproject.toml $(VENV)/.installed-test
 # per module and the surviving mutants; fails when a module is under the 90% floor.
 mutation: $(VENV)/.installed-mutation
 	$(BIN)/python tools/mutation.py
+
+# Four workers sharing one Redis rate budget and one PostgreSQL journal, with a live view.
+# Uses redis-server and PostgreSQL when installed (apt-get install redis-server postgresql).
+$(VENV)/.installed-cluster: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli,redis,postgres]"
+	touch $@
+
+demo-cluster: $(VENV)/.installed-cluster
+	$(BIN)/python tools/demo_cluster.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py

@@ -13,7 +13,8 @@ Example::
 from . import concurrency, models
 from ._auth import Secret
 from ._client import IcaClient, TapisClient
-from ._concurrency import AdaptiveRateLimiter
+from ._concurrency import AdaptiveRateLimiter, RateLimiter
+from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._config import (
     ClientConfig,
     RateLimitPolicy,
@@ -39,11 +40,13 @@ from ._errors import (
     RequestValidationError,
     ResponseValidationError,
     ServerError,
+    ServerUnreachableError,
     UnprocessableEntityError,
     WaiterError,
 )
 from ._pagination import AsyncPaginator, Page
 from ._session import ClientMetrics
+from ._transport import AiohttpTransport, RawResponse, Transport
 from ._version import __version__
 from .models import (
     AnalysisBaseSpaceDataDetails,
@@ -162,6 +165,7 @@ from .orchestrator import (
     BatchReport,
     ItemOutcome,
     Journal,
+    PostgresJournal,
     Progress,
     SqliteJournal,
     TransferOrchestrator,
@@ -169,6 +173,7 @@ from .orchestrator import (
     TransferReport,
     TransferRequest,
 )
+from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 
 __all__ = (
     "__version__",
@@ -177,6 +182,7 @@ __all__ = (
     "APIStatusError",
     "APITimeoutError",
     "AdaptiveRateLimiter",
+    "AiohttpTransport",
     "AnalysisBaseSpaceDataDetails",
     "AnalysisCreationBatch",
     "AnalysisCreationBatchItemPagedListV3",
@@ -202,6 +208,8 @@ __all__ = (
     "Application",
     "ApplicationV4",
     "AsyncPaginator",
+    "BatchItemSummary",
+    "BatchItemSummaryPage",
     "AuthenticationError",
     "BadRequestError",
     "BatchOrchestrator",
@@ -264,6 +272,7 @@ __all__ = (
     "PipelineV3",
     "PipelineV4",
     "Problem",
+    "PostgresJournal",
     "Progress",
     "Project",
     "ProjectData",
@@ -283,6 +292,9 @@ __all__ = (
     "ProjectTag",
     "RateLimitError",
     "RateLimitPolicy",
+    "RedisRateLimiter",
+    "RateLimiter",
+    "RawResponse",
     "Region",
     "ReqTransfer",
     "ReqTransferElement",
@@ -293,6 +305,8 @@ __all__ = (
     "Secret",
     "SequencingRun",
     "ServerError",
+    "SharedLimiterUnavailableError",
+    "ServerUnreachableError",
     "SqliteJournal",
     "StorageBundle",
     "StorageConfiguration",
@@ -301,6 +315,7 @@ __all__ = (
     "TapisClient",
     "TenantIdentifier",
     "Timeouts",
+    "Transport",
     "Token",
     "TransferOrchestrator",
     "TransferOutcome",

@@ -49,9 +49,7 @@ def test_bad_input_file_exits_2_with_file_line_field(cli: Cli, tmp_path: Path) -
     path = write(tmp_path, "ids.txt", "fil.a\nfil.b\nfil c\n")
     result = cli("link", path, "--simulator")
     assert result.code == 2
-    assert result.err.splitlines() == [
-        f"error: {path}:3: dataId: 'fil c' is not a valid data id"
-    ]
+    assert result.err.splitlines() == [f"error: {path}:3: dataId: 'fil c' is not a valid data id"]
 
 
 def test_update_applies_tags_and_dates(cli: Cli, sim: Simulator, tmp_path: Path) -> None:
@@ -115,6 +113,8 @@ def test_transfers_create_waits_for_every_task(cli: Cli, tmp_path: Path) -> None
 
 def test_transfers_list_and_abort(cli: Cli, sim: Simulator) -> None:
     """``transfers list`` shows the project's transfers; ``abort`` stops the ongoing ones."""
+    # Ongoing transfers that stay ongoing while the test runs, however loaded the machine.
+    sim.configure(transfer_duration_s=60.0)
     listed = cli("transfers", "list", "--json", *server_flags(sim))
     assert listed.code == 0, listed.err
     transfers: list[dict[str, Any]] = json.loads(listed.out)

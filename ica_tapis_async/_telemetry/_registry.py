@@ -1,0 +1,170 @@
+"""A small in-process metric registry and its Prometheus text exposition.
+
+The OpenTelemetry SDK (and so its Prometheus exporter) is the user's choice, not a dependency;
+``--metrics-port`` still needs something to serve, so the same measurements are kept here too
+when a registry is attached.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
+
+from ._names import MetricDef
+
+__all__ = ("DEFAULT_BUCKETS", "MetricsRegistry", "prometheus_name")
+
+AttrValue = str | int | float | bool
+Labels = tuple[tuple[str, str], ...]
+
+#: Histogram bucket bounds in seconds: a local simulator answers in ~1 ms, a throttled wait or a
+#: slow server in seconds.
+DEFAULT_BUCKETS: Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+
+_INVALID: Final = re.compile(r"[^a-zA-Z0-9_]")
+_UNIT_SUFFIX: Final = {"s": "seconds", "{request}/s": "per_second"}
+
+
+def prometheus_name(metric: MetricDef) -> str:
+    """The Prometheus name of an OpenTelemetry instrument, as the OTel-Prometheus mapping
+    derives it: dots to underscores, the unit as a suffix, ``_total`` on counters."""
+    name = _INVALID.sub("_", metric.name)
+    suffix = _UNIT_SUFFIX.get(metric.unit)
+    if suffix and not name.endswith(suffix):
+        name = f"{name}_{suffix}"
+    if metric.kind == "counter":
+        name += "_total"
+    return name
+
+
+def _labels(attributes: Mapping[str, AttrValue]) -> Labels:
+    return tuple(sorted((_INVALID.sub("_", k), str(v)) for k, v in attributes.items()))
+
+
+class _Histogram:
+    __slots__ = ("count", "counts", "sum")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = [0] * (buckets + 1)  # the last one is +Inf
+        self.count = 0
+        self.sum = 0.0
+
+
+class MetricsRegistry:
+    """Counters, gauges and histograms keyed by instrument and attributes.
+
+    Not thread-safe on purpose: everything that records runs on one event loop.
+
+    Args:
+        buckets: histogram upper bounds, in the instrument's unit.
+    """
+
+    def __init__(self, buckets: Iterable[float] = DEFAULT_BUCKETS) -> None:
+        self._buckets = tuple(sorted(buckets))
+        self._defs: dict[str, MetricDef] = {}
+        self._sums: dict[str, dict[Labels, float]] = {}
+        self._histograms: dict[str, dict[Labels, _Histogram]] = {}
+        self._gauges: dict[str, Callable[[], Iterable[tuple[float, Mapping[str, AttrValue]]]]] = {}
+
+    def add(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
+        """Add ``value`` to a counter or up-down counter."""
+        self._defs.setdefault(metric.name, metric)
+        series = self._sums.setdefault(metric.name, {})
+        key = _labels(attributes)
+        series[key] = series.get(key, 0.0) + value
+
+    def record(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
+        """Record one histogram observation."""
+        self._defs.setdefault(metric.name, metric)
+        series = self._histograms.setdefault(metric.name, {})
+        key = _labels(attributes)
+        histogram = series.get(key)
+        if histogram is None:
+            histogram = series[key] = _Histogram(len(self._buckets))
+        histogram.counts[bisect.bisect_left(self._buckets, value)] += 1
+        histogram.count += 1
+        histogram.sum += value
+
+    def observe(
+        self,
+        metric: MetricDef,
+        callback: Callable[[], Iterable[tuple[float, Mapping[str, AttrValue]]]],
+    ) -> None:
+        """Read a gauge through ``callback`` at each exposition."""
+        self._defs[metric.name] = metric
+        self._gauges[metric.name] = callback
+
+    def value(self, metric: MetricDef, **attributes: AttrValue) -> float:
+        """The current value of a counter series (0 when never recorded); for tests and views."""
+        return self._sums.get(metric.name, {}).get(_labels(attributes), 0.0)
+
+    def total(self, metric: MetricDef) -> float:
+        """A counter's sum over every attribute set."""
+        return sum(self._sums.get(metric.name, {}).values())
+
+    def render(self) -> str:
+        """The registry in the Prometheus text exposition format (version 0.0.4)."""
+        lines: list[str] = []
+        for name, metric in sorted(self._defs.items()):
+            prom = prometheus_name(metric)
+            kind = {"updowncounter": "gauge"}.get(metric.kind, metric.kind)
+            lines.append(f"# HELP {prom} {_escape_help(metric.description)}")
+            lines.append(f"# TYPE {prom} {kind}")
+            if name in self._gauges:
+                for value, attributes in self._gauges[name]():
+                    lines.append(_sample(prom, _labels(attributes), value))
+            for labels, total in sorted(self._sums.get(name, {}).items()):
+                lines.append(_sample(prom, labels, total))
+            for labels, histogram in sorted(self._histograms.get(name, {}).items()):
+                cumulative = 0
+                for bound, count in zip(self._buckets, histogram.counts, strict=False):
+                    cumulative += count
+                    lines.append(
+                        _sample(f"{prom}_bucket", (*labels, ("le", _num(bound))), cumulative)
+                    )
+                lines.append(_sample(f"{prom}_bucket", (*labels, ("le", "+Inf")), histogram.count))
+                lines.append(_sample(f"{prom}_sum", labels, histogram.sum))
+                lines.append(_sample(f"{prom}_count", labels, histogram.count))
+        return "\n".join(lines) + "\n"
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _num(value: float) -> str:
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _sample(name: str, labels: Labels, value: float) -> str:
+    if not labels:
+        return f"{name} {_num(value)}"
+    inner = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels)
+    return f"{name}{{{inner}}} {_num(value)}"

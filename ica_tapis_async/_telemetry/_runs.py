@@ -1,0 +1,153 @@
+"""Spans and measurements of orchestrator runs and their chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ._names import ATTR, METRICS
+from ._scrub import scrub_text
+
+if TYPE_CHECKING:
+    from ._facade import Telemetry
+
+__all__ = ("ChunkScope", "RunScope")
+
+AttrValue = str | int | float | bool
+
+
+class _SpanScope:
+    """A span made current for the scope's duration (when tracing is on)."""
+
+    def __init__(self, telemetry: Telemetry, name: str, attributes: dict[str, AttrValue]) -> None:
+        self._telemetry = telemetry
+        self._name = name
+        self._attributes = attributes
+        self._span: Any = None
+        self._token: Any = None
+
+    def _open(self) -> None:
+        tracer = self._telemetry.tracer()
+        if tracer is None:
+            return
+        trace, context = self._telemetry.trace_api()
+        self._span = tracer.start_span(self._name, attributes=self._attributes)
+        self._token = context.attach(trace.set_span_in_context(self._span))
+
+    def _close(self, exc: BaseException | None) -> None:
+        span = self._span
+        if span is None:
+            return
+        trace, context = self._telemetry.trace_api()
+        try:
+            if exc is not None:
+                span.set_attribute(ATTR.ERROR_TYPE, type(exc).__name__)
+                span.set_status(trace.Status(trace.StatusCode.ERROR, scrub_text(str(exc))[:500]))
+        finally:
+            context.detach(self._token)
+            span.end()
+
+    def set(self, key: str, value: AttrValue) -> None:
+        """Set an attribute on the span (nothing when tracing is off)."""
+        if self._span is not None:
+            self._span.set_attribute(key, value)
+
+    def event(self, name: str, attributes: Mapping[str, AttrValue] | None = None) -> None:
+        """Add an event to the span (nothing when tracing is off)."""
+        if self._span is not None:
+            self._span.add_event(name, dict(attributes or {}))
+
+    def counts(self, counts: Mapping[str, int]) -> None:
+        """Item counts per status as ``ica_tapis.items.<STATUS>`` attributes."""
+        if self._span is not None:
+            for status, count in counts.items():
+                self._span.set_attribute(ATTR.ITEMS_PREFIX + status, count)
+
+
+class RunScope(_SpanScope):
+    """An orchestrator run: the parent of every chunk span."""
+
+    def __init__(self, telemetry: Telemetry, kind: str, run_id: str) -> None:
+        super().__init__(telemetry, f"orchestrator.{kind}", {ATTR.KIND: kind, ATTR.RUN_ID: run_id})
+
+    def __enter__(self) -> RunScope:
+        self._open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._close(exc)
+
+
+class ChunkScope(_SpanScope):
+    """One chunk, from submit to its last poll; its requests are its children."""
+
+    def __init__(
+        self, telemetry: Telemetry, kind: str, run_id: str, index: int, items: int
+    ) -> None:
+        super().__init__(
+            telemetry,
+            f"orchestrator.{kind}.chunk",
+            {
+                ATTR.KIND: kind,
+                ATTR.RUN_ID: run_id,
+                ATTR.CHUNK_INDEX: index,
+                ATTR.CHUNK_ITEMS: items,
+            },
+        )
+        self._kind = kind
+        self._index = index
+        self._pending = False
+        self._ended = False
+
+    def __enter__(self) -> ChunkScope:
+        self._open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None and not self._ended:
+            self._state("failed")
+        self._unpend()
+        self._close(exc)
+
+    def _state(self, state: str) -> None:
+        self._telemetry.add(METRICS.CHUNKS, 1, {ATTR.KIND: self._kind, ATTR.CHUNK_STATE: state})
+
+    def _unpend(self) -> None:
+        live = self._telemetry.live
+        if self._pending and live is not None:
+            live.batch_finished(self._kind, self._index)
+        self._pending = False
+
+    def submitted(self, batch_id: str, *, resumed: bool = False) -> None:
+        """The chunk's batch exists: sent now, or found in the journal on resume."""
+        self.set(ATTR.BATCH_ID, batch_id)
+        self.event("resumed" if resumed else "submitted", {ATTR.BATCH_ID: batch_id})
+        self._state("resumed" if resumed else "submitted")
+        live = self._telemetry.live
+        if live is not None:
+            live.batch_pending(self._kind, self._index, batch_id)
+            self._pending = True
+
+    def finished(self, counts: Mapping[str, int], *, state: str = "done") -> None:
+        """The chunk reached its end with these item counts per final status."""
+        self._ended = True
+        self.counts(counts)
+        self.set(ATTR.CHUNK_STATE, state)
+        self._state(state)
+        for status, count in counts.items():
+            if count:
+                self._telemetry.add(
+                    METRICS.ITEMS, count, {ATTR.KIND: self._kind, ATTR.ITEM_STATUS: status}
+                )
+        self._unpend()
