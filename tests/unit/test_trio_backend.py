@@ -19,7 +19,7 @@ from ica_tapis_async.concurrency import (
     WaiterError,
     fan_out,
     gather_bounded,
-    wait_for,
+    poll_until,
 )
 
 from .fakes import FakeClock
@@ -86,7 +86,7 @@ def test_fan_out_on_trio_propagates_the_first_error() -> None:
         on_trio(main)
 
 
-def test_wait_for_on_trio_returns_the_final_value() -> None:
+def test_poll_until_on_trio_returns_the_final_value() -> None:
     """The poller sleeps through the injected sleep and returns the success value."""
     clock = FakeClock()
     values = iter(["RUNNING", "RUNNING", "DONE"])
@@ -98,14 +98,14 @@ def test_wait_for_on_trio_returns_the_final_value() -> None:
         return PollState.SUCCESS if value == "DONE" else PollState.PENDING
 
     async def main() -> str:
-        return await wait_for(
+        return await poll_until(
             fetch, classify, name="job", initial_delay=1.0, clock=clock, sleep=clock.sleep
         )
 
     assert on_trio(main) == "DONE"
 
 
-def test_wait_for_on_trio_gives_up_after_max_attempts() -> None:
+def test_poll_until_on_trio_gives_up_after_max_attempts() -> None:
     """The waiter's give-up path raises WaiterError on trio."""
     clock = FakeClock()
 
@@ -113,7 +113,7 @@ def test_wait_for_on_trio_gives_up_after_max_attempts() -> None:
         return "RUNNING"
 
     async def main() -> Any:
-        return await wait_for(
+        return await poll_until(
             fetch,
             lambda _: PollState.PENDING,
             name="job",
