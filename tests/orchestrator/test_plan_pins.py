@@ -359,13 +359,7 @@ def test_run_ids_accepted(run_id: str) -> None:
         "rün",
         None,
         7,
-        pytest.param(
-            "run\n",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="_plan._RUN_ID ends with '$', which also matches before a final newline",
-            ),
-        ),
+        "run\n",
     ],
 )
 def test_run_ids_refused(run_id: object) -> None:
@@ -475,14 +469,7 @@ def test_data_ids_accepted(value: str) -> None:
         (":fil", "where: is not a valid data id: ':fil'"),
         ("fil 1", "where: is not a valid data id: 'fil 1'"),
         ("fil/1", "where: is not a valid data id: 'fil/1'"),
-        pytest.param(
-            "fil.1\n",
-            "where: is not a valid data id: 'fil.1\\n'",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="_plan._ID ends with '$', which also matches before a final newline",
-            ),
-        ),
+        ("fil.1\n", "where: is not a valid data id: 'fil.1\\n'"),
         ("x" * 256, "where: is 256 characters; at most 255"),
         ("", "where: must be a non-empty string, got ''"),
         (5, "where: must be a non-empty string, got 5"),
