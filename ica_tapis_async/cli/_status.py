@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
     from ._state import RunState
 
-# rich (the ``cli`` extra) is imported where it draws: the parser, and so --help, --version
-# and the simulator, work without it.
-
 __all__ = (
     "add_scaleout_flags",
     "add_status_parser",
@@ -49,8 +46,7 @@ def add_scaleout_flags(group: Any) -> None:
     group.add_argument(
         "--shared-limit",
         metavar="URL",
-        help="redis://… : share one rate budget with every worker using the same --limit-name "
-        "(--rate is then the whole fleet's rate)",
+        help="redis://… : share one rate budget with every worker using the same --limit-name",
     )
     group.add_argument(
         "--limit-name",
@@ -150,6 +146,8 @@ def _workers(chunks: list[ChunkRecord], now: float) -> list[dict[str, Any]]:
 
 def status_table(status: dict[str, Any]) -> Table:
     """The status for people."""
+    # rich is imported here, not at the top: the parser imports this module, and --help must
+    # work without the cli extra.
     from rich.markup import escape
     from rich.table import Table
 
@@ -187,6 +185,8 @@ def status_table(status: dict[str, Any]) -> Table:
 
 async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     """Print a run's progress across its workers."""
+    from ._output import print_json  # rich, which --help must not need
+
     # A status must not create an empty SQLite file where the user mistyped a path.
     if not is_database_url(args.journal) and not await anyio.Path(args.journal).is_file():
         raise ConfigError(f"--journal {args.journal}: no such file")
@@ -196,12 +196,10 @@ async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     finally:
         await journal.aclose()
     status["journal"] = redact_url(args.journal)
-    from rich.console import Console
-
-    from ._output import print_json
-
     if args.json:
         print_json(status)
     else:
+        from rich.console import Console
+
         Console(highlight=False).print(status_table(status))
     return 0
