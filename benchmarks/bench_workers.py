@@ -278,4 +278,6 @@ def _bench(args: argparse.Namespace, redis_url: str, dsn: str) -> int:
 
 
 if __name__ == "__main__":
+    # A TERM (a timeout, a CI cancel) unwinds like Ctrl-C: the servers started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())

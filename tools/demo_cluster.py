@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -184,4 +185,6 @@ def _final(
 
 if __name__ == "__main__":
     os.environ.setdefault("COLUMNS", "100")
+    # A TERM (a timeout, a CI cancel) unwinds like Ctrl-C: the servers started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
