@@ -70,6 +70,8 @@ def test_resume_recipe_works(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if server.stdout is not None:
+            server.stdout.close()  # else an unclosed-file ResourceWarning fails the test
     assert once.code == twice.code == 0, once.err + twice.err
     assert '"total": 200' in once.out and '"total": 200' in twice.out
 
