@@ -11,8 +11,8 @@ import anyio
 import attrs
 
 from .._client import TapisClient
-from .._concurrency import Backoff
-from .._errors import APIConnectionError, APIStatusError, AuthenticationError
+from .._concurrency import PollState, poll_until
+from .._errors import APIConnectionError, APIStatusError, AuthenticationError, WaiterError
 from ..models import ReqTransferElement, TransferStatus, TransferTask
 
 __all__ = ("NOT_CREATED", "TIMED_OUT", "UNKNOWN", "Created", "TaskFollower")
@@ -113,32 +113,40 @@ class TaskFollower:
 
     async def wait(self, task_uuid: str) -> TransferTask | str:
         """The task once final, else ``TIMED_OUT`` or ``UNKNOWN`` (its GET kept failing)."""
-        backoff = Backoff(self.poll_initial, max(self.poll_initial, self.poll_max), 1.5)
-        deadline = time.monotonic() + self.poll_timeout
-        previous: object = None
         woken = self.cancelled.is_set()
-        while True:
-            try:
-                task = await self.tapis.transfers.get(task_uuid, include_summary=True)
-            except AuthenticationError:
-                raise
-            except (APIStatusError, APIConnectionError) as exc:
-                log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
-                return UNKNOWN
-            if task.status in TransferStatus.FINAL:
-                return task
-            if time.monotonic() >= deadline:
-                return TIMED_OUT
-            state = (task.status, task.complete_transfers)
-            delay = backoff.next(changed=state != previous)
-            previous = state
+
+        async def sleep(delay: float) -> None:
+            nonlocal woken
             if woken:
                 await self.sleep(delay)
-                continue
+                return
             # A cancel wakes the poll once (to see CANCELLED soon), never again: no spinning.
             with anyio.move_on_after(delay):
                 await self.cancelled.wait()
             woken = self.cancelled.is_set()
+
+        try:
+            return await poll_until(
+                lambda: self.tapis.transfers.get(task_uuid, include_summary=True),
+                lambda task: (
+                    PollState.SUCCESS if task.status in TransferStatus.FINAL else PollState.PENDING
+                ),
+                name=f"transfer task {task_uuid}",
+                initial_delay=self.poll_initial,
+                max_delay=max(self.poll_initial, self.poll_max),
+                deadline=self.poll_timeout,
+                changed=lambda a, b: (
+                    (a.status, a.complete_transfers) != (b.status, b.complete_transfers)
+                ),
+                sleep=sleep,
+            )
+        except WaiterError:
+            return TIMED_OUT
+        except AuthenticationError:
+            raise
+        except (APIStatusError, APIConnectionError) as exc:
+            log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
+            return UNKNOWN
 
 
 def _after(created: datetime | None, since: float) -> bool:
