@@ -80,6 +80,7 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
 
 
 def _interrupted(err: Console, state: RunState) -> int:
+    # soft_wrap: each message is one line however narrow the terminal (it wraps, not rich).
     err.print("\n[bold yellow]Interrupted[/]: stopped cleanly.")
     for bar in state.bars:
         if bar.total and bar.started:
@@ -87,7 +88,8 @@ def _interrupted(err: Console, state: RunState) -> int:
     if state.journal:
         err.print(
             "Progress is recorded in the journal. To resume, run the same command with the "
-            "same --journal:"
+            "same --journal:",
+            soft_wrap=True,
         )
         # A password in a --journal or --shared-limit URL is shown as ***, never printed.
         argv = [redact_url(arg) if "://" in arg else arg for arg in state.argv]
@@ -108,6 +110,7 @@ def _interrupted(err: Console, state: RunState) -> int:
             "--journal FILE to make it resumable (links and tag updates are safe to "
             "repeat; analyses launched without a journal would be created again).",
             highlight=False,
+            soft_wrap=True,
         )
     return EXIT_INTERRUPTED
 

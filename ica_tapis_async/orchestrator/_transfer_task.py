@@ -94,15 +94,14 @@ class TaskFollower:
     ) -> str | None:
         """The uuid of a task this attempt created: same tag, created after ``since`` (less the
         skew) and with the same elements; never an older task that happens to carry the tag."""
-        # The newest tasks come first; a lost create is among the most recent ones.
-        page = await self.tapis.transfers.list_recent(page_size=100)
+        # Newest first: read back until the tasks are older than the attempt (a busy account
+        # may have created more than a page of tasks since).
         wanted = sorted((e.source_uri, e.destination_uri) for e in elements)
-        for task in page.items:
-            if (
-                task.tag != tag
-                or task.uuid is None
-                or not _after(task.created, since - self.recovery_skew_s)
-            ):
+        earliest = since - self.recovery_skew_s
+        async for task in self.tapis.transfers.list_recent(page_size=100):
+            if task.created is not None and task.created.timestamp() < earliest:
+                break
+            if task.tag != tag or task.uuid is None or not _after(task.created, earliest):
                 continue
             details = await self.tapis.transfers.details(task.uuid)
             parents = details.parent_tasks or []
