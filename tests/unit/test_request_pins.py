@@ -173,7 +173,7 @@ def test_origin_comparison_ignores_case_and_default_ports(a: str, b: str, same: 
         (Request("POST", "u", {}), False),
         (Request("PUT", "u", {}), False),
         (Request("POST", "u", {}, idempotency_key=""), True),
-        (Request("POST", "u", {}, retry_safe=True), True),
+        (Request("POST", "u", {}, declared_idempotent=True), True),
     ],
 )
 def test_which_requests_may_be_repeated(request_: Request, retryable: bool) -> None:
