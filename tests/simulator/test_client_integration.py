@@ -230,10 +230,10 @@ async def test_retries_complete_calls_through_faults(fault: dict[str, float]) ->
 async def test_rate_limit_429_is_retried_and_slows_the_client() -> None:
     """The simulator's 429 + Retry-After is honoured and cuts the client's rate."""
     async with (
-        Simulator(seed=5, rate_limit=20, rate_limit_burst=2, retry_after=0.05) as sim,
+        Simulator(seed=5, rate_limit=5, rate_limit_burst=1, retry_after=0.05) as sim,
         ita.IcaClient(sim.ica_url, api_key="key", retry=FAST) as ica,
     ):
-        for _ in range(10):
+        for _ in range(5):
             await ica.data_transfers.list(PROJECT, page_size=5)
         assert sim.stats.throttled > 0
         assert ica.metrics.throttled == sim.stats.throttled
