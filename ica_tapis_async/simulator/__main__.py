@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--faithful",
         action=_Faithful,
         nargs=0,
+        default=argparse.SUPPRESS,
         help="turn on the real services' outcome-neutral imperfections (SimulatorConfig."
         "faithful()); flags after it override",
     )
