@@ -10,19 +10,18 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from .._redact import redact_url
 from ..orchestrator import ChunkRecord, Journal
 from ..orchestrator._journal_open import is_database_url, open_journal
 from ._config import ConfigError
-from ._output import print_json
 from ._state import RunState
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = (
     "add_scaleout_flags",
@@ -146,6 +145,10 @@ def _workers(chunks: list[ChunkRecord], now: float) -> list[dict[str, Any]]:
 
 def status_table(status: dict[str, Any]) -> Table:
     """The status for people."""
+    # rich (the cli extra) only when printing: the parser imports this module for --help.
+    from rich.markup import escape
+    from rich.table import Table
+
     finished = "running" if status["finished_at"] is None else "finished"
     table = Table(
         title=f"run {status['run_id']}: {status['kind']}, {finished}",
@@ -189,6 +192,10 @@ async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     finally:
         await journal.aclose()
     status["journal"] = redact_url(args.journal)
+    from rich.console import Console
+
+    from ._output import print_json
+
     if args.json:
         print_json(status)
     else:
