@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
@@ -141,6 +142,11 @@ def _failed(err: Console, leaf: BaseException, state: RunState) -> int | None:
     )
     if isinstance(leaf, usage):
         err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
+        return EXIT_USAGE
+    if isinstance(leaf, sqlite3.Error):
+        # Only the journal uses SQLite: a place it cannot open or write, or a damaged file.
+        where = f"--journal {state.journal}" if state.journal else "journal"
+        err.print(f"[red]error:[/] {escape(where)}: {escape(str(leaf))}", soft_wrap=True)
         return EXIT_USAGE
     if isinstance(leaf, ServerUnreachableError):
         err.print(

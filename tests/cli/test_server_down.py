@@ -37,7 +37,7 @@ def test_down_server_stops_the_run_in_one_message(tmp_path: Path) -> None:
     )
     bad = start("link", str(ids), "--unreachable-after", "0", *flags)
     result, refused = finish(down), finish(bad)
-    assert time.monotonic() - began < 30  # retrying 1,000 requests would take minutes
+    assert time.monotonic() - began < 60  # retrying 1,000 requests would take minutes
     assert (result.code, result.out) == (1, "")
     assert len(result.err_lines) == 2, result.err
     assert re.fullmatch(
