@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from .._concurrency import representative
 from .._errors import (
     APIConnectionError,
     APIError,
@@ -83,16 +84,6 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
             continue
         out.append(token)
     return out
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The one meaningful exception inside (possibly nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup):
-        inner = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
-        if not inner:
-            return exc.exceptions[0]
-        exc = inner[0]
-    return exc
 
 
 def _interrupted(err: Console, state: RunState) -> int:
@@ -201,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             return _interrupted(err, state)
         except BaseException as raised:
-            leaf = _leaf(raised)
+            leaf = representative(raised)
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
                 return _interrupted(err, state)
             code = _failed(err, leaf, state)
