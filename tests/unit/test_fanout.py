@@ -203,20 +203,6 @@ async def test_two_failures_make_an_exception_group() -> None:
     assert sorted(e.args[0] for e in info.value.exceptions) == [0, 1]
 
 
-async def test_the_same_failure_in_every_call_is_raised_once_as_itself() -> None:
-    """Two calls failing at once with the same error (a 401 everywhere) raise it plainly."""
-
-    async def work(i: int) -> int:
-        with anyio.CancelScope(shield=True):
-            await spin(3)
-        raise PermissionError("401 everywhere")
-
-    with pytest.raises(PermissionError, match="401 everywhere"):
-        async with fan_out(work, range(2), limit=2) as results:
-            async for _ in results:
-                pass
-
-
 async def test_breaking_out_cancels_remaining_work() -> None:
     """Leaving the block after a break cancels the unfinished calls; each one's finally runs."""
     tracker = Tracker()
