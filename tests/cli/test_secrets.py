@@ -92,5 +92,6 @@ def test_resume_command_names_variables_not_values() -> None:
 def test_token_repr_hides_the_jwt() -> None:
     """``repr(Token)`` does not show the JWT it carries."""
     token = Token(token=TAPIS_TOKEN)
-    assert TAPIS_TOKEN not in repr(token) and TAPIS_TOKEN not in str(token)
+    assert TAPIS_TOKEN not in repr(token)
+    assert TAPIS_TOKEN not in str(token)
     assert token.token == TAPIS_TOKEN

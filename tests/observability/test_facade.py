@@ -115,9 +115,11 @@ def test_calls_nest_under_chunks_under_runs(otel: Otel) -> None:
     run_span = otel.span("orchestrator.link")
     chunk_span = otel.span("orchestrator.link.chunk")
     call_span = otel.span("ica.data_linking_batches.create")
-    assert chunk_span.parent is not None and run_span.context is not None
+    assert chunk_span.parent is not None
+    assert run_span.context is not None
     assert chunk_span.parent.span_id == run_span.context.span_id
-    assert call_span.parent is not None and chunk_span.context is not None
+    assert call_span.parent is not None
+    assert chunk_span.context is not None
     assert call_span.parent.span_id == chunk_span.context.span_id
     assert {s.context.trace_id for s in otel.spans() if s.context} == {run_span.context.trace_id}
     chunk_attrs = dict(chunk_span.attributes or {})

@@ -34,10 +34,12 @@ async def test_lost_linking_answers_are_resubmitted_and_counted_once(
     sim.configure(p_drop_after_post=0.5, fault_operations={"createProjectDataLinkingBatch"})
     ids = [f"fil.lost{i}" for i in range(1000)]
     report = await orchestrator(ica, batch_size=100).link(ids)
-    assert report.total == 1000 and report.ok
+    assert report.total == 1000
+    assert report.ok
     assert set(report.counts) <= {"LINKED", "ALREADY_LINKED"}
     assert sim.stats.faults.get("drop_after_post", 0) > 0
-    assert report.resubmitted > 0 and report.retries > 0
+    assert report.resubmitted > 0
+    assert report.retries > 0
     assert sim.links(PROJECT) >= set(ids)
 
 
@@ -89,8 +91,10 @@ async def test_finished_run_is_not_sent_again(
         first = await orch.link(ids)
     batches = sim.stats.batches["linking"]
     second = await orchestrator(ica, journal=journal, batch_size=100).link(ids)
-    assert second.counts == first.counts and second.total == 500
-    assert sim.stats.batches["linking"] == batches and second.run_id == first.run_id
+    assert second.counts == first.counts
+    assert second.total == 500
+    assert sim.stats.batches["linking"] == batches
+    assert second.run_id == first.run_id
 
 
 async def test_journal_refuses_other_input(ica: ita.IcaClient, tmp_path: Path) -> None:

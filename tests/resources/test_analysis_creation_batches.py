@@ -45,7 +45,8 @@ async def test_create_sends_key_and_union_discriminator(
         ]
     )
     got = await ica.analysis_creation_batches.create(PROJECT, request, idempotency_key="k-1")
-    assert got.id == BATCH and got.job is None
+    assert got.id == BATCH
+    assert got.job is None
     [(_, kwargs)] = sent(http, "POST")
     assert kwargs["headers"]["Idempotency-Key"] == "k-1"
     assert kwargs["headers"]["Content-Type"] == V3

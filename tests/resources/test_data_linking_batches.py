@@ -113,7 +113,8 @@ async def test_list_items_pages_and_first_page(http: FakeTransport, ica: ita.Ica
         pattern, payload={"items": [linking_item(1)], "nextPageToken": "t", "remainingRecords": 5}
     )
     first = await ica.data_linking_batches.list_items(PROJECT, BATCH)
-    assert first.remaining_records == 5 and len(first.items) == 1
+    assert first.remaining_records == 5
+    assert len(first.items) == 1
     http.get(pattern, payload={"items": [linking_item(1)], "nextPageToken": "t2"})
     http.get(pattern, payload={"items": [], "nextPageToken": ""})
     pages = [p async for p in ica.data_linking_batches.list_items(PROJECT, BATCH).pages()]

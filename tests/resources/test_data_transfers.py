@@ -69,7 +69,8 @@ async def test_get_and_abort(http: FakeTransport, ica: ita.IcaClient) -> None:
     assert got.status == ita.DataTransferStatus.ABORTREQUESTED
     assert await ica.data_transfers.abort(PROJECT, UUID) is None
     [(url, kwargs)] = sent(http, "POST")
-    assert url.endswith(f"/dataTransfers/{UUID}:abort") and kwargs["data"] is None
+    assert url.endswith(f"/dataTransfers/{UUID}:abort")
+    assert kwargs["data"] is None
 
 
 async def test_offset_paging_goes_on_past_a_short_page(

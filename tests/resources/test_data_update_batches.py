@@ -75,7 +75,8 @@ async def test_get_get_item_and_list_items(http: FakeTransport, ica: ita.IcaClie
     assert (await ica.data_update_batches.get(PROJECT, BATCH)).job.status == "SUCCEEDED"
     item = await ica.data_update_batches.get_item(PROJECT, BATCH, ITEM)
     assert item.processing.status == ita.UpdateItemStatus.PARTIALLY_UPDATED
-    assert item.request.user_tags is not None and item.request.user_tags.add_tags == ["qc"]
+    assert item.request.user_tags is not None
+    assert item.request.user_tags.add_tags == ["qc"]
     statuses = [
         i.processing.status
         async for i in ica.data_update_batches.list_items(PROJECT, BATCH, status="FAILED")

@@ -517,7 +517,8 @@ def test_the_check_catches_a_wrong_answer() -> None:
     """The validation is real: a schema violation, an undocumented type and a bad Problem."""
     item = orjson.dumps({"id": "not-a-uuid", "processing": {"status": "LINKED"}})
     found = _problems(Answer("getProjectDataLinkingBatchItem", 200, V4, item))
-    assert found and any("request" in p or "uuid" in p for p in found)
+    assert found
+    assert any("request" in p or "uuid" in p for p in found)
     assert _problems(Answer("getProjectDataLinkingBatch", 200, V4, b"{}"))
     assert _problems(Answer("getDataTransfers", 404, PROBLEM, b'{"title": "x"}'))
     assert _problems(Answer("abortDataTransfer", 204, "", b"x"))
