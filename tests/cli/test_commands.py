@@ -15,7 +15,7 @@ from ica_tapis_async.cli._progress import StageBar
 from ica_tapis_async.orchestrator import Progress
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, Cli, server_flags, write
+from .helpers import PROJECT, Cli, server_flags, write
 
 PIPE = "9b1f0000-0000-4000-8000-000000000001"
 

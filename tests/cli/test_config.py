@@ -14,7 +14,7 @@ from ica_tapis_async.cli._connect import rate_limit_policy, simulator_knobs
 from ica_tapis_async.cli._parser import build_parser
 from ica_tapis_async.simulator import SimulatorConfig
 
-from .conftest import Cli, Result
+from .helpers import Cli, Result
 
 ENV = {
     "ICA_BASE_URL": "https://ica.example/ica/rest",

@@ -9,7 +9,7 @@ from ica_tapis_async.cli._resume import resume_command
 from ica_tapis_async.models import Token
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import Run, finish, start
 
 API_KEY = "sk-live-Qm3vT7xR1pZ9wL2k"

@@ -13,7 +13,7 @@ from ica_tapis_async.cli._demo import _Stage, _summary
 from ica_tapis_async.orchestrator import BatchReport
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import last_frame, run_in_terminal
 
 

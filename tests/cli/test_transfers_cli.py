@@ -10,7 +10,7 @@ from pathlib import Path
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import finish, interrupt, run, start, wait_until
 
 

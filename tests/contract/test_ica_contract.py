@@ -18,7 +18,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async._converter import structure, unstructure
 
-from ..resources.conftest import ICA, PROJECT, batch
+from ..resources.helpers import ICA, PROJECT, batch
 from ..unit.fakes import FakeTransport
 from ..unit.model_payloads import full_payload, minimal_payload
 

@@ -9,7 +9,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from ica_tapis_async._telemetry import LiveStats, MetricsRegistry, Telemetry
 from ica_tapis_async._telemetry._calls import NoopCall
 
-from .conftest import Otel
+from .helpers import Otel
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlX2J5dGVz"
 

@@ -12,7 +12,7 @@ import pytest
 from ica_tapis_async._telemetry import JsonFormatter, configure_logging
 from ica_tapis_async._telemetry._logging import LOGGER_NAMES
 
-from .conftest import Otel
+from .helpers import Otel
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlX2J5dGVz"
 

@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, nextflow, orchestrator
+from .helpers import PROJECT, nextflow, orchestrator
 
 
 def link_input() -> tuple[list[str], dict[str, int]]:

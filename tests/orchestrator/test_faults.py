@@ -12,7 +12,7 @@ from ica_tapis_async.orchestrator import MemoryJournal
 from ica_tapis_async.simulator import Simulator
 
 from ..unit.fakes import FakeTransport
-from .conftest import PROJECT, nextflow, orchestrator
+from .helpers import PROJECT, nextflow, orchestrator
 from .test_polling import job
 
 ICA = "https://ica.test/ica/rest"

@@ -17,7 +17,7 @@ from ica_tapis_async.orchestrator._plan import (
     prevalidate,
 )
 
-from .conftest import nextflow
+from .helpers import nextflow
 
 
 async def test_link_chunks_and_duplicates() -> None:

@@ -32,7 +32,7 @@ from ica_tapis_async.orchestrator._plan import (
     prevalidate,
 )
 
-from .conftest import nextflow
+from .helpers import nextflow
 
 
 async def collect(chunks: AsyncIterator[Chunk]) -> list[Chunk]:

@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import PROJECT, nextflow
+from .helpers import PROJECT, nextflow
 
 ICA = "https://ica.test/ica/rest"
 BASE = f"{ICA}/api/projects/{PROJECT}/analysisCreationBatch"

@@ -7,7 +7,7 @@ import time
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, nextflow
+from .helpers import PROJECT, nextflow
 
 
 async def test_20k_links_and_500_analyses_under_faults_and_a_rate_limit() -> None:

@@ -14,7 +14,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, eventually, nextflow, orchestrator
+from .helpers import PROJECT, eventually, nextflow, orchestrator
 
 
 async def stream_keys(orch: ita.BatchOrchestrator, kind: str, items: list[object]) -> list[str]:

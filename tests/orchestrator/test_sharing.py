@@ -19,7 +19,7 @@ from ica_tapis_async.orchestrator._plan import chunk_update_groups
 from ica_tapis_async.simulator import Simulator
 
 from ..unit.fakes import FakeTransport
-from .conftest import PROJECT, orchestrator
+from .helpers import PROJECT, orchestrator
 from .test_faults import problem
 
 ICA = "https://ica.test/ica/rest"

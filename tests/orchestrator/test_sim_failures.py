@@ -8,7 +8,7 @@ import anyio
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, orchestrator
+from .helpers import PROJECT, orchestrator
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 FAST = ita.RetryPolicy(max_attempts=8, total_timeout=60, initial_backoff=0.01, max_backoff=0.05)

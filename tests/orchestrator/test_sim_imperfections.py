@@ -11,7 +11,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
-from .conftest import PROJECT, orchestrator
+from .helpers import PROJECT, orchestrator
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 MISSING_PIPELINE = "00000000-0000-4000-8000-000000000001"

@@ -11,7 +11,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import eventually
+from .helpers import eventually
 
 
 def request(i: int, src: str | None = None, optional: bool = False) -> ita.TransferRequest:

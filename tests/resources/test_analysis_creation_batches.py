@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import BATCH, ICA, ITEM, PROJECT, batch, sent
+from .helpers import BATCH, ICA, ITEM, PROJECT, batch, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/analysisCreationBatch"
 V3 = "application/vnd.illumina.v3+json"

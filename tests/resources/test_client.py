@@ -7,7 +7,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport, RecordingLimiter
-from .conftest import API_KEY, ICA, PROJECT, UUID, data_transfer, problem
+from .helpers import API_KEY, ICA, PROJECT, UUID, data_transfer, problem
 
 URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
 

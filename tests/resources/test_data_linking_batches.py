@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import BATCH, ICA, ITEM, PROJECT, batch, linking_item, queries, sent
+from .helpers import BATCH, ICA, ITEM, PROJECT, batch, linking_item, queries, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataLinkingBatch"
 V3 = "application/vnd.illumina.v3+json"

@@ -9,7 +9,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import ICA, PROJECT, UUID, data_transfer, queries, sent
+from .helpers import ICA, PROJECT, UUID, data_transfer, queries, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataTransfers"
 LIST = re.compile(re.escape(BASE) + r"\?.*")

@@ -11,7 +11,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import BATCH, ICA, ITEM, PROJECT, batch, sent
+from .helpers import BATCH, ICA, ITEM, PROJECT, batch, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataUpdateBatch"
 V3 = "application/vnd.illumina.v3+json"

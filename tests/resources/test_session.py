@@ -13,7 +13,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeClock, FakeTransport
-from .conftest import API_KEY, ICA, PROJECT, TAPIS_TOKEN, UUID, batch, data_transfer, problem
+from .helpers import API_KEY, ICA, PROJECT, TAPIS_TOKEN, UUID, batch, data_transfer, problem
 
 TRANSFER_URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
 ANALYSIS_URL = f"{ICA}/api/projects/{PROJECT}/analysisCreationBatch"

@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import TAPIS, TAPIS_TOKEN, UUID, envelope, queries, sent, task
+from .helpers import TAPIS, TAPIS_TOKEN, UUID, envelope, queries, sent, task
 
 BASE = f"{TAPIS}/v3/files/transfers"
 

@@ -8,7 +8,7 @@ import aiohttp
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, V4, Ica, cwl_item
+from .helpers import V3, V4, Ica, cwl_item
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 

@@ -9,7 +9,7 @@ import orjson
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, Ica
+from .helpers import V3, Ica
 
 
 def _claims(token: str) -> dict[str, object]:

@@ -9,7 +9,7 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import KEY, V4, Ica
+from .helpers import KEY, V4, Ica
 
 LINK = {"items": [{"dataId": "fil.f1"}]}
 

@@ -11,7 +11,7 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
-from .conftest import V3, V4, Ica, cwl_item
+from .helpers import V3, V4, Ica, cwl_item
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 # far apart in time, so a test reads a batch in one known phase after advance_clock()

@@ -32,7 +32,7 @@ from libica.openapi.v3.models import (  # noqa: E402
     CreateProjectDataUpdateBatch,
 )
 
-from .conftest import PROJECT, V3, V4, cwl_item  # noqa: E402
+from .helpers import PROJECT, V3, V4, cwl_item  # noqa: E402
 
 KEY = "libica-key"
 

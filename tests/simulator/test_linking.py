@@ -8,7 +8,7 @@ import aiohttp
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, V4, Ica
+from .helpers import V3, V4, Ica
 
 
 async def test_linking_batch_progresses_to_final_statuses() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import KEY, V3, V4, Ica
+from .helpers import KEY, V3, V4, Ica
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"

@@ -9,7 +9,7 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, V4, Ica
+from .helpers import V3, V4, Ica
 
 
 async def _linking(ica: Ica, ids: list[str]) -> str:

@@ -6,7 +6,7 @@ import aiohttp
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import Ica
+from .helpers import Ica
 
 FINISHED = {"SUCCEEDED", "FAILED", "ABORTED"}
 
