@@ -49,7 +49,7 @@ class Otel:
 
     def value(self, name: str, **attributes: Any) -> float:
         """Sum of a counter's points whose attributes include ``attributes``."""
-        return sum(p.value for p in self.points(name) if _matches(p.attributes, attributes))
+        return float(sum(p.value for p in self.points(name) if _matches(p.attributes, attributes)))
 
     def count(self, name: str, **attributes: Any) -> int:
         """Observations of a histogram whose attributes include ``attributes``."""

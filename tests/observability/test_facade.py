@@ -6,7 +6,7 @@ import attrs
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ica_tapis_async._telemetry import LiveStats, MetricsRegistry, Telemetry
+from ica_tapis_async._telemetry import LiveStats, MetricDef, MetricsRegistry, Telemetry
 from ica_tapis_async._telemetry._calls import NoopCall
 
 from .helpers import Otel
@@ -14,7 +14,7 @@ from .helpers import Otel
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlX2J5dGVz"
 
 
-@attrs.frozen
+@attrs.define
 class FakeRequest:
     """The two fields telemetry reads from a request."""
 
@@ -55,7 +55,9 @@ def test_a_retried_call_is_one_span_with_retry_events(otel: Otel) -> None:
     assert attributes["http.response.status_code"] == 201
     assert attributes["ica_tapis.attempts"] == 2
     assert attributes["http.request.resend_count"] == 1
-    assert attributes["ica_tapis.limiter.wait_s"] >= 0
+    wait_s = attributes["ica_tapis.limiter.wait_s"]
+    assert isinstance(wait_s, float)
+    assert wait_s >= 0
     assert "error.type" not in attributes
     events = [(e.name, dict(e.attributes or {})) for e in span.events]
     assert events == [
@@ -187,8 +189,10 @@ def test_registry_and_live_listen_without_opentelemetry() -> None:
     assert snap.request_rate == 2.0
 
 
-def telemetry_metric(name: str) -> object:
+def telemetry_metric(name: str) -> MetricDef:
     """A metric definition by attribute name."""
     from ica_tapis_async._telemetry import METRICS
 
-    return getattr(METRICS, name)
+    metric = getattr(METRICS, name)
+    assert isinstance(metric, MetricDef)
+    return metric

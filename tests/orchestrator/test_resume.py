@@ -7,6 +7,7 @@ import signal
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -17,7 +18,7 @@ from ica_tapis_async.simulator import Simulator
 from .helpers import PROJECT, eventually, nextflow, orchestrator
 
 
-async def stream_keys(orch: ita.BatchOrchestrator, kind: str, items: list[object]) -> list[str]:
+async def stream_keys(orch: ita.BatchOrchestrator, kind: str, items: list[Any]) -> list[str]:
     """Run a streaming form to the end and return the keys it reported."""
     keys: list[str] = []
     method = {"link": orch.stream_link, "analysis": orch.stream_create_analyses}[kind]

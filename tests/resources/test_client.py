@@ -56,6 +56,7 @@ async def test_throttling_feeds_the_shared_limiter(http: FakeTransport) -> None:
         ICA, transport=http, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(), rate_limit=limits
     ) as ica:
         await ica.data_transfers.get(PROJECT, UUID)
+        assert isinstance(ica.limiter, ita.AdaptiveRateLimiter)
         assert ica.limiter.throttle_count == 1
         assert ica.limiter.rate is not None
         assert ica.limiter.rate < 50

@@ -22,6 +22,7 @@ async def test_create_sends_v4_body(http: FakeTransport, ica: ita.IcaClient) -> 
     http.post(BASE, status=201, payload=batch("INITIALIZED"))
     got = await ica.data_linking_batches.create(PROJECT, ["fil.1", "fol.2"])
     assert isinstance(got, ita.ProjectDataLinkingBatch)
+    assert got.job is not None
     assert got.job.status == ita.JobStatus.INITIALIZED
     [(url, kwargs)] = sent(http, "POST")
     assert url == BASE

@@ -67,7 +67,7 @@ async def test_get_and_abort(http: FakeTransport, ica: ita.IcaClient) -> None:
     http.post(f"{BASE}/{UUID}:abort", status=204)
     got = await ica.data_transfers.get(PROJECT, UUID)
     assert got.status == ita.DataTransferStatus.ABORTREQUESTED
-    assert await ica.data_transfers.abort(PROJECT, UUID) is None
+    await ica.data_transfers.abort(PROJECT, UUID)
     [(url, kwargs)] = sent(http, "POST")
     assert url.endswith(f"/dataTransfers/{UUID}:abort")
     assert kwargs["data"] is None

@@ -72,7 +72,9 @@ async def test_get_get_item_and_list_items(http: FakeTransport, ica: ita.IcaClie
         re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*"),
         payload={"items": [update_item(1), update_item(2, "FAILED")], "nextPageToken": ""},
     )
-    assert (await ica.data_update_batches.get(PROJECT, BATCH)).job.status == "SUCCEEDED"
+    job = (await ica.data_update_batches.get(PROJECT, BATCH)).job
+    assert job is not None
+    assert job.status == "SUCCEEDED"
     item = await ica.data_update_batches.get_item(PROJECT, BATCH, ITEM)
     assert item.processing.status == ita.UpdateItemStatus.PARTIALLY_UPDATED
     assert item.request.user_tags is not None

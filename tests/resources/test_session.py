@@ -301,7 +301,7 @@ async def test_error_bodies(
         kwargs["payload"] = body
     else:
         kwargs["body"] = body
-    http.get(TRANSFER_URL, **kwargs)  # type: ignore[arg-type]
+    http.get(TRANSFER_URL, **kwargs)
     with pytest.raises(cls, match=re.escape(text)) as info:
         await ica.data_transfers.get(PROJECT, UUID, retry=ita.RetryPolicy.never())
     assert info.value.status == status

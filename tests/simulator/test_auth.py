@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import aiohttp
 import orjson
@@ -12,7 +13,7 @@ from ica_tapis_async.simulator import Simulator
 from .helpers import V3, Ica
 
 
-def _claims(token: str) -> dict[str, object]:
+def _claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
     return dict(orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 

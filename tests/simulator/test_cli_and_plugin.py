@@ -83,7 +83,7 @@ def test_cli_flags_map_to_config() -> None:
     assert config.p_503 == 0.05
     assert config.latency_s == 0.1
     assert config.strict_accept is False
-    assert config.api_keys == {"a", "b"}
+    assert config.api_keys == frozenset({"a", "b"})
     assert config.retry_after == "auto"
     assert config.rate_limit_burst is None
     assert main(["--p-503", "2"]) == 2

@@ -245,6 +245,7 @@ async def test_rate_limit_429_is_retried_and_slows_the_client() -> None:
             await ica.data_transfers.list(PROJECT, page_size=5)
         assert sim.stats.throttled > 0
         assert ica.metrics.throttled == sim.stats.throttled
+        assert isinstance(ica.limiter, ita.AdaptiveRateLimiter)
         assert ica.limiter.throttle_count > 0
         assert ica.limiter.rate is not None
 

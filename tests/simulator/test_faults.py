@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -63,7 +64,8 @@ async def test_tapis_rate_limit_off_by_default() -> None:
 @pytest.mark.parametrize("kind", ["500", "503"])
 async def test_server_error_faults(kind: str) -> None:
     """p_500/p_503 answer Problems (ICA) and envelopes (Tapis) without processing."""
-    async with Simulator(**{f"p_{kind}": 1.0}) as sim, aiohttp.ClientSession() as http:
+    knob: dict[str, Any] = {f"p_{kind}": 1.0}
+    async with Simulator(**knob) as sim, aiohttp.ClientSession() as http:
         status, problem, _ = await Ica(sim, http).call(
             "POST", "/dataLinkingBatch", version=V4, json=LINK
         )

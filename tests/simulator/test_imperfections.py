@@ -15,7 +15,7 @@ from .helpers import V3, V4, Ica, cwl_item
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 # far apart in time, so a test reads a batch in one known phase after advance_clock()
-SLOW = {"step_s": 100.0, "item_rate": 1.0}
+SLOW: dict[str, Any] = {"step_s": 100.0, "item_rate": 1.0}
 
 
 async def _link(ica: Ica, *data_ids: str, version: str = V4) -> dict[str, Any]:
@@ -273,4 +273,4 @@ def test_faithful_profile_turns_the_imperfections_on() -> None:
 def test_bad_knobs_are_refused_by_name(knob: str, value: float) -> None:
     """Out-of-range shares raise a ValueError naming the field."""
     with pytest.raises(ValueError, match=knob):
-        SimulatorConfig(**{knob: value})
+        SimulatorConfig(**{knob: value})  # type: ignore[arg-type]

@@ -212,7 +212,12 @@ async def test_error_envelopes() -> None:
         assert status == 400
         assert body["status"] == "error"
         assert body["metadata"] == {}
-        for payload in ({"elements": []}, {"tag": "x"}, {"elements": [{"sourceURI": "tapis://a"}]}):
+        payloads: list[dict[str, Any]] = [
+            {"elements": []},
+            {"tag": "x"},
+            {"elements": [{"sourceURI": "tapis://a"}]},
+        ]
+        for payload in payloads:
             status, body = await tapis.call("POST", json=payload)
             assert status == 400
             assert body["status"] == "error"

@@ -10,7 +10,7 @@ from ica_tapis_async.simulator import Simulator
 
 from .test_tapis import Tapis, _element
 
-STEP = {"tapis_step_s": 1.0, "tapis_file_s": 1.0}
+STEP: dict[str, Any] = {"tapis_step_s": 1.0, "tapis_file_s": 1.0}
 
 
 def _children(details: dict[str, Any]) -> list[dict[str, Any]]:

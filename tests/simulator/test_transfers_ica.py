@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from ica_tapis_async.simulator import Simulator
@@ -11,7 +13,7 @@ from .helpers import Ica
 FINISHED = {"SUCCEEDED", "FAILED", "ABORTED"}
 
 
-async def _all(ica: Ica, **params: str) -> list[dict[str, object]]:
+async def _all(ica: Ica, **params: str) -> list[dict[str, Any]]:
     _, page, _ = await ica.call("GET", "/dataTransfers", params={"pageSize": "1000", **params})
     return list(page["items"])
 
