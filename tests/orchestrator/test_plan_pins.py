@@ -322,6 +322,11 @@ def test_batch_cap_defaults(kind: Kind, cap: int) -> None:
     assert batch_cap(kind, None) == cap
 
 
+def test_cap_of_one_is_allowed() -> None:
+    """One item per batch is the smallest cap."""
+    assert batch_cap("analysis", 1) == 1
+
+
 def test_update_cap_may_rise_to_the_hard_limit() -> None:
     """100,000 update ids is the most the server takes, and may be asked for."""
     assert batch_cap("update", 100_000) == 100_000
