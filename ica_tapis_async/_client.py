@@ -156,8 +156,9 @@ class _BaseClient:
     ) -> Self:
         """A copy with other defaults that shares the connection pool, auth, limiter and metrics.
 
-        Example:
-            >>> patient = ica.with_options(retry=RetryPolicy(max_attempts=10, total_timeout=900))
+        Example::
+
+            patient = ica.with_options(retry=RetryPolicy(max_attempts=10, total_timeout=900))
         """
         changes: dict[str, Any] = {}
         if timeouts is not None:
@@ -206,9 +207,10 @@ class IcaClient(_BaseClient):
         sleep: awaited for every wait (backoff, ``Retry-After``, pacing); a test passes one
             that advances a fake ``clock``.
 
-    Example:
-        >>> async with IcaClient(url, api_key=key) as ica:
-        ...     batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
+    Example::
+
+        async with IcaClient(url, api_key=key) as ica:
+            batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
     """
 
     def __init__(
@@ -284,9 +286,10 @@ class TapisClient(_BaseClient):
 
     The other arguments are those of :class:`IcaClient`.
 
-    Example:
-        >>> async with TapisClient(url, token=jwt) as tapis:
-        ...     task = await tapis.transfers.create([ReqTransferElement(src, dst)])
+    Example::
+
+        async with TapisClient(url, token=jwt) as tapis:
+            task = await tapis.transfers.create([ReqTransferElement(src, dst)])
     """
 
     def __init__(

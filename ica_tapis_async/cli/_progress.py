@@ -104,10 +104,11 @@ NARROW = 110
 class ProgressDisplay:
     """A context manager holding the live bars; silent when ``enabled`` is false.
 
-    Example:
-        >>> with ProgressDisplay() as display:
-        ...     bar = display.stage("link", total=len(ids))
-        ...     report = await BatchOrchestrator(ica, pid, progress=bar).link(ids)
+    Example::
+
+        with ProgressDisplay() as display:
+            bar = display.stage("link", total=len(ids))
+            report = await BatchOrchestrator(ica, pid, progress=bar).link(ids)
     """
 
     def __init__(self, console: Console | None = None, *, enabled: bool = True) -> None:

@@ -87,11 +87,12 @@ class BatchOrchestrator:
             ``IN_DOUBT`` instead of being sent again, unless ``resend_in_doubt``.
         resend_in_doubt: send such chunks again anyway (the caller checked the server).
 
-    Example:
-        >>> async with BatchOrchestrator(ica, project_id, journal="link.sqlite") as orch:
-        ...     report = await orch.link(data_ids)
-        >>> report.counts
-        {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
+    Example::
+
+        async with BatchOrchestrator(ica, project_id, journal="link.sqlite") as orch:
+            report = await orch.link(data_ids)
+        report.counts
+        # -> {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
     """
 
     def __init__(
@@ -180,10 +181,11 @@ class BatchOrchestrator:
     ) -> AbstractAsyncContextManager[AsyncIterator[ItemOutcome]]:
         """Like :meth:`link`, yielding each :class:`ItemOutcome` as its batch finishes.
 
-        Example:
-            >>> async with orch.stream_link(ids) as outcomes:
-            ...     async for outcome in outcomes:
-            ...         print(outcome.key, outcome.status)
+        Example::
+
+            async with orch.stream_link(ids) as outcomes:
+                async for outcome in outcomes:
+                    print(outcome.key, outcome.status)
         """
         return self._stream("link", data_ids)
 
