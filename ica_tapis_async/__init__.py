@@ -44,6 +44,14 @@ from ._errors import (
 )
 from ._pagination import AsyncPaginator, Page
 from ._session import ClientMetrics
+from ._telemetry import (
+    LiveSnapshot,
+    LiveStats,
+    MetricsRegistry,
+    Telemetry,
+    configure_logging,
+    serve_metrics,
+)
 from ._version import __version__
 from .models import (
     AnalysisBaseSpaceDataDetails,
@@ -325,4 +333,11 @@ __all__ = (
     "WorkflowV4",
     "concurrency",
     "models",
+    # observability
+    "LiveSnapshot",
+    "LiveStats",
+    "MetricsRegistry",
+    "Telemetry",
+    "configure_logging",
+    "serve_metrics",
 )

@@ -17,6 +17,7 @@ from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
 from ._session import ClientMetrics, Session, _Auth
+from ._telemetry import Telemetry
 from ._transport import AiohttpTransport
 from .models import Token
 from .resources import (
@@ -38,13 +39,14 @@ def _make_session(
     base_url: str,
     session: aiohttp.ClientSession | None,
     settings: dict[str, Any],
+    telemetry: Telemetry | None = None,
 ) -> Session:
     """The session both clients are built on, from their constructor arguments."""
     config = _config(base_url, **settings)
     transport = AiohttpTransport(
         session, max_connections=config.max_connections, max_redirects=config.max_redirects
     )
-    return Session(api, config, auth, transport=transport)
+    return Session(api, config, auth, transport=transport, telemetry=telemetry)
 
 
 def _config(
@@ -94,6 +96,11 @@ class _BaseClient:
     def metrics(self) -> ClientMetrics:
         """Requests, retries, throttled answers and errors so far (shared with copies)."""
         return self._session.metrics
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """Where this client's spans and metrics go (shared with copies)."""
+        return self._session.telemetry
 
     @property
     def limiter(self) -> AdaptiveRateLimiter:
@@ -161,6 +168,8 @@ class IcaClient(_BaseClient):
         timeouts: per-attempt timeouts.
         retry: the default :class:`RetryPolicy`.
         rate_limit: the client-wide :class:`RateLimitPolicy`.
+        telemetry: where spans and metrics go (:class:`Telemetry`); by default the global
+            OpenTelemetry providers, once an SDK is installed there.
 
     Example:
         >>> async with IcaClient(url, api_key=key) as ica:
@@ -181,10 +190,13 @@ class IcaClient(_BaseClient):
         user_agent: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
+        telemetry: Telemetry | None = None,
     ) -> None:
         settings = dict(locals())
         auth = IcaAuth(api_key=api_key, access_token=access_token, exchange=exchange_api_key)
-        self._session = _make_session("ica", auth, base_url, session, _settings(settings))
+        self._session = _make_session(
+            "ica", auth, base_url, session, _settings(settings), telemetry
+        )
         auth.bind(self._exchange_api_key)
 
     async def _exchange_api_key(self, api_key: Secret) -> str:
@@ -195,6 +207,7 @@ class IcaClient(_BaseClient):
             _ApiKeyAuth(api_key),
             transport=self._session.transport,
             limiter=self._session.limiter,
+            telemetry=self._session.telemetry,
         )
         key_session.metrics = self._session.metrics
         request = Request(
@@ -257,6 +270,7 @@ class TapisClient(_BaseClient):
     Args:
         base_url: the tenant's base URL, e.g. ``https://tacc.tapis.io``.
         token: the Tapis JWT, sent as ``X-Tapis-Token``.
+        telemetry: where spans and metrics go (:class:`Telemetry`).
 
     Example:
         >>> async with TapisClient(url, token=jwt) as tapis:
@@ -275,9 +289,12 @@ class TapisClient(_BaseClient):
         user_agent: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
+        telemetry: Telemetry | None = None,
     ) -> None:
         settings = _settings(dict(locals()))
-        self._session = _make_session("tapis", TapisAuth(token), base_url, session, settings)
+        self._session = _make_session(
+            "tapis", TapisAuth(token), base_url, session, settings, telemetry
+        )
 
     @functools.cached_property
     def transfers(self) -> Transfers:

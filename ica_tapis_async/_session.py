@@ -17,6 +17,8 @@ from ._core._request import Request, merge_headers
 from ._core._response import Api, decode_body, error_from_response
 from ._core._retry import backoff_delay, is_throttle, parse_retry_after, should_retry_status
 from ._errors import APIConnectionError, RateLimitError, ResponseValidationError
+from ._telemetry import Telemetry, server_of
+from ._telemetry._calls import Call, NoopCall
 from ._transport import AiohttpTransport, RawResponse
 
 __all__ = ("ClientMetrics", "Session")
@@ -79,6 +81,7 @@ class Session:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.api = api
         self.config = config
@@ -86,6 +89,9 @@ class Session:
         self.transport = transport
         self.limiter = limiter if limiter is not None else _limiter_for(config)
         self.metrics = ClientMetrics()
+        self.telemetry = telemetry if telemetry is not None else Telemetry.default()
+        self._server = server_of(config.base_url)
+        self.telemetry.track_limiter(self.limiter, server_address=self._server[0])
         self._sleep = sleep
         self._clock = clock
         self._rand = rand
@@ -110,6 +116,12 @@ class Session:
             APIConnectionError: no answer, after the retries the policy allows.
         """
         options = options or {}
+        with self.telemetry.call(self.api, request, *self._server) as call:
+            return await self._send(request, options, call)
+
+    async def _send(
+        self, request: Request, options: RequestOptions, call: Call | NoopCall
+    ) -> RawResponse:
         policy, timeouts, extra = self._resolve(options)
         on_retry = options.get("on_retry")
         start = self._clock()
@@ -124,17 +136,20 @@ class Session:
             )
             stale = self.auth.snapshot()  # the credential this attempt carries
             try:
+                waiting = call.waiting()
                 async with self.limiter.slot():
                     self.metrics.requests += 1
-                    response = await self.transport.send(
-                        request.method, request.url, headers, request.body, timeouts
-                    )
+                    with call.attempt(waiting) as sent:
+                        response = await self.transport.send(
+                            request.method, request.url, headers, request.body, timeouts
+                        )
+                        sent.answered(response.status)
             except APIConnectionError as exc:
                 delay = backoff_delay(attempt, policy, rand=self._rand)
                 if not request.retryable or not self._may_retry(attempt, delay, policy, deadline):
                     self.metrics.errors += 1
                     raise
-                self._log_retry(request, attempt, delay, type(exc).__name__)
+                self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
                     on_retry(exc)
                 await self._sleep(delay)
@@ -153,6 +168,7 @@ class Session:
                 continue
             throttled = is_throttle(response.status, body)
             if throttled:
+                call.throttled(response.status)
                 self.metrics.throttled += 1
                 self.limiter.record_throttle()
             error = error_from_response(
@@ -182,7 +198,7 @@ class Session:
             if not retry or not self._may_retry(attempt, delay, policy, deadline):
                 self.metrics.errors += 1
                 raise error
-            self._log_retry(request, attempt, delay, f"HTTP {response.status}")
+            self._log_retry(request, attempt, delay, str(response.status), call)
             if on_retry is not None:
                 on_retry(error)
             await self._sleep(delay)
@@ -194,15 +210,24 @@ class Session:
             return False
         return deadline is None or self._clock() + delay < deadline
 
-    def _log_retry(self, request: Request, attempt: int, delay: float, why: str) -> None:
+    def _log_retry(
+        self, request: Request, attempt: int, delay: float, why: str, call: Call | NoopCall
+    ) -> None:
         self.metrics.retries += 1
+        call.retry(attempt, delay, why)
         log.info(
             "retrying %s %s after %s (attempt %d, waiting %.2fs)",
             request.method,
             request.url,
-            why,
+            why if not why.isdigit() else f"HTTP {why}",
             attempt,
             delay,
+            extra={
+                "operation": request.operation,
+                "attempt": attempt,
+                "wait_s": round(delay, 3),
+                "reason": why,
+            },
         )
 
     async def send_json(self, request: Request, options: RequestOptions | None = None) -> Any:
@@ -233,6 +258,7 @@ class Session:
             sleep=self._sleep,
             clock=self._clock,
             rand=self._rand,
+            telemetry=self.telemetry,
         )
         clone.metrics = self.metrics
         return clone

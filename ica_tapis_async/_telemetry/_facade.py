@@ -28,8 +28,11 @@ class _HasRate(Protocol):
 
 
 class _RequestLike(Protocol):
-    method: str
-    operation: str
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def operation(self) -> str: ...
 
 
 class Telemetry:

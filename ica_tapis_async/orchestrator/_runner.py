@@ -25,6 +25,7 @@ from .._errors import (
     RequestValidationError,
 )
 from .._pagination import AsyncPaginator
+from .._telemetry._runs import ChunkScope
 from ..models import (
     AnalysisItemStatus,
     DataUpdateGroup,
@@ -85,6 +86,13 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for exc in group.exceptions:
         out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     return out
+
+
+def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
 
 
 class _Counters:
@@ -317,10 +325,15 @@ class BatchOrchestrator:
         else:
             chunks = chunk_analyses(items, size)
         slots = anyio.Semaphore(self.max_inflight_batches)
-        async with send, anyio.create_task_group() as tg:
-            async for chunk in chunks:
-                await slots.acquire()  # pull no more input than max_inflight_batches chunks
-                tg.start_soon(self._run_chunk, kind, run_id, chunk, send.clone(), counters, slots)
+        # The run's span is current while the chunk tasks start, so each inherits it.
+        with self.ica.telemetry.run(kind, run_id) as run:
+            async with send, anyio.create_task_group() as tg:
+                async for chunk in chunks:
+                    await slots.acquire()  # pull no more input than max_inflight_batches chunks
+                    tg.start_soon(
+                        self._run_chunk, kind, run_id, chunk, send.clone(), counters, slots
+                    )
+            run.counts(counters.finished)
         self.journal.finish_run(run_id)
 
     async def _run_chunk(
@@ -332,13 +345,20 @@ class BatchOrchestrator:
         counters: _Counters,
         slots: anyio.Semaphore,
     ) -> None:
+        size = len(chunk.keys) + len(chunk.duplicates)
         try:
             async with send:
-                outcomes = [
-                    # Failures carry their input item, so a report says what to fix or resend.
-                    o if o.ok else attrs.evolve(o, request=chunk.request_of(o.key))
-                    for o in await self._chunk_outcomes(kind, run_id, chunk, counters)
-                ]
+                with self.ica.telemetry.chunk(kind, run_id, chunk.index, size) as scope:
+                    outcomes = [
+                        # Failures carry their input item, so a report says what to fix or resend.
+                        o if o.ok else attrs.evolve(o, request=chunk.request_of(o.key))
+                        for o in await self._chunk_outcomes(kind, run_id, chunk, counters, scope)
+                    ]
+                    statuses = {o.status for o in outcomes}
+                    scope.finished(
+                        _count(outcomes),
+                        state="incomplete" if statuses & {UNKNOWN, NOT_SUBMITTED} else "done",
+                    )
                 counters.batches += 1
                 for outcome in outcomes:
                     counters.finished[outcome.status] = counters.finished.get(outcome.status, 0) + 1
@@ -349,7 +369,7 @@ class BatchOrchestrator:
             slots.release()
 
     async def _chunk_outcomes(
-        self, kind: Kind, run_id: str, chunk: Chunk, counters: _Counters
+        self, kind: Kind, run_id: str, chunk: Chunk, counters: _Counters, scope: ChunkScope
     ) -> list[ItemOutcome]:
         record = self.journal.get_chunk(run_id, chunk.index)
         if record is not None and record.digest != chunk.digest:
@@ -361,13 +381,21 @@ class BatchOrchestrator:
             )
         counters.submitted += len(chunk.keys) + len(chunk.duplicates)
         if record is not None and record.state == DONE:
-            log.debug("chunk %d of run %s already done; not sent again", chunk.index, run_id)
-            return self.journal.outcomes(run_id, chunk.index)
+            log.debug(
+                "chunk %d of run %s already done; not sent again",
+                chunk.index,
+                run_id,
+                extra={"run_id": run_id, "kind": kind, "chunk": chunk.index},
+            )
+            done = self.journal.outcomes(run_id, chunk.index)
+            scope.finished(_count(done), state="journaled")
+            return done
 
         resubmitted = False
         if record is not None and record.state == SUBMITTED and record.batch_id:
             batch_id = record.batch_id
             resubmitted = kind != "analysis" and record.attempts > 1
+            scope.submitted(batch_id, resumed=True)
         else:
             # A chunk left "sending" by a killed run may have reached the server: link and update
             # batches are sent again (safe in effect) and their items marked as re-submitted.
@@ -402,6 +430,14 @@ class BatchOrchestrator:
                 return self._chunk_failed(kind, chunk, NOT_SUBMITTED, str(exc), resubmitted)
             resubmitted = resubmitted or lost
             self.journal.mark_submitted(run_id, chunk.index, batch_id)
+            scope.submitted(batch_id)
+            log.info(
+                "chunk %d of run %s submitted as batch %s",
+                chunk.index,
+                run_id,
+                batch_id,
+                extra={"run_id": run_id, "kind": kind, "chunk": chunk.index, "batch_id": batch_id},
+            )
             counters.in_flight -= 1
         counters.in_flight += 1
         try:
