@@ -11,6 +11,7 @@ import attrs
 from .._client import IcaClient, TapisClient
 from .._config import RateLimitPolicy
 from ._config import ConfigError, Settings
+from ._observe import current_telemetry
 
 __all__ = ("Connection", "connect", "simulator_knobs")
 
@@ -128,6 +129,7 @@ async def connect(
                         access_token=access_token,
                         rate_limit=policy,
                         max_connections=max(settings.concurrency, 1),
+                        telemetry=current_telemetry(),
                     )
                 )
             if tapis:
@@ -138,6 +140,7 @@ async def connect(
                         token=tapis_token,
                         rate_limit=policy,
                         max_connections=max(settings.concurrency, 1),
+                        telemetry=current_telemetry(),
                     )
                 )
         except ValueError as exc:

@@ -21,6 +21,7 @@ from rich.markup import escape
 from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
 from ._config import ConfigError
 from ._inputs import InputError
+from ._observe import observing
 from ._parser import PROG, build_parser
 from ._state import RunState
 
@@ -93,6 +94,11 @@ def _interrupted(err: Console, state: RunState) -> int:
     return EXIT_INTERRUPTED
 
 
+async def _observed(command: Command, args: argparse.Namespace, state: RunState) -> int:
+    async with observing(args):
+        return await command(args, state)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code.
 
@@ -118,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = RunState(args_list)
     try:
         with asyncio.Runner() as runner:
-            return runner.run(_command(args.command)(args, state))
+            return runner.run(_observed(_command(args.command), args, state))
     except KeyboardInterrupt:
         return _interrupted(err, state)
     except BaseException as raised:

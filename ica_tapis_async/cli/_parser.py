@@ -7,6 +7,7 @@ import argparse
 from .._version import __version__
 from ._config import add_connection_flags, add_run_flags, positive_float, positive_int
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
+from ._observe import add_observability_flags
 
 __all__ = ("PROG", "build_parser")
 
@@ -271,4 +272,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
+    add_observability_flags(parser)
     return parser

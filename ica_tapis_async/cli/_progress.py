@@ -21,6 +21,7 @@ from rich.progress import Progress as RichProgress
 from rich.text import Text
 
 from ..orchestrator import Progress
+from ._observe import InfoColumn, add_live_row
 
 __all__ = ("ProgressDisplay", "StageBar")
 
@@ -110,7 +111,7 @@ class ProgressDisplay:
                 _RateColumn(),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                TextColumn("[dim]{task.fields[info]}"),
+                InfoColumn(),
                 console=self.console,
                 refresh_per_second=8,
             )
@@ -124,6 +125,7 @@ class ProgressDisplay:
 
     def __enter__(self) -> Self:
         if self.progress is not None:
+            add_live_row(self.progress)
             self.progress.start()
         return self
 
