@@ -28,7 +28,7 @@ def test_metric_names_are_unique_and_map_to_prometheus() -> None:
     assert prometheus_name(METRICS.REQUESTS) == "ica_tapis_client_requests_total"
     assert prometheus_name(METRICS.ACTIVE_REQUESTS) == "http_client_active_requests"
     assert prometheus_name(METRICS.LIMITER_RATE) == "ica_tapis_limiter_rate_per_second"
-    assert prometheus_name(METRICS.LIMITER_WAIT) == "ica_tapis_limiter_wait_duration_seconds"
+    assert prometheus_name(METRICS.LIMITER_WAIT) == "ica_tapis_limiter_wait_time_seconds_total"
 
 
 @pytest.mark.parametrize(
