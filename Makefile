@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo lint fix typecheck pytest bench clean
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# The generated models must match the spec digests (skipped when ../shared/specs is absent).
+	$(BIN)/python tools/gen_models.py --check
 
 # Apply ruff's safe fixes and formatting (what `make lint` checks).
 fix: $(VENV)/.installed-test
@@ -37,8 +39,22 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# The long torture run of the orchestrators (faults, SIGKILLs, two processes on one journal);
+# it prints its seed first: replay a failure with `make torture SEED=<seed>`.
+torture: $(VENV)/.installed-test
+	$(BIN)/python -m tests.orchestrator.torture $(if $(SEED),--seed $(SEED))
+
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
+
+# Four workers sharing one Redis rate budget and one PostgreSQL journal, with a live view.
+# Uses redis-server and PostgreSQL when installed (apt-get install redis-server postgresql).
+$(VENV)/.installed-cluster: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli,redis,postgres]"
+	touch $@
+
+demo-cluster: $(VENV)/.installed-cluster
+	$(BIN)/python tools/demo_cluster.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py

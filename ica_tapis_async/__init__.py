@@ -13,7 +13,8 @@ Example::
 from . import concurrency, models
 from ._auth import Secret
 from ._client import IcaClient, TapisClient
-from ._concurrency import AdaptiveRateLimiter
+from ._concurrency import AdaptiveRateLimiter, RateLimiter
+from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._config import (
     ClientConfig,
     RateLimitPolicy,
@@ -39,6 +40,7 @@ from ._errors import (
     RequestValidationError,
     ResponseValidationError,
     ServerError,
+    ServerUnreachableError,
     UnprocessableEntityError,
     WaiterError,
 )
@@ -52,6 +54,7 @@ from ._telemetry import (
     configure_logging,
     serve_metrics,
 )
+from ._transport import AiohttpTransport, RawResponse, Transport
 from ._version import __version__
 from .models import (
     AnalysisBaseSpaceDataDetails,
@@ -170,6 +173,7 @@ from .orchestrator import (
     BatchReport,
     ItemOutcome,
     Journal,
+    PostgresJournal,
     Progress,
     SqliteJournal,
     TransferOrchestrator,
@@ -177,6 +181,7 @@ from .orchestrator import (
     TransferReport,
     TransferRequest,
 )
+from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 
 __all__ = (
     "__version__",
@@ -185,6 +190,7 @@ __all__ = (
     "APIStatusError",
     "APITimeoutError",
     "AdaptiveRateLimiter",
+    "AiohttpTransport",
     "AnalysisBaseSpaceDataDetails",
     "AnalysisCreationBatch",
     "AnalysisCreationBatchItemPagedListV3",
@@ -210,6 +216,8 @@ __all__ = (
     "Application",
     "ApplicationV4",
     "AsyncPaginator",
+    "BatchItemSummary",
+    "BatchItemSummaryPage",
     "AuthenticationError",
     "BadRequestError",
     "BatchOrchestrator",
@@ -272,6 +280,7 @@ __all__ = (
     "PipelineV3",
     "PipelineV4",
     "Problem",
+    "PostgresJournal",
     "Progress",
     "Project",
     "ProjectData",
@@ -291,6 +300,9 @@ __all__ = (
     "ProjectTag",
     "RateLimitError",
     "RateLimitPolicy",
+    "RedisRateLimiter",
+    "RateLimiter",
+    "RawResponse",
     "Region",
     "ReqTransfer",
     "ReqTransferElement",
@@ -301,6 +313,8 @@ __all__ = (
     "Secret",
     "SequencingRun",
     "ServerError",
+    "SharedLimiterUnavailableError",
+    "ServerUnreachableError",
     "SqliteJournal",
     "StorageBundle",
     "StorageConfiguration",
@@ -309,6 +323,7 @@ __all__ = (
     "TapisClient",
     "TenantIdentifier",
     "Timeouts",
+    "Transport",
     "Token",
     "TransferOrchestrator",
     "TransferOutcome",

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+import anyio
 import attrs
 
 from ._auth import IcaAuth, Secret, TapisAuth
-from ._concurrency import AdaptiveRateLimiter
+from ._concurrency import RateLimiter
 from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
 from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
-from ._session import ClientMetrics, Session, _Auth
+from ._session import ClientMetrics, Dispatcher, _Auth
 from ._telemetry import Telemetry
-from ._transport import AiohttpTransport
+from ._transport import AiohttpTransport, Transport
 from .models import Token
 from .resources import (
     AnalysisCreationBatches,
@@ -33,20 +35,29 @@ from .resources._base import Resource
 __all__ = ("IcaClient", "TapisClient")
 
 
-def _make_session(
-    api: Api,
-    auth: _Auth,
-    base_url: str,
-    session: aiohttp.ClientSession | None,
-    settings: dict[str, Any],
-    telemetry: Telemetry | None = None,
-) -> Session:
-    """The session both clients are built on, from their constructor arguments."""
-    config = _config(base_url, **settings)
-    transport = AiohttpTransport(
-        session, max_connections=config.max_connections, max_redirects=config.max_redirects
+def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, Any]) -> Dispatcher:
+    """The dispatcher both clients are built on, from their constructor's ``locals()``."""
+    config = _config(base_url, **{name: arguments[name] for name in _SETTINGS})
+    session: aiohttp.ClientSession | None = arguments["session"]
+    transport: Transport | None = arguments["transport"]
+    if transport is not None and session is not None:
+        raise ValueError("pass either session or transport, not both")
+    if transport is not None and not isinstance(transport, Transport):
+        raise TypeError(f"transport must implement Transport, got {type(transport).__name__}")
+    limiter: RateLimiter | None = arguments["limiter"]
+    if limiter is not None and not isinstance(limiter, RateLimiter):
+        raise TypeError(f"limiter must implement RateLimiter, got {type(limiter).__name__}")
+    return Dispatcher(
+        api,
+        config,
+        auth,
+        transport=transport or AiohttpTransport(session, max_connections=config.max_connections),
+        owns_transport=transport is None,
+        limiter=limiter,
+        clock=arguments["clock"],
+        sleep=arguments["sleep"],
+        telemetry=arguments["telemetry"],
     )
-    return Session(api, config, auth, transport=transport, telemetry=telemetry)
 
 
 def _config(
@@ -58,10 +69,15 @@ def _config(
     user_agent: str | None,
     extra_headers: Mapping[str, str] | None,
     max_connections: int,
+    unreachable_after: float | None,
 ) -> ClientConfig:
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-    config = ClientConfig(base_url=base_url.rstrip("/"), max_connections=max_connections)
+    config = ClientConfig(
+        base_url=base_url.rstrip("/"),
+        max_connections=max_connections,
+        unreachable_after=unreachable_after,
+    )
     changes: dict[str, Any] = {}
     if timeouts is not None:
         changes["timeouts"] = timeouts
@@ -76,40 +92,50 @@ def _config(
     return attrs.evolve(config, **changes)
 
 
-_SETTINGS = ("timeouts", "retry", "rate_limit", "user_agent", "extra_headers", "max_connections")
-
-
-def _settings(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The configuration arguments among a constructor's ``locals()``."""
-    return {name: arguments[name] for name in _SETTINGS}
+_SETTINGS = (
+    "timeouts",
+    "retry",
+    "rate_limit",
+    "user_agent",
+    "extra_headers",
+    "max_connections",
+    "unreachable_after",
+)
 
 
 class _BaseClient:
-    _session: Session
+    _dispatcher: Dispatcher
 
     @property
     def config(self) -> ClientConfig:
         """The configuration in force for this client."""
-        return self._session.config
+        return self._dispatcher.config
 
     @property
     def metrics(self) -> ClientMetrics:
         """Requests, retries, throttled answers and errors so far (shared with copies)."""
-        return self._session.metrics
+        return self._dispatcher.metrics
 
     @property
     def telemetry(self) -> Telemetry:
         """Where this client's spans and metrics go (shared with copies)."""
-        return self._session.telemetry
+        return self._dispatcher.telemetry
 
     @property
-    def limiter(self) -> AdaptiveRateLimiter:
-        """The client-wide adaptive rate limiter (shared with copies)."""
-        return self._session.limiter
+    def limiter(self) -> RateLimiter:
+        """The client-wide rate limiter (shared with copies): the ``limiter`` passed to the
+        constructor, or an :class:`AdaptiveRateLimiter` made from ``rate_limit``."""
+        return self._dispatcher.limiter
+
+    @property
+    def transport(self) -> Transport:
+        """The transport requests go through (shared with copies)."""
+        return self._dispatcher.transport
 
     async def close(self) -> None:
-        """Close the aiohttp session if the client created it; a borrowed one stays open."""
-        await self._session.aclose()
+        """Close what the client created (its aiohttp session, its limiter); a borrowed
+        session, transport or limiter stays open."""
+        await self._dispatcher.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -146,13 +172,14 @@ class _BaseClient:
         clone.__dict__.update(
             {k: v for k, v in self.__dict__.items() if not isinstance(v, Resource)}
         )
-        clone._session = self._session.evolve(attrs.evolve(self._session.config, **changes))
+        clone._dispatcher = self._dispatcher.evolve(
+            attrs.evolve(self._dispatcher.config, **changes)
+        )
         return clone
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self.config.base_url!r}, auth={self._session.auth!r})"
-        )
+        auth = self._dispatcher.auth
+        return f"{type(self).__name__}(base_url={self.config.base_url!r}, auth={auth!r})"
 
 
 class IcaClient(_BaseClient):
@@ -168,6 +195,16 @@ class IcaClient(_BaseClient):
         timeouts: per-attempt timeouts.
         retry: the default :class:`RetryPolicy`.
         rate_limit: the client-wide :class:`RateLimitPolicy`.
+        unreachable_after: seconds of nothing but failed connections (from the first) after
+            which every call raises :class:`ServerUnreachableError`; ``None`` to keep retrying.
+        transport: a :class:`Transport` to send requests through instead of aiohttp (not
+            closed by the client); not together with ``session``.
+        limiter: a :class:`RateLimiter` to pace requests with instead of an
+            :class:`AdaptiveRateLimiter` made from ``rate_limit`` (e.g. one shared by several
+            processes; not closed by the client).
+        clock: monotonic time in seconds, read for deadlines and pacing.
+        sleep: awaited for every wait (backoff, ``Retry-After``, pacing); a test passes one
+            that advances a fake ``clock``.
         telemetry: where spans and metrics go (:class:`Telemetry`); by default the global
             OpenTelemetry providers, once an SDK is installed there.
 
@@ -190,34 +227,29 @@ class IcaClient(_BaseClient):
         user_agent: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
+        unreachable_after: float | None = 10.0,
+        transport: Transport | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         telemetry: Telemetry | None = None,
     ) -> None:
-        settings = dict(locals())
+        arguments = dict(locals())
         auth = IcaAuth(api_key=api_key, access_token=access_token, exchange=exchange_api_key)
-        self._session = _make_session(
-            "ica", auth, base_url, session, _settings(settings), telemetry
-        )
+        self._dispatcher = _make_dispatcher("ica", auth, base_url, arguments)
         auth.bind(self._exchange_api_key)
 
     async def _exchange_api_key(self, api_key: Secret) -> str:
-        # Its own session, so that the exchange carries the key, not the bearer token being renewed.
-        key_session = Session(
-            "ica",
-            self._session.config,
-            _ApiKeyAuth(api_key),
-            transport=self._session.transport,
-            limiter=self._session.limiter,
-            telemetry=self._session.telemetry,
-        )
-        key_session.metrics = self._session.metrics
+        # Its own auth, so that the exchange carries the key, not the bearer token being renewed.
+        key_dispatcher = self._dispatcher.evolve(auth=_ApiKeyAuth(api_key))
         request = Request(
             "POST",
-            build_url(self._session.config.base_url, "/api/tokens"),
+            build_url(self._dispatcher.config.base_url, "/api/tokens"),
             {"Accept": f"{ICA_V3}, {PROBLEM_JSON}"},
-            retry_safe=True,
+            declared_idempotent=True,
             operation="createJwtToken",
         )
-        token = structure(await key_session.send_json(request), Token)
+        token = structure(await key_dispatcher.send_json(request), Token)
         if not token.token:
             raise ValueError("POST /api/tokens answered without a token")
         return token.token
@@ -225,27 +257,27 @@ class IcaClient(_BaseClient):
     @functools.cached_property
     def data_linking_batches(self) -> DataLinkingBatches:
         """Project data linking batches."""
-        return DataLinkingBatches(self._session)
+        return DataLinkingBatches(self._dispatcher)
 
     @functools.cached_property
     def data_update_batches(self) -> DataUpdateBatches:
         """Project data update batches."""
-        return DataUpdateBatches(self._session)
+        return DataUpdateBatches(self._dispatcher)
 
     @functools.cached_property
     def analysis_creation_batches(self) -> AnalysisCreationBatches:
         """Analysis creation batches."""
-        return AnalysisCreationBatches(self._session)
+        return AnalysisCreationBatches(self._dispatcher)
 
     @functools.cached_property
     def data_transfers(self) -> DataTransfers:
         """Project data transfers."""
-        return DataTransfers(self._session)
+        return DataTransfers(self._dispatcher)
 
     @functools.cached_property
     def tokens(self) -> Tokens:
         """JWT creation and refresh."""
-        return Tokens(self._session)
+        return Tokens(self._dispatcher)
 
 
 class _ApiKeyAuth:
@@ -270,7 +302,8 @@ class TapisClient(_BaseClient):
     Args:
         base_url: the tenant's base URL, e.g. ``https://tacc.tapis.io``.
         token: the Tapis JWT, sent as ``X-Tapis-Token``.
-        telemetry: where spans and metrics go (:class:`Telemetry`).
+
+    The other arguments are those of :class:`IcaClient`.
 
     Example:
         >>> async with TapisClient(url, token=jwt) as tapis:
@@ -289,14 +322,16 @@ class TapisClient(_BaseClient):
         user_agent: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
+        unreachable_after: float | None = 10.0,
+        transport: Transport | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         telemetry: Telemetry | None = None,
     ) -> None:
-        settings = _settings(dict(locals()))
-        self._session = _make_session(
-            "tapis", TapisAuth(token), base_url, session, settings, telemetry
-        )
+        self._dispatcher = _make_dispatcher("tapis", TapisAuth(token), base_url, dict(locals()))
 
     @functools.cached_property
     def transfers(self) -> Transfers:
         """Transfer tasks."""
-        return Transfers(self._session)
+        return Transfers(self._dispatcher)

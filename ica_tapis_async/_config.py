@@ -33,7 +33,9 @@ class RetryPolicy:
     A request is tried at most ``max_attempts`` times and never after ``total_timeout`` seconds
     from its first attempt, whichever comes first. Between attempts it waits
     ``uniform(0, min(max_backoff, initial_backoff * 2**n))`` (full jitter) unless the server sent a
-    ``Retry-After``, which is honoured up to ``max_retry_after``.
+    ``Retry-After``, which is honoured up to ``max_retry_after`` (five minutes by default): the
+    client's limiter then holds back every caller of the client for that long, not only the one
+    that was told. A wait that would pass ``total_timeout`` is not waited: the error is raised.
 
     GET is always retryable. POST and DELETE are retried only when the request carries an
     ``Idempotency-Key`` or the call declares itself safe to repeat.
@@ -48,7 +50,7 @@ class RetryPolicy:
     total_timeout: float | None = attrs.field(default=120.0, validator=_non_negative)
     initial_backoff: float = attrs.field(default=0.5, validator=_non_negative)
     max_backoff: float = attrs.field(default=20.0, validator=_non_negative)
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=300.0, validator=_non_negative)
     retry_statuses: frozenset[int] = frozenset({408, 429, 502, 503, 504})
     jitter: bool = True
 
@@ -105,7 +107,14 @@ class Timeouts:
 
 @attrs.define(frozen=True)
 class ClientConfig:
-    """Everything a client needs to talk to one service; shared by ``with_options`` copies."""
+    """Everything a client needs to talk to one service; shared by ``with_options`` copies.
+
+    Attributes:
+        unreachable_after: when every attempt since the client started has failed to connect
+            for this many seconds, the server counts as down: that call and every later one
+            raise :class:`ServerUnreachableError` at once. ``None`` retries as usual forever.
+            Once any answer has arrived this never triggers.
+    """
 
     base_url: str
     timeouts: Timeouts = attrs.field(factory=Timeouts)
@@ -115,6 +124,7 @@ class ClientConfig:
     extra_headers: tuple[tuple[str, str], ...] = ()
     max_connections: int = 100
     max_redirects: int = 5
+    unreachable_after: float | None = attrs.field(default=10.0, validator=_non_negative)
 
 
 class RequestOptions(TypedDict, total=False):

@@ -1,18 +1,20 @@
 """The one converter between the attrs models and JSON data.
 
 Built on ``cattrs.preconf.orjson.make_converter()``, never the global converter. Naming lives
-here, not in the models: an attribute ``snake_case`` is ``snakeCase`` on the wire, unless the
-field carries ``metadata={"wire": ...}`` (the few spec names the rule cannot produce, such as
-``sourceURI`` or ``software-only``).
+beside it (``_naming.wire_name``), not in the models: an attribute ``snake_case`` is
+``snakeCase`` on the wire, unless the field carries ``metadata={"wire": ...}`` (the few spec
+names the rule cannot produce, such as ``sourceURI`` or ``software-only``).
 
 - Structuring is lenient (unknown keys are ignored: servers add fields) and checks types:
   strings, numbers, booleans, and timezone-aware ISO-8601 datetimes. Every failure becomes a
   :class:`~ica_tapis_async.ResponseValidationError` whose ``path`` uses wire names, e.g.
-  ``items[3].processing.status``. :func:`structure_strict` also refuses unknown keys; tests and
-  the simulator use it so that fixtures cannot drift from the models.
-- Unstructuring omits optional fields left at ``None``, writes UTC datetimes as
-  ``YYYY-MM-DDTHH:MM:SSZ`` (microseconds only when set), and refuses naive datetimes with a
-  :class:`~ica_tapis_async.RequestValidationError`.
+  ``items[3].processing.status`` (``_validation`` builds that report).
+  :func:`structure_strict` also refuses unknown keys; tests and the simulator use it so that
+  fixtures cannot drift from the models. ``null`` is accepted wherever the spec allows it: a
+  nullable property, a list whose items are nullable (``list[X | None]``), and an optional one.
+- Unstructuring omits optional fields left at ``None``, writes every datetime in UTC as
+  ``YYYY-MM-DDTHH:MM:SSZ`` (ICA's documented request form; microseconds only when set), and
+  refuses naive datetimes with a :class:`~ica_tapis_async.RequestValidationError`.
 - A model with an ``init=False`` string field (the discriminator, e.g. ``object_type``) sends
   that field, and a union of such models (``CwlAnalysisInput``) is structured to the member
   whose value matches; an unknown value is a validation error.
@@ -23,27 +25,21 @@ items costs no more than the generated code itself.
 
 from __future__ import annotations
 
-import re
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar, Union, get_args, get_origin, overload
 
 import attrs
 import orjson
-from cattrs.errors import (
-    AttributeValidationNote,
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-    IterableValidationNote,
-    StructureHandlerNotFoundError,
-)
+from cattrs.errors import StructureHandlerNotFoundError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
-from ._errors import RequestValidationError, ResponseValidationError
+from ._errors import RequestValidationError
+from ._naming import wire_name
+from ._validation import TagError, kind, validation_error
 
 __all__ = (
     "dumps",
@@ -58,15 +54,6 @@ T = TypeVar("T")
 _NONE_TYPE = type(None)
 
 
-def wire_name(attribute: attrs.Attribute[Any]) -> str:
-    """The JSON key of a model attribute: its ``wire`` metadata, else camelCase of its name."""
-    explicit = attribute.metadata.get("wire")
-    if explicit is not None:
-        return str(explicit)
-    head, *rest = attribute.name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def _tag(cl: type) -> tuple[attrs.Attribute[Any], str] | None:
     """The discriminator of a model: its ``init=False`` field with a string default."""
     for a in attrs.fields(cl):
@@ -75,61 +62,36 @@ def _tag(cl: type) -> tuple[attrs.Attribute[Any], str] | None:
     return None
 
 
-class _TagError(ValueError):
-    """A discriminator is missing or has a value no model declares."""
-
-    def __init__(self, message: str, key: str) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-def _kind(value: Any) -> str:
-    """JSON-ish name of a value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list | tuple):
-        return "array"
-    return type(value).__name__
-
-
 # -- primitives: check the JSON type instead of coercing ("false" must not become True) --
 
 
 def _structure_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return value
-    raise TypeError(f"expected a string, got {_kind(value)}")
+    raise TypeError(f"expected a string, got {kind(value)}")
 
 
 def _structure_int(value: Any, _: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise TypeError(f"expected an integer, got {_kind(value)}")
+    raise TypeError(f"expected an integer, got {kind(value)}")
 
 
 def _structure_float(value: Any, _: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    raise TypeError(f"expected a number, got {_kind(value)}")
+    raise TypeError(f"expected a number, got {kind(value)}")
 
 
 def _structure_bool(value: Any, _: Any) -> bool:
     if value is True or value is False:
         return value
-    raise TypeError(f"expected a boolean, got {_kind(value)}")
+    raise TypeError(f"expected a boolean, got {kind(value)}")
 
 
 def _structure_datetime(value: Any, _: Any) -> datetime:
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO-8601 date-time string, got {_kind(value)}")
+        raise TypeError(f"expected an ISO-8601 date-time string, got {kind(value)}")
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError(f"date-time {value!r} has no timezone")
@@ -142,10 +104,14 @@ def _unstructure_datetime(value: datetime, field: str | None = None) -> str:
         raise RequestValidationError(
             "naive datetime; give it a timezone, e.g. tzinfo=datetime.UTC", field=field
         )
-    if not offset:
-        # isoformat() writes microseconds only when they are not zero.
-        return value.replace(tzinfo=None).isoformat() + "Z"
-    return value.isoformat()
+    # ICA reads request times as yyyy-MM-dd'T'HH:mm:ss'Z': always UTC, whatever the caller's zone.
+    # isoformat() writes microseconds only when they are not zero.
+    try:
+        utc = value - offset
+    except OverflowError:
+        # Within a day of year 1 or 9999 there is no UTC form: keep the offset it came with.
+        return value.isoformat()
+    return utc.replace(tzinfo=None).isoformat() + "Z"
 
 
 # -- hook factories --
@@ -173,9 +139,9 @@ def _structure_factory(converter: OrjsonConverter, *, forbid_extra_keys: bool) -
 
         def structure_tagged(data: Any, _: Any) -> Any:
             if not isinstance(data, Mapping):
-                raise TypeError(f"expected an object, got {_kind(data)}")
+                raise TypeError(f"expected an object, got {kind(data)}")
             if data.get(key) != value:
-                raise _TagError(f"expected {value!r}, got {data.get(key)!r}", key)
+                raise TagError(f"expected {value!r}, got {data.get(key)!r}", key)
             if forbid_extra_keys:
                 # The tag is not an __init__ argument, so the strict hook would call it extra.
                 data = {k: v for k, v in data.items() if k != key}
@@ -215,10 +181,10 @@ def _union_factory(converter: OrjsonConverter) -> Any:
             if data is None and nullable:
                 return None
             if not isinstance(data, Mapping):
-                raise TypeError(f"expected an object, got {_kind(data)}")
+                raise TypeError(f"expected an object, got {kind(data)}")
             member = by_value.get(data.get(key))  # type: ignore[arg-type]
             if member is None:
-                raise _TagError(f"expected one of {known}, got {data.get(key)!r}", key)
+                raise TagError(f"expected one of {known}, got {data.get(key)!r}", key)
             return hooks[member](data, member)
 
         return structure_union
@@ -292,105 +258,13 @@ _LENIENT = _make(forbid_extra_keys=False)
 _STRICT = _make(forbid_extra_keys=True)
 
 
-# -- errors: one ResponseValidationError with a wire-name path --
-
-Segment = str | int
-_ABSENT: Any = object()
-
-
-def _field_wire_name(cl: Any, name: str) -> str:
-    try:
-        return wire_name(attrs.fields_dict(cl)[name])
-    except (TypeError, KeyError, attrs.exceptions.NotAnAttrsClassError):
-        return name
-
-
-def _child(node: Any, segment: Segment) -> Any:
-    """The value at ``segment`` inside ``node``, or ``_ABSENT``."""
-    if isinstance(segment, int):
-        return node[segment] if isinstance(node, list) and segment < len(node) else _ABSENT
-    return node.get(segment, _ABSENT) if isinstance(node, Mapping) else _ABSENT
-
-
-def _shape_error(tp: Any, node: Any) -> str | None:
-    """Say so when ``node`` is not even the right kind of JSON value for ``tp``."""
-    if node is _ABSENT:
-        return None
-    options = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
-    if node is None and _NONE_TYPE in options:
-        return None
-    if any(isinstance(o, type) and attrs.has(o) for o in options):
-        return None if isinstance(node, Mapping) else f"expected an object, got {_kind(node)}"
-    if any(get_origin(o) is list for o in options):
-        return None if isinstance(node, list) else f"expected an array, got {_kind(node)}"
-    return None
-
-
-def _leaves(
-    exc: BaseException, path: tuple[Segment, ...], node: Any
-) -> Iterator[tuple[tuple[Segment, ...], str]]:
-    """Walk cattrs' exception groups down to the failures, with where each one happened.
-
-    ``node`` is the data at ``path``: a value of the wrong JSON kind (an array where an object
-    belongs) is reported once, instead of every field cattrs then failed to read from it.
-    """
-    if isinstance(exc, ClassValidationError | IterableValidationError):
-        for sub in exc.exceptions:
-            where, child, tp = path, node, None
-            for note in getattr(sub, "__notes__", ()):
-                if isinstance(note, AttributeValidationNote):
-                    key = _field_wire_name(exc.cl, note.name)
-                    where, child, tp = (*path, key), _child(node, key), note.type
-                elif isinstance(note, IterableValidationNote):
-                    index = note.index
-                    where, child, tp = (*path, index), _child(node, index), note.type
-            shape = _shape_error(tp, child) if tp is not None else None
-            if shape is not None:
-                yield where, shape
-            else:
-                yield from _leaves(sub, where, child)
-    elif isinstance(exc, ForbiddenExtraKeysError):
-        for key in sorted(exc.extra_fields):
-            yield (*path, key), "unexpected field"
-    elif isinstance(exc, _TagError):
-        yield (*path, exc.key), str(exc)
-    elif isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from _leaves(inner, path, node)
-    elif isinstance(exc, KeyError) and node is _ABSENT:
-        yield path, "required field is missing"
-    else:
-        yield path, str(exc) or type(exc).__name__
-
-
-def _format_path(path: tuple[Segment, ...]) -> str:
-    out = ""
-    for segment in path:
-        out += f"[{segment}]" if isinstance(segment, int) else f".{segment}" if out else segment
-    return out
-
-
-def _type_name(cls: Any) -> str:
-    """``Job``, or ``list[TransferTask]`` without module prefixes."""
-    return cls.__name__ if isinstance(cls, type) else re.sub(r"\b(?:\w+\.)+", "", str(cls))
-
-
-def _validation_error(exc: Exception, data: Any, cls: Any) -> ResponseValidationError:
-    shape = _shape_error(cls, data)
-    leaves = [((), shape)] if shape is not None else list(_leaves(exc, (), data))
-    path, message = leaves[0] if leaves else ((), str(exc))
-    if len(leaves) > 1:
-        message += f" (and {len(leaves) - 1} more problem{'s' if len(leaves) > 2 else ''})"
-    return ResponseValidationError(message, path=_format_path(path), model=_type_name(cls))
-
-
 def _structure(converter: OrjsonConverter, data: Any, cls: Any) -> Any:
     try:
         return converter.structure(data, cls)
     except StructureHandlerNotFoundError:
         raise  # a type the models cannot contain: a bug, not a bad response
     except Exception as exc:
-        raise _validation_error(exc, data, cls) from exc
+        raise validation_error(exc, data, cls) from exc
 
 
 # -- public (to the package) API --
@@ -415,7 +289,7 @@ def structure(data: Any, cls: Any) -> Any:
     except Exception as fast_error:
         _structure(_LENIENT, data, cls)  # raises with the path of the problem
         # The detailed converter accepted what the fast one refused: report the fast error.
-        raise _validation_error(fast_error, data, cls) from fast_error
+        raise validation_error(fast_error, data, cls) from fast_error
 
 
 @overload

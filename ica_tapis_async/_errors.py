@@ -16,10 +16,11 @@ Every failure a public method can raise is one of these; no aiohttp or asyncio e
     │   │   ├── RateLimitError               429
     │   │   └── ServerError                  5xx
     │   ├── APIConnectionError               no usable answer: refused, reset, DNS, dropped
-    │   │   └── APITimeoutError
+    │   │   ├── APITimeoutError
+    │   │   └── ServerUnreachableError       no connection at all since the client started
     │   └── ResponseValidationError          the answer does not fit the model
     ├── RequestValidationError               bad input, refused before anything is sent
-    ├── PaginationError                      the server repeated a page token
+    ├── PaginationError                      the server repeated a page (token or offset)
     └── WaiterError                          a poller gave up
 """
 
@@ -49,6 +50,7 @@ __all__ = (
     "RequestValidationError",
     "ResponseValidationError",
     "ServerError",
+    "ServerUnreachableError",
     "UnprocessableEntityError",
     "WaiterError",
     "make_status_error",
@@ -85,6 +87,10 @@ class APIError(IcaTapisError):
         self.method = method
         self.url = url
 
+    def __reduce__(self) -> Any:
+        # Subclasses take keyword arguments: rebuild from the state, not from ``args``.
+        return (_rebuild_error, (type(self), self.message, self.__dict__))
+
 
 class APIStatusError(APIError):
     """The server answered with an HTTP error status.
@@ -120,16 +126,11 @@ class APIStatusError(APIError):
             (v for k, v in self.headers.items() if k.lower() in _REQUEST_ID_HEADERS), None
         )
 
-    def __reduce__(self) -> Any:
-        return (_rebuild_status_error, (type(self), self.message, self.__dict__))
-
 
 _REQUEST_ID_HEADERS = frozenset({"x-request-id", "x-correlation-id", "request-id"})
 
 
-def _rebuild_status_error(
-    cls: type[APIStatusError], message: str, state: dict[str, Any]
-) -> APIStatusError:
+def _rebuild_error(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
     err = cls.__new__(cls)
     Exception.__init__(err, message)
     err.__dict__.update(state)
@@ -190,11 +191,38 @@ class ServerError(APIStatusError):
 
 class APIConnectionError(APIError):
     """No usable answer arrived: connection refused or reset, DNS failure, dropped connection,
-    or a body that could not be read or decoded."""
+    or a body that could not be read or decoded.
+
+    Attributes:
+        connect_failed: no connection to the server could be made at all (refused, DNS,
+            connect timeout), as opposed to one lost after it was made.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "", url: str = "", connect_failed: bool = False
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.connect_failed = connect_failed
 
 
 class APITimeoutError(APIConnectionError):
     """The request did not complete within its timeout."""
+
+
+class ServerUnreachableError(APIConnectionError):
+    """Every attempt since the client started failed to connect for longer than
+    ``ClientConfig.unreachable_after`` seconds: the server is down or the URL is wrong.
+
+    Raised at once by every later call of the client (and its copies) without sending, so a
+    large run stops with one clear error instead of retrying each request.
+
+    Attributes:
+        base_url: the server that could not be reached.
+    """
+
+    def __init__(self, message: str, *, base_url: str, method: str = "", url: str = "") -> None:
+        super().__init__(message, method=method, url=url, connect_failed=True)
+        self.base_url = base_url
 
 
 class ResponseValidationError(APIError):
@@ -215,7 +243,8 @@ class ResponseValidationError(APIError):
 
 
 class PaginationError(IcaTapisError):
-    """The server sent a next-page token it had sent before; paging stopped to avoid a loop."""
+    """Paging stopped to avoid a loop: the server repeated a next-page token, or answered an
+    offset page with the same items as the page before (it ignores the offset)."""
 
 
 class WaiterError(IcaTapisError):

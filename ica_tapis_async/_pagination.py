@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from ._core._paging import Paging
+from ._core._paging import OffsetPaging, Paging
 
 __all__ = ("AsyncPaginator", "Page", "PageFetcher")
 
@@ -47,7 +47,8 @@ class AsyncPaginator(Generic[T]):
         ...     print(len(page.items), page.remaining_records)
 
     Raises:
-        PaginationError: the server repeated a page token (instead of looping forever).
+        PaginationError: the server repeated a page token, or answered an offset page with the
+            same items as the page before (instead of looping forever).
     """
 
     def __init__(self, fetch: PageFetcher[T], make_paging: Callable[[], Paging]) -> None:
@@ -57,9 +58,21 @@ class AsyncPaginator(Generic[T]):
     async def pages(self) -> AsyncGenerator[Page[T]]:
         """Yield whole pages until the last one."""
         paging = self._make_paging()
+        # Only offset paging can be fooled by a server that ignores where to start; a cursor
+        # is checked by its token, so cursor pages are not compared.
+        compare = isinstance(paging, OffsetPaging)
+        previous: list[T] | None = None
         while not paging.done:
             page = await self._fetch(paging.params())
-            paging.advance(page.next_page_token, len(page.items), page.total_item_count)
+            repeated = compare and previous is not None and page.items == previous
+            paging.advance(
+                page.next_page_token,
+                len(page.items),
+                page.total_item_count,
+                repeated=repeated,
+            )
+            if compare:
+                previous = page.items
             yield page
 
     async def __aiter__(self) -> AsyncIterator[T]:

@@ -1,4 +1,8 @@
-"""The session: authentication, the one retry loop, and the client-wide rate limiter."""
+"""The dispatcher: authentication, redirects, the one retry loop, and the client-wide limiter.
+
+It is called ``Dispatcher`` rather than "session" so that it is never confused with the
+``aiohttp.ClientSession`` a transport may hold.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,28 @@ from typing import Any, Protocol
 import anyio
 import attrs
 
-from ._concurrency import AdaptiveRateLimiter
+from ._concurrency import AdaptiveRateLimiter, RateLimiter
 from ._config import ClientConfig, RequestOptions, RetryPolicy, Timeouts
+from ._converter import structure
+from ._core._redirect import next_hop
 from ._core._request import Request, merge_headers
 from ._core._response import Api, decode_body, error_from_response
 from ._core._retry import backoff_delay, is_throttle, parse_retry_after, should_retry_status
-from ._errors import APIConnectionError, RateLimitError, ResponseValidationError
+from ._errors import (
+    APIConnectionError,
+    RateLimitError,
+    ResponseValidationError,
+)
+from ._reachability import Reachability
 from ._telemetry import Telemetry, server_of
 from ._telemetry._calls import Call, NoopCall
-from ._transport import AiohttpTransport, RawResponse
+from ._transport import RawResponse, Transport
+from .models import Problem
 
-__all__ = ("ClientMetrics", "Session")
+__all__ = ("ClientMetrics", "Dispatcher")
 
 log = logging.getLogger("ica_tapis_async")
+redirect_log = logging.getLogger("ica_tapis_async.transport")
 
 
 @attrs.define
@@ -33,7 +46,7 @@ class ClientMetrics:
     Attributes:
         requests: attempts sent (each retry counts).
         retries: attempts that were repeats of a failed one.
-        throttled: answers that asked us to slow down (429 and throttling bodies).
+        throttled: answers that asked us to slow down (429).
         errors: calls that ended in an exception.
     """
 
@@ -52,7 +65,13 @@ class _Auth(Protocol):
     def snapshot(self) -> Any: ...
 
 
-def _limiter_for(config: ClientConfig) -> AdaptiveRateLimiter:
+def default_limiter(
+    config: ClientConfig,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+) -> AdaptiveRateLimiter:
+    """The in-process limiter a client makes from its :class:`RateLimitPolicy`."""
     policy = config.rate_limit
     return AdaptiveRateLimiter(
         rate=policy.rate,
@@ -60,14 +79,17 @@ def _limiter_for(config: ClientConfig) -> AdaptiveRateLimiter:
         max_in_flight=policy.max_in_flight,
         min_rate=policy.min_rate,
         adaptive=policy.adaptive,
+        clock=clock,
+        sleep=sleep,
     )
 
 
-class Session:
-    """Sends :class:`Request` objects with auth, pacing and retries.
+class Dispatcher:
+    """Sends :class:`Request` objects through a :class:`Transport` with auth, pacing and retries.
 
-    One session is shared by a client and all its ``with_options`` copies; per-call options are
-    passed to :meth:`send`.
+    One dispatcher's state (limiter, metrics, reachability) is shared by a client and all its
+    ``with_options`` copies; per-call options are passed to :meth:`send`. ``sleep`` and
+    ``clock`` are the only ways it waits and reads time, so a test passes fake ones.
     """
 
     def __init__(
@@ -76,25 +98,32 @@ class Session:
         config: ClientConfig,
         auth: _Auth,
         *,
-        transport: AiohttpTransport,
-        limiter: AdaptiveRateLimiter | None = None,
+        transport: Transport,
+        limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        owns_transport: bool = True,
         telemetry: Telemetry | None = None,
     ) -> None:
         self.api = api
         self.config = config
         self.auth = auth
         self.transport = transport
-        self.limiter = limiter if limiter is not None else _limiter_for(config)
+        self.limiter: RateLimiter = (
+            limiter if limiter is not None else default_limiter(config, clock=clock, sleep=sleep)
+        )
+        # Close only what we made: a caller's transport or limiter may serve other clients.
+        self._owns_transport = owns_transport
+        self._owns_limiter = limiter is None
         self.metrics = ClientMetrics()
         self.telemetry = telemetry if telemetry is not None else Telemetry.default()
         self._server = server_of(config.base_url)
         self.telemetry.track_limiter(self.limiter, server_address=self._server[0])
-        self._sleep = sleep
-        self._clock = clock
-        self._rand = rand
+        self.reachability = Reachability(config.base_url, config.unreachable_after)
+        self.sleep = sleep
+        self.clock = clock
+        self.rand = rand
         self._base_headers = merge_headers(
             {"User-Agent": config.user_agent}, dict(config.extra_headers)
         )
@@ -113,6 +142,8 @@ class Session:
 
         Raises:
             APIStatusError: an error answer that was not (or no longer) worth retrying.
+            ServerUnreachableError: no attempt of this client has ever connected, for longer
+                than ``ClientConfig.unreachable_after``.
             APIConnectionError: no answer, after the retries the policy allows.
         """
         options = options or {}
@@ -124,12 +155,15 @@ class Session:
     ) -> RawResponse:
         policy, timeouts, extra = self._resolve(options)
         on_retry = options.get("on_retry")
-        start = self._clock()
+        start = self.clock()
         deadline = None if policy.total_timeout is None else start + policy.total_timeout
         attempt = 0
         renewed = False
         while True:
             attempt += 1
+            if self.reachability.down:
+                self.metrics.errors += 1
+                raise self.reachability.error(request.method, request.url)
             # Extra headers go first so that they can never replace the credentials.
             headers = merge_headers(
                 self._base_headers, extra, request.headers, await self.auth.headers()
@@ -140,23 +174,27 @@ class Session:
                 async with self.limiter.slot():
                     self.metrics.requests += 1
                     with call.attempt(waiting) as sent:
-                        response = await self.transport.send(
-                            request.method, request.url, headers, request.body, timeouts
-                        )
+                        response = await self._exchange(request, headers, timeouts)
                         sent.answered(response.status)
             except APIConnectionError as exc:
-                delay = backoff_delay(attempt, policy, rand=self._rand)
-                if not request.retryable or not self._may_retry(attempt, delay, policy, deadline):
+                if self.reachability.failed(exc, self.clock()):
+                    self.metrics.errors += 1
+                    raise self.reachability.error(request.method, request.url) from exc
+                delay = backoff_delay(attempt, policy, rand=self.rand)
+                if not request.idempotent or not self._within_budget(
+                    attempt, delay, policy, deadline
+                ):
                     self.metrics.errors += 1
                     raise
                 self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
                     on_retry(exc)
-                await self._sleep(delay)
+                await self.sleep(delay)
                 continue
+            self.reachability.answered()
 
             if response.status < 400:
-                self.limiter.record_success()
+                await self.limiter.record_success()
                 log.debug("%s %s -> %s", request.method, request.url, response.status)
                 return response
 
@@ -166,11 +204,11 @@ class Session:
                 renewed = True
                 await self.auth.renew(stale)
                 continue
-            throttled = is_throttle(response.status, body)
+            throttled = is_throttle(response.status)
             if throttled:
                 call.throttled(response.status)
                 self.metrics.throttled += 1
-                self.limiter.record_throttle()
+                await self.limiter.record_throttle()
             error = error_from_response(
                 self.api,
                 status=response.status,
@@ -179,36 +217,70 @@ class Session:
                 url=request.url,
                 headers=response.headers,
                 body=body,
+                problem=self._problem(body),
                 idempotency_key=request.idempotency_key,
             )
             retry_after = parse_retry_after(response.headers, now=time.time())
             if isinstance(error, RateLimitError):
                 error.retry_after = retry_after
-            delay = (
-                min(retry_after, policy.max_retry_after)
-                if retry_after is not None
-                else backoff_delay(attempt, policy, rand=self._rand)
-            )
+            if retry_after is not None:
+                delay = min(retry_after, policy.max_retry_after)
+                # The server named a time: hold back every caller of this client, not only us.
+                await self.limiter.pause_for(delay)
+            else:
+                delay = backoff_delay(attempt, policy, rand=self.rand)
             retry = should_retry_status(
                 response.status,
-                retryable=request.retryable,
+                idempotent=request.idempotent,
                 keyed=request.idempotency_key is not None,
                 policy=policy,
-            ) or (throttled and request.retryable)
-            if not retry or not self._may_retry(attempt, delay, policy, deadline):
+            ) or (throttled and request.idempotent)
+            if not retry or not self._within_budget(attempt, delay, policy, deadline):
                 self.metrics.errors += 1
                 raise error
             self._log_retry(request, attempt, delay, str(response.status), call)
             if on_retry is not None:
                 on_retry(error)
-            await self._sleep(delay)
+            await self.sleep(delay)
 
-    def _may_retry(
+    async def _exchange(
+        self, request: Request, headers: Mapping[str, str], timeouts: Timeouts
+    ) -> RawResponse:
+        """One attempt: send, and follow redirects (credentials stay on their origin)."""
+        method, url, body = request.method, request.url, request.body
+        for _ in range(self.config.max_redirects + 1):
+            response = await self.transport.send(method, url, headers, body, timeouts)
+            hop = next_hop(
+                method,
+                url,
+                headers,
+                body,
+                status=response.status,
+                response_headers=response.headers,
+            )
+            if hop is None:
+                return response
+            if hop.cross_origin:
+                redirect_log.warning("redirect to another origin %s: credentials dropped", hop.url)
+            method, url, headers, body = hop.method, hop.url, hop.headers, hop.body
+        raise APIConnectionError(
+            f"more than {self.config.max_redirects} redirects", method=method, url=url
+        )
+
+    def _problem(self, body: Any) -> Problem | None:
+        if self.api != "ica" or not isinstance(body, dict):
+            return None
+        try:
+            return structure(body, Problem)
+        except ResponseValidationError:
+            return None  # a malformed problem body is still an error answer
+
+    def _within_budget(
         self, attempt: int, delay: float, policy: RetryPolicy, deadline: float | None
     ) -> bool:
         if attempt >= policy.max_attempts:
             return False
-        return deadline is None or self._clock() + delay < deadline
+        return deadline is None or self.clock() + delay < deadline
 
     def _log_retry(
         self, request: Request, attempt: int, delay: float, why: str, call: Call | NoopCall
@@ -219,7 +291,7 @@ class Session:
             "retrying %s %s after %s (attempt %d, waiting %.2fs)",
             request.method,
             request.url,
-            why if not why.isdigit() else f"HTTP {why}",
+            f"HTTP {why}" if why.isdigit() else why,
             attempt,
             delay,
             extra={
@@ -247,25 +319,35 @@ class Session:
                 url=request.url,
             ) from exc
 
-    def evolve(self, config: ClientConfig) -> Session:
-        """A session with another config sharing auth, transport, limiter and metrics."""
-        clone = Session(
+    def evolve(
+        self, config: ClientConfig | None = None, *, auth: _Auth | None = None
+    ) -> Dispatcher:
+        """A dispatcher with another config or auth sharing transport, limiter, metrics and
+        reachability."""
+        clone = Dispatcher(
             self.api,
-            config,
-            self.auth,
+            config if config is not None else self.config,
+            auth if auth is not None else self.auth,
             transport=self.transport,
             limiter=self.limiter,
-            sleep=self._sleep,
-            clock=self._clock,
-            rand=self._rand,
+            sleep=self.sleep,
+            clock=self.clock,
+            rand=self.rand,
             telemetry=self.telemetry,
         )
         clone.metrics = self.metrics
+        clone.reachability = self.reachability
+        clone._owns_transport = clone._owns_limiter = False  # the original closes them
         return clone
 
     async def aclose(self) -> None:
-        """Close the transport if it owns its aiohttp session."""
-        await self.transport.close()
+        """Close the transport and the limiter, if they were made for this client."""
+        try:
+            if self._owns_transport:
+                await self.transport.aclose()
+        finally:
+            if self._owns_limiter:
+                await self.limiter.aclose()
 
 
 def _decode_error_body(response: RawResponse) -> Any:

@@ -1,34 +1,29 @@
-"""The aiohttp transport: one place where bytes cross the wire.
+"""The transport seam: one request out, one answer back, and its aiohttp implementation.
 
-It owns an :class:`aiohttp.ClientSession` or borrows the caller's (and then leaves it open),
-follows redirects itself so credentials never travel to another origin, and turns every aiohttp and
-asyncio failure into :class:`APIConnectionError` / :class:`APITimeoutError`.
+A :class:`Transport` sends one HTTP exchange and returns a :class:`RawResponse` (status, headers,
+body). Everything else (credentials, redirects, retries, pacing) is the dispatcher's job, so a
+transport is small: :class:`AiohttpTransport` below, or a fake one in tests.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 import attrs
 from yarl import URL
 
 from ._config import Timeouts
-from ._core._request import SENSITIVE_HEADERS, same_origin
 from ._errors import APIConnectionError, APITimeoutError
 
-__all__ = ("AiohttpTransport", "RawResponse")
-
-log = logging.getLogger("ica_tapis_async.transport")
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+__all__ = ("AiohttpTransport", "RawResponse", "Transport")
 
 
 @attrs.define(frozen=True)
 class RawResponse:
-    """An answer as received: status, headers (last value per name), body bytes, final URL."""
+    """An answer as received: status, headers (last value per name), body bytes, URL asked."""
 
     status: int
     reason: str
@@ -42,6 +37,36 @@ class RawResponse:
         return next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
 
 
+@runtime_checkable
+class Transport(Protocol):
+    """Sends one HTTP request and returns the answer, whatever its status.
+
+    Implementations do not follow redirects, retry or add credentials; they turn every failure
+    to get an answer into :class:`APIConnectionError` (``connect_failed=True`` when no
+    connection could be made) or :class:`APITimeoutError`.
+    """
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: Timeouts,
+    ) -> RawResponse:
+        """Send one request; return the answer (any status).
+
+        Raises:
+            APITimeoutError: the attempt ran out of time.
+            APIConnectionError: no answer could be had or read.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connections this transport owns; idempotent."""
+        ...
+
+
 @functools.lru_cache(maxsize=64)
 def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
@@ -50,25 +75,19 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
 
 
 class AiohttpTransport:
-    """Sends requests over one pooled aiohttp session.
+    """A :class:`Transport` over one pooled :class:`aiohttp.ClientSession`.
 
     Args:
-        session: a caller's session to borrow; it is never closed here.
-        max_connections: pool size of the session this transport creates.
-        max_redirects: redirects followed before giving up.
+        session: a caller's aiohttp session to borrow; it is never closed here.
+        max_connections: pool size of the aiohttp session this transport creates.
     """
 
     def __init__(
-        self,
-        session: aiohttp.ClientSession | None = None,
-        *,
-        max_connections: int = 100,
-        max_redirects: int = 5,
+        self, session: aiohttp.ClientSession | None = None, *, max_connections: int = 100
     ) -> None:
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
-        self._max_redirects = max_redirects
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or (self._owns_session and self._session.closed):
@@ -84,11 +103,11 @@ class AiohttpTransport:
 
     @property
     def closed(self) -> bool:
-        """Whether the session this transport created has been closed."""
+        """Whether the aiohttp session this transport created has been closed."""
         return self._session is not None and self._session.closed
 
-    async def close(self) -> None:
-        """Close the session if this transport created it; a borrowed one stays open."""
+    async def aclose(self) -> None:
+        """Close the aiohttp session if this transport created it; a borrowed one stays open."""
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -100,47 +119,14 @@ class AiohttpTransport:
         body: bytes | None,
         timeouts: Timeouts,
     ) -> RawResponse:
-        """Send one request, following redirects safely.
+        """Send one request without following redirects.
 
         Raises:
             APITimeoutError: the attempt ran out of time.
             APIConnectionError: no answer could be had or read.
         """
-        session = self._get_session()
-        current_headers = dict(headers)
-        for _ in range(self._max_redirects + 1):
-            response = await self._send_once(session, method, url, current_headers, body, timeouts)
-            location = response.headers.get("Location") or response.headers.get("location")
-            if response.status not in _REDIRECTS or not location:
-                return response
-            target = str(URL(url).join(URL(location)))
-            if not same_origin(url, target):
-                # Never let a credential follow a redirect to another host.
-                current_headers = {
-                    k: v for k, v in current_headers.items() if k.lower() not in SENSITIVE_HEADERS
-                }
-                log.warning("redirect to another origin %s: credentials dropped", target)
-            if response.status == 303 or (response.status in (301, 302) and method != "GET"):
-                method, body = "GET", None
-                current_headers = {
-                    k: v for k, v in current_headers.items() if k.lower() != "content-type"
-                }
-            url = target
-        raise APIConnectionError(
-            f"more than {self._max_redirects} redirects", method=method, url=url
-        )
-
-    async def _send_once(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: Timeouts,
-    ) -> RawResponse:
         try:
-            async with session.request(
+            async with self._get_session().request(
                 method,
                 URL(url, encoded=True),
                 headers=headers,
@@ -156,8 +142,16 @@ class AiohttpTransport:
                     body=payload,
                     url=url,
                 )
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError(
+                f"{method} {url}: timed out connecting", method=method, url=url, connect_failed=True
+            ) from exc
         except TimeoutError as exc:
             raise APITimeoutError(f"{method} {url}: timed out", method=method, url=url) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(
+                f"{method} {url}: {_describe(exc)}", method=method, url=url, connect_failed=True
+            ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(
                 f"{method} {url}: {_describe(exc)}", method=method, url=url

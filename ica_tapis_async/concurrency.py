@@ -3,11 +3,16 @@
 Nothing here knows about HTTP; everything runs on anyio (asyncio or trio) inside task groups,
 and takes an injectable clock and sleep where time matters, so tests never wait for real.
 
-- :class:`AdaptiveRateLimiter`: a token bucket plus an in-flight cap that cuts its rate when
-  the server throttles and climbs back (CUBIC, as botocore's adaptive retry mode).
+- :class:`RateLimiter`: the protocol a client's limiter satisfies (slot, record success or
+  throttle, pause for a ``Retry-After``); pass your own with ``IcaClient(..., limiter=...)``.
+- :class:`AdaptiveRateLimiter`: the in-process one: an in-flight cap over a
+  :class:`TokenBucket`, whose rate a :class:`CubicCalculator` cuts on a throttle (from the send
+  rate a :class:`RateClock` measures) and lets climb back, as botocore's adaptive retry mode.
+- :class:`RedisRateLimiter`: the same budget shared by every process that names it, kept in
+  Redis (the ``redis`` extra).
 - :func:`fan_out` / :func:`gather_bounded`: run an async function over many inputs with at most
   ``limit`` in flight, lazily, yielding results as they finish (or in input order).
-- :func:`wait_for`, :class:`PollState`, :class:`Backoff`: the polling loop, which backs off
+- :func:`poll_until`, :class:`PollState`, :class:`Backoff`: the polling loop, which backs off
   while nothing changes and raises :class:`WaiterError` when it gives up.
 
 Example::
@@ -28,19 +33,30 @@ Example::
 from ._concurrency import (
     AdaptiveRateLimiter,
     Backoff,
+    CubicCalculator,
     PollState,
+    RateClock,
+    RateLimiter,
+    TokenBucket,
     fan_out,
     gather_bounded,
-    wait_for,
+    poll_until,
 )
+from ._concurrency._redis_limiter import RedisRateLimiter, SharedLimiterUnavailableError
 from ._errors import WaiterError
 
 __all__ = (
     "AdaptiveRateLimiter",
+    "CubicCalculator",
+    "RateClock",
+    "RateLimiter",
+    "TokenBucket",
     "PollState",
     "Backoff",
     "WaiterError",
+    "RedisRateLimiter",
+    "SharedLimiterUnavailableError",
     "fan_out",
     "gather_bounded",
-    "wait_for",
+    "poll_until",
 )

@@ -19,6 +19,8 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._groups import single_failure
+
 __all__ = ("fan_out", "gather_bounded")
 
 T = TypeVar("T")
@@ -73,14 +75,15 @@ class _FanOut(Generic[T, R]):
         try:
             return await self._tg.__aexit__(exc_type, exc, tb)
         except BaseExceptionGroup as group:
-            if len(group.exceptions) != 1:
+            found = single_failure(group)
+            if found is None:
                 raise
-            single = group.exceptions[0]
+            single = found
         finally:
             # Only once every worker is gone: closing earlier could wake a worker blocked in
             # send() with BrokenResourceError instead of its cancellation.
             self._receive.close()
-        # Raise the lone exception as itself (callers write `except ValueError`, not
+        # Raise the one failure as itself (callers write `except ValueError`, not
         # `except* ValueError`), outside the except block so the group is not its context,
         # and put its own __context__ back. Its __cause__ and traceback are untouched.
         context = single.__context__
@@ -146,8 +149,8 @@ def fan_out(
 
     ``func`` should catch the failures that are outcomes (e.g. ``APIError``) and return them
     as values. An exception it lets out cancels the other calls and propagates from the
-    ``async with``: as itself when it is the only one, or as an ``ExceptionGroup`` when several
-    calls (or the caller's block) raised at once.
+    ``async with``: as itself when it is the only one (or when every call that failed raised
+    the same type), or as an ``ExceptionGroup`` when different exceptions were raised at once.
 
     Args:
         func: async function applied to each item.

@@ -12,7 +12,7 @@ import anyio
 
 from .._errors import WaiterError
 
-__all__ = ("Backoff", "PollState", "wait_for")
+__all__ = ("Backoff", "PollState", "poll_until")
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ class _Unset:
 _UNSET: Final = _Unset()
 
 
-async def wait_for(
+async def poll_until(
     fetch: Callable[[], Awaitable[T]],
     classify: Callable[[T], PollState],
     *,
@@ -139,7 +139,7 @@ async def wait_for(
 
     Example::
 
-        batch = await wait_for(
+        batch = await poll_until(
             lambda: client.data_linking_batches.get(batch_id),
             lambda b: PollState.SUCCESS if b.status in DONE else PollState.PENDING,
             name=f"linking batch {batch_id}",

@@ -1,8 +1,7 @@
-"""Client-side adaptive rate limiting: token bucket, in-flight cap, CUBIC throttle recovery."""
+"""The in-process adaptive rate limiter: a token bucket, a rate clock and CUBIC, composed."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,16 +9,11 @@ from typing import Final
 
 import anyio
 
-__all__ = ("AdaptiveRateLimiter",)
+from ._bucket import TokenBucket
+from ._cubic import CubicCalculator
+from ._rate_clock import RateClock
 
-# CUBIC constants, as botocore's adaptive retry mode uses them.
-_BETA: Final = 0.7  # multiplicative decrease on a throttle
-_SCALE: Final = 0.4  # how steeply the rate climbs back
-# The send rate is measured over half-second windows and smoothed, so one busy instant
-# doesn't set the rate a throttle is cut from.
-_WINDOW: Final = 0.5
-_SMOOTHING: Final = 0.8
-_EPSILON: Final = 1e-6  # tokens
+__all__ = ("AdaptiveRateLimiter",)
 
 
 class _Unset:
@@ -32,12 +26,17 @@ _UNSET: Final = _Unset()
 class AdaptiveRateLimiter:
     """Paces requests to a rate, caps requests in flight, and backs off when throttled.
 
-    One limiter is shared by every coroutine talking to one host. Each request runs inside
-    ``async with limiter.slot():``, which waits for an in-flight slot, then for a token. The
-    session reports each answer: ``record_throttle()`` for a 429 or throttle body, which cuts
-    the rate to 0.7x the measured send rate; ``record_success()`` otherwise, which lets the rate
-    climb back along a cubic curve towards (and past) the rate at which the throttle came,
-    capped at the configured ``rate``.
+    One limiter is shared by every coroutine talking to one host; it satisfies
+    :class:`RateLimiter`. Each request runs inside ``async with limiter.slot():``, which waits
+    for an in-flight slot, then for a token (and for any pause a server asked for). The session
+    reports each answer: ``record_throttle()`` for a 429, which cuts the rate to 0.7x the
+    measured send rate; ``record_success()`` otherwise, which lets the rate climb back along a
+    cubic curve towards (and past) the rate at which the throttle came, capped at the
+    configured ``rate``; ``pause_for(seconds)`` for a ``Retry-After``, which holds back every
+    new slot until then.
+
+    The parts are :class:`TokenBucket` (tokens), :class:`RateClock` (the measured send rate)
+    and :class:`CubicCalculator` (the cut and the recovery), each tested alone.
 
     Args:
         rate: tokens per second, or ``None`` for no pacing until the first throttle.
@@ -56,7 +55,10 @@ class AdaptiveRateLimiter:
         limiter = AdaptiveRateLimiter(rate=20, burst=5, max_in_flight=8)
         async with limiter.slot():
             status = await send()
-        limiter.record_throttle() if status == 429 else limiter.record_success()
+        if status == 429:
+            await limiter.record_throttle()
+        else:
+            await limiter.record_success()
     """
 
     def __init__(
@@ -80,19 +82,15 @@ class AdaptiveRateLimiter:
         self._wakeup: anyio.CancelScope | None = None  # the head waiter's sleep
         self._in_flight = 0
         self._throttle_count = 0
-        self._last_refill = clock()
-        # Send-rate measurement; the first window opens at the first send, not at construction.
-        self._window_start: float | None = None
-        self._window_count = 0
-        self._measured: float | None = None
+        self._paused_until = 0.0
         self._slots: anyio.CapacityLimiter | None = None
         self._configured: float | None = None
-        self._rate: float | None = None
         self._burst = 1
-        self._tokens = 0.0
-        # CUBIC state: the rate at the last throttle, when it came, and the time to regain it.
         self._throttled = False
-        self._w_max = self._k = self._last_throttle = 0.0
+        now = clock()
+        self._bucket = TokenBucket(None, 1, now)
+        self._meter = RateClock()
+        self._cubic = CubicCalculator()
         self.update(rate=rate, burst=burst, max_in_flight=max_in_flight)
 
     # -- read-only state ---------------------------------------------------------------
@@ -100,7 +98,7 @@ class AdaptiveRateLimiter:
     @property
     def rate(self) -> float | None:
         """Current fill rate in tokens per second, or ``None`` while unlimited."""
-        return self._rate
+        return self._bucket.rate
 
     @property
     def configured_rate(self) -> float | None:
@@ -125,13 +123,12 @@ class AdaptiveRateLimiter:
     @property
     def measured_rate(self) -> float:
         """Smoothed send rate in requests per second, as throttle cuts see it."""
-        if self._measured is not None:
-            return self._measured
-        if self._window_start is None:
-            return 0.0
-        # No window has closed yet: estimate from the open one, never over less than a window,
-        # so three requests in a millisecond don't read as thousands per second.
-        return self._window_count / max(self._clock() - self._window_start, _WINDOW)
+        return self._meter.rate(self._clock())
+
+    @property
+    def paused_until(self) -> float:
+        """The clock time before which no slot is granted (a server's ``Retry-After``)."""
+        return self._paused_until
 
     @property
     def _min_rate(self) -> float:
@@ -160,7 +157,7 @@ class AdaptiveRateLimiter:
         try:
             if not self._take_token_nowait():
                 await self._take_token()
-            self._record_send(self._clock())
+            self._meter.record(self._clock())
             self._in_flight += 1
             try:
                 yield
@@ -170,36 +167,41 @@ class AdaptiveRateLimiter:
             if slots is not None:
                 slots.release_on_behalf_of(borrower)
 
-    def record_throttle(self) -> None:
+    async def record_throttle(self) -> None:
         """Report a throttled answer: cut the rate to 0.7x what was being sent (CUBIC)."""
         self._throttle_count += 1
         if not self._adaptive:
             return
         now = self._clock()
-        measured = self.measured_rate
-        if self._rate is None:
-            base = measured
-        else:
-            # Sending slower than the bucket allows: the measured rate is what hit the limit.
-            base = min(measured, self._rate) if measured > 0 else self._rate
-        self._w_max = max(base, self._min_rate)
-        self._k = (self._w_max * (1 - _BETA) / _SCALE) ** (1 / 3)
-        self._last_throttle = now
+        measured = self._meter.rate(now)
+        rate = self._bucket.rate
+        # Sending slower than the bucket allows: the measured rate is what hit the limit.
+        base = rate if rate is not None and measured <= 0 else min(measured, rate or measured)
+        floor = self._min_rate
         self._throttled = True
-        self._set_rate(max(base * _BETA, self._min_rate), now)
+        self._set_rate(max(self._cubic.throttled(max(base, floor), now), floor), now)
 
-    def record_success(self) -> None:
+    async def record_success(self) -> None:
         """Report a good answer: after a throttle, let the rate climb back along the cubic."""
         if not (self._adaptive and self._throttled):
             return
         now = self._clock()
-        # The cubic starts at 0.7 * w_max at the throttle, flattens near w_max after k seconds,
-        # then climbs past it to probe for more room; it only ever rises with time.
-        new = _SCALE * (now - self._last_throttle - self._k) ** 3 + self._w_max
+        new = self._cubic.rate_at(now)
         if self._configured is not None and new >= self._configured:
             self._throttled = False
             new = self._configured
         self._set_rate(max(new, self._min_rate), now)
+
+    async def pause_for(self, seconds: float) -> None:
+        """Grant no new slot for ``seconds`` from now (a server's ``Retry-After``).
+
+        A pause only ever lengthens: a shorter one inside a longer one changes nothing.
+        """
+        if seconds > 0:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the limiter holds no connection or task. Present for the protocol."""
 
     def update(
         self,
@@ -223,9 +225,8 @@ class AdaptiveRateLimiter:
         if not isinstance(burst, _Unset):
             if burst < 1:
                 raise ValueError(f"burst must be >= 1, not {burst!r}")
-            self._refill(now)
             self._burst = burst
-            self._tokens = min(self._tokens, float(self._capacity()))
+            self._bucket.reshape(self._bucket.rate, self._capacity(self._bucket.rate), now)
         if not isinstance(max_in_flight, _Unset):
             if max_in_flight is None:
                 self._slots = None
@@ -240,76 +241,43 @@ class AdaptiveRateLimiter:
                 raise ValueError(f"rate must be > 0 or None, not {rate!r}")
             self._configured = rate
             self._throttled = False
-            self._w_max = self._k = self._last_throttle = 0.0
+            self._cubic.reset()
             self._set_rate(rate, now)
 
     # -- internals -------------------------------------------------------------------------
 
-    def _capacity(self) -> float:
+    def _capacity(self, rate: float | None) -> float:
         # While throttled, hold at most one second's worth of tokens (at least one), so a
         # cut rate is not undone by a full burst.
-        if self._throttled and self._rate is not None:
-            return min(self._burst, max(1.0, self._rate))
+        if self._throttled and rate is not None:
+            return min(self._burst, max(1.0, rate))
         return self._burst
 
-    def _refill(self, now: float) -> None:
-        if self._rate is None:
-            self._tokens = float(self._burst)  # unlimited: the bucket stays full
-        else:
-            elapsed = max(0.0, now - self._last_refill)
-            self._tokens = min(self._capacity(), self._tokens + elapsed * self._rate)
-        self._last_refill = now
-
     def _set_rate(self, rate: float | None, now: float) -> None:
-        # Refill at the old rate first: time already passed must not count at the new rate.
-        self._refill(now)
-        old = self._rate
-        self._rate = rate
-        self._tokens = min(self._tokens, self._capacity())
+        old = self._bucket.rate
+        self._bucket.reshape(rate, self._capacity(rate), now)
         if self._wakeup is not None and (rate is None or (old is not None and rate > old)):
             self._wakeup.cancel()  # the head waiter recomputes its wait at the faster rate
 
     def _take_token_nowait(self) -> bool:
-        """Take a token without waiting when nobody is queued and one is there."""
+        """Take a token without waiting when nobody is queued, no pause holds and one is there."""
         if self._lock.locked():
             return False  # others are waiting: first come, first served
-        self._refill(self._clock())
-        if self._rate is None:
-            return True
-        if self._tokens >= 1 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1)
-            return True
-        return False
+        now = self._clock()
+        if now < self._paused_until:
+            return False
+        return self._bucket.try_take(now)
 
     async def _take_token(self) -> None:
         async with self._lock:
             while True:
                 now = self._clock()
-                self._refill(now)
-                if self._rate is None:
+                if now >= self._paused_until and self._bucket.try_take(now):
                     return
-                # Float time is coarse at large clock values: a shortfall of 1e-13 tokens could
-                # mean a sleep too short to move the clock, so near enough counts as a token.
-                if self._tokens >= 1 - _EPSILON:
-                    self._tokens = max(0.0, self._tokens - 1)
-                    return
-                delay = (1 - self._tokens) / self._rate
+                delay = max(self._paused_until - now, self._bucket.wait_time(now))
                 with anyio.CancelScope() as scope:
                     self._wakeup = scope
                     try:
                         await self._sleep(delay)
                     finally:
                         self._wakeup = None
-
-    def _record_send(self, now: float) -> None:
-        window = math.floor(now / _WINDOW) * _WINDOW
-        if self._window_start is None:
-            self._window_start = window
-        elif window > self._window_start:
-            # Close the elapsed window(s) before counting this send in the new one.
-            current = self._window_count / (window - self._window_start)
-            previous = current if self._measured is None else self._measured
-            self._measured = current * _SMOOTHING + previous * (1 - _SMOOTHING)
-            self._window_start = window
-            self._window_count = 0
-        self._window_count += 1

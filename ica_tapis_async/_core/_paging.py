@@ -39,8 +39,18 @@ class CursorPaging:
             pairs.append(("pageToken", self.token))
         return pairs
 
-    def advance(self, next_token: str | None, n_items: int, total: int | None = None) -> None:
-        """Record a page; raises :class:`PaginationError` on a token seen before."""
+    def advance(
+        self,
+        next_token: str | None,
+        n_items: int,
+        total: int | None = None,
+        *,
+        repeated: bool = False,
+    ) -> None:
+        """Record a page; raises :class:`PaginationError` on a token seen before.
+
+        ``repeated`` is ignored: a cursor is checked by its token.
+        """
         if not next_token:
             self.done = True
             return
@@ -56,7 +66,11 @@ class CursorPaging:
 class OffsetPaging:
     """Offset paging (ICA ``pageOffset`` with sorting, Tapis ``offset``/``limit``).
 
-    Stops on a short page, on an empty page, or when ``total`` says nothing is left.
+    When the server gives a ``total`` (ICA's ``totalItemCount``), paging goes on until the
+    offset reaches it, even past a short page (a server may cap a page below the size asked);
+    without one, a short page is the last. An empty page always ends it, and a page with the
+    same items as the one before raises :class:`PaginationError`: the server ignores the offset,
+    and following it would loop (or, with a total, repeat the first rows until it).
     """
 
     page_size: int
@@ -74,11 +88,27 @@ class OffsetPaging:
             *self.extra,
         ]
 
-    def advance(self, next_token: str | None, n_items: int, total: int | None = None) -> None:
-        """Record a page of ``n_items``."""
+    def advance(
+        self,
+        next_token: str | None,
+        n_items: int,
+        total: int | None = None,
+        *,
+        repeated: bool = False,
+    ) -> None:
+        """Record a page of ``n_items``; ``repeated``: it held the same items as the last one."""
+        if repeated and n_items:
+            raise PaginationError(
+                f"the server answered {self.offset_param}={self.offset} with the same "
+                f"{n_items} items as the page before (it ignores the offset); stopping"
+            )
         self.offset += n_items
-        if n_items == 0 or n_items < self.page_size or (total is not None and self.offset >= total):
+        if n_items == 0:
             self.done = True
+        elif total is not None:
+            self.done = self.offset >= total
+        else:
+            self.done = n_items < self.page_size
 
 
 Paging = CursorPaging | OffsetPaging

@@ -39,7 +39,8 @@ class Request:
     """One HTTP request, ready to send (credentials are added by the session per attempt).
 
     Attributes:
-        retry_safe: repeating it cannot do harm (GET, or a POST the caller declared safe).
+        declared_idempotent: the caller (or the operation) declared that sending it twice does
+            no harm, e.g. a POST made with ``retry_safe=True``.
     """
 
     method: str
@@ -47,13 +48,13 @@ class Request:
     headers: Mapping[str, str]
     body: bytes | None = None
     idempotency_key: str | None = None
-    retry_safe: bool = False
+    declared_idempotent: bool = False
     operation: str = ""
 
     @property
-    def retryable(self) -> bool:
-        """Whether a failed attempt may be repeated: GET, keyed, or declared safe."""
-        return self.method == "GET" or self.idempotency_key is not None or self.retry_safe
+    def idempotent(self) -> bool:
+        """Whether a failed attempt may be sent again: a GET, keyed, or declared idempotent."""
+        return self.method == "GET" or self.idempotency_key is not None or self.declared_idempotent
 
 
 def _path_segment(name: str, value: str) -> str:

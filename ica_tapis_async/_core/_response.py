@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .._errors import APIStatusError, ResponseValidationError, make_status_error
+from .._errors import APIStatusError, make_status_error
 
 __all__ = ("Api", "decode_body", "error_from_response", "is_json_content")
 
@@ -53,25 +53,17 @@ def _short_text(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
-def _ica_message(body: Any) -> tuple[str, Any]:
-    """(message, Problem or None) from an ICA error body."""
+def _ica_message(body: Any) -> str:
+    """The message of an ICA error body (``title - detail - parameters``)."""
     if isinstance(body, dict):
-        from .._converter import structure
-        from ..models import Problem
-
-        problem: Problem | None
-        try:
-            problem = structure(body, Problem)
-        except ResponseValidationError:
-            problem = None  # a malformed problem body is still an error answer
         title = body.get("title")
         detail = body.get("detail")
         parts = [str(p) for p in (title, detail) if p]
         params = body.get("parameters")
         if isinstance(params, dict) and params:
             parts.append(", ".join(f"{k}: {v}" for k, v in params.items()))
-        return " - ".join(parts), problem
-    return "", None
+        return " - ".join(parts)
+    return ""
 
 
 def _tapis_message(body: Any) -> str:
@@ -91,14 +83,15 @@ def error_from_response(
     url: str,
     headers: Mapping[str, str],
     body: Any,
+    problem: Any = None,
     idempotency_key: str | None = None,
 ) -> APIStatusError:
-    """Build the typed exception for an error answer from ``api``."""
-    problem = None
-    if api == "ica":
-        message, problem = _ica_message(body)
-    else:
-        message = _tapis_message(body)
+    """Build the typed exception for an error answer from ``api``.
+
+    ``problem`` is the body already structured into a ``Problem`` model by the caller (the
+    core stays free of models), or ``None``.
+    """
+    message = _ica_message(body) if api == "ica" else _tapis_message(body)
     if not message and isinstance(body, str):
         message = _short_text(body)
     if not message:

@@ -11,8 +11,6 @@ from .._config import RetryPolicy
 
 __all__ = ("backoff_delay", "is_throttle", "parse_retry_after", "should_retry_status")
 
-_THROTTLE_WORDS = ("throttl", "rate limit", "rate-limit", "too many requests", "slow down")
-
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` (seconds or HTTP date), or ``None``.
@@ -38,13 +36,13 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
     return max(0.0, seconds)
 
 
-def should_retry_status(status: int, *, retryable: bool, keyed: bool, policy: RetryPolicy) -> bool:
+def should_retry_status(status: int, *, idempotent: bool, keyed: bool, policy: RetryPolicy) -> bool:
     """Whether an error answer deserves another attempt.
 
     A 409 is retried only for a keyed request: ICA's "the original is still in progress".
     A 422 on a keyed request means the key was reused with another body: never retried.
     """
-    if not retryable:
+    if not idempotent:
         return False
     if status == 409:
         return keyed
@@ -59,15 +57,11 @@ def backoff_delay(
     return ceiling * rand() if policy.jitter else ceiling
 
 
-def is_throttle(status: int, body: object) -> bool:
-    """Whether an answer says "slow down": 429, or a 400/503 whose text says so.
+def is_throttle(status: int) -> bool:
+    """Whether an answer says "slow down": a 429, the only throttling answer ICA and Tapis document.
 
-    A plain 503 is an outage, not a request to slow down: cutting the rate for it would
-    throttle a healthy job after every transient failure.
+    The body is not read: an ordinary 400 whose text mentions a "rate limit" (a field name, a
+    validation message) is a refused request, and cutting the rate or retrying it as a throttle
+    would hide the error. A plain 503 is an outage, not a request to slow down.
     """
-    if status == 429:
-        return True
-    if status in (400, 503) and body is not None:
-        text = str(body).lower()
-        return any(w in text for w in _THROTTLE_WORDS)
-    return False
+    return status == 429

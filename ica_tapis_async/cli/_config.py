@@ -70,6 +70,11 @@ class Settings:
     batch_size: int | None = None
     max_batches: int = 8
 
+    @property
+    def secrets(self) -> list[str]:
+        """The credentials given (to mask wherever the run is echoed back)."""
+        return [s for s in (self.api_key, self.access_token, self.tapis_token) if s]
+
 
 def add_connection_flags(parser: argparse.ArgumentParser, *, tapis: bool = False) -> None:
     """Add the connection flags (``--base-url``, credentials, ``--simulator``, knobs)."""
@@ -151,6 +156,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 positive_int = _positive_int
 positive_float = _positive_float
 
@@ -194,6 +210,13 @@ def settings_from(
     flag_url = getattr(args, "base_url", None) or getattr(args, "tapis_url", None)
     if simulator and flag_url:
         raise ConfigError("--simulator and --base-url/--tapis-url exclude each other; pick one")
+    if simulator and getattr(args, "journal", None):
+        raise ConfigError(
+            "--simulator and --journal: a run against the in-process simulator cannot be "
+            "resumed (the simulator's state ends with the process). To try resuming, serve "
+            "one with 'ica-tapis-async simulator --port 8080' and pass --base-url "
+            "http://127.0.0.1:8080/ica/rest --api-key any instead of --simulator"
+        )
     knobs = _knobs(list(getattr(args, "sim", []) or []))
     if knobs and not simulator:
         raise ConfigError("--sim only applies with --simulator")

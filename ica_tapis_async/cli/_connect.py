@@ -91,16 +91,24 @@ def rate_limit_policy(settings: Settings) -> RateLimitPolicy:
 
 @asynccontextmanager
 async def connect(
-    settings: Settings, *, ica: bool = True, tapis: bool = False, **sim_defaults: Any
+    settings: Settings,
+    *,
+    ica: bool = True,
+    tapis: bool = False,
+    limiter: Any = None,
+    **sim_defaults: Any,
 ) -> AsyncIterator[Connection]:
     """Open the clients (and the simulator for ``--simulator``); close them all on exit.
 
     Args:
         settings: the resolved settings.
         ica / tapis: which clients to open.
+        limiter: a shared rate limiter for the ICA client (``--shared-limit``); closed on exit.
         sim_defaults: simulator settings used unless ``--sim`` overrides them.
     """
     async with AsyncExitStack() as stack:
+        if limiter is not None:
+            stack.push_async_callback(limiter.aclose)
         ica_url, tapis_url = settings.ica_base_url, settings.tapis_base_url
         api_key, access_token = settings.api_key, settings.access_token
         tapis_token = settings.tapis_token
@@ -128,6 +136,7 @@ async def connect(
                         api_key=api_key,
                         access_token=access_token,
                         rate_limit=policy,
+                        limiter=limiter,
                         max_connections=max(settings.concurrency, 1),
                         telemetry=current_telemetry(),
                     )

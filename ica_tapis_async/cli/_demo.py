@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -29,11 +30,11 @@ from ..models import (
     TagUpdate,
 )
 from ..orchestrator import BatchOrchestrator, BatchReport, TransferReport, TransferRequest
-from ._commands import run_transfer_requests
 from ._observe import current_telemetry
-from ._output import counts_line, print_failures, print_json, transfer_report_dict
+from ._output import counts_line, plural, print_failures, print_json, transfer_report_dict
 from ._progress import ProgressDisplay
 from ._state import RunState
+from ._transfers import run_transfer_requests
 
 __all__ = ("DEMO_KNOBS", "cmd_demo", "demo_data_ids")
 
@@ -130,7 +131,13 @@ class _Stage:
 
 
 def _summary(stages: list[_Stage], elapsed: float, sim_stats: Any) -> Table:
-    table = Table(title=f"demo: {elapsed:,.1f} s in all", title_justify="left")
+    # No outer edges and no padding beside the rules: the row fits 80 columns with big numbers.
+    table = Table(
+        title=f"demo: {elapsed:,.1f} s in all",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in ("stage", "items", "ok", "failed", "lost", "req", "429", "time", "rate"):
         table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
     for stage in stages:
@@ -178,10 +185,11 @@ async def cmd_demo(args: argparse.Namespace, state: RunState) -> int:
     started = time.monotonic()
     async with Simulator(**knobs) as sim:
         if not args.json:
+            limit = knobs.get("rate_limit")
             out.print(
-                f"[bold]ica-tapis-async demo[/] against the in-process simulator at {sim.ica_url}"
-                f" (rate limit {knobs.get('rate_limit') or 'off'} req/s)"
+                f"[bold]demo[/] against the in-process simulator at {sim.ica_url}", soft_wrap=True
             )
+            out.print(f"(ICA rate limit {f'{limit:g} req/s' if limit else 'off'})")
         async with (
             IcaClient(sim.ica_url, api_key="demo-api-key", telemetry=current_telemetry()) as ica,
             TapisClient(
@@ -192,6 +200,9 @@ async def cmd_demo(args: argparse.Namespace, state: RunState) -> int:
                 bars = [display.stage(s.name, s.expected, start=False) for s in stages]
                 state.bars.extend(bars)
                 for stage, bar in zip(stages[:3], bars[:3], strict=True):
+                    if not stage.expected:  # --analyses 0: nothing to send
+                        stage.report = BatchReport("-", "analysis")
+                        continue
                     bar.start()
                     orchestrator = BatchOrchestrator(
                         ica, PROJECT, progress=bar, poll_initial=0.1, poll_max=1.0
@@ -202,7 +213,9 @@ async def cmd_demo(args: argparse.Namespace, state: RunState) -> int:
                         stage.report = await orchestrator.update(groups)
                     else:
                         stage.report = await orchestrator.create_analyses(analyses)
-                    bar.finish(counts_line(stage.report.counts))
+                    bar.finish(
+                        f"429 {stage.report.throttled:,} · {counts_line(stage.report.counts)}"
+                    )
                 bars[3].start()
                 stages[3].report = await run_transfer_requests(
                     tapis,
@@ -212,7 +225,9 @@ async def cmd_demo(args: argparse.Namespace, state: RunState) -> int:
                     poll_initial=0.2,
                     poll_max=1.0,
                 )
-                bars[3].finish(counts_line(stages[3].report.counts))
+                bars[3].finish(
+                    f"429 {stages[3].report.throttled:,} · {counts_line(stages[3].report.counts)}"
+                )
         elapsed = time.monotonic() - started
         stats = sim.stats
     bad = [s for s in stages if s.failed or s.lost]
@@ -241,9 +256,9 @@ async def cmd_demo(args: argparse.Namespace, state: RunState) -> int:
         for stage in bad:
             report = stage.report
             if stage.lost:
-                out.print(f"[bold red]{stage.name}: {stage.lost:,} items lost[/]")
+                out.print(f"[bold red]{stage.name}: {plural(stage.lost, 'item')} lost[/]")
             if isinstance(report, BatchReport) and report.failures:
-                out.print(f"[red]{stage.name}: {len(report.failures):,} items failed[/]")
+                out.print(f"[red]{stage.name}: {plural(len(report.failures), 'item')} failed[/]")
                 print_failures(out, report.failures)
         if not bad:
             out.print("[bold green]every item accounted for: nothing lost, nothing failed[/]")

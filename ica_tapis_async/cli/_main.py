@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import shlex
 import sys
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
@@ -19,11 +18,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
+from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
+from ._interrupt import SigintGuard
 from ._observe import observing
-from ._parser import PROG, build_parser
+from ._output import plural
+from ._parser import build_parser
+from ._resume import resume_command
 from ._state import RunState
+from ._usage import UsageError
 
 __all__ = ("main",)
 
@@ -37,6 +41,10 @@ def _command(name: str) -> Command:
         from ._demo import cmd_demo
 
         return cmd_demo
+    if name == "status":
+        from ._status import cmd_status
+
+        return cmd_status
     from . import _commands
 
     handlers: dict[str, Command] = {
@@ -48,11 +56,27 @@ def _command(name: str) -> Command:
     return handlers[name]
 
 
-def _simulator(argv: list[str]) -> int:
-    from ..simulator.__main__ import main as simulator_main
+#: Flags whose value may start with "-" (a mistaken "-5d"): argparse would take it for a flag and
+#: say only "expected one argument".
+_DASH_VALUE_FLAGS = ("--archive-at", "--delete-at")
 
-    result = simulator_main(argv)
-    return int(result or 0)
+
+def _attach_dash_values(argv: list[str]) -> list[str]:
+    """``--archive-at -5d`` -> ``--archive-at=-5d``, so the value's own check explains it."""
+    out: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _DASH_VALUE_FLAGS:
+            value = next(tokens, None)
+            if value is not None and value[:2] != "--" and value.startswith("-"):
+                out.append(f"{token}={value}")
+                continue
+            out.append(token)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(token)
+    return out
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -69,22 +93,26 @@ def _interrupted(err: Console, state: RunState) -> int:
     err.print("\n[bold yellow]Interrupted[/]: stopped cleanly.")
     for bar in state.bars:
         if bar.total and bar.started:
-            err.print(f"  {bar.done:,} of {bar.total:,} items had finished.")
-    command = shlex.join([PROG, *state.argv])
+            err.print(f"  {bar.done:,} of {plural(bar.total, 'item')} had finished.")
     if state.journal:
         err.print(
             "Progress is recorded in the journal. To resume, run the same command with the "
             "same --journal:"
         )
-        err.print(f"  {escape(command)}", soft_wrap=True)
-        if state.simulator:
+        # A password in a --journal or --shared-limit URL is shown as ***, never printed.
+        argv = [redact_url(arg) if "://" in arg else arg for arg in state.argv]
+        command, hidden = resume_command(argv, state.secrets)
+        err.print(f"  {escape(command)}", soft_wrap=True, highlight=False)
+        if hidden:
             err.print(
-                "(the in-process simulator kept no state: against a real server the run "
-                "resumes where it stopped)"
+                f"(credentials are shown as {', '.join(hidden)}: set them, or put yours "
+                "back, before running it)",
+                highlight=False,
+                soft_wrap=True,
             )
-    elif state.note:
-        err.print(escape(state.note), highlight=False)
-    elif state.bars:
+    if state.note:
+        err.print(escape(state.note), highlight=False, soft_wrap=True)
+    elif state.bars and not state.journal:
         err.print(
             "This run had no --journal, so nothing was recorded. Run again with "
             "--journal FILE to make it resumable (links and tag updates are safe to "
@@ -92,6 +120,27 @@ def _interrupted(err: Console, state: RunState) -> int:
             highlight=False,
         )
     return EXIT_INTERRUPTED
+
+
+def _failed(err: Console, leaf: BaseException) -> int | None:
+    """Print a known error in one line and return its exit code (None: not one of ours)."""
+    usage = (
+        InputError,
+        ConfigError,
+        UsageError,
+        RequestValidationError,
+        argparse.ArgumentTypeError,
+    )
+    if isinstance(leaf, usage):
+        err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
+        return EXIT_USAGE
+    if isinstance(leaf, APIConnectionError):
+        err.print(f"[red]error:[/] cannot reach the server: {escape(str(leaf))}", soft_wrap=True)
+        return EXIT_FAILED
+    if isinstance(leaf, APIError | IcaTapisError):
+        err.print(f"[red]error:[/] {type(leaf).__name__}: {escape(str(leaf))}", soft_wrap=True)
+        return EXIT_FAILED
+    return None
 
 
 async def _observed(command: Command, args: argparse.Namespace, state: RunState) -> int:
@@ -110,40 +159,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         130 interrupted.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] == "simulator":
-        return _simulator(args_list[1:])
-    parser = build_parser()
+    err = Console(stderr=True, highlight=False)
     try:
-        args = parser.parse_args(args_list)
-    except SystemExit as exc:
+        args = build_parser().parse_args(_attach_dash_values(args_list))
+    except UsageError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help, --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # aiohttp's server (the in-process simulator) warns about gzipping big pages; not ours to fix.
     warnings.filterwarnings("ignore", message="Synchronous compression", category=UserWarning)
-    err = Console(stderr=True, highlight=False)
     state = RunState(args_list)
-    try:
-        with asyncio.Runner() as runner:
-            return runner.run(_observed(_command(args.command), args, state))
-    except KeyboardInterrupt:
-        return _interrupted(err, state)
-    except BaseException as raised:
-        leaf = _leaf(raised)
-        if isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
+    # The guard stays until the last line is printed: a second Ctrl-C (or the SIGINT that
+    # `timeout` forwards on top of the terminal's) must not break the clean stop of the first.
+    with SigintGuard() as guard:
+        try:
+            with asyncio.Runner() as runner:
+                return runner.run(guard.run(_observed(_command(args.command), args, state)))
+        except KeyboardInterrupt:
             return _interrupted(err, state)
-        if isinstance(
-            leaf, InputError | ConfigError | RequestValidationError | argparse.ArgumentTypeError
-        ):
-            err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
-            return EXIT_USAGE
-        if isinstance(leaf, APIConnectionError):
-            err.print(
-                f"[red]error:[/] cannot reach the server: {escape(str(leaf))}", soft_wrap=True
-            )
-            return EXIT_FAILED
-        if isinstance(leaf, APIError | IcaTapisError):
-            err.print(f"[red]error:[/] {type(leaf).__name__}: {escape(str(leaf))}", soft_wrap=True)
-            return EXIT_FAILED
-        if leaf is raised:
-            raise
-        raise leaf from raised
+        except BaseException as raised:
+            leaf = _leaf(raised)
+            if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
+                return _interrupted(err, state)
+            code = _failed(err, leaf)
+            if code is not None:
+                return code
+            if leaf is raised:
+                raise
+            raise leaf from raised

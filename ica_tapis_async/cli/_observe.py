@@ -1,4 +1,7 @@
-"""Observability on the command line: log flags, a Prometheus port and the live traffic row."""
+"""Observability on the command line: log flags, a Prometheus port, the live view's data.
+
+No rich here: the parser imports this module, and ``--help`` works without the ``cli`` extra.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,12 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
 import attrs
-from rich.progress import Progress as RichProgress
-from rich.progress import ProgressColumn, Task
-from rich.text import Text
 
 from .._telemetry import LiveStats, MetricsRegistry, Telemetry, configure_logging, serve_metrics
 from ._config import ConfigError
 
 __all__ = (
-    "InfoColumn",
     "Observed",
-    "add_live_row",
     "add_observability_flags",
     "current_telemetry",
     "observing",
@@ -145,21 +143,3 @@ async def observing(args: argparse.Namespace) -> AsyncIterator[Observed]:
         package.handlers[:] = saved[0]
         package.setLevel(saved[1])
         package.propagate = saved[2]
-
-
-class InfoColumn(ProgressColumn):
-    """A bar's info text; on the traffic row, the live view, re-read at every refresh."""
-
-    def render(self, task: Task) -> Text:
-        """The text for one row."""
-        live = task.fields.get("live")
-        if isinstance(live, LiveStats):
-            return Text(live.snapshot().describe(), style="cyan")
-        return Text(str(task.fields.get("info", "")), style="dim")
-
-
-def add_live_row(progress: RichProgress) -> None:
-    """Add the traffic row (request rate against the limiter's, 429s, retries, slowest batch)."""
-    telemetry = current_telemetry()
-    if telemetry is not None and telemetry.live is not None:
-        progress.add_task("traffic", total=None, start=False, info="", live=telemetry.live)

@@ -15,6 +15,8 @@ from ..orchestrator import BatchReport, TransferReport
 
 __all__ = (
     "batch_table",
+    "plural",
+    "short_id",
     "print_json",
     "transfer_report_dict",
     "transfer_table",
@@ -22,6 +24,17 @@ __all__ = (
 
 #: At most this many failures are listed in a table (``--json`` lists them all).
 MAX_FAILURES_SHOWN = 10
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``"1 item"``, ``"2 items"``, ``"1,000 items"``."""
+    word = noun if count == 1 else (plural_form or noun + "s")
+    return f"{count:,} {word}"
+
+
+def short_id(value: str, keep: int = 8) -> str:
+    """A long id cut for a narrow table: ``3fa85f64…``; short ids stay whole."""
+    return value if len(value) <= keep + 4 else value[:keep] + "…"
 
 
 def print_json(data: Any) -> None:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 
 from .._version import __version__
-from ._config import add_connection_flags, add_run_flags, positive_float, positive_int
+from ._config import (
+    add_connection_flags,
+    add_run_flags,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
 from ._observe import add_observability_flags
+from ._status import add_scaleout_flags, add_status_parser
+from ._usage import Parser
 
 __all__ = ("PROG", "build_parser")
 
@@ -40,8 +48,11 @@ def _fmt(prog: str) -> argparse.HelpFormatter:
 def _batch_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run")
     group.add_argument(
-        "--journal", metavar="FILE", help="SQLite journal: records progress; reuse it to resume"
+        "--journal",
+        metavar="FILE|URL",
+        help="journal (SQLite file or postgresql:// URL): records progress; reuse it to resume",
     )
+    add_scaleout_flags(group)
     group.add_argument(
         "--batch-size",
         type=positive_int,
@@ -59,9 +70,7 @@ def _batch_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser (``simulator`` arguments are passed through untouched by ``main``)."""
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_fmt
-    )
+    parser = Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_fmt)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -84,14 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--analyses",
-        type=positive_int,
+        type=non_negative_int,
         default=200,
         metavar="N",
         help="analyses to launch (default 200)",
     )
     demo.add_argument(
         "--transfers",
-        type=positive_int,
+        type=non_negative_int,
         default=50,
         metavar="N",
         help="Tapis transfer tasks to run (default 50)",
@@ -272,5 +281,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
+    add_status_parser(commands, _fmt)
     add_observability_flags(parser)
     return parser

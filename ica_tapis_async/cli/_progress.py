@@ -18,10 +18,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
+from rich.table import Column
 from rich.text import Text
 
 from ..orchestrator import Progress
-from ._observe import InfoColumn, add_live_row
+from ._live_row import LiveProgress
 
 __all__ = ("ProgressDisplay", "StageBar")
 
@@ -32,8 +33,8 @@ class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         elapsed = task.finished_time if task.finished else task.elapsed
         if not elapsed or not task.completed:
-            return Text("     -/s", style="progress.data.speed")
-        return Text(f"{task.completed / elapsed:>8,.0f}/s", style="progress.data.speed")
+            return Text("   -/s", style="progress.data.speed")
+        return Text(f"{task.completed / elapsed:>6,.0f}/s", style="progress.data.speed")
 
 
 class StageBar:
@@ -81,13 +82,17 @@ class StageBar:
 
 
 def _summary(snapshot: Progress) -> str:
-    parts = [f"{status.lower()} {count:,}" for status, count in sorted(snapshot.finished.items())]
-    parts.append(f"req {snapshot.requests:,}")
-    if snapshot.throttled:
-        parts.append(f"429 {snapshot.throttled:,}")
+    # Most important first: a narrow terminal cuts the end of this column.
+    parts = [f"429 {snapshot.throttled:,}", f"req {snapshot.requests:,}"]
+    parts += [f"{status.lower()} {count:,}" for status, count in sorted(snapshot.finished.items())]
     if snapshot.in_flight:
-        parts.append(f"{snapshot.in_flight} batches in flight")
+        parts.append(f"{snapshot.in_flight} in flight")
     return " · ".join(parts)
+
+
+#: Below this many columns the bars drop the time-remaining column and draw a shorter bar, so
+#: that counts, rate and 429s fit on one line of an 80-column terminal.
+NARROW = 110
 
 
 class ProgressDisplay:
@@ -103,18 +108,26 @@ class ProgressDisplay:
         self.console = console or Console(stderr=True)
         self.progress: RichProgress | None = None
         if enabled:
-            self.progress = RichProgress(
-                TextColumn("[bold]{task.description:<10}"),
-                BarColumn(bar_width=30),
-                MofNCompleteColumn(),
-                TaskProgressColumn(),
-                _RateColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                InfoColumn(),
-                console=self.console,
-                refresh_per_second=8,
+            narrow = self.console.width < NARROW
+            fixed = Column(no_wrap=True)
+            columns: list[ProgressColumn] = [
+                TextColumn("[bold]{task.description:<9}", table_column=fixed),
+                BarColumn(bar_width=8 if narrow else 30),
+                MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            ]
+            if not narrow:
+                columns.append(TaskProgressColumn())
+            columns += [_RateColumn(table_column=fixed), TimeElapsedColumn(table_column=fixed)]
+            if not narrow:
+                columns.append(TimeRemainingColumn())
+            # The info column gives way first: it is last, and its most important part leads.
+            columns.append(
+                TextColumn(
+                    "[dim]{task.fields[info]}",
+                    table_column=Column(no_wrap=True, overflow="ellipsis"),
+                )
             )
+            self.progress = LiveProgress(*columns, console=self.console, refresh_per_second=8)
 
     def stage(self, name: str, total: int, *, start: bool = True) -> StageBar:
         """Add a bar for ``total`` items; ``start=False`` leaves it waiting."""
@@ -125,7 +138,6 @@ class ProgressDisplay:
 
     def __enter__(self) -> Self:
         if self.progress is not None:
-            add_live_row(self.progress)
             self.progress.start()
         return self
 

@@ -19,6 +19,7 @@ class RunState:
         simulator: the run used an in-process simulator (its state dies with the process).
         bars: the progress bars, for "N of M finished".
         note: a command-specific hint to print on interruption.
+        secrets: the credentials the run resolved; masked wherever the run is echoed back.
     """
 
     argv: list[str]
@@ -26,3 +27,4 @@ class RunState:
     simulator: bool = False
     bars: list[StageBar] = attrs.field(factory=list)
     note: str | None = None
+    secrets: list[str] = attrs.field(factory=list, repr=False)

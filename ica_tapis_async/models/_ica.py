@@ -8,6 +8,8 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from ._repr import mask
+
 __all__ = (
     "AnalysisBaseSpaceDataDetails",
     "AnalysisCreationBatch",
@@ -135,7 +137,9 @@ class CreateCwlAnalysis:
     analysis_storage_id: str | None = attrs.field(default=None, kw_only=True)
     output_parent_folder_id: str | None = attrs.field(default=None, kw_only=True)
     logs: CreateAnalysisLogs | None = attrs.field(default=None, kw_only=True)
-    analysis_output: list[AnalysisOutputMapping] | None = attrs.field(default=None, kw_only=True)
+    analysis_output: list[AnalysisOutputMapping | None] | None = attrs.field(
+        default=None, kw_only=True
+    )
     activation_code_detail_id: str | None = attrs.field(default=None, kw_only=True)
 
 
@@ -143,9 +147,9 @@ class CreateCwlAnalysis:
 class CreateAnalysisTag:
     """Tags to put on a new analysis."""
 
-    technical_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    user_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    reference_tags: list[str] | None = attrs.field(default=None, kw_only=True)
+    technical_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    user_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    reference_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.define(frozen=True)
@@ -185,8 +189,8 @@ class CwlAnalysisStructuredInput:
 
     object_type: str = attrs.field(default="STRUCTURED", init=False)
     inputs: list[AnalysisDataInput]
-    parameters: list[AnalysisParameterInput] | None = attrs.field(default=None, kw_only=True)
-    reference_data_parameters: list[AnalysisReferenceDataParameter] | None = attrs.field(
+    parameters: list[AnalysisParameterInput | None] | None = attrs.field(default=None, kw_only=True)
+    reference_data_parameters: list[AnalysisReferenceDataParameter | None] | None = attrs.field(
         default=None, kw_only=True
     )
 
@@ -197,8 +201,10 @@ class AnalysisDataInput:
 
     parameter_code: str
     data_ids: list[str] | None = attrs.field(default=None, kw_only=True)
-    mounts: list[AnalysisInputDataMount] | None = attrs.field(default=None, kw_only=True)
-    external_data: list[AnalysisInputExternalData] | None = attrs.field(default=None, kw_only=True)
+    mounts: list[AnalysisInputDataMount | None] | None = attrs.field(default=None, kw_only=True)
+    external_data: list[AnalysisInputExternalData | None] | None = attrs.field(
+        default=None, kw_only=True
+    )
 
 
 @attrs.define(frozen=True)
@@ -259,7 +265,7 @@ class AnalysisParameterInput:
 
     code: str | None = attrs.field(default=None, kw_only=True)
     value: str | None = attrs.field(default=None, kw_only=True)
-    multi_value: list[str] | None = attrs.field(default=None, kw_only=True)
+    multi_value: list[str | None] | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.define(frozen=True)
@@ -283,8 +289,10 @@ class CwlAnalysisJsonInput:
     object_type: str = attrs.field(default="JSON", init=False)
     input_json: str
     data_ids: list[str] | None = attrs.field(default=None, kw_only=True)
-    mounts: list[AnalysisInputDataMount] | None = attrs.field(default=None, kw_only=True)
-    external_data: list[AnalysisInputExternalData] | None = attrs.field(default=None, kw_only=True)
+    mounts: list[AnalysisInputDataMount | None] | None = attrs.field(default=None, kw_only=True)
+    external_data: list[AnalysisInputExternalData | None] | None = attrs.field(
+        default=None, kw_only=True
+    )
 
 
 @attrs.define(frozen=True)
@@ -306,7 +314,9 @@ class CreateNextflowAnalysis:
     analysis_storage_id: str | None = attrs.field(default=None, kw_only=True)
     output_parent_folder_id: str | None = attrs.field(default=None, kw_only=True)
     logs: CreateAnalysisLogs | None = attrs.field(default=None, kw_only=True)
-    analysis_output: list[AnalysisOutputMapping] | None = attrs.field(default=None, kw_only=True)
+    analysis_output: list[AnalysisOutputMapping | None] | None = attrs.field(
+        default=None, kw_only=True
+    )
     activation_code_detail_id: str | None = attrs.field(default=None, kw_only=True)
 
 
@@ -315,8 +325,8 @@ class NextflowAnalysisInput:
     """Data inputs and parameters of a Nextflow analysis."""
 
     inputs: list[AnalysisDataInput]
-    parameters: list[AnalysisParameterInput] | None = attrs.field(default=None, kw_only=True)
-    reference_data_parameters: list[AnalysisReferenceDataParameter] | None = attrs.field(
+    parameters: list[AnalysisParameterInput | None] | None = attrs.field(default=None, kw_only=True)
+    reference_data_parameters: list[AnalysisReferenceDataParameter | None] | None = attrs.field(
         default=None, kw_only=True
     )
 
@@ -339,7 +349,9 @@ class CreateNextflowJsonAnalysis:
     analysis_storage_id: str | None = attrs.field(default=None, kw_only=True)
     output_parent_folder_id: str | None = attrs.field(default=None, kw_only=True)
     logs: CreateAnalysisLogs | None = attrs.field(default=None, kw_only=True)
-    analysis_output: list[AnalysisOutputMapping] | None = attrs.field(default=None, kw_only=True)
+    analysis_output: list[AnalysisOutputMapping | None] | None = attrs.field(
+        default=None, kw_only=True
+    )
 
 
 @attrs.define(frozen=True)
@@ -361,9 +373,9 @@ class InputFormFieldValues:
     """
 
     id: str
-    values: list[str] | None = attrs.field(default=None, kw_only=True)
-    data_values: list[InputFormData] | None = attrs.field(default=None, kw_only=True)
-    external_data_values: list[AnalysisInputExternalData] | None = attrs.field(
+    values: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    data_values: list[InputFormData | None] | None = attrs.field(default=None, kw_only=True)
+    external_data_values: list[AnalysisInputExternalData | None] | None = attrs.field(
         default=None, kw_only=True
     )
 
@@ -662,7 +674,7 @@ class Bundle:
     short_description: str | None = attrs.field(default=None, kw_only=True)
     metadata_model: MetadataModel | None = attrs.field(default=None, kw_only=True)
     version_comment: str | None = attrs.field(default=None, kw_only=True)
-    categories: list[str] | None = attrs.field(default=None, kw_only=True)
+    categories: list[str | None] | None = attrs.field(default=None, kw_only=True)
     links: Links | None = attrs.field(default=None, kw_only=True)
 
 
@@ -933,8 +945,8 @@ class WorkflowV4:
 class WorkflowSessionTag:
     """Tags of a workflow session."""
 
-    technical_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    user_tags: list[str] | None = attrs.field(default=None, kw_only=True)
+    technical_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    user_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.define(frozen=True)
@@ -1110,7 +1122,7 @@ class ProjectDataLinkingBatch:
     """A data linking batch and the job that processes it."""
 
     id: str
-    job: Job
+    job: Job | None
 
 
 @attrs.define(frozen=True)
@@ -1227,12 +1239,12 @@ class DataDetails:
 class DataTag:
     """Tags of a file or folder, by kind."""
 
-    technical_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    user_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    connector_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    run_in_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    run_out_tags: list[str] | None = attrs.field(default=None, kw_only=True)
-    reference_tags: list[str] | None = attrs.field(default=None, kw_only=True)
+    technical_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    user_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    connector_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    run_in_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    run_out_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
+    reference_tags: list[str | None] | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.define(frozen=True)
@@ -1390,7 +1402,7 @@ class Connector:
     installation_status: str
     new_connector_version_available: bool
     tenant_name: str | None = attrs.field(default=None, kw_only=True)
-    initialization_key: str | None = attrs.field(default=None, kw_only=True)
+    initialization_key: str | None = attrs.field(default=None, kw_only=True, repr=mask)
     description: str | None = attrs.field(default=None, kw_only=True)
     max_bandwidth: float | None = attrs.field(default=None, kw_only=True)
     max_concurrent_transfers: int | None = attrs.field(default=None, kw_only=True)
@@ -1436,7 +1448,7 @@ class ProjectDataUpdateBatch:
     """A data update batch and the job that processes it."""
 
     id: str
-    job: Job
+    job: Job | None
 
 
 @attrs.define(frozen=True)
@@ -1500,7 +1512,7 @@ class Token:
         token: The JWT; its ``exp`` claim tells when it expires.
     """
 
-    token: str | None = attrs.field(default=None, kw_only=True)
+    token: str | None = attrs.field(default=None, kw_only=True, repr=mask)
 
 
 #: A ``CwlAnalysisInput``: the ``objectType`` field tells the members apart.

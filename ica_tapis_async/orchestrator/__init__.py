@@ -1,6 +1,17 @@
 """The batch orchestrator: exactly-once bulk linking, updates, analyses and Tapis transfers."""
 
-from ._journal import ChunkRecord, Journal, NullJournal, SqliteJournal
+from ._journal_memory import MemoryJournal, NullJournal
+from ._journal_postgres import PostgresJournal
+from ._journal_protocol import (
+    ChunkRecord,
+    Claim,
+    Journal,
+    JournalMismatchError,
+    Lease,
+    LeaseLostError,
+    RunRecord,
+)
+from ._journal_sqlite import SqliteJournal
 from ._plan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, AnalysisRequest, chunk_key
 from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
 from ._runner import BatchOrchestrator
@@ -13,11 +24,18 @@ __all__ = (
     "BatchOrchestrator",
     "BatchReport",
     "ChunkRecord",
+    "Claim",
     "ItemOutcome",
     "Journal",
+    "JournalMismatchError",
+    "Lease",
+    "LeaseLostError",
+    "MemoryJournal",
     "NullJournal",
+    "PostgresJournal",
     "Progress",
     "ProgressCallback",
+    "RunRecord",
     "SqliteJournal",
     "TransferOrchestrator",
     "TransferOutcome",

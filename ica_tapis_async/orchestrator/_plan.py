@@ -28,6 +28,8 @@ __all__ = (
     "AnalysisRequest",
     "Chunk",
     "Kind",
+    "batch_cap",
+    "check_run_id",
     "chunk_analyses",
     "chunk_data_ids",
     "chunk_update_groups",
@@ -37,9 +39,13 @@ __all__ = (
 Kind = Literal["link", "update", "analysis"]
 AnalysisRequest = CreateCwlAnalysis | CreateNextflowAnalysis | CreateNextflowJsonAnalysis
 
-#: Server limits per chunk: linking advises <= 25,000 links; update advises <= 5,000 data ids
-#: (and refuses > 100,000); analysis batches have no documented limit, so we stay modest.
+#: Default caps per chunk: linking advises <= 25,000 links (given for V3; the cap for our V4
+#: batches too, raised with ``max_batch_size``); update advises <= 5,000 data ids (and refuses
+#: > 100,000); analysis batches have no documented limit, so we stay modest.
 MAX_BATCH_SIZE: Final[dict[Kind, int]] = {"link": 25_000, "update": 5_000, "analysis": 1_000}
+#: Hard limits no ``max_batch_size`` can pass: the server refuses bigger update batches.
+_HARD_LIMIT: Final[dict[Kind, int]] = {"update": 100_000}
+_RUN_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 DEFAULT_BATCH_SIZE: Final[dict[Kind, int]] = {"link": 1_000, "update": 1_000, "analysis": 100}
 
 MAX_ID_LENGTH = 255
@@ -123,15 +129,50 @@ async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any
             yield item
 
 
-def check_batch_size(kind: Kind, batch_size: int | None) -> int:
-    """The batch size for ``kind``: the default, or the caller's if within the server's limit."""
+def check_run_id(run_id: object) -> str:
+    """A run id: 1-64 printable ASCII characters without spaces (it goes into HTTP headers)."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise RequestValidationError(
+            f"must be 1-64 printable ASCII characters without spaces, got {run_id!r}",
+            field="run_id",
+        )
+    return run_id
+
+
+def batch_cap(kind: Kind, max_batch_size: int | None) -> int:
+    """The largest batch allowed for ``kind``: the default cap, or the caller's raised one."""
+    if max_batch_size is None:
+        return MAX_BATCH_SIZE[kind]
+    if (
+        isinstance(max_batch_size, bool)
+        or not isinstance(max_batch_size, int)
+        or max_batch_size < 1
+    ):
+        raise RequestValidationError("must be a positive int", field="max_batch_size")
+    hard = _HARD_LIMIT.get(kind)
+    if hard is not None and max_batch_size > hard:
+        raise RequestValidationError(
+            f"{max_batch_size} is over the server's hard limit of {hard} for {kind} batches",
+            field="max_batch_size",
+        )
+    return max_batch_size
+
+
+def check_batch_size(kind: Kind, batch_size: int | None, max_batch_size: int | None = None) -> int:
+    """The batch size for ``kind``: the default, or the caller's if within the cap.
+
+    The cap is :data:`MAX_BATCH_SIZE` (for links the spec's advice of 25,000) unless the caller
+    raised it with ``max_batch_size``.
+    """
+    cap = batch_cap(kind, max_batch_size)
     if batch_size is None:
-        return DEFAULT_BATCH_SIZE[kind]
+        return min(DEFAULT_BATCH_SIZE[kind], cap)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise RequestValidationError("must be a positive int", field="batch_size")
-    if batch_size > MAX_BATCH_SIZE[kind]:
+    if batch_size > cap:
         raise RequestValidationError(
-            f"{batch_size} is over the server's limit of {MAX_BATCH_SIZE[kind]} for {kind} batches",
+            f"{batch_size} is over the cap of {cap} for {kind} batches; pass "
+            f"max_batch_size={batch_size} to raise it deliberately",
             field="batch_size",
         )
     return batch_size

@@ -11,9 +11,9 @@ import attrs
 __all__ = ("BatchReport", "ItemOutcome", "Progress", "ProgressCallback")
 
 
-@attrs.define(frozen=True)
+@attrs.define(frozen=True, kw_only=True)
 class ItemOutcome:
-    """The final word on one input item.
+    """The final word on one input item (built with keyword arguments only).
 
     Attributes:
         kind: ``"link"``, ``"update"`` or ``"analysis"``.

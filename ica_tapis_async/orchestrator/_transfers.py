@@ -2,34 +2,49 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
 
 import anyio
 import attrs
 
 from .._client import TapisClient
-from .._concurrency import Backoff, gather_bounded
-from .._errors import APIConnectionError, APIStatusError, RequestValidationError
-from ..models import ReqTransferElement, TransferStatus, TransferTask
-from ._report import Progress, ProgressCallback
+from .._concurrency import gather_bounded
+from .._converter import dumps
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    RequestValidationError,
+)
+from ..models import ReqTransferElement, TransferStatus
+from ._journal_memory import MemoryJournal
+from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
+from ._journal_sqlite import SqliteJournal
+from ._lease import Held, run_leased
+from ._plan import check_run_id
+from ._report import ItemOutcome, Progress, ProgressCallback
+from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, TaskFollower
 
 __all__ = ("TransferOrchestrator", "TransferOutcome", "TransferReport", "TransferRequest")
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
-
-NOT_CREATED = "NOT_CREATED"
-TIMED_OUT = "TIMED_OUT"
 
 
 @attrs.define(frozen=True)
 class TransferRequest:
     """One transfer task to create: its elements and an optional tag.
 
-    Without a tag the orchestrator tags the task ``ita-<run>-<index>``, which lets it find the
-    task again if the create's answer is lost (Tapis has no idempotency key).
+    Without a tag the orchestrator tags the task ``ita-<run>-<index>`` (the run id is unique
+    per run), which lets it find the task again if the create's answer is lost (Tapis has no
+    idempotency key). A caller's own tag should be unique too: only a task with the tag, the
+    same elements and created after the attempt is adopted.
     """
 
     elements: Sequence[ReqTransferElement]
@@ -44,10 +59,12 @@ class TransferOutcome:
         index: position of the request in the input.
         uuid: the task's id (``None`` if it could not be created).
         tag: the tag the task carries.
-        status: the task's final status (COMPLETED, FAILED, CANCELLED…), ``NOT_CREATED`` or
-            ``TIMED_OUT``.
+        status: the task's final status (COMPLETED, FAILED, CANCELLED…), ``NOT_CREATED``,
+            ``TIMED_OUT``, ``UNKNOWN`` (its status could not be read), or ``CANCELLED`` for a
+            request that :meth:`TransferOrchestrator.cancel` stopped before it was created.
         error_message: the server's or our explanation.
-        total_transfers / complete_transfers: the task's file counts.
+        total_transfers / complete_transfers: the task's file counts (``None`` for an outcome
+            read back from the journal).
         recovered: the create's answer was lost and the task was found again by its tag.
     """
 
@@ -93,15 +110,27 @@ class TransferReport:
 class TransferOrchestrator:
     """Creates many Tapis transfer tasks concurrently and waits for all of them.
 
+    With a journal, a killed run resumes without creating a task twice: each request is an
+    entry of the journal (the same :class:`Journal` as batches: leases, first-sent times), its
+    task's uuid is recorded as soon as it is known, and a create whose answer was lost is
+    recovered by its tag. A 401 stops the whole run at the first answer.
+
     Args:
         tapis: the client (its limiter and retry policy apply).
         max_in_flight: tasks being created or followed at once.
         poll_initial / poll_max: polling interval bounds while a task runs.
         poll_timeout: stop following one task after this many seconds (``TIMED_OUT``).
-        run_id: prefix of the generated tags.
+        run_id: names the run (1-64 printable ASCII characters) and prefixes generated tags;
+            with a journal and no run id, the latest transfer run in the journal is resumed.
+        journal: a path (SQLite file) or a :class:`Journal`, to resume after a crash.
+        lease_ttl: seconds a request's lease lasts without a heartbeat (see
+            :class:`BatchOrchestrator`).
+        recovery_skew_s: after a lost answer, a task found by its tag is adopted only if the
+            server created it at most this many seconds before our first attempt (the two
+            clocks may differ), and with the same elements.
 
     Example:
-        >>> orch = TransferOrchestrator(tapis)
+        >>> orch = TransferOrchestrator(tapis, journal="transfers.sqlite")
         >>> report = await orch.run([TransferRequest([ReqTransferElement(src, dst)])])
         >>> report.counts
         {'COMPLETED': 1}
@@ -117,18 +146,31 @@ class TransferOrchestrator:
         poll_timeout: float = 24 * 3600.0,
         run_id: str | None = None,
         progress: ProgressCallback | None = None,
+        journal: str | Path | Journal | None = None,
+        lease_ttl: float = 30.0,
+        recovery_skew_s: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         if max_in_flight < 1:
             raise RequestValidationError("must be >= 1", field="max_in_flight")
+        if run_id is not None:
+            check_run_id(run_id)
         self.tapis = tapis
         self.max_in_flight = max_in_flight
         self.poll_initial = poll_initial
         self.poll_max = poll_max
         self.poll_timeout = poll_timeout
+        self._given_run_id = run_id
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._journal: Journal | None = (
+            SqliteJournal(journal) if isinstance(journal, str | Path) else journal
+        )
+        self._owns_journal = isinstance(journal, str | Path)
+        self.lease_ttl = lease_ttl
+        self.recovery_skew_s = recovery_skew_s
         self._sleep = sleep
         self.progress = progress
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._outstanding: dict[str, int] = {}
         self._cancelled = anyio.Event()
         self._created = 0
@@ -139,7 +181,9 @@ class TransferOrchestrator:
         """Create every task, wait until each is final, and report.
 
         Raises:
-            RequestValidationError: a request without elements.
+            RequestValidationError: a request without elements; a journal holding this run
+                with other requests.
+            AuthenticationError: the token was refused (the run stops at the first 401).
         """
         started = time.monotonic()
         base = (self.tapis.metrics.requests, self.tapis.metrics.throttled)
@@ -150,10 +194,37 @@ class TransferOrchestrator:
         for i, request in indexed:
             if not request.elements:
                 raise RequestValidationError("has no elements", field=f"requests[{i}]")
-        outcomes = await gather_bounded(self._one, indexed, limit=self.max_in_flight)
-        report = TransferReport(self.run_id, list(outcomes))
+        journal = self._journal
+        run_id = self.run_id
+        if journal is None:
+            # Without a journal every call is a run of its own (unique generated tags).
+            journal = MemoryJournal(keep_outcomes=False)
+            run_id = f"{self.run_id}.{uuid.uuid4().hex[:6]}" if self._given_run_id else run_id
+            run_id = (await journal.open_run("transfer", "", run_id, "t")).run_id
+        else:
+            fingerprint = hashlib.sha256(b"transfer").hexdigest()[:32]
+            run = await journal.open_run("transfer", "", self._given_run_id, fingerprint)
+            run_id = self.run_id = run.run_id
+        follower = TaskFollower(
+            self.tapis, self.poll_initial, self.poll_max, self.poll_timeout, self._sleep,
+            self._cancelled, self.recovery_skew_s,
+        )  # fmt: skip
+
+        async def one(pair: tuple[int, TransferRequest]) -> TransferOutcome:
+            return await self._one(journal, run_id, follower, pair)
+
+        try:
+            outcomes = await gather_bounded(one, indexed, limit=self.max_in_flight)
+        except BaseExceptionGroup as group:
+            auth = group.subgroup(AuthenticationError)
+            if auth is not None:
+                raise _first(auth) from None
+            raise
+        report = TransferReport(run_id, list(outcomes))
         for outcome in outcomes:
             report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
+        if all(o.status in TransferStatus.FINAL for o in outcomes):
+            await journal.finish_run(run_id)
         report.requests = self.tapis.metrics.requests - base[0]
         report.throttled = self.tapis.metrics.throttled - base[1]
         report.elapsed_s = time.monotonic() - started
@@ -162,16 +233,26 @@ class TransferOrchestrator:
     async def cancel(self) -> int:
         """Cancel every task created by :meth:`run` that is not final yet; returns how many.
 
-        :meth:`run` then reports them with the status the server gives them (CANCELLED).
+        Requests not created yet are not created (reported ``CANCELLED`` without a uuid; a
+        journal keeps them resumable); a task whose create is under way is cancelled as soon
+        as its uuid is known. :meth:`run` reports tasks with the status the server gives them.
         """
         self._cancelled.set()
         uuids = list(self._outstanding)
         for task_uuid in uuids:
-            try:
-                await self.tapis.transfers.cancel(task_uuid)
-            except APIStatusError as exc:
-                log.warning("could not cancel transfer %s: %s", task_uuid, exc)
+            await self._cancel_task(task_uuid)
         return len(uuids)
+
+    async def aclose(self) -> None:
+        """Close the journal if the orchestrator opened it (from a path)."""
+        if self._owns_journal and self._journal is not None:
+            await self._journal.aclose()
+
+    async def _cancel_task(self, task_uuid: str) -> None:
+        try:
+            await self.tapis.transfers.cancel(task_uuid)
+        except (APIStatusError, APIConnectionError) as exc:
+            log.warning("could not cancel transfer %s: %s", task_uuid, exc)
 
     def _emit(self) -> None:
         if self.progress is not None:
@@ -186,76 +267,90 @@ class TransferOrchestrator:
                 )
             )
 
-    async def _one(self, indexed: tuple[int, TransferRequest]) -> TransferOutcome:
-        outcome = await self._follow(indexed)
-        self._finished[outcome.status] = self._finished.get(outcome.status, 0) + 1
-        self._emit()
-        return outcome
-
-    async def _follow(self, indexed: tuple[int, TransferRequest]) -> TransferOutcome:
+    async def _one(
+        self, journal: Journal, run_id: str, follower: TaskFollower,
+        indexed: tuple[int, TransferRequest],
+    ) -> TransferOutcome:  # fmt: skip
         index, request = indexed
-        tag = request.tag or f"ita-{self.run_id}-{index:06d}"
-        task, recovered, error = await self._create(request, tag)
-        if task is None or task.uuid is None:
-            return TransferOutcome(index, None, tag, NOT_CREATED, error)
-        self._outstanding[task.uuid] = index
+        tag = request.tag or f"ita-{run_id}-{index:06d}"
+        digest = hashlib.sha256(dumps([list(request.elements), tag])).hexdigest()
+        outcome: list[TransferOutcome] = []
+
+        async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+            result = await self._follow(journal, follower, index, request, tag, record, held)
+            outcome.append(result)
+            return [_to_item(result)], result.status in TransferStatus.FINAL
+
+        items, _ = await run_leased(
+            journal, run_id, index, key=tag, digest=digest, owner=self.owner,
+            ttl_s=self.lease_ttl, work=work,
+        )  # fmt: skip
+        result = outcome[0] if outcome else _from_item(index, items[0])
+        self._finished[result.status] = self._finished.get(result.status, 0) + 1
+        self._emit()
+        return result
+
+    async def _follow(
+        self, journal: Journal, follower: TaskFollower, index: int, request: TransferRequest,
+        tag: str, record: ChunkRecord, held: Held,
+    ) -> TransferOutcome:  # fmt: skip
+        recovered = record.resubmitted
+        if record.state == SUBMITTED and record.batch_id:
+            task_uuid: str = record.batch_id
+        else:
+            if self._cancelled.is_set():
+                return TransferOutcome(index, None, tag, "CANCELLED", "cancelled before creation")
+
+            async def on_send() -> float | None:
+                return (await journal.mark_sending(held.lease)).first_sent_at
+
+            first = record.first_sent_at if record.state == SENDING else None
+            created = await follower.create(
+                request.elements, tag, first_sent_at=first, on_send=on_send
+            )
+            if created.uuid is None:
+                status = NOT_CREATED if created.final or first is None else UNKNOWN
+                return TransferOutcome(index, None, tag, status, created.error)
+            task_uuid, recovered = created.uuid, created.recovered
+            if recovered:
+                await journal.mark_resubmitted(held.lease)
+            await journal.mark_submitted(held.lease, task_uuid)
+        self._outstanding[task_uuid] = index
         self._created += 1
         self._emit()
         try:
-            final = await self._wait(task.uuid)
+            if self._cancelled.is_set():
+                await self._cancel_task(task_uuid)  # created while cancel() was running
+            final = await follower.wait(task_uuid)
         finally:
-            self._outstanding.pop(task.uuid, None)
-        if final is None:
-            return TransferOutcome(
-                index, task.uuid, tag, TIMED_OUT, "no final status in time", recovered=recovered
+            self._outstanding.pop(task_uuid, None)
+        if isinstance(final, str):
+            info = (
+                "no final status in time" if final == TIMED_OUT else "its status could not be read"
             )
+            return TransferOutcome(index, task_uuid, tag, final, info, recovered=recovered)
         return TransferOutcome(
-            index,
-            task.uuid,
-            tag,
-            final.status or "UNKNOWN",
-            final.error_message,
-            final.total_transfers,
-            final.complete_transfers,
-            recovered,
-        )
+            index, task_uuid, tag, final.status or UNKNOWN, final.error_message,
+            final.total_transfers, final.complete_transfers, recovered,
+        )  # fmt: skip
 
-    async def _create(
-        self, request: TransferRequest, tag: str, attempts: int = 3
-    ) -> tuple[TransferTask | None, bool, str | None]:
-        error: str | None = None
-        for attempt in range(attempts):
-            if attempt:
-                found = await self._find_by_tag(tag)
-                if found is not None:
-                    return found, True, None
-            try:
-                task = await self.tapis.transfers.create(list(request.elements), tag=tag)
-                return task, False, None
-            except (APIConnectionError, APIStatusError) as exc:
-                error = str(exc)
-                if isinstance(exc, APIStatusError) and exc.status < 500 and exc.status != 429:
-                    return None, False, error
-                await self._sleep(min(self.poll_max, self.poll_initial * 2**attempt))
-        return None, False, error
 
-    async def _find_by_tag(self, tag: str) -> TransferTask | None:
-        # The newest tasks come first; a lost create is among the most recent ones.
-        page = await self.tapis.transfers.list_recent(page_size=100)
-        return next((t for t in page.items if t.tag == tag), None)
+def _to_item(outcome: TransferOutcome) -> ItemOutcome:
+    return ItemOutcome(
+        kind="transfer", key=outcome.tag or "", status=outcome.status, ok=outcome.ok,
+        info=outcome.error_message, batch_id=outcome.uuid, chunk=outcome.index,
+        resubmitted=outcome.recovered,
+    )  # fmt: skip
 
-    async def _wait(self, task_uuid: str) -> TransferTask | None:
-        backoff = Backoff(self.poll_initial, max(self.poll_initial, self.poll_max), 1.5)
-        deadline = time.monotonic() + self.poll_timeout
-        previous: object = None
-        while True:
-            task = await self.tapis.transfers.get(task_uuid, include_summary=True)
-            if task.status in TransferStatus.FINAL:
-                return task
-            if time.monotonic() >= deadline:
-                return None
-            state = (task.status, task.complete_transfers)
-            delay = backoff.next(changed=state != previous)
-            previous = state
-            with anyio.move_on_after(delay):
-                await self._cancelled.wait()
+
+def _from_item(index: int, item: ItemOutcome) -> TransferOutcome:
+    return TransferOutcome(
+        index, item.batch_id, item.key, item.status, item.info, recovered=item.resubmitted
+    )
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

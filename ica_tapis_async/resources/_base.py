@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .._config import RequestOptions
 from .._converter import dumps, structure
+from .._core._paging import CursorPaging, OffsetPaging, Paging, check_page_size
 from .._core._request import PROBLEM_JSON, Request, build_url, with_query
 from .._errors import RequestValidationError, ResponseValidationError
-from .._session import Session
+from .._pagination import AsyncPaginator, Page
+from .._session import Dispatcher
 
-__all__ = ("Resource", "check_id", "check_ids")
+__all__ = ("PageReader", "Resource", "check_id", "check_ids", "ica_paging")
+
+#: Turns one decoded list answer into a :class:`Page` (the request is for error context).
+PageReader = Callable[[Any, Request], Page[Any]]
 
 T = TypeVar("T")
+_ICA_VERSIONED = "application/vnd.illumina."
 
 
 def check_id(name: str, value: object) -> str:
@@ -39,11 +45,25 @@ def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -
     return out
 
 
-class Resource:
-    """Base of every resource: holds the client's session."""
+def ica_paging(
+    page_size: int, filters: Sequence[tuple[str, str]], *, offset: int | None = None
+) -> Callable[[], Paging]:
+    """ICA paging for a list call: cursor paging, or offset paging from ``offset`` when given."""
+    check_page_size(page_size)
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def make() -> Paging:
+        if offset is not None:
+            return OffsetPaging(page_size, offset=offset, extra=filters)
+        return CursorPaging(page_size, extra=filters)
+
+    return make
+
+
+class Resource:
+    """Base of every resource: holds the client's dispatcher."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
 
     def _request(
         self,
@@ -56,10 +76,10 @@ class Resource:
         content_type: str | None = None,
         body: object = None,
         idempotency_key: str | None = None,
-        retry_safe: bool = False,
+        idempotent: bool = False,
         operation: str = "",
     ) -> Request:
-        url = with_query(build_url(self._session.config.base_url, template, **path), params)
+        url = with_query(build_url(self._dispatcher.config.base_url, template, **path), params)
         headers: dict[str, str] = {}
         if accept is not None:
             headers["Accept"] = f"{accept}, {PROBLEM_JSON}" if accept != PROBLEM_JSON else accept
@@ -67,6 +87,9 @@ class Resource:
         if body is not None:
             data = dumps(body)
             headers["Content-Type"] = content_type or "application/json"
+        elif method == "GET" and accept is not None and accept.startswith(_ICA_VERSIONED):
+            # ICA answers a v4 GET only when Content-Type names v4 as well (API-NOTES C)
+            headers["Content-Type"] = accept
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         return Request(
@@ -75,12 +98,51 @@ class Resource:
             headers=headers,
             body=data,
             idempotency_key=idempotency_key,
-            retry_safe=retry_safe or method == "GET",
+            declared_idempotent=idempotent,
             operation=operation,
         )
 
+    def _paginate(
+        self,
+        template: str,
+        *,
+        path: Mapping[str, str],
+        accept: str,
+        operation: str,
+        paging: Callable[[], Paging],
+        options: RequestOptions,
+        page_model: type[Any] | None = None,
+        read_page: PageReader | None = None,
+    ) -> AsyncPaginator[Any]:
+        """The one paginator factory: GET ``template`` page by page.
+
+        Each page is read by ``read_page``, or structured into ``page_model``: an ICA paged
+        list with ``items``, ``nextPageToken``, ``remainingRecords`` and ``totalItemCount``.
+        """
+        if read_page is None:
+            if page_model is None:
+                raise TypeError("_paginate needs page_model or read_page")
+            read_page = self._paged_list_reader(page_model)
+
+        async def fetch(params: list[tuple[str, str]]) -> Page[Any]:
+            request = self._request(
+                "GET", template, path=path, params=params, accept=accept, operation=operation
+            )
+            return read_page(await self._dispatcher.send_json(request, options), request)
+
+        return AsyncPaginator(fetch, paging)
+
+    def _paged_list_reader(self, page_model: type[Any]) -> PageReader:
+        def read(data: Any, request: Request) -> Page[Any]:
+            page = self._structure(data, page_model, request)
+            return Page(
+                page.items, page.next_page_token, page.remaining_records, page.total_item_count
+            )
+
+        return read
+
     async def _call(self, request: Request, cls: type[T], options: RequestOptions) -> T:
-        data = await self._session.send_json(request, options)
+        data = await self._dispatcher.send_json(request, options)
         return self._structure(data, cls, request)
 
     @staticmethod

@@ -2,8 +2,9 @@
 
 Pipeline order (one middleware, so the order is explicit): count the request -> fault that
 replaces processing (dropped connection, 500, 503) -> latency and slow answers -> authentication
--> per-credential rate limit -> ICA content negotiation -> handler -> maybe drop the connection
-after a processed POST. Handler errors become Problems (ICA) or Tapis envelopes.
+-> per-credential rate limit -> ICA content negotiation -> handler -> unknown fields (when on)
+-> maybe drop the connection after a processed POST. Handler errors become Problems (ICA) or
+Tapis envelopes.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import orjson
 from aiohttp import web
 
 from ._auth import Identity, authenticate_ica, authenticate_tapis
+from ._batch_routes import BatchRoutes
 from ._http import IDENTITY, MEDIA
-from ._ica_batches import BatchRoutes
-from ._ica_routes import TokenRoutes, TransferRoutes
 from ._negotiation import JSON, V3, V4, MediaSpec, negotiate
 from ._problems import ProblemError, TapisError, problem_response, tapis_error_response
-from ._state import SimState
+from ._sim_state import SimState
 from ._stats import bump
 from ._tapis_routes import TapisRoutes
+from ._token_routes import TokenRoutes
+from ._transfer_routes import TransferRoutes
+from ._unknown_fields import add_unknown_fields
 
 __all__ = ("ICA_PREFIX", "STATE", "Operation", "build_app")
 
@@ -256,6 +259,8 @@ class _Pipeline:
                 response = problem_response(
                     request, error, now=state.now(), extra_fields=config.extra_fields
                 )
+        if config.unknown_fields and isinstance(response, web.Response):
+            add_unknown_fields(request, response, config.seed)
         if (
             op is not None
             and request.method == "POST"

@@ -192,12 +192,29 @@ class SimulatorConfig:
     extra_fields: bool = _knob(
         False, "add the real servers' fields that the specs lack (Problem.method, Tapis ids)"
     )
+    unknown_fields: bool = _knob(
+        False,
+        "add random properties no spec names to answers (top level and nested objects), as "
+        "services do when they grow",
+    )
+    uuid_pipeline_ids: bool = _knob(
+        False, "a pipelineId that is not a UUID is a 400 Problem (the real service's ids are)"
+    )
     gzip: bool = _knob(True, "gzip ICA answers when the request sends Accept-Encoding: gzip")
     max_body_bytes: int = _knob(
         256 * 1024 * 1024, "largest request body accepted", validator=_positive
     )
 
     # --- paging --------------------------------------------------------------------------------
+    count_error: float = _knob(
+        0.0,
+        "remainingRecords is approximate: off by up to this share of the true count, up or down, "
+        "on each cursor page (so it can rise or fall between pages)",
+        validator=_probability,
+    )
+    count_absent_rate: float = _knob(
+        0.0, "probability that a cursor page carries no remainingRecords", validator=_probability
+    )
     max_page_size: int = _knob(1000, "largest pageSize accepted (400 beyond)", validator=_positive)
     default_page_size: int = _knob(100, "pageSize when none is given", validator=_positive)
     offset_result_limit: int = _knob(
@@ -234,6 +251,17 @@ class SimulatorConfig:
         True, "count linking submissions per data id in the stats (memory grows with ids)"
     )
 
+    stop_rate: float = _knob(
+        0.0,
+        "share of batches whose job ends STOPPED with items still pending",
+        validator=_probability,
+    )
+    stop_pending_share: float = _knob(
+        0.5,
+        "share of a stopped batch's items left pending (never processed)",
+        validator=_probability,
+    )
+
     # --- limits --------------------------------------------------------------------------------
     max_linking_items: int = _knob(100_000, "most items in one linking batch", validator=_positive)
     max_update_data_ids: int = _knob(
@@ -263,6 +291,19 @@ class SimulatorConfig:
         "files per element beyond which the parent fails (MAX_TRANSFER_COUNT)",
         validator=_positive,
     )
+    tapis_retry_rate: float = _knob(
+        0.0,
+        "share of Tapis children whose copy fails at first and succeeds on a later try",
+        validator=_probability,
+    )
+    tapis_child_fail_rate: float = _knob(
+        0.0,
+        "share of Tapis children that fail every try (a required one fails its parent and task)",
+        validator=_probability,
+    )
+    tapis_max_tries: int = _knob(
+        3, "tries of one child before it fails (documented: 3)", validator=_positive
+    )
     tapis_version: str = _knob("1.8.2", "the 'version' of Tapis envelopes")
 
     @classmethod
@@ -282,6 +323,32 @@ class SimulatorConfig:
             "tapis_step_s": 1.0,
             "tapis_file_s": 0.2,
             "rate_limit": 50.0,
+        }
+        profile.update(changes)
+        return cls(**profile)
+
+    @classmethod
+    def faithful(cls, **changes: Any) -> SimulatorConfig:
+        """Fast timings with the real services' imperfections on, for integration tests.
+
+        Approximate and sometimes absent ``remainingRecords``, unknown fields in answers (plus
+        the observed extra fields), the v4-GET-needs-v4-Content-Type rule, UUID pipeline ids,
+        an idempotency window (a repeat of a keyed create meanwhile gets 409), and Tapis
+        children that fail once and succeed on retry. None of these changes an outcome, so a
+        correct client gets the same report as with the defaults.
+
+        Args:
+            changes: fields to override on top of the profile.
+        """
+        profile: dict[str, Any] = {
+            "count_error": 0.25,
+            "count_absent_rate": 0.1,
+            "extra_fields": True,
+            "unknown_fields": True,
+            "v4_get_needs_content_type": True,
+            "uuid_pipeline_ids": True,
+            "idempotent_processing_s": 0.05,
+            "tapis_retry_rate": 0.2,
         }
         profile.update(changes)
         return cls(**profile)

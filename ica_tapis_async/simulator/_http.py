@@ -22,8 +22,10 @@ __all__ = (
     "read_json",
 )
 
-IDENTITY = "ica_simulator.identity"
-MEDIA = "ica_simulator.media"
+# aiohttp >= 3.14 warns (NotAppKeyWarning) on plain-string request keys; older ones lack RequestKey.
+_KEY: Any = getattr(web, "RequestKey", lambda name, _type: name)
+IDENTITY: Any = _KEY("ica_simulator.identity", Identity)
+MEDIA: Any = _KEY("ica_simulator.media", str)
 
 
 def identity_of(request: web.Request) -> Identity:

@@ -2,9 +2,9 @@
 
 The rules (API-NOTES B4/C): Content-Type must be a body type the operation offers (else 415);
 Accept must name a response type it offers, directly or through ``*/*``/``application/*``, with
-q-values honoured (else 406); Content-Type and Accept must carry the same version, or the real
-service answers 400 ICA_API_004 "Invalid Accept Header". The response's Content-Type is the
-negotiated type.
+q-values honoured; Content-Type and Accept must carry the same version. A missing or wrong Accept
+gets what the real service sends (API-NOTES C, observed by libica's maintainers): 400 ICA_API_004
+"Invalid Accept Header", never 406. The response's Content-Type is the negotiated type.
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def negotiate(
     """Pick the response media type of one request, or raise the Problem ICA would send.
 
     Raises:
-        ProblemError: 415 (Content-Type not offered), 406 (no acceptable response type),
-            400 ICA_API_004 (missing Accept, or Accept and Content-Type versions differ).
+        ProblemError: 415 (Content-Type not offered), 400 ICA_API_004 (missing Accept, no
+            acceptable response type, or Accept and Content-Type versions differ).
     """
     body_version: str | None = None
     if spec.bodies:
@@ -130,15 +130,12 @@ def negotiate(
                 raise _invalid_accept(
                     "Invalid Accept Header: Content-Type and Accept must name the same version"
                 )
-            raise ProblemError(
-                406, f"Cannot produce any of: {accept}", parameters={"Accept": accept}
-            )
+            raise _invalid_accept(f"Invalid Accept Header: cannot produce any of {accept}")
         acceptable = same
     if not acceptable:
-        raise ProblemError(
-            406,
-            f"Cannot produce any of: {accept}; available: {', '.join(spec.responses)}",
-            parameters={"Accept": accept},
+        raise _invalid_accept(
+            f"Invalid Accept Header: cannot produce any of {accept}; "
+            f"available: {', '.join(spec.responses)}"
         )
     # highest q wins; ties go to the server's order of preference (stable sort)
     chosen = max(acceptable, key=lambda pair: pair[1])[0]

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import heapq
 import itertools
+import random
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
@@ -20,7 +21,7 @@ import attrs
 
 from ._problems import ProblemError
 
-__all__ = ("IndexView", "PageRequest", "encode_token", "parse_paging")
+__all__ = ("IndexView", "PageRequest", "approximate_count", "encode_token", "parse_paging")
 
 
 @attrs.frozen
@@ -64,6 +65,22 @@ def _decode_token(token: str, scope: str) -> int:
             400, "The page token is not valid for this request", parameters={"pageToken": token}
         )
     return value
+
+
+def approximate_count(
+    exact: int, rng: random.Random, *, error: float, absent_rate: float
+) -> int | None:
+    """``remainingRecords`` as ICA documents it: approximate, and sometimes not there at all.
+
+    The count is off by up to ``error`` of the true value, up or down, drawn anew for each page,
+    so it can rise or fall between pages (API-NOTES B3). Paging itself stays exact: the
+    ``nextPageToken`` follows the true count.
+    """
+    if absent_rate and rng.random() < absent_rate:
+        return None
+    if not error:
+        return exact
+    return max(0, round(exact * (1.0 + rng.uniform(-error, error))))
 
 
 def _int_param(query: Mapping[str, str], name: str) -> int | None:

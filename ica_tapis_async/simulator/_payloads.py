@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ._auth import Identity
-from ._batches import Batch
+from ._batch_state import Batch
 from ._clock import ica_time
-from ._store import DataKind, DataStore, unit_hash
+from ._data_state import DataKind, DataStore, unit_hash
 
 __all__ = ("Payloads",)
 
@@ -24,6 +24,17 @@ _DAY = 86400.0
 
 def _uid(*parts: object) -> str:
     return str(uuid.uuid5(_NS, ":".join(str(p) for p in parts)))
+
+
+def _uuid_of(pipeline_id: str) -> str:
+    """``pipeline_id`` if it is a UUID, else a stable UUID standing for it.
+
+    Pipeline.id is a uuid in the spec; an id the lenient default accepted must not break that.
+    """
+    try:
+        return str(uuid.UUID(pipeline_id))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "ica-sim-pipeline:" + pipeline_id))
 
 
 def _audit(owner_id: str, tenant_id: str, tenant_name: str, created: float) -> dict[str, Any]:
@@ -261,10 +272,11 @@ class Payloads:
 
         def build() -> dict[str, Any]:
             audit = self._audit("pipeline:" + pipeline_id)
+            pid = _uuid_of(pipeline_id)
             code = f"sim-pipeline-{pipeline_id[:8]}"
             return {
-                "id": pipeline_id,
-                "urn": f"urn:ilmn:ica:pipeline:{pipeline_id}#{code}",
+                "id": pid,
+                "urn": f"urn:ilmn:ica:pipeline:{pid}#{code}",
                 "timeCreated": audit["timeCreated"],
                 "timeModified": audit["timeModified"],
                 "owner": {"id": self.admin_id},
@@ -289,7 +301,7 @@ class Payloads:
         def build() -> dict[str, Any]:
             v4 = self.pipeline_v4(pipeline_id, language)
             return {
-                "id": pipeline_id,
+                "id": v4["id"],
                 **self._audit("pipeline:" + pipeline_id),
                 "code": v4["code"],
                 "urn": v4["urn"],

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ._app import ICA_PREFIX, build_app
 from ._config import SimulatorConfig
-from ._state import SimState
+from ._sim_state import SimState
 from ._stats import SimulatorStats
 
 __all__ = ("Simulator",)
@@ -80,7 +80,8 @@ class Simulator:
         return self._state.payloads.data(data_id)
 
     def links(self, project_id: str) -> frozenset[str]:
-        """The data ids linked to ``project_id`` so far."""
+        """The data ids linked to ``project_id`` so far (by linking items already finished)."""
+        self._state.settle()
         return self._state.store.links(project_id)
 
     # --- addresses -----------------------------------------------------------------------------

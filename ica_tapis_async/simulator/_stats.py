@@ -37,6 +37,10 @@ class SimulatorStats:
         transfers_aborted: ICA data transfers aborted.
         tapis_tasks: Tapis transfer tasks created.
         tapis_cancels: Tapis cancel requests that succeeded.
+        counts_skewed: cursor pages whose remainingRecords was off or absent (``count_error``).
+        batches_stopped: batches whose job will end STOPPED (``stop_rate``).
+        tapis_child_retries: Tapis children planned to fail a try and then succeed.
+        tapis_child_failures: Tapis children planned to fail every try.
     """
 
     requests: int = 0
@@ -55,6 +59,10 @@ class SimulatorStats:
     transfers_aborted: int = 0
     tapis_tasks: int = 0
     tapis_cancels: int = 0
+    counts_skewed: int = 0
+    batches_stopped: int = 0
+    tapis_child_retries: int = 0
+    tapis_child_failures: int = 0
 
     @property
     def analyses_created(self) -> int:

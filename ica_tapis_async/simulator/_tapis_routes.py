@@ -11,11 +11,11 @@ from aiohttp import web
 from ._auth import tapis_tenant
 from ._http import identity_of, read_json
 from ._problems import TapisError, tapis_envelope
-from ._tapis import ERR_NOT_FOUND, ERR_TOO_MANY, Element, Task, file_count
+from ._tapis_state import ERR_NOT_FOUND, ERR_TOO_MANY, Element, Task, file_count
 from ._validate import validate
 
 if TYPE_CHECKING:
-    from ._state import SimState
+    from ._sim_state import SimState
 
 __all__ = ("TapisRoutes",)
 
@@ -128,6 +128,17 @@ class TapisRoutes:
                     error=error,
                 )
             )
+        for element in elements:
+            element.plan_children(
+                config.seed,
+                config.tapis_retry_rate,
+                config.tapis_child_fail_rate,
+                config.tapis_max_tries,
+            )
+            state.stats.tapis_child_failures += len(element.failed)
+            if element.tries is not None:
+                retried = sum(1 for n in element.tries if n > 1) - len(element.failed)
+                state.stats.tapis_child_retries += retried
         task = Task(
             db_id=self._next_id(),
             uuid=state.new_uuid(),

@@ -113,6 +113,8 @@ def test_transfers_create_waits_for_every_task(cli: Cli, tmp_path: Path) -> None
 
 def test_transfers_list_and_abort(cli: Cli, sim: Simulator) -> None:
     """``transfers list`` shows the project's transfers; ``abort`` stops the ongoing ones."""
+    # Ongoing transfers that stay ongoing while the test runs, however loaded the machine.
+    sim.configure(transfer_duration_s=60.0)
     listed = cli("transfers", "list", "--json", *server_flags(sim))
     assert listed.code == 0, listed.err
     transfers: list[dict[str, Any]] = json.loads(listed.out)

@@ -14,12 +14,12 @@ from typing import Any
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 from ica_tapis_async._converter import structure, unstructure
 
 from ..resources.conftest import ICA, PROJECT, batch
+from ..unit.fakes import FakeTransport
 from ..unit.model_payloads import full_payload, minimal_payload
 
 libica_models = pytest.importorskip("libica.openapi.v3.models")
@@ -168,23 +168,21 @@ def test_request_bodies_accepted_by_libica(schema: str, build: Callable[[], Any]
 async def test_bodies_on_the_wire_are_accepted_by_libica() -> None:
     """The bytes the resources really send parse with libica's models."""
     sent: list[tuple[str, bytes]] = []
-    async with ita.IcaClient(ICA, api_key="k") as ica:
-        with aioresponses() as http:
-            base = f"{ICA}/api/projects/{PROJECT}"
-            http.post(f"{base}/dataLinkingBatch", status=201, payload=batch())
-            http.post(f"{base}/dataUpdateBatch", status=201, payload=batch())
-            http.post(f"{base}/analysisCreationBatch", status=201, payload=batch())
-            builds = dict(requests_sent())
-            await ica.data_linking_batches.create(PROJECT, ["fil.1", "fol.2"])
-            await ica.data_update_batches.create(
-                PROJECT, builds["CreateProjectDataUpdateBatch"]().data_update_groups
-            )
-            await ica.analysis_creation_batches.create(
-                PROJECT, builds["CreateAnalysisCreationBatch"]()
-            )
-            for (_, url), calls in http.requests.items():
-                name = str(url).rsplit("/", 1)[-1]
-                sent.extend((name, call.kwargs["data"]) for call in calls)
+    http = FakeTransport()
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        base = f"{ICA}/api/projects/{PROJECT}"
+        http.post(f"{base}/dataLinkingBatch", status=201, payload=batch())
+        http.post(f"{base}/dataUpdateBatch", status=201, payload=batch())
+        http.post(f"{base}/analysisCreationBatch", status=201, payload=batch())
+        builds = dict(requests_sent())
+        await ica.data_linking_batches.create(PROJECT, ["fil.1", "fol.2"])
+        await ica.data_update_batches.create(
+            PROJECT, builds["CreateProjectDataUpdateBatch"]().data_update_groups
+        )
+        await ica.analysis_creation_batches.create(PROJECT, builds["CreateAnalysisCreationBatch"]())
+        for (_, url), calls in http.requests.items():
+            name = str(url).rsplit("/", 1)[-1]
+            sent.extend((name, call.kwargs["data"]) for call in calls)
     schemas = {
         "dataLinkingBatch": "CreateProjectDataLinkingBatch",
         "dataUpdateBatch": "CreateProjectDataUpdateBatch",

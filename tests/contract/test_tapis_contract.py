@@ -13,12 +13,12 @@ import jsonschema
 import orjson
 import pytest
 import yaml
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 from ica_tapis_async._converter import structure, unstructure
 
 from ..resources.conftest import TAPIS, envelope, task
+from ..unit.fakes import FakeTransport
 
 pytest.importorskip("tapipy")
 
@@ -82,11 +82,11 @@ def test_invalid_body_is_caught_by_the_check(schemas: dict[str, Any]) -> None:
 
 async def test_body_on_the_wire_validates(schemas: dict[str, Any]) -> None:
     """The bytes tapis.transfers.create sends validate too."""
-    async with ita.TapisClient(TAPIS, token="t") as tapis:
-        with aioresponses() as http:
-            http.post(f"{TAPIS}/v3/files/transfers", payload=envelope(task()))
-            await tapis.transfers.create(bodies()[1].elements, tag="run-1")
-            [[call]] = list(http.requests.values())
+    http = FakeTransport()
+    async with ita.TapisClient(TAPIS, transport=http, token="t") as tapis:
+        http.post(f"{TAPIS}/v3/files/transfers", payload=envelope(task()))
+        await tapis.transfers.create(bodies()[1].elements, tag="run-1")
+        [[call]] = list(http.requests.values())
     jsonschema.validate(orjson.loads(call.kwargs["data"]), as_json_schema("ReqTransfer", schemas))
 
 

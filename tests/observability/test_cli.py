@@ -13,11 +13,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 import ica_tapis_async as ita
 from ica_tapis_async.cli import main
 from ica_tapis_async.cli._config import ConfigError
-from ica_tapis_async.cli._observe import InfoColumn, current_telemetry, observing
+from ica_tapis_async.cli._live_row import LiveProgress
+from ica_tapis_async.cli._observe import current_telemetry, observing
 from ica_tapis_async.cli._progress import ProgressDisplay
 from ica_tapis_async.simulator import Simulator
 
@@ -132,7 +134,7 @@ async def test_metrics_port_serves_what_the_clients_record() -> None:
 
 
 async def test_progress_display_shows_the_live_traffic_row() -> None:
-    """The bars get a traffic row: request rate against the limit, 429s, retries, slowest batch."""
+    """Under the bars, a traffic line: request rate against the limit, 429s, retries."""
     async with Simulator(seed=2, p_503=0.0) as sim, observing(_args()) as observed:
         live = observed.telemetry.live
         assert live is not None
@@ -147,13 +149,17 @@ async def test_progress_display_shows_the_live_traffic_row() -> None:
             )
             live.throttled()
             live.retried()
-            display = ProgressDisplay(Console(file=io.StringIO(), width=200))
+            display = ProgressDisplay(Console(file=io.StringIO(), width=80))
             with display:
-                assert display.progress is not None
-                traffic = [t for t in display.progress.tasks if "live" in t.fields]
-                assert [t.description for t in traffic] == ["traffic"]
+                assert isinstance(display.progress, LiveProgress)
+                assert display.progress.traffic is live
+                assert list(display.progress.get_renderables())[1:] == []  # no bars: no line
+                display.stage("link", total=2)
                 await orch.link(["fil.l1", "fil.l2"])
-                text = InfoColumn().render(traffic[0]).plain
+                lines = list(display.progress.get_renderables())
+            assert len(lines) == 2  # the bars' table, then the traffic line
+            text = lines[1].plain if isinstance(lines[1], Text) else ""
+    assert text.startswith("traffic ")
     assert "req/s (limit 40.0/s)" in text
     assert "429s 1/min" in text and "retries 1/min" in text
 

@@ -144,7 +144,7 @@ async def test_no_secret_reaches_spans_metrics_or_logs(otel: Otel, json_logs: io
             [ita.ReqTransferElement("tapis://sys/a", "tapis://sys/b")]
         )
         await tapis.transfers.get(task.uuid)
-        jwt = await ica._session.auth.headers()  # the bearer token the client holds now
+        jwt = await ica._dispatcher.auth.headers()  # the bearer token the client holds now
         with pytest.raises(ita.AuthenticationError):
             async with ita.IcaClient(
                 sim.ica_url, api_key="ak-wrong-key-555", retry=RETRY, telemetry=otel.telemetry

@@ -148,3 +148,11 @@ async def test_cancelling_leaves_no_task_and_no_request(ica: ita.IcaClient) -> N
     await asyncio.sleep(0)
     assert ours() == before
     assert ica.limiter.in_flight == 0
+
+
+def test_item_outcomes_are_built_with_keywords_only() -> None:
+    """No positional booleans: ``ok`` and ``resubmitted`` are always named."""
+    with pytest.raises(TypeError):
+        ita.ItemOutcome("link", "fil.1", "LINKED", True)  # type: ignore[misc]
+    outcome = ita.ItemOutcome(kind="link", key="fil.1", status="LINKED", ok=True)
+    assert outcome.ok and not outcome.resubmitted

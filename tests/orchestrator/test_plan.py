@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -81,10 +82,31 @@ def test_batch_size_limits() -> None:
     """Defaults per kind; over the server's limit is refused."""
     assert check_batch_size("update", None) == 1000
     assert check_batch_size("link", 25_000) == 25_000
-    with pytest.raises(ita.RequestValidationError, match="limit of 5000"):
+    with pytest.raises(ita.RequestValidationError, match=r"cap of 5000.*max_batch_size=5001"):
         check_batch_size("update", 5001)
     with pytest.raises(ita.RequestValidationError, match="positive"):
         check_batch_size("link", 0)
+
+
+def test_the_25000_link_cap_is_a_default_that_can_be_raised() -> None:
+    """25,000 links is the default cap (the V3 advice), raised deliberately for V4."""
+    with pytest.raises(ita.RequestValidationError, match="max_batch_size=30000"):
+        check_batch_size("link", 30_000)
+    assert check_batch_size("link", 30_000, max_batch_size=40_000) == 30_000
+    assert check_batch_size("link", None, max_batch_size=10) == 10
+    with pytest.raises(ita.RequestValidationError, match="hard limit of 100000"):
+        check_batch_size("update", 6000, max_batch_size=200_000)
+    with pytest.raises(ita.RequestValidationError, match="max_batch_size"):
+        check_batch_size("link", 10, max_batch_size=0)
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 65, "has space", "caf\u00e9", "tab\t", 7])
+def test_run_id_is_validated_before_anything_is_journaled(bad: object, tmp_path: Path) -> None:
+    """Non-ASCII, unprintable, spaced, empty or over-long run ids are refused up front."""
+    journal = tmp_path / "j.sqlite"
+    with pytest.raises(ita.RequestValidationError, match="run_id"):
+        ita.BatchOrchestrator(object(), "proj", run_id=bad, journal=journal)  # type: ignore[arg-type]
+    assert not journal.exists()
 
 
 async def test_lazy_input_is_validated_per_chunk() -> None:

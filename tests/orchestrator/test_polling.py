@@ -6,10 +6,10 @@ import re
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from .conftest import PROJECT, nextflow
 
 ICA = "https://ica.test/ica/rest"
@@ -38,26 +38,26 @@ async def test_each_poll_is_one_filtered_one_item_page() -> None:
         sleeps.append(delay)
 
     items = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
-    with aioresponses() as http:
-        http.post(BASE, status=201, payload={"id": BATCH})
-        http.get(
-            items,
-            payload={"items": [item("a", "RUNNING")], "remainingRecords": 1, "nextPageToken": "t"},
-        )
-        http.get(items, payload={"items": [], "remainingRecords": 0, "nextPageToken": None})
-        http.get(
-            items,
-            payload={"items": [item("a", "SUCCEEDED"), item("b", "FAILED")], "nextPageToken": None},
-        )
-        async with ita.IcaClient(ICA, api_key="k") as ica:
-            orch = ita.BatchOrchestrator(ica, PROJECT, sleep=fake_sleep, poll_initial=0.5)
-            report = await orch.create_analyses([nextflow("a"), nextflow("b")])
-        queries = [
-            dict(parse_qsl(urlsplit(str(url)).query))
-            for (method, url), calls in http.requests.items()
-            for _ in calls
-            if "/items" in str(url)
-        ]
+    http = FakeTransport()
+    http.post(BASE, status=201, payload={"id": BATCH})
+    http.get(
+        items,
+        payload={"items": [item("a", "RUNNING")], "remainingRecords": 1, "nextPageToken": "t"},
+    )
+    http.get(items, payload={"items": [], "remainingRecords": 0, "nextPageToken": None})
+    http.get(
+        items,
+        payload={"items": [item("a", "SUCCEEDED"), item("b", "FAILED")], "nextPageToken": None},
+    )
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, sleep=fake_sleep, poll_initial=0.5)
+        report = await orch.create_analyses([nextflow("a"), nextflow("b")])
+    queries = [
+        dict(parse_qsl(urlsplit(str(url)).query))
+        for (method, url), calls in http.requests.items()
+        for _ in calls
+        if "/items" in str(url)
+    ]
     assert report.counts == {"SUCCEEDED": 1, "FAILED": 1}
     assert sleeps == [0.5]
     assert report.requests == 1 + 2 + 1  # create, two probes, one full read
@@ -110,17 +110,17 @@ async def test_next_poll_is_timed_for_the_expected_end() -> None:
         now[0] += delay
 
     items = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
-    with aioresponses() as http:
-        http.post(BASE, status=201, payload={"id": BATCH})
-        http.get(items, payload=pending_page(1000))
-        http.get(items, payload=pending_page(500))
-        http.get(items, payload=pending_page(0))
-        http.get(items, payload={"items": [item("a", "SUCCEEDED")], "nextPageToken": None})
-        async with ita.IcaClient(ICA, api_key="k") as ica:
-            orch = ita.BatchOrchestrator(
-                ica, PROJECT, sleep=fake_sleep, clock=lambda: now[0], poll_initial=0.5, poll_max=10
-            )
-            report = await orch.create_analyses([nextflow("a")])
+    http = FakeTransport()
+    http.post(BASE, status=201, payload={"id": BATCH})
+    http.get(items, payload=pending_page(1000))
+    http.get(items, payload=pending_page(500))
+    http.get(items, payload=pending_page(0))
+    http.get(items, payload={"items": [item("a", "SUCCEEDED")], "nextPageToken": None})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        orch = ita.BatchOrchestrator(
+            ica, PROJECT, sleep=fake_sleep, clock=lambda: now[0], poll_initial=0.5, poll_max=10
+        )
+        report = await orch.create_analyses([nextflow("a")])
     assert report.counts == {"SUCCEEDED": 1}
     # 500 items done in 0.5 s: the other 500 should take 0.5 s more, so look just after that.
     assert sleeps == [0.5, pytest.approx(0.535)]
@@ -157,15 +157,15 @@ async def test_a_stopped_job_is_not_waited_on() -> None:
             },
         },
     }
-    with aioresponses() as http:
-        http.post(BASE, status=201, payload={"id": BATCH})
-        for _ in range(4):
-            http.get(items, payload=pending_page(1))
-        http.get(f"{BASE}/{BATCH}", payload=stopped)
-        http.get(items, payload={"items": [item("a", "RUNNING")], "nextPageToken": None})
-        async with ita.IcaClient(ICA, api_key="k") as ica:
-            orch = ita.BatchOrchestrator(ica, PROJECT, sleep=fake_sleep, poll_initial=0.5)
-            report = await orch.create_analyses([nextflow("a")])
+    http = FakeTransport()
+    http.post(BASE, status=201, payload={"id": BATCH})
+    for _ in range(4):
+        http.get(items, payload=pending_page(1))
+    http.get(f"{BASE}/{BATCH}", payload=stopped)
+    http.get(items, payload={"items": [item("a", "RUNNING")], "nextPageToken": None})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, sleep=fake_sleep, poll_initial=0.5)
+        report = await orch.create_analyses([nextflow("a")])
     assert report.counts == {"UNKNOWN": 1}
     assert len(sleeps) == 3
 
@@ -182,7 +182,7 @@ def link_item(data_id: str, status: str) -> dict[str, object]:
     }
 
 
-def link_queries(http: aioresponses) -> list[dict[str, list[str]]]:
+def link_queries(http: FakeTransport) -> list[dict[str, list[str]]]:
     """Query parameters of every item-list request."""
     return [
         parse_qs(urlsplit(str(url)).query)
@@ -195,36 +195,112 @@ def link_queries(http: aioresponses) -> list[dict[str, list[str]]]:
 async def test_linked_items_are_counted_not_downloaded() -> None:
     """A finished linking batch: LINKED items are counted, only the others are read."""
     items = re.compile(re.escape(f"{LINK}/{BATCH}/items") + r"\?.*")
-    with aioresponses() as http:
-        http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
-        http.get(items, payload=pending_page(0))  # nothing pending
-        http.get(items, payload={"items": [link_item("fil.1", "LINKED")], "remainingRecords": 1})
-        http.get(items, payload={"items": [link_item("fil.3", "FAILED")], "nextPageToken": None})
-        async with ita.IcaClient(ICA, api_key="k") as ica:
-            report = await ita.BatchOrchestrator(ica, PROJECT).link(["fil.1", "fil.2", "fil.3"])
-        sizes = sorted(q["pageSize"][0] for q in link_queries(http))
+    http = FakeTransport()
+    http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
+    http.get(items, payload=pending_page(0))  # nothing pending
+    http.get(items, payload={"items": [link_item("fil.1", "LINKED")], "remainingRecords": 1})
+    http.get(items, payload={"items": [link_item("fil.3", "FAILED")], "nextPageToken": None})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        report = await ita.BatchOrchestrator(ica, PROJECT).link(["fil.1", "fil.2", "fil.3"])
+    sizes = sorted(q["pageSize"][0] for q in link_queries(http))
     assert report.counts == {"LINKED": 2, "FAILED": 1}
     assert report.failures[0].key == "fil.3" and report.failures[0].info == "why"
     assert sizes == ["1", "1", "1000"]
 
 
 async def test_counts_that_do_not_add_up_fall_back_to_reading_everything() -> None:
-    """If the counted and read items do not cover the batch, every item is read."""
+    """If the counted and read items do not cover the batch, every item is read; a status we
+    do not know is kept as spelled (not ok) once the job is final."""
     items = re.compile(re.escape(f"{LINK}/{BATCH}/items") + r"\?.*")
-    with aioresponses() as http:
-        http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
-        http.get(items, payload=pending_page(0))
-        http.get(items, payload={"items": [link_item("fil.1", "LINKED")], "remainingRecords": 0})
-        http.get(items, payload={"items": [], "nextPageToken": None})
-        http.get(
-            items,
-            payload={
-                "items": [link_item("fil.1", "LINKED"), link_item("fil.2", "NEW_STATUS")],
-                "nextPageToken": None,
-            },
+    http = FakeTransport()
+    http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
+    http.get(items, payload=pending_page(0))
+    http.get(items, payload={"items": [link_item("fil.1", "LINKED")], "remainingRecords": 0})
+    http.get(items, payload={"items": [], "nextPageToken": None})
+    http.get(
+        items,
+        payload={
+            "items": [link_item("fil.1", "LINKED"), link_item("fil.2", "NEW_STATUS")],
+            "nextPageToken": None,
+        },
+    )
+    http.get(f"{LINK}/{BATCH}", payload={"id": BATCH, "job": job("SUCCEEDED")})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        report = await ita.BatchOrchestrator(ica, PROJECT, poll_timeout=0).link(["fil.1", "fil.2"])
+    assert report.counts == {"LINKED": 1, "NEW_STATUS": 1}
+    assert [f.key for f in report.failures] == ["fil.2"]
+
+
+async def test_an_unknown_status_backs_off_and_is_final_once_the_job_is() -> None:
+    """An item status this library does not know never causes a poll storm: polls back off
+    while the job runs; once the job is final the status is kept as spelled, not ok, and the
+    chunk is done."""
+    sleeps: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    items = re.compile(re.escape(f"{LINK}/{BATCH}/items") + r"\?.*")
+    batch = f"{LINK}/{BATCH}"
+    odd = {"items": [link_item("fil.1", "QUARANTINED")], "nextPageToken": None}
+    journal = ita.orchestrator.MemoryJournal()
+    http = FakeTransport()
+    http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
+    for _ in range(4):
+        http.get(items, payload=pending_page(0))  # the pending filter cannot see it
+        http.get(items, payload={"items": [], "remainingRecords": 0})  # none LINKED
+        http.get(items, payload=odd)  # the others: not final, not ours to count
+        http.get(items, payload=odd)  # so read everything
+        http.get(batch, payload={"id": BATCH, "job": job("RUNNING")})
+    http.get(items, payload=pending_page(0))
+    http.get(items, payload={"items": [], "remainingRecords": 0})
+    http.get(items, payload=odd)
+    http.get(items, payload=odd)
+    http.get(batch, payload={"id": BATCH, "job": job("SUCCEEDED")})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        orch = ita.BatchOrchestrator(
+            ica, PROJECT, sleep=fake_sleep, poll_initial=0.5, poll_max=10, journal=journal
         )
-        async with ita.IcaClient(ICA, api_key="k") as ica:
-            report = await ita.BatchOrchestrator(ica, PROJECT, poll_timeout=0).link(
-                ["fil.1", "fil.2"]
-            )
-    assert report.counts == {"LINKED": 1, "UNKNOWN": 1}
+        report = await orch.link(["fil.1"])
+    assert report.counts == {"QUARANTINED": 1} and not report.ok
+    assert sleeps == [0.5, 0.75, 1.125, 1.6875]
+    assert (await journal.chunks(report.run_id))[0].final
+
+
+async def test_an_empty_item_list_right_after_the_create_is_not_finished() -> None:
+    """A new batch whose items are not listed yet is polled until its items appear."""
+    sleeps: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    items = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
+    http = FakeTransport()
+    http.post(BASE, status=201, payload={"id": BATCH})
+    http.get(items, payload={"items": [], "remainingRecords": 0})  # nothing pending yet
+    http.get(items, payload={"items": [], "nextPageToken": None})  # and nothing listed
+    http.get(f"{BASE}/{BATCH}", payload={"id": BATCH})  # no job to ask
+    http.get(items, payload={"items": [], "remainingRecords": 0})
+    http.get(items, payload={"items": [item("a", "SUCCEEDED")], "nextPageToken": None})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, sleep=fake_sleep, poll_initial=0.5)
+        report = await orch.create_analyses([nextflow("a")])
+    assert report.counts == {"SUCCEEDED": 1}
+    assert sleeps == [0.5]
+
+
+async def test_counted_items_are_trusted_only_when_the_ids_add_up() -> None:
+    """A read item that is not in the chunk voids the count: everything is read, and an item
+    the server never reported is MISSING, not LINKED."""
+    items = re.compile(re.escape(f"{LINK}/{BATCH}/items") + r"\?.*")
+    http = FakeTransport()
+    http.post(LINK, status=201, payload={"id": BATCH, "job": job("RUNNING")})
+    http.get(items, payload=pending_page(0))
+    http.get(items, payload={"items": [link_item("fil.1", "LINKED")], "remainingRecords": 0})
+    http.get(items, payload={"items": [link_item("fil.9", "FAILED")], "nextPageToken": None})
+    http.get(items, payload={"items": [link_item("fil.1", "LINKED")], "nextPageToken": None})
+    http.get(f"{LINK}/{BATCH}", payload={"id": BATCH, "job": job("SUCCEEDED")})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        report = await ita.BatchOrchestrator(ica, PROJECT).link(["fil.1", "fil.2"])
+    assert report.counts == {"LINKED": 1, "MISSING": 1}
+    assert report.failures[0].key == "fil.2"

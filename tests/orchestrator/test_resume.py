@@ -116,7 +116,7 @@ KILLED_JOB = textwrap.dedent(
         async with ita.IcaClient(url, api_key="key-1") as ica:
             orch = ita.BatchOrchestrator(
                 ica, "{PROJECT}", journal=journal, batch_size=20, max_inflight_batches=3,
-                poll_initial=0.05, poll_max=0.2,
+                poll_initial=0.05, poll_max=0.2, lease_ttl=1.0,
             )
             await orch.create_analyses(requests)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
+
+from ..unit.fakes import FakeTransport
 
 ICA = "https://ica.test/ica/rest"
 TAPIS = "https://tapis.test"
@@ -23,23 +24,24 @@ WHEN = "2024-05-01T10:00:00Z"
 
 
 @pytest.fixture
-def http() -> Iterator[aioresponses]:
-    """Mocked HTTP; every request not registered fails."""
-    with aioresponses() as mocked:
-        yield mocked
+def http() -> FakeTransport:
+    """A fake transport: clients built with ``transport=http`` get its registered answers."""
+    return FakeTransport()
 
 
 @pytest.fixture
-async def ica() -> AsyncIterator[ita.IcaClient]:
-    """An ICA client with an API key and retries that do not wait."""
-    async with ita.IcaClient(ICA, api_key=API_KEY, retry=ita.RetryPolicy.no_wait()) as client:
+async def ica(http: FakeTransport) -> AsyncIterator[ita.IcaClient]:
+    """An ICA client over the fake transport, with an API key and retries that do not wait."""
+    policy = ita.RetryPolicy.no_wait()
+    async with ita.IcaClient(ICA, api_key=API_KEY, retry=policy, transport=http) as client:
         yield client
 
 
 @pytest.fixture
-async def tapis() -> AsyncIterator[ita.TapisClient]:
-    """A Tapis client with retries that do not wait."""
-    async with ita.TapisClient(TAPIS, token=TAPIS_TOKEN, retry=ita.RetryPolicy.no_wait()) as client:
+async def tapis(http: FakeTransport) -> AsyncIterator[ita.TapisClient]:
+    """A Tapis client over the fake transport, with retries that do not wait."""
+    policy = ita.RetryPolicy.no_wait()
+    async with ita.TapisClient(TAPIS, token=TAPIS_TOKEN, retry=policy, transport=http) as client:
         yield client
 
 
@@ -143,15 +145,11 @@ def task(uuid: str = UUID, status: str = "ACCEPTED") -> dict[str, Any]:
     }
 
 
-def sent(http: aioresponses, method: str) -> list[tuple[str, dict[str, Any]]]:
+def sent(http: FakeTransport, method: str) -> list[tuple[str, dict[str, Any]]]:
     """(url, kwargs) of every request sent with ``method``, in order."""
-    out = []
-    for (m, url), calls in http.requests.items():
-        if m == method:
-            out.extend((str(url), call.kwargs) for call in calls)
-    return out
+    return [(call.url, call.kwargs) for call in http.sent if call.method == method]
 
 
-def queries(http: aioresponses, method: str = "GET") -> list[list[tuple[str, str]]]:
+def queries(http: FakeTransport, method: str = "GET") -> list[list[tuple[str, str]]]:
     """The query pairs of every request sent with ``method``, each sorted (mocks reorder them)."""
     return sorted(sorted(parse_qsl(urlsplit(url).query)) for url, _ in sent(http, method))

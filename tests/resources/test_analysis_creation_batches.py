@@ -6,10 +6,10 @@ import re
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from .conftest import BATCH, ICA, ITEM, PROJECT, batch, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/analysisCreationBatch"
@@ -31,7 +31,7 @@ def analysis_item(status: str = "RUNNING") -> dict[str, object]:
 
 
 async def test_create_sends_key_and_union_discriminator(
-    http: aioresponses, ica: ita.IcaClient
+    http: FakeTransport, ica: ita.IcaClient
 ) -> None:
     """The CWL input's objectType is set by its class; the key is sent as given."""
     http.post(BASE, status=201, payload={"id": BATCH})
@@ -65,7 +65,7 @@ async def test_create_sends_key_and_union_discriminator(
     }
 
 
-async def test_create_makes_a_key_when_none_given(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_create_makes_a_key_when_none_given(http: FakeTransport, ica: ita.IcaClient) -> None:
     """Without a caller's key, one is generated so that retries stay safe."""
     http.post(BASE, status=201, payload=batch())
     request = ita.CreateAnalysisCreationBatch(
@@ -82,7 +82,7 @@ async def test_create_refuses_empty_request(ica: ita.IcaClient) -> None:
         await ica.analysis_creation_batches.create(PROJECT, ita.CreateAnalysisCreationBatch())
 
 
-async def test_items_are_v4(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_items_are_v4(http: FakeTransport, ica: ita.IcaClient) -> None:
     """Items are requested with v4 and the batch with v3."""
     http.get(f"{BASE}/{BATCH}", payload=batch("RUNNING"))
     http.get(f"{BASE}/{BATCH}/items/{ITEM}", payload=analysis_item("SUCCEEDED"))

@@ -6,10 +6,10 @@ import re
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from .conftest import BATCH, ICA, ITEM, PROJECT, batch, linking_item, queries, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataLinkingBatch"
@@ -17,7 +17,7 @@ V3 = "application/vnd.illumina.v3+json"
 V4 = "application/vnd.illumina.v4+json"
 
 
-async def test_create_sends_v4_body(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_create_sends_v4_body(http: FakeTransport, ica: ita.IcaClient) -> None:
     """create POSTs {items:[{dataId}]} as v4 and returns the batch with its job."""
     http.post(BASE, status=201, payload=batch("INITIALIZED"))
     got = await ica.data_linking_batches.create(PROJECT, ["fil.1", "fol.2"])
@@ -42,7 +42,7 @@ async def test_create_refuses_bad_ids(ica: ita.IcaClient, ids: object, message: 
         await ica.data_linking_batches.create(PROJECT, ids)  # type: ignore[arg-type]
 
 
-async def test_get_is_v3(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_get_is_v3(http: FakeTransport, ica: ita.IcaClient) -> None:
     """get asks for the v3 media type (the only one the API offers)."""
     http.get(f"{BASE}/{BATCH}", payload=batch("SUCCEEDED"))
     got = await ica.data_linking_batches.get(PROJECT, BATCH)
@@ -51,7 +51,7 @@ async def test_get_is_v3(http: aioresponses, ica: ita.IcaClient) -> None:
     assert kwargs["headers"]["Accept"].startswith(V3)
 
 
-async def test_get_item_is_v4(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_get_item_is_v4(http: FakeTransport, ica: ita.IcaClient) -> None:
     """get_item returns a V4 item with PARTIALLY_LINKED kept."""
     http.get(f"{BASE}/{BATCH}/items/{ITEM}", payload=linking_item(1, "PARTIALLY_LINKED"))
     got = await ica.data_linking_batches.get_item(PROJECT, BATCH, ITEM)
@@ -62,7 +62,7 @@ async def test_get_item_is_v4(http: aioresponses, ica: ita.IcaClient) -> None:
 
 
 async def test_list_items_follows_cursor_with_repeated_status(
-    http: aioresponses, ica: ita.IcaClient
+    http: FakeTransport, ica: ita.IcaClient
 ) -> None:
     """list_items pages by cursor and sends the status filter as repeated parameters."""
     pattern = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
@@ -97,7 +97,7 @@ async def test_list_items_follows_cursor_with_repeated_status(
     )
 
 
-async def test_list_items_repeated_token_raises(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_list_items_repeated_token_raises(http: FakeTransport, ica: ita.IcaClient) -> None:
     """A next-page token seen twice raises PaginationError instead of looping."""
     pattern = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
     http.get(pattern, payload={"items": [linking_item(1)], "nextPageToken": "same"}, repeat=True)
@@ -106,7 +106,7 @@ async def test_list_items_repeated_token_raises(http: aioresponses, ica: ita.Ica
             pass
 
 
-async def test_list_items_pages_and_first_page(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_list_items_pages_and_first_page(http: FakeTransport, ica: ita.IcaClient) -> None:
     """.pages() yields whole pages; awaiting the paginator gives the first page."""
     pattern = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
     http.get(
@@ -120,7 +120,7 @@ async def test_list_items_pages_and_first_page(http: aioresponses, ica: ita.IcaC
     assert [len(p.items) for p in pages] == [1, 0]
 
 
-async def test_list_items_offset_mode(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_list_items_offset_mode(http: FakeTransport, ica: ita.IcaClient) -> None:
     """page_offset switches to offset paging and stops at totalItemCount."""
     pattern = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
     http.get(
@@ -142,3 +142,27 @@ async def test_list_items_offset_mode(http: aioresponses, ica: ita.IcaClient) ->
         [("pageOffset", "0"), ("pageSize", "2")],
         [("pageOffset", "2"), ("pageSize", "2")],
     ]
+
+
+async def test_item_summaries_read_the_same_pages_slimly(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """list_item_summaries pages like list_items but gives BatchItemSummary views."""
+    pattern = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
+    failed = linking_item(2, "FAILED")
+    failed["processing"]["additionalStatusInformation"] = "no such data"
+    http.get(pattern, payload={"items": [linking_item(1)], "nextPageToken": "t"})
+    http.get(pattern, payload={"items": [failed], "nextPageToken": ""})
+    got = [
+        item
+        async for item in ica.data_linking_batches.list_item_summaries(
+            PROJECT, BATCH, status=["LINKED", "FAILED"], page_size=1
+        )
+    ]
+    assert all(isinstance(item, ita.BatchItemSummary) for item in got)
+    assert [(i.request.data_id, i.processing.status) for i in got] == [
+        ("fil.1", "LINKED"),
+        ("fil.2", "FAILED"),
+    ]
+    assert got[1].processing.additional_status_information == "no such data"
+    assert [q.count(("status", "FAILED")) for q in queries(http)] == [1, 1]

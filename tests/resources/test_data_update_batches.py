@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from .conftest import BATCH, ICA, ITEM, PROJECT, batch, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataUpdateBatch"
@@ -27,7 +27,7 @@ def update_item(n: int, status: str = "UPDATED") -> dict[str, object]:
 
 
 async def test_create_sends_groups_without_unset_fields(
-    http: aioresponses, ica: ita.IcaClient
+    http: FakeTransport, ica: ita.IcaClient
 ) -> None:
     """Only the fields the caller set go on the wire; dates in the documented whole seconds."""
     http.post(BASE, status=201, payload=batch("INITIALIZED"))
@@ -64,7 +64,7 @@ async def test_create_refuses_empty_group(ica: ita.IcaClient) -> None:
         await ica.data_update_batches.create(PROJECT, [ita.DataUpdateGroup([])])
 
 
-async def test_get_get_item_and_list_items(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_get_get_item_and_list_items(http: FakeTransport, ica: ita.IcaClient) -> None:
     """All reads use v3; items keep their request and status."""
     http.get(f"{BASE}/{BATCH}", payload=batch("SUCCEEDED"))
     http.get(f"{BASE}/{BATCH}/items/{ITEM}", payload=update_item(1, "PARTIALLY_UPDATED"))

@@ -1,20 +1,18 @@
-"""The session: retries, idempotency, timeouts, transport failures, redirects, secrets."""
+"""The dispatcher: retries, idempotency, timeouts, transport failures, redirects, secrets."""
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import re
 import socket
 import time
 
-import aiohttp
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeClock, FakeTransport
 from .conftest import API_KEY, ICA, PROJECT, TAPIS_TOKEN, UUID, batch, data_transfer, problem
 
 TRANSFER_URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
@@ -30,18 +28,12 @@ def analysis_request() -> ita.CreateAnalysisCreationBatch:
     )
 
 
-def record_sleeps(client: ita.IcaClient) -> list[float]:
-    """Replace the client's sleep with one that records the delays and returns at once."""
-    sleeps: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        sleeps.append(delay)
-
-    client._session._sleep = fake_sleep
-    return sleeps
+def lost(method: str = "POST") -> ita.APIConnectionError:
+    """What a transport raises when the connection drops before the answer."""
+    return ita.APIConnectionError(f"{method} x: ServerDisconnectedError", method=method)
 
 
-async def test_get_retries_503_then_succeeds(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_get_retries_503_then_succeeds(http: FakeTransport, ica: ita.IcaClient) -> None:
     """A GET answered 503 is retried and the retry counted."""
     http.get(TRANSFER_URL, status=503, payload=problem(503))
     http.get(TRANSFER_URL, status=200, payload=data_transfer())
@@ -50,7 +42,7 @@ async def test_get_retries_503_then_succeeds(http: aioresponses, ica: ita.IcaCli
     assert ica.metrics.retries == 1 and ica.metrics.requests == 2
 
 
-async def test_get_gives_up_after_max_attempts(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_get_gives_up_after_max_attempts(http: FakeTransport, ica: ita.IcaClient) -> None:
     """After max attempts the typed error of the last answer is raised."""
     for _ in range(3):
         http.get(TRANSFER_URL, status=502, body="<html><title>Bad Gateway</title></html>")
@@ -60,7 +52,7 @@ async def test_get_gives_up_after_max_attempts(http: aioresponses, ica: ita.IcaC
     assert ica.metrics.requests == 3
 
 
-async def test_post_without_key_is_not_retried(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_post_without_key_is_not_retried(http: FakeTransport, ica: ita.IcaClient) -> None:
     """A linking create has no idempotency key: a 503 is raised, not retried."""
     url = f"{ICA}/api/projects/{PROJECT}/dataLinkingBatch"
     http.post(url, status=503, payload=problem(503))
@@ -69,33 +61,29 @@ async def test_post_without_key_is_not_retried(http: aioresponses, ica: ita.IcaC
     assert ica.metrics.requests == 1
 
 
-async def test_post_declared_safe_is_retried(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_post_declared_safe_is_retried(http: FakeTransport, ica: ita.IcaClient) -> None:
     """retry_safe=True allows retrying a POST after a lost answer."""
     url = f"{ICA}/api/projects/{PROJECT}/dataLinkingBatch"
-    http.post(url, exception=aiohttp.ServerDisconnectedError())
+    http.post(url, exception=lost())
     http.post(url, status=201, payload=batch())
     got = await ica.data_linking_batches.create(PROJECT, ["fil.1"], retry_safe=True)
     assert got.id and ica.metrics.retries == 1
 
 
 async def test_idempotency_key_made_once_and_sent_on_every_attempt(
-    http: aioresponses, ica: ita.IcaClient
+    http: FakeTransport, ica: ita.IcaClient
 ) -> None:
     """The same key goes out on every retry, including after 409 in-progress answers."""
-    http.post(ANALYSIS_URL, exception=TimeoutError())
+    http.post(ANALYSIS_URL, exception=ita.APITimeoutError("POST x: timed out"))
     http.post(ANALYSIS_URL, status=409, payload=problem(409, detail="still in progress"))
     http.post(ANALYSIS_URL, status=201, payload=batch())
     await ica.analysis_creation_batches.create(PROJECT, analysis_request())
-    keys = {
-        call.kwargs["headers"]["Idempotency-Key"]
-        for calls in http.requests.values()
-        for call in calls
-    }
+    keys = {call.headers["Idempotency-Key"] for call in http.sent}
     assert len(keys) == 1 and ica.metrics.requests == 3
 
 
 async def test_caller_key_422_raises_and_is_not_retried(
-    http: aioresponses, ica: ita.IcaClient
+    http: FakeTransport, ica: ita.IcaClient
 ) -> None:
     """A 422 on a keyed request is an IdempotencyConflictError, tried once only."""
     http.post(ANALYSIS_URL, status=422, payload=problem(422, detail="body differs"))
@@ -109,7 +97,7 @@ async def test_caller_key_422_raises_and_is_not_retried(
 
 
 async def test_conflict_without_key_is_plain_conflict(
-    http: aioresponses, ica: ita.IcaClient
+    http: FakeTransport, ica: ita.IcaClient
 ) -> None:
     """A 409 on abort (no key) is a ConflictError, not retried."""
     http.post(f"{TRANSFER_URL}:abort", status=409, payload=problem(409, detail="finished"))
@@ -123,42 +111,93 @@ async def test_conflict_without_key_is_plain_conflict(
     [("2", 2.0), ("1000", 30.0), (None, None)],
 )
 async def test_retry_after_is_honoured_and_capped(
-    http: aioresponses, retry_after: str | None, expected: float | None
+    http: FakeTransport, retry_after: str | None, expected: float | None
 ) -> None:
     """Retry-After seconds are waited, capped at max_retry_after; otherwise backoff."""
     policy = ita.RetryPolicy(max_retry_after=30.0, initial_backoff=0.25, jitter=False)
-    async with ita.IcaClient(ICA, api_key=API_KEY, retry=policy) as ica:
-        sleeps = record_sleeps(ica)
+    clock = FakeClock()
+    async with ita.IcaClient(
+        ICA, transport=http, api_key=API_KEY, retry=policy, clock=clock, sleep=clock.sleep
+    ) as ica:
         headers = {"Retry-After": retry_after} if retry_after else {}
         http.get(TRANSFER_URL, status=429, payload=problem(429), headers=headers)
         http.get(TRANSFER_URL, status=200, payload=data_transfer())
         await ica.data_transfers.get(PROJECT, UUID)
-    assert sleeps == [expected if expected is not None else 0.25]
+    assert clock.sleeps == [expected if expected is not None else 0.25]
     assert ica.metrics.throttled == 1
 
 
-async def test_retry_after_http_date(http: aioresponses) -> None:
+def test_default_retry_after_cap_is_minutes() -> None:
+    """The default cap on Retry-After is minutes, not 60 s (issue 9)."""
+    assert ita.RetryPolicy().max_retry_after >= 180
+
+
+async def test_long_retry_after_is_waited_in_full() -> None:
+    """A four-minute Retry-After is honoured by the default policy when no deadline is set."""
+    clock = FakeClock()
+    http = FakeTransport(clock)
+    policy = ita.RetryPolicy(total_timeout=None)
+    async with ita.IcaClient(
+        ICA, transport=http, api_key=API_KEY, retry=policy, clock=clock, sleep=clock.sleep
+    ) as ica:
+        http.get(TRANSFER_URL, status=429, payload=problem(429), headers={"Retry-After": "240"})
+        http.get(TRANSFER_URL, payload=data_transfer())
+        await ica.data_transfers.get(PROJECT, UUID)
+    assert [call.at for call in http.sent] == [1000.0, 1240.0]
+
+
+async def test_retry_after_pauses_every_caller_of_the_client() -> None:
+    """After a 429 with Retry-After, another coroutine's request waits until then too."""
+    clock = FakeClock()
+    http = FakeTransport(clock)
+    other = f"{ICA}/api/projects/{PROJECT}/dataTransfers/other"
+    policy = ita.RetryPolicy(total_timeout=None, jitter=False)
+    async with ita.IcaClient(
+        ICA, transport=http, api_key=API_KEY, retry=policy, clock=clock, sleep=clock.sleep
+    ) as ica:
+        http.get(TRANSFER_URL, status=429, payload=problem(429), headers={"Retry-After": "90"})
+        http.get(TRANSFER_URL, payload=data_transfer())
+        http.get(other, payload=data_transfer("other"))
+        await ica.data_transfers.get(PROJECT, UUID)
+        await ica.data_transfers.get(PROJECT, "other", max_retries=0)
+    at = {call.url: call.at for call in http.sent}
+    assert at[other] >= 1090.0
+
+
+async def test_rate_limit_words_in_a_400_are_not_throttling(http: FakeTransport) -> None:
+    """A 400 whose text mentions a rate limit is a BadRequestError: not retried, not throttled."""
+    limits = ita.RateLimitPolicy(rate=50, burst=5)
+    async with ita.IcaClient(ICA, transport=http, api_key=API_KEY, rate_limit=limits) as ica:
+        body = problem(400, "ICA_API_009", "rateLimit must be below 100 (rate limit exceeded)")
+        http.get(TRANSFER_URL, status=400, payload=body)
+        with pytest.raises(ita.BadRequestError):
+            await ica.data_transfers.get(PROJECT, UUID)
+        assert ica.metrics.requests == 1
+        assert ica.metrics.throttled == 0
+        assert ica.limiter.rate == 50
+
+
+async def test_retry_after_http_date(http: FakeTransport) -> None:
     """An HTTP-date Retry-After becomes the seconds until that date."""
-    async with ita.IcaClient(ICA, api_key=API_KEY) as ica:
-        sleeps = record_sleeps(ica)
+    clock = FakeClock()
+    async with ita.IcaClient(
+        ICA, transport=http, api_key=API_KEY, clock=clock, sleep=clock.sleep
+    ) as ica:
         when = email.utils.formatdate(time.time() + 10, usegmt=True)
         http.get(TRANSFER_URL, status=503, headers={"Retry-After": when})
         http.get(TRANSFER_URL, status=200, payload=data_transfer())
         await ica.data_transfers.get(PROJECT, UUID)
-    assert len(sleeps) == 1 and 8.0 <= sleeps[0] <= 10.0
+    assert len(clock.sleeps) == 1
+    assert 8.0 <= clock.sleeps[0] <= 10.0
 
 
-async def test_total_deadline_stops_retries(http: aioresponses) -> None:
+async def test_total_deadline_stops_retries(http: FakeTransport) -> None:
     """Retries stop when the next wait would pass the total deadline."""
     policy = ita.RetryPolicy(max_attempts=10, total_timeout=5.0, initial_backoff=2, jitter=False)
-    async with ita.IcaClient(ICA, api_key=API_KEY, retry=policy) as ica:
-        now = [0.0]
-
-        async def fake_sleep(delay: float) -> None:
-            now[0] += delay
-
-        ica._session._sleep = fake_sleep
-        ica._session._clock = lambda: now[0]
+    clock = FakeClock()
+    async with ita.IcaClient(
+        ICA, transport=http, api_key=API_KEY, retry=policy, clock=clock, sleep=clock.sleep
+    ) as ica:
         for _ in range(10):
             http.get(TRANSFER_URL, status=503)
         with pytest.raises(ita.ServerError):
@@ -167,26 +206,14 @@ async def test_total_deadline_stops_retries(http: aioresponses) -> None:
     assert ica.metrics.requests == 2
 
 
-@pytest.mark.parametrize(
-    ("exc", "expected"),
-    [
-        (aiohttp.ClientConnectionError("Connection refused"), ita.APIConnectionError),
-        (aiohttp.ServerDisconnectedError(), ita.APIConnectionError),
-        (aiohttp.ClientOSError(104, "Connection reset by peer"), ita.APIConnectionError),
-        (TimeoutError(), ita.APITimeoutError),
-        (aiohttp.ServerTimeoutError("read"), ita.APITimeoutError),
-        (ConnectionResetError(104, "reset"), ita.APIConnectionError),
-    ],
-)
-async def test_transport_failures_are_typed(
-    http: aioresponses, ica: ita.IcaClient, exc: BaseException, expected: type[Exception]
+async def test_transport_failures_are_retried_then_raised(
+    http: FakeTransport, ica: ita.IcaClient
 ) -> None:
-    """No aiohttp or asyncio exception escapes: each becomes our own type."""
+    """A GET whose transport fails is retried; the last failure is raised as it came."""
     for _ in range(2):
-        http.get(TRANSFER_URL, exception=exc)
-    with pytest.raises(expected) as info:
+        http.get(TRANSFER_URL, exception=ita.APITimeoutError("GET x: timed out"))
+    with pytest.raises(ita.APITimeoutError):
         await ica.data_transfers.get(PROJECT, UUID, retry=ita.RetryPolicy.no_wait(2))
-    assert not isinstance(info.value, aiohttp.ClientError | asyncio.TimeoutError)
     assert ica.metrics.requests == 2
 
 
@@ -200,10 +227,11 @@ async def test_connection_refused_on_a_real_closed_port() -> None:
         with pytest.raises(ita.APIConnectionError) as info:
             await ica.data_transfers.get(PROJECT, UUID)
     assert not isinstance(info.value, ita.APITimeoutError)
-    assert ica.metrics.requests == 2 and API_KEY not in str(info.value)
+    assert ica.metrics.requests == 2
+    assert API_KEY not in str(info.value)
 
 
-async def test_invalid_json_is_a_validation_error(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_invalid_json_is_a_validation_error(http: FakeTransport, ica: ita.IcaClient) -> None:
     """A success answer whose body is not JSON raises ResponseValidationError."""
     http.get(
         TRANSFER_URL,
@@ -215,7 +243,7 @@ async def test_invalid_json_is_a_validation_error(http: aioresponses, ica: ita.I
         await ica.data_transfers.get(PROJECT, UUID)
 
 
-async def test_missing_field_names_its_path(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_missing_field_names_its_path(http: FakeTransport, ica: ita.IcaClient) -> None:
     """A response missing a required field names the field."""
     body = data_transfer()
     del body["status"]
@@ -254,7 +282,7 @@ async def test_missing_field_names_its_path(http: aioresponses, ica: ita.IcaClie
     ],
 )
 async def test_error_bodies(
-    http: aioresponses,
+    http: FakeTransport,
     ica: ita.IcaClient,
     status: int,
     body: object,
@@ -276,19 +304,19 @@ async def test_error_bodies(
         assert info.value.problem is not None and info.value.problem.status == status
 
 
-async def test_cross_origin_redirect_drops_credentials(http: aioresponses) -> None:
+async def test_cross_origin_redirect_drops_credentials(http: FakeTransport) -> None:
     """A redirect to another origin never carries X-API-Key, Authorization or X-Tapis-Token."""
-    async with ita.IcaClient(ICA, access_token="JWT-s3cret") as ica:
+    async with ita.IcaClient(ICA, transport=http, access_token="JWT-s3cret") as ica:
         http.get(TRANSFER_URL, status=307, headers={"Location": "https://elsewhere.test/t"})
         http.get("https://elsewhere.test/t", status=200, payload=data_transfer())
         await ica.data_transfers.get(PROJECT, UUID)
-    calls = {str(url): c[0].kwargs["headers"] for (_, url), c in http.requests.items()}
+    calls = {call.url: call.headers for call in http.sent}
     assert calls[TRANSFER_URL]["Authorization"] == "Bearer JWT-s3cret"
     assert not {"authorization", "x-api-key"} & {
         h.lower() for h in calls["https://elsewhere.test/t"]
     }
 
-    async with ita.TapisClient("https://tapis.test", token=TAPIS_TOKEN) as tapis:
+    async with ita.TapisClient("https://tapis.test", transport=http, token=TAPIS_TOKEN) as tapis:
         http.get(
             f"https://tapis.test/v3/files/transfers/{UUID}",
             status=302,
@@ -297,35 +325,37 @@ async def test_cross_origin_redirect_drops_credentials(http: aioresponses) -> No
         http.get("https://other.test/x", status=200, payload={"result": None})
         with pytest.raises(ita.ResponseValidationError):
             await tapis.transfers.get(UUID)
-    other = [c for (_, url), c in http.requests.items() if str(url) == "https://other.test/x"]
-    assert "X-Tapis-Token" not in other[0][0].kwargs["headers"]
+    other = [call for call in http.sent if call.url == "https://other.test/x"]
+    assert "X-Tapis-Token" not in other[0].headers
 
 
-async def test_same_origin_redirect_keeps_credentials(http: aioresponses) -> None:
+async def test_same_origin_redirect_keeps_credentials(http: FakeTransport) -> None:
     """A redirect within the same origin keeps the credentials."""
-    async with ita.IcaClient(ICA, api_key=API_KEY) as ica:
+    async with ita.IcaClient(ICA, transport=http, api_key=API_KEY) as ica:
         http.get(TRANSFER_URL, status=308, headers={"Location": "/ica/rest/moved"})
         http.get("https://ica.test/ica/rest/moved", status=200, payload=data_transfer())
         await ica.data_transfers.get(PROJECT, UUID)
-    moved = [c for (_, u), c in http.requests.items() if str(u).endswith("/moved")]
-    assert moved[0][0].kwargs["headers"]["X-API-Key"] == API_KEY
+    moved = [call for call in http.sent if call.url.endswith("/moved")]
+    assert moved[0].headers["X-API-Key"] == API_KEY
 
 
 async def test_secrets_never_in_logs_reprs_or_errors(
-    http: aioresponses, caplog: pytest.LogCaptureFixture
+    http: FakeTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Keys and tokens appear in no log line, repr or exception text."""
     caplog.set_level(logging.DEBUG)
     errors: list[str] = []
-    async with ita.IcaClient(ICA, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(2)) as ica:
+    async with ita.IcaClient(
+        ICA, transport=http, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(2)
+    ) as ica:
         http.get(TRANSFER_URL, status=503, payload=problem(503))
         http.get(TRANSFER_URL, status=401, payload=problem(401, detail="bad key"))
         try:
             await ica.data_transfers.get(PROJECT, UUID)
         except ita.AuthenticationError as exc:
             errors += [str(exc), repr(exc), repr(exc.__dict__)]
-        texts = [repr(ica), repr(ica.config), repr(ica._session.auth)]
-    async with ita.TapisClient("https://tapis.test", token=TAPIS_TOKEN) as tapis:
+        texts = [repr(ica), repr(ica.config)]
+    async with ita.TapisClient("https://tapis.test", transport=http, token=TAPIS_TOKEN) as tapis:
         http.get(
             f"https://tapis.test/v3/files/transfers/{UUID}",
             status=401,

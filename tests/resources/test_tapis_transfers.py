@@ -6,16 +6,16 @@ import re
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from .conftest import TAPIS, TAPIS_TOKEN, UUID, envelope, queries, sent, task
 
 BASE = f"{TAPIS}/v3/files/transfers"
 
 
-async def test_create(http: aioresponses, tapis: ita.TapisClient) -> None:
+async def test_create(http: FakeTransport, tapis: ita.TapisClient) -> None:
     """create POSTs ReqTransfer JSON with the token and returns the ACCEPTED task."""
     http.post(BASE, payload=envelope(task(), "FAPI_TXFR_CREATED Transfer task created."))
     got = await tapis.transfers.create(
@@ -40,7 +40,7 @@ async def test_create_validates(tapis: ita.TapisClient) -> None:
         await tapis.transfers.create([ita.ReqTransferElement("a", "b")], tag="x" * 266)
 
 
-async def test_get_details_cancel(http: aioresponses, tapis: ita.TapisClient) -> None:
+async def test_get_details_cancel(http: FakeTransport, tapis: ita.TapisClient) -> None:
     """get (with summary), details and cancel hit the right paths."""
     http.get(f"{BASE}/{UUID}?includeSummary=true", payload=envelope(task(status="IN_PROGRESS")))
     detailed = task(status="COMPLETED")
@@ -61,7 +61,7 @@ async def test_get_details_cancel(http: aioresponses, tapis: ita.TapisClient) ->
 
 
 async def test_list_recent_pages_by_limit_offset(
-    http: aioresponses, tapis: ita.TapisClient
+    http: FakeTransport, tapis: ita.TapisClient
 ) -> None:
     """list_recent walks limit/offset pages until a short page."""
     pattern = re.compile(re.escape(BASE) + r"\?.*")
@@ -70,6 +70,17 @@ async def test_list_recent_pages_by_limit_offset(
     got = await tapis.transfers.list_recent(page_size=2).collect()
     assert len(got) == 3
     assert queries(http) == [[("limit", "2"), ("offset", "0")], [("limit", "2"), ("offset", "2")]]
+
+
+async def test_list_recent_of_a_server_ignoring_the_offset_raises(
+    http: FakeTransport, tapis: ita.TapisClient
+) -> None:
+    """Full pages that repeat the first one raise PaginationError instead of looping forever."""
+    pattern = re.compile(re.escape(BASE) + r"\?.*")
+    http.get(pattern, payload=envelope([task(f"u-{i}") for i in range(2)]), repeat=True)
+    with pytest.raises(ita.PaginationError):
+        await tapis.transfers.list_recent(page_size=2).collect()
+    assert len(http.sent) == 2
 
 
 @pytest.mark.parametrize(
@@ -102,7 +113,7 @@ async def test_list_recent_pages_by_limit_offset(
     ],
 )
 async def test_errors_branch_on_http_code(
-    http: aioresponses,
+    http: FakeTransport,
     tapis: ita.TapisClient,
     status: int,
     body: dict[str, object],

@@ -5,17 +5,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from aioresponses import aioresponses
 
 import ica_tapis_async as ita
 
+from ..unit.fakes import FakeTransport
 from ..unit.test_auth import make_jwt
 from .conftest import API_KEY, ICA, PROJECT, UUID, data_transfer, problem, sent
 
 TRANSFER_URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
 
 
-async def test_create_token(http: aioresponses, ica: ita.IcaClient) -> None:
+async def test_create_token(http: FakeTransport, ica: ita.IcaClient) -> None:
     """tokens.create POSTs /api/tokens with the API key and returns the Token."""
     http.post(f"{ICA}/api/tokens?tenant=acme", payload={"token": "jwt-1"})
     token = await ica.tokens.create(tenant="acme")
@@ -24,10 +24,10 @@ async def test_create_token(http: aioresponses, ica: ita.IcaClient) -> None:
     assert kwargs["headers"]["X-API-Key"] == API_KEY
 
 
-async def test_refresh_replaces_the_bearer(http: aioresponses) -> None:
+async def test_refresh_replaces_the_bearer(http: FakeTransport) -> None:
     """tokens.refresh POSTs tokens:refresh with the current JWT and uses the new one after."""
     old, new = make_jwt({"exp": time.time() + 60}), make_jwt({"exp": time.time() + 3600})
-    async with ita.IcaClient(ICA, access_token=old) as ica:
+    async with ita.IcaClient(ICA, transport=http, access_token=old) as ica:
         http.post(f"{ICA}/api/tokens:refresh", payload={"token": new})
         http.get(TRANSFER_URL, payload=data_transfer())
         assert (await ica.tokens.refresh()).token == new
@@ -45,7 +45,7 @@ async def test_refresh_refused_for_api_key_clients(ica: ita.IcaClient) -> None:
         await ica.tokens.refresh()
 
 
-async def test_exchange_mode_uses_jwt_and_renews_after_401(http: aioresponses) -> None:
+async def test_exchange_mode_uses_jwt_and_renews_after_401(http: FakeTransport) -> None:
     """exchange_api_key: the key buys a JWT; a 401 buys a new one and the call is retried once."""
     first = make_jwt({"exp": time.time() + 3600, "n": 1})
     second = make_jwt({"exp": time.time() + 3600, "n": 2})
@@ -53,7 +53,7 @@ async def test_exchange_mode_uses_jwt_and_renews_after_401(http: aioresponses) -
     http.post(f"{ICA}/api/tokens", payload={"token": second})
     http.get(TRANSFER_URL, status=401, payload=problem(401))
     http.get(TRANSFER_URL, payload=data_transfer())
-    async with ita.IcaClient(ICA, api_key=API_KEY, exchange_api_key=True) as ica:
+    async with ita.IcaClient(ICA, transport=http, api_key=API_KEY, exchange_api_key=True) as ica:
         got = await ica.data_transfers.get(PROJECT, UUID)
     assert got.id == UUID
     posts = [kw["headers"] for _, kw in sent(http, "POST")]
@@ -62,12 +62,12 @@ async def test_exchange_mode_uses_jwt_and_renews_after_401(http: aioresponses) -
     assert gets == [f"Bearer {first}", f"Bearer {second}"]
 
 
-async def test_exchange_mode_second_401_is_raised(http: aioresponses) -> None:
+async def test_exchange_mode_second_401_is_raised(http: FakeTransport) -> None:
     """Only one renewal per call: a second 401 is raised as AuthenticationError."""
     http.post(
         f"{ICA}/api/tokens", payload={"token": make_jwt({"exp": time.time() + 3600})}, repeat=True
     )
     http.get(TRANSFER_URL, status=401, payload=problem(401), repeat=True)
-    async with ita.IcaClient(ICA, api_key=API_KEY, exchange_api_key=True) as ica:
+    async with ita.IcaClient(ICA, transport=http, api_key=API_KEY, exchange_api_key=True) as ica:
         with pytest.raises(ita.AuthenticationError):
             await ica.data_transfers.get(PROJECT, UUID)

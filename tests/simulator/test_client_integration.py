@@ -18,7 +18,7 @@ FAST = ita.RetryPolicy(max_attempts=6, total_timeout=30, initial_backoff=0.01, m
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     """A fast simulator."""
-    async with Simulator(seed=21) as simulator:
+    async with Simulator(seed=21, transfer_duration_s=30.0) as simulator:
         yield simulator
 
 

@@ -1,4 +1,4 @@
-"""ICA v3/v4 content negotiation: 406, 415, ICA_API_004, q-values, response Content-Type."""
+"""ICA v3/v4 content negotiation: 415, ICA_API_004 (never 406), q-values, response Content-Type."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ PROBLEM = "application/problem+json"
         ("application/*", V4, 201, V4),
         (V3, V4, 400, None),  # versions differ: ICA_API_004
         (V4, V3, 400, None),
-        ("text/html", V4, 406, None),
-        (PROBLEM, V4, 406, None),
+        ("text/html", V4, 400, None),  # a wrong Accept is ICA_API_004 too, not 406
+        (PROBLEM, V4, 400, None),
         (V4, "text/plain", 415, None),
         (V4, "application/xml", 415, None),
     ],
@@ -57,7 +57,8 @@ async def test_linking_create_negotiation(
 
 
 async def test_get_negotiation() -> None:
-    """GET batch is v3 only (406 for v4); items answer the version asked; missing Accept is 400."""
+    """GET batch is v3 only (400 ICA_API_004 for v4); items answer the version asked; missing
+    Accept is 400 too."""
     async with Simulator() as sim, aiohttp.ClientSession(skip_auto_headers=["Accept"]) as http:
         ica = Ica(sim, http)
         _, batch, _ = await ica.call(
@@ -66,7 +67,9 @@ async def test_get_negotiation() -> None:
         status, problem, headers = await ica.call(
             "GET", f"/dataLinkingBatch/{batch['id']}", version=V4
         )
-        assert status == 406 and headers["Content-Type"] == PROBLEM
+        assert status == 400 and headers["Content-Type"] == PROBLEM
+        assert problem["title"] == "ICA_API_004"
+        assert problem["detail"].startswith("Invalid Accept Header")
         status, _, headers = await ica.call(
             "GET", f"/dataLinkingBatch/{batch['id']}/items", version=V4
         )

@@ -96,7 +96,8 @@ async def test_get_with_etag_and_404() -> None:
     """GET one sends an ETag that changes with the transfer; unknown ids are 404."""
     async with Simulator() as sim, aiohttp.ClientSession() as http:
         ica = Ica(sim, http)
-        transfer = (await _all(ica))[1]
+        # a finished transfer: a running one moves bytes between the two reads (new ETag)
+        transfer = next(t for t in await _all(ica) if t["status"] in FINISHED)
         status, one, headers = await ica.call("GET", f"/dataTransfers/{transfer['id']}")
         assert status == 200 and one["id"] == transfer["id"]
         assert headers["ETag"].startswith('"')
@@ -110,7 +111,7 @@ async def test_get_with_etag_and_404() -> None:
 
 async def test_abort_then_409_for_finished() -> None:
     """Abort answers 204: ABORTREQUESTED then ABORTED; a finished transfer gives 409."""
-    async with Simulator() as sim, aiohttp.ClientSession() as http:
+    async with Simulator(transfer_duration_s=30.0) as sim, aiohttp.ClientSession() as http:
         ica = Ica(sim, http)
         transfers = await _all(ica)
         running = next(t for t in transfers if t["status"] not in FINISHED)

@@ -41,6 +41,39 @@ def test_offset_stops_on_short_page_or_total() -> None:
     assert full.done
 
 
+def test_offset_goes_on_past_a_short_page_while_total_says_rows_remain() -> None:
+    """A page capped below the size asked does not end paging while rows remain (issue 9)."""
+    paging = OffsetPaging(100)
+    paging.advance(None, 40, total=90)
+    assert not paging.done
+    assert paging.params()[0] == ("pageOffset", "40")
+    paging.advance(None, 40, total=90)
+    paging.advance(None, 10, total=90)
+    assert paging.done
+
+
+def test_offset_without_total_stops_on_a_short_page() -> None:
+    """Without a total a short page is the last."""
+    paging = OffsetPaging(100, offset_param="offset", size_param="limit")
+    paging.advance(None, 99)
+    assert paging.done
+
+
+def test_offset_empty_page_ends_even_when_total_says_more() -> None:
+    """An empty page ends paging, whatever the total claims."""
+    paging = OffsetPaging(10)
+    paging.advance(None, 0, total=50)
+    assert paging.done
+
+
+def test_offset_repeated_page_raises() -> None:
+    """A page equal to the one before means the offset is ignored: PaginationError."""
+    paging = OffsetPaging(10)
+    paging.advance(None, 10, total=100)
+    with pytest.raises(PaginationError, match="ignores the offset"):
+        paging.advance(None, 10, total=100, repeated=True)
+
+
 def test_page_size_bounds() -> None:
     """page_size must be an int within 1..max."""
     assert check_page_size(1000) == 1000

@@ -80,12 +80,12 @@ def test_same_origin(a: str, b: str, same: bool) -> None:
     assert same_origin(a, b) is same
 
 
-def test_retryable_rules() -> None:
+def test_idempotent_rules() -> None:
     """GET always; POST only with a key or when declared safe."""
-    assert Request("GET", "u", {}).retryable
-    assert not Request("POST", "u", {}).retryable
-    assert Request("POST", "u", {}, idempotency_key="k").retryable
-    assert Request("DELETE", "u", {}, retry_safe=True).retryable
+    assert Request("GET", "u", {}).idempotent
+    assert not Request("POST", "u", {}).idempotent
+    assert Request("POST", "u", {}, idempotency_key="k").idempotent
+    assert Request("DELETE", "u", {}, declared_idempotent=True).idempotent
 
 
 def test_redact_headers() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -60,9 +59,9 @@ from ica_tapis_async.models import (
     TransferTaskResponse,
 )
 
+from ..contract._specs import specs_or_skip
 from .model_payloads import DATETIME, ENUM_VALUES, full_payload, minimal_payload
 
-SPECS = Path(__file__).parents[2] / ".." / "shared" / "specs"
 DIGESTS = ("ica-digest.txt", "tapis-files-digest.txt")
 
 RESPONSE_MODELS: list[type[Any]] = [
@@ -92,12 +91,11 @@ BUILDERS = {"full": full_payload, "minimal": minimal_payload}
 
 def _read_digests() -> dict[str, dict[str, tuple[bool, list[str] | None]]]:
     """Schemas of the digests: name -> wire field -> (required, enum values)."""
-    if not all((SPECS / name).is_file() for name in DIGESTS):
-        pytest.skip("the spec digests (../shared/specs) are not available")
+    specs = specs_or_skip()
     schemas: dict[str, dict[str, tuple[bool, list[str] | None]]] = {}
     current: dict[str, tuple[bool, list[str] | None]] | None = None
     for name in DIGESTS:
-        for line in (SPECS / name).read_text(encoding="utf-8").splitlines():
+        for line in (specs / name).read_text(encoding="utf-8").splitlines():
             if line.startswith("### "):
                 current = None
             elif m := re.match(r"^## (\w+)", line):
@@ -257,20 +255,22 @@ def test_top_level_list_paths() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "offset"),
+    ("text", "offset", "written"),
     [
-        ("2024-05-06T07:08:09Z", timedelta(0)),
-        ("2024-05-06T07:08:09.933851Z", timedelta(0)),
-        ("2024-05-06T07:08:09+02:00", timedelta(hours=2)),
-        ("2024-05-06T07:08:09-05:30", -timedelta(hours=5, minutes=30)),
+        ("2024-05-06T07:08:09Z", timedelta(0), "2024-05-06T07:08:09Z"),
+        ("2024-05-06T07:08:09.933851Z", timedelta(0), "2024-05-06T07:08:09.933851Z"),
+        ("2024-05-06T07:08:09+02:00", timedelta(hours=2), "2024-05-06T05:08:09Z"),
+        ("2024-05-06T07:08:09-05:30", -timedelta(hours=5, minutes=30), "2024-05-06T12:38:09Z"),
+        ("2024-05-06T07:08:09.500+00:00", timedelta(0), "2024-05-06T07:08:09.500000Z"),
     ],
 )
-def test_datetimes_parse_aware(text: str, offset: timedelta) -> None:
-    """ISO-8601 with ``Z`` or an offset gives an aware datetime, and goes back out unchanged."""
+def test_datetimes_parse_aware(text: str, offset: timedelta, written: str) -> None:
+    """ISO-8601 with ``Z`` or an offset gives an aware datetime, written back as the same
+    instant in UTC (the documented normalisation)."""
     task = structure({"created": text}, TransferTask)
     assert task.created is not None
     assert task.created.utcoffset() == offset
-    assert unstructure(task) == {"created": text}
+    assert unstructure(task) == {"created": written}
 
 
 def test_naive_datetime_in_response_is_rejected() -> None:
@@ -282,12 +282,19 @@ def test_naive_datetime_in_response_is_rejected() -> None:
 
 
 def test_datetime_unstructure_forms() -> None:
-    """UTC goes out as ``...Z`` (fraction only when set); other offsets keep theirs."""
+    """Every datetime goes out in UTC as ``...Z`` (fraction only when set).
+
+    Regression: a ``+02:00`` time used to go on the wire with its offset, which ICA's
+    ``yyyy-MM-dd'T'HH:mm:ss'Z'`` request form does not allow.
+    """
     plus2 = timezone(timedelta(hours=2))
+    minus3 = timezone(-timedelta(hours=3))
     cases = {
         datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC): "2024-01-02T03:04:05Z",
         datetime(2024, 1, 2, 3, 4, 5, 120, tzinfo=UTC): "2024-01-02T03:04:05.000120Z",
-        datetime(2024, 1, 2, 3, 4, 5, tzinfo=plus2): "2024-01-02T03:04:05+02:00",
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=plus2): "2024-01-02T01:04:05Z",
+        datetime(2024, 1, 1, 23, 30, tzinfo=minus3): "2024-01-02T02:30:00Z",
+        datetime(1, 1, 1, 0, 30, tzinfo=plus2): "0001-01-01T00:30:00+02:00",  # no UTC form
     }
     for value, text in cases.items():
         group = DataUpdateGroup(["fil.1"], will_be_archived_at=value)
@@ -479,8 +486,7 @@ def test_status_constants_match_the_spec(constants: Any, field: str, relation: s
 
 def test_transfer_status_matches_the_spec_enum() -> None:
     """TransferStatus knows exactly the values of the TransferStatusEnum schema."""
-    _read_digests()
-    text = (SPECS / DIGESTS[1]).read_text(encoding="utf-8")
+    text = (specs_or_skip() / DIGESTS[1]).read_text(encoding="utf-8")
     enum = re.search(r"^## TransferStatusEnum\s+enum=\[(.*)\]", text, re.MULTILINE)
     assert enum is not None
     assert set(re.findall(r"'(\w+)'", enum.group(1))) == TransferStatus.ALL
@@ -508,3 +514,54 @@ def test_status_constants_are_consistent() -> None:
 def test_datetime_sample_is_canonical() -> None:
     """The helper's datetime is in the exact form the converter writes."""
     assert unstructure(structure({"created": DATETIME}, TransferTask)) == {"created": DATETIME}
+
+
+# -- nulls the spec allows --
+
+
+def test_nullable_items_survive_both_converters() -> None:
+    """``items-nullable`` lists (DataTag, Bundle.categories) keep their nulls, fast or detailed."""
+    payload = {"userTags": [None, "qc"], "technicalTags": None, "runInTags": []}
+    for structure_fn in (structure, structure_strict):
+        tags = structure_fn(payload, models.DataTag)
+        assert tags.user_tags == [None, "qc"]
+        assert tags.run_in_tags == []
+        assert unstructure(tags) == {"userTags": [None, "qc"], "runInTags": []}
+    outputs = {"analysisOutput": [None], "userReference": "r", "pipelineId": "p"}
+    outputs["analysisInput"] = {"objectType": "JSON", "inputJson": "{}", "mounts": [None]}
+    analysis = structure_strict(outputs, CreateCwlAnalysis)
+    assert analysis.analysis_output == [None]
+    assert unstructure(analysis) == outputs
+
+
+def test_bad_item_in_a_nullable_list_is_reported_at_its_index() -> None:
+    """A null item is fine; a number among them is blamed at its own index."""
+    with pytest.raises(ResponseValidationError) as info:
+        structure({"userTags": [None, 5]}, models.DataTag)
+    assert info.value.path == "userTags[1]"
+    assert "expected a string, got number" in str(info.value)
+
+
+def test_required_nullable_schema_may_be_null_but_not_absent() -> None:
+    """``Job`` is a nullable schema: a linking batch's required ``job`` may be null, not missing.
+
+    Regression: the old models refused ``"job": null`` with ResponseValidationError.
+    """
+    batch = structure({"id": "b", "job": None}, ProjectDataLinkingBatch)
+    assert batch.job is None
+    assert unstructure(batch) == {"id": "b", "job": None}
+    with pytest.raises(ResponseValidationError, match="missing") as info:
+        structure({"id": "b"}, ProjectDataUpdateBatch)
+    assert info.value.path == "job"
+
+
+def test_secret_fields_are_masked_in_reprs() -> None:
+    """Token and Connector print that a credential is set, never the credential."""
+    token = Token(token="eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig")
+    assert "eyJ" not in repr(token) and "********" in repr(token)
+    assert repr(Token()) == "Token(token=None)"
+    connector = structure(
+        full_payload(models.Connector) | {"initializationKey": "init-secret-42"}, models.Connector
+    )
+    assert "init-secret-42" not in repr(connector)
+    assert token == Token(token="eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig")  # masking is repr-only

@@ -1,4 +1,4 @@
-"""wait_for and Backoff: success, failure, max attempts, deadline and the interval schedule."""
+"""poll_until and Backoff: success, failure, max attempts, deadline and the interval schedule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from ica_tapis_async import concurrency
 from ica_tapis_async._errors import WaiterError as PrivateWaiterError
-from ica_tapis_async.concurrency import Backoff, PollState, WaiterError, wait_for
+from ica_tapis_async.concurrency import Backoff, PollState, WaiterError, poll_until
 
 from .fakes import FakeClock
 
@@ -45,8 +45,8 @@ def classify(value: str) -> PollState:
 
 
 async def run(fetch: Callable[[], Awaitable[str]], clock: FakeClock, **kwargs: object) -> str:
-    """wait_for on the fake clock."""
-    return await wait_for(
+    """poll_until on the fake clock."""
+    return await poll_until(
         fetch,
         classify,
         name="job 7",

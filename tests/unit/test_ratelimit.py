@@ -160,7 +160,7 @@ async def test_throttle_cuts_unlimited_to_seventy_percent_of_measured() -> None:
     await send_for(limiter, clock, seconds=3, gap=0.05)
     measured = limiter.measured_rate
     assert measured == pytest.approx(20, rel=0.05)
-    limiter.record_throttle()
+    await limiter.record_throttle()
     assert limiter.rate == pytest.approx(0.7 * measured)
     assert limiter.throttle_count == 1
 
@@ -172,7 +172,7 @@ async def test_throttle_cuts_configured_rate() -> None:
     await send_for(limiter, clock, seconds=3, gap=0)
     measured = limiter.measured_rate
     assert measured == pytest.approx(10, rel=0.05)
-    limiter.record_throttle()
+    await limiter.record_throttle()
     assert limiter.rate == pytest.approx(0.7 * measured)
     assert limiter.configured_rate == 10
 
@@ -184,7 +184,7 @@ async def test_repeated_throttles_stop_at_min_rate() -> None:
     await send_for(limiter, clock, seconds=2, gap=0)
     rates = []
     for _ in range(50):
-        limiter.record_throttle()
+        await limiter.record_throttle()
         rates.append(limiter.rate)
     assert all(r is not None and r >= 0.5 for r in rates)
     assert rates[-1] == pytest.approx(0.5)
@@ -197,13 +197,13 @@ async def test_successes_recover_smoothly_to_the_configured_rate() -> None:
     clock = FakeClock()
     limiter = make(clock, rate=10, burst=1)
     await send_for(limiter, clock, seconds=2, gap=0)
-    limiter.record_throttle()
+    await limiter.record_throttle()
     assert limiter.rate is not None
     rates: list[float] = [limiter.rate]
     for _ in range(100):
         async with limiter.slot():
             pass
-        limiter.record_success()
+        await limiter.record_success()
         assert limiter.rate is not None
         rates.append(limiter.rate)
     assert rates[0] == pytest.approx(7, rel=0.05)
@@ -218,9 +218,9 @@ async def test_unlimited_recovery_probes_past_the_last_max() -> None:
     limiter = make(clock)
     await send_for(limiter, clock, seconds=3, gap=0.05)
     measured = limiter.measured_rate
-    limiter.record_throttle()
+    await limiter.record_throttle()
     clock.now += 10
-    limiter.record_success()
+    await limiter.record_success()
     assert limiter.rate is not None and limiter.rate > measured
 
 
@@ -229,8 +229,8 @@ async def test_non_adaptive_only_counts_throttles() -> None:
     clock = FakeClock()
     limiter = make(clock, rate=10, adaptive=False)
     await send_for(limiter, clock, seconds=1, gap=0)
-    limiter.record_throttle()
-    limiter.record_success()
+    await limiter.record_throttle()
+    await limiter.record_success()
     assert limiter.rate == 10
     assert limiter.throttle_count == 1
 
@@ -238,7 +238,7 @@ async def test_non_adaptive_only_counts_throttles() -> None:
 async def test_throttle_before_any_send_falls_to_min_rate() -> None:
     """With nothing measured yet, an unlimited limiter's first throttle starts at min_rate."""
     limiter = make(FakeClock(), min_rate=2.0)
-    limiter.record_throttle()
+    await limiter.record_throttle()
     assert limiter.rate == 2.0
 
 

@@ -1,27 +1,20 @@
-"""What the three ICA batch resources share: get, get_item and list_items."""
+"""What the three ICA batch resources share: get, get_item, list_items and summaries."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, Unpack
+from typing import Any, ClassVar, Generic, TypeVar, Unpack
 
 from ..._config import RequestOptions
-from ..._core._paging import CursorPaging, OffsetPaging, Paging, check_page_size
 from ..._core._request import query
-from ..._pagination import AsyncPaginator, Page
-from .._base import Resource, check_id
+from ..._pagination import AsyncPaginator
+from .._base import Resource, check_id, ica_paging
+from ._summaries import BatchItemSummary, BatchItemSummaryPage
 
 __all__ = ("BatchResource",)
 
 BatchT = TypeVar("BatchT")
 ItemT = TypeVar("ItemT")
-
-
-class _PagedList(Protocol[ItemT]):
-    items: list[ItemT]
-    next_page_token: str | None
-    remaining_records: int | None
-    total_item_count: int | None
 
 
 class BatchResource(Resource, Generic[BatchT, ItemT]):
@@ -102,52 +95,51 @@ class BatchResource(Resource, Generic[BatchT, ItemT]):
         Returns:
             An :class:`AsyncPaginator`: ``async for`` gives items, ``.pages()`` gives pages.
         """
-        return self._paginate(
-            project_id,
-            batch_id,
-            status=status,
-            page_size=page_size,
-            page_offset=page_offset,
-            page_model=self._page_model,
-            options=options,
+        paginator: AsyncPaginator[ItemT] = self._item_pages(
+            project_id, batch_id, status, page_size, page_offset, options
         )
+        return paginator
 
-    def _paginate(
+    def list_item_summaries(
         self,
         project_id: str,
         batch_id: str,
         *,
+        status: Sequence[str] | str | None = None,
+        page_size: int = 1000,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncPaginator[BatchItemSummary]:
+        """Like :meth:`list_items`, but each item is a slim :class:`BatchItemSummary`.
+
+        For following large batches: only the id, the request's data id or user reference,
+        the processing status and the created analysis are read, several times cheaper than
+        the full models.
+        """
+        return self._item_pages(
+            project_id, batch_id, status, page_size, None, options, summary=True
+        )
+
+    def _item_pages(
+        self,
+        project_id: str,
+        batch_id: str,
         status: Sequence[str] | str | None,
         page_size: int,
         page_offset: int | None,
-        page_model: type[Any],
         options: RequestOptions,
+        *,
+        summary: bool = False,
     ) -> AsyncPaginator[Any]:
-        """The item pages of a batch, structured into ``page_model`` (the orchestrator reads a
-        slimmer view of each item than the full model)."""
-        check_id("project_id", project_id)
-        check_id("batch_id", batch_id)
-        check_page_size(page_size)
         statuses = [status] if isinstance(status, str) else list(status or [])
-        filters = query(status=statuses)
-
-        def make_paging() -> Paging:
-            if page_offset is not None:
-                return OffsetPaging(page_size, offset=page_offset, extra=filters)
-            return CursorPaging(page_size, extra=filters)
-
-        async def fetch(params: list[tuple[str, str]]) -> Page[Any]:
-            request = self._request(
-                "GET",
-                self._path + "/{batchId}/items",
-                path={"projectId": project_id, "batchId": batch_id},
-                params=params,
-                accept=self._item_accept,
-                operation=f"get{self._name}Items",
-            )
-            page: _PagedList[Any] = await self._call(request, page_model, options)
-            return Page(
-                page.items, page.next_page_token, page.remaining_records, page.total_item_count
-            )
-
-        return AsyncPaginator(fetch, make_paging)
+        return self._paginate(
+            self._path + "/{batchId}/items",
+            path={
+                "projectId": check_id("project_id", project_id),
+                "batchId": check_id("batch_id", batch_id),
+            },
+            accept=self._item_accept,
+            operation=f"get{self._name}Items",
+            paging=ica_paging(page_size, query(status=statuses), offset=page_offset),
+            options=options,
+            page_model=BatchItemSummaryPage if summary else self._page_model,
+        )

@@ -7,6 +7,7 @@ from typing import Unpack
 
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, ICA_V4
+from ..._errors import RequestValidationError
 from ...models import (
     CreateProjectDataLinkingBatch,
     CreateProjectDataLinkingBatchItem,
@@ -19,7 +20,8 @@ from ._batch_base import BatchResource
 
 __all__ = ("MAX_LINKS_PER_BATCH", "DataLinkingBatches")
 
-#: The linking seed advises at most 25,000 links per batch.
+#: The default cap on links per batch. The spec gives 25,000 as advice for V3 batches; V4 is
+#: not documented to have a limit, so callers may raise it per call with ``max_links``.
 MAX_LINKS_PER_BATCH = 25_000
 
 
@@ -46,6 +48,7 @@ class DataLinkingBatches(BatchResource[ProjectDataLinkingBatch, ProjectDataLinki
         data_ids: Iterable[str],
         *,
         retry_safe: bool = False,
+        max_links: int = MAX_LINKS_PER_BATCH,
         **options: Unpack[RequestOptions],
     ) -> ProjectDataLinkingBatch:
         """Create a linking batch for ``data_ids`` (files ``fil.…`` and folders ``fol.…``).
@@ -56,13 +59,17 @@ class DataLinkingBatches(BatchResource[ProjectDataLinkingBatch, ProjectDataLinki
 
         Args:
             project_id: the project to link into.
-            data_ids: at most 25,000 data ids.
+            data_ids: at most ``max_links`` data ids.
             retry_safe: allow retries of this POST after a lost answer.
+            max_links: the cap on ids per batch (default 25,000, the spec's advice for V3);
+                raise it deliberately for bigger V4 batches.
 
         Raises:
             RequestValidationError: empty, blank or too many data ids.
         """
-        ids = check_ids("data_ids", data_ids, maximum=MAX_LINKS_PER_BATCH)
+        if isinstance(max_links, bool) or not isinstance(max_links, int) or max_links < 1:
+            raise RequestValidationError("must be a positive int", field="max_links")
+        ids = check_ids("data_ids", data_ids, maximum=max_links)
         body = CreateProjectDataLinkingBatch(
             [CreateProjectDataLinkingBatchItem(data_id) for data_id in ids]
         )
@@ -73,7 +80,7 @@ class DataLinkingBatches(BatchResource[ProjectDataLinkingBatch, ProjectDataLinki
             accept=ICA_V4,
             content_type=ICA_V4,
             body=body,
-            retry_safe=retry_safe,
+            idempotent=retry_safe,
             operation="createProjectDataLinkingBatch",
         )
         return await self._call(request, ProjectDataLinkingBatch, options)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Unpack
 
 from ..._config import RequestOptions
-from ..._core._paging import CursorPaging, OffsetPaging, Paging, check_page_size
 from ..._core._request import ICA_V3, query
-from ..._pagination import AsyncPaginator, Page
+from ..._pagination import AsyncPaginator
 from ...models import DataTransfer, DataTransferPagedList
-from .._base import Resource, check_id
+from .._base import Resource, check_id, ica_paging
 
 __all__ = ("DataTransfers",)
 
@@ -49,31 +48,21 @@ class DataTransfers(Resource):
             page_size: transfers per page (1-1000).
             page_offset: first offset for offset paging.
         """
-        check_id("project_id", project_id)
-        check_page_size(page_size)
         filters = query(connector=connector, direction=direction, status=status)
-
-        def make_paging() -> Paging:
-            if sort is not None or page_offset is not None:
-                extra = [*filters, *query(sort=sort)]
-                return OffsetPaging(page_size, offset=page_offset or 0, extra=extra)
-            return CursorPaging(page_size, extra=filters)
-
-        async def fetch(params: list[tuple[str, str]]) -> Page[DataTransfer]:
-            request = self._request(
-                "GET",
-                _PATH,
-                path={"projectId": project_id},
-                params=params,
-                accept=ICA_V3,
-                operation="getDataTransfers",
-            )
-            page = await self._call(request, DataTransferPagedList, options)
-            return Page(
-                page.items, page.next_page_token, page.remaining_records, page.total_item_count
-            )
-
-        return AsyncPaginator(fetch, make_paging)
+        offset = page_offset
+        if sort is not None or page_offset is not None:
+            # The API sorts only in offset mode.
+            filters, offset = [*filters, *query(sort=sort)], page_offset or 0
+        paginator: AsyncPaginator[DataTransfer] = self._paginate(
+            _PATH,
+            path={"projectId": check_id("project_id", project_id)},
+            accept=ICA_V3,
+            operation="getDataTransfers",
+            paging=ica_paging(page_size, filters, offset=offset),
+            options=options,
+            page_model=DataTransferPagedList,
+        )
+        return paginator
 
     async def get(
         self, project_id: str, transfer_id: str, **options: Unpack[RequestOptions]
@@ -120,7 +109,7 @@ class DataTransfers(Resource):
                 "dataTransferId": check_id("transfer_id", transfer_id),
             },
             accept=ICA_V3,
-            retry_safe=retry_safe,
+            idempotent=retry_safe,
             operation="abortDataTransfer",
         )
-        await self._session.send(request, options)
+        await self._dispatcher.send(request, options)

@@ -94,7 +94,7 @@ class DataUpdateBatches(BatchResource[ProjectDataUpdateBatch, ProjectDataUpdateB
             accept=ICA_V3,
             content_type=ICA_V3,
             body=CreateProjectDataUpdateBatch([_whole_seconds(g) for g in groups]),
-            retry_safe=retry_safe,
+            idempotent=retry_safe,
             operation="createProjectDataUpdateBatch",
         )
         return await self._call(request, ProjectDataUpdateBatch, options)

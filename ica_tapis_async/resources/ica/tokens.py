@@ -35,7 +35,7 @@ class Tokens(Resource):
             path={},
             params=query(tenant=tenant),
             accept=ICA_V3,
-            retry_safe=True,  # an extra token is harmless; a lost one is not
+            idempotent=True,  # an extra token is harmless; a lost one is not
             operation="createJwtToken",
         )
         return await self._call(request, Token, options)
@@ -49,7 +49,7 @@ class Tokens(Resource):
         Raises:
             RequestValidationError: the client has no bearer JWT of the caller's.
         """
-        auth = self._session.auth
+        auth = self._dispatcher.auth
         if not isinstance(auth, IcaAuth) or auth.current_token() is None or auth.can_renew:
             raise RequestValidationError(
                 "refresh needs a client made with access_token= (a JWT made from an API key "
@@ -61,7 +61,7 @@ class Tokens(Resource):
             "/api/tokens:refresh",
             path={},
             accept=ICA_V3,
-            retry_safe=True,
+            idempotent=True,
             operation="refreshJwtToken",
         )
         token = await self._call(request, Token, options)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Unpack
 
 from ..._config import RequestOptions
-from ..._core._paging import OffsetPaging, Paging, check_page_size
+from ..._core._paging import OffsetPaging, check_page_size
 from ..._core._request import JSON, Request, query
 from ..._errors import RequestValidationError
 from ..._pagination import AsyncPaginator, Page
@@ -32,7 +32,7 @@ class Transfers(Resource):
     """
 
     async def _result(self, request: Request, options: RequestOptions) -> Any:
-        envelope = await self._session.send_json(request, options)
+        envelope = await self._dispatcher.send_json(request, options)
         return envelope.get("result") if isinstance(envelope, dict) else None
 
     async def _task(self, request: Request, options: RequestOptions) -> TransferTask:
@@ -78,7 +78,7 @@ class Transfers(Resource):
             accept=JSON,
             content_type=JSON,
             body=ReqTransfer(list(elements), tag=tag),
-            retry_safe=retry_safe,
+            idempotent=retry_safe,
             operation="createTransferTask",
         )
         return await self._task(request, options)
@@ -138,10 +138,10 @@ class Transfers(Resource):
             _PATH + "/{transferTaskId}",
             path={"transferTaskId": check_id("transfer_task_id", transfer_task_id)},
             accept=JSON,
-            retry_safe=True,
+            idempotent=True,
             operation="cancelTransferTask",
         )
-        envelope = await self._session.send_json(request, options)
+        envelope = await self._dispatcher.send_json(request, options)
         message = envelope.get("message") if isinstance(envelope, dict) else None
         return str(message) if message is not None else None
 
@@ -155,20 +155,17 @@ class Transfers(Resource):
         """
         check_page_size(page_size, maximum=MAX_LIST_LIMIT)
 
-        def make_paging() -> Paging:
-            return OffsetPaging(page_size, offset_param="offset", size_param="limit")
+        def read_page(envelope: Any, request: Request) -> Page[TransferTask]:
+            result = envelope.get("result") if isinstance(envelope, dict) else None
+            return Page(self._structure(result or [], list[TransferTask], request))
 
-        async def fetch(params: list[tuple[str, str]]) -> Page[TransferTask]:
-            request = self._request(
-                "GET",
-                _PATH,
-                path={},
-                params=params,
-                accept=JSON,
-                operation="getRecentTransferTasks",
-            )
-            result = await self._result(request, options)
-            tasks = self._structure(result or [], list[TransferTask], request)
-            return Page(tasks)
-
-        return AsyncPaginator(fetch, make_paging)
+        paginator: AsyncPaginator[TransferTask] = self._paginate(
+            _PATH,
+            path={},
+            accept=JSON,
+            operation="getRecentTransferTasks",
+            paging=lambda: OffsetPaging(page_size, offset_param="offset", size_param="limit"),
+            options=options,
+            read_page=read_page,
+        )
+        return paginator

@@ -6,17 +6,18 @@ import random
 import uuid
 
 from ._auth import JwtIssuer
-from ._batches import Batch
+from ._batch_state import Batch, settle
 from ._clock import SimClock
 from ._config import SimulatorConfig
+from ._data_state import DataStore
 from ._faults import FaultInjector
 from ._idempotency import IdempotencyStore
+from ._paging import approximate_count
 from ._payloads import Payloads
 from ._ratelimit import RateLimiter
 from ._stats import SimulatorStats
-from ._store import DataStore
-from ._tapis import Task
-from ._transfers_ica import TransferBook
+from ._tapis_state import Task
+from ._transfer_state import TransferBook
 
 __all__ = ("SimState",)
 
@@ -37,7 +38,7 @@ class SimState:
         self.payloads = Payloads(config.seed, self.epoch, self.store)
         self.transfers = TransferBook(config.seed, self.epoch, self.payloads)
         self.batches: dict[str, Batch] = {}
-        self.pending_updates: list[Batch] = []
+        self.unsettled: list[Batch] = []
         self.tapis_tasks: dict[str, Task] = {}
         self.tapis_next_id = 1
         self.idempotency = IdempotencyStore()
@@ -45,6 +46,7 @@ class SimState:
         self.faults = FaultInjector(config.seed)
         self.issuer = JwtIssuer(config.seed)
         self._ids = random.Random(f"{config.seed}:ids")
+        self._noise = random.Random(f"{config.seed}:noise")
 
     def now(self) -> float:
         """Simulated epoch seconds."""
@@ -53,6 +55,20 @@ class SimState:
     def new_uuid(self) -> str:
         """A random-looking uuid4, deterministic for a given seed and request order."""
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def approximate(self, exact: int) -> int | None:
+        """``remainingRecords`` for a page whose true count is ``exact`` (see ``count_error``)."""
+        config = self.config
+        counted = approximate_count(
+            exact, self._noise, error=config.count_error, absent_rate=config.count_absent_rate
+        )
+        if counted != exact:
+            self.stats.counts_skewed += 1
+        return counted
+
+    def noise(self) -> random.Random:
+        """The seeded random source of the simulator's imperfections (counts, unknown fields)."""
+        return self._noise
 
     def configure(self, config: SimulatorConfig) -> None:
         """Switch to ``config`` (time scale and fault seed follow)."""
@@ -63,10 +79,8 @@ class SimState:
         self.config = config
 
     def settle(self) -> None:
-        """Apply finished update items to the data store (lazily, before each request)."""
-        if not self.pending_updates:
+        """Apply finished linking/update items (lazily, before each request)."""
+        if not self.unsettled:
             return
-        now = self.now()
-        for batch in self.pending_updates:
-            batch.settle(self.store, now)
-        self.pending_updates = [b for b in self.pending_updates if not b.settled]
+        settle(self.unsettled, self.store, self.now())
+        self.unsettled = [b for b in self.unsettled if not b.settled]

@@ -9,6 +9,7 @@ computed from its index: items start one after another at ``item_rate`` per seco
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 import uuid
 from array import array
@@ -19,8 +20,8 @@ from typing import Any, Literal
 import attrs
 
 from ._auth import Identity
+from ._data_state import DataStore
 from ._paging import IndexView
-from ._store import DataStore
 
 __all__ = (
     "ANALYSIS_OUTCOMES",
@@ -32,6 +33,7 @@ __all__ = (
     "UPDATE_OUTCOMES",
     "item_id",
     "item_index",
+    "settle",
 )
 
 BatchKind = Literal["linking", "update", "analysis"]
@@ -161,6 +163,7 @@ class Batch:
     groups: list[dict[str, Any]] = attrs.Factory(list)
     requests: list[AnalysisRequest] = attrs.Factory(list)
     applied: int = 0
+    stop_at: int | None = None
     _by_outcome: dict[int, array[int]] = attrs.Factory(dict)
     _counts: tuple[int, ...] | None = None
 
@@ -182,9 +185,22 @@ class Batch:
     def _queue(self) -> float:
         return 2 * self.step
 
+    @property
+    def limit(self) -> int:
+        """How many items will ever be processed (fewer than all when the job stops)."""
+        return self.size if self.stop_at is None else self.stop_at
+
+    def stop_time(self) -> float | None:
+        """When the job stops (None: it does not)."""
+        if self.stop_at is None:
+            return None
+        if self.stop_at == 0:
+            return self.created + self._queue()
+        return self.finish_time(self.stop_at - 1)
+
     def phase(self, now: float) -> Phase:
         """The progress of the batch at ``now``."""
-        elapsed, n = now - self.created, self.size
+        elapsed, n = now - self.created, self.limit
         q = self._queue()
         started = 0 if elapsed < q else min(n, math.floor((elapsed - q) * self.rate) + 1)
         done_at = q + self.step
@@ -217,6 +233,11 @@ class Batch:
         started_at = self.created + self.step if not phase.initialised else None
         if phase.initialised:
             return "INITIALIZED", None, None, None
+        stopped = self.stop_time()
+        if stopped is not None and now >= stopped:
+            left = self.size - self.limit
+            info = f"The job was stopped; {left} of {self.size} items were not processed."
+            return "STOPPED", info, started_at, stopped
         if phase.started == 0:
             return "WAITING_FOR_RESOURCES", None, started_at, None
         if phase.finished < self.size:
@@ -234,7 +255,7 @@ class Batch:
         return status, info, started_at, finished_at
 
     def counts(self) -> tuple[int, ...]:
-        """How many items end with each outcome code (outcomes never change after creation)."""
+        """How many items end with each outcome code (cached until ``settle`` changes one)."""
         if self._counts is None:
             self._counts = tuple(self.outcomes.count(c) for c in range(len(self.outcome_table)))
         return self._counts
@@ -277,20 +298,67 @@ class Batch:
             view.add(range(phase.started, n))
         return view
 
-    def settle(self, store: DataStore, now: float) -> None:
-        """Apply the changes of update items that have finished since the last call."""
-        if self.kind != "update" or self.applied >= self.size or self.group_of is None:
-            return
-        finished = self.phase(now).finished
-        for index in range(self.applied, finished):
-            if (
-                self.outcome_table[self.outcomes[index]].ok
-                or self.outcomes[index] == PARTIALLY_UPDATED
-            ):
-                store.apply_update(self.data_ids[index], self.groups[self.group_of[index]])
-        self.applied = max(self.applied, finished)
+    def apply(self, lo: int, hi: int, store: DataStore) -> None:
+        """Make the effect of items ``lo`` to ``hi - 1`` real, at their finish time.
+
+        A linking item links its data now, so ALREADY_LINKED is decided by which batch links the
+        id first, not by which was created first (a second batch created while the first is
+        pending meets the real race). An update item writes its changes to the data store.
+        """
+        outcomes, ids = self.outcomes, self.data_ids
+        if self.kind == "linking":
+            linked = store.linked_set(self.project_id)
+            changed = False
+            for index in range(lo, hi):
+                if outcomes[index] in (LINKED, PARTIALLY_LINKED):
+                    data_id = ids[index]
+                    if data_id in linked:
+                        outcomes[index] = ALREADY_LINKED
+                        changed = True
+                    else:
+                        linked.add(data_id)
+            if changed:
+                self._counts = None
+                self._by_outcome.clear()
+        elif self.kind == "update" and self.group_of is not None:
+            table = self.outcome_table
+            for index in range(lo, hi):
+                code = outcomes[index]
+                if table[code].ok or code == PARTIALLY_UPDATED:
+                    store.apply_update(ids[index], self.groups[self.group_of[index]])
+
+    def finished_by(self, t: float) -> int:
+        """How many items have finished at time ``t`` (uncapped by ``limit``)."""
+        return max(0, math.floor((t - self.created - self._queue() - self.step) * self.rate) + 1)
 
     @property
     def settled(self) -> bool:
-        """Whether every update of this batch reached the data store."""
-        return self.kind != "update" or self.applied >= self.size
+        """Whether every item that will ever finish has been applied."""
+        return self.kind == "analysis" or self.applied >= self.limit
+
+
+def settle(batches: list[Batch], store: DataStore, now: float) -> None:
+    """Apply the items of ``batches`` that finished by ``now``, in the order they finished.
+
+    Items of one batch finish in index order; across batches the earliest finish goes first, so
+    two batches racing for the same data id link it in the order the real service would.
+    """
+    heap: list[tuple[float, int, int]] = []
+    for i, batch in enumerate(batches):
+        target = batch.phase(now).finished
+        if batch.applied < target:
+            heap.append((batch.finish_time(batch.applied), i, target))
+    heapq.heapify(heap)
+    while heap:
+        _, i, target = heapq.heappop(heap)
+        batch = batches[i]
+        # run this batch until another batch's next item finishes earlier (at least one item)
+        hi = (
+            target
+            if not heap
+            else min(target, max(batch.applied + 1, batch.finished_by(heap[0][0])))
+        )
+        batch.apply(batch.applied, hi, store)
+        batch.applied = hi
+        if hi < target:
+            heapq.heappush(heap, (batch.finish_time(hi), i, target))

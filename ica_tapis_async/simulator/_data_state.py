@@ -17,9 +17,12 @@ import attrs
 
 from ._config import SimulatorConfig
 
-__all__ = ("DataKind", "DataRecord", "DataStore", "unit_hash")
+__all__ = ("MISSING_PIPELINE_PREFIX", "DataKind", "DataRecord", "DataStore", "unit_hash")
 
 _DATA_ID = re.compile(r"^(fil|fol)\.[A-Za-z0-9]+$")
+
+
+MISSING_PIPELINE_PREFIX = "00000000-"
 
 
 def unit_hash(seed: int, text: str) -> float:
@@ -88,6 +91,8 @@ class DataStore:
         config = self._config()
         if config.known_pipelines is not None:
             return pipeline_id in config.known_pipelines
+        if pipeline_id.startswith(MISSING_PIPELINE_PREFIX):
+            return False  # a UUID cannot hold the marker, so unknown UUIDs have their own sign
         return not (config.unknown_marker and config.unknown_marker in pipeline_id)
 
     def project_known(self, project_id: str) -> bool:
@@ -103,6 +108,10 @@ class DataStore:
             return False
         linked.add(data_id)
         return True
+
+    def linked_set(self, project_id: str) -> set[str]:
+        """The live set of ids linked to ``project_id`` (the batch settler adds to it)."""
+        return self._links.setdefault(project_id, set())
 
     def is_linked(self, project_id: str, data_id: str) -> bool:
         """Whether ``data_id`` is linked to ``project_id``."""

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from array import array
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import _batches as b
-from ._batches import AnalysisRequest, Batch, BatchKind, item_index
+from . import _batch_state as b
+from ._batch_items import item_json
+from ._batch_state import AnalysisRequest, Batch, BatchKind, item_index
+from ._data_state import DataKind
 from ._http import identity_of, json_response, media_of, parse_uuid, query_list, read_json
 from ._idempotency import StoredResponse, body_fingerprint
-from ._items import item_json
 from ._negotiation import V3, version_of
 from ._paging import encode_token, parse_paging
 from ._problems import ProblemError
 from ._stats import bump
-from ._store import DataKind
 from ._validate import validate
 
 if TYPE_CHECKING:
-    from ._state import SimState
+    from ._sim_state import SimState
 
 __all__ = ("BatchRoutes",)
 
@@ -46,6 +47,7 @@ _ITEM_STATUSES: dict[BatchKind, tuple[str, ...]] = {
     ),
     "analysis": ("RUNNING", "WAITING_RESOURCES", "SUCCEEDED", "FAILED"),
 }
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # the v3 media type shows PARTIALLY_LINKED as FAILED (linking items changelog)
 _V3_LINKING = {"PARTIALLY_LINKED": "FAILED"}
 
@@ -69,6 +71,21 @@ def _input_data_ids(item: dict[str, Any]) -> Iterable[str]:
             fields.extend(values.get("values") or ())
     for field in fields:
         yield from (d["dataId"] for d in field.get("dataValues") or ())
+
+
+def _check_pipeline_ids(body: dict[str, Any]) -> None:
+    """Refuse pipeline ids that are not UUIDs, as ICA does (its pipeline ids are UUIDs)."""
+    bad: dict[str, str] = {}
+    for field in ("cwlItems", "nextflowItems", "nextflowJsonItems"):
+        for i, item in enumerate(body.get(field) or ()):
+            if not _UUID.fullmatch(item["pipelineId"]):
+                bad[f"{field}[{i}].pipelineId"] = "must be a valid uuid"
+    if bad:
+        raise ProblemError(
+            400,
+            "The request is not valid: " + "; ".join(f"{k} {v}" for k, v in bad.items()),
+            parameters=bad,
+        )
 
 
 class BatchRoutes:
@@ -107,6 +124,13 @@ class BatchRoutes:
         self, request: web.Request, kind: BatchKind, project_id: str, outcomes: bytearray
     ) -> Batch:
         config = self.state.config
+        stop_at: int | None = None
+        if config.stop_rate and self.state.noise().random() < config.stop_rate:
+            left = round(len(outcomes) * config.stop_pending_share)
+            if config.stop_pending_share and not left:
+                left = 1  # a stopped job with a share to leave leaves at least one item
+            stop_at = len(outcomes) - left
+            self.state.stats.batches_stopped += 1
         return Batch(
             id=self.state.new_uuid(),
             kind=kind,
@@ -116,6 +140,7 @@ class BatchRoutes:
             step=config.step_s,
             rate=config.item_rate,
             outcomes=outcomes,
+            stop_at=stop_at,
         )
 
     def _created(self, request: web.Request, batch: Batch) -> web.Response:
@@ -153,8 +178,6 @@ class BatchRoutes:
                     code = b.LINK_INVALID
                 elif kind is DataKind.UNKNOWN:
                     code = b.LINK_NOT_FOUND
-                elif not store.link(project_id, one):
-                    code = b.ALREADY_LINKED
                 elif kind is DataKind.FOLDER and store.is_partial(one):
                     code = b.PARTIALLY_LINKED
                 else:
@@ -165,6 +188,8 @@ class BatchRoutes:
                     bump(stats.link_submissions, one)
         batch = self._new_batch(request, "linking", project_id, outcomes)
         batch.data_ids = data_ids
+        # LINKED is provisional: ALREADY_LINKED is decided when the item links (settle)
+        self.state.unsettled.append(batch)
         return self._created(request, batch)
 
     # --- update --------------------------------------------------------------------------------
@@ -215,7 +240,7 @@ class BatchRoutes:
                 outcomes.append(code)
         batch = self._new_batch(request, "update", project_id, outcomes)
         batch.data_ids, batch.group_of, batch.groups = data_ids, group_of, groups
-        self.state.pending_updates.append(batch)
+        self.state.unsettled.append(batch)
         return self._created(request, batch)
 
     # --- analysis creation ---------------------------------------------------------------------
@@ -273,6 +298,8 @@ class BatchRoutes:
             )
             for item in body.get(field) or ()
         ]
+        if config.uuid_pipeline_ids:
+            _check_pipeline_ids(body)
         if not items:
             raise _bad(
                 "cwlItems",
@@ -303,6 +330,9 @@ class BatchRoutes:
             outcomes.append(code)
         batch = self._new_batch(request, "analysis", project_id, outcomes)
         batch.requests = requests
+        for index in range(batch.limit, batch.size):  # a stopped job never creates these
+            if outcomes[index] == b.ANALYSIS_OK:
+                bump(state.stats.analyses_by_user_reference, requests[index].user_reference, -1)
         return self._created(request, batch)
 
     # --- reads ---------------------------------------------------------------------------------
@@ -311,7 +341,9 @@ class BatchRoutes:
 
         async def handler(request: web.Request) -> web.Response:
             batch = self._batch(request, kind)
-            body = {"id": batch.id, "job": self.state.payloads.job(batch, self.state.now())}
+            now = self.state.now()
+            self.state.settle()  # after reading the time: everything final by `now` is applied
+            body = {"id": batch.id, "job": self.state.payloads.job(batch, now)}
             return json_response(body, media=media_of(request))
 
         return handler
@@ -340,6 +372,7 @@ class BatchRoutes:
             )
             media = media_of(request)
             now = state.now()
+            state.settle()  # after reading the time: everything final by `now` is applied
             display = _V3_LINKING if kind == "linking" and media == V3 else {}
             view = batch.view(now, statuses, display)
             body: dict[str, Any]
@@ -354,8 +387,10 @@ class BatchRoutes:
                 body = {
                     "items": [],
                     "nextPageToken": encode_token(scope, after) if remaining and indexes else None,
-                    "remainingRecords": remaining,
                 }
+                counted = state.approximate(remaining)
+                if counted is not None:
+                    body["remainingRecords"] = counted
             phase = batch.phase(now)
             body["items"] = [
                 item_json(
@@ -383,6 +418,7 @@ class BatchRoutes:
             if index is None:
                 raise ProblemError(404, f"Batch item {raw} not found", parameters={"itemId": raw})
             now = self.state.now()
+            self.state.settle()  # after reading the time: everything final by `now` is applied
             media = media_of(request)
             return json_response(
                 item_json(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ._batches import Batch, Phase, item_id
+from ._batch_state import Batch, Phase, item_id
 from ._negotiation import V3, V4
 from ._payloads import Payloads
 
-__all__ = ("item_json",)
+__all__ = ("STOPPED_INFO", "item_json")
+
+STOPPED_INFO = "The job was stopped before this item was processed."
 
 
 def item_json(
@@ -59,8 +61,9 @@ def item_json(
                 now=now,
                 run_s=run_s,
             )
-    out["processing"] = {
-        "status": status,
-        "additionalStatusInformation": outcome.info if outcome else None,
-    }
+    info = outcome.info if outcome else None
+    stopped = batch.stop_time()
+    if outcome is None and stopped is not None and now >= stopped:
+        info = STOPPED_INFO
+    out["processing"] = {"status": status, "additionalStatusInformation": info}
     return out

@@ -1,0 +1,281 @@
+"""Scaling out: 1, 2 and 4 worker processes sharing one Redis budget and one PostgreSQL journal.
+
+The simulator (its own process) allows R requests/s per credential and answers 429 beyond.
+Every worker is its own process with its own client, the same credential, a
+``RedisRateLimiter`` with one name, and a ``BatchOrchestrator`` on one PostgreSQL journal with
+one run id and the same input: they share the run. For linking and for analyses, and with the
+limit told to the shared limiter (``rate=R``) or discovered by it (``rate=None``):
+
+- aggregate accepted request rate / R over a steady window (after a warm-up),
+- the share of answers that were 429 over the whole run,
+- wall time of a finite run against its theoretical minimum (its requests / R),
+- lease take-over: a worker is SIGKILLed while it holds chunks; how long until another
+  worker holds them, against lease time + one heartbeat.
+
+Targets: with 4 workers, rate >= 0.95 R and <= 1% 429s, told or discovered; take-over within
+lease time + one heartbeat (a third of the lease).
+
+Needs redis-server and PostgreSQL (``apt-get install redis-server postgresql``); they are
+started on random ports and stopped afterwards.
+
+    python benchmarks/bench_workers.py --rate 50 --seconds 12 --warmup 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import _common
+
+import ica_tapis_async as ita
+from tests.servers import PostgresServer, RedisServer, ServerUnavailable
+
+PROJECT = "5a1e0000-0000-4000-8000-0000000000e2"
+PIPELINE = "pipe-1"
+
+
+def _items(op: str, count: int) -> list[Any]:
+    if op == "link":
+        return [f"fil.{i:032x}" for i in range(count)]
+    return [
+        ita.CreateNextflowAnalysis(
+            f"bench-{i}",
+            PIPELINE,
+            ita.NextflowAnalysisInput([ita.AnalysisDataInput("reads", data_ids=["fil.1"])]),
+        )
+        for i in range(count)
+    ]
+
+
+async def _work(cfg: dict[str, Any]) -> dict[str, Any]:
+    limiter = ita.RedisRateLimiter(
+        cfg["redis"], cfg["name"], rate=cfg["rate"], burst=cfg["burst"], lease_ttl=30
+    )
+    policy = ita.RetryPolicy(max_attempts=50, total_timeout=600, max_retry_after=5)
+    async with (
+        ita.IcaClient(cfg["url"], api_key="bench-key", limiter=limiter, retry=policy) as ica,
+        ita.BatchOrchestrator(
+            ica,
+            PROJECT,
+            journal=cfg["journal"],
+            run_id=cfg["run_id"],
+            batch_size=cfg["batch_size"],
+            max_inflight_batches=16,
+            poll_initial=0.05,
+            poll_max=0.2,
+            lease_ttl=cfg["lease_ttl"],
+        ) as orchestrator,
+    ):
+        items = _items(cfg["op"], cfg["items"])
+        started = time.monotonic()
+        if cfg["op"] == "link":
+            report = await orchestrator.link(items)
+        else:
+            report = await orchestrator.create_analyses(items)
+        return {"total": report.total, "ok": report.ok, "elapsed": time.monotonic() - started}
+
+
+def worker_main(raw: str) -> int:
+    """One worker process: run the shared job, print a JSON line."""
+    cfg = json.loads(raw)
+    print(json.dumps(asyncio.run(_work(cfg))), flush=True)
+    return 0
+
+
+def _spawn(cfg: dict[str, Any]) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(_common.ROOT)}
+    return subprocess.Popen(
+        [sys.executable, __file__, "--worker", json.dumps(cfg)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=_common.ROOT,
+    )
+
+
+def steady(base: dict[str, Any], workers: int, seconds: float, warmup: float) -> dict[str, float]:
+    """Workers on an input larger than they can finish; stats over the window, then stop."""
+    with _common.SimulatorProcess(base["knobs"]) as sim:
+        cfg = {**base, "url": sim.ica_url, "name": f"bench:{uuid.uuid4().hex[:8]}"}
+        cfg["run_id"] = f"steady-{uuid.uuid4().hex[:8]}"
+        start = sim.stats()
+        procs = [_spawn(cfg) for _ in range(workers)]
+        try:
+            time.sleep(warmup)
+            first, t0 = sim.stats(), time.monotonic()
+            time.sleep(seconds - warmup)
+            last, t1 = sim.stats(), time.monotonic()
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+    accepted = (last["requests"] - last["throttled"]) - (first["requests"] - first["throttled"])
+    total = last["requests"] - start["requests"]
+    return {
+        "achieved": accepted / (t1 - t0),
+        "share_429": (last["throttled"] - start["throttled"]) / total if total else 0.0,
+    }
+
+
+def finite(base: dict[str, Any], workers: int) -> dict[str, float]:
+    """Workers run one job to the end: wall time against requests / R."""
+    with _common.SimulatorProcess(base["knobs"]) as sim:
+        cfg = {**base, "url": sim.ica_url, "name": f"bench:{uuid.uuid4().hex[:8]}"}
+        cfg["run_id"] = f"finite-{uuid.uuid4().hex[:8]}"
+        start = sim.stats()
+        started = time.monotonic()
+        procs = [_spawn(cfg) for _ in range(workers)]
+        results = [
+            json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs
+        ]
+        wall = time.monotonic() - started
+        last = sim.stats()
+    if not all(r["ok"] and r["total"] == base["items"] for r in results):
+        raise RuntimeError(f"a worker did not report the whole run: {results}")
+    accepted = (last["requests"] - last["throttled"]) - (start["requests"] - start["throttled"])
+    return {"wall": wall, "minimum": accepted / base["rate_r"]}
+
+
+def takeover(base: dict[str, Any], journal_dsn: str) -> float:
+    """SIGKILL a worker holding chunks; seconds until another worker holds all of them."""
+    knobs = {**base["knobs"], "step_s": 0.5, "item_rate": 500}  # slow batches: leases stay held
+    with _common.SimulatorProcess(knobs) as sim:
+        cfg = {**base, "url": sim.ica_url, "name": f"bench:{uuid.uuid4().hex[:8]}"}
+        cfg["run_id"] = f"takeover-{uuid.uuid4().hex[:8]}"
+        victim = _spawn(cfg)
+        survivor: subprocess.Popen[str] | None = None
+        try:
+            held = asyncio.run(_wait_for_leases(journal_dsn, cfg["run_id"]))
+            survivor = _spawn(cfg)
+            time.sleep(1.0)  # the survivor is up and polling the journal
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            killed = time.time()
+            taken = asyncio.run(_wait_taken(journal_dsn, cfg["run_id"], held))
+            return taken - killed
+        finally:
+            for p in (victim, survivor):
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+
+async def _wait_for_leases(dsn: str, run_id: str) -> dict[int, int]:
+    async with ita.PostgresJournal(dsn) as journal:
+        while True:
+            chunks = await journal.chunks(run_id)
+            held = {c.index: c.lease_token for c in chunks if c.owner and not c.final}
+            if held:
+                return held
+            await asyncio.sleep(0.05)
+
+
+async def _wait_taken(dsn: str, run_id: str, held: dict[int, int]) -> float:
+    async with ita.PostgresJournal(dsn) as journal:
+        while True:
+            chunks = {c.index: c for c in await journal.chunks(run_id)}
+            if all(chunks[i].final or chunks[i].lease_token > token for i, token in held.items()):
+                return time.time()
+            await asyncio.sleep(0.02)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every configuration; print the table; 0 when the targets are met."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50.0, help="the server's limit R (req/s)")
+    parser.add_argument("--seconds", type=float, default=12.0, help="steady run per config")
+    parser.add_argument("--warmup", type=float, default=4.0, help="seconds before the window")
+    parser.add_argument("--items", type=int, default=2000, help="items of the finite runs")
+    parser.add_argument("--lease-ttl", type=float, default=3.0, help="lease time (s)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker_main(args.worker)
+    try:
+        with RedisServer() as redis, PostgresServer() as postgres:
+            return _bench(args, redis.url, postgres.dsn())
+    except ServerUnavailable as exc:
+        print(f"## Scaling out\n\nskipped: {exc}\n")
+        return 1
+
+
+def _bench(args: argparse.Namespace, redis_url: str, dsn: str) -> int:
+    knobs = {
+        "rate_limit": args.rate,
+        "retry_after": "auto",
+        "step_s": 0.05,
+        "item_rate": 20_000,
+        "latency_s": 0.01,
+        "analysis_run_s": 0.2,
+        "track_link_submissions": False,
+    }
+    rows, targets = [], []
+    for op, batch_size in (("link", 50), ("analyses", 10)):
+        for mode in ("told", "discovered"):
+            for workers in (1, 2, 4):
+                base = {
+                    "op": op,
+                    "knobs": knobs,
+                    "redis": redis_url,
+                    "journal": dsn,
+                    "rate": args.rate if mode == "told" else None,
+                    "rate_r": args.rate,
+                    "burst": 5,
+                    "batch_size": batch_size,
+                    "items": 200_000 if op == "link" else 20_000,
+                    "lease_ttl": args.lease_ttl,
+                }
+                s = steady(base, workers, args.seconds, args.warmup)
+                f = finite(
+                    {**base, "items": args.items if op == "link" else args.items // 5}, workers
+                )
+                ratio = s["achieved"] / args.rate
+                rows.append(
+                    (op, mode, workers, f"{ratio:.3f}", f"{100 * s['share_429']:.2f}%",
+                     f"{f['wall']:.1f} s", f"{f['minimum']:.1f} s")
+                )  # fmt: skip
+                if workers == 4:
+                    targets.append(
+                        _common.target(f"{op}, {mode}, 4 workers: rate / R", ratio, 0.95)
+                    )
+                    targets.append(
+                        _common.target(
+                            f"{op}, {mode}, 4 workers: 429 share (%)",
+                            100 * s["share_429"],
+                            1.0,
+                            at_most=True,
+                        )
+                    )
+    base = {
+        "op": "link", "knobs": knobs, "redis": redis_url, "journal": dsn, "rate": args.rate,
+        "rate_r": args.rate, "burst": 5, "batch_size": 50, "items": 5000,
+        "lease_ttl": args.lease_ttl,
+    }  # fmt: skip
+    taken = takeover(base, dsn)
+    limit = args.lease_ttl + args.lease_ttl / 3
+    targets.append(_common.target("take-over after SIGKILL (s)", taken, limit, at_most=True))
+    text = _common.table(
+        ["job", "limit", "workers", "rate / R", "429 share", "finite wall", "minimum"], rows
+    )
+    text += (
+        f"\n\nR = {args.rate:g} req/s per credential (simulator token bucket, Retry-After to the "
+        f"next token); steady window {args.seconds - args.warmup:g} s after a {args.warmup:g} s "
+        f"warm-up; finite runs of {args.items:,} links / {args.items // 5:,} analyses; lease "
+        f"{args.lease_ttl:g} s, take-over measured {taken:.2f} s (limit {limit:.2f} s)"
+    )
+    ok = _common.report("Scaling out: workers sharing one budget and one journal", text, targets)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""A rate budget shared by every process that names it: GCRA, CUBIC and leases kept in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final, Literal
+
+import anyio
+
+from .._errors import IcaTapisError
+from .._redact import redact_url
+from . import _redis_scripts as scripts
+from ._ratelimit import AdaptiveRateLimiter
+
+__all__ = ("RedisRateLimiter", "SharedLimiterUnavailableError")
+
+log = logging.getLogger("ica_tapis_async.limiter")
+
+_KEY_TTL_S: Final = 7 * 24 * 3600  # an idle budget disappears from Redis after a week
+# The Redis time at which the current task's last slot was granted: a throttle of a request
+# sent before the shared rate was last cut belongs to that congestion event.
+_GRANTED: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
+    "ica_tapis_async_redis_granted", default=None
+)
+
+
+class SharedLimiterUnavailableError(IcaTapisError):
+    """The shared rate limiter's Redis cannot be reached and the limiter was told to fail
+    (``on_unavailable="fail"``) rather than fall back to a local budget."""
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    from redis import exceptions
+
+    return (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
+
+
+class RedisRateLimiter:
+    """One rate budget and one in-flight cap for every process that uses ``name`` on one Redis.
+
+    Pass it to ``IcaClient(..., limiter=...)`` or ``TapisClient(..., limiter=...)`` in every
+    worker, on every machine. Requests are paced by a GCRA token bucket kept in Redis and changed
+    only by Lua scripts on Redis's own clock; a caller learns how long to wait and sleeps (no
+    spinning). A throttled answer seen by any worker cuts the shared rate once per congestion
+    event (CUBIC, as :class:`AdaptiveRateLimiter` does in-process), recovery is shared, and a
+    ``Retry-After`` pauses every worker. Each request in flight holds a lease that expires
+    (renewed while the request runs), so a killed worker never keeps slots.
+
+    When Redis cannot be reached the limiter does what ``on_unavailable`` says, and logs it:
+    ``"local"`` falls back to an in-process limiter at ``fallback_share`` of the rate (and of
+    the burst and in-flight cap) and tries Redis again every ``retry_unavailable_s``; ``"fail"``
+    raises :class:`SharedLimiterUnavailableError`.
+
+    Args:
+        url: ``redis://`` (or ``rediss://``, ``unix://``) URL; a password in it is never shown.
+        name: the budget's name; processes using the same name share one budget.
+        rate: requests per second for all workers together; ``None`` to discover it from
+            throttles (unpaced until the first 429).
+        burst: how many requests may go at once after a quiet spell.
+        max_in_flight: most requests in flight across all workers; ``None`` for no cap.
+        min_rate: throttles never cut the rate below this.
+        lease_ttl: seconds an in-flight lease lives unless renewed; renewed every third of it
+            while the request runs.
+        on_unavailable: ``"local"`` or ``"fail"`` (see above).
+        fallback_share: share of the budget one worker takes while Redis is away, e.g. 0.25
+            for four workers.
+        retry_unavailable_s: how often to try Redis again while falling back.
+        timeout: seconds to wait for Redis on each call before counting it as unavailable.
+
+    Raises:
+        ImportError: the ``redis`` extra is not installed.
+        ValueError: a bad URL, name or number.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        rate: float | None = None,
+        burst: int = 10,
+        max_in_flight: int | None = None,
+        min_rate: float = 0.5,
+        lease_ttl: float = 30.0,
+        on_unavailable: Literal["local", "fail"] = "local",
+        fallback_share: float = 0.25,
+        retry_unavailable_s: float = 1.0,
+        timeout: float = 1.0,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        _validate(url, name, rate, burst, max_in_flight, min_rate, lease_ttl, fallback_share)
+        if on_unavailable not in ("local", "fail"):
+            raise ValueError(f"on_unavailable must be 'local' or 'fail', not {on_unavailable!r}")
+        try:
+            import redis.asyncio as aioredis
+        except ImportError as exc:
+            raise ImportError(
+                "RedisRateLimiter needs redis-py: pip install 'ica_tapis_async[redis]'"
+            ) from exc
+        self._url = redact_url(url)
+        self.name = name
+        self._configured = rate
+        self._burst = burst
+        self._max_in_flight = max_in_flight
+        self._min_rate = min_rate
+        self._lease_ttl = lease_ttl
+        self._on_unavailable = on_unavailable
+        self._retry_s = retry_unavailable_s
+        self._sleep = sleep
+        try:
+            self._redis: Any = aioredis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+        except ValueError as exc:
+            raise ValueError(f"url {self._url!r} is not a valid Redis URL: {exc}") from None
+        self._state_key = f"ita:limit:{{{name}}}"
+        self._lease_key = f"ita:limit:{{{name}}}:leases"
+        self._acquire = self._redis.register_script(scripts.ACQUIRE)
+        self._throttle = self._redis.register_script(scripts.THROTTLE)
+        self._success = self._redis.register_script(scripts.SUCCESS)
+        self._pause = self._redis.register_script(scripts.PAUSE)
+        self._renew = self._redis.register_script(scripts.RENEW)
+        self._local = AdaptiveRateLimiter(
+            None if rate is None else rate * fallback_share,
+            burst=max(1, math.ceil(burst * fallback_share)),
+            max_in_flight=(
+                None if max_in_flight is None else max(1, math.ceil(max_in_flight * fallback_share))
+            ),
+            min_rate=min_rate,
+        )
+        self._lock = anyio.Lock()  # one waiter per process asks Redis; the others queue (FIFO)
+        self._rate = rate
+        self._throttled = False
+        self._down_until: float | None = None  # monotonic; set while falling back to local
+        self._held: set[str] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._closed = False
+        self._local_paused_until = 0.0
+        self._warned_config = False
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimiter({self._url!r}, {self.name!r}, rate={self._configured!r}, "
+            f"burst={self._burst!r}, max_in_flight={self._max_in_flight!r})"
+        )
+
+    @property
+    def rate(self) -> float | None:
+        """The shared rate as last seen (the local one while Redis is unavailable)."""
+        return self._local.rate if self.degraded else self._rate
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the limiter is falling back to its local budget (Redis unavailable)."""
+        return self._down_until is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests of this process holding a shared lease right now."""
+        return len(self._held)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for a shared lease and token (or a local one while degraded); hold the lease
+        while the request runs and give it back afterwards."""
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        lease = await self._take()
+        if lease is None:
+            wait = self._local_paused_until - time.monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+            async with self._local.slot():
+                _GRANTED.set(None)
+                yield
+            return
+        self._held.add(lease)
+        self._start_heartbeat()
+        try:
+            yield
+        finally:
+            self._held.discard(lease)
+            await self._give_back(lease)
+
+    async def record_success(self) -> None:
+        """Report an answer that was not throttled; after a cut, lets the shared rate recover."""
+        if self.degraded:
+            await _local_call(self._local.record_success)
+            return
+        if not self._throttled:
+            return  # nothing to recover: spare Redis a call per request
+        reply = await self._call(self._success, [self._state_key], [self._min_rate])
+        if reply is not None:
+            self._rate = _float(reply)
+            self._throttled = self._configured is None or (
+                self._rate is not None and self._rate < self._configured
+            )
+
+    async def record_throttle(self) -> None:
+        """Report a throttled answer; cuts the shared rate once per congestion event."""
+        granted = _GRANTED.get()
+        sent_at = granted[1] if granted is not None and granted[0] == id(self) else ""
+        if self.degraded:
+            await _local_call(self._local.record_throttle)
+            return
+        reply = await self._call(self._throttle, [self._state_key], [sent_at, self._min_rate])
+        if reply is None:
+            await _local_call(self._local.record_throttle)
+            return
+        cut, rate = reply
+        self._rate = _float(rate)
+        self._throttled = True
+        if int(cut):
+            log.info(
+                "shared limit %r: throttled, rate cut to %s/s for all workers", self.name, rate
+            )
+
+    async def pause_for(self, seconds: float) -> None:
+        """Hold back every worker's new slots for ``seconds`` (a ``Retry-After``)."""
+        if seconds <= 0:
+            return
+        # The local budget pauses too: it serves this process if Redis goes away meanwhile.
+        self._local_paused_until = max(self._local_paused_until, time.monotonic() + seconds)
+        if not self.degraded:
+            await self._call(self._pause, [self._state_key], [seconds])
+
+    async def stats(self) -> dict[str, float | int | str | None]:
+        """The shared state as Redis holds it now (for status views and tests).
+
+        Raises:
+            SharedLimiterUnavailableError: Redis cannot be reached.
+        """
+        try:
+            state = await self._redis.hgetall(self._state_key)
+            now = await self._redis.time()
+            in_flight = await self._redis.zcount(self._lease_key, now[0] + now[1] / 1e6, "+inf")
+        except _unavailable_errors() as exc:
+            raise self._error(exc) from exc
+        fields = {k.decode(): v.decode() for k, v in state.items()}
+        return {
+            "rate": _float(fields.get("rate", "")),
+            "configured": _float(fields.get("configured", "")),
+            "throttles": int(fields.get("throttles", 0)),
+            "measured": _float(fields.get("measured", "")),
+            "paused_until": _float(fields.get("paused_until", "")),
+            "in_flight": int(in_flight),
+        }
+
+    async def aclose(self) -> None:
+        """Stop the heartbeat, give back held leases and close the connection; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(self._heartbeat, return_exceptions=True)
+        await self._redis.aclose()
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _take(self) -> str | None:
+        """A granted lease id, or ``None`` to use the local budget (Redis unavailable)."""
+        lease = uuid.uuid4().hex
+        async with self._lock:
+            while True:
+                if self._use_local():
+                    return None
+                reply = await self._call(
+                    self._acquire,
+                    [self._state_key, self._lease_key],
+                    [
+                        lease,
+                        self._lease_ttl,
+                        self._max_in_flight or 0,
+                        "" if self._configured is None else repr(float(self._configured)),
+                        self._burst,
+                        _KEY_TTL_S,
+                    ],
+                )
+                if reply is None:
+                    continue  # now degraded (or raised): the next turn uses the local budget
+                granted, value, rate, throttled, changed = reply
+                self._rate = _float(rate)
+                self._throttled = throttled == b"1"
+                if int(changed) and not self._warned_config:
+                    self._warned_config = True
+                    log.warning(
+                        "shared limit %r: workers disagree about its rate; now %s/s",
+                        self.name,
+                        self._configured,
+                    )
+                if int(granted):
+                    _GRANTED.set((id(self), value.decode()))
+                    return lease
+                await self._sleep(float(value))
+
+    async def _give_back(self, lease: str) -> None:
+        if self.degraded:
+            return  # the lease expires on its own
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._redis.zrem(self._lease_key, lease)
+            except _unavailable_errors() as exc:
+                log.debug(
+                    "shared limit %r: lease left to expire (%s)", self.name, type(exc).__name__
+                )
+
+    def _use_local(self) -> bool:
+        if self._down_until is None:
+            return False
+        if time.monotonic() < self._down_until:
+            return True
+        self._down_until = time.monotonic() + self._retry_s  # probe Redis, at most once a period
+        return False
+
+    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Run a script; ``None`` when Redis is unavailable and the policy is to fall back."""
+        try:
+            reply = await script(keys=keys, args=args)
+        except _unavailable_errors() as exc:
+            if self._on_unavailable == "fail":
+                raise self._error(exc) from exc
+            if self._down_until is None:
+                log.warning(
+                    "shared limit %r at %s unavailable (%s): falling back to %s of the budget "
+                    "in this process",
+                    self.name,
+                    self._url,
+                    type(exc).__name__,
+                    f"{self._local.rate}/s" if self._local.rate is not None else "an unpaced share",
+                )
+            self._down_until = time.monotonic() + self._retry_s
+            return None
+        if self._down_until is not None:
+            self._down_until = None
+            log.warning("shared limit %r at %s reachable again", self.name, self._url)
+        return reply
+
+    def _error(self, exc: BaseException) -> SharedLimiterUnavailableError:
+        return SharedLimiterUnavailableError(
+            f"shared rate limit {self.name!r} at {self._url} is unavailable: {type(exc).__name__}"
+        )
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.get_running_loop().create_task(self._renew_leases())
+
+    async def _renew_leases(self) -> None:
+        while self._held:
+            await asyncio.sleep(self._lease_ttl / 3)
+            held = list(self._held)
+            if held and not self.degraded:
+                await self._call(self._renew, [self._lease_key], [self._lease_ttl, *held])
+
+
+async def _local_call(method: Callable[[], object]) -> None:
+    # The in-process limiter's record methods may be plain or coroutine functions.
+    result = method()
+    if inspect.isawaitable(result):
+        await result
+
+
+def _float(value: bytes | str | None) -> float | None:
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else value
+    return float(text) if text else None
+
+
+def _validate(
+    url: str,
+    name: str,
+    rate: float | None,
+    burst: int,
+    max_in_flight: int | None,
+    min_rate: float,
+    lease_ttl: float,
+    fallback_share: float,
+) -> None:
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(
+            f"url must be a redis://, rediss:// or unix:// URL, not {redact_url(url)!r}"
+        )
+    if not name or len(name) > 200 or not name.isprintable():
+        raise ValueError(f"name must be 1-200 printable characters, not {name!r}")
+    if rate is not None and not rate > 0:
+        raise ValueError(f"rate must be > 0 or None, not {rate!r}")
+    if burst < 1:
+        raise ValueError(f"burst must be >= 1, not {burst!r}")
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be >= 1 or None, not {max_in_flight!r}")
+    if not min_rate > 0:
+        raise ValueError(f"min_rate must be > 0, not {min_rate!r}")
+    if not lease_ttl > 0:
+        raise ValueError(f"lease_ttl must be > 0, not {lease_ttl!r}")
+    if not 0 < fallback_share <= 1:
+        raise ValueError(f"fallback_share must be in (0, 1], not {fallback_share!r}")

@@ -1,0 +1,188 @@
+"""The Lua scripts behind :class:`RedisRateLimiter`: every change to a shared budget is atomic.
+
+Each script reads Redis's own clock (``TIME``), so workers whose clocks disagree still share one
+schedule. Times and rates are kept as decimal strings with microsecond precision (Lua's default
+number formatting keeps only 14 digits, too few for POSIX seconds with fractions).
+
+State hash ``KEYS[1]`` fields:
+
+``configured``  the rate workers were configured with (``""``: discover it from throttles)
+``rate``        the rate requests are paced at now (``""``: unpaced)
+``tat``         GCRA theoretical arrival time of the next request
+``throttled``   ``1`` after a cut until the rate has recovered to ``configured``
+``w_max``, ``k``, ``last_throttle``  CUBIC recovery curve of the last cut
+``last_cut``    when the rate was last cut; a throttle of a request sent before it belongs to
+                the same congestion event and cuts nothing
+``paused_until``  a ``Retry-After`` holds every worker until then
+``win_start``, ``win_count``, ``measured``  the shared send rate, over half-second windows
+``throttles``   throttled answers seen by all workers
+
+Lease sorted set ``KEYS[2]``: one member per request in flight, scored by its expiry.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ("ACQUIRE", "PAUSE", "RENEW", "SUCCESS", "THROTTLE")
+
+_COMMON: Final = """
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function fmt(x) return string.format('%.6f', x) end
+local function num(field)
+  return tonumber(redis.call('HGET', KEYS[1], field))
+end
+local function min_rate(floor)
+  local configured = num('configured')
+  if configured and configured < floor then return configured end
+  return floor
+end
+-- Smoothed send rate of all workers; an open first window counts as at least half a second.
+local function measured(t)
+  local m = num('measured')
+  if m then return m end
+  local ws = num('win_start')
+  if not ws then return 0 end
+  return (num('win_count') or 0) / math.max(t - ws, 0.5)
+end
+"""
+
+# ARGV: lease id, lease ttl (s), max in flight (0: none), configured rate ("" none), burst,
+# key ttl (s). Returns {granted, wait-or-grant-time, rate, throttled, configured-changed}.
+ACQUIRE: Final = (
+    _COMMON
+    + """
+local t = now()
+local configured = ARGV[4]
+local changed = 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'configured', configured, 'rate', configured, 'tat', fmt(t),
+             'throttled', '0', 'paused_until', '0', 'last_cut', '0', 'throttles', '0')
+elseif redis.call('HGET', KEYS[1], 'configured') ~= configured then
+  -- Workers disagree about the rate: the newest configuration wins, as after a redeploy.
+  redis.call('HSET', KEYS[1], 'configured', configured, 'rate', configured, 'throttled', '0')
+  changed = 1
+end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+local rate = num('rate')
+local rate_s = redis.call('HGET', KEYS[1], 'rate')
+local throttled = redis.call('HGET', KEYS[1], 'throttled')
+local paused = num('paused_until') or 0
+if paused > t then
+  return {0, fmt(paused - t), rate_s, throttled, changed}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', fmt(t))
+local cap = tonumber(ARGV[3])
+if cap > 0 and redis.call('ZCARD', KEYS[2]) >= cap then
+  -- Full: look again soon (a release frees a slot before the oldest lease expires).
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {0, fmt(math.max(math.min(tonumber(first[2]) - t, 0.02), 0.001)), rate_s, throttled,
+          changed}
+end
+if rate then
+  local burst = tonumber(ARGV[5])
+  -- While throttled at most one second's worth of requests may go at once, so a burst
+  -- does not undo a cut.
+  if throttled == '1' then burst = math.min(burst, math.max(1, rate)) end
+  local interval = 1 / rate
+  local tat = math.max(num('tat') or t, t)
+  local wait = tat + interval - burst * interval - t
+  if wait > 0.000001 then
+    return {0, fmt(wait), rate_s, throttled, changed}
+  end
+  redis.call('HSET', KEYS[1], 'tat', fmt(tat + interval))
+end
+local window = math.floor(t / 0.5) * 0.5
+local ws = num('win_start')
+local wc = num('win_count') or 0
+if not ws then
+  ws = window
+  wc = 0
+elseif window > ws then
+  local current = wc / (window - ws)
+  local previous = num('measured') or current
+  redis.call('HSET', KEYS[1], 'measured', fmt(current * 0.8 + previous * 0.2))
+  ws = window
+  wc = 0
+end
+redis.call('HSET', KEYS[1], 'win_start', fmt(ws), 'win_count', wc + 1)
+redis.call('ZADD', KEYS[2], fmt(t + tonumber(ARGV[2])), ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {1, fmt(t), rate_s, throttled, changed}
+"""
+)
+
+# ARGV: when the throttled request was granted ("" unknown), min rate.
+# Returns {cut (0/1), rate}.
+THROTTLE: Final = (
+    _COMMON
+    + """
+local t = now()
+redis.call('HINCRBY', KEYS[1], 'throttles', 1)
+local sent = tonumber(ARGV[1])
+-- Unknown send time: throttles within a second of a cut belong to its event.
+if not sent then sent = t - 1 end
+if sent < (num('last_cut') or 0) then
+  return {0, redis.call('HGET', KEYS[1], 'rate')}
+end
+local m = measured(t)
+local rate = num('rate')
+local base
+if not rate then base = m elseif m > 0 then base = math.min(m, rate) else base = rate end
+local floor = min_rate(tonumber(ARGV[2]))
+local w_max = math.max(base, floor)
+local k = (w_max * 0.3 / 0.4) ^ (1 / 3)
+local new = math.max(base * 0.7, floor)
+redis.call('HSET', KEYS[1], 'w_max', fmt(w_max), 'k', fmt(k), 'last_throttle', fmt(t),
+           'throttled', '1', 'rate', fmt(new), 'last_cut', fmt(t))
+return {1, fmt(new)}
+"""
+)
+
+# ARGV: min rate. Returns the rate after recovery.
+SUCCESS: Final = (
+    _COMMON
+    + """
+if redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
+  return redis.call('HGET', KEYS[1], 'rate')
+end
+local t = now()
+-- CUBIC: 0.7 * w_max at the cut, flat near w_max after k seconds, then probing beyond it.
+local new = 0.4 * (t - num('last_throttle') - num('k')) ^ 3 + num('w_max')
+local configured = num('configured')
+if configured and new >= configured then
+  new = configured
+  redis.call('HSET', KEYS[1], 'throttled', '0')
+end
+new = math.max(new, min_rate(tonumber(ARGV[1])))
+redis.call('HSET', KEYS[1], 'rate', fmt(new))
+return fmt(new)
+"""
+)
+
+# ARGV: seconds. Returns the pause's end (Redis clock).
+PAUSE: Final = (
+    _COMMON
+    + """
+local t = now()
+local until_ = math.max(num('paused_until') or 0, t + tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'paused_until', fmt(until_))
+return fmt(until_)
+"""
+)
+
+# KEYS[1] is the lease set here. ARGV: ttl, lease ids. Returns how many leases were renewed.
+RENEW: Final = (
+    _COMMON
+    + """
+local t = now()
+local renewed = 0
+for i = 2, #ARGV do
+  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', fmt(t + tonumber(ARGV[1])), ARGV[i])
+end
+return renewed
+"""
+)

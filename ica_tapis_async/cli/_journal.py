@@ -1,0 +1,49 @@
+"""``--journal FILE``, checked before anything is sent: a usable place, a journal if it exists."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..orchestrator._journal_open import is_database_url
+from ._config import ConfigError, Settings
+
+__all__ = ("check_journal",)
+
+
+def _is_journal_table(name: str) -> bool:
+    # The SQLite journal's tables: "runs" (first layout) or "ita_runs…" (later layouts).
+    return name == "runs" or name.startswith("ita_")
+
+
+def check_journal(path: str | None, settings: Settings) -> str | None:
+    """``path`` if it can hold this run's journal.
+
+    Raises:
+        ConfigError: its directory is missing, it is a directory, or it is a file that is not
+            a journal (a journal that does not exist yet is created by the run).
+    """
+    if path is None:
+        return None
+    if settings.simulator:
+        raise ConfigError("--journal cannot be combined with --simulator")
+    if is_database_url(path):
+        return path  # a PostgreSQL journal: the run connects (and creates its tables) itself
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise ConfigError(f"--journal {path}: directory {target.parent} does not exist")
+    if target.is_dir():
+        raise ConfigError(f"--journal {path}: is a directory; give a file name")
+    if not target.exists() or target.stat().st_size == 0:
+        return path
+    try:
+        db = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        raise ConfigError(f"--journal {path}: not a journal (not an SQLite file)") from None
+    if names and not any(_is_journal_table(name) for name in names):
+        raise ConfigError(f"--journal {path}: an SQLite file, but not a journal of this tool")
+    return path

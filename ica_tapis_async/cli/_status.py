@@ -1,0 +1,196 @@
+"""``ica-tapis-async status``: a run's progress across all its workers, read from the journal.
+
+Also the scale-out flags of the batch commands (``--run-id``, ``--shared-limit``,
+``--limit-name``) and the shared limiter they build, so that the parser and the commands need
+one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from typing import Any
+
+import anyio
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .._redact import redact_url
+from ..orchestrator import ChunkRecord, Journal
+from ..orchestrator._journal_open import is_database_url, open_journal
+from ._config import ConfigError
+from ._output import print_json
+from ._state import RunState
+
+__all__ = (
+    "add_scaleout_flags",
+    "add_status_parser",
+    "cmd_status",
+    "run_status",
+    "shared_limiter",
+    "status_table",
+)
+
+_STATES = ("planned", "sending", "submitted", "done")
+
+
+def add_scaleout_flags(group: Any) -> None:
+    """``--run-id``, ``--shared-limit`` and ``--limit-name`` for a batch command's run group."""
+    group.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="name the run: workers with the same --run-id and --journal share its batches",
+    )
+    group.add_argument(
+        "--shared-limit",
+        metavar="URL",
+        help="redis://… : share one rate budget with every worker using the same --limit-name",
+    )
+    group.add_argument(
+        "--limit-name",
+        metavar="NAME",
+        default="ica",
+        help="the shared budget's name (default 'ica'; one per tenant and credential)",
+    )
+
+
+def add_status_parser(commands: Any, formatter: Any) -> None:
+    """The ``status`` subcommand."""
+    status = commands.add_parser(
+        "status",
+        help="progress of a run across all its workers (from its journal)",
+        description="Read a run's journal (a SQLite file or a postgresql:// URL) and print its "
+        "chunks per state, items per final status, and the workers holding leases.",
+        formatter_class=formatter,
+    )
+    status.add_argument("--journal", required=True, metavar="FILE|URL", help="the run's journal")
+    status.add_argument("--run-id", required=True, metavar="ID", help="the run")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def shared_limiter(args: argparse.Namespace, *, rate: float | None) -> Any:
+    """The :class:`RedisRateLimiter` ``--shared-limit`` asks for, or ``None``.
+
+    Raises:
+        ConfigError: the URL is not a Redis URL, or the ``redis`` extra is missing.
+    """
+    url = getattr(args, "shared_limit", None)
+    if not url:
+        return None
+    from .._concurrency._redis_limiter import RedisRateLimiter
+
+    try:
+        return RedisRateLimiter(url, args.limit_name, rate=rate)
+    except (ValueError, ImportError) as exc:
+        raise ConfigError(f"--shared-limit {redact_url(url)}: {exc}") from None
+
+
+async def run_status(journal: Journal, run_id: str, *, now: float | None = None) -> dict[str, Any]:
+    """A run's progress as plain data (what ``status --json`` prints).
+
+    Raises:
+        ConfigError: the journal has no such run.
+    """
+    run = await journal.get_run(run_id)
+    if run is None:
+        raise ConfigError(f"no run {run_id!r} in this journal")
+    now = time.time() if now is None else now
+    chunks = await journal.chunks(run_id)
+    counts = getattr(journal, "item_counts", None)
+    if counts is not None:
+        items: dict[str, int] = await counts(run_id)
+    else:
+        tally: Counter[str] = Counter()
+        for chunk in chunks:
+            if chunk.final:
+                tally.update(o.status for o in await journal.outcomes(run_id, chunk.index))
+        items = dict(tally)
+    by_state: Counter[str] = Counter(chunk.state for chunk in chunks)
+    return {
+        "run_id": run.run_id,
+        "kind": run.kind,
+        "project_id": run.project_id,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "chunks": {"seen": len(chunks), **{state: by_state.get(state, 0) for state in _STATES}},
+        "items": dict(sorted(items.items())),
+        "in_doubt": sum(chunk.in_doubt for chunk in chunks),
+        "resubmitted": sum(chunk.resubmitted for chunk in chunks),
+        "workers": _workers(chunks, now),
+    }
+
+
+def _workers(chunks: list[ChunkRecord], now: float) -> list[dict[str, Any]]:
+    held: dict[str, list[ChunkRecord]] = {}
+    for chunk in chunks:
+        if chunk.owner is not None and not chunk.final:
+            held.setdefault(chunk.owner, []).append(chunk)
+    workers = []
+    for owner, leases in sorted(held.items()):
+        live = [c for c in leases if (c.lease_expires_at or 0.0) > now]
+        workers.append(
+            {
+                "owner": owner,
+                "leases": len(live),
+                "expired_leases": len(leases) - len(live),
+                "chunks": [c.index for c in leases],
+                "next_expiry_s": (
+                    round(min(c.lease_expires_at or 0.0 for c in live) - now, 1) if live else None
+                ),
+            }
+        )
+    return workers
+
+
+def status_table(status: dict[str, Any]) -> Table:
+    """The status for people."""
+    finished = "running" if status["finished_at"] is None else "finished"
+    table = Table(
+        title=f"run {status['run_id']}: {status['kind']}, {finished}",
+        title_justify="left",
+    )
+    table.add_column("")
+    table.add_column("", justify="right")
+    chunks = status["chunks"]
+    table.add_row("chunks seen", f"{chunks['seen']:,}")
+    for state in _STATES:
+        table.add_row(f"  {state}", f"{chunks[state]:,}")
+    table.add_section()
+    for name, count in status["items"].items():
+        table.add_row(f"items {name}", f"{count:,}")
+    table.add_row("items final", f"{sum(status['items'].values()):,}")
+    if status["in_doubt"] or status["resubmitted"]:
+        table.add_row("chunks in doubt", f"{status['in_doubt']:,}")
+        table.add_row("chunks resubmitted", f"{status['resubmitted']:,}")
+    table.add_section()
+    for worker in status["workers"]:
+        expiry = worker["next_expiry_s"]
+        detail = f"{worker['leases']} leases" + (
+            f", next expiry in {expiry:.1f} s" if expiry is not None else ""
+        )
+        if worker["expired_leases"]:
+            detail += f", {worker['expired_leases']} expired (to be taken over)"
+        table.add_row(escape(worker["owner"]), detail)
+    if not status["workers"]:
+        table.add_row("workers", "none holding leases")
+    return table
+
+
+async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
+    """Print a run's progress across its workers."""
+    # A status must not create an empty SQLite file where the user mistyped a path.
+    if not is_database_url(args.journal) and not await anyio.Path(args.journal).is_file():
+        raise ConfigError(f"--journal {args.journal}: no such file")
+    journal, _owned = open_journal(args.journal)
+    try:
+        status = await run_status(journal, args.run_id)
+    finally:
+        await journal.aclose()
+    status["journal"] = redact_url(args.journal)
+    if args.json:
+        print_json(status)
+    else:
+        Console(highlight=False).print(status_table(status))
+    return 0

@@ -1,0 +1,362 @@
+"""``transfers list | abort`` (ICA data transfers) and ``transfers create`` (Tapis tasks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import attrs
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .._client import TapisClient
+from .._converter import unstructure
+from .._errors import APIConnectionError, APIStatusError, ConflictError, NotFoundError
+from ..concurrency import gather_bounded
+from ..models import DataTransfer
+from ..orchestrator import TransferOrchestrator, TransferOutcome, TransferReport, TransferRequest
+from ._config import settings_from
+from ._connect import connect
+from ._inputs import chunked, read_transfer_pairs
+from ._output import (
+    counts_line,
+    plural,
+    print_json,
+    short_id,
+    transfer_report_dict,
+    transfer_table,
+)
+from ._progress import ProgressDisplay, StageBar
+from ._state import RunState
+from ._usage import UsageError
+
+__all__ = ("cmd_transfers", "run_transfer_requests")
+
+#: Final statuses of ICA data transfers.
+TRANSFER_FINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED"})
+#: Statuses of a transfer whose abort was accepted.
+ABORTING = frozenset({"ABORTREQUESTED", "ABORTED"})
+#: How long an interrupted ``create`` may spend finding the tasks it created.
+LOOKUP_S = 5.0
+#: A terminal this wide shows whole ids; narrower ones get shortened ids.
+WIDE = 120
+
+
+def _short(exc: Exception) -> str:
+    """The server's explanation of an error, without the request line."""
+    problem = getattr(exc, "problem", None)
+    detail = getattr(problem, "detail", None) or getattr(problem, "title", None)
+    if detail:
+        return str(detail)
+    return str(getattr(exc, "message", None) or exc)
+
+
+def _stdout() -> Console:
+    return Console(highlight=False)
+
+
+async def cmd_transfers(args: argparse.Namespace, state: RunState) -> int:
+    """Dispatch ``transfers list | abort | create``."""
+    if args.action == "create":
+        return await _transfers_create(args, state)
+    if args.action == "abort" and not (args.ids or args.status):
+        raise UsageError(
+            "transfers abort: give the transfer ids to abort, or --status (e.g. --status "
+            "ONGOING) to abort every transfer with that status"
+        )
+    settings = settings_from(args)
+    state.simulator = settings.simulator
+    state.secrets = settings.secrets
+    async with connect(settings) as conn:
+        if args.action == "list":
+            return await _transfers_list(args, conn.need_ica(), conn.need_project())
+        return await _transfers_abort(
+            args, conn.need_ica(), conn.need_project(), settings.concurrency
+        )
+
+
+async def _transfers_list(args: argparse.Namespace, ica: Any, project: str) -> int:
+    transfers: list[DataTransfer] = []
+    pages = ica.data_transfers.list(
+        project,
+        status=args.status,
+        direction=args.direction,
+        connector=args.connector,
+        sort=args.sort,
+        page_size=min(args.limit or 1000, 1000),
+    )
+    async for transfer in pages:
+        transfers.append(transfer)
+        if args.limit and len(transfers) >= args.limit:
+            break
+    if args.json:
+        print_json([unstructure(t) for t in transfers])
+        return 0
+    console = _stdout()
+    wide = console.width >= WIDE
+    table = Table(title=f"data transfers of project {project}", title_justify="left")
+    ids = [t.id if wide else short_id(t.id) for t in transfers]
+
+    def widest(values: list[str], header: str) -> int:
+        return max([len(header), *map(len, values)])
+
+    # Every column but the reference keeps its width; the reference gives way.
+    table.add_column("id", no_wrap=True, min_width=widest(ids, "id"))
+    statuses = [t.status for t in transfers]
+    table.add_column("status", no_wrap=True, min_width=widest(statuses, "status"))
+    directions = [t.direction for t in transfers]
+    table.add_column("direction", no_wrap=True, min_width=widest(directions, "direction"))
+    sizes = [_size(t.data_transferred) for t in transfers]
+    table.add_column(
+        "transferred", justify="right", no_wrap=True, min_width=widest(sizes, "transferred")
+    )
+    table.add_column("reference", overflow="ellipsis", no_wrap=True, max_width=48)
+    if wide:
+        table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=60)
+    for t, shown_id, size in zip(transfers, ids, sizes, strict=True):
+        table.add_row(
+            escape(shown_id),
+            escape(t.status),
+            escape(t.direction),
+            size,
+            escape(t.reference),
+            *([escape(t.status_message or "")] if wide else []),
+        )
+    console.print(table)
+    console.print(plural(len(transfers), "transfer"))
+    if not wide and transfers:
+        console.print("(ids shortened: --json or a wider terminal shows them whole)")
+    return 0
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1000
+    return f"{count} B"
+
+
+@attrs.define
+class _AbortResult:
+    id: str
+    result: str
+    status: str | None = None
+    error: str | None = None
+
+
+_BAD_ABORTS = ("not found", "error", "timed out")
+
+
+async def _transfers_abort(
+    args: argparse.Namespace, ica: Any, project: str, concurrency: int
+) -> int:
+    ids: list[str] = list(args.ids)
+    if args.status:
+        async for transfer in ica.data_transfers.list(
+            project, status=args.status, direction=args.direction
+        ):
+            ids.append(transfer.id)
+    if not ids:
+        if args.json:
+            print_json([])
+        else:
+            _stdout().print(f"no {args.status} transfers to abort")
+        return 0
+    deadline = time.monotonic() + args.timeout
+
+    async def abort(transfer_id: str) -> _AbortResult:
+        try:
+            await ica.data_transfers.abort(project, transfer_id, retry_safe=True)
+            outcome = _AbortResult(transfer_id, "abort requested")
+        except ConflictError as exc:
+            # Either final already, or our own first attempt went through and its answer was
+            # lost (the retry then conflicts): the transfer's status tells which.
+            outcome = _AbortResult(transfer_id, "already final", error=_short(exc))
+        except NotFoundError as exc:
+            return _AbortResult(transfer_id, "not found", error=_short(exc))
+        except (APIStatusError, APIConnectionError) as exc:
+            return _AbortResult(transfer_id, "error", error=_short(exc))
+        if args.wait:
+            outcome.status, final = await _wait_transfer(ica, project, transfer_id, deadline)
+            if not final:
+                outcome.result = "timed out"
+                outcome.error = f"not final after {args.timeout:g} s"
+        else:
+            outcome.status = (await ica.data_transfers.get(project, transfer_id)).status
+        if outcome.result == "already final" and outcome.status in ABORTING:
+            outcome.result, outcome.error = "abort requested", None
+        return outcome
+
+    results = await gather_bounded(abort, ids, limit=max(1, min(concurrency, 16)))
+    if args.json:
+        print_json([attrs.asdict(r) for r in results])
+    else:
+        _print_aborts(results, project)
+    late = [r for r in results if r.result == "timed out"]
+    if late:
+        print(
+            f"error: gave up waiting after {args.timeout:g} s (--timeout): "
+            f"{plural(len(late), 'transfer')} not final yet: " + ", ".join(r.id for r in late),
+            file=sys.stderr,
+        )
+    return 1 if any(r.result in _BAD_ABORTS for r in results) else 0
+
+
+def _print_aborts(results: Sequence[_AbortResult], project: str) -> None:
+    console = _stdout()
+    wide = console.width >= WIDE
+    table = Table(title=f"abort in project {project}", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    for column in ("result", "status", "error"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            escape(r.id if wide else short_id(r.id)),
+            escape(r.result),
+            escape(r.status or ""),
+            escape(r.error or ""),
+            style="red" if r.result in _BAD_ABORTS else None,
+        )
+    console.print(table)
+
+
+async def _wait_transfer(
+    ica: Any, project: str, transfer_id: str, deadline: float
+) -> tuple[str, bool]:
+    """The transfer's last status, and whether it was final before ``deadline``."""
+    status = "ABORTREQUESTED"
+    with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+        delay = 0.2
+        while True:
+            status = (await ica.data_transfers.get(project, transfer_id)).status
+            if status in TRANSFER_FINAL:
+                return status, True
+            await anyio.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+    return status, False
+
+
+async def run_transfer_requests(
+    tapis: TapisClient,
+    requests: Sequence[TransferRequest],
+    bar: StageBar,
+    *,
+    max_in_flight: int = 16,
+    poll_initial: float = 0.5,
+    poll_max: float = 15.0,
+    finished: list[TransferOutcome] | None = None,
+) -> TransferReport:
+    """Create and follow every request with one :class:`TransferOrchestrator`, advancing ``bar``.
+
+    Each request needs its own tag (the orchestrator finds a task again by it after a lost
+    answer). ``finished`` (if given) collects each outcome as it comes, so an interrupted run
+    still knows the tasks that had finished.
+    """
+    orchestrator = TransferOrchestrator(
+        tapis, max_in_flight=max_in_flight, poll_initial=poll_initial, poll_max=poll_max
+    )
+    started = time.monotonic()
+    base = (tapis.metrics.requests, tapis.metrics.throttled)
+    counts: dict[str, int] = {}
+
+    async def one(pair: tuple[int, TransferRequest]) -> TransferOutcome:
+        index, request = pair
+        report = await orchestrator.run([request])
+        outcome = attrs.evolve(report.outcomes[0], index=index)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if finished is not None:
+            finished.append(outcome)
+        throttled = tapis.metrics.throttled - base[1]
+        bar.advance(1, f"429 {throttled:,} · {counts_line(counts)}")
+        return outcome
+
+    outcomes = (
+        await gather_bounded(one, list(enumerate(requests)), limit=max_in_flight)
+        if requests
+        else []
+    )
+    report = TransferReport(orchestrator.run_id, list(outcomes), dict(sorted(counts.items())))
+    report.requests = tapis.metrics.requests - base[0]
+    report.throttled = tapis.metrics.throttled - base[1]
+    report.elapsed_s = time.monotonic() - started
+    return report
+
+
+async def _created_tasks(tapis: TapisClient, prefix: str, most: int) -> list[str]:
+    """``tag uuid`` of the tasks tagged ``prefix-*`` among the newest ``most`` of the caller."""
+    found: list[str] = []
+    seen = 0
+    async for task in tapis.transfers.list_recent(page_size=min(max(most, 1), 1000)):
+        seen += 1
+        if task.tag and task.tag.startswith(prefix + "-") and task.uuid:
+            found.append(f"{task.tag} {task.uuid}")
+        if seen >= most:
+            break
+    return sorted(found)
+
+
+def _created_note(prefix: str, lines: Sequence[str], complete: bool) -> str:
+    head = (
+        f"{plural(len(lines), 'transfer task')} had been created (tags {prefix}-*); they keep "
+        "running on the server: cancel them by uuid if need be"
+    )
+    tail = "" if complete else f"\n(the list may be incomplete: look for tags {prefix}-*)"
+    return head + ("".join(f"\n  {line}" for line in lines)) + tail
+
+
+async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
+    settings = settings_from(args, need_ica=False, need_tapis=True)
+    state.simulator = settings.simulator
+    state.secrets = settings.secrets
+    elements = read_transfer_pairs(args.file)
+    prefix = args.tag or f"ita-{uuid.uuid4().hex[:12]}"
+    requests = [
+        TransferRequest(group, tag=f"{prefix}-{index:06d}")
+        for index, group in enumerate(chunked(elements, args.per_task))
+    ]
+    state.note = (
+        f"transfer tasks already created keep running on the server (tags {prefix}-*); "
+        "list them with the Tapis API or cancel them by uuid"
+    )
+    finished: list[TransferOutcome] = []
+    async with connect(settings, ica=False, tapis=True) as conn:
+        tapis = conn.need_tapis()
+        with ProgressDisplay(enabled=not (args.quiet or args.json)) as display:
+            bar = display.stage("transfers", len(requests))
+            state.bars.append(bar)
+            try:
+                report = await run_transfer_requests(
+                    tapis, requests, bar, max_in_flight=args.max_tasks, finished=finished
+                )
+            except anyio.get_cancelled_exc_class():
+                # Interrupted: say which tasks exist on the server (a short, shielded lookup).
+                lines = [f"{o.tag} {o.uuid}" for o in finished if o.uuid]
+                complete = False
+                with anyio.CancelScope(shield=True), anyio.move_on_after(LOOKUP_S):
+                    try:
+                        listed = await _created_tasks(tapis, prefix, len(requests) + 100)
+                        lines, complete = sorted(set(lines) | set(listed)), True
+                    except (APIStatusError, APIConnectionError):
+                        complete = False
+                state.note = _created_note(prefix, lines, complete)
+                raise
+            bar.finish()
+    if args.json:
+        print_json(transfer_report_dict(report))
+    else:
+        console = _stdout()
+        console.print(transfer_table(report, f"Tapis transfers: {plural(len(requests), 'task')}"))
+        for failure in report.failures[:10]:
+            console.print(
+                f"  [red]{escape(failure.status)}[/] "
+                + escape(f"task {failure.uuid} ({failure.tag}): {failure.error_message or ''}")
+            )
+    return 0 if not report.failures and len(report.outcomes) == len(requests) else 1

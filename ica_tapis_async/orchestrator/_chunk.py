@@ -1,0 +1,130 @@
+"""One chunk's life: claim its lease, resume or send it, poll it, record it, keep the lease."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+import attrs
+
+from .._errors import APIConnectionError, APIStatusError
+from .._telemetry import batch_known
+from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
+from ._lease import Held, run_leased
+from ._outcomes import IN_DOUBT, UNKNOWN, chunk_outcomes
+from ._plan import Chunk, Kind, chunk_key
+from ._poll import ItemPoller
+from ._report import ItemOutcome
+from ._send import Sender
+
+__all__ = ("ChunkWorker",)
+
+log = logging.getLogger("ica_tapis_async.orchestrator")
+
+
+@attrs.define
+class ChunkWorker:
+    """Runs chunks of one run to a final (or resumable) outcome, one lease at a time.
+
+    Attributes:
+        lease_ttl: seconds a lease lasts without a heartbeat; the heartbeat renews it every
+            third of that. A killed process's chunks are taken over after at most this long.
+        key_lifetime: how long the server remembers an Idempotency-Key, less a margin.
+        resend_in_doubt: re-send analysis chunks whose key may have been forgotten.
+        wall_clock: POSIX time, compared with the journal's first-sent times.
+    """
+
+    journal: Journal
+    run_id: str
+    owner: str
+    sender: Sender
+    poller: ItemPoller
+    lease_ttl: float
+    key_lifetime: float
+    resend_in_doubt: bool
+    wall_clock: Callable[[], float] = time.time
+    on_send: Callable[[int], None] | None = None
+
+    async def run(self, kind: Kind, chunk: Chunk) -> tuple[list[ItemOutcome], bool]:
+        """The chunk's outcomes and whether they are final; waits while another worker has it."""
+        key = chunk_key(self.run_id, kind, chunk.index, chunk.digest)
+
+        async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+            return await self._work(kind, chunk, key, record, held)
+
+        return await run_leased(
+            self.journal, self.run_id, chunk.index, key=key, digest=chunk.digest,
+            owner=self.owner, ttl_s=self.lease_ttl, work=work, wall_clock=self.wall_clock,
+        )  # fmt: skip
+
+    async def _work(
+        self, kind: Kind, chunk: Chunk, key: str, record: ChunkRecord, held: Held
+    ) -> tuple[list[ItemOutcome], bool]:
+        resubmitted = record.resubmitted
+        if record.state == SUBMITTED and record.batch_id:
+            batch_id = record.batch_id
+            batch_known(batch_id, resumed=True)
+        else:
+            if record.state == SENDING and kind == "analysis" and not self.resend_in_doubt:
+                age = self.wall_clock() - (record.first_sent_at or math.inf)
+                if age > self.key_lifetime:
+                    # The server may have created the analyses and forgotten the key: a
+                    # re-send would create them again.
+                    await self.journal.mark_in_doubt(held.lease)
+                    info = (
+                        f"first sent {age / 3600:.1f} h ago with Idempotency-Key {key} and its "
+                        "answer was lost; the server forgets keys after 7 days, so it may have "
+                        "created these analyses: check, then run again with "
+                        "resend_in_doubt=True to send them anyway"
+                    )
+                    return self._settled(kind, chunk, IN_DOUBT, info, True), False
+            sending = await self.journal.mark_sending(held.lease)
+            resubmitted = sending.resubmitted
+            if self.on_send is not None:
+                self.on_send(1)
+            try:
+                result = await self.sender.send(kind, chunk, key, first_use=sending.attempts == 1)
+            finally:
+                if self.on_send is not None:
+                    self.on_send(-1)
+            if result.lost and not resubmitted:
+                await self.journal.mark_resubmitted(held.lease)
+                resubmitted = True
+            if result.batch_id is None:
+                status, info = result.status or UNKNOWN, result.info or ""
+                if status == IN_DOUBT:
+                    await self.journal.mark_in_doubt(held.lease)
+                return self._settled(kind, chunk, status, info, resubmitted), result.final
+            batch_id = result.batch_id
+            await self.journal.mark_submitted(held.lease, batch_id)
+            batch_known(batch_id)
+            log.info(
+                "chunk %d of run %s submitted as batch %s",
+                chunk.index,
+                self.run_id,
+                batch_id,
+                extra={
+                    "run_id": self.run_id,
+                    "kind": kind,
+                    "chunk": chunk.index,
+                    "batch_id": batch_id,
+                },
+            )
+        try:
+            return await self.poller.await_items(kind, chunk, batch_id, resubmitted=resubmitted)
+        except (APIStatusError, APIConnectionError) as exc:
+            # Polling failed past its retries (or the batch is gone): the items stay UNKNOWN
+            # and the chunk stays "submitted", so a re-run with the journal looks again.
+            info = f"polling batch {batch_id} failed: {exc}"
+            outcomes = chunk_outcomes(
+                kind, chunk, UNKNOWN, info, resubmitted=resubmitted, batch_id=batch_id
+            )
+            return outcomes, False
+
+    @staticmethod
+    def _settled(
+        kind: Kind, chunk: Chunk, status: str, info: str, resubmitted: bool
+    ) -> list[ItemOutcome]:
+        return chunk_outcomes(kind, chunk, status, info, resubmitted=resubmitted)

@@ -1,0 +1,423 @@
+"""The PostgreSQL journal: one run's chunks, leases and outcomes shared by workers on many machines.
+
+Every method is one short transaction on a pooled connection (psycopg 3), never held open
+across an HTTP call. Chunks are claimed row by row with ``SELECT ... FOR UPDATE SKIP LOCKED``
+(a claimer never waits behind another claimer: a chunk being claimed right now counts as
+held), and every write about a chunk is fenced by its lease token. Times are the database's
+own clock, so workers with skewed clocks agree on when a lease lapses.
+
+A connection lost mid-call (a restarted server, a proxy dropping idle connections) is retried
+on a fresh connection a few times; every write is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from ._journal_protocol import (
+    DONE,
+    PLANNED,
+    ChunkRecord,
+    Claim,
+    JournalMismatchError,
+    Lease,
+    LeaseLostError,
+    RunRecord,
+)
+from ._postgres_schema import LOCK_KEY
+from ._postgres_store import (
+    CHUNK_COLUMNS,
+    NOW,
+    OUTCOME_COLUMNS,
+    RUN_COLUMNS,
+    PostgresStore,
+    chunk_row,
+    one,
+    run_row,
+)
+from ._report import ItemOutcome
+
+__all__ = ("PostgresJournal",)
+
+
+class PostgresJournal:
+    """A :class:`Journal` in PostgreSQL, shared by every worker of a run on any machine.
+
+    The schema (tables ``ita_*``) is created, or migrated, on first use. Pass the journal, or
+    just its URL, to the orchestrator: ``BatchOrchestrator(ica, pid, journal="postgresql://...")``.
+
+    Args:
+        dsn: a ``postgresql://`` (or ``postgres://``) URL; a password in it is never shown.
+        min_size / max_size: connections the pool keeps / may open.
+        connect_timeout: seconds to wait for a connection (from the pool or the server).
+        retries: attempts after a lost connection before the error propagates.
+
+    Raises:
+        ImportError: the ``postgres`` extra is not installed.
+        ValueError: ``dsn`` is not a PostgreSQL URL, or a size is not positive.
+
+    Example:
+        >>> async with PostgresJournal("postgresql://ingest@db/ingest") as journal:
+        ...     report = await BatchOrchestrator(ica, pid, journal=journal, run_id="n-1").link(ids)
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        connect_timeout: float = 10.0,
+        retries: int = 4,
+    ) -> None:
+        self._store = PostgresStore(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            connect_timeout=connect_timeout,
+            retries=retries,
+        )
+        self.url = self._store.url
+        self._call = self._store.call
+        self._one = one
+
+    def __repr__(self) -> str:
+        return f"PostgresJournal({self.url!r})"
+
+    async def __aenter__(self) -> PostgresJournal:
+        await self._store.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _fenced(self, conn: Any, lease: Lease) -> ChunkRecord:
+        row = await self._one(
+            conn,
+            f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
+            "WHERE run_id = %s AND idx = %s FOR UPDATE",
+            (lease.run_id, lease.index),
+        )
+        where = f"chunk {lease.index} of run {lease.run_id}"
+        if row is None:
+            raise LeaseLostError(f"{where} is not in the journal")
+        record, now = chunk_row(row), float(row[12])
+        if record.owner != lease.owner or record.lease_token != lease.token:
+            raise LeaseLostError(
+                f"{where} is held by another worker (token {record.lease_token}, "
+                f"ours {lease.token})"
+            )
+        if record.state == DONE:
+            raise LeaseLostError(f"{where} is already done")
+        if record.lease_expires_at is None or record.lease_expires_at <= now:
+            raise LeaseLostError(f"our lease on {where} expired")
+        return record
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def open_run(
+        self, kind: str, project_id: str, run_id: str | None, fingerprint: str
+    ) -> RunRecord:
+        """Create or find the run (see :meth:`Journal.open_run`)."""
+
+        async def work(conn: Any) -> RunRecord:
+            # Serialise run creation so that two workers without a run id agree on one run.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            if run_id is not None:
+                row = await self._one(
+                    conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
+                )
+            else:
+                row = await self._one(
+                    conn,
+                    f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "
+                    "AND fingerprint = %s ORDER BY started DESC, seq DESC LIMIT 1",
+                    (kind, project_id, fingerprint),
+                )
+            if row is not None:
+                record = run_row(row)
+                if (record.kind, record.project_id, record.fingerprint) != (
+                    kind,
+                    project_id,
+                    fingerprint,
+                ):
+                    raise JournalMismatchError(
+                        f"run {record.run_id!r} in {self.url} is a {record.kind} run of project "
+                        f"{record.project_id!r} with other input or options (batch size); "
+                        "resume with the same input, or use another run id",
+                        field="run_id",
+                    )
+                return record
+            new_id = run_id if run_id is not None else uuid.uuid4().hex[:16]
+            row = await self._one(
+                conn,
+                f"INSERT INTO ita_runs (run_id, kind, project_id, fingerprint, started) "
+                f"VALUES (%s, %s, %s, %s, {NOW}) RETURNING {RUN_COLUMNS}",
+                (new_id, kind, project_id, fingerprint),
+            )
+            return run_row(row)
+
+        return await self._call(work)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """The run, or ``None``."""
+
+        async def work(conn: Any) -> RunRecord | None:
+            row = await self._one(
+                conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
+            )
+            return run_row(row) if row else None
+
+        return await self._call(work)
+
+    async def finish_run(self, run_id: str) -> None:
+        """Set the run's finish time once."""
+
+        async def work(conn: Any) -> None:
+            await conn.execute(
+                f"UPDATE ita_runs SET finished = {NOW} WHERE run_id = %s AND finished IS NULL",
+                (run_id,),
+            )
+
+        await self._call(work)
+
+    # -- leases -------------------------------------------------------------------------------
+
+    async def claim(
+        self, run_id: str, index: int, *, key: str, digest: str, owner: str, ttl_s: float
+    ) -> Claim:
+        """Take the chunk's lease if it is free, lapsed or ours (see :meth:`Journal.claim`)."""
+        if not ttl_s > 0:
+            raise ValueError(f"ttl_s must be > 0, not {ttl_s!r}")
+
+        async def work(conn: Any) -> Claim:
+            if await self._one(conn, "SELECT 1 FROM ita_runs WHERE run_id = %s", (run_id,)) is None:
+                raise ValueError(f"run {run_id!r} is not in the journal")
+            inserted = await self._one(
+                conn,
+                "INSERT INTO ita_chunks (run_id, idx, key, digest, state, owner, token, expires) "
+                f"VALUES (%s, %s, %s, %s, %s, %s, 1, {NOW} + %s) "
+                f"ON CONFLICT (run_id, idx) DO NOTHING RETURNING {CHUNK_COLUMNS}",
+                (run_id, index, key, digest, PLANNED, owner, ttl_s),
+            )
+            if inserted is not None:
+                record = chunk_row(inserted)
+                expires = float(record.lease_expires_at or 0.0)
+                return Claim(record, Lease(run_id, index, owner, 1, expires))
+            row = await self._one(
+                conn,
+                f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
+                "WHERE run_id = %s AND idx = %s FOR UPDATE SKIP LOCKED",
+                (run_id, index),
+            )
+            if row is None:
+                # Another worker is claiming it this instant: it is held, as far as we know.
+                current = await self._one(
+                    conn,
+                    f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
+                    (run_id, index),
+                )
+                self._check_digest(chunk_row(current), run_id, digest)
+                return Claim(chunk_row(current))
+            record, now = chunk_row(row), float(row[12])
+            self._check_digest(record, run_id, digest)
+            if record.final:
+                return Claim(record)
+            free = record.owner is None or (record.lease_expires_at or 0.0) <= now
+            if record.owner != owner and not free:
+                return Claim(record)
+            keep = record.owner == owner and not free
+            token = record.lease_token if keep else record.lease_token + 1
+            updated = await self._one(
+                conn,
+                f"UPDATE ita_chunks SET owner = %s, token = %s, expires = {NOW} + %s "
+                f"WHERE run_id = %s AND idx = %s RETURNING {CHUNK_COLUMNS}",
+                (owner, token, ttl_s, run_id, index),
+            )
+            record = chunk_row(updated)
+            expires = float(record.lease_expires_at or 0.0)
+            return Claim(record, Lease(run_id, index, owner, token, expires))
+
+        return await self._call(work)
+
+    @staticmethod
+    def _check_digest(record: ChunkRecord, run_id: str, digest: str) -> None:
+        if record.digest != digest:
+            raise JournalMismatchError(
+                f"chunk {record.index} of run {run_id} was recorded with other input (other "
+                "items, order or batch_size); resume with the same input, or start a new "
+                "run with another run_id",
+                field="journal",
+            )
+
+    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
+        """Extend the lease to the database's now + ``ttl_s``; fenced."""
+
+        async def work(conn: Any) -> Lease:
+            await self._fenced(conn, lease)
+            row = await self._one(
+                conn,
+                f"UPDATE ita_chunks SET expires = {NOW} + %s WHERE run_id = %s AND idx = %s "
+                "RETURNING expires",
+                (ttl_s, lease.run_id, lease.index),
+            )
+            return Lease(lease.run_id, lease.index, lease.owner, lease.token, float(row[0]))
+
+        return await self._call(work)
+
+    async def release(self, lease: Lease) -> None:
+        """Give the chunk up if the lease is still ours; otherwise do nothing."""
+
+        async def work(conn: Any) -> None:
+            await conn.execute(
+                "UPDATE ita_chunks SET owner = NULL, expires = NULL WHERE run_id = %s "
+                "AND idx = %s AND owner = %s AND token = %s AND state <> %s",
+                (lease.run_id, lease.index, lease.owner, lease.token, DONE),
+            )
+
+        await self._call(work)
+
+    # -- chunk changes ------------------------------------------------------------------------
+
+    async def mark_sending(self, lease: Lease) -> ChunkRecord:
+        """Record an attempt to send, before the POST; fenced."""
+
+        async def work(conn: Any) -> ChunkRecord:
+            await self._fenced(conn, lease)
+            # The right-hand sides see the row as it was: a chunk already sending or
+            # submitted is being sent again.
+            row = await self._one(
+                conn,
+                "UPDATE ita_chunks SET state = 'sending', attempts = attempts + 1, "
+                f"first_sent = COALESCE(first_sent, {NOW}), "
+                "resubmitted = resubmitted OR state IN ('sending', 'submitted') "
+                f"WHERE run_id = %s AND idx = %s RETURNING {CHUNK_COLUMNS}",
+                (lease.run_id, lease.index),
+            )
+            return chunk_row(row)
+
+        return await self._call(work)
+
+    async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
+        async def work(conn: Any) -> None:
+            await self._fenced(conn, lease)
+            await conn.execute(
+                f"UPDATE ita_chunks SET {assignments} WHERE run_id = %s AND idx = %s",
+                (*values, lease.run_id, lease.index),
+            )
+
+        await self._call(work)
+
+    async def mark_resubmitted(self, lease: Lease) -> None:
+        """Set the sticky re-sent flag; fenced."""
+        await self._set(lease, "resubmitted = true", ())
+
+    async def mark_in_doubt(self, lease: Lease) -> None:
+        """Flag the chunk's fate as unknown (not re-sent); fenced."""
+        await self._set(lease, "in_doubt = true", ())
+
+    async def mark_submitted(self, lease: Lease, batch_id: str) -> None:
+        """Record the server's batch id; fenced."""
+        await self._set(lease, "state = 'submitted', batch_id = %s, in_doubt = false", (batch_id,))
+
+    async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
+        """Store the outcomes and mark the chunk done, releasing it, in one transaction."""
+        rows = [
+            (lease.run_id, lease.index, pos, o.kind, o.key, o.status, o.ok, o.info, o.batch_id,
+             o.item_id, o.resubmitted, o.analysis_id)
+            for pos, o in enumerate(outcomes)
+        ]  # fmt: skip
+
+        async def work(conn: Any) -> None:
+            await self._fenced(conn, lease)
+            await conn.execute(
+                "DELETE FROM ita_outcomes WHERE run_id = %s AND idx = %s",
+                (lease.run_id, lease.index),
+            )
+            async with (
+                conn.cursor() as cursor,
+                cursor.copy(f"COPY ita_outcomes ({OUTCOME_COLUMNS}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    await copy.write_row(row)
+            await conn.execute(
+                "UPDATE ita_chunks SET state = 'done', owner = NULL, expires = NULL, "
+                "in_doubt = false, done_by = %s WHERE run_id = %s AND idx = %s",
+                (lease.owner, lease.run_id, lease.index),
+            )
+
+        async def retry_work(conn: Any) -> None:
+            done = await self._one(
+                conn,
+                "SELECT 1 FROM ita_chunks WHERE run_id = %s AND idx = %s AND state = 'done' "
+                "AND done_by = %s AND token = %s",
+                (lease.run_id, lease.index, lease.owner, lease.token),
+            )
+            if done is None:  # else: our first attempt committed before the connection dropped
+                await work(conn)
+
+        await self._call(work, retry_work)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get_chunk(self, run_id: str, index: int) -> ChunkRecord | None:
+        """The chunk's record, or ``None``."""
+
+        async def work(conn: Any) -> ChunkRecord | None:
+            row = await self._one(
+                conn,
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
+                (run_id, index),
+            )
+            return chunk_row(row) if row else None
+
+        return await self._call(work)
+
+    async def chunks(self, run_id: str) -> list[ChunkRecord]:
+        """Every chunk of the run, by index."""
+
+        async def work(conn: Any) -> list[ChunkRecord]:
+            cursor = await conn.execute(
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s ORDER BY idx",
+                (run_id,),
+            )
+            return [chunk_row(r) for r in await cursor.fetchall()]
+
+        return await self._call(work)
+
+    async def outcomes(self, run_id: str, index: int) -> list[ItemOutcome]:
+        """The outcomes stored by :meth:`mark_done`, in order."""
+
+        async def work(conn: Any) -> list[ItemOutcome]:
+            cursor = await conn.execute(
+                "SELECT kind, key, status, ok, info, batch_id, item_id, resubmitted, "
+                "analysis_id FROM ita_outcomes WHERE run_id = %s AND idx = %s ORDER BY pos",
+                (run_id, index),
+            )
+            return [
+                ItemOutcome(
+                    kind=r[0], key=r[1], status=r[2], ok=bool(r[3]), info=r[4], batch_id=r[5],
+                    item_id=r[6], chunk=index, resubmitted=bool(r[7]), analysis_id=r[8],
+                )
+                for r in await cursor.fetchall()
+            ]  # fmt: skip
+
+        return await self._call(work)
+
+    async def item_counts(self, run_id: str) -> dict[str, int]:
+        """How many finished items the run has per status (for status views)."""
+
+        async def work(conn: Any) -> dict[str, int]:
+            cursor = await conn.execute(
+                "SELECT status, count(*) FROM ita_outcomes WHERE run_id = %s GROUP BY status",
+                (run_id,),
+            )
+            return {str(status): int(count) for status, count in await cursor.fetchall()}
+
+        return await self._call(work)
+
+    async def aclose(self) -> None:
+        """Close the pool's connections; idempotent."""
+        await self._store.aclose()

@@ -1,0 +1,451 @@
+"""The SQLite journal: a run's chunks, leases, keys, batch ids and outcomes in one file.
+
+Several processes on one machine may share the file: it runs in WAL mode and every state
+change is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken at the start, so two
+claimers never both read "free" and both write "mine"). The work runs in a worker thread so
+that writing a 25,000-item chunk does not stall the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import anyio.to_thread
+import attrs
+
+from ._journal_protocol import (
+    DONE,
+    PLANNED,
+    SENDING,
+    SUBMITTED,
+    ChunkRecord,
+    ChunkState,
+    Claim,
+    JournalMismatchError,
+    Lease,
+    LeaseLostError,
+    RunRecord,
+)
+from ._report import ItemOutcome
+
+__all__ = ("SqliteJournal",)
+
+T = TypeVar("T")
+
+# Table names carry a version: a file written by an older release is left alone instead of
+# being misread.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ita_runs_v2 (
+    run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, project_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, started REAL NOT NULL, finished REAL
+);
+CREATE TABLE IF NOT EXISTS ita_chunks_v2 (
+    run_id TEXT NOT NULL, idx INTEGER NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
+    state TEXT NOT NULL, batch_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    first_sent REAL, resubmitted INTEGER NOT NULL DEFAULT 0,
+    in_doubt INTEGER NOT NULL DEFAULT 0, owner TEXT, token INTEGER NOT NULL DEFAULT 0,
+    expires REAL, PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS ita_outcomes_v2 (
+    run_id TEXT NOT NULL, idx INTEGER NOT NULL, pos INTEGER NOT NULL, kind TEXT NOT NULL,
+    key TEXT NOT NULL, status TEXT NOT NULL, ok INTEGER NOT NULL, info TEXT, batch_id TEXT,
+    item_id TEXT, resubmitted INTEGER NOT NULL, analysis_id TEXT,
+    PRIMARY KEY (run_id, idx, pos)
+);
+"""
+
+_CHUNK_COLUMNS = (
+    "idx, key, digest, state, batch_id, attempts, first_sent, resubmitted, in_doubt, owner, "
+    "token, expires"
+)
+
+
+def _chunk(row: Sequence[Any]) -> ChunkRecord:
+    return ChunkRecord(
+        index=int(row[0]),
+        key=str(row[1]),
+        digest=str(row[2]),
+        state=cast(ChunkState, row[3]),
+        batch_id=row[4],
+        attempts=int(row[5]),
+        first_sent_at=row[6],
+        resubmitted=bool(row[7]),
+        in_doubt=bool(row[8]),
+        owner=row[9],
+        lease_token=int(row[10]),
+        lease_expires_at=row[11],
+    )
+
+
+def _run(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4], row[5])
+
+
+class SqliteJournal:
+    """A :class:`Journal` in one SQLite file, shareable by processes on one machine.
+
+    Args:
+        path: the database file (created if missing).
+        clock: POSIX time source for leases and first-sent times (tests pass a fake one).
+        busy_timeout_s: how long a transaction waits for another process's write lock.
+
+    Example:
+        >>> report = await BatchOrchestrator(ica, pid, journal="run.sqlite").link(ids)
+        >>> # killed? run the same line again: finished chunks are not re-sent.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        # Autocommit at the driver level: transactions are opened explicitly with
+        # BEGIN IMMEDIATE, so the write lock is held from the first read of a change.
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+        )
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"SqliteJournal({str(self.path)!r})"
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _call(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
+        return await anyio.to_thread.run_sync(self._transaction, work, write)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+    def _fenced(self, db: sqlite3.Connection, lease: Lease) -> ChunkRecord:
+        row = db.execute(
+            f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+            (lease.run_id, lease.index),
+        ).fetchone()
+        if row is None:
+            raise LeaseLostError(f"chunk {lease.index} of run {lease.run_id} is not in the journal")
+        record = _chunk(row)
+        if record.owner != lease.owner or record.lease_token != lease.token:
+            raise LeaseLostError(
+                f"chunk {lease.index} of run {lease.run_id} is held by another worker "
+                f"(token {record.lease_token}, ours {lease.token})"
+            )
+        if record.state == DONE:
+            raise LeaseLostError(f"chunk {lease.index} of run {lease.run_id} is already done")
+        if record.lease_expires_at is None or record.lease_expires_at <= self._clock():
+            raise LeaseLostError(f"our lease on chunk {lease.index} of run {lease.run_id} expired")
+        return record
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def open_run(
+        self, kind: str, project_id: str, run_id: str | None, fingerprint: str
+    ) -> RunRecord:
+        """Create or find the run (see :meth:`Journal.open_run`)."""
+
+        def work(db: sqlite3.Connection) -> RunRecord:
+            now = self._clock()
+            if run_id is not None:
+                row = db.execute("SELECT * FROM ita_runs_v2 WHERE run_id = ?", (run_id,)).fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO ita_runs_v2 VALUES (?, ?, ?, ?, ?, NULL)",
+                        (run_id, kind, project_id, fingerprint, now),
+                    )
+                    return RunRecord(run_id, kind, project_id, fingerprint, now)
+                record = _run(row)
+                if (record.kind, record.project_id, record.fingerprint) != (
+                    kind,
+                    project_id,
+                    fingerprint,
+                ):
+                    raise JournalMismatchError(
+                        f"run {run_id!r} in {self.path} is a {record.kind} run of project "
+                        f"{record.project_id!r} with other options (batch size)",
+                        field="run_id",
+                    )
+                return record
+            row = db.execute(
+                "SELECT * FROM ita_runs_v2 WHERE kind = ? AND project_id = ? "
+                "AND fingerprint = ? ORDER BY started DESC, rowid DESC LIMIT 1",
+                (kind, project_id, fingerprint),
+            ).fetchone()
+            if row is not None:
+                return _run(row)
+            new_id = uuid.uuid4().hex[:16]
+            db.execute(
+                "INSERT INTO ita_runs_v2 VALUES (?, ?, ?, ?, ?, NULL)",
+                (new_id, kind, project_id, fingerprint, now),
+            )
+            return RunRecord(new_id, kind, project_id, fingerprint, now)
+
+        return await self._call(work)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """The run, or ``None``."""
+
+        def work(db: sqlite3.Connection) -> RunRecord | None:
+            row = db.execute("SELECT * FROM ita_runs_v2 WHERE run_id = ?", (run_id,)).fetchone()
+            return _run(row) if row else None
+
+        return await self._call(work, write=False)
+
+    async def finish_run(self, run_id: str) -> None:
+        """Set the run's finish time once."""
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE ita_runs_v2 SET finished = ? WHERE run_id = ? AND finished IS NULL",
+                (self._clock(), run_id),
+            )
+
+        await self._call(work)
+
+    # -- leases -------------------------------------------------------------------------------
+
+    async def claim(
+        self, run_id: str, index: int, *, key: str, digest: str, owner: str, ttl_s: float
+    ) -> Claim:
+        """Take the chunk's lease if it is free, lapsed or ours (see :meth:`Journal.claim`)."""
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be > 0")
+
+        def work(db: sqlite3.Connection) -> Claim:
+            now = self._clock()
+            if (
+                db.execute("SELECT 1 FROM ita_runs_v2 WHERE run_id = ?", (run_id,)).fetchone()
+                is None
+            ):
+                raise ValueError(f"run {run_id!r} is not in the journal")
+            row = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                (run_id, index),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO ita_chunks_v2 (run_id, idx, key, digest, state, owner, token, "
+                    "expires) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+                    (run_id, index, key, digest, PLANNED, owner, now + ttl_s),
+                )
+                record = ChunkRecord(
+                    index, key, digest, PLANNED, owner=owner, lease_token=1,
+                    lease_expires_at=now + ttl_s,
+                )  # fmt: skip
+                return Claim(record, Lease(run_id, index, owner, 1, now + ttl_s))
+            record = _chunk(row)
+            if record.digest != digest:
+                raise JournalMismatchError(
+                    f"chunk {index} of run {run_id} was recorded with other input (other "
+                    "items, order or batch_size); resume with the same input, or start a new "
+                    "run with a new journal or another run_id",
+                    field="journal",
+                )
+            if record.final:
+                return Claim(record)
+            free = record.owner is None or (record.lease_expires_at or 0.0) <= now
+            if record.owner != owner and not free:
+                return Claim(record)
+            token = record.lease_token if record.owner == owner and not free else None
+            token = token if token is not None else record.lease_token + 1
+            db.execute(
+                "UPDATE ita_chunks_v2 SET owner = ?, token = ?, expires = ? "
+                "WHERE run_id = ? AND idx = ?",
+                (owner, token, now + ttl_s, run_id, index),
+            )
+            record = attrs.evolve(
+                record, owner=owner, lease_token=token, lease_expires_at=now + ttl_s
+            )
+            return Claim(record, Lease(run_id, index, owner, token, now + ttl_s))
+
+        return await self._call(work)
+
+    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
+        """Extend the lease; fenced."""
+
+        def work(db: sqlite3.Connection) -> Lease:
+            self._fenced(db, lease)
+            expires = self._clock() + ttl_s
+            db.execute(
+                "UPDATE ita_chunks_v2 SET expires = ? WHERE run_id = ? AND idx = ?",
+                (expires, lease.run_id, lease.index),
+            )
+            return Lease(lease.run_id, lease.index, lease.owner, lease.token, expires)
+
+        return await self._call(work)
+
+    async def release(self, lease: Lease) -> None:
+        """Give the chunk up if the lease is still ours; otherwise do nothing."""
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE ita_chunks_v2 SET owner = NULL, expires = NULL "
+                "WHERE run_id = ? AND idx = ? AND owner = ? AND token = ? AND state != ?",
+                (lease.run_id, lease.index, lease.owner, lease.token, DONE),
+            )
+
+        await self._call(work)
+
+    # -- chunk changes ------------------------------------------------------------------------
+
+    async def mark_sending(self, lease: Lease) -> ChunkRecord:
+        """Record an attempt to send, before the POST; fenced."""
+
+        def work(db: sqlite3.Connection) -> ChunkRecord:
+            record = self._fenced(db, lease)
+            resent = record.state in (SENDING, SUBMITTED)
+            db.execute(
+                "UPDATE ita_chunks_v2 SET state = ?, attempts = attempts + 1, "
+                "first_sent = COALESCE(first_sent, ?), resubmitted = resubmitted OR ? "
+                "WHERE run_id = ? AND idx = ?",
+                (SENDING, self._clock(), int(resent), lease.run_id, lease.index),
+            )
+            row = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                (lease.run_id, lease.index),
+            ).fetchone()
+            return _chunk(row)
+
+        return await self._call(work)
+
+    async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            self._fenced(db, lease)
+            db.execute(
+                f"UPDATE ita_chunks_v2 SET {assignments} WHERE run_id = ? AND idx = ?",
+                (*values, lease.run_id, lease.index),
+            )
+
+        await self._call(work)
+
+    async def mark_resubmitted(self, lease: Lease) -> None:
+        """Set the sticky re-sent flag; fenced."""
+        await self._set(lease, "resubmitted = 1", ())
+
+    async def mark_in_doubt(self, lease: Lease) -> None:
+        """Flag the chunk's fate as unknown (not re-sent); fenced."""
+        await self._set(lease, "in_doubt = 1", ())
+
+    async def mark_submitted(self, lease: Lease, batch_id: str) -> None:
+        """Record the server's batch id; fenced."""
+        await self._set(lease, "state = ?, batch_id = ?, in_doubt = 0", (SUBMITTED, batch_id))
+
+    async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
+        """Store the outcomes and mark the chunk done, releasing it, in one transaction."""
+        rows = [
+            (
+                lease.run_id,
+                lease.index,
+                pos,
+                o.kind,
+                o.key,
+                o.status,
+                int(o.ok),
+                o.info,
+                o.batch_id,
+                o.item_id,
+                int(o.resubmitted),
+                o.analysis_id,
+            )
+            for pos, o in enumerate(outcomes)
+        ]
+
+        def work(db: sqlite3.Connection) -> None:
+            self._fenced(db, lease)
+            db.execute(
+                "DELETE FROM ita_outcomes_v2 WHERE run_id = ? AND idx = ?",
+                (lease.run_id, lease.index),
+            )
+            db.executemany(
+                "INSERT INTO ita_outcomes_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            db.execute(
+                "UPDATE ita_chunks_v2 SET state = ?, owner = NULL, expires = NULL, in_doubt = 0 "
+                "WHERE run_id = ? AND idx = ?",
+                (DONE, lease.run_id, lease.index),
+            )
+
+        await self._call(work)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get_chunk(self, run_id: str, index: int) -> ChunkRecord | None:
+        """The chunk's record, or ``None``."""
+
+        def work(db: sqlite3.Connection) -> ChunkRecord | None:
+            row = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                (run_id, index),
+            ).fetchone()
+            return _chunk(row) if row else None
+
+        return await self._call(work, write=False)
+
+    async def chunks(self, run_id: str) -> list[ChunkRecord]:
+        """Every chunk of the run, by index."""
+
+        def work(db: sqlite3.Connection) -> list[ChunkRecord]:
+            rows = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? ORDER BY idx",
+                (run_id,),
+            ).fetchall()
+            return [_chunk(r) for r in rows]
+
+        return await self._call(work, write=False)
+
+    async def outcomes(self, run_id: str, index: int) -> list[ItemOutcome]:
+        """The outcomes stored by :meth:`mark_done`, in order."""
+
+        def work(db: sqlite3.Connection) -> list[ItemOutcome]:
+            rows = db.execute(
+                "SELECT kind, key, status, ok, info, batch_id, item_id, resubmitted, "
+                "analysis_id FROM ita_outcomes_v2 WHERE run_id = ? AND idx = ? ORDER BY pos",
+                (run_id, index),
+            ).fetchall()
+            return [
+                ItemOutcome(
+                    kind=r[0],
+                    key=r[1],
+                    status=r[2],
+                    ok=bool(r[3]),
+                    info=r[4],
+                    batch_id=r[5],
+                    item_id=r[6],
+                    chunk=index,
+                    resubmitted=bool(r[7]),
+                    analysis_id=r[8],
+                )
+                for r in rows
+            ]
+
+        return await self._call(work, write=False)
+
+    async def aclose(self) -> None:
+        """Close the database."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the database (synchronous form, for ``finally`` blocks)."""
+        with self._lock:
+            self._db.close()

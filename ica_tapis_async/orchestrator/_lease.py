@@ -1,0 +1,104 @@
+"""Working on one journal entry under a lease: claim, wait for others, heartbeat, settle."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+import attrs
+
+from ._journal_protocol import ChunkRecord, Journal, Lease, LeaseLostError
+from ._report import ItemOutcome
+
+__all__ = ("Held", "LeasedWork", "run_leased")
+
+log = logging.getLogger("ica_tapis_async.orchestrator")
+
+
+@attrs.define
+class Held:
+    """The lease a worker holds, kept fresh by the heartbeat (always write with ``lease``)."""
+
+    lease: Lease
+    lost: bool = False
+
+
+#: The work done under a lease: given the record as claimed, returns the outcomes and whether
+#: they are final (then the entry is marked done; otherwise it is released, resumable).
+LeasedWork = Callable[[ChunkRecord, Held], Awaitable[tuple[list[ItemOutcome], bool]]]
+
+
+async def run_leased(
+    journal: Journal,
+    run_id: str,
+    index: int,
+    *,
+    key: str,
+    digest: str,
+    owner: str,
+    ttl_s: float,
+    work: LeasedWork,
+    wall_clock: Callable[[], float] = time.time,
+) -> tuple[list[ItemOutcome], bool]:
+    """Run ``work`` on entry ``index`` once this worker holds its lease.
+
+    A done entry returns its stored outcomes without work. While another worker holds it, the
+    journal is looked at again when that lease would lapse (or sooner: it may finish). If our
+    lease is lost midway (the heartbeat or a fenced write says so), the work stops and the
+    entry is claimed again, so its outcome comes from whoever finishes it.
+    """
+    while True:
+        claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
+        if claim.record.final:
+            return await journal.outcomes(run_id, index), True
+        if claim.lease is None:
+            # Real time: the lease clock is the journal's, not a test's fake one.
+            expires = claim.record.lease_expires_at or 0.0
+            await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
+            continue
+        try:
+            return await _hold(journal, claim.record, claim.lease, ttl_s, work)
+        except LeaseLostError as exc:
+            log.warning("lost entry %d of run %s: %s", index, run_id, exc)
+
+
+async def _hold(
+    journal: Journal, record: ChunkRecord, lease: Lease, ttl_s: float, work: LeasedWork
+) -> tuple[list[ItemOutcome], bool]:
+    held = Held(lease)
+    result: tuple[list[ItemOutcome], bool] | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_heartbeat, journal, held, ttl_s, tg.cancel_scope)
+            try:
+                result = await work(record, held)
+                if result[1]:
+                    await journal.mark_done(held.lease, result[0])
+                else:
+                    await journal.release(held.lease)
+            except LeaseLostError:
+                held.lost = True
+            tg.cancel_scope.cancel()
+    except BaseException:
+        # Stopped by an error or a cancellation: free the entry at once so that a re-run
+        # need not wait for the lease to lapse (a stale release changes nothing).
+        with anyio.CancelScope(shield=True):
+            await journal.release(held.lease)
+        raise
+    if held.lost or result is None:
+        raise LeaseLostError(f"the lease on entry {lease.index} lapsed while working on it")
+    return result
+
+
+async def _heartbeat(journal: Journal, held: Held, ttl_s: float, scope: anyio.CancelScope) -> None:
+    while True:
+        await anyio.sleep(ttl_s / 3)
+        try:
+            held.lease = await journal.renew(held.lease, ttl_s)
+        except LeaseLostError:
+            # Someone else owns the entry now: stop working on it at once.
+            held.lost = True
+            scope.cancel()
+            return

@@ -1,0 +1,163 @@
+"""Turning a chunk and the server's items into one :class:`ItemOutcome` per input item."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..models import AnalysisItemStatus, LinkingItemStatus, UpdateItemStatus
+from ._plan import Chunk, Kind
+from ._report import ItemOutcome
+from ._views import ItemView
+
+__all__ = (
+    "ALL",
+    "COMMON",
+    "DUPLICATE",
+    "FINAL",
+    "IN_DOUBT",
+    "MISSING",
+    "NOT_SUBMITTED",
+    "OK",
+    "REJECTED",
+    "UNKNOWN",
+    "chunk_outcomes",
+    "item_key",
+    "item_outcomes",
+)
+
+OK: Final[dict[Kind, frozenset[str]]] = {
+    "link": LinkingItemStatus.OK,
+    "update": UpdateItemStatus.OK,
+    "analysis": AnalysisItemStatus.OK,
+}
+ALL: Final[dict[Kind, frozenset[str]]] = {
+    "link": LinkingItemStatus.ALL,
+    "update": UpdateItemStatus.ALL,
+    "analysis": AnalysisItemStatus.ALL,
+}
+FINAL: Final[dict[Kind, frozenset[str]]] = {
+    "link": LinkingItemStatus.FINAL,
+    "update": UpdateItemStatus.FINAL,
+    "analysis": AnalysisItemStatus.FINAL,
+}
+
+#: The status most items of a healthy batch end in: counted rather than read.
+COMMON: Final[dict[Kind, str]] = {
+    "link": LinkingItemStatus.LINKED,
+    "update": UpdateItemStatus.UPDATED,
+}
+
+#: Statuses of our own, for items the server did not (or not yet) report on.
+DUPLICATE: Final = "DUPLICATE"
+REJECTED: Final = "REJECTED"
+NOT_SUBMITTED: Final = "NOT_SUBMITTED"
+UNKNOWN: Final = "UNKNOWN"
+MISSING: Final = "MISSING"
+IN_DOUBT: Final = "IN_DOUBT"
+
+
+def item_key(kind: Kind, item: ItemView) -> str:
+    """The input key an item reports under: its data id, or its user reference."""
+    return str(item.request.user_reference if kind == "analysis" else item.request.data_id)
+
+
+def chunk_outcomes(
+    kind: Kind,
+    chunk: Chunk,
+    status: str,
+    info: str,
+    *,
+    resubmitted: bool,
+    batch_id: str | None = None,
+) -> list[ItemOutcome]:
+    """The same not-ok outcome for every item of the chunk (duplicates included)."""
+    return [
+        ItemOutcome(
+            kind=kind,
+            key=key,
+            status=status,
+            ok=False,
+            info=info,
+            batch_id=batch_id,
+            chunk=chunk.index,
+            resubmitted=resubmitted,
+        )
+        for key in [*chunk.keys, *chunk.duplicates]
+    ]
+
+
+def item_outcomes(
+    kind: Kind,
+    chunk: Chunk,
+    batch_id: str,
+    items: Mapping[str, Any],
+    *,
+    resubmitted: bool,
+    assumed: str | None = None,
+    job_final: bool,
+) -> list[ItemOutcome]:
+    """One outcome per key of the chunk, from the items the server reported.
+
+    With ``assumed``, keys absent from ``items`` were *counted* in that status. Otherwise an
+    absent key is ``MISSING`` once the batch's job is final (the server never reported it) and
+    ``UNKNOWN`` before. A status this library does not know is kept as the server spelled it
+    (not ok) once the job is final, else reported ``UNKNOWN`` for now.
+    """
+    ok, final = OK[kind], FINAL[kind]
+    known = ALL[kind]
+    outcomes: list[ItemOutcome] = []
+    for key in chunk.keys:
+        item = items.get(key)
+        if item is None:
+            if assumed is not None:
+                status, good, info = assumed, True, None
+            elif job_final:
+                status, good, info = MISSING, False, "the server never reported this item"
+            else:
+                status, good, info = UNKNOWN, False, "no final status before poll_timeout"
+            outcomes.append(
+                ItemOutcome(
+                    kind=kind,
+                    key=key,
+                    status=status,
+                    ok=good,
+                    info=info,
+                    batch_id=batch_id,
+                    chunk=chunk.index,
+                    resubmitted=resubmitted,
+                )
+            )
+            continue
+        spelled = item.processing.status
+        keep = spelled in final or (job_final and spelled not in known)
+        status = spelled if keep else UNKNOWN
+        created = getattr(item, "created_analysis", None)
+        outcomes.append(
+            ItemOutcome(
+                kind=kind,
+                key=key,
+                status=status,
+                ok=status in ok,
+                info=item.processing.additional_status_information,
+                batch_id=batch_id,
+                item_id=item.id,
+                chunk=chunk.index,
+                resubmitted=resubmitted,
+                analysis_id=created.id if created is not None else None,
+            )
+        )
+    outcomes.extend(
+        ItemOutcome(
+            kind=kind,
+            key=dup,
+            status=DUPLICATE,
+            ok=True,
+            info="repeated in the same batch; sent once",
+            batch_id=batch_id,
+            chunk=chunk.index,
+            resubmitted=resubmitted,
+        )
+        for dup in chunk.duplicates
+    )
+    return outcomes

@@ -1,0 +1,178 @@
+"""The PostgreSQL journal's plumbing: a connection pool, the schema on first use, retries.
+
+Each unit of work runs in one short transaction on a pooled connection. A connection lost
+mid-call (a restarted server, a proxy dropping idle connections) is retried on a fresh one a
+few times; the journal's writes are written to be safe to repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, TypeVar, cast
+
+import anyio
+
+from .._redact import redact_url
+from ._journal_protocol import ChunkRecord, ChunkState, RunRecord
+from ._postgres_schema import migrate
+
+__all__ = (
+    "CHUNK_COLUMNS",
+    "NOW",
+    "OUTCOME_COLUMNS",
+    "RUN_COLUMNS",
+    "PostgresStore",
+    "chunk_row",
+    "one",
+    "run_row",
+)
+
+log = logging.getLogger("ica_tapis_async.journal")
+T = TypeVar("T")
+
+NOW: Final = "extract(epoch from clock_timestamp())::float8"
+CHUNK_COLUMNS: Final = (
+    "idx, key, digest, state, batch_id, attempts, first_sent, resubmitted, in_doubt, owner, "
+    "token, expires"
+)
+RUN_COLUMNS: Final = "run_id, kind, project_id, fingerprint, started, finished"
+OUTCOME_COLUMNS: Final = (
+    "run_id, idx, pos, kind, key, status, ok, info, batch_id, item_id, resubmitted, analysis_id"
+)
+
+
+def chunk_row(row: Sequence[Any]) -> ChunkRecord:
+    return ChunkRecord(
+        index=int(row[0]),
+        key=str(row[1]),
+        digest=str(row[2]),
+        state=cast(ChunkState, row[3]),
+        batch_id=row[4],
+        attempts=int(row[5]),
+        first_sent_at=row[6],
+        resubmitted=bool(row[7]),
+        in_doubt=bool(row[8]),
+        owner=row[9],
+        lease_token=int(row[10]),
+        lease_expires_at=row[11],
+    )
+
+
+def run_row(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4], row[5])
+
+
+async def one(conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first row of ``sql``'s result, or ``None``."""
+    cursor = await conn.execute(sql, params)
+    return await cursor.fetchone()
+
+
+class PostgresStore:
+    """A pool of connections to one database, with the journal's schema in it.
+
+    Args: as :class:`PostgresJournal`.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        connect_timeout: float = 10.0,
+        retries: int = 4,
+    ) -> None:
+        if not isinstance(dsn, str) or not dsn.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"dsn must be a postgresql:// URL, not {redact_url(str(dsn))!r}")
+        if min_size < 0 or max_size < 1 or min_size > max_size:
+            raise ValueError(f"need 0 <= min_size <= max_size and max_size >= 1, not "
+                             f"{min_size}, {max_size}")  # fmt: skip
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, not {retries!r}")
+        try:
+            import psycopg
+            import psycopg.conninfo
+            from psycopg_pool import AsyncConnectionPool
+        except ImportError as exc:
+            raise ImportError(
+                "PostgresJournal needs psycopg 3: pip install 'ica_tapis_async[postgres]'"
+            ) from exc
+        self.url = redact_url(dsn)
+        try:
+            # Parsed here, not by the pool: libpq's parse errors quote the whole URL, and the
+            # pool logs them, password and all.
+            psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            raise ValueError(f"dsn {self.url!r} is not a valid PostgreSQL URL") from None
+        self._retryable: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+        self._retries = retries
+        self._pool: Any = AsyncConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=connect_timeout,
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
+            check=AsyncConnectionPool.check_connection,
+            name="ica_tapis_async.journal",
+        )
+        self._ready = False
+        self._opening = anyio.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    # -- use -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the pool and create or migrate the schema (once; later calls return at once)."""
+        async with self._opening:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed")
+            if self._ready:
+                return
+            await self._pool.open(wait=False)
+            async with self._pool.connection() as conn:
+                await migrate(conn)
+            self._ready = True
+
+    async def call(
+        self,
+        work: Callable[[Any], Awaitable[T]],
+        retry_work: Callable[[Any], Awaitable[T]] | None = None,
+    ) -> T:
+        """Run ``work(conn)`` in one transaction; retried on a fresh connection if one drops.
+
+        ``retry_work`` replaces ``work`` on retries, for a write that must recognise its own
+        earlier commit (one whose answer the dropped connection lost).
+        """
+        if not self._ready:
+            await self.open()
+        attempt = 0
+        while True:
+            try:
+                async with self._pool.connection() as conn, conn.transaction():
+                    if attempt and retry_work is not None:
+                        return await retry_work(conn)
+                    return await work(conn)
+            except self._retryable as exc:
+                attempt += 1
+                if attempt > self._retries:
+                    raise
+                log.warning(
+                    "journal %s: %s (%s); retrying on a fresh connection",
+                    self.url,
+                    type(exc).__name__,
+                    str(exc).splitlines()[0] if str(exc) else "",
+                )
+                await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    async def aclose(self) -> None:
+        """Close the pool's connections; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._pool.close()

@@ -1,0 +1,158 @@
+"""Sending one chunk's create: lost answers, 409 windows and 422s told apart."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from .._client import IcaClient
+from .._concurrency import Backoff
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    IdempotencyConflictError,
+    IdempotencyInProgressError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from ._outcomes import IN_DOUBT, NOT_SUBMITTED, REJECTED
+from ._plan import Chunk, Kind
+
+__all__ = ("SendResult", "Sender", "is_lost_answer")
+
+#: Answers that may come after the server processed the POST (the answer, not the request,
+#: was lost): the create may have happened.
+_LOST_STATUSES = frozenset({500, 502, 504})
+
+
+def is_lost_answer(error: BaseException) -> bool:
+    """Whether a failed create may nevertheless have been processed by the server."""
+    if isinstance(error, APIConnectionError):
+        return True
+    return isinstance(error, APIStatusError) and error.status in _LOST_STATUSES
+
+
+@attrs.define(frozen=True)
+class SendResult:
+    """What became of one create.
+
+    Attributes:
+        batch_id: the server's batch id, when the create succeeded.
+        lost: an answer was lost on the way, so the create may have been processed more than
+            once (links, updates) or its fate was unknown for a while (analyses).
+        status: for a failure, the items' status: ``REJECTED`` (final: the server refused the
+            input), ``NOT_SUBMITTED`` (not processed as far as anyone can tell) or
+            ``IN_DOUBT`` (it may have been processed).
+        info: the explanation of a failure.
+    """
+
+    batch_id: str | None
+    lost: bool
+    status: str | None = None
+    info: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the failure is final (the chunk is done); successes are not yet final."""
+        return self.status == REJECTED
+
+
+@attrs.define
+class Sender:
+    """Creates batches in one project."""
+
+    ica: IcaClient
+    project_id: str
+    max_links: int
+    poll_initial: float
+    poll_max: float
+    poll_timeout: float
+    sleep: Callable[[float], Awaitable[None]]
+    clock: Callable[[], float]
+
+    async def send(self, kind: Kind, chunk: Chunk, key: str, *, first_use: bool) -> SendResult:
+        """Create the chunk's batch.
+
+        A 409 ("the original request is still in progress") is waited out with the same key,
+        up to ``poll_timeout``; then the chunk is ``IN_DOUBT``. A 422 on the first use of a
+        fresh key is a validation error of the chunk (``REJECTED``); on a key sent before it is
+        an :class:`IdempotencyConflictError`. A create that failed after an answer was lost is
+        ``IN_DOUBT``, never ``NOT_SUBMITTED``.
+
+        Raises:
+            IdempotencyConflictError: a 422 for a key this run sent before.
+            AuthenticationError, PermissionDeniedError, NotFoundError: every chunk would fail
+                alike; a corrected re-run must send them, so nothing is recorded as final.
+        """
+        lost = False
+
+        def on_retry(error: Exception) -> None:
+            nonlocal lost
+            lost = lost or is_lost_answer(error)
+
+        deadline = self.clock() + self.poll_timeout
+        backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
+        while True:
+            try:
+                batch_id = await self._create(kind, chunk, key, on_retry)
+                return SendResult(batch_id, lost)
+            except IdempotencyInProgressError as exc:
+                # The server holds an unfinished first request with this key: it may still
+                # create the analyses, so the chunk must never be reported as refused.
+                lost = True
+                if self.clock() >= deadline:
+                    return SendResult(
+                        None,
+                        lost,
+                        IN_DOUBT,
+                        f"the server was still processing the create sent with Idempotency-Key "
+                        f"{key} when poll_timeout ran out ({exc.status}); run again with the "
+                        "journal to pick it up",
+                    )
+                await self.sleep(backoff.next(changed=False))
+            except IdempotencyConflictError as exc:
+                if first_use:
+                    return SendResult(None, lost, REJECTED, str(exc))
+                raise
+            except (AuthenticationError, PermissionDeniedError, NotFoundError):
+                raise
+            except (APIStatusError, APIConnectionError) as exc:
+                if lost or is_lost_answer(exc):
+                    ref = f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"
+                    return SendResult(
+                        None,
+                        True,
+                        IN_DOUBT,
+                        f"the create's answer was lost ({exc}); the server may have it "
+                        f"({ref}); run again with the journal to settle it",
+                    )
+                if isinstance(exc, APIStatusError) and (
+                    exc.status >= 500 or exc.status in (408, 429)
+                ):
+                    # Refused before processing, past the retries: a re-run sends it again.
+                    return SendResult(None, lost, NOT_SUBMITTED, str(exc))
+                return SendResult(None, lost, REJECTED, str(exc))
+
+    async def _create(
+        self, kind: Kind, chunk: Chunk, key: str, on_retry: Callable[[Exception], None]
+    ) -> str:
+        if kind == "link":
+            batch = await self.ica.data_linking_batches.create(
+                self.project_id,
+                [item.data_id for item in chunk.body.items],
+                retry_safe=True,
+                max_links=max(self.max_links, len(chunk.keys)),
+                on_retry=on_retry,
+            )
+            return batch.id
+        if kind == "update":
+            update = await self.ica.data_update_batches.create(
+                self.project_id, chunk.body.data_update_groups, retry_safe=True, on_retry=on_retry
+            )
+            return update.id
+        analysis = await self.ica.analysis_creation_batches.create(
+            self.project_id, chunk.body, idempotency_key=key, on_retry=on_retry
+        )
+        return analysis.id

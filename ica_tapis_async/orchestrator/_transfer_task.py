@@ -1,0 +1,146 @@
+"""One Tapis transfer task: created once (recovered by tag after a lost answer), then followed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+import anyio
+import attrs
+
+from .._client import TapisClient
+from .._concurrency import Backoff
+from .._errors import APIConnectionError, APIStatusError, AuthenticationError
+from ..models import ReqTransferElement, TransferStatus, TransferTask
+
+__all__ = ("NOT_CREATED", "TIMED_OUT", "UNKNOWN", "Created", "TaskFollower")
+
+log = logging.getLogger("ica_tapis_async.orchestrator")
+
+NOT_CREATED = "NOT_CREATED"
+TIMED_OUT = "TIMED_OUT"
+UNKNOWN = "UNKNOWN"
+
+
+@attrs.define(frozen=True)
+class Created:
+    """The result of creating a task: its uuid (or the error), and whether it was recovered."""
+
+    uuid: str | None
+    recovered: bool = False
+    error: str | None = None
+    final: bool = False  # a refusal (4xx): the request itself is wrong
+
+
+@attrs.define
+class TaskFollower:
+    """Creates and follows tasks for one :class:`TransferOrchestrator`.
+
+    Attributes:
+        recovery_skew_s: a task found by its tag is adopted only if the server created it no
+            earlier than this many seconds before our attempt was sent (clock skew).
+    """
+
+    tapis: TapisClient
+    poll_initial: float
+    poll_max: float
+    poll_timeout: float
+    sleep: Callable[[float], Awaitable[None]]
+    cancelled: anyio.Event
+    recovery_skew_s: float = 30.0
+    wall_clock: Callable[[], float] = time.time
+
+    async def create(
+        self, elements: Sequence[ReqTransferElement], tag: str, *, first_sent_at: float | None,
+        on_send: Callable[[], Awaitable[float | None]], attempts: int = 3,
+    ) -> Created:  # fmt: skip
+        """Create the task, or adopt the one a lost answer created.
+
+        ``first_sent_at`` is when an earlier attempt (a killed run's) may have created it;
+        ``on_send`` records each attempt in the journal before it is sent and returns the first
+        attempt's time.
+
+        Raises:
+            AuthenticationError: bad credentials stop the whole run.
+        """
+        error: str | None = None
+        since = first_sent_at
+        for attempt in range(attempts):
+            if since is not None:
+                found = await self.find(elements, tag, since)
+                if found is not None:
+                    return Created(found, recovered=True)
+            since = await on_send()
+            try:
+                task = await self.tapis.transfers.create(list(elements), tag=tag)
+                return Created(task.uuid, error=None if task.uuid else "no uuid in the answer")
+            except AuthenticationError:
+                raise
+            except (APIConnectionError, APIStatusError) as exc:
+                error = str(exc)
+                if isinstance(exc, APIStatusError) and exc.status < 500 and exc.status != 429:
+                    return Created(None, error=error, final=True)
+                await self.sleep(min(self.poll_max, self.poll_initial * 2**attempt))
+        if since is not None:
+            found = await self.find(elements, tag, since)
+            if found is not None:
+                return Created(found, recovered=True)
+        return Created(None, error=error)
+
+    async def find(
+        self, elements: Sequence[ReqTransferElement], tag: str, since: float
+    ) -> str | None:
+        """The uuid of a task this attempt created: same tag, created after ``since`` (less the
+        skew) and with the same elements; never an older task that happens to carry the tag."""
+        # The newest tasks come first; a lost create is among the most recent ones.
+        page = await self.tapis.transfers.list_recent(page_size=100)
+        wanted = sorted((e.source_uri, e.destination_uri) for e in elements)
+        for task in page.items:
+            if (
+                task.tag != tag
+                or task.uuid is None
+                or not _after(task.created, since - self.recovery_skew_s)
+            ):
+                continue
+            details = await self.tapis.transfers.details(task.uuid)
+            parents = details.parent_tasks or []
+            got = sorted((p.source_uri, p.destination_uri) for p in parents)
+            if got == wanted:
+                return task.uuid
+            log.warning("task %s carries tag %s but other elements: not adopted", task.uuid, tag)
+        return None
+
+    async def wait(self, task_uuid: str) -> TransferTask | str:
+        """The task once final, else ``TIMED_OUT`` or ``UNKNOWN`` (its GET kept failing)."""
+        backoff = Backoff(self.poll_initial, max(self.poll_initial, self.poll_max), 1.5)
+        deadline = time.monotonic() + self.poll_timeout
+        previous: object = None
+        woken = self.cancelled.is_set()
+        while True:
+            try:
+                task = await self.tapis.transfers.get(task_uuid, include_summary=True)
+            except AuthenticationError:
+                raise
+            except (APIStatusError, APIConnectionError) as exc:
+                log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
+                return UNKNOWN
+            if task.status in TransferStatus.FINAL:
+                return task
+            if time.monotonic() >= deadline:
+                return TIMED_OUT
+            state = (task.status, task.complete_transfers)
+            delay = backoff.next(changed=state != previous)
+            previous = state
+            if woken:
+                await self.sleep(delay)
+                continue
+            # A cancel wakes the poll once (to see CANCELLED soon), never again: no spinning.
+            with anyio.move_on_after(delay):
+                await self.cancelled.wait()
+            woken = self.cancelled.is_set()
+
+
+def _after(created: datetime | None, since: float) -> bool:
+    return created is not None and created.timestamp() >= since

@@ -1,0 +1,223 @@
+"""The torture run: seeded faults, SIGKILLs and two processes on one journal, then an audit.
+
+Used by ``test_torture.py`` (a small configuration, in ``make test``) and by ``make torture``
+(``python -m tests.orchestrator.torture [--seed N] [--rounds N] [--scale N]``), which prints its
+seed first so that a failure can be replayed with ``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import anyio
+import attrs
+
+from ica_tapis_async.simulator import Simulator
+
+PROJECT = "3f1e8d0a-0000-4000-8000-00000000e001"
+
+JOB = textwrap.dedent(
+    f"""
+    import asyncio, json, sys
+    import ica_tapis_async as ita
+
+    async def main(ica_url, tapis_url, journal, links, analyses, transfers):
+        ids = [f"fil.t{{i}}" for i in range(links)]
+        requests = [
+            ita.CreateNextflowAnalysis(
+                f"t-{{i}}", "pipe-1", ita.NextflowAnalysisInput([ita.AnalysisDataInput("r")])
+            )
+            for i in range(analyses)
+        ]
+        moves = [
+            ita.TransferRequest(
+                [ita.ReqTransferElement(f"tapis://src/t{{i}}/?files=2", f"tapis://dst/t{{i}}/")]
+            )
+            for i in range(transfers)
+        ]
+        policy = ita.RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
+        timeouts = ita.Timeouts(total=1.0)
+        out = {{}}
+        async with ita.IcaClient(ica_url, api_key="k", retry=policy, timeouts=timeouts) as ica:
+            options = dict(
+                journal=journal, max_inflight_batches=3, poll_initial=0.02, poll_max=0.1,
+                poll_timeout=5.0, lease_ttl=1.0,
+            )
+            async with ita.BatchOrchestrator(ica, "{PROJECT}", batch_size=25, **options) as o:
+                out["link"] = (await o.link(ids)).to_dict()
+            async with ita.BatchOrchestrator(ica, "{PROJECT}", batch_size=5, **options) as o:
+                report = await o.create_analyses(requests)
+                out["analysis"] = report.to_dict()
+        async with ita.TapisClient(tapis_url, token="t", retry=policy, timeouts=timeouts) as t:
+            orch = ita.TransferOrchestrator(
+                t, journal=journal, max_in_flight=4, poll_initial=0.02, poll_max=0.1,
+                lease_ttl=1.0,
+            )
+            report = await orch.run(moves)
+            await orch.aclose()
+            uuids = [o.uuid for o in report.outcomes]
+            out["transfer"] = {{"counts": report.counts, "uuids": uuids}}
+        print(json.dumps(out))
+
+    asyncio.run(main(*sys.argv[1:4], *map(int, sys.argv[4:7])))
+    """
+)
+
+
+@attrs.define
+class Config:
+    """Sizes and rounds of one torture run."""
+
+    links: int = 100
+    analyses: int = 30
+    transfers: int = 6
+    rounds: int = 2
+    workers: int = 2
+
+
+def faults(rng: random.Random) -> dict[str, object]:
+    """A seeded mix of faults: 503s, answers lost before and after processing, slow 409
+    windows, throttling, slow answers and approximate counts."""
+    return {
+        "p_503": rng.uniform(0.0, 0.1),
+        "p_drop_before": rng.uniform(0.0, 0.08),
+        "p_drop_after_post": rng.uniform(0.05, 0.3),
+        "idempotent_processing_s": rng.choice([0.0, 0.3, 1.5]),
+        "rate_limit": rng.choice([None, 150.0]),
+        "tapis_rate_limit": rng.choice([None, 100.0]),
+        "p_slow": rng.uniform(0.0, 0.05),
+        "slow_s": 0.3,
+        "step_s": 0.02,
+        "tapis_step_s": 0.03,
+    }
+
+
+async def _start(script: Path, sim: Simulator, journal: Path, config: Config) -> anyio.abc.Process:
+    argv = [sys.executable, str(script), sim.ica_url, sim.tapis_url, str(journal)]
+    argv += [str(config.links), str(config.analyses), str(config.transfers)]
+    return await anyio.open_process(argv)
+
+
+async def torture(seed: int, config: Config, workdir: Path) -> dict[str, object]:
+    """Run the torture for ``seed``; raises AssertionError naming the seed on any breach."""
+    rng = random.Random(seed)
+    script = workdir / "job.py"
+    script.write_text(JOB)
+    journal = workdir / "journal.sqlite"
+    async with Simulator(seed=seed) as sim:
+        sim.configure(**faults(rng))
+        for _ in range(config.rounds):
+            processes = [await _start(script, sim, journal, config) for _ in range(config.workers)]
+            # Kill each process at a random point of its work (counted in server requests, so
+            # that a slow start-up on a loaded machine does not make every kill a no-op).
+            budget = (config.links // 25 + config.analyses // 5 + config.transfers) * 4
+            async with anyio.create_task_group() as tg:
+                for process in processes:
+                    tg.start_soon(_kill_later, process, sim, rng.randint(1, budget))
+        # The final resume: faults off, every process runs to the end and reports.
+        sim.configure(
+            p_503=0.0, p_drop_before=0.0, p_drop_after_post=0.0, p_slow=0.0,
+            idempotent_processing_s=0.0,
+        )  # fmt: skip
+        reports: list[dict[str, object]] = []
+        for _attempt in range(3):
+            reports = await _final(script, sim, journal, config)
+            if all(_settled(r, config) for r in reports):
+                break
+        _audit(seed, sim, config, reports)
+        return {"seed": seed, "reports": reports, "stats": sim.stats.to_dict()}
+
+
+async def _kill_later(process: anyio.abc.Process, sim: Simulator, requests: int) -> None:
+    target = sim.stats.requests + requests
+    async with process:
+        with anyio.move_on_after(60):
+            # The state lives in the simulator's counters: nothing to await but time.
+            while process.returncode is None and sim.stats.requests < target:  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+        if process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+
+
+async def _final(
+    script: Path, sim: Simulator, journal: Path, config: Config
+) -> list[dict[str, object]]:
+    reports: list[dict[str, object]] = []
+
+    async def one() -> None:
+        argv = [sys.executable, str(script), sim.ica_url, sim.tapis_url, str(journal)]
+        argv += [str(config.links), str(config.analyses), str(config.transfers)]
+        done = await anyio.run_process(argv, check=False)
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+        reports.append(json.loads(done.stdout))
+
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as tg:
+            for _ in range(config.workers):
+                tg.start_soon(one)
+    return reports
+
+
+def _settled(report: dict[str, object], config: Config) -> bool:
+    link = report["link"]
+    analysis = report["analysis"]
+    transfer = report["transfer"]
+    assert isinstance(link, dict) and isinstance(analysis, dict) and isinstance(transfer, dict)
+    return (
+        set(link["counts"]) <= {"LINKED", "ALREADY_LINKED"}
+        and analysis["counts"] == {"SUCCEEDED": config.analyses}
+        and transfer["counts"] == {"COMPLETED": config.transfers}
+    )
+
+
+def _audit(seed: int, sim: Simulator, config: Config, reports: list[dict[str, object]]) -> None:
+    where = f"(replay with: make torture SEED={seed})"
+    ids = {f"fil.t{i}" for i in range(config.links)}
+    assert ids <= sim.links(PROJECT), f"data ids not linked {where}"
+    made = sim.stats.analyses_by_user_reference
+    assert set(made) == {f"t-{i}" for i in range(config.analyses)}, f"analyses missing {where}"
+    twice = {ref: n for ref, n in made.items() if n != 1}
+    assert not twice, f"analyses created more than once: {twice} {where}"
+    assert sim.stats.tapis_tasks == config.transfers, (
+        f"{sim.stats.tapis_tasks} Tapis tasks for {config.transfers} requests {where}"
+    )
+    for report in reports:
+        assert _settled(report, config), f"report differs from the server: {report} {where}"
+        link = report["link"]
+        assert isinstance(link, dict) and link["total"] == config.links, where
+        transfer = report["transfer"]
+        assert isinstance(transfer, dict)
+        assert len(set(transfer["uuids"])) == config.transfers, f"tasks reported twice {where}"
+    first = reports[0]["transfer"]
+    assert all(r["transfer"] == first for r in reports), f"processes disagree {where}"
+
+
+def main() -> None:
+    """``make torture``: a long run with its seed printed first."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--scale", type=int, default=5, help="multiplies the input sizes")
+    args = parser.parse_args()
+    print(f"torture seed {args.seed} (replay: make torture SEED={args.seed})", flush=True)
+    config = Config(
+        links=100 * args.scale, analyses=30 * args.scale, transfers=6 * args.scale,
+        rounds=args.rounds,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        result = anyio.run(torture, args.seed, config, Path(tmp))
+    stats = result["stats"]
+    assert isinstance(stats, dict)
+    print(f"torture seed {args.seed}: passed ({json.dumps(stats.get('faults', {}))})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""PostgresJournal against a real PostgreSQL: the journal conformance suite, schema, faults."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.orchestrator import Journal, LeaseLostError
+from tests.orchestrator.journal_contract import JournalContract, OpenJournal, outcome
+
+
+class TestPostgresJournal(JournalContract):
+    """One fresh database per test; one journal (pool) per simulated process."""
+
+    @pytest.fixture
+    def open_journal(self, pg_dsn: str) -> OpenJournal:
+        """A new journal with its own pool on the test's database."""
+
+        async def open_one() -> Journal:
+            return ita.PostgresJournal(pg_dsn)
+
+        return open_one
+
+
+async def test_schema_is_created_once_and_versioned(pg_dsn: str) -> None:
+    async with ita.PostgresJournal(pg_dsn) as one, ita.PostgresJournal(pg_dsn) as two:
+        await one.open_run("link", "p", "r", "f")
+        assert (await two.get_run("r")) is not None
+    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+        cursor = await conn.execute("SELECT version FROM ita_schema")
+        assert await cursor.fetchall() == [(1,)]
+        await conn.execute("UPDATE ita_schema SET version = 99")
+        await conn.commit()
+    with pytest.raises(RuntimeError, match="version 99, newer"):
+        async with ita.PostgresJournal(pg_dsn) as journal:
+            await journal.get_run("r")
+
+
+async def test_dropped_connections_are_retried(pg_dsn: str) -> None:
+    async with ita.PostgresJournal(pg_dsn, max_size=2) as journal:
+        await journal.open_run("link", "p", "r", "f")
+        claim = await journal.claim("r", 0, key="k", digest="d", owner="a", ttl_s=60)
+        assert claim.lease is not None
+        # The server drops every connection of this database (a failover, an idle reaper).
+        async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as admin:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        await journal.mark_sending(claim.lease)
+        await journal.mark_done(claim.lease, [outcome("fil.1")])
+        assert [o.key for o in await journal.outcomes("r", 0)] == ["fil.1"]
+
+
+async def test_a_stolen_lease_cannot_write(pg_dsn: str) -> None:
+    async with ita.PostgresJournal(pg_dsn) as slow, ita.PostgresJournal(pg_dsn) as fast:
+        await slow.open_run("link", "p", "r", "f")
+        mine = (await slow.claim("r", 0, key="k", digest="d", owner="slow", ttl_s=0.2)).lease
+        assert mine is not None
+        await slow.mark_sending(mine)
+        import anyio
+
+        await anyio.sleep(0.3)  # the slow worker stalls past its lease
+        theirs = (await fast.claim("r", 0, key="k", digest="d", owner="fast", ttl_s=60)).lease
+        assert theirs is not None and theirs.token == mine.token + 1
+        await fast.mark_done(theirs, [outcome("fil.1", status="LINKED")])
+        with pytest.raises(LeaseLostError):
+            await slow.mark_done(mine, [outcome("fil.1", status="FAILED", ok=False)])
+        assert [o.status for o in await fast.outcomes("r", 0)] == ["LINKED"]
+
+
+def test_bad_dsn_is_refused_without_its_password() -> None:
+    with pytest.raises(ValueError, match="postgresql://") as caught:
+        ita.PostgresJournal("mysql://u:s3cret@h/db")
+    assert "s3cret" not in str(caught.value)
+    assert "s3cret" not in repr(ita.PostgresJournal("postgresql://u:s3cret@h/db"))
+    # libpq quotes a URL it cannot parse, password and all: refused before it gets there.
+    with pytest.raises(ValueError, match="not a valid PostgreSQL URL") as caught:
+        ita.PostgresJournal("postgresql://u:s3cret@[::1/db")
+    assert "s3cret" not in str(caught.value)

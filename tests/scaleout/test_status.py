@@ -1,0 +1,93 @@
+"""``ica-tapis-async status``: a run's progress across workers, from SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.cli import main
+from ica_tapis_async.orchestrator import Journal
+from tests.orchestrator.journal_contract import outcome
+from tests.servers import PostgresServer
+
+
+async def _populate(journal: Journal) -> None:
+    """Three chunks: one done by worker a, one sending (b, live lease), one with a lapsed lease."""
+    try:
+        await journal.open_run("link", "proj", "run-7", "fp")
+        done = await journal.claim("run-7", 0, key="k0", digest="d0", owner="a", ttl_s=60)
+        assert done.lease is not None
+        await journal.mark_sending(done.lease)
+        await journal.mark_done(
+            done.lease, [outcome("fil.1"), outcome("fil.2"), outcome("fil.3", "FAILED", False)]
+        )
+        live = await journal.claim("run-7", 1, key="k1", digest="d1", owner="b", ttl_s=60)
+        assert live.lease is not None
+        await journal.mark_sending(live.lease)
+        await journal.claim("run-7", 2, key="k2", digest="d2", owner="c", ttl_s=0.01)
+        await asyncio.sleep(0.05)
+    finally:
+        await journal.aclose()
+
+
+def _status(capsys: pytest.CaptureFixture[str], journal: str, *extra: str) -> tuple[int, str]:
+    code = main(["status", "--journal", journal, "--run-id", "run-7", *extra])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _check(data: dict[str, object]) -> None:
+    assert data["chunks"] == {"seen": 3, "planned": 1, "sending": 1, "submitted": 0, "done": 1}
+    assert data["items"] == {"FAILED": 1, "LINKED": 2}
+    workers = {w["owner"]: w for w in data["workers"]}  # type: ignore[attr-defined]
+    assert set(workers) == {"b", "c"}
+    assert workers["b"]["leases"] == 1 and workers["b"]["chunks"] == [1]
+    assert workers["c"]["leases"] == 0 and workers["c"]["expired_leases"] == 1
+
+
+def test_status_of_a_sqlite_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "j.sqlite")
+    asyncio.run(_populate(ita.SqliteJournal(path)))
+    code, out = _status(capsys, path, "--json")
+    assert code == 0
+    _check(json.loads(out))
+    code, out = _status(capsys, path)
+    assert code == 0 and "run run-7: link, running" in out and "expired" in out
+
+
+def test_status_of_a_postgres_journal_hides_the_password(
+    postgres_server: PostgresServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def fresh() -> str:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(
+            postgres_server.dsn(), autocommit=True
+        ) as conn:
+            await conn.execute("CREATE DATABASE status_test")
+        return postgres_server.dsn("status_test")
+
+    dsn = asyncio.run(fresh()).replace("postgres@", "postgres:s3cret-pw@")  # trust auth
+    asyncio.run(_populate(ita.PostgresJournal(dsn)))
+    code, out = _status(capsys, dsn, "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    _check(data)
+    assert "s3cret" not in out and data["journal"].startswith("postgresql://postgres:***@")
+
+
+def test_status_of_an_unknown_run_or_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "nope.sqlite")
+    code, out = _status(capsys, missing)
+    assert code == 2 and "no such file" in out
+    assert not Path(missing).exists()
+    path = str(tmp_path / "j.sqlite")
+    asyncio.run(_populate(ita.SqliteJournal(path)))
+    code = main(["status", "--journal", path, "--run-id", "other"])
+    assert code == 2 and "no run 'other'" in capsys.readouterr().err
