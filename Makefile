@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture
+.PHONY: test demo demo-cluster lint fix typecheck pytest bench clean torture fuzz mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ fix: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict ica_tapis_async
 
+# Branch coverage is measured on every run, from before pytest loads our plugin (so module-level
+# code counts); `coverage report` fails under the floor in [tool.coverage.report] fail_under.
 pytest: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/coverage run -m pytest
+	@$(BIN)/coverage report --format=total | sed 's/^/branch coverage (%): /'
+	@$(BIN)/coverage report > /dev/null
 
 test: lint typecheck pytest
 
@@ -44,8 +48,22 @@ test: lint typecheck pytest
 torture: $(VENV)/.installed-test
 	$(BIN)/python -m tests.orchestrator.torture $(if $(SEED),--seed $(SEED))
 
+# The long schema fuzzing run: fresh random examples, many per schema, failures shrunk and kept
+# in .hypothesis/ (`make test` runs the same tests with a fixed seed and few examples).
+fuzz: $(VENV)/.installed-test
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz
+
 demo: $(VENV)/.installed-cli
 	$(BIN)/ica-tapis-async demo
+
+$(VENV)/.installed-mutation: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e ".[test,cli,mutation]"
+	touch $@
+
+# Mutation testing of the core modules (slow: minutes, not part of `make test`). Prints a score
+# per module and the surviving mutants; fails when a module is under the 90% floor.
+mutation: $(VENV)/.installed-mutation
+	$(BIN)/python tools/mutation.py
 
 # Four workers sharing one Redis rate budget and one PostgreSQL journal, with a live view.
 # Uses redis-server and PostgreSQL when installed (apt-get install redis-server postgresql).

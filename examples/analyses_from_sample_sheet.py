@@ -8,9 +8,11 @@ same ``--journal`` after a crash or Ctrl-C: finished batches are skipped, a batc
 was lost is replayed with its key (the server returns the stored answer instead of creating the
 analyses again), and nothing is created twice.
 
-By default it runs against an in-process simulator and proves the point: the first run is
+Unless ``--base-url`` is given on the command line (the ICA_* variables alone never point it at
+a server) it runs against an in-process simulator and proves the point: the first run is
 interrupted after its first batch, the second run resumes from the journal, and the simulator
-counts each analysis exactly once::
+counts each analysis exactly once; its made-up sheet and journal live in a temporary directory
+that is removed at the end::
 
     python examples/analyses_from_sample_sheet.py --samples 300
 
@@ -119,20 +121,27 @@ def print_report(report: BatchReport) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     """Run (and, on the simulator, interrupt and resume); 0 when every analysis was created."""
-    workdir = Path(tempfile.mkdtemp(prefix="ita-example-"))
+    with tempfile.TemporaryDirectory(prefix="ita-example-") as workdir:
+        return await run_in(args, Path(workdir))
+
+
+async def run_in(args: argparse.Namespace, workdir: Path) -> int:
+    """:func:`run` with its made-up files in ``workdir``."""
     sheet = Path(args.sheet) if args.sheet else workdir / "samples.csv"
     if not args.sheet:
         write_sample_sheet(sheet, args.samples)
     journal = Path(args.journal) if args.journal else workdir / "analyses.journal.sqlite"
     requests = read_sample_sheet(sheet)
-    print(f"{len(requests):,} analyses from {sheet}; journal {journal}")
     if args.base_url:
-        if not (args.api_key or args.access_token) or not args.project:
+        api_key = args.api_key or os.environ.get("ICA_API_KEY")
+        access_token = args.access_token or os.environ.get("ICA_ACCESS_TOKEN")
+        project = args.project or os.environ.get("ICA_PROJECT_ID")
+        if not (api_key or access_token) or not project:
             raise SystemExit("--base-url needs --api-key/--access-token and --project (or env)")
-        async with ita.IcaClient(
-            args.base_url, api_key=args.api_key, access_token=args.access_token
-        ) as ica:
-            report = await launch(ica, args.project, requests, journal)
+        print(f"server: {args.base_url} (a real server)", flush=True)
+        print(f"{len(requests):,} analyses from {sheet}; journal {journal}")
+        async with ita.IcaClient(args.base_url, api_key=api_key, access_token=access_token) as ica:
+            report = await launch(ica, project, requests, journal)
         assert report is not None
         print_report(report)
         return 0 if report.ok and report.total == len(requests) else 1
@@ -140,6 +149,8 @@ async def run(args: argparse.Namespace) -> int:
     from ica_tapis_async.simulator import Simulator
 
     async with Simulator() as sim, ita.IcaClient(sim.ica_url, api_key="example-key") as ica:
+        print(f"server: in-process simulator at {sim.ica_url} (no real data is touched)")
+        print(f"{len(requests):,} analyses from {sheet}; journal {journal}")
         first = await launch(ica, SIM_PROJECT, requests, journal, stop_after_batches=1)
         print(f"first run stopped early ({'finished' if first else 'interrupted'}); resuming")
         report = await launch(ica, SIM_PROJECT, requests, journal)
@@ -158,10 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sheet", help="CSV sample sheet (default: a made-up one)")
     parser.add_argument("--samples", type=int, default=300, help="rows of the made-up sheet")
     parser.add_argument("--journal", help="SQLite journal (default: in a temporary directory)")
-    parser.add_argument("--base-url", default=os.environ.get("ICA_BASE_URL"))
-    parser.add_argument("--api-key", default=os.environ.get("ICA_API_KEY"))
-    parser.add_argument("--access-token", default=os.environ.get("ICA_ACCESS_TOKEN"))
-    parser.add_argument("--project", default=os.environ.get("ICA_PROJECT_ID"))
+    parser.add_argument("--base-url", help="a real ICA (default: an in-process simulator)")
+    parser.add_argument("--api-key", help="with --base-url (default: ICA_API_KEY)")
+    parser.add_argument("--access-token", help="with --base-url (default: ICA_ACCESS_TOKEN)")
+    parser.add_argument("--project", help="with --base-url (default: ICA_PROJECT_ID)")
     return asyncio.run(run(parser.parse_args(argv)))
 
 

@@ -5,7 +5,8 @@ data update batches. It streams the outcomes (``stream_update``) to show items a
 finishes, then prints a count per status. Folders are tagged recursively by ICA, but archive and
 delete times cannot be set on folders, so folder ids only get the tags.
 
-Runs against an in-process simulator (with made-up ids) by default::
+Runs against an in-process simulator (with made-up ids) unless ``--base-url`` is given on the
+command line (the ICA_* variables alone never point it at a server)::
 
     python examples/bulk_tag.py --count 5000 --add-tag qc-passed --archive-in-days 90
 
@@ -60,18 +61,24 @@ def update_groups(ids: list[str], args: argparse.Namespace) -> list[ita.DataUpda
 
 @asynccontextmanager
 async def ica_client(args: argparse.Namespace) -> AsyncIterator[tuple[ita.IcaClient, str]]:
-    """A client of the real server (``--base-url``) or of an in-process simulator."""
+    """A client of the server named by ``--base-url``, else of an in-process simulator.
+
+    Prints which one first: an example must never surprise anyone by touching real data.
+    """
     if args.base_url:
-        if not (args.api_key or args.access_token) or not args.project:
+        api_key = args.api_key or os.environ.get("ICA_API_KEY")
+        access_token = args.access_token or os.environ.get("ICA_ACCESS_TOKEN")
+        project = args.project or os.environ.get("ICA_PROJECT_ID")
+        if not (api_key or access_token) or not project:
             raise SystemExit("--base-url needs --api-key/--access-token and --project (or env)")
-        async with ita.IcaClient(
-            args.base_url, api_key=args.api_key, access_token=args.access_token
-        ) as ica:
-            yield ica, args.project
+        print(f"server: {args.base_url} (a real server)", flush=True)
+        async with ita.IcaClient(args.base_url, api_key=api_key, access_token=access_token) as ica:
+            yield ica, project
         return
     from ica_tapis_async.simulator import Simulator
 
     async with Simulator() as sim, ita.IcaClient(sim.ica_url, api_key="example-key") as ica:
+        print(f"server: in-process simulator at {sim.ica_url} (no real data is touched)")
         yield ica, args.project or SIM_PROJECT
 
 
@@ -109,10 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--remove-tag", action="append", help="user tag to remove (repeatable)")
     parser.add_argument("--archive-in-days", type=int, help="archive the files in N days")
     parser.add_argument("--batch-size", type=int, default=1000, help="data ids per batch")
-    parser.add_argument("--base-url", default=os.environ.get("ICA_BASE_URL"))
-    parser.add_argument("--api-key", default=os.environ.get("ICA_API_KEY"))
-    parser.add_argument("--access-token", default=os.environ.get("ICA_ACCESS_TOKEN"))
-    parser.add_argument("--project", default=os.environ.get("ICA_PROJECT_ID"))
+    parser.add_argument("--base-url", help="a real ICA (default: an in-process simulator)")
+    parser.add_argument("--api-key", help="with --base-url (default: ICA_API_KEY)")
+    parser.add_argument("--access-token", help="with --base-url (default: ICA_ACCESS_TOKEN)")
+    parser.add_argument("--project", help="with --base-url (default: ICA_PROJECT_ID)")
     return asyncio.run(run(parser.parse_args(argv)))
 
 

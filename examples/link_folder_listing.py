@@ -7,11 +7,13 @@ listing is a JSON file shaped like ICA's project data list (``{"items": [{"data"
 a folder itself to link all it holds), ``--pattern`` keeps only matching paths, and the batch
 orchestrator links the rest in batches, waits for every item and reports per status.
 
-Runs against an in-process simulator (with a made-up listing of one run folder) by default::
+Runs against an in-process simulator (with a made-up listing of one run folder) unless
+``--base-url`` is given on the command line (the ICA_* variables alone never point it at a
+server)::
 
     python examples/link_folder_listing.py --files 2000
 
-and against a real ICA with a base URL and credentials (flags or ICA_API_KEY /
+and against a real ICA with ``--base-url`` and credentials (flags or ICA_API_KEY /
 ICA_ACCESS_TOKEN / ICA_PROJECT_ID)::
 
     python examples/link_folder_listing.py --base-url https://ica.illumina.com/ica/rest \\
@@ -72,18 +74,24 @@ def file_ids(listing: dict[str, Any], pattern: str | None) -> list[str]:
 
 @asynccontextmanager
 async def ica_client(args: argparse.Namespace) -> AsyncIterator[tuple[ita.IcaClient, str]]:
-    """A client of the real server (``--base-url``) or of an in-process simulator."""
+    """A client of the server named by ``--base-url``, else of an in-process simulator.
+
+    Prints which one first: an example must never surprise anyone by touching real data.
+    """
     if args.base_url:
-        if not (args.api_key or args.access_token) or not args.project:
+        api_key = args.api_key or os.environ.get("ICA_API_KEY")
+        access_token = args.access_token or os.environ.get("ICA_ACCESS_TOKEN")
+        project = args.project or os.environ.get("ICA_PROJECT_ID")
+        if not (api_key or access_token) or not project:
             raise SystemExit("--base-url needs --api-key/--access-token and --project (or env)")
-        async with ita.IcaClient(
-            args.base_url, api_key=args.api_key, access_token=args.access_token
-        ) as ica:
-            yield ica, args.project
+        print(f"server: {args.base_url} (a real server)", flush=True)
+        async with ita.IcaClient(args.base_url, api_key=api_key, access_token=access_token) as ica:
+            yield ica, project
         return
     from ica_tapis_async.simulator import Simulator
 
     async with Simulator() as sim, ita.IcaClient(sim.ica_url, api_key="example-key") as ica:
+        print(f"server: in-process simulator at {sim.ica_url} (no real data is touched)")
         yield ica, args.project or SIM_PROJECT
 
 
@@ -93,8 +101,8 @@ async def run(args: argparse.Namespace, listing: dict[str, Any]) -> int:
     if not ids:
         print("no files in the listing match", file=sys.stderr)
         return 1
-    print(f"linking {len(ids):,} files")
     async with ica_client(args) as (ica, project):
+        print(f"linking {len(ids):,} files")
         orchestrator = BatchOrchestrator(ica, project, journal=args.journal)
         try:
             report = await orchestrator.link(ids)
@@ -115,10 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pattern", help="only paths matching this glob, e.g. '*.fastq.gz'")
     parser.add_argument("--files", type=int, default=1000, help="files in the made-up listing")
     parser.add_argument("--journal", help="SQLite journal, to resume an interrupted run")
-    parser.add_argument("--base-url", default=os.environ.get("ICA_BASE_URL"))
-    parser.add_argument("--api-key", default=os.environ.get("ICA_API_KEY"))
-    parser.add_argument("--access-token", default=os.environ.get("ICA_ACCESS_TOKEN"))
-    parser.add_argument("--project", default=os.environ.get("ICA_PROJECT_ID"))
+    parser.add_argument("--base-url", help="a real ICA (default: an in-process simulator)")
+    parser.add_argument("--api-key", help="with --base-url (default: ICA_API_KEY)")
+    parser.add_argument("--access-token", help="with --base-url (default: ICA_ACCESS_TOKEN)")
+    parser.add_argument("--project", help="with --base-url (default: ICA_PROJECT_ID)")
     args = parser.parse_args(argv)
     if args.listing:
         with open(args.listing, encoding="utf-8") as f:

@@ -6,11 +6,13 @@ concurrently (each tagged, so a create whose answer was lost is found again inst
 made twice), polls each task with a backoff until it is COMPLETED, FAILED or CANCELLED, and
 reports every task. ``--cancel-after`` shows cancelling what is still running.
 
-Runs against an in-process simulator (with made-up run folders) by default::
+Runs against an in-process simulator (with made-up run folders) unless ``--base-url`` is given
+on the command line (the TAPIS_* variables alone never point it at a server)::
 
     python examples/tapis_bulk_transfer.py --tasks 40
 
-and against a real Tapis tenant with ``--base-url`` and a token (flag or TAPIS_TOKEN)::
+and against a real Tapis tenant with ``--base-url`` and a token (flag or TAPIS_TOKEN);
+``--cancel-after`` there asks first, or takes ``--yes``::
 
     python examples/tapis_bulk_transfer.py --base-url https://tacc.tapis.io --pairs pairs.txt
 """
@@ -49,27 +51,49 @@ def read_pairs(path: str | None, tasks: int) -> list[TransferRequest]:
 
 @asynccontextmanager
 async def tapis_client(args: argparse.Namespace) -> AsyncIterator[ita.TapisClient]:
-    """A client of the real tenant (``--base-url``) or of an in-process simulator."""
+    """A client of the tenant named by ``--base-url``, else of an in-process simulator.
+
+    Prints which one first: an example must never surprise anyone by touching real data.
+    """
     if args.base_url:
-        if not args.token:
+        token = args.token or os.environ.get("TAPIS_TOKEN")
+        if not token:
             raise SystemExit("--base-url needs --token (or TAPIS_TOKEN)")
-        async with ita.TapisClient(args.base_url, token=args.token) as tapis:
+        print(f"server: {args.base_url} (a real server)", flush=True)
+        async with ita.TapisClient(args.base_url, token=token) as tapis:
             yield tapis
         return
     from ica_tapis_async.simulator import Simulator
 
     async with (
-        Simulator(tapis_step_s=0.05, tapis_file_s=0.02) as sim,
+        Simulator(tapis_step_s=args.sim_step_s, tapis_file_s=0.02) as sim,
         ita.TapisClient(sim.tapis_url, token="example-token") as tapis,
     ):
+        print(f"server: in-process simulator at {sim.tapis_url} (no real data is touched)")
         yield tapis
+
+
+def confirmed(args: argparse.Namespace, question: str) -> bool:
+    """Whether a destructive step may go ahead: always on the simulator; on a real server with
+    ``--yes``, or when the person at the terminal answers yes."""
+    if not args.base_url or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"not confirmed: {question} (add --yes to confirm)", file=sys.stderr)
+        return False
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 async def run(args: argparse.Namespace) -> int:
     """Transfer everything; 0 when every task completed (or was cancelled on request)."""
     requests = read_pairs(args.pairs, args.tasks)
-    print(f"{len(requests)} transfer tasks")
+    if args.cancel_after is not None:
+        question = f"cancel the tasks still running after {args.cancel_after:g} s?"
+        if not confirmed(args, question):
+            return 2
     async with tapis_client(args) as tapis:
+        print(f"{len(requests)} transfer tasks")
         orchestrator = TransferOrchestrator(tapis, max_in_flight=16, poll_initial=0.2, poll_max=5)
         report: TransferReport | None = None
         async with anyio.create_task_group() as tg:
@@ -101,8 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pairs", help="file of 'source destination' lines (default: made up)")
     parser.add_argument("--tasks", type=int, default=40, help="made-up transfer tasks")
     parser.add_argument("--cancel-after", type=float, help="cancel running tasks after S seconds")
-    parser.add_argument("--base-url", default=os.environ.get("TAPIS_BASE_URL"))
-    parser.add_argument("--token", default=os.environ.get("TAPIS_TOKEN"))
+    parser.add_argument("--base-url", help="a real Tapis tenant (default: a simulator)")
+    parser.add_argument("--token", help="with --base-url (default: TAPIS_TOKEN)")
+    parser.add_argument("--yes", action="store_true", help="cancel without asking (real server)")
+    parser.add_argument(
+        "--sim-step-s", type=float, default=0.05, help="the simulator's task step time"
+    )
     return asyncio.run(run(parser.parse_args(argv)))
 
 

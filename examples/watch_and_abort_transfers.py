@@ -6,12 +6,14 @@ more than ``--max-remaining-s`` seconds to finish (or all ongoing ones with ``--
 It then follows the aborted transfers until ICA reports them ABORTED (ABORTREQUESTED first).
 
 Runs against an in-process simulator (which seeds a mix of finished, finishing and long-running
-transfers) by default::
+transfers) unless ``--base-url`` is given on the command line; the ICA_* variables alone never
+point it at a server::
 
     python examples/watch_and_abort_transfers.py
 
-and against a real ICA with ``--base-url`` plus credentials (flags or ICA_API_KEY /
-ICA_ACCESS_TOKEN / ICA_PROJECT_ID)::
+Against a real ICA, pass ``--base-url`` (credentials from flags or ICA_API_KEY /
+ICA_ACCESS_TOKEN / ICA_PROJECT_ID). Aborting is destructive: it asks before aborting anything,
+or give ``--yes`` to skip the question (needed when stdin is not a terminal)::
 
     python examples/watch_and_abort_transfers.py --base-url https://ica.illumina.com/ica/rest \\
         --project <project-id> --watch-s 60 --max-remaining-s 3600
@@ -39,19 +41,37 @@ FINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED"})
 
 @asynccontextmanager
 async def ica_client(args: argparse.Namespace) -> AsyncIterator[tuple[ita.IcaClient, str]]:
-    """A client of the real server (``--base-url``) or of an in-process simulator."""
+    """A client of the server named by ``--base-url``, else of an in-process simulator.
+
+    Prints which one first: an example must never surprise anyone by touching real data.
+    """
     if args.base_url:
-        if not (args.api_key or args.access_token) or not args.project:
+        api_key = args.api_key or os.environ.get("ICA_API_KEY")
+        access_token = args.access_token or os.environ.get("ICA_ACCESS_TOKEN")
+        project = args.project or os.environ.get("ICA_PROJECT_ID")
+        if not (api_key or access_token) or not project:
             raise SystemExit("--base-url needs --api-key/--access-token and --project (or env)")
-        async with ita.IcaClient(
-            args.base_url, api_key=args.api_key, access_token=args.access_token
-        ) as ica:
-            yield ica, args.project
+        print(f"server: {args.base_url} (a real server)", flush=True)
+        async with ita.IcaClient(args.base_url, api_key=api_key, access_token=access_token) as ica:
+            yield ica, project
         return
     from ica_tapis_async.simulator import Simulator
 
     async with Simulator() as sim, ita.IcaClient(sim.ica_url, api_key="example-key") as ica:
+        print(f"server: in-process simulator at {sim.ica_url} (no real data is touched)")
         yield ica, args.project or SIM_PROJECT
+
+
+def confirmed(args: argparse.Namespace, question: str) -> bool:
+    """Whether a destructive step may go ahead: always on the simulator; on a real server with
+    ``--yes``, or when the person at the terminal answers yes."""
+    if not args.base_url or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"not confirmed: {question} (add --yes to confirm)", file=sys.stderr)
+        return False
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 async def ongoing(ica: ita.IcaClient, project: str) -> dict[str, ita.DataTransfer]:
@@ -103,6 +123,10 @@ async def run(args: argparse.Namespace) -> int:
             print("nothing to abort")
             return 0
 
+        question = f"abort {len(too_slow)} transfers of project {project} on {args.base_url}?"
+        if not confirmed(args, question):
+            print("nothing aborted")
+            return 2
         print(f"aborting {len(too_slow)} transfers")
 
         async def abort(transfer: ita.DataTransfer) -> tuple[str, str]:
@@ -127,10 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--abort-all", action="store_true", help="abort every ongoing transfer")
     parser.add_argument("--limit-s", type=float, default=120.0, help="wait this long for ABORTED")
-    parser.add_argument("--base-url", default=os.environ.get("ICA_BASE_URL"))
-    parser.add_argument("--api-key", default=os.environ.get("ICA_API_KEY"))
-    parser.add_argument("--access-token", default=os.environ.get("ICA_ACCESS_TOKEN"))
-    parser.add_argument("--project", default=os.environ.get("ICA_PROJECT_ID"))
+    parser.add_argument("--base-url", help="a real ICA (default: an in-process simulator)")
+    parser.add_argument("--api-key", help="with --base-url (default: ICA_API_KEY)")
+    parser.add_argument("--access-token", help="with --base-url (default: ICA_ACCESS_TOKEN)")
+    parser.add_argument("--project", help="with --base-url (default: ICA_PROJECT_ID)")
+    parser.add_argument("--yes", action="store_true", help="abort without asking (real server)")
     return asyncio.run(run(parser.parse_args(argv)))
 
 

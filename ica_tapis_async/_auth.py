@@ -15,7 +15,9 @@ from typing import Final
 import anyio
 import orjson
 
-__all__ = ("IcaAuth", "Secret", "TapisAuth", "jwt_expiry")
+from ._errors import RequestValidationError
+
+__all__ = ("ApiKeyAuth", "BasicAuth", "IcaAuth", "Secret", "TapisAuth", "jwt_expiry")
 
 log = logging.getLogger("ica_tapis_async.auth")
 
@@ -34,7 +36,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str) or not value:
-            raise ValueError("a credential must be a non-empty string")
+            raise RequestValidationError("a credential must be a non-empty string")
         self._value = value
 
     def reveal(self) -> str:
@@ -96,9 +98,9 @@ class IcaAuth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if api_key is None and access_token is None:
-            raise ValueError("IcaClient needs api_key or access_token")
+            raise RequestValidationError("IcaClient needs api_key or access_token", field="api_key")
         if exchange and api_key is None:
-            raise ValueError("exchange_api_key=True needs an api_key")
+            raise RequestValidationError("exchange_api_key=True needs an api_key", field="api_key")
         self._api_key = Secret(api_key) if api_key is not None else None
         self._token = Secret(access_token) if access_token is not None else None
         self._exp = jwt_expiry(access_token) if access_token else None
@@ -107,6 +109,11 @@ class IcaAuth:
         self._lock = anyio.Lock()
         self._fetch: TokenFetcher | None = None
         self.exchanges = 0
+
+    @property
+    def api_key(self) -> Secret | None:
+        """The API key, if the client has one (``POST /api/tokens`` takes it, never a JWT)."""
+        return self._api_key
 
     def bind(self, fetch: TokenFetcher) -> None:
         """Give the auth the function that performs ``POST /api/tokens`` with an API key."""
@@ -191,3 +198,56 @@ class TapisAuth:
 
     def __repr__(self) -> str:
         return "TapisAuth(token=Secret('********'))"
+
+
+class ApiKeyAuth:
+    """Only ``X-API-Key``: what ``POST /api/tokens`` takes (never the bearer JWT it replaces)."""
+
+    can_renew = False
+
+    def __init__(self, key: Secret) -> None:
+        self._key = key
+
+    async def headers(self) -> dict[str, str]:
+        """The API key header."""
+        return {"X-API-Key": self._key.reveal()}
+
+    def snapshot(self) -> Secret | None:
+        """The key in use."""
+        return self._key
+
+    async def renew(self, stale: Secret | None) -> None:
+        """An API key cannot be renewed by the client."""
+        raise RuntimeError("an API key cannot be renewed")
+
+    def __repr__(self) -> str:
+        return "ApiKeyAuth(key=Secret('********'))"
+
+
+class BasicAuth:
+    """HTTP Basic credentials, which ``POST /api/tokens`` also accepts (user name and password)."""
+
+    can_renew = False
+
+    def __init__(self, username: str, password: str) -> None:
+        if not isinstance(username, str) or not username or ":" in username:
+            raise RequestValidationError("must be a non-empty name without ':'", field="username")
+        if not isinstance(password, str) or not password:
+            raise RequestValidationError("must be a non-empty string", field="password")
+        pair = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        self._header = Secret(f"Basic {pair}")
+
+    async def headers(self) -> dict[str, str]:
+        """The Basic authorization header."""
+        return {"Authorization": self._header.reveal()}
+
+    def snapshot(self) -> Secret | None:
+        """The credentials in use."""
+        return self._header
+
+    async def renew(self, stale: Secret | None) -> None:
+        """Credentials cannot be renewed by the client."""
+        raise RuntimeError("Basic credentials cannot be renewed")
+
+    def __repr__(self) -> str:
+        return "BasicAuth(credentials=Secret('********'))"

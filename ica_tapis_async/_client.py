@@ -12,12 +12,13 @@ import aiohttp
 import anyio
 import attrs
 
-from ._auth import IcaAuth, Secret, TapisAuth
+from ._auth import ApiKeyAuth, IcaAuth, Secret, TapisAuth
 from ._concurrency import RateLimiter
-from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
+from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts, without_password
 from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
+from ._errors import RequestValidationError
 from ._session import ClientMetrics, Dispatcher, _Auth
 from ._telemetry import Telemetry
 from ._transport import AiohttpTransport, Transport
@@ -31,6 +32,7 @@ from .resources import (
     Transfers,
 )
 from .resources._base import Resource
+from .resources.ica.tokens import require_token
 
 __all__ = ("IcaClient", "TapisClient")
 
@@ -72,7 +74,9 @@ def _config(
     unreachable_after: float | None,
 ) -> ClientConfig:
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise RequestValidationError(
+            f"must be an http(s) URL, got {without_password(base_url)!r}", field="base_url"
+        )
     config = ClientConfig(
         base_url=base_url.rstrip("/"),
         max_connections=max_connections,
@@ -179,7 +183,8 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         auth = self._dispatcher.auth
-        return f"{type(self).__name__}(base_url={self.config.base_url!r}, auth={auth!r})"
+        url = without_password(self.config.base_url)
+        return f"{type(self).__name__}(base_url={url!r}, auth={auth!r})"
 
 
 class IcaClient(_BaseClient):
@@ -241,7 +246,7 @@ class IcaClient(_BaseClient):
 
     async def _exchange_api_key(self, api_key: Secret) -> str:
         # Its own auth, so that the exchange carries the key, not the bearer token being renewed.
-        key_dispatcher = self._dispatcher.evolve(auth=_ApiKeyAuth(api_key))
+        key_dispatcher = self._dispatcher.evolve(auth=ApiKeyAuth(api_key))
         request = Request(
             "POST",
             build_url(self._dispatcher.config.base_url, "/api/tokens"),
@@ -249,10 +254,8 @@ class IcaClient(_BaseClient):
             declared_idempotent=True,
             operation="createJwtToken",
         )
-        token = structure(await key_dispatcher.send_json(request), Token)
-        if not token.token:
-            raise ValueError("POST /api/tokens answered without a token")
-        return token.token
+        token = require_token(structure(await key_dispatcher.send_json(request), Token))
+        return token.token or ""
 
     @functools.cached_property
     def data_linking_batches(self) -> DataLinkingBatches:
@@ -278,22 +281,6 @@ class IcaClient(_BaseClient):
     def tokens(self) -> Tokens:
         """JWT creation and refresh."""
         return Tokens(self._dispatcher)
-
-
-class _ApiKeyAuth:
-    can_renew = False
-
-    def __init__(self, key: Secret) -> None:
-        self._key = key
-
-    async def headers(self) -> dict[str, str]:
-        return {"X-API-Key": self._key.reveal()}
-
-    async def renew(self, stale: object) -> None:
-        raise RuntimeError("an API key cannot be renewed")
-
-    def snapshot(self) -> Secret:
-        return self._key
 
 
 class TapisClient(_BaseClient):

@@ -7,6 +7,7 @@ the session resolves them in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypedDict
 
@@ -19,6 +20,13 @@ __all__ = (
     "RetryPolicy",
     "Timeouts",
 )
+
+
+def without_password(url: object) -> object:
+    """``url`` with the password of a ``user:password@`` masked, for reprs and errors."""
+    if not isinstance(url, str):
+        return url
+    return re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:********@", url)
 
 
 def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float | None) -> None:
@@ -116,12 +124,15 @@ class ClientConfig:
             Once any answer has arrived this never triggers.
     """
 
-    base_url: str
+    base_url: str = attrs.field(repr=lambda url: repr(without_password(url)))
     timeouts: Timeouts = attrs.field(factory=Timeouts)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     rate_limit: RateLimitPolicy = attrs.field(factory=RateLimitPolicy)
     user_agent: str = "ica-tapis-async"
-    extra_headers: tuple[tuple[str, str], ...] = ()
+    #: Printed by name only: a caller may put a credential in a header of its own.
+    extra_headers: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), repr=lambda headers: repr(tuple(name for name, _ in headers))
+    )
     max_connections: int = 100
     max_redirects: int = 5
     unreachable_after: float | None = attrs.field(default=10.0, validator=_non_negative)

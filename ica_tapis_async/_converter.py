@@ -92,7 +92,8 @@ def _structure_bool(value: Any, _: Any) -> bool:
 def _structure_datetime(value: Any, _: Any) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO-8601 date-time string, got {kind(value)}")
-    parsed = datetime.fromisoformat(value)
+    # RFC 3339 (the spec's date-time) allows a lower-case "z"; fromisoformat() does not.
+    parsed = datetime.fromisoformat(value[:-1] + "Z" if value.endswith("z") else value)
     if parsed.tzinfo is None:
         raise ValueError(f"date-time {value!r} has no timezone")
     return parsed

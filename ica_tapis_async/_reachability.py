@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
+
+import anyio
 
 from ._errors import APIConnectionError, ServerUnreachableError
 
@@ -38,6 +41,9 @@ class Reachability:
         self._first_failure: float | None = None
         self._down_for: float | None = None
         self._last_error = ""
+        # Backoff sleeps of calls retrying before any answer: woken when the server is declared
+        # down, so that they fail now rather than after their (up to max_backoff) wait.
+        self._sleepers: set[anyio.CancelScope] = set()
 
     @property
     def down(self) -> bool:
@@ -62,7 +68,21 @@ class Reachability:
         elapsed = now - self._first_failure
         if self._down_for is None and elapsed >= self._threshold:
             self._down_for = elapsed
+            for scope in self._sleepers:
+                scope.cancel()
         return self.down
+
+    async def backoff(self, sleep: Callable[[float], Awaitable[None]], delay: float) -> None:
+        """``await sleep(delay)``, cut short if the server is declared down meanwhile."""
+        if self._reached:
+            await sleep(delay)
+            return
+        with anyio.CancelScope() as scope:
+            self._sleepers.add(scope)
+            try:
+                await sleep(delay)
+            finally:
+                self._sleepers.discard(scope)
 
     def error(self, method: str, url: str) -> ServerUnreachableError:
         """The error that names the server and what was tried."""

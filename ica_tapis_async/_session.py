@@ -189,7 +189,7 @@ class Dispatcher:
                 self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
                     on_retry(exc)
-                await self.sleep(delay)
+                await self.reachability.backoff(self.sleep, delay)
                 continue
             self.reachability.answered()
 

@@ -514,20 +514,17 @@ def render_module(area: str, schemas: list[Schema], known: dict[str, Schema]) ->
     classes = [s for s in schemas if not s.one_of and s.enum is None and s.fields]
     unions = [s for s in schemas if s.one_of]
     aliases = [s for s in schemas if s.enum is not None and s.name in ENUM_ALIASES]
-    unknown = [
-        s.name
-        for s in schemas
-        if s not in classes + unions + aliases and s.name not in PLAIN_STRINGS
-    ]
+    plain = [s for s in schemas if s.name in PLAIN_STRINGS]
+    unknown = [s.name for s in schemas if s not in classes + unions + aliases + plain]
     if unknown:
         raise SystemExit(f"do not know how to render {unknown}")
-    names = sorted(s.name for s in classes + unions + aliases)
+    names = sorted(s.name for s in classes + unions + aliases + plain)
     text = " ".join(python_type(f, known) for s in classes for f in s.fields)
     out = [HEADER, f'"""{MODULE_DOCS[area]}"""', "", "from __future__ import annotations", ""]
     if "datetime" in text:
         out.append("from datetime import datetime")
     typing_names = ["Any"] if "Any" in text else []
-    if unions or aliases:
+    if unions or aliases or plain:
         typing_names.append("TypeAlias")
     if typing_names:
         out.append(f"from typing import {', '.join(typing_names)}")
@@ -541,6 +538,12 @@ def render_module(area: str, schemas: list[Schema], known: dict[str, Schema]) ->
             f"#: Values of the ``{alias.name}`` schema; the constants are in "
             f"``{ENUM_ALIASES[alias.name]}``.",
             f"{alias.name}: TypeAlias = str",
+        ]
+    for schema in plain:
+        out += [
+            "",
+            f"#: The ``{schema.name}`` schema: a plain string.",
+            f"{schema.name}: TypeAlias = str",
         ]
     for schema in classes:
         tag_field = snake(schema.tag_field) if schema.tag_field else None
@@ -621,7 +624,7 @@ def generate(specs: Path) -> dict[Path, str]:
     for area, schemas in parsed.items():
         source = render_module(area, schemas, known)
         files[MODELS / f"_{area}.py"] = source
-        exported[f"_{area}"] = sorted(s.name for s in schemas if s.name not in PLAIN_STRINGS)
+        exported[f"_{area}"] = sorted(s.name for s in schemas)
     files[MODELS / "__init__.py"] = render_init(exported, status_names())
     with tempfile.TemporaryDirectory() as tmp:
         paths = []

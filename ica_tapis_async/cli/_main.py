@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from .._concurrency import representative
 from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
 from .._redact import redact_url
 from ._config import ConfigError
@@ -79,17 +80,8 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _leaf(exc: BaseException) -> BaseException:
-    """The one meaningful exception inside (possibly nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup):
-        inner = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
-        if not inner:
-            return exc.exceptions[0]
-        exc = inner[0]
-    return exc
-
-
 def _interrupted(err: Console, state: RunState) -> int:
+    # soft_wrap: each message is one line however narrow the terminal (it wraps, not rich).
     err.print("\n[bold yellow]Interrupted[/]: stopped cleanly.")
     for bar in state.bars:
         if bar.total and bar.started:
@@ -97,7 +89,8 @@ def _interrupted(err: Console, state: RunState) -> int:
     if state.journal:
         err.print(
             "Progress is recorded in the journal. To resume, run the same command with the "
-            "same --journal:"
+            "same --journal:",
+            soft_wrap=True,
         )
         # A password in a --journal or --shared-limit URL is shown as ***, never printed.
         argv = [redact_url(arg) if "://" in arg else arg for arg in state.argv]
@@ -118,6 +111,7 @@ def _interrupted(err: Console, state: RunState) -> int:
             "--journal FILE to make it resumable (links and tag updates are safe to "
             "repeat; analyses launched without a journal would be created again).",
             highlight=False,
+            soft_wrap=True,
         )
     return EXIT_INTERRUPTED
 
@@ -180,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             return _interrupted(err, state)
         except BaseException as raised:
-            leaf = _leaf(raised)
+            leaf = representative(raised)
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
                 return _interrupted(err, state)
             code = _failed(err, leaf)

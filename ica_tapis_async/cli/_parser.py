@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_argument(
         "--archive-at",
         metavar="WHEN",
-        help="archive time: 2025-01-30T08:30:00Z, 2025-01-30 or +90d",
+        help="archive time: 2030-01-30T08:30:00Z, 2030-01-30 or +90d",
     )
     changes.add_argument("--delete-at", metavar="WHEN", help="delete time (same forms)")
     changes.add_argument("--clear-archive-at", action="store_true", help="clear the archive time")

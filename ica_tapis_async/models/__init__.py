@@ -118,6 +118,7 @@ from ._tapis import (
     TransferTaskListResponse,
     TransferTaskParent,
     TransferTaskResponse,
+    UserNameString,
 )
 
 __all__ = (
@@ -226,6 +227,7 @@ __all__ = (
     "UpdateItemStatus",
     "User",
     "UserIdentifier",
+    "UserNameString",
     "WorkflowSessionTag",
     "WorkflowSessionV3",
     "WorkflowSessionV4",

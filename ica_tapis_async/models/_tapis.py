@@ -18,10 +18,14 @@ __all__ = (
     "TransferTaskListResponse",
     "TransferTaskParent",
     "TransferTaskResponse",
+    "UserNameString",
 )
 
 #: Values of the ``TransferStatusEnum`` schema; the constants are in ``TransferStatus``.
 TransferStatusEnum: TypeAlias = str
+
+#: The ``UserNameString`` schema: a plain string.
+UserNameString: TypeAlias = str
 
 
 @attrs.define(frozen=True)

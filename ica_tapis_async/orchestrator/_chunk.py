@@ -34,6 +34,8 @@ class ChunkWorker:
         key_lifetime: how long the server remembers an Idempotency-Key, less a margin.
         resend_in_doubt: re-send analysis chunks whose key may have been forgotten.
         wall_clock: POSIX time, compared with the journal's first-sent times.
+        on_active: called with +1 when work on a chunk starts and -1 when it stops (progress:
+            chunks being sent or polled).
     """
 
     journal: Journal
@@ -45,14 +47,20 @@ class ChunkWorker:
     key_lifetime: float
     resend_in_doubt: bool
     wall_clock: Callable[[], float] = time.time
-    on_send: Callable[[int], None] | None = None
+    on_active: Callable[[int], None] | None = None
 
     async def run(self, kind: Kind, chunk: Chunk) -> tuple[list[ItemOutcome], bool]:
         """The chunk's outcomes and whether they are final; waits while another worker has it."""
         key = chunk_key(self.run_id, kind, chunk.index, chunk.digest)
 
         async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
-            return await self._work(kind, chunk, key, record, held)
+            if self.on_active is not None:
+                self.on_active(1)
+            try:
+                return await self._work(kind, chunk, key, record, held)
+            finally:
+                if self.on_active is not None:
+                    self.on_active(-1)
 
         return await run_leased(
             self.journal, self.run_id, chunk.index, key=key, digest=chunk.digest,
@@ -82,13 +90,7 @@ class ChunkWorker:
                     return self._settled(kind, chunk, IN_DOUBT, info, True), False
             sending = await self.journal.mark_sending(held.lease)
             resubmitted = sending.resubmitted
-            if self.on_send is not None:
-                self.on_send(1)
-            try:
-                result = await self.sender.send(kind, chunk, key, first_use=sending.attempts == 1)
-            finally:
-                if self.on_send is not None:
-                    self.on_send(-1)
+            result = await self.sender.send(kind, chunk, key, first_use=sending.attempts == 1)
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True

@@ -53,6 +53,8 @@ class PostgresJournal:
         min_size / max_size: connections the pool keeps / may open.
         connect_timeout: seconds to wait for a connection (from the pool or the server).
         retries: attempts after a lost connection before the error propagates.
+        stall_timeout: seconds a transaction may sit idle, or wait for a row lock, before the
+            server ends it: a frozen worker cannot keep a chunk from being taken over.
 
     Raises:
         ImportError: the ``postgres`` extra is not installed.
@@ -71,6 +73,7 @@ class PostgresJournal:
         max_size: int = 4,
         connect_timeout: float = 10.0,
         retries: int = 4,
+        stall_timeout: float = 5.0,
     ) -> None:
         self._store = PostgresStore(
             dsn,
@@ -78,6 +81,7 @@ class PostgresJournal:
             max_size=max_size,
             connect_timeout=connect_timeout,
             retries=retries,
+            stall_timeout=stall_timeout,
         )
         self.url = self._store.url
         self._call = self._store.call

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -25,66 +25,18 @@ from ._journal_protocol import (
     SENDING,
     SUBMITTED,
     ChunkRecord,
-    ChunkState,
     Claim,
     JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
 )
+from ._journal_rows import CHUNK_COLUMNS, SCHEMA, chunk_of, outcome_rows, outcomes_of, run_of
 from ._report import ItemOutcome
 
 __all__ = ("SqliteJournal",)
 
 T = TypeVar("T")
-
-# Table names carry a version: a file written by an older release is left alone instead of
-# being misread.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ita_runs_v2 (
-    run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, project_id TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, started REAL NOT NULL, finished REAL
-);
-CREATE TABLE IF NOT EXISTS ita_chunks_v2 (
-    run_id TEXT NOT NULL, idx INTEGER NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
-    state TEXT NOT NULL, batch_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    first_sent REAL, resubmitted INTEGER NOT NULL DEFAULT 0,
-    in_doubt INTEGER NOT NULL DEFAULT 0, owner TEXT, token INTEGER NOT NULL DEFAULT 0,
-    expires REAL, PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS ita_outcomes_v2 (
-    run_id TEXT NOT NULL, idx INTEGER NOT NULL, pos INTEGER NOT NULL, kind TEXT NOT NULL,
-    key TEXT NOT NULL, status TEXT NOT NULL, ok INTEGER NOT NULL, info TEXT, batch_id TEXT,
-    item_id TEXT, resubmitted INTEGER NOT NULL, analysis_id TEXT,
-    PRIMARY KEY (run_id, idx, pos)
-);
-"""
-
-_CHUNK_COLUMNS = (
-    "idx, key, digest, state, batch_id, attempts, first_sent, resubmitted, in_doubt, owner, "
-    "token, expires"
-)
-
-
-def _chunk(row: Sequence[Any]) -> ChunkRecord:
-    return ChunkRecord(
-        index=int(row[0]),
-        key=str(row[1]),
-        digest=str(row[2]),
-        state=cast(ChunkState, row[3]),
-        batch_id=row[4],
-        attempts=int(row[5]),
-        first_sent_at=row[6],
-        resubmitted=bool(row[7]),
-        in_doubt=bool(row[8]),
-        owner=row[9],
-        lease_token=int(row[10]),
-        lease_expires_at=row[11],
-    )
-
-
-def _run(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4], row[5])
 
 
 class SqliteJournal:
@@ -117,7 +69,7 @@ class SqliteJournal:
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def __repr__(self) -> str:
         return f"SqliteJournal({str(self.path)!r})"
@@ -141,12 +93,12 @@ class SqliteJournal:
 
     def _fenced(self, db: sqlite3.Connection, lease: Lease) -> ChunkRecord:
         row = db.execute(
-            f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+            f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
             (lease.run_id, lease.index),
         ).fetchone()
         if row is None:
             raise LeaseLostError(f"chunk {lease.index} of run {lease.run_id} is not in the journal")
-        record = _chunk(row)
+        record = chunk_of(row)
         if record.owner != lease.owner or record.lease_token != lease.token:
             raise LeaseLostError(
                 f"chunk {lease.index} of run {lease.run_id} is held by another worker "
@@ -175,7 +127,7 @@ class SqliteJournal:
                         (run_id, kind, project_id, fingerprint, now),
                     )
                     return RunRecord(run_id, kind, project_id, fingerprint, now)
-                record = _run(row)
+                record = run_of(row)
                 if (record.kind, record.project_id, record.fingerprint) != (
                     kind,
                     project_id,
@@ -193,7 +145,7 @@ class SqliteJournal:
                 (kind, project_id, fingerprint),
             ).fetchone()
             if row is not None:
-                return _run(row)
+                return run_of(row)
             new_id = uuid.uuid4().hex[:16]
             db.execute(
                 "INSERT INTO ita_runs_v2 VALUES (?, ?, ?, ?, ?, NULL)",
@@ -208,7 +160,7 @@ class SqliteJournal:
 
         def work(db: sqlite3.Connection) -> RunRecord | None:
             row = db.execute("SELECT * FROM ita_runs_v2 WHERE run_id = ?", (run_id,)).fetchone()
-            return _run(row) if row else None
+            return run_of(row) if row else None
 
         return await self._call(work, write=False)
 
@@ -240,7 +192,7 @@ class SqliteJournal:
             ):
                 raise ValueError(f"run {run_id!r} is not in the journal")
             row = db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
                 (run_id, index),
             ).fetchone()
             if row is None:
@@ -254,7 +206,7 @@ class SqliteJournal:
                     lease_expires_at=now + ttl_s,
                 )  # fmt: skip
                 return Claim(record, Lease(run_id, index, owner, 1, now + ttl_s))
-            record = _chunk(row)
+            record = chunk_of(row)
             if record.digest != digest:
                 raise JournalMismatchError(
                     f"chunk {index} of run {run_id} was recorded with other input (other "
@@ -322,10 +274,10 @@ class SqliteJournal:
                 (SENDING, self._clock(), int(resent), lease.run_id, lease.index),
             )
             row = db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
                 (lease.run_id, lease.index),
             ).fetchone()
-            return _chunk(row)
+            return chunk_of(row)
 
         return await self._call(work)
 
@@ -353,23 +305,7 @@ class SqliteJournal:
 
     async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
         """Store the outcomes and mark the chunk done, releasing it, in one transaction."""
-        rows = [
-            (
-                lease.run_id,
-                lease.index,
-                pos,
-                o.kind,
-                o.key,
-                o.status,
-                int(o.ok),
-                o.info,
-                o.batch_id,
-                o.item_id,
-                int(o.resubmitted),
-                o.analysis_id,
-            )
-            for pos, o in enumerate(outcomes)
-        ]
+        rows = outcome_rows(lease.run_id, lease.index, outcomes)
 
         def work(db: sqlite3.Connection) -> None:
             self._fenced(db, lease)
@@ -395,10 +331,10 @@ class SqliteJournal:
 
         def work(db: sqlite3.Connection) -> ChunkRecord | None:
             row = db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
                 (run_id, index),
             ).fetchone()
-            return _chunk(row) if row else None
+            return chunk_of(row) if row else None
 
         return await self._call(work, write=False)
 
@@ -407,10 +343,10 @@ class SqliteJournal:
 
         def work(db: sqlite3.Connection) -> list[ChunkRecord]:
             rows = db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? ORDER BY idx",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? ORDER BY idx",
                 (run_id,),
             ).fetchall()
-            return [_chunk(r) for r in rows]
+            return [chunk_of(r) for r in rows]
 
         return await self._call(work, write=False)
 
@@ -423,21 +359,7 @@ class SqliteJournal:
                 "analysis_id FROM ita_outcomes_v2 WHERE run_id = ? AND idx = ? ORDER BY pos",
                 (run_id, index),
             ).fetchall()
-            return [
-                ItemOutcome(
-                    kind=r[0],
-                    key=r[1],
-                    status=r[2],
-                    ok=bool(r[3]),
-                    info=r[4],
-                    batch_id=r[5],
-                    item_id=r[6],
-                    chunk=index,
-                    resubmitted=bool(r[7]),
-                    analysis_id=r[8],
-                )
-                for r in rows
-            ]
+            return outcomes_of(index, rows)
 
         return await self._call(work, write=False)
 

@@ -45,11 +45,11 @@ AnalysisRequest = CreateCwlAnalysis | CreateNextflowAnalysis | CreateNextflowJso
 MAX_BATCH_SIZE: Final[dict[Kind, int]] = {"link": 25_000, "update": 5_000, "analysis": 1_000}
 #: Hard limits no ``max_batch_size`` can pass: the server refuses bigger update batches.
 _HARD_LIMIT: Final[dict[Kind, int]] = {"update": 100_000}
-_RUN_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+_RUN_ID = re.compile(r"[\x21-\x7e]{1,64}")
 DEFAULT_BATCH_SIZE: Final[dict[Kind, int]] = {"link": 1_000, "update": 1_000, "analysis": 100}
 
 MAX_ID_LENGTH = 255
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
 
 
 @attrs.define
@@ -115,7 +115,7 @@ def check_data_id(value: object, where: str) -> str:
         raise RequestValidationError(
             f"is {len(value)} characters; at most {MAX_ID_LENGTH}", field=where
         )
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise RequestValidationError(f"is not a valid data id: {value!r}", field=where)
     return value
 
@@ -131,7 +131,7 @@ async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any
 
 def check_run_id(run_id: object) -> str:
     """A run id: 1-64 printable ASCII characters without spaces (it goes into HTTP headers)."""
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise RequestValidationError(
             f"must be 1-64 printable ASCII characters without spaces, got {run_id!r}",
             field="run_id",

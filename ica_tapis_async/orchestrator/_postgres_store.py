@@ -83,12 +83,15 @@ class PostgresStore:
         max_size: int = 4,
         connect_timeout: float = 10.0,
         retries: int = 4,
+        stall_timeout: float = 5.0,
     ) -> None:
         if not isinstance(dsn, str) or not dsn.startswith(("postgresql://", "postgres://")):
             raise ValueError(f"dsn must be a postgresql:// URL, not {redact_url(str(dsn))!r}")
         if min_size < 0 or max_size < 1 or min_size > max_size:
             raise ValueError(f"need 0 <= min_size <= max_size and max_size >= 1, not "
                              f"{min_size}, {max_size}")  # fmt: skip
+        if not stall_timeout > 0:
+            raise ValueError(f"stall_timeout must be > 0, not {stall_timeout!r}")
         if retries < 0:
             raise ValueError(f"retries must be >= 0, not {retries!r}")
         try:
@@ -108,13 +111,23 @@ class PostgresStore:
             raise ValueError(f"dsn {self.url!r} is not a valid PostgreSQL URL") from None
         self._retryable: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
         self._retries = retries
+        stall_ms = max(1, round(stall_timeout * 1000))
         self._pool: Any = AsyncConnectionPool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             open=False,
             timeout=connect_timeout,
-            kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(1, round(connect_timeout)),
+                # A worker frozen mid-transaction (SIGSTOP, a paused VM) would hold its chunk's
+                # row lock, and SKIP LOCKED claimers would skip the chunk, for as long as it
+                # stays frozen: the server ends such a session, and a fenced write stops
+                # waiting for a row lock, after stall_timeout.
+                "options": f"-c idle_in_transaction_session_timeout={stall_ms} "
+                f"-c lock_timeout={stall_ms}",
+            },
             check=AsyncConnectionPool.check_connection,
             name="ica_tapis_async.journal",
         )

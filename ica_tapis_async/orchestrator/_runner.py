@@ -22,10 +22,10 @@ from .._concurrency import single_failure
 from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
-from ._journal_memory import NullJournal
-from ._journal_protocol import Journal
+from ._journal_open import open_journal
+from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
-from ._outcomes import NOT_SUBMITTED, chunk_outcomes
+from ._outcomes import IN_DOUBT, NOT_SUBMITTED, chunk_outcomes
 from ._plan import (
     AnalysisRequest,
     Chunk,
@@ -38,42 +38,13 @@ from ._plan import (
     prevalidate,
 )
 from ._poll import ItemPoller
-from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
+from ._report import BatchReport, ItemOutcome, ProgressCallback
+from ._run_state import Counters, Gate
 from ._send import Sender
 
 __all__ = ("BatchOrchestrator",)
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
-
-
-class _Counters:
-    """Running totals of one run, behind :class:`Progress`."""
-
-    def __init__(self, kind: Kind, ica: IcaClient, callback: ProgressCallback | None) -> None:
-        self.kind = kind
-        self.run_id = ""
-        self.submitted = 0
-        self.finished: dict[str, int] = {}
-        self.in_flight = 0
-        self.batches = 0
-        self.all_final = True
-        self._ica = ica
-        self._base_requests = ica.metrics.requests
-        self._base_throttled = ica.metrics.throttled
-        self._callback = callback
-
-    def emit(self) -> None:
-        if self._callback is not None:
-            self._callback(
-                Progress(
-                    kind=self.kind,
-                    submitted=self.submitted,
-                    finished=dict(self.finished),
-                    in_flight=self.in_flight,
-                    requests=self._ica.metrics.requests - self._base_requests,
-                    throttled=self._ica.metrics.throttled - self._base_throttled,
-                )
-            )
 
 
 class BatchOrchestrator:
@@ -157,12 +128,8 @@ class BatchOrchestrator:
         self.batch_size = batch_size
         self.max_batch_size = max_batch_size
         self.max_inflight_batches = max_inflight_batches
-        self._owns_journal = isinstance(journal, str | Path)
-        self.journal: Journal = (
-            SqliteJournal(journal)
-            if isinstance(journal, str | Path)
-            else (journal if journal is not None else NullJournal())
-        )
+        self.journal: Journal
+        self.journal, self._owns_journal = open_journal(journal)
         self.progress = progress
         self.run_id = run_id
         self.poll_initial = poll_initial
@@ -233,15 +200,21 @@ class BatchOrchestrator:
         return self._stream("analysis", items)
 
     def close(self) -> None:
-        """Close the journal if the orchestrator opened it (from a path)."""
+        """Close a SQLite journal the orchestrator opened (from a path); ``async with`` closes
+        any journal it opened."""
         if self._owns_journal and isinstance(self.journal, SqliteJournal):
             self.journal.close()
+
+    async def aclose(self) -> None:
+        """Close the journal if the orchestrator opened it (from a path or database URL)."""
+        if self._owns_journal:
+            await self.journal.aclose()
 
     async def __aenter__(self) -> BatchOrchestrator:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self.close()
+        await self.aclose()
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -250,7 +223,7 @@ class BatchOrchestrator:
         metrics = self.ica.metrics
         base = (metrics.requests, metrics.retries, metrics.throttled)
         report = BatchReport(run_id="", kind=kind)
-        counters = _Counters(kind, self.ica, self.progress)
+        counters = Counters(kind, self.ica, self.progress)
         async with self._stream(kind, items, counters) as outcomes:
             async for outcome in outcomes:
                 report.add(outcome)
@@ -264,13 +237,13 @@ class BatchOrchestrator:
 
     @asynccontextmanager
     async def _stream(
-        self, kind: Kind, items: Any, counters: _Counters | None = None
+        self, kind: Kind, items: Any, counters: Counters | None = None
     ) -> AsyncIterator[AsyncIterator[ItemOutcome]]:
         size = check_batch_size(kind, self.batch_size, self.max_batch_size)
         prevalidate(kind, items)
         fingerprint = hashlib.sha256(f"{kind}|{self.project_id}|{size}".encode()).hexdigest()
         run = await self.journal.open_run(kind, self.project_id, self.run_id, fingerprint[:32])
-        counters = counters or _Counters(kind, self.ica, self.progress)
+        counters = counters or Counters(kind, self.ica, self.progress)
         counters.run_id = run.run_id
         worker = self._worker(run.run_id, counters, size)
         send, receive = anyio.create_memory_object_stream[ItemOutcome](max_buffer_size=size)
@@ -288,7 +261,7 @@ class BatchOrchestrator:
                 raise
             raise single from None
 
-    def _worker(self, run_id: str, counters: _Counters, size: int) -> ChunkWorker:
+    def _worker(self, run_id: str, counters: Counters, size: int) -> ChunkWorker:
         timing = {
             "poll_initial": self.poll_initial,
             "poll_max": self.poll_max,
@@ -297,7 +270,7 @@ class BatchOrchestrator:
             "clock": self._clock,
         }
 
-        def on_send(delta: int) -> None:
+        def on_active(delta: int) -> None:
             counters.in_flight += delta
             counters.emit()
 
@@ -310,7 +283,7 @@ class BatchOrchestrator:
             lease_ttl=self.lease_ttl,
             key_lifetime=self.key_lifetime,
             resend_in_doubt=self.resend_in_doubt,
-            on_send=on_send,
+            on_active=on_active,
         )
 
     async def _produce(
@@ -320,7 +293,7 @@ class BatchOrchestrator:
         items: Any,
         size: int,
         send: MemoryObjectSendStream[ItemOutcome],
-        counters: _Counters,
+        counters: Counters,
     ) -> None:
         chunks: AsyncIterator[Chunk]
         if kind == "link":
@@ -332,14 +305,14 @@ class BatchOrchestrator:
         slots = anyio.Semaphore(self.max_inflight_batches)
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (only chunks in flight are remembered).
-        touching: dict[str, _Gate] = {}
+        touching: dict[str, Gate] = {}
         # The run's span is current while the chunk tasks start, so each inherits it.
         with self.ica.telemetry.run(kind, worker.run_id) as run:
             async with send, anyio.create_task_group() as tg:
                 async for chunk in chunks:
                     await slots.acquire()  # pull no more input than max_inflight_batches chunks
-                    gate = _Gate()
-                    after: set[_Gate] = set()
+                    gate = Gate()
+                    after: set[Gate] = set()
                     if kind == "update":
                         after = {touching[k] for k in chunk.keys if k in touching}
                         touching.update(dict.fromkeys(chunk.keys, gate))
@@ -357,9 +330,9 @@ class BatchOrchestrator:
         worker: ChunkWorker,
         chunk: Chunk,
         send: MemoryObjectSendStream[ItemOutcome],
-        counters: _Counters,
+        counters: Counters,
         slots: anyio.Semaphore,
-        order: tuple[_Gate, set[_Gate], dict[str, _Gate]],
+        order: tuple[Gate, set[Gate], dict[str, Gate]],
     ) -> None:
         gate, after, touching = order
         final = False
@@ -391,7 +364,7 @@ class BatchOrchestrator:
             slots.release()
 
     async def _chunk_outcomes(
-        self, kind: Kind, worker: ChunkWorker, chunk: Chunk, after: set[_Gate]
+        self, kind: Kind, worker: ChunkWorker, chunk: Chunk, after: set[Gate]
     ) -> tuple[list[ItemOutcome], bool]:
         for earlier in after:
             await earlier.event.wait()
@@ -404,7 +377,11 @@ class BatchOrchestrator:
             "not sent: an earlier update of one of its data ids did not finish, and updates "
             "of one data id are applied in input order; run again with the journal"
         )
-        return chunk_outcomes(kind, chunk, NOT_SUBMITTED, info, resubmitted=False), False
+        # A killed run may have sent it already: then its fate is unknown, not "unsent".
+        sent = record is not None and record.state in (SENDING, SUBMITTED)
+        status = IN_DOUBT if sent else NOT_SUBMITTED
+        resubmitted = record is not None and record.resubmitted
+        return chunk_outcomes(kind, chunk, status, info, resubmitted=resubmitted), False
 
 
 def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:
@@ -412,11 +389,3 @@ def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     return counts
-
-
-@attrs.define(eq=False)
-class _Gate:
-    """Set when a chunk is finished; ``final`` says whether it reached a final outcome."""
-
-    event: anyio.Event = attrs.field(factory=anyio.Event)
-    final: bool = False

@@ -11,8 +11,8 @@ import anyio
 import attrs
 
 from .._client import TapisClient
-from .._concurrency import Backoff
-from .._errors import APIConnectionError, APIStatusError, AuthenticationError
+from .._concurrency import PollState, poll_until
+from .._errors import APIConnectionError, APIStatusError, AuthenticationError, WaiterError
 from ..models import ReqTransferElement, TransferStatus, TransferTask
 
 __all__ = ("NOT_CREATED", "TIMED_OUT", "UNKNOWN", "Created", "TaskFollower")
@@ -94,15 +94,14 @@ class TaskFollower:
     ) -> str | None:
         """The uuid of a task this attempt created: same tag, created after ``since`` (less the
         skew) and with the same elements; never an older task that happens to carry the tag."""
-        # The newest tasks come first; a lost create is among the most recent ones.
-        page = await self.tapis.transfers.list_recent(page_size=100)
+        # Newest first: read back until the tasks are older than the attempt (a busy account
+        # may have created more than a page of tasks since).
         wanted = sorted((e.source_uri, e.destination_uri) for e in elements)
-        for task in page.items:
-            if (
-                task.tag != tag
-                or task.uuid is None
-                or not _after(task.created, since - self.recovery_skew_s)
-            ):
+        earliest = since - self.recovery_skew_s
+        async for task in self.tapis.transfers.list_recent(page_size=100):
+            if task.created is not None and task.created.timestamp() < earliest:
+                break
+            if task.tag != tag or task.uuid is None or not _after(task.created, earliest):
                 continue
             details = await self.tapis.transfers.details(task.uuid)
             parents = details.parent_tasks or []
@@ -114,32 +113,40 @@ class TaskFollower:
 
     async def wait(self, task_uuid: str) -> TransferTask | str:
         """The task once final, else ``TIMED_OUT`` or ``UNKNOWN`` (its GET kept failing)."""
-        backoff = Backoff(self.poll_initial, max(self.poll_initial, self.poll_max), 1.5)
-        deadline = time.monotonic() + self.poll_timeout
-        previous: object = None
         woken = self.cancelled.is_set()
-        while True:
-            try:
-                task = await self.tapis.transfers.get(task_uuid, include_summary=True)
-            except AuthenticationError:
-                raise
-            except (APIStatusError, APIConnectionError) as exc:
-                log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
-                return UNKNOWN
-            if task.status in TransferStatus.FINAL:
-                return task
-            if time.monotonic() >= deadline:
-                return TIMED_OUT
-            state = (task.status, task.complete_transfers)
-            delay = backoff.next(changed=state != previous)
-            previous = state
+
+        async def sleep(delay: float) -> None:
+            nonlocal woken
             if woken:
                 await self.sleep(delay)
-                continue
+                return
             # A cancel wakes the poll once (to see CANCELLED soon), never again: no spinning.
             with anyio.move_on_after(delay):
                 await self.cancelled.wait()
             woken = self.cancelled.is_set()
+
+        try:
+            return await poll_until(
+                lambda: self.tapis.transfers.get(task_uuid, include_summary=True),
+                lambda task: (
+                    PollState.SUCCESS if task.status in TransferStatus.FINAL else PollState.PENDING
+                ),
+                name=f"transfer task {task_uuid}",
+                initial_delay=self.poll_initial,
+                max_delay=max(self.poll_initial, self.poll_max),
+                deadline=self.poll_timeout,
+                changed=lambda a, b: (
+                    (a.status, a.complete_transfers) != (b.status, b.complete_transfers)
+                ),
+                sleep=sleep,
+            )
+        except WaiterError:
+            return TIMED_OUT
+        except AuthenticationError:
+            raise
+        except (APIStatusError, APIConnectionError) as exc:
+            log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
+            return UNKNOWN
 
 
 def _after(created: datetime | None, since: float) -> bool:

@@ -25,8 +25,8 @@ from .._errors import (
 )
 from ..models import ReqTransferElement, TransferStatus
 from ._journal_memory import MemoryJournal
+from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
-from ._journal_sqlite import SqliteJournal
 from ._lease import Held, run_leased
 from ._plan import check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
@@ -162,10 +162,10 @@ class TransferOrchestrator:
         self.poll_timeout = poll_timeout
         self._given_run_id = run_id
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self._journal: Journal | None = (
-            SqliteJournal(journal) if isinstance(journal, str | Path) else journal
-        )
-        self._owns_journal = isinstance(journal, str | Path)
+        self._journal: Journal | None = None
+        self._owns_journal = False
+        if journal is not None:
+            self._journal, self._owns_journal = open_journal(journal)
         self.lease_ttl = lease_ttl
         self.recovery_skew_s = recovery_skew_s
         self._sleep = sleep

@@ -36,7 +36,11 @@ def item_json(
         assert batch.group_of is not None
         group = batch.groups[batch.group_of[index]]
         request: dict[str, Any] = {"dataId": batch.data_ids[index]}
-        for field in ("userTags", "technicalTags", "willBeArchivedAt", "willBeDeletedAt"):
+        for field in ("userTags", "technicalTags"):
+            if group.get(field) is not None:
+                # TagUpdate's lists are not nullable in answers: a null list is left out
+                request[field] = {k: v for k, v in group[field].items() if v is not None}
+        for field in ("willBeArchivedAt", "willBeDeletedAt"):
             if group.get(field) is not None:
                 request[field] = group[field]
         out["request"] = request

@@ -57,20 +57,26 @@ def _bad(field: str, message: str) -> ProblemError:
 
 
 def _input_data_ids(item: dict[str, Any]) -> Iterable[str]:
-    """Every data id an analysis item reads (structured, JSON and input-form inputs)."""
+    """Every data id an analysis item reads (structured, JSON and input-form inputs); the
+    spec lets mount and data-value lists hold nulls, which name nothing."""
     inputs = item.get("analysisInput") or {}
     for group in inputs.get("inputs") or ():
         yield from group.get("dataIds") or ()
-        yield from (m["dataId"] for m in group.get("mounts") or ())
+        yield from (m["dataId"] for m in group.get("mounts") or () if m is not None)
     yield from inputs.get("dataIds") or ()
-    yield from (m["dataId"] for m in inputs.get("mounts") or ())
+    yield from (m["dataId"] for m in inputs.get("mounts") or () if m is not None)
     form = item.get("inputFormValues") or {}
     fields = list(form.get("fields") or ())
     for group in form.get("groups") or ():
         for values in group.get("values") or ():
             fields.extend(values.get("values") or ())
     for field in fields:
-        yield from (d["dataId"] for d in field.get("dataValues") or ())
+        yield from (d["dataId"] for d in field.get("dataValues") or () if d is not None)
+
+
+def _tags(tags: dict[str, Any], name: str) -> tuple[str, ...]:
+    """A tag list without the nulls the request may hold (the answer's lists hold none)."""
+    return tuple(tag for tag in tags.get(name) or () if tag is not None)
 
 
 def _check_pipeline_ids(body: dict[str, Any]) -> None:
@@ -315,9 +321,9 @@ class BatchRoutes:
                 user_reference=item["userReference"],
                 pipeline_id=item["pipelineId"],
                 language=language,
-                technical_tags=tuple(tags.get("technicalTags") or ()),
-                user_tags=tuple(tags.get("userTags") or ()),
-                reference_tags=tuple(tags.get("referenceTags") or ()),
+                technical_tags=_tags(tags, "technicalTags"),
+                user_tags=_tags(tags, "userTags"),
+                reference_tags=_tags(tags, "referenceTags"),
             )
             if not store.pipeline_known(request_.pipeline_id):
                 code = b.ANALYSIS_NO_PIPELINE

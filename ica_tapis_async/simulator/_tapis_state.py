@@ -27,7 +27,7 @@ from ._data_state import unit_hash
 __all__ = ("Element", "Task")
 
 ERR_NOT_FOUND = "FILES_TXFR_PARENT_ERROR Source path not found: {}"
-ERR_CHILD = "FILES_TXFR_CHILD_ERROR Transfer of {} failed after {} tries: {}"
+ERR_CHILD = "FILES_TXFR_CHILD_ERROR Transfer of {} failed after {}: {}"
 CHILD_REASONS = (
     "Connection reset by peer while reading the source",
     "Permission denied writing the destination",
@@ -99,7 +99,8 @@ class Element:
     def child_error(self, k: int, source: str) -> str:
         """The errorMessage of a child that failed every try."""
         reason = CHILD_REASONS[int(unit_hash(0, f"reason:{self.uuid}:{k}") * len(CHILD_REASONS))]
-        return ERR_CHILD.format(source, self.tries_of(k), reason)
+        tries = self.tries_of(k)
+        return ERR_CHILD.format(source, f"{tries} tries" if tries > 1 else "1 try", reason)
 
 
 @attrs.define(eq=False)

@@ -54,11 +54,16 @@ def _add_one(obj: dict[str, Any], rng: random.Random) -> None:
         obj[name] = _value(rng)
 
 
+# maps, not objects: their keys are data (a Problem's offending fields), so nothing is added
+_MAPS = frozenset({"parameters"})
+
+
 def sprinkle(doc: Any, rng: random.Random, *, top: bool = True) -> None:
     """Add unknown properties to ``doc`` in place (always one on a top-level object)."""
     if isinstance(doc, dict):
-        for value in list(doc.values()):
-            sprinkle(value, rng, top=False)
+        for key, value in list(doc.items()):
+            if key not in _MAPS:
+                sprinkle(value, rng, top=False)
         if top or rng.random() < _NESTED_RATE:
             _add_one(doc, rng)
     elif isinstance(doc, list):

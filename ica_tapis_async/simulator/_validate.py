@@ -153,6 +153,30 @@ _UNIONS = {
         {"STRUCTURED": "CwlAnalysisStructuredInput", "JSON": "CwlAnalysisJsonInput"},
     )
 }
+# lists whose items the spec declares nullable (``items-nullable`` in the digest): a null item
+# there is allowed, anywhere else it is refused
+ITEMS_NULLABLE = frozenset(
+    {
+        ("CreateCwlAnalysis", "analysisOutput"),
+        ("CreateNextflowAnalysis", "analysisOutput"),
+        ("CreateNextflowJsonAnalysis", "analysisOutput"),
+        ("CreateAnalysisTag", "technicalTags"),
+        ("CreateAnalysisTag", "userTags"),
+        ("CreateAnalysisTag", "referenceTags"),
+        ("CwlAnalysisStructuredInput", "parameters"),
+        ("CwlAnalysisStructuredInput", "referenceDataParameters"),
+        ("NextflowAnalysisInput", "parameters"),
+        ("NextflowAnalysisInput", "referenceDataParameters"),
+        ("AnalysisDataInput", "mounts"),
+        ("AnalysisDataInput", "externalData"),
+        ("CwlAnalysisJsonInput", "mounts"),
+        ("CwlAnalysisJsonInput", "externalData"),
+        ("AnalysisParameterInput", "multiValue"),
+        ("InputFormFieldValues", "values"),
+        ("InputFormFieldValues", "dataValues"),
+        ("InputFormFieldValues", "externalDataValues"),
+    }
+)
 # yyyy-MM-dd'T'HH:mm:ss'Z' as the spec asks; fractions and offsets are tolerated like Jackson does
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -166,7 +190,13 @@ class _Walker:
         self.errors.setdefault(path or "body", message)
 
     def value(
-        self, kind: str, value: Any, path: str, min_len: int | None, max_len: int | None
+        self,
+        kind: str,
+        value: Any,
+        path: str,
+        min_len: int | None,
+        max_len: int | None,
+        nullable_items: bool = False,
     ) -> None:
         if kind.startswith("["):
             if not isinstance(value, list):
@@ -176,7 +206,8 @@ class _Walker:
                 self.error(path, "must not be empty")
             for i, element in enumerate(value):
                 if element is None:
-                    self.error(f"{path}[{i}]", "must not be null")
+                    if not nullable_items:
+                        self.error(f"{path}[{i}]", "must not be null")
                 else:
                     self.value(kind[1:-1], element, f"{path}[{i}]", None, None)
         elif kind in ("str", "uuid", "datetime") or kind.startswith("enum:"):
@@ -228,7 +259,8 @@ class _Walker:
                 if required:
                     self.error(sub, "must not be null")
                 continue
-            self.value(kind, value[name], sub, min_len, max_len)
+            nullable_items = (schema, name) in ITEMS_NULLABLE
+            self.value(kind, value[name], sub, min_len, max_len, nullable_items)
         if self.strict:
             for name in value:
                 if name not in fields:

@@ -3,13 +3,15 @@
 Knobs come from the ``ica_simulator_config`` fixture (override it in a conftest.py) and, on top,
 from the ``ica_simulator`` marker::
 
+    @pytest.mark.asyncio  # not needed with asyncio_mode = "auto"
     @pytest.mark.ica_simulator(rate_limit=50, p_503=0.05)
     async def test_my_job(ica_simulator):
         async with ita.IcaClient(ica_simulator.ica_url, api_key="key") as ica:
             report = await ita.BatchOrchestrator(ica, "project").link(["fil.1"])
         assert report.ok
 
-``ica_simulator`` is an async fixture (pytest-asyncio). ``ica_simulator_thread`` runs the same
+``ica_simulator`` is an async fixture: async tests need pytest-asyncio (strict mode, its default,
+wants the ``asyncio`` marker). ``ica_simulator_thread`` runs the same
 server in a background thread for synchronous tests (libica, tapipy).
 """
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import signal
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,10 @@ def test_link_table_report(cli: Cli, tmp_path: Path) -> None:
     path, _ = ids_file(tmp_path, 20)
     result = cli("link", path, "--simulator", "--quiet")
     assert result.code == 0, result.err
-    assert "LINKED" in result.out and "requests" in result.out
+    rows = [line.split("│")[1:3] for line in result.out.splitlines() if line.startswith("│")]
+    cells = {name.strip(): value.strip() for name, value in rows}
+    assert cells["LINKED"] == cells["total"] == "20"
+    assert re.fullmatch(r"\d+ \(0 retries\)", cells["requests"]), cells
 
 
 def test_bad_input_file_exits_2_with_file_line_field(cli: Cli, tmp_path: Path) -> None:
@@ -174,8 +179,17 @@ def test_ctrl_c_stops_cleanly_and_the_journal_resumes(
         _interrupt_after_first_batch(patch)
         stopped = cli(*argv, *server_flags(sim))
     assert stopped.code == 130
-    assert "Interrupted" in stopped.err and "same --journal" in stopped.err
-    assert f"--journal {journal}" in stopped.err
+    lines = stopped.err.splitlines()
+    tail = lines[lines.index("Interrupted: stopped cleanly.") :]
+    assert re.fullmatch(r"  [\d,]+ of 1,200 items had finished\.", tail[1]), tail
+    command = shlex.join(["ica-tapis-async", *argv, *server_flags(sim)])
+    assert tail[:1] + tail[2:] == [
+        "Interrupted: stopped cleanly.",
+        "Progress is recorded in the journal. To resume, run the same command with the same "
+        "--journal:",
+        "  " + command.replace("--api-key test-key", '--api-key "$ICA_API_KEY"'),
+        "(credentials are shown as ICA_API_KEY: set them, or put yours back, before running it)",
+    ]
     assert len(sim.links(PROJECT)) < len(ids)
 
     resumed = cli(*argv, "--json", *server_flags(sim))
@@ -197,4 +211,11 @@ def test_ctrl_c_without_journal_says_so(
     _interrupt_after_first_batch(monkeypatch)
     result = cli("link", path, "--batch-size", "100", "--max-batches", "2", *server_flags(sim))
     assert result.code == 130
-    assert "no --journal" in result.err.replace("\n", " ")
+    lines = result.err.splitlines()
+    tail = lines[lines.index("Interrupted: stopped cleanly.") :]
+    assert re.fullmatch(r"  [\d,]+ of 600 items had finished\.", tail[1]), tail
+    assert tail[2:] == [
+        "This run had no --journal, so nothing was recorded. Run again with --journal FILE to "
+        "make it resumable (links and tag updates are safe to repeat; analyses launched without "
+        "a journal would be created again)."
+    ]

@@ -12,6 +12,7 @@ import ica_tapis_async as ita
 from ica_tapis_async.cli._inputs import (
     InputError,
     UpdateChanges,
+    parse_future,
     parse_when,
     read_data_ids,
     read_sample_sheet,
@@ -34,7 +35,7 @@ def test_data_ids_skip_comments_blanks_and_header(tmp_path: Path) -> None:
     ("text", "line", "field", "message"),
     [
         ("fil.a\nfil b\n", 2, "dataId", "'fil b' is not a valid data id"),
-        ("fil.a\n\n\n" + "f" * 300 + "\n", 4, "dataId", "300 characters"),
+        ("fil.a\n\n\n" + "f" * 300 + "\n", 4, "dataId", "data id of 300 characters; at most 255"),
         ("# only a comment\n", None, None, "no data ids found"),
     ],
 )
@@ -47,14 +48,16 @@ def test_data_id_errors_name_file_line_field(
         read_data_ids(path)
     error = raised.value
     assert (error.path, error.line, error.field) == (path, line, field)
-    assert message in str(error)
-    assert str(error).startswith(path + (f":{line}" if line else ""))
+    assert error.message == message
+    where = path + (f":{line}" if line else "")
+    assert str(error) == (f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     """A missing file is reported as such, not as a traceback."""
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError) as raised:
         read_data_ids(str(tmp_path / "nope.txt"))
+    assert str(raised.value) == f"{tmp_path / 'nope.txt'}: no such file"
 
 
 def test_update_text_list_uses_the_flags(tmp_path: Path) -> None:
@@ -75,8 +78,12 @@ def test_update_text_list_uses_the_flags(tmp_path: Path) -> None:
 def test_update_text_list_without_changes_is_refused(tmp_path: Path) -> None:
     """Nothing to change is an error, not an empty batch."""
     path = write(tmp_path, "ids.txt", "fil.a\n")
-    with pytest.raises(InputError, match="no changes"):
+    with pytest.raises(InputError) as raised:
         read_update_groups(path, UpdateChanges())
+    assert str(raised.value) == (
+        f"{path}: no changes: give tag or date flags (see --help), or use a CSV/JSON file with "
+        "change columns"
+    )
 
 
 def test_update_csv_groups_rows_with_equal_changes(tmp_path: Path) -> None:
@@ -97,11 +104,33 @@ def test_update_csv_groups_rows_with_equal_changes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
-        ("dataId,addTags\nfil.a,x\nfil b,x\n", 3, "dataId", "not a valid data id"),
-        ("dataId,addTag\nfil.a,x\n", 2, "addTag", "unknown column"),
-        ("dataId,willBeArchivedAt\nfil.a,soon\n", 2, "willBeArchivedAt", "is not a time"),
-        ("dataId,willBeDeletedAt\nfol.a,2030-01-01\n", 2, "willBeDeletedAt", "folders"),
-        ("dataId,clearWillBeArchivedAt\nfil.a,maybe\n", 2, "clearWillBeArchivedAt", "true"),
+        ("dataId,addTags\nfil.a,x\nfil b,x\n", 3, "dataId", "'fil b' is not a valid data id"),
+        (
+            "dataId,addTag\nfil.a,x\n",
+            2,
+            "addTag",
+            "unknown column; expected dataId and addTags, removeTags, addTechnicalTags, "
+            "removeTechnicalTags, willBeArchivedAt, willBeDeletedAt, clearWillBeArchivedAt, "
+            "clearWillBeDeletedAt",
+        ),
+        (
+            "dataId,willBeArchivedAt\nfil.a,soon\n",
+            2,
+            "willBeArchivedAt",
+            "'soon' is not a time: use 2030-01-30T08:30:00Z, 2030-01-30 or +90d",
+        ),
+        (
+            "dataId,willBeDeletedAt\nfol.a,2030-01-01\n",
+            2,
+            "willBeDeletedAt",
+            "archive/delete times cannot be set on folders",
+        ),
+        (
+            "dataId,clearWillBeArchivedAt\nfil.a,maybe\n",
+            2,
+            "clearWillBeArchivedAt",
+            "expected true or false, got 'maybe'",
+        ),
         ("dataId,addTags\nfil.a,\n", 2, None, "no changes for this data id"),
     ],
 )
@@ -112,8 +141,7 @@ def test_update_csv_errors(
     path = write(tmp_path, "spec.csv", text)
     with pytest.raises(InputError) as raised:
         read_update_groups(path, UpdateChanges())
-    assert (raised.value.line, raised.value.field) == (line, field)
-    assert message in str(raised.value)
+    assert (raised.value.line, raised.value.field, raised.value.message) == (line, field, message)
 
 
 def test_update_json_reports_the_line_of_the_bad_object(tmp_path: Path) -> None:
@@ -128,9 +156,9 @@ def test_update_json_reports_the_line_of_the_bad_object(tmp_path: Path) -> None:
 def test_update_json_syntax_error_has_a_line(tmp_path: Path) -> None:
     """Broken JSON is reported with the decoder's line number."""
     path = write(tmp_path, "spec.json", '[\n {"dataId": "fil.a",\n "addTags": ]\n]')
-    with pytest.raises(InputError, match="invalid JSON") as raised:
+    with pytest.raises(InputError) as raised:
         read_update_groups(path, UpdateChanges())
-    assert raised.value.line == 3
+    assert str(raised.value) == f"{path}:3: invalid JSON: Expecting value"
 
 
 def test_parse_when_forms() -> None:
@@ -139,8 +167,11 @@ def test_parse_when_forms() -> None:
     assert parse_when("2030-01-30T08:30:00Z") == datetime(2030, 1, 30, 8, 30, tzinfo=UTC)
     assert parse_when("2030-01-30") == datetime(2030, 1, 30, tzinfo=UTC)
     assert parse_when("+2d", now=now) == datetime(2025, 1, 3, 12, 0, tzinfo=UTC)
-    with pytest.raises(ValueError, match="not a time"):
+    with pytest.raises(ValueError) as raised:
         parse_when("tomorrow")
+    assert str(raised.value) == (
+        "'tomorrow' is not a time: use 2030-01-30T08:30:00Z, 2030-01-30 or +90d"
+    )
 
 
 def test_sample_sheet_csv_builds_nextflow_and_cwl_requests(tmp_path: Path) -> None:
@@ -182,13 +213,39 @@ def test_sample_sheet_json_with_lists_and_default_pipeline(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
-        (f"userReference,pipelineId\nS1,{PIPE}\nS1,{PIPE}\n", 3, "userReference", "line 2"),
+        (
+            f"userReference,pipelineId\nS1,{PIPE}\nS1,{PIPE}\n",
+            3,
+            "userReference",
+            "'S1' already used on line 2",
+        ),
         (f"userReference,pipelineId\n,{PIPE}\n", 2, "userReference", "missing"),
-        ("userReference,pipelineId\nS1,\n", 2, "pipelineId", "missing"),
-        (f"userReference,pipelineId,inputs:x\nS1,{PIPE},fil.a\n", 2, "inputs:x", "unknown"),
-        (f"userReference,pipelineId,input:x\nS1,{PIPE},fil.a;b b\n", 2, "input:x", "'b b'"),
-        (f"userReference,pipelineId,type\nS1,{PIPE},wdl\n", 2, "type", "nextflow or cwl"),
-        (f"userReference,pipelineId\n\n# comment\nS1,{PIPE},extra\n", 4, None, "3 cells"),
+        ("userReference,pipelineId\nS1,\n", 2, "pipelineId", "missing (or give --pipeline-id)"),
+        (
+            f"userReference,pipelineId,inputs:x\nS1,{PIPE},fil.a\n",
+            2,
+            "inputs:x",
+            "unknown column; expected userReference, pipelineId, input:<code>, param:<code> "
+            "or the optional columns in --help",
+        ),
+        (
+            f"userReference,pipelineId,input:x\nS1,{PIPE},fil.a;b b\n",
+            2,
+            "input:x",
+            "'b b' is not a valid data id",
+        ),
+        (
+            f"userReference,pipelineId,type\nS1,{PIPE},wdl\n",
+            2,
+            "type",
+            "'wdl': expected nextflow or cwl",
+        ),
+        (
+            f"userReference,pipelineId\n\n# comment\nS1,{PIPE},extra\n",
+            4,
+            None,
+            "3 cells but the header has 2 columns",
+        ),
     ],
 )
 def test_sample_sheet_errors(
@@ -197,8 +254,7 @@ def test_sample_sheet_errors(
     """Each sheet error names the line and the column."""
     with pytest.raises(InputError) as raised:
         read_sample_sheet(write(tmp_path, "sheet.csv", text))
-    assert (raised.value.line, raised.value.field) == (line, field)
-    assert message in str(raised.value)
+    assert (raised.value.line, raised.value.field, raised.value.message) == (line, field, message)
 
 
 def test_sample_sheet_jsonl_error_line(tmp_path: Path) -> None:
@@ -249,5 +305,60 @@ def test_stdin_from_a_terminal_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
             return True
 
     monkeypatch.setattr("sys.stdin", Terminal())
-    with pytest.raises(InputError, match="nothing piped in"):
+    with pytest.raises(InputError) as raised:
         read_data_ids("-")
+    assert str(raised.value) == (
+        "<stdin>: no FILE given and nothing piped in: pass a file or pipe the input, "
+        "e.g. ... < ids.txt"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("dataId,addTags\nfil.a,qc;;run7\n", "addTags", "empty entry in 'qc;;run7'"),
+        (
+            "dataId,willBeArchivedAt\nfil.a,2001-02-03\n",
+            "willBeArchivedAt",
+            "'2001-02-03' is in the past (now is {now}); archive and delete times must be in "
+            "the future",
+        ),
+        (
+            "dataId,willBeDeletedAt\nfil.a,-5d\n",
+            "willBeDeletedAt",
+            "'-5d': relative times count forward from now, e.g. +5d; a past time cannot be set",
+        ),
+    ],
+)
+def test_update_refuses_empty_tags_and_past_times(
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
+    """An empty tag between separators and an archive/delete time already gone are refused."""
+    path = write(tmp_path, "spec.csv", text)
+    with pytest.raises(InputError) as raised:
+        read_update_groups(path, UpdateChanges())
+    error = raised.value
+    if "{now}" in message:
+        now = error.message.split("(now is ")[1].split(")")[0]
+        message = message.replace("{now}", now)
+    assert (error.line, error.field, error.message) == (2, field, message)
+
+
+def test_update_json_list_with_an_empty_tag_is_refused(tmp_path: Path) -> None:
+    """In a JSON array an empty string is as much a typo as ';;'."""
+    path = write(tmp_path, "spec.jsonl", '{"dataId": "fil.a", "addTags": ["qc", " "]}\n')
+    with pytest.raises(InputError) as raised:
+        read_update_groups(path, UpdateChanges())
+    assert str(raised.value) == f"{path}:1: addTags: empty entry in ['qc', ' ']"
+
+
+def test_parse_future_refuses_the_past() -> None:
+    """A time before now is refused with the current time; a later one passes."""
+    now = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+    assert parse_future("+1h", now=now) == datetime(2030, 6, 1, 13, 0, tzinfo=UTC)
+    with pytest.raises(ValueError) as raised:
+        parse_future("2030-05-31", now=now)
+    assert str(raised.value) == (
+        "'2030-05-31' is in the past (now is 2030-06-01T12:00:00Z); archive and delete times "
+        "must be in the future"
+    )

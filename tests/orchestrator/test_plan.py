@@ -100,7 +100,7 @@ def test_the_25000_link_cap_is_a_default_that_can_be_raised() -> None:
         check_batch_size("link", 10, max_batch_size=0)
 
 
-@pytest.mark.parametrize("bad", ["", "x" * 65, "has space", "caf\u00e9", "tab\t", 7])
+@pytest.mark.parametrize("bad", ["", "x" * 65, "has space", "caf\u00e9", "tab\t", "run\n", 7])
 def test_run_id_is_validated_before_anything_is_journaled(bad: object, tmp_path: Path) -> None:
     """Non-ASCII, unprintable, spaced, empty or over-long run ids are refused up front."""
     journal = tmp_path / "j.sqlite"

@@ -21,8 +21,10 @@ from ica_tapis_async.orchestrator._plan import (
     AnalysisRequest,
     Chunk,
     Kind,
+    batch_cap,
     check_batch_size,
     check_data_id,
+    check_run_id,
     chunk_analyses,
     chunk_data_ids,
     chunk_key,
@@ -292,19 +294,81 @@ def test_batch_size_at_the_limit_is_accepted(kind: Kind) -> None:
     assert check_batch_size(kind, MAX_BATCH_SIZE[kind]) == MAX_BATCH_SIZE[kind]
 
 
+@pytest.mark.parametrize("kind", ["link", "update", "analysis"])
+def test_batch_size_over_the_cap_is_refused(kind: Kind) -> None:
+    """One over the cap is refused, the whole message naming kind, cap and the way to raise it."""
+    cap = MAX_BATCH_SIZE[kind]
+    with pytest.raises(ita.RequestValidationError) as info:
+        check_batch_size(kind, cap + 1)
+    assert str(info.value) == (
+        f"batch_size: {cap + 1} is over the cap of {cap} for {kind} batches; "
+        f"pass max_batch_size={cap + 1} to raise it deliberately"
+    )
+
+
+def test_raised_cap_allows_a_bigger_batch() -> None:
+    """A caller who raises the link cap may send bigger link batches."""
+    assert check_batch_size("link", 30_000, max_batch_size=30_000) == 30_000
+
+
+def test_default_batch_size_never_exceeds_a_lowered_cap() -> None:
+    """A cap below the default lowers the default with it."""
+    assert check_batch_size("link", None, max_batch_size=10) == 10
+
+
+@pytest.mark.parametrize(("kind", "cap"), [("link", 25_000), ("update", 5_000), ("analysis", 1000)])
+def test_batch_cap_defaults(kind: Kind, cap: int) -> None:
+    """Without ``max_batch_size`` the cap is the documented advice."""
+    assert batch_cap(kind, None) == cap
+
+
+def test_update_cap_may_rise_to_the_hard_limit() -> None:
+    """100,000 update ids is the most the server takes, and may be asked for."""
+    assert batch_cap("update", 100_000) == 100_000
+
+
+def test_update_cap_over_the_hard_limit_is_refused() -> None:
+    """One more than the server's hard limit cannot be configured."""
+    with pytest.raises(ita.RequestValidationError) as info:
+        batch_cap("update", 100_001)
+    assert str(info.value) == (
+        "max_batch_size: 100001 is over the server's hard limit of 100000 for update batches"
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "10"])
+def test_batch_cap_must_be_a_positive_int(bad: object) -> None:
+    """Zero, negatives, bools, floats and strings are refused as caps."""
+    with pytest.raises(ita.RequestValidationError) as info:
+        batch_cap("link", bad)  # type: ignore[arg-type]
+    assert str(info.value) == "max_batch_size: must be a positive int"
+
+
+@pytest.mark.parametrize("run_id", ["r", "r" * 64, "run-2024_05:01!~"])
+def test_run_ids_accepted(run_id: str) -> None:
+    """1-64 printable ASCII characters without spaces."""
+    assert check_run_id(run_id) == run_id
+
+
 @pytest.mark.parametrize(
-    ("kind", "message"),
+    "run_id",
     [
-        ("link", "batch_size: 25001 is over the server's limit of 25000 for link batches"),
-        ("update", "batch_size: 5001 is over the server's limit of 5000 for update batches"),
-        ("analysis", "batch_size: 1001 is over the server's limit of 1000 for analysis batches"),
+        "",
+        "r" * 65,
+        "run 1",
+        "rün",
+        None,
+        7,
+        "run\n",
     ],
 )
-def test_batch_size_over_the_limit_is_refused(kind: Kind, message: str) -> None:
-    """One over the limit is refused, with the whole message naming kind and limit."""
+def test_run_ids_refused(run_id: object) -> None:
+    """A run id goes into the Idempotency-Key header: anything else is refused, named."""
     with pytest.raises(ita.RequestValidationError) as info:
-        check_batch_size(kind, MAX_BATCH_SIZE[kind] + 1)
-    assert str(info.value) == message
+        check_run_id(run_id)
+    assert str(info.value) == (
+        f"run_id: must be 1-64 printable ASCII characters without spaces, got {run_id!r}"
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 2.0, "10"])
@@ -405,14 +469,7 @@ def test_data_ids_accepted(value: str) -> None:
         (":fil", "where: is not a valid data id: ':fil'"),
         ("fil 1", "where: is not a valid data id: 'fil 1'"),
         ("fil/1", "where: is not a valid data id: 'fil/1'"),
-        pytest.param(
-            "fil.1\n",
-            "where: is not a valid data id: 'fil.1\\n'",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="_plan._ID ends with '$', which also matches before a final newline",
-            ),
-        ),
+        ("fil.1\n", "where: is not a valid data id: 'fil.1\\n'"),
         ("x" * 256, "where: is 256 characters; at most 255"),
         ("", "where: must be a non-empty string, got ''"),
         (5, "where: must be a non-empty string, got 5"),
@@ -548,7 +605,16 @@ async def test_lazy_analyses_are_checked_for_repeats_across_chunks() -> None:
 
 async def test_lazy_update_groups_are_checked_per_position() -> None:
     """A lazy input names the position of a bad group, counted from 0."""
-    groups = iter([ita.DataUpdateGroup(["fil.1"]), ita.DataUpdateGroup([])])
+    groups = iter([ita.DataUpdateGroup(["fil.1"]), ita.DataUpdateGroup(["fil.2"])])
+    bad = iter([*groups, ita.DataUpdateGroup([])])
     with pytest.raises(ita.RequestValidationError) as info:
-        await collect(chunk_update_groups(groups, 10))
-    assert str(info.value) == "groups[1].data_ids: has no data ids"
+        await collect(chunk_update_groups(bad, 10))
+    assert str(info.value) == "groups[2].data_ids: has no data ids"
+
+
+async def test_every_split_update_chunk_has_the_digest_of_its_body() -> None:
+    """Chunks closed in the middle of a group carry their own body's digest."""
+    groups = [ita.DataUpdateGroup([f"fil.{i}" for i in range(5)])]
+    chunks = await collect(chunk_update_groups(groups, 2))
+    digests = [hashlib.sha256(dumps(c.body)).hexdigest() for c in chunks]
+    assert [c.digest for c in chunks] == digests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Lease, MemoryJournal, SqliteJournal
+from ica_tapis_async.orchestrator._plan import chunk_update_groups
 from ica_tapis_async.simulator import Simulator
 
 from ..unit.fakes import FakeTransport
@@ -174,3 +176,29 @@ async def test_a_later_update_is_held_back_when_an_earlier_one_did_not_finish() 
     assert report.counts == {"NOT_SUBMITTED": 2}
     assert "input order" in (report.failures[1].info or "")
     assert posts == 1
+
+
+async def test_a_held_back_update_that_a_killed_run_sent_is_in_doubt() -> None:
+    """Held back behind an unfinished earlier update, a chunk that a killed run had already
+    sent is IN_DOUBT (the server may have it), not NOT_SUBMITTED."""
+    groups = [
+        ita.DataUpdateGroup(["fil.k1"], user_tags=ita.TagUpdate(add_tags=["A"])),
+        ita.DataUpdateGroup(["fil.k1"], user_tags=ita.TagUpdate(remove_tags=["A"])),
+    ]
+    journal = MemoryJournal()
+    fingerprint = hashlib.sha256(f"update|{PROJECT}|1".encode()).hexdigest()[:32]
+    await journal.open_run("update", PROJECT, "killed", fingerprint)
+    chunks = [c async for c in chunk_update_groups(groups, 1)]
+    claim = await journal.claim(
+        "killed", 1, key="k", digest=chunks[1].digest, owner="dead", ttl_s=60
+    )
+    assert claim.lease is not None
+    await journal.mark_sending(claim.lease)
+    await journal.release(claim.lease)
+    http = FakeTransport()
+    http.post(UPDATE, status=503, payload=problem(503))
+    policy = ita.RetryPolicy(max_attempts=1)
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=policy) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, batch_size=1, run_id="killed", journal=journal)
+        report = await orch.update(groups)
+    assert [f.status for f in report.failures] == ["NOT_SUBMITTED", "IN_DOUBT"]

@@ -183,3 +183,18 @@ async def test_a_401_stops_the_transfer_run_at_the_first_answer() -> None:
         with pytest.raises(ita.AuthenticationError):
             await orch.run([request(i) for i in range(8)])
     assert sim.stats.tapis_tasks == 0
+
+
+async def test_tag_recovery_reads_past_the_first_page_of_recent_tasks() -> None:
+    """A lost task buried under more than a page of newer tasks is still found by its tag."""
+    from ica_tapis_async.orchestrator._transfer_task import TaskFollower
+
+    async with Simulator(seed=12) as sim, ita.TapisClient(sim.tapis_url, token="t") as tapis:
+        since = time.time()
+        target = await tapis.transfers.create(list(request(0).elements), tag="deep")
+        for i in range(120):
+            await tapis.transfers.create(list(request(i + 1).elements), tag=f"other-{i}")
+        follower = TaskFollower(tapis, 0.01, 0.02, 10.0, anyio.sleep, anyio.Event(), 5.0)
+        found = await follower.find(request(0).elements, "deep", since)
+        assert found == target.uuid
+        assert await follower.find(request(0).elements, "deep", time.time() + 60) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import anyio
 import pytest
 
 import ica_tapis_async as ita
@@ -47,7 +48,8 @@ async def test_a_thousand_calls_stop_early_with_one_clear_error() -> None:
     assert all(isinstance(e, ita.ServerUnreachableError) for e in errors)
     # Far fewer attempts than 1,000 calls x 5 attempts, and no more fake time than needed.
     assert down.attempts < 1000
-    assert clock.now - 1000.0 < 60
+    # Calls sleeping in backoff are woken when the server is declared down.
+    assert clock.now - 1000.0 < 15
     text = str(errors[-1])
     assert "https://ica.down.test/ica/rest" in text
     assert "pw" not in text
@@ -110,3 +112,34 @@ def test_the_error_survives_pickling() -> None:
     again = pickle.loads(pickle.dumps(error))
     assert (type(again), str(again), again.base_url) == (type(error), str(error), "https://h")
     assert again.connect_failed
+
+
+async def test_calls_waiting_in_backoff_are_woken_when_the_server_is_declared_down() -> None:
+    """A call sleeping before its next attempt fails as soon as another call declares the server
+    down, instead of finishing a backoff of up to max_backoff seconds."""
+    clock = FakeClock()
+    down = DownTransport()
+    sleeping = anyio.Event()
+
+    async def endless(seconds: float) -> None:
+        sleeping.set()
+        await anyio.sleep_forever()  # a backoff that only ends when it is cut short
+
+    errors: list[BaseException] = []
+
+    async def call(ica: ita.IcaClient, name: str) -> None:
+        try:
+            await ica.data_transfers.get(PROJECT, name)
+        except ita.APIError as exc:
+            errors.append(exc)
+
+    async with ita.IcaClient(
+        BASE, api_key=API_KEY, transport=down, clock=clock, sleep=endless, unreachable_after=5
+    ) as ica:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, ica, "first")
+                await sleeping.wait()  # the first call failed once and waits to retry
+                clock.now += 6
+                tg.start_soon(call, ica, "second")
+    assert [type(e) for e in errors] == [ita.ServerUnreachableError] * 2

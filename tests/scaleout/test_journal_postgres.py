@@ -79,3 +79,54 @@ def test_bad_dsn_is_refused_without_its_password() -> None:
     with pytest.raises(ValueError, match="not a valid PostgreSQL URL") as caught:
         ita.PostgresJournal("postgresql://u:s3cret@[::1/db")
     assert "s3cret" not in str(caught.value)
+
+
+_FROZEN = """
+import asyncio, sys
+import ica_tapis_async as ita
+from ica_tapis_async.orchestrator._postgres_store import one
+
+async def main():
+    journal = ita.PostgresJournal(sys.argv[1], stall_timeout=float(sys.argv[2]))
+    await journal.open_run("link", "p", "r", "f")
+    await journal.claim("r", 0, key="k", digest="d", owner="frozen", ttl_s=0.3)
+
+    async def freeze(conn):
+        await one(conn, "SELECT 1 FROM ita_chunks WHERE run_id = 'r' AND idx = 0 FOR UPDATE")
+        print("locked", flush=True)
+        await asyncio.sleep(3600)  # frozen mid-transaction: the row lock stays held
+
+    await journal._store.call(freeze)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("stall_timeout", "freed"), [(0.5, True), (30.0, False)])
+async def test_a_worker_frozen_mid_transaction_does_not_keep_its_chunk(
+    pg_dsn: str, stall_timeout: float, freed: bool
+) -> None:
+    import sys
+
+    import anyio
+
+    frozen = await anyio.open_process(
+        [sys.executable, "-c", _FROZEN, pg_dsn, str(stall_timeout)], stderr=None
+    )
+    try:
+        assert frozen.stdout is not None
+        with anyio.fail_after(30):
+            assert (await frozen.stdout.receive()).strip() == b"locked"
+        async with ita.PostgresJournal(pg_dsn) as journal:
+            granted = False
+            with anyio.move_on_after(3):
+                while not granted:
+                    claim = await journal.claim("r", 0, key="k", digest="d", owner="b", ttl_s=5)
+                    granted = claim.granted
+                    await anyio.sleep(0.05)
+        # With the timeout the server ends the frozen session and its lock; without, the
+        # chunk would wait for the frozen worker however long its lease had lapsed.
+        assert granted is freed
+    finally:
+        frozen.kill()
+        await frozen.aclose()

@@ -15,9 +15,10 @@ LINK = {"items": [{"dataId": "fil.f1"}]}
 
 
 async def test_rate_limit_429_with_retry_after() -> None:
-    """Beyond the per-credential budget ICA answers 429 Problems with Retry-After."""
+    """Beyond the per-credential budget ICA answers 429 Problems with Retry-After (a slow rate:
+    a loaded machine must not refill the bucket between the calls)."""
     async with (
-        Simulator(rate_limit=5, rate_limit_burst=3, retry_after=2) as sim,
+        Simulator(rate_limit=0.1, rate_limit_burst=3, retry_after=2) as sim,
         aiohttp.ClientSession() as http,
     ):
         ica = Ica(sim, http)

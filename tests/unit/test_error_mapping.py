@@ -67,6 +67,7 @@ def test_an_empty_key_still_counts_as_a_key() -> None:
         (ita.IdempotencyInProgressError, ita.ConflictError),
         (ita.IdempotencyConflictError, ita.UnprocessableEntityError),
         (ita.APITimeoutError, ita.APIConnectionError),
+        (ita.ServerUnreachableError, ita.APIConnectionError),
         (ita.RateLimitError, ita.APIStatusError),
         (ita.APIStatusError, ita.APIError),
         (ita.RequestValidationError, ValueError),
@@ -155,6 +156,7 @@ def response_error(
     body: object = None,
     headers: dict[str, str] | None = None,
     key: str | None = None,
+    problem: ita.Problem | None = None,
 ) -> ita.APIStatusError:
     """The error the session raises for an answer."""
     return error_from_response(
@@ -165,6 +167,7 @@ def response_error(
         url=URL,
         headers=headers or {},
         body=body,
+        problem=problem,
         idempotency_key=key,
     )
 
@@ -178,26 +181,18 @@ def test_ica_problem_message_joins_title_detail_and_parameters() -> None:
     )
 
 
-def test_ica_problem_is_parsed() -> None:
-    """The problem body is structured into ``problem``."""
-    body = {
-        "type": "about:blank",
-        "title": "Invalid",
-        "status": 422,
-        "detail": "d",
-        "parameters": {},
-        "timestamp": "2024-05-01T10:00:00Z",
-    }
-    problem = response_error(body=body).problem
-    assert problem == ita.Problem(
+def test_given_problem_is_kept_on_the_error() -> None:
+    """The problem the session structured is the error's ``problem``."""
+    problem = ita.Problem(
         "about:blank", "Invalid", 422, {}, datetime(2024, 5, 1, 10, tzinfo=UTC), detail="d"
     )
+    assert response_error(body={"title": "Invalid"}, problem=problem).problem is problem
 
 
-def test_malformed_problem_is_still_an_error_answer() -> None:
-    """A problem body that does not fit the model leaves ``problem`` None, keeps the text."""
+def test_odd_problem_body_still_reads_its_title() -> None:
+    """A problem body that does not fit the model still gives its title as the message."""
     err = response_error(body={"title": "Invalid", "status": "not a number"})
-    assert (err.problem, str(err)) == (None, f"POST {URL} -> 422 Unprocessable Entity: Invalid")
+    assert str(err) == f"POST {URL} -> 422 Unprocessable Entity: Invalid"
 
 
 def test_problem_with_empty_parameters_adds_nothing() -> None:
@@ -283,42 +278,13 @@ def test_answer_error_carries_the_request() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "Request was throttled",
-        "rate limit exceeded",
-        "Rate-Limit reached",
-        "Too Many Requests",
-        "please slow down",
-    ],
+    ("status", "throttle"),
+    [(429, True), (400, False), (403, False), (500, False), (503, False), (200, False)],
 )
-@pytest.mark.parametrize("status", [400, 503])
-def test_throttling_words_in_a_400_or_503_body_mean_throttle(status: int, text: str) -> None:
-    """A 400 or 503 whose body says to slow down is throttling, whatever the case."""
-    assert is_throttle(status, {"message": text})
-
-
-@pytest.mark.parametrize("status", [400, 503])
-def test_a_plain_400_or_503_is_not_throttling(status: int) -> None:
-    """Without the words, a 400 is a bad request and a 503 an outage."""
-    assert not is_throttle(status, {"message": "service unavailable"})
-
-
-@pytest.mark.parametrize("status", [400, 503])
-def test_no_body_is_not_throttling(status: int) -> None:
-    """A 400 or 503 without a body is not read as throttling."""
-    assert not is_throttle(status, None)
-
-
-def test_429_is_always_throttling() -> None:
-    """429 means slow down even without a body."""
-    assert is_throttle(429, None)
-
-
-@pytest.mark.parametrize("status", [401, 404, 409, 500, 502])
-def test_other_statuses_are_not_throttling_whatever_the_body(status: int) -> None:
-    """Only 429, 400 and 503 can be throttling."""
-    assert not is_throttle(status, "throttled: slow down")
+def test_only_429_is_throttling(status: int, throttle: bool) -> None:
+    """429 is the one throttling answer; a 400 or 503 is a refusal or an outage, never a cue
+    to slow down (the body is not read: a 400 naming a 'rate limit' field is a bad request)."""
+    assert is_throttle(status) is throttle
 
 
 def test_request_validation_error_text_with_and_without_field() -> None:
@@ -357,3 +323,72 @@ def test_waiter_error_text_and_attributes() -> None:
         "deadline",
         {"status": "RUNNING"},
     )
+
+
+def test_errors_without_request_details_have_empty_method_and_url() -> None:
+    """An error raised before any request names no method or URL: empty strings, not None."""
+    errors = (
+        ita.APIError("m"),
+        ita.APIStatusError("m", status=500),
+        make_status_error("m", status=500),
+        ita.ResponseValidationError("m"),
+    )
+    assert [(e.method, e.url) for e in errors] == [("", "")] * 4
+
+
+def test_response_validation_error_keeps_its_request_and_place() -> None:
+    """Method, URL, path and model are kept for programs that report them."""
+    err = ita.ResponseValidationError(
+        "not a str", path="items[0].id", model="Batch", method="GET", url=URL
+    )
+    assert (err.method, err.url, err.path, err.model) == ("GET", URL, "items[0].id", "Batch")
+
+
+def test_response_validation_error_defaults() -> None:
+    """Without a path or model both are empty strings."""
+    err = ita.ResponseValidationError("bad")
+    assert (err.path, err.model, str(err)) == ("", "", ": bad")
+
+
+def test_tapis_text_body_reads_its_title() -> None:
+    """A Tapis error page that is not JSON is summed up by its title."""
+    body = "<html><title>Gateway Timeout</title></html>"
+    err = response_error("tapis", status=504, reason="Gateway Timeout", body=body)
+    assert str(err) == f"POST {URL} -> 504 Gateway Timeout"
+
+
+def test_errors_without_a_problem_have_none() -> None:
+    """No problem given, no problem on the error."""
+    assert response_error("tapis", body={"title": "Invalid", "status": 422}).problem is None
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        ita.APIConnectionError("refused", method="GET", url=URL, connect_failed=True),
+        ita.APITimeoutError("slow", method="GET", url=URL),
+        ita.ServerUnreachableError("down", base_url="https://ica.test", method="GET", url=URL),
+        ita.ResponseValidationError("bad", path="a", model="M", method="GET", url=URL),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_api_error_survives_pickling(err: ita.APIError) -> None:
+    """Errors built from keyword arguments cross a process boundary whole."""
+    copy = pickle.loads(pickle.dumps(err))
+    assert (type(copy), str(copy), copy.__dict__) == (type(err), str(err), err.__dict__)
+
+
+def test_connection_error_says_whether_it_ever_connected() -> None:
+    """``connect_failed`` is False unless said, True for an unreachable server."""
+    flags = (
+        ita.APIConnectionError("reset").connect_failed,
+        ita.APIConnectionError("refused", connect_failed=True).connect_failed,
+        ita.ServerUnreachableError("down", base_url="https://ica.test").connect_failed,
+    )
+    assert flags == (False, True, True)
+
+
+def test_unreachable_error_names_the_server() -> None:
+    """The unreachable server's base URL is on the error."""
+    err = ita.ServerUnreachableError("down", base_url="https://ica.test")
+    assert (err.base_url, str(err)) == ("https://ica.test", "down")

@@ -429,8 +429,9 @@ def test_irregular_wire_names() -> None:
 def test_every_digest_schema_has_a_model() -> None:
     """Each schema in the digests is exported by ``ica_tapis_async.models`` under its name."""
     schemas = _read_digests()
-    missing = [n for n in schemas if n != "UserNameString" and not hasattr(models, n)]
-    assert not missing
+    missing = [n for n in schemas if n not in models.__all__ or not hasattr(models, n)]
+    assert not missing  # UserNameString too (regression: it was left out)
+    assert models.UserNameString is str
     for name in schemas:
         if name in ("UserNameString", "TransferStatusEnum", "CwlAnalysisInput"):
             continue
@@ -565,3 +566,17 @@ def test_secret_fields_are_masked_in_reprs() -> None:
     )
     assert "init-secret-42" not in repr(connector)
     assert token == Token(token="eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig")  # masking is repr-only
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-05-06t07:08:09Z", "2024-05-06T07:08:09z", "2024-05-06T07:08:09.123456789Z"],
+)
+def test_every_rfc3339_spelling_is_read(text: str) -> None:
+    """Lower-case ``t``/``z`` and more than six fraction digits are valid RFC 3339 date-times.
+
+    Regression (found by the schema fuzzing): ``...09z`` was a ResponseValidationError.
+    """
+    task = structure({"created": text}, TransferTask)
+    assert task.created is not None
+    assert task.created.replace(microsecond=0) == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)

@@ -107,6 +107,11 @@ def test_build_url_strips_trailing_slashes_of_the_base() -> None:
     assert build_url("https://h/ica/rest//", "/api/x") == "https://h/ica/rest/api/x"
 
 
+def test_build_url_strips_only_slashes() -> None:
+    """A base ending in another character keeps it."""
+    assert build_url("https://h/X", "/api") == "https://h/X/api"
+
+
 def test_build_url_quotes_every_special_character() -> None:
     """A path id with slash, question mark, hash or percent stays one segment."""
     url = build_url("https://h", "/x/{id}", id="a/b?c#d%e")
@@ -159,6 +164,8 @@ def test_redact_headers_returns_a_copy() -> None:
         ("https://h:8443/x", "https://h:443/x", False),
         ("https://h/x", "https://h.evil/x", False),
         ("ftp://h/x", "ftp://h:21/x", False),
+        ("/a", "/b", True),
+        ("/a", "https://h/b", False),
     ],
 )
 def test_origin_comparison_ignores_case_and_default_ports(a: str, b: str, same: bool) -> None:
@@ -173,9 +180,9 @@ def test_origin_comparison_ignores_case_and_default_ports(a: str, b: str, same: 
         (Request("POST", "u", {}), False),
         (Request("PUT", "u", {}), False),
         (Request("POST", "u", {}, idempotency_key=""), True),
-        (Request("POST", "u", {}, retry_safe=True), True),
+        (Request("POST", "u", {}, declared_idempotent=True), True),
     ],
 )
 def test_which_requests_may_be_repeated(request_: Request, retryable: bool) -> None:
     """GET, a keyed request (any key, even empty) or one declared safe."""
-    assert request_.retryable is retryable
+    assert request_.idempotent is retryable

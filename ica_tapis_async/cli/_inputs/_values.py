@@ -79,7 +79,7 @@ def flag_value(value: Any, name: str, line: int, field: str) -> bool:
 
 
 def parse_when(text: str, *, now: datetime | None = None) -> datetime:
-    """A UTC time: ISO 8601 (``2025-01-30T08:30:00Z``), a date, or ``+<n>d`` from now.
+    """A UTC time: ISO 8601 (``2030-01-30T08:30:00Z``), a date, or ``+<n>d`` from now.
 
     Raises:
         ValueError: an unreadable value.
@@ -100,7 +100,7 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
-            f"{text!r} is not a time: use 2025-01-30T08:30:00Z, 2025-01-30 or +90d"
+            f"{text!r} is not a time: use 2030-01-30T08:30:00Z, 2030-01-30 or +90d"
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from ..._auth import IcaAuth
+from ..._auth import ApiKeyAuth, BasicAuth, IcaAuth
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
-from ..._errors import RequestValidationError
+from ..._errors import RequestValidationError, ResponseValidationError
 from ...models import Token
 from .._base import Resource
 
@@ -22,13 +22,42 @@ class Tokens(Resource):
     """
 
     async def create(
-        self, *, tenant: str | None = None, **options: Unpack[RequestOptions]
+        self,
+        *,
+        tenant: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Token:
-        """Create a JWT with the client's credentials (``POST /api/tokens``).
+        """Create a JWT (``POST /api/tokens``) with the client's API key, or with Basic
+        credentials when ``username`` and ``password`` are given.
+
+        ``createJwtToken`` accepts an API key or Basic credentials, never a bearer JWT: even a
+        client that uses a JWT for everything else sends its API key here.
 
         Args:
             tenant: the tenant, when the user belongs to several.
+            username: user name for Basic authentication (with ``password``).
+            password: password for Basic authentication (with ``username``).
+
+        Raises:
+            RequestValidationError: no API key and no Basic credentials to authenticate with.
+            ResponseValidationError: the answer holds no token.
         """
+        if username is not None or password is not None:
+            auth: ApiKeyAuth | BasicAuth = BasicAuth(username or "", password or "")
+        else:
+            client_auth = self._dispatcher.auth
+            key = client_auth.api_key if isinstance(client_auth, IcaAuth) else None
+            if key is None:
+                raise RequestValidationError(
+                    "tokens.create needs the client's api_key, or username= and password= "
+                    "(POST /api/tokens does not take a bearer JWT)",
+                    field="api_key",
+                )
+            auth = ApiKeyAuth(key)
+        # Its own auth on the shared transport, limiter and metrics.
+        dispatcher = self._dispatcher.evolve(auth=auth)
         request = self._request(
             "POST",
             "/api/tokens",
@@ -38,7 +67,8 @@ class Tokens(Resource):
             idempotent=True,  # an extra token is harmless; a lost one is not
             operation="createJwtToken",
         )
-        return await self._call(request, Token, options)
+        token = self._structure(await dispatcher.send_json(request, options), Token, request)
+        return require_token(token, request.method, request.url)
 
     async def refresh(self, **options: Unpack[RequestOptions]) -> Token:
         """Extend the client's bearer JWT (``POST /api/tokens:refresh``) and use the new one.
@@ -68,3 +98,12 @@ class Tokens(Resource):
         if token.token:
             auth.set_token(token.token)
         return token
+
+
+def require_token(token: Token, method: str = "", url: str = "") -> Token:
+    """``token`` if it holds a JWT; an answer without one is a ResponseValidationError."""
+    if not token.token:
+        raise ResponseValidationError(
+            "the answer holds no token", path="token", model="Token", method=method, url=url
+        )
+    return token

@@ -1,0 +1,206 @@
+"""Cooperative runs: worker processes share one PostgreSQL journal (and one Redis budget).
+
+Each worker is its own Python process (``tests/scaleout/_worker.py``) with its own client,
+calling the same method with the same run id and input against the simulator served by this
+test's event loop. Faults are real: SIGKILL, SIGSTOP past the lease, a Redis restart, every
+PostgreSQL connection terminated.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import psycopg
+import pytest
+from anyio.abc import Process
+
+import ica_tapis_async as ita
+from ica_tapis_async.simulator import Simulator
+from tests.scaleout._worker import PROJECT, items
+from tests.servers import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+# Lease time of the workers. Long enough that a busy machine's heartbeats keep up; the
+# take-over tests use SHORT, so that a dead worker's chunks are free soon.
+TTL = 5.0
+SHORT = 1.0
+
+
+async def _start(cfg: dict[str, Any]) -> Process:
+    return await anyio.open_process(
+        [sys.executable, "-m", "tests.scaleout._worker", json.dumps(cfg)], cwd=ROOT, stderr=None
+    )
+
+
+async def _report(process: Process) -> dict[str, Any]:
+    """The worker's report (its last line of output), once it exits successfully."""
+    assert process.stdout is not None
+    out = b""
+    with anyio.fail_after(60):
+        async for chunk in process.stdout:
+            out += chunk
+        code = await process.wait()
+    assert code == 0, out.decode(errors="replace")[-2000:]
+    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return report
+
+
+async def _until(predicate: Callable[[], Awaitable[Any]], limit_s: float = 30.0) -> Any:
+    with anyio.fail_after(limit_s):
+        # The state lives in another process's journal writes: nothing to wait on but time.
+        while not (value := await predicate()):  # noqa: ASYNC110
+            await anyio.sleep(0.02)
+    return value
+
+
+def _config(sim: Simulator, dsn: str, op: str, count: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "op": op, "count": count, "ica_url": sim.ica_url, "tapis_url": sim.tapis_url,
+        "journal": dsn, "run_id": f"coop-{uuid.uuid4().hex[:8]}", "ttl": TTL, "batch_size": 20,
+        **extra,
+    }  # fmt: skip
+
+
+async def _held_by_anyone(dsn: str, run_id: str) -> dict[int, int]:
+    async with ita.PostgresJournal(dsn) as journal:
+        if await journal.get_run(run_id) is None:
+            return {}
+        chunks = await journal.chunks(run_id)
+    return {c.index: c.lease_token for c in chunks if c.owner is not None and not c.final}
+
+
+@pytest.mark.parametrize(
+    ("op", "count", "workers"), [("link", 200, 3), ("update", 100, 2), ("analyses", 60, 2)]
+)
+async def test_workers_share_the_chunks_and_all_report_the_whole_run(
+    pg_dsn: str, op: str, count: int, workers: int
+) -> None:
+    async with Simulator(seed=11, step_s=0.05) as sim:
+        cfg = _config(sim, pg_dsn, op, count)
+        processes = [await _start(cfg) for _ in range(workers)]
+        reports = [await _report(p) for p in processes]
+        stats = sim.stats
+    expected = "LINKED" if op == "link" else "UPDATED" if op == "update" else None
+    for report in reports:
+        assert report["total"] == count and not report["failures"]
+        if expected:
+            assert report["counts"] == {expected: count}
+    kind = {"link": "linking", "update": "update", "analyses": "analysis"}[op]
+    chunks = -(-count // 20)
+    assert stats.batches[kind] == chunks  # each chunk was sent by one worker, once
+    if op == "link":
+        assert set(stats.link_submissions.values()) == {1}
+    if op == "analyses":
+        assert set(stats.analyses_by_user_reference.values()) == {1}
+        assert len(stats.analyses_by_user_reference) == count
+    async with ita.PostgresJournal(pg_dsn) as journal:
+        records = await journal.chunks(cfg["run_id"])
+    assert len(records) == chunks and all(r.final and r.attempts == 1 for r in records)
+
+
+async def test_cooperative_tapis_transfers(pg_dsn: str) -> None:
+    async with Simulator(seed=11, tapis_step_s=0.05) as sim:
+        cfg = _config(sim, pg_dsn, "transfers", 12)
+        reports = [await _report(w) for w in [await _start(cfg) for _ in range(2)]]
+        created = sim.stats.tapis_tasks
+    assert all(r["total"] == 12 and r["counts"] == {"COMPLETED": 12} for r in reports)
+    assert created == 12  # each task created once, by one of the two workers
+
+
+async def test_a_killed_workers_chunks_are_taken_over_with_the_same_keys(pg_dsn: str) -> None:
+    # Slow batches, so the victim is killed while it holds chunks it has sent.
+    async with Simulator(seed=12, step_s=0.3, item_rate=40) as sim:
+        cfg = _config(sim, pg_dsn, "analyses", 60, ttl=SHORT)
+        victim = await _start(cfg)
+        held = await _until(lambda: _held_by_anyone(pg_dsn, cfg["run_id"]))
+        victim.send_signal(signal.SIGKILL)
+        await victim.wait()
+        survivor = await _start(cfg)
+        report = await _report(survivor)
+        stats = sim.stats
+    assert report["total"] == 60 and not report["failures"]
+    # Nothing twice: every analysis exists once, whoever sent its batch (same keys on re-send).
+    assert sorted(stats.analyses_by_user_reference) == sorted(
+        r.user_reference for r in items("analyses", 60)
+    )
+    assert set(stats.analyses_by_user_reference.values()) == {1}
+    async with ita.PostgresJournal(pg_dsn) as journal:
+        records = {r.index: r for r in await journal.chunks(cfg["run_id"])}
+    assert all(records[i].lease_token > token for i, token in held.items())  # taken over
+
+
+async def test_a_stalled_worker_loses_its_lease_and_its_late_writes(pg_dsn: str) -> None:
+    async with Simulator(seed=13, step_s=0.2, item_rate=50) as sim:
+        cfg = _config(sim, pg_dsn, "analyses", 40, ttl=SHORT)
+        slow = await _start(cfg)
+        held = await _until(lambda: _held_by_anyone(pg_dsn, cfg["run_id"]))
+        slow.send_signal(signal.SIGSTOP)  # a GC pause, a frozen VM: the heartbeat stops
+        try:
+            fast = await _start(cfg)
+            fast_report = await _report(fast)
+        finally:
+            slow.send_signal(signal.SIGCONT)
+        slow_report = await _report(slow)  # woken up: its fenced writes are refused
+        stats = sim.stats
+    for report in (fast_report, slow_report):
+        assert report["total"] == 40 and not report["failures"]
+    assert set(stats.analyses_by_user_reference.values()) == {1}
+    async with ita.PostgresJournal(pg_dsn) as journal:
+        records = {r.index: r for r in await journal.chunks(cfg["run_id"])}
+    assert all(records[i].lease_token > token for i, token in held.items())
+
+
+async def test_postgres_connections_dropped_mid_run(pg_dsn: str) -> None:
+    async with Simulator(seed=14, step_s=0.1) as sim:
+        cfg = _config(sim, pg_dsn, "link", 300)
+        workers = [await _start(cfg) for _ in range(2)]
+        await _until(lambda: _held_by_anyone(pg_dsn, cfg["run_id"]))
+        async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as admin:
+            for _ in range(3):  # a failover, an idle-connection reaper, a restarted pooler
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                await anyio.sleep(0.3)
+        reports = [await _report(w) for w in workers]
+        stats = sim.stats
+    assert all(r["total"] == 300 and r["counts"] == {"LINKED": 300} for r in reports)
+    assert stats.batches["linking"] == 15
+
+
+async def test_redis_restarted_mid_run_with_a_shared_limit(
+    pg_dsn: str, redis_server: RedisServer, limit_name: str
+) -> None:
+    async with Simulator(seed=15, step_s=0.05, rate_limit=60, retry_after="auto") as sim:
+        cfg = _config(sim, pg_dsn, "link", 300, redis=redis_server.url, limit_name=limit_name)
+        cfg["rate"] = 60
+        workers = [await _start(cfg) for _ in range(2)]
+        await _until(lambda: _held_by_anyone(pg_dsn, cfg["run_id"]))
+        redis_server.stop(keep=True)
+        await anyio.sleep(0.5)  # the workers carry on with their local share
+        redis_server.start()
+        reports = [await _report(w) for w in workers]
+        stats = sim.stats
+    assert all(r["total"] == 300 and r["counts"] == {"LINKED": 300} for r in reports)
+    assert stats.batches["linking"] == 15
+    assert stats.throttled <= 0.05 * stats.requests
+
+
+async def test_other_input_under_the_same_run_id_is_refused(pg_dsn: str) -> None:
+    async with Simulator(seed=16) as sim:
+        cfg = _config(sim, pg_dsn, "link", 40)
+        assert (await _report(await _start(cfg)))["total"] == 40
+        async with (
+            ita.IcaClient(sim.ica_url, api_key="k") as ica,
+            ita.BatchOrchestrator(ica, PROJECT, journal=pg_dsn, run_id=cfg["run_id"],
+                                  batch_size=20) as orchestrator,
+        ):  # fmt: skip
+            with pytest.raises(ita.orchestrator.JournalMismatchError, match="other input"):
+                await orchestrator.link(items("link", 40, variant="x"))
