@@ -1,0 +1,65 @@
+"""Adversarial regressions: faults that broke "nothing twice, nothing lost, report = server"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.orchestrator import Lease, MemoryJournal
+from ica_tapis_async.simulator import Simulator
+
+from .helpers import nextflow, orchestrator
+
+QUICK = ita.RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.002, jitter=False)
+
+
+class Crash(Exception):
+    """The process "dies" between the server's answer and the journal write."""
+
+
+class CrashAfterPost(MemoryJournal):
+    """A journal whose first ``mark_submitted`` fails: the POST was processed, the journal
+    still says SENDING (as after a SIGKILL at that await point)."""
+
+    crashes = 1
+
+    async def mark_submitted(self, lease: Lease, batch_id: str) -> None:
+        if self.crashes:
+            self.crashes -= 1
+            raise Crash(batch_id)
+        await super().mark_submitted(lease, batch_id)
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation"),
+    [("analysis", "createAnalysisCreationBatch"), ("link", "createProjectDataLinkingBatch")],
+)
+async def test_a_resent_chunk_refused_with_503s_is_in_doubt_not_unsent(
+    sim: Simulator, kind: str, operation: str
+) -> None:
+    """Killed after the server processed the create, resumed while the server answers 503: the
+    server has the chunk, so its items are IN_DOUBT (and resumable), never NOT_SUBMITTED."""
+    journal = CrashAfterPost()
+    requests: list[Any] = (
+        [nextflow(f"c-{i}") for i in range(3)] if kind == "analysis" else ["fil.1", "fil.2"]
+    )
+    async with ita.IcaClient(sim.ica_url, api_key="k", retry=QUICK) as ica:
+
+        async def run() -> ita.BatchReport:
+            orch = orchestrator(ica, journal=journal, run_id="crash-1")
+            if kind == "analysis":
+                return await orch.create_analyses(requests)
+            return await orch.link(requests)
+
+        with pytest.raises(Crash):
+            await run()
+        sim.configure(p_503=1.0, fault_operations={operation})
+        second = await run()
+        assert set(second.counts) == {"IN_DOUBT"}, second.counts
+        sim.configure(p_503=0.0)
+        third = await run()
+    assert not third.failures, third.counts
+    if kind == "analysis":
+        assert set(sim.stats.analyses_by_user_reference.values()) == {1}
