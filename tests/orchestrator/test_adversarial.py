@@ -63,3 +63,37 @@ async def test_a_resent_chunk_refused_with_503s_is_in_doubt_not_unsent(
     assert not third.failures, third.counts
     if kind == "analysis":
         assert set(sim.stats.analyses_by_user_reference.values()) == {1}
+
+
+class HealAfterRelease(MemoryJournal):
+    """Stops the simulator's 503s once a chunk was given up unfinished."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__()
+        self.sim = sim
+
+    async def release(self, lease: Lease) -> None:
+        self.sim.configure(p_503=0.0)
+        await super().release(lease)
+
+
+async def test_an_update_after_an_unfinished_earlier_update_of_its_id_is_not_sent(
+    sim: Simulator,
+) -> None:
+    """Chunk 0 updates fil.1 and is refused (503s), chunk 2 updates fil.1 again after chunk 0
+    left the in-flight window: chunk 2 must not be sent, or the next run applies chunk 0's
+    update after chunk 2's (the caller's order broken)."""
+    sim.configure(p_503=1.0, fault_operations={"createProjectDataUpdateBatch"})
+    groups = [
+        ita.DataUpdateGroup(["fil.1"], user_tags=ita.TagUpdate(add_tags=["first"])),
+        ita.DataUpdateGroup(["fil.2"], user_tags=ita.TagUpdate(add_tags=["x"])),
+        ita.DataUpdateGroup(["fil.1"], user_tags=ita.TagUpdate(remove_tags=["first"])),
+    ]
+    async with ita.IcaClient(sim.ica_url, api_key="k", retry=QUICK) as ica:
+        orch = orchestrator(
+            ica, journal=HealAfterRelease(sim), batch_size=1, max_inflight_batches=1
+        )
+        report = await orch.update(groups)
+    by_chunk = {(o.chunk, o.key): o.status for o in report.failures}
+    assert by_chunk.get((0, "fil.1")) == "NOT_SUBMITTED", report.counts
+    assert by_chunk.get((2, "fil.1")) == "NOT_SUBMITTED", report.counts
