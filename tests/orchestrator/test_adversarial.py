@@ -97,3 +97,21 @@ async def test_an_update_after_an_unfinished_earlier_update_of_its_id_is_not_sen
     by_chunk = {(o.chunk, o.key): o.status for o in report.failures}
     assert by_chunk.get((0, "fil.1")) == "NOT_SUBMITTED", report.counts
     assert by_chunk.get((2, "fil.1")) == "NOT_SUBMITTED", report.counts
+
+
+async def test_resuming_with_another_batch_size_never_creates_analyses_twice(
+    sim: Simulator,
+) -> None:
+    """A killed run resumed with the same journal but another batch size (no run id): the
+    journal picked a fresh run with fresh keys and created every analysis again. It must
+    refuse instead, like an explicit run id with other options."""
+    journal = CrashAfterPost()
+    requests = [nextflow(f"b-{i}") for i in range(4)]
+    async with ita.IcaClient(sim.ica_url, api_key="k", retry=QUICK) as ica:
+        with pytest.raises(Crash):
+            await orchestrator(ica, journal=journal, batch_size=4).create_analyses(requests)
+        with pytest.raises(ita.orchestrator.JournalMismatchError):
+            await orchestrator(ica, journal=journal, batch_size=2).create_analyses(requests)
+        report = await orchestrator(ica, journal=journal, batch_size=4).create_analyses(requests)
+    assert report.counts == {"SUCCEEDED": 4}
+    assert set(sim.stats.analyses_by_user_reference.values()) == {1}
