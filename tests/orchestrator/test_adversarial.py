@@ -141,7 +141,8 @@ async def test_a_rejected_chunk_killed_before_it_was_recorded_does_not_block_the
     """Chunk refused with a validation 422 (REJECTED), killed before the journal recorded it:
     the resume meets the same 422 and must report REJECTED again, not abort every resume."""
     from ..unit.fakes import FakeTransport
-    from .test_faults import ANALYSES, ICA, PROJECT, problem
+    from .helpers import PROJECT
+    from .test_faults import ANALYSES, ICA, problem
 
     journal = CrashBeforeDone()
     http = FakeTransport()
