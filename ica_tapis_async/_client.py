@@ -42,7 +42,9 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
     session: aiohttp.ClientSession | None = arguments["session"]
     transport: Transport | None = arguments["transport"]
     if transport is not None and session is not None:
-        raise ValueError("pass either session or transport, not both")
+        raise RequestValidationError(
+            "pass either session or transport, not both", field="transport"
+        )
     if transport is not None and not isinstance(transport, Transport):
         raise TypeError(f"transport must implement Transport, got {type(transport).__name__}")
     limiter: RateLimiter | None = arguments["limiter"]

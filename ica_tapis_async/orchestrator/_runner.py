@@ -31,6 +31,8 @@ from ._plan import (
     Chunk,
     Kind,
     check_batch_size,
+    check_journal_spec,
+    check_positive,
     check_run_id,
     chunk_analyses,
     chunk_data_ids,
@@ -118,11 +120,9 @@ class BatchOrchestrator:
             raise RequestValidationError("must be >= 1", field="max_inflight_batches")
         if run_id is not None:
             check_run_id(run_id)
-        for name, value in (("lease_ttl", lease_ttl), ("key_lifetime", key_lifetime)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise RequestValidationError(
-                    f"must be a positive number, got {value!r}", field=name
-                )
+        check_positive("lease_ttl", lease_ttl)
+        check_positive("key_lifetime", key_lifetime)
+        check_journal_spec(journal)
         self.ica = ica
         self.project_id = project_id
         self.batch_size = batch_size
