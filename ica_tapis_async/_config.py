@@ -55,10 +55,11 @@ class RetryPolicy:
     GET is always retryable. POST and DELETE are retried only when the request carries an
     ``Idempotency-Key`` or the call declares itself safe to repeat.
 
-    Example:
-        >>> RetryPolicy(max_attempts=8, total_timeout=300)
-        RetryPolicy(max_attempts=8, total_timeout=300, ...)
-        >>> RetryPolicy.no_wait()   # for tests: retries without sleeping
+    Example::
+
+        RetryPolicy(max_attempts=8, total_timeout=300)
+        # -> RetryPolicy(max_attempts=8, total_timeout=300, ...)
+        RetryPolicy.no_wait()   # for tests: retries without sleeping
     """
 
     max_attempts: int = attrs.field(default=5, validator=_at_least_one)

@@ -129,11 +129,12 @@ class TransferOrchestrator:
             server created it at most this many seconds before our first attempt (the two
             clocks may differ), and with the same elements.
 
-    Example:
-        >>> orch = TransferOrchestrator(tapis, journal="transfers.sqlite")
-        >>> report = await orch.run([TransferRequest([ReqTransferElement(src, dst)])])
-        >>> report.counts
-        {'COMPLETED': 1}
+    Example::
+
+        orch = TransferOrchestrator(tapis, journal="transfers.sqlite")
+        report = await orch.run([TransferRequest([ReqTransferElement(src, dst)])])
+        report.counts
+        # -> {'COMPLETED': 1}
     """
 
     def __init__(

@@ -91,7 +91,8 @@ async def test_workers_share_the_chunks_and_all_report_the_whole_run(
         stats = sim.stats
     expected = "LINKED" if op == "link" else "UPDATED" if op == "update" else None
     for report in reports:
-        assert report["total"] == count and not report["failures"]
+        assert report["total"] == count
+        assert not report["failures"]
         if expected:
             assert report["counts"] == {expected: count}
     kind = {"link": "linking", "update": "update", "analyses": "analysis"}[op]
@@ -104,7 +105,8 @@ async def test_workers_share_the_chunks_and_all_report_the_whole_run(
         assert len(stats.analyses_by_user_reference) == count
     async with ita.PostgresJournal(pg_dsn) as journal:
         records = await journal.chunks(cfg["run_id"])
-    assert len(records) == chunks and all(r.final and r.attempts == 1 for r in records)
+    assert len(records) == chunks
+    assert all(r.final and r.attempts == 1 for r in records)
 
 
 async def test_cooperative_tapis_transfers(pg_dsn: str) -> None:
@@ -127,7 +129,8 @@ async def test_a_killed_workers_chunks_are_taken_over_with_the_same_keys(pg_dsn:
         survivor = await _start(cfg)
         report = await _report(survivor)
         stats = sim.stats
-    assert report["total"] == 60 and not report["failures"]
+    assert report["total"] == 60
+    assert not report["failures"]
     # Nothing twice: every analysis exists once, whoever sent its batch (same keys on re-send).
     assert sorted(stats.analyses_by_user_reference) == sorted(
         r.user_reference for r in items("analyses", 60)
@@ -152,7 +155,8 @@ async def test_a_stalled_worker_loses_its_lease_and_its_late_writes(pg_dsn: str)
         slow_report = await _report(slow)  # woken up: its fenced writes are refused
         stats = sim.stats
     for report in (fast_report, slow_report):
-        assert report["total"] == 40 and not report["failures"]
+        assert report["total"] == 40
+        assert not report["failures"]
     assert set(stats.analyses_by_user_reference.values()) == {1}
     async with ita.PostgresJournal(pg_dsn) as journal:
         records = {r.index: r for r in await journal.chunks(cfg["run_id"])}

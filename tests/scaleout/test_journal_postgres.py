@@ -64,7 +64,8 @@ async def test_a_stolen_lease_cannot_write(pg_dsn: str) -> None:
 
         await anyio.sleep(0.3)  # the slow worker stalls past its lease
         theirs = (await fast.claim("r", 0, key="k", digest="d", owner="fast", ttl_s=60)).lease
-        assert theirs is not None and theirs.token == mine.token + 1
+        assert theirs is not None
+        assert theirs.token == mine.token + 1
         await fast.mark_done(theirs, [outcome("fil.1", status="LINKED")])
         with pytest.raises(LeaseLostError):
             await slow.mark_done(mine, [outcome("fil.1", status="FAILED", ok=False)])

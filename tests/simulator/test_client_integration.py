@@ -48,7 +48,8 @@ async def test_every_ica_operation(sim: Simulator) -> None:
     """The 15 ICA operations answer through the client with the spec's shapes."""
     async with ita.IcaClient(sim.ica_url, api_key="key", retry=FAST) as ica:
         token = await ica.tokens.create()
-        assert token.token and token.token.count(".") == 2
+        assert token.token
+        assert token.token.count(".") == 2
 
         link = await ica.data_linking_batches.create(
             PROJECT, ["fil.1", "fol.partial", "fil.missing"]
@@ -88,12 +89,14 @@ async def test_every_ica_operation(sim: Simulator) -> None:
         assert {m.request.user_reference for m in made} == {"s-1", "s-2"}
         assert all(m.created_analysis is not None for m in made)
         first = await ica.analysis_creation_batches.get_item(PROJECT, batch.id, made[0].id)
-        assert first.created_analysis and first.created_analysis.user_reference in {"s-1", "s-2"}
+        assert first.created_analysis
+        assert first.created_analysis.user_reference in {"s-1", "s-2"}
 
         transfers = await ica.data_transfers.list(PROJECT).collect()
         assert len(transfers) == 25
         uploads = await ica.data_transfers.list(PROJECT, direction="UPLOAD").collect()
-        assert uploads and {t.direction for t in uploads} == {"UPLOAD"}
+        assert uploads
+        assert {t.direction for t in uploads} == {"UPLOAD"}
         by_status = await ica.data_transfers.list(PROJECT, sort="status", page_size=7).collect()
         assert len(by_status) == 25
         ongoing = next(t for t in transfers if t.status not in ita.DataTransferStatus.FINAL)
@@ -120,15 +123,18 @@ async def test_every_tapis_operation(sim: Simulator) -> None:
         task = await tapis.transfers.create(
             [ita.ReqTransferElement("tapis://src/a/?files=3", "tapis://dst/a/")], tag="t-1"
         )
-        assert task.status == "ACCEPTED" and task.parent_tasks is None
+        assert task.status == "ACCEPTED"
+        assert task.parent_tasks is None
         got = await tapis.transfers.get(task.uuid or "", include_summary=True)
         with anyio.fail_after(10):
             while got.status not in ita.TransferStatus.FINAL:
                 await anyio.sleep(0.02)
                 got = await tapis.transfers.get(task.uuid or "", include_summary=True)
-        assert got.status == "COMPLETED" and got.total_transfers == 3
+        assert got.status == "COMPLETED"
+        assert got.total_transfers == 3
         details = await tapis.transfers.details(task.uuid or "")
-        assert details.parent_tasks and len(details.parent_tasks[0].children or []) == 3
+        assert details.parent_tasks
+        assert len(details.parent_tasks[0].children or []) == 3
         recent = await tapis.transfers.list_recent().collect()
         assert recent[0].uuid == task.uuid
         assert "CANCELLED" in (await tapis.transfers.cancel(task.uuid or "") or "").upper()
@@ -154,7 +160,8 @@ async def test_idempotency_through_the_client() -> None:
             again = await ica.analysis_creation_batches.create(
                 PROJECT, analyses("i-1"), idempotency_key="key-1"
             )
-            assert again.id == first.id and sim.stats.idempotent_replays == 1
+            assert again.id == first.id
+            assert sim.stats.idempotent_replays == 1
             with pytest.raises(ita.IdempotencyConflictError):
                 await ica.analysis_creation_batches.create(
                     PROJECT, analyses("i-2"), idempotency_key="key-1"
@@ -170,7 +177,8 @@ async def test_idempotency_through_the_client() -> None:
 
                 tg.start_soon(create)
                 tg.start_soon(create)
-            assert len(set(results)) == 1 and sim.stats.idempotency_in_progress >= 1
+            assert len(set(results)) == 1
+            assert sim.stats.idempotency_in_progress >= 1
         assert sim.stats.analyses_by_user_reference == {"i-1": 1, "i-3": 1}
 
 
@@ -240,7 +248,9 @@ async def test_rate_limit_429_is_retried_and_slows_the_client() -> None:
             await ica.data_transfers.list(PROJECT, page_size=5)
         assert sim.stats.throttled > 0
         assert ica.metrics.throttled == sim.stats.throttled
-        assert ica.limiter.throttle_count > 0 and ica.limiter.rate is not None
+        assert isinstance(ica.limiter, ita.AdaptiveRateLimiter)
+        assert ica.limiter.throttle_count > 0
+        assert ica.limiter.rate is not None
 
 
 async def test_exchange_mode_against_the_simulator() -> None:
