@@ -157,4 +157,5 @@ async def test_large_batch_pages_without_materialising() -> None:
         )
         assert deep["totalItemCount"] == 99_900
         assert deep["items"][0]["request"]["dataId"] == "fil.big98099"
-        assert time.monotonic() - started < 2.0
+        # a generous bound (speed targets live in benchmarks/): only materialising fails it
+        assert time.monotonic() - started < 15.0
