@@ -43,7 +43,9 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
     session: aiohttp.ClientSession | None = arguments["session"]
     transport: Transport | None = arguments["transport"]
     if transport is not None and session is not None:
-        raise ValueError("pass either session or transport, not both")
+        raise RequestValidationError(
+            "pass either session or transport, not both", field="transport"
+        )
     if transport is not None and not isinstance(transport, Transport):
         raise TypeError(f"transport must implement Transport, got {type(transport).__name__}")
     limiter: RateLimiter | None = arguments["limiter"]
@@ -161,8 +163,9 @@ class _BaseClient:
     ) -> Self:
         """A copy with other defaults that shares the connection pool, auth, limiter and metrics.
 
-        Example:
-            >>> patient = ica.with_options(retry=RetryPolicy(max_attempts=10, total_timeout=900))
+        Example::
+
+            patient = ica.with_options(retry=RetryPolicy(max_attempts=10, total_timeout=900))
         """
         changes: dict[str, Any] = {}
         if timeouts is not None:
@@ -213,9 +216,10 @@ class IcaClient(_BaseClient):
         telemetry: where spans and metrics go (:class:`Telemetry`); by default the global
             OpenTelemetry providers, once an SDK is installed there.
 
-    Example:
-        >>> async with IcaClient(url, api_key=key) as ica:
-        ...     batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
+    Example::
+
+        async with IcaClient(url, api_key=key) as ica:
+            batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
     """
 
     def __init__(
@@ -292,9 +296,10 @@ class TapisClient(_BaseClient):
 
     The other arguments are those of :class:`IcaClient`.
 
-    Example:
-        >>> async with TapisClient(url, token=jwt) as tapis:
-        ...     task = await tapis.transfers.create([ReqTransferElement(src, dst)])
+    Example::
+
+        async with TapisClient(url, token=jwt) as tapis:
+            task = await tapis.transfers.create([ReqTransferElement(src, dst)])
     """
 
     def __init__(

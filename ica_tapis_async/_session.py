@@ -33,7 +33,7 @@ from ._telemetry._calls import Call, NoopCall
 from ._transport import RawResponse, Transport
 from .models import Problem
 
-__all__ = ("ClientMetrics", "Dispatcher")
+__all__ = ("ClientMetrics", "Dispatcher", "parse_problem")
 
 log = logging.getLogger("ica_tapis_async")
 redirect_log = logging.getLogger("ica_tapis_async.transport")
@@ -217,7 +217,7 @@ class Dispatcher:
                 url=request.url,
                 headers=response.headers,
                 body=body,
-                problem=self._problem(body),
+                problem=parse_problem(self.api, body),
                 idempotency_key=request.idempotency_key,
             )
             retry_after = parse_retry_after(response.headers, now=time.time())
@@ -266,14 +266,6 @@ class Dispatcher:
         raise APIConnectionError(
             f"more than {self.config.max_redirects} redirects", method=method, url=url
         )
-
-    def _problem(self, body: Any) -> Problem | None:
-        if self.api != "ica" or not isinstance(body, dict):
-            return None
-        try:
-            return structure(body, Problem)
-        except ResponseValidationError:
-            return None  # a malformed problem body is still an error answer
 
     def _within_budget(
         self, attempt: int, delay: float, policy: RetryPolicy, deadline: float | None
@@ -348,6 +340,16 @@ class Dispatcher:
         finally:
             if self._owns_limiter:
                 await self.limiter.aclose()
+
+
+def parse_problem(api: Api, body: Any) -> Problem | None:
+    """An ICA error body structured into :class:`Problem`, or ``None`` (Tapis, or malformed)."""
+    if api != "ica" or not isinstance(body, dict):
+        return None
+    try:
+        return structure(body, Problem)
+    except ResponseValidationError:
+        return None  # a malformed problem body is still an error answer
 
 
 def _decode_error_body(response: RawResponse) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,7 +19,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._concurrency import representative
-from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
+from .._errors import (
+    APIConnectionError,
+    APIError,
+    IcaTapisError,
+    RequestValidationError,
+    ServerUnreachableError,
+)
 from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
@@ -116,7 +123,7 @@ def _interrupted(err: Console, state: RunState) -> int:
     return EXIT_INTERRUPTED
 
 
-def _failed(err: Console, leaf: BaseException) -> int | None:
+def _failed(err: Console, leaf: BaseException, state: RunState) -> int | None:
     """Print a known error in one line and return its exit code (None: not one of ours)."""
     usage = (
         InputError,
@@ -128,6 +135,23 @@ def _failed(err: Console, leaf: BaseException) -> int | None:
     if isinstance(leaf, usage):
         err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
         return EXIT_USAGE
+    if isinstance(leaf, sqlite3.Error):
+        # Only the journal uses SQLite: a place it cannot open or write, or a damaged file.
+        where = f"--journal {state.journal}" if state.journal else "journal"
+        err.print(f"[red]error:[/] {escape(where)}: {escape(str(leaf))}", soft_wrap=True)
+        return EXIT_USAGE
+    if isinstance(leaf, ServerUnreachableError):
+        err.print(
+            f"[red]error:[/] {escape(str(leaf))} (--unreachable-after sets how long to try)",
+            soft_wrap=True,
+        )
+        if state.journal:
+            err.print(
+                "Once the server is up, run the same command with the same --journal to "
+                "settle what was sent.",
+                soft_wrap=True,
+            )
+        return EXIT_FAILED
     if isinstance(leaf, APIConnectionError):
         err.print(f"[red]error:[/] cannot reach the server: {escape(str(leaf))}", soft_wrap=True)
         return EXIT_FAILED
@@ -177,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             leaf = representative(raised)
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
                 return _interrupted(err, state)
-            code = _failed(err, leaf)
+            code = _failed(err, leaf, state)
             if code is not None:
                 return code
             if leaf is raised:

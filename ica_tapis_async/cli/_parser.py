@@ -273,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--tag", metavar="PREFIX", help="tag prefix (default: ita-<random>)")
     create.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="SQLite journal: a rerun with it follows the tasks already created instead of "
+        "creating them again",
+    )
+    create.add_argument(
         "--max-tasks",
         type=positive_int,
         default=16,

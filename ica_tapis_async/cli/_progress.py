@@ -54,6 +54,13 @@ class StageBar:
         self.last = snapshot
         self.update(snapshot.done, _summary(snapshot))
 
+    def on_transfer(self, snapshot: Progress) -> None:
+        """A ``ProgressCallback`` for a transfer run: tasks finished, 429s first."""
+        self.last = snapshot
+        done = sum(snapshot.finished.values())
+        counts = " · ".join(f"{k} {v:,}" for k, v in sorted(snapshot.finished.items()))
+        self.update(done, f"429 {snapshot.throttled:,} · {counts or 'creating'}")
+
     def start(self) -> None:
         """Start the bar's clock (a stage waits, unstarted, until its turn)."""
         self.started = True
@@ -98,10 +105,11 @@ NARROW = 110
 class ProgressDisplay:
     """A context manager holding the live bars; silent when ``enabled`` is false.
 
-    Example:
-        >>> with ProgressDisplay() as display:
-        ...     bar = display.stage("link", total=len(ids))
-        ...     report = await BatchOrchestrator(ica, pid, progress=bar).link(ids)
+    Example::
+
+        with ProgressDisplay() as display:
+            bar = display.stage("link", total=len(ids))
+            report = await BatchOrchestrator(ica, pid, progress=bar).link(ids)
     """
 
     def __init__(self, console: Console | None = None, *, enabled: bool = True) -> None:

@@ -10,19 +10,19 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from .._redact import redact_url
 from ..orchestrator import ChunkRecord, Journal
 from ..orchestrator._journal_open import is_database_url, open_journal
 from ._config import ConfigError
-from ._output import print_json
-from ._state import RunState
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ._state import RunState
 
 __all__ = (
     "add_scaleout_flags",
@@ -146,6 +146,11 @@ def _workers(chunks: list[ChunkRecord], now: float) -> list[dict[str, Any]]:
 
 def status_table(status: dict[str, Any]) -> Table:
     """The status for people."""
+    # rich is imported here, not at the top: the parser imports this module, and --help must
+    # work without the cli extra.
+    from rich.markup import escape
+    from rich.table import Table
+
     finished = "running" if status["finished_at"] is None else "finished"
     table = Table(
         title=f"run {status['run_id']}: {status['kind']}, {finished}",
@@ -180,6 +185,8 @@ def status_table(status: dict[str, Any]) -> Table:
 
 async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     """Print a run's progress across its workers."""
+    from ._output import print_json  # rich, which --help must not need
+
     # A status must not create an empty SQLite file where the user mistyped a path.
     if not is_database_url(args.journal) and not await anyio.Path(args.journal).is_file():
         raise ConfigError(f"--journal {args.journal}: no such file")
@@ -192,5 +199,7 @@ async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     if args.json:
         print_json(status)
     else:
+        from rich.console import Console
+
         Console(highlight=False).print(status_table(status))
     return 0

@@ -31,6 +31,8 @@ from ._plan import (
     Chunk,
     Kind,
     check_batch_size,
+    check_journal_spec,
+    check_positive,
     check_run_id,
     chunk_analyses,
     chunk_data_ids,
@@ -85,11 +87,12 @@ class BatchOrchestrator:
             ``IN_DOUBT`` instead of being sent again, unless ``resend_in_doubt``.
         resend_in_doubt: send such chunks again anyway (the caller checked the server).
 
-    Example:
-        >>> async with BatchOrchestrator(ica, project_id, journal="link.sqlite") as orch:
-        ...     report = await orch.link(data_ids)
-        >>> report.counts
-        {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
+    Example::
+
+        async with BatchOrchestrator(ica, project_id, journal="link.sqlite") as orch:
+            report = await orch.link(data_ids)
+        report.counts
+        # -> {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
     """
 
     def __init__(
@@ -118,11 +121,9 @@ class BatchOrchestrator:
             raise RequestValidationError("must be >= 1", field="max_inflight_batches")
         if run_id is not None:
             check_run_id(run_id)
-        for name, value in (("lease_ttl", lease_ttl), ("key_lifetime", key_lifetime)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise RequestValidationError(
-                    f"must be a positive number, got {value!r}", field=name
-                )
+        check_positive("lease_ttl", lease_ttl)
+        check_positive("key_lifetime", key_lifetime)
+        check_journal_spec(journal)
         self.ica = ica
         self.project_id = project_id
         self.batch_size = batch_size
@@ -180,10 +181,11 @@ class BatchOrchestrator:
     ) -> AbstractAsyncContextManager[AsyncIterator[ItemOutcome]]:
         """Like :meth:`link`, yielding each :class:`ItemOutcome` as its batch finishes.
 
-        Example:
-            >>> async with orch.stream_link(ids) as outcomes:
-            ...     async for outcome in outcomes:
-            ...         print(outcome.key, outcome.status)
+        Example::
+
+            async with orch.stream_link(ids) as outcomes:
+                async for outcome in outcomes:
+                    print(outcome.key, outcome.status)
         """
         return self._stream("link", data_ids)
 

@@ -9,7 +9,7 @@ from ica_tapis_async.cli._resume import resume_command
 from ica_tapis_async.models import Token
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import Run, finish, start
 
 API_KEY = "sk-live-Qm3vT7xR1pZ9wL2k"
@@ -92,5 +92,23 @@ def test_resume_command_names_variables_not_values() -> None:
 def test_token_repr_hides_the_jwt() -> None:
     """``repr(Token)`` does not show the JWT it carries."""
     token = Token(token=TAPIS_TOKEN)
-    assert TAPIS_TOKEN not in repr(token) and TAPIS_TOKEN not in str(token)
+    assert TAPIS_TOKEN not in repr(token)
+    assert TAPIS_TOKEN not in str(token)
     assert token.token == TAPIS_TOKEN
+
+
+def test_resume_command_hides_passwords_in_urls() -> None:
+    """A PostgreSQL journal or a server URL with a password shows ``***`` in its place."""
+    argv = [
+        "link",
+        "ids.txt",
+        "--journal",
+        "postgresql://ingest:pw-9f3@db/j",
+        "--base-url=https://u:pw-9f3@h/ica/rest",
+    ]
+    command, hidden = resume_command(argv)
+    assert command == (
+        "ica-tapis-async link ids.txt --journal 'postgresql://ingest:***@db/j' "
+        "'--base-url=https://u:***@h/ica/rest'"
+    )
+    assert hidden == []

@@ -13,7 +13,7 @@ from ica_tapis_async.cli._demo import _Stage, _summary
 from ica_tapis_async.orchestrator import BatchReport
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import last_frame, run_in_terminal
 
 
@@ -42,7 +42,7 @@ def test_progress_bar_fits_80_columns(sim: Simulator, tmp_path: Path) -> None:
     throttled = sim.stats.throttled
     assert throttled > 0
     match = re.fullmatch(
-        r"link +━+ 3000/3000 +[\d,]+/s \d:\d\d:\d\d 429 (\d+) · req [\d,]+ · linked 3,000",
+        r"link +━+ +3000/3000 +[\d,]+/s \d:\d\d:\d\d 429 (\d+) · req [\d,]+ · linked 3,000",
         bar,
     )
     assert match is not None, bar
@@ -52,9 +52,11 @@ def test_progress_bar_fits_80_columns(sim: Simulator, tmp_path: Path) -> None:
     assert len(frames) > 3
     for frame in frames:
         assert len(frame.rstrip()) <= 80
-        if re.match(r"link +(━+ +)?0/3000 +-/s", frame):
+        if re.match(r"link +([━╺╸]+ +)?0/3000 +-/s", frame):
             continue  # before the first batch has news
-        assert re.match(r"link +(━+ +)?\d+/3000 +([\d,]+|-)/s +\d:\d\d:\d\d 429 \d+", frame), frame
+        assert re.match(r"link +([━╺╸]+ +)?\d+/3000 +([\d,]+|-)/s +\d:\d\d:\d\d 429 \d+", frame), (
+            frame
+        )
 
 
 def test_transfer_list_shortens_ids_in_80_columns(sim: Simulator) -> None:
@@ -66,7 +68,8 @@ def test_transfer_list_shortens_ids_in_80_columns(sim: Simulator) -> None:
     lines = screen.out.splitlines()
     assert all(len(line) <= 80 for line in lines)
     rows = [line for line in lines if line.startswith("│")]
-    assert rows and all(re.match(r"│ [0-9a-f]{8}… +│ [A-Z]+ +│", row) for row in rows), rows
+    assert rows
+    assert all(re.match(r"│ [0-9a-f]{8}… +│ [A-Z]+ +│", row) for row in rows), rows
     assert lines[-1] == "(ids shortened: --json or a wider terminal shows them whole)"
     assert re.fullmatch(r"\d+ transfers", lines[-2])
 
