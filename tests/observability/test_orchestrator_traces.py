@@ -62,7 +62,8 @@ async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
         report = await orch.link([f"fil.o{i:03d}" for i in range(120)])
         metrics = ica.metrics
         port = sim.port
-    assert report.ok and report.total == 120
+    assert report.ok
+    assert report.total == 120
     assert sim.stats.faults.get("503", 0) > 0
 
     run = otel.span("orchestrator.link")
@@ -86,7 +87,8 @@ async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
     chunk_ids = {_id(s) for s in chunks}
     creates = [s for s in otel.spans() if s.name == "ica.data_linking_batches.create"]
     polls = [s for s in otel.spans() if s.name == "ica.data_linking_batches.list_items"]
-    assert len(creates) == 3 and polls
+    assert len(creates) == 3
+    assert polls
     assert all(_parent_id(s) in chunk_ids for s in [*creates, *polls])
     assert len({s.context.trace_id for s in otel.spans() if s.context}) == 1
     for create in creates:
@@ -101,9 +103,8 @@ async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
     assert _parent_id(exchange) in {_id(s) for s in otel.spans() if s.name.startswith("ica.data")}
 
     retried = [e for s in otel.spans() for e in s.events if e.name == "retry"]
-    assert retried and {dict(e.attributes or {})["ica_tapis.retry.reason"] for e in retried} == {
-        "503"
-    }
+    assert retried
+    assert {dict(e.attributes or {})["ica_tapis.retry.reason"] for e in retried} == {"503"}
     assert len(retried) == metrics.retries
     assert otel.value("ica_tapis.client.requests") == metrics.requests
     assert otel.value("ica_tapis.client.retries", error__type="503") == metrics.retries
@@ -160,6 +161,7 @@ async def test_no_secret_reaches_spans_metrics_or_logs(otel: Otel, json_logs: io
         ]
     )
     assert "ica.transfers" not in exported  # sanity: Tapis spans are named tapis.*
-    assert "tapis.transfers.create" in exported and "ica.tokens.create" in exported
+    assert "tapis.transfers.create" in exported
+    assert "ica.tokens.create" in exported
     for secret in (API_KEY, TAPIS_TOKEN, token, "ak-wrong-key-555"):
         assert secret not in exported
