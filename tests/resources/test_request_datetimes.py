@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import ICA, PROJECT, batch, sent
+from .helpers import ICA, PROJECT, batch, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataUpdateBatch"
 
