@@ -11,7 +11,7 @@ from rich.console import Console
 
 from ..orchestrator import BatchOrchestrator, BatchReport
 from ._config import Settings, settings_from
-from ._connect import connect
+from ._connect import connect, raise_if_unreachable
 from ._inputs import (
     UpdateChanges,
     parse_future,
@@ -79,8 +79,11 @@ async def _batch_run(
                 else:
                     report = await orchestrator.create_analyses(items)
             finally:
-                orchestrator.close()
+                # Async: a PostgreSQL journal's pool must be closed on the event loop.
+                await orchestrator.aclose()
             bar.finish()
+        if report.failures and len(report.failures) == report.total:
+            await raise_if_unreachable(conn)
     return _print_batch_report(args, report, expected, label)
 
 

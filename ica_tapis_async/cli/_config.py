@@ -55,6 +55,8 @@ class Settings:
         rate: client requests per second (``None``: adaptive, no fixed limit).
         concurrency: most requests in flight at once.
         batch_size / max_batches: orchestrator chunking and batches in flight.
+        unreachable_after: seconds of nothing but failed connections before the run stops
+            (``None``: retry as usual).
     """
 
     ica_base_url: str | None = None
@@ -69,6 +71,7 @@ class Settings:
     concurrency: int = 32
     batch_size: int | None = None
     max_batches: int = 8
+    unreachable_after: float | None = 10.0
 
     @property
     def secrets(self) -> list[str]:
@@ -120,6 +123,14 @@ def add_connection_flags(parser: argparse.ArgumentParser, *, tapis: bool = False
         metavar="N",
         help="most HTTP requests in flight at once (default 32)",
     )
+    group.add_argument(
+        "--unreachable-after",
+        type=_seconds_or_off,
+        default=10.0,
+        metavar="S",
+        help="stop when no connection at all has succeeded for S seconds (default 10; 'off': "
+        "keep retrying)",
+    )
 
 
 def add_run_flags(parser: argparse.ArgumentParser, *, project: bool = True) -> None:
@@ -164,6 +175,18 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _seconds_or_off(text: str) -> float | None:
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds or 'off': {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (or 'off'), got {text}")
     return value
 
 
@@ -233,6 +256,7 @@ def settings_from(
         concurrency=getattr(args, "concurrency", None) or 32,
         batch_size=getattr(args, "batch_size", None),
         max_batches=getattr(args, "max_batches", None) or 8,
+        unreachable_after=getattr(args, "unreachable_after", 10.0),
     )
     if simulator:
         return settings

@@ -10,9 +10,11 @@ import attrs
 
 from .._client import IcaClient, TapisClient
 from .._config import RateLimitPolicy
+from .._errors import APIError, ServerUnreachableError
 from ._config import ConfigError, Settings
+from ._observe import current_telemetry
 
-__all__ = ("Connection", "connect", "simulator_knobs")
+__all__ = ("Connection", "connect", "raise_if_unreachable", "simulator_knobs")
 
 #: Credentials the in-process simulator accepts (it accepts any non-empty value by default).
 SIM_API_KEY = "simulator-api-key"
@@ -137,6 +139,8 @@ async def connect(
                         rate_limit=policy,
                         limiter=limiter,
                         max_connections=max(settings.concurrency, 1),
+                        unreachable_after=settings.unreachable_after,
+                        telemetry=current_telemetry(),
                     )
                 )
             if tapis:
@@ -147,8 +151,29 @@ async def connect(
                         token=tapis_token,
                         rate_limit=policy,
                         max_connections=max(settings.concurrency, 1),
+                        unreachable_after=settings.unreachable_after,
+                        telemetry=current_telemetry(),
                     )
                 )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         yield Connection(ica_client, tapis_client, settings.project, sim)
+
+
+async def raise_if_unreachable(conn: Connection) -> None:
+    """Raise :class:`ServerUnreachableError` if a client has found its server down.
+
+    Called when nothing of a run succeeded: the orchestrators report each item (IN_DOUBT,
+    NOT_SUBMITTED...) rather than raise, so a thousand items would each repeat that the server
+    is down. A client that has given up on its server raises at once, without sending; one that
+    has not sends one small GET, whose other errors the run's report already tells.
+    """
+    try:
+        if conn.ica is not None and conn.project is not None:
+            await conn.ica.data_transfers.list(conn.project, page_size=1)
+        if conn.tapis is not None:
+            await conn.tapis.transfers.list_recent(page_size=1)
+    except ServerUnreachableError:
+        raise
+    except APIError:
+        return

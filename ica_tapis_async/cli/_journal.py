@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def _is_journal_table(name: str) -> bool:
 
 
 def check_journal(path: str | None, settings: Settings) -> str | None:
-    """``path`` if it can hold this run's journal.
+    """``path`` if it can hold this run's journal (a PostgreSQL URL is passed through).
 
     Raises:
         ConfigError: its directory is missing, it is a directory, or it is a file that is not
@@ -34,7 +35,11 @@ def check_journal(path: str | None, settings: Settings) -> str | None:
         raise ConfigError(f"--journal {path}: directory {target.parent} does not exist")
     if target.is_dir():
         raise ConfigError(f"--journal {path}: is a directory; give a file name")
-    if not target.exists() or target.stat().st_size == 0:
+    if not target.exists():
+        if not os.access(target.parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"--journal {path}: cannot create a file in {target.parent}")
+        return path
+    if target.stat().st_size == 0:
         return path
     try:
         db = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)

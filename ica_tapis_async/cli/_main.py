@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,11 +19,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._concurrency import representative
-from .._errors import APIConnectionError, APIError, IcaTapisError, RequestValidationError
+from .._errors import (
+    APIConnectionError,
+    APIError,
+    IcaTapisError,
+    RequestValidationError,
+    ServerUnreachableError,
+)
 from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
 from ._interrupt import SigintGuard
+from ._observe import observing
 from ._output import plural
 from ._parser import build_parser
 from ._resume import resume_command
@@ -115,7 +123,7 @@ def _interrupted(err: Console, state: RunState) -> int:
     return EXIT_INTERRUPTED
 
 
-def _failed(err: Console, leaf: BaseException) -> int | None:
+def _failed(err: Console, leaf: BaseException, state: RunState) -> int | None:
     """Print a known error in one line and return its exit code (None: not one of ours)."""
     usage = (
         InputError,
@@ -127,6 +135,23 @@ def _failed(err: Console, leaf: BaseException) -> int | None:
     if isinstance(leaf, usage):
         err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
         return EXIT_USAGE
+    if isinstance(leaf, sqlite3.Error):
+        # Only the journal uses SQLite: a place it cannot open or write, or a damaged file.
+        where = f"--journal {state.journal}" if state.journal else "journal"
+        err.print(f"[red]error:[/] {escape(where)}: {escape(str(leaf))}", soft_wrap=True)
+        return EXIT_USAGE
+    if isinstance(leaf, ServerUnreachableError):
+        err.print(
+            f"[red]error:[/] {escape(str(leaf))} (--unreachable-after sets how long to try)",
+            soft_wrap=True,
+        )
+        if state.journal:
+            err.print(
+                "Once the server is up, run the same command with the same --journal to "
+                "settle what was sent.",
+                soft_wrap=True,
+            )
+        return EXIT_FAILED
     if isinstance(leaf, APIConnectionError):
         err.print(f"[red]error:[/] cannot reach the server: {escape(str(leaf))}", soft_wrap=True)
         return EXIT_FAILED
@@ -134,6 +159,11 @@ def _failed(err: Console, leaf: BaseException) -> int | None:
         err.print(f"[red]error:[/] {type(leaf).__name__}: {escape(str(leaf))}", soft_wrap=True)
         return EXIT_FAILED
     return None
+
+
+async def _observed(command: Command, args: argparse.Namespace, state: RunState) -> int:
+    async with observing(args):
+        return await command(args, state)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,14 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with SigintGuard() as guard:
         try:
             with asyncio.Runner() as runner:
-                return runner.run(guard.run(_command(args.command)(args, state)))
+                return runner.run(guard.run(_observed(_command(args.command), args, state)))
         except KeyboardInterrupt:
             return _interrupted(err, state)
         except BaseException as raised:
             leaf = representative(raised)
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
                 return _interrupted(err, state)
-            code = _failed(err, leaf)
+            code = _failed(err, leaf, state)
             if code is not None:
                 return code
             if leaf is raised:

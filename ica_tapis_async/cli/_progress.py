@@ -22,6 +22,7 @@ from rich.table import Column
 from rich.text import Text
 
 from ..orchestrator import Progress
+from ._live_row import LiveProgress
 
 __all__ = ("ProgressDisplay", "StageBar")
 
@@ -52,6 +53,13 @@ class StageBar:
     def __call__(self, snapshot: Progress) -> None:
         self.last = snapshot
         self.update(snapshot.done, _summary(snapshot))
+
+    def on_transfer(self, snapshot: Progress) -> None:
+        """A ``ProgressCallback`` for a transfer run: tasks finished, 429s first."""
+        self.last = snapshot
+        done = sum(snapshot.finished.values())
+        counts = " · ".join(f"{k} {v:,}" for k, v in sorted(snapshot.finished.items()))
+        self.update(done, f"429 {snapshot.throttled:,} · {counts or 'creating'}")
 
     def start(self) -> None:
         """Start the bar's clock (a stage waits, unstarted, until its turn)."""
@@ -127,7 +135,7 @@ class ProgressDisplay:
                     table_column=Column(no_wrap=True, overflow="ellipsis"),
                 )
             )
-            self.progress = RichProgress(*columns, console=self.console, refresh_per_second=8)
+            self.progress = LiveProgress(*columns, console=self.console, refresh_per_second=8)
 
     def stage(self, name: str, total: int, *, start: bool = True) -> StageBar:
         """Add a bar for ``total`` items; ``start=False`` leaves it waiting."""

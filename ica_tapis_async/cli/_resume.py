@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from .._redact import redact_url
 from ._config import ENV_ACCESS_TOKEN, ENV_API_KEY, ENV_TAPIS_TOKEN
 
 __all__ = ("SECRET_FLAGS", "resume_command")
@@ -35,7 +36,8 @@ def resume_command(argv: Sequence[str], secrets: Iterable[str] = ()) -> tuple[st
 
     A credential given as a flag becomes ``"$ICA_API_KEY"`` (and so on): the line can be pasted
     into a shell that has the variable set. Any other argument containing one of ``secrets``
-    (a value the run resolved as a credential) has it masked as well.
+    (a value the run resolved as a credential) has it masked as well, and so has a password
+    in a URL (``***``).
     """
     masks = sorted({s for s in secrets if s}, key=len, reverse=True)
     words: list[str] = [PROG]
@@ -59,5 +61,9 @@ def resume_command(argv: Sequence[str], secrets: Iterable[str] = ()) -> tuple[st
             continue
         for secret in masks:
             token = token.replace(secret, _MASK)
+        if "://" in token:
+            # A journal or server URL may carry a password (postgresql://user:pw@db/...).
+            name, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+            token = name + eq + redact_url(value)
         words.append(shlex.quote(token))
     return " ".join(words), list(dict.fromkeys(hidden))

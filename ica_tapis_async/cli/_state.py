@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
-from ._progress import StageBar
+if TYPE_CHECKING:  # rich (the cli extra) stays unimported for --help
+    from ._progress import StageBar
 
 __all__ = ("RunState",)
 

@@ -20,12 +20,12 @@ from .._converter import unstructure
 from .._errors import APIConnectionError, APIStatusError, ConflictError, NotFoundError
 from ..concurrency import gather_bounded
 from ..models import DataTransfer
-from ..orchestrator import TransferOrchestrator, TransferOutcome, TransferReport, TransferRequest
+from ..orchestrator import TransferOrchestrator, TransferReport, TransferRequest
 from ._config import settings_from
-from ._connect import connect
+from ._connect import connect, raise_if_unreachable
 from ._inputs import chunked, read_transfer_pairs
+from ._journal import check_journal
 from ._output import (
-    counts_line,
     plural,
     print_json,
     short_id,
@@ -252,42 +252,31 @@ async def run_transfer_requests(
     max_in_flight: int = 16,
     poll_initial: float = 0.5,
     poll_max: float = 15.0,
-    finished: list[TransferOutcome] | None = None,
+    journal: str | None = None,
+    started: list[TransferOrchestrator] | None = None,
 ) -> TransferReport:
     """Create and follow every request with one :class:`TransferOrchestrator`, advancing ``bar``.
 
-    Each request needs its own tag (the orchestrator finds a task again by it after a lost
-    answer). ``finished`` (if given) collects each outcome as it comes, so an interrupted run
-    still knows the tasks that had finished.
+    With ``journal`` a rerun resumes: tasks already created are followed, not created again.
+    ``started`` (if given) receives the orchestrator, so an interrupted caller can name its run.
     """
+    if not requests:
+        return TransferReport("-")
     orchestrator = TransferOrchestrator(
-        tapis, max_in_flight=max_in_flight, poll_initial=poll_initial, poll_max=poll_max
+        tapis,
+        max_in_flight=max_in_flight,
+        poll_initial=poll_initial,
+        poll_max=poll_max,
+        journal=journal,
+        progress=bar.on_transfer,
     )
-    started = time.monotonic()
-    base = (tapis.metrics.requests, tapis.metrics.throttled)
-    counts: dict[str, int] = {}
-
-    async def one(pair: tuple[int, TransferRequest]) -> TransferOutcome:
-        index, request = pair
-        report = await orchestrator.run([request])
-        outcome = attrs.evolve(report.outcomes[0], index=index)
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        if finished is not None:
-            finished.append(outcome)
-        throttled = tapis.metrics.throttled - base[1]
-        bar.advance(1, f"429 {throttled:,} · {counts_line(counts)}")
-        return outcome
-
-    outcomes = (
-        await gather_bounded(one, list(enumerate(requests)), limit=max_in_flight)
-        if requests
-        else []
-    )
-    report = TransferReport(orchestrator.run_id, list(outcomes), dict(sorted(counts.items())))
-    report.requests = tapis.metrics.requests - base[0]
-    report.throttled = tapis.metrics.throttled - base[1]
-    report.elapsed_s = time.monotonic() - started
-    return report
+    if started is not None:
+        started.append(orchestrator)
+    try:
+        return await orchestrator.run(requests)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await orchestrator.aclose()
 
 
 async def _created_tasks(tapis: TapisClient, prefix: str, most: int) -> list[str]:
@@ -314,19 +303,27 @@ def _created_note(prefix: str, lines: Sequence[str], complete: bool) -> str:
 
 async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
     settings = settings_from(args, need_ica=False, need_tapis=True)
+    state.journal = check_journal(args.journal, settings)
     state.simulator = settings.simulator
     state.secrets = settings.secrets
     elements = read_transfer_pairs(args.file)
-    prefix = args.tag or f"ita-{uuid.uuid4().hex[:12]}"
+    groups = chunked(elements, args.per_task)
+    # With a journal and no --tag the orchestrator names the tasks after its run, which a rerun
+    # resumes; a random prefix would differ on every run and could not be resumed.
+    fixed = args.tag or (None if args.journal else f"ita-{uuid.uuid4().hex[:12]}")
     requests = [
-        TransferRequest(group, tag=f"{prefix}-{index:06d}")
-        for index, group in enumerate(chunked(elements, args.per_task))
+        TransferRequest(group, tag=f"{fixed}-{index:06d}" if fixed else None)
+        for index, group in enumerate(groups)
     ]
+    started: list[TransferOrchestrator] = []
+
+    def prefix() -> str:
+        return fixed or (f"ita-{started[0].run_id}" if started else "ita-")
+
     state.note = (
-        f"transfer tasks already created keep running on the server (tags {prefix}-*); "
+        f"transfer tasks already created keep running on the server (tags {prefix()}-*); "
         "list them with the Tapis API or cancel them by uuid"
     )
-    finished: list[TransferOutcome] = []
     async with connect(settings, ica=False, tapis=True) as conn:
         tapis = conn.need_tapis()
         with ProgressDisplay(enabled=not (args.quiet or args.json)) as display:
@@ -334,21 +331,28 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
             state.bars.append(bar)
             try:
                 report = await run_transfer_requests(
-                    tapis, requests, bar, max_in_flight=args.max_tasks, finished=finished
+                    tapis,
+                    requests,
+                    bar,
+                    max_in_flight=args.max_tasks,
+                    journal=args.journal,
+                    started=started,
                 )
             except anyio.get_cancelled_exc_class():
                 # Interrupted: say which tasks exist on the server (a short, shielded lookup).
-                lines = [f"{o.tag} {o.uuid}" for o in finished if o.uuid]
+                lines: list[str] = []
                 complete = False
                 with anyio.CancelScope(shield=True), anyio.move_on_after(LOOKUP_S):
                     try:
-                        listed = await _created_tasks(tapis, prefix, len(requests) + 100)
-                        lines, complete = sorted(set(lines) | set(listed)), True
+                        lines = await _created_tasks(tapis, prefix(), len(requests) + 100)
+                        complete = True
                     except (APIStatusError, APIConnectionError):
                         complete = False
-                state.note = _created_note(prefix, lines, complete)
+                state.note = _created_note(prefix(), lines, complete)
                 raise
             bar.finish()
+        if report.outcomes and all(o.uuid is None for o in report.outcomes):
+            await raise_if_unreachable(conn)
     if args.json:
         print_json(transfer_report_dict(report))
     else:

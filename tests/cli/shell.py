@@ -57,7 +57,7 @@ def run(
     *argv: str,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = 300.0,
     cwd: str | None = None,
 ) -> Run:
     """Run ``ica-tapis-async ARGV`` to its end; stdin is empty unless given."""
@@ -86,7 +86,7 @@ def start(*argv: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[
     )
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 60.0) -> Run:
+def finish(process: subprocess.Popen[str], timeout: float = 300.0) -> Run:
     """Wait for a started run and collect its output (killed if it outlives ``timeout``)."""
     try:
         out, err = process.communicate(timeout=timeout)
@@ -105,7 +105,7 @@ def interrupt(process: subprocess.Popen[str], times: int = 1, gap_s: float = 0.0
         process.send_signal(signal.SIGINT)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
     """Poll ``condition`` every few milliseconds until it holds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -119,7 +119,7 @@ def run_in_terminal(
     columns: int = 80,
     env: Mapping[str, str] | None = None,
     answer: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = 300.0,
     program: str = SCRIPT,
 ) -> Run:
     """Run ``program ARGV`` in a pseudo terminal ``columns`` wide, as a person sees it.

@@ -50,6 +50,7 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path: Path, busy_port: int) -> Non
         "text file": ["link", str(ids), "--journal", str(text), *SERVER],
         "other sqlite": ["link", str(ids), "--journal", str(other), *SERVER],
         "journal dir": ["link", str(ids), "--journal", str(tmp_path), *SERVER],
+        "journal proc": ["link", str(ids), "--journal", "/proc/j.sqlite", *SERVER],
         "port in use": ["simulator", "--port", str(busy_port)],
         "port range": ["simulator", "--port", "70000"],
         "port text": ["simulator", "--port", "eighty"],
@@ -69,6 +70,7 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path: Path, busy_port: int) -> Non
         "text file": f"error: --journal {text}: not a journal (not an SQLite file)",
         "other sqlite": f"error: --journal {other}: an SQLite file, but not a journal of this tool",
         "journal dir": f"error: --journal {tmp_path}: is a directory; give a file name",
+        "journal proc": "error: --journal /proc/j.sqlite: unable to open database file",
         "port in use": f"error: --port {busy_port}: already in use on 127.0.0.1; pick another "
         "or --port 0 for any free one",
         "port range": "error: --port 70000: out of range; use 0 (any free port) to 65535",
@@ -93,7 +95,11 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path: Path, busy_port: int) -> Non
     }
     for name, result in results.items():
         assert (name, result.code, result.out) == (name, 2, ""), result.err
-        lines = result.err_lines
+        # A run that got as far as its progress bar leaves the bar's line above the error.
+        lines = [line for line in result.err_lines if line.startswith("error:")]
+        assert len(lines) == len([x for x in result.err_lines if x.strip()]) - (
+            1 if name == "journal proc" else 0
+        ), result.err
         if name == "past date":
             # The message carries the current time; match it to the second it was printed in.
             stamp = lines[0].split("(now is ")[1].split(")")[0]

@@ -95,3 +95,20 @@ def test_token_repr_hides_the_jwt() -> None:
     assert TAPIS_TOKEN not in repr(token)
     assert TAPIS_TOKEN not in str(token)
     assert token.token == TAPIS_TOKEN
+
+
+def test_resume_command_hides_passwords_in_urls() -> None:
+    """A PostgreSQL journal or a server URL with a password shows ``***`` in its place."""
+    argv = [
+        "link",
+        "ids.txt",
+        "--journal",
+        "postgresql://ingest:pw-9f3@db/j",
+        "--base-url=https://u:pw-9f3@h/ica/rest",
+    ]
+    command, hidden = resume_command(argv)
+    assert command == (
+        "ica-tapis-async link ids.txt --journal 'postgresql://ingest:***@db/j' "
+        "'--base-url=https://u:***@h/ica/rest'"
+    )
+    assert hidden == []

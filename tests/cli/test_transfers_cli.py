@@ -78,3 +78,39 @@ def test_interrupted_create_prints_the_uuids_it_made(sim: Simulator, tmp_path: P
     listed = lines[head + 1 : head + 5]
     assert listed == [f"  {tag} {uuid}" for tag, uuid in sorted(created.items())]
     assert all(re.fullmatch(r"  t14-\d{6} \S+", line) for line in listed)
+
+
+def test_create_with_journal_resumes_without_creating_twice(sim: Simulator, tmp_path: Path) -> None:
+    """Interrupted ``create --journal``, run again: every task once, the created ones followed."""
+    sim.configure(tapis_step_s=0.5)
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "".join(f"tapis://a/run{i}/ tapis://b/run{i}/\n" for i in range(10)), encoding="utf-8"
+    )
+    journal = tmp_path / "transfers.sqlite"
+    argv = [
+        "transfers", "create", str(pairs), "--journal", str(journal), "--max-tasks", "3",
+        "--tapis-url", sim.base_url, "--tapis-token", "tok", "-q",
+    ]  # fmt: skip
+    process = start(*argv)
+    wait_until(lambda: sim.stats.tapis_tasks >= 3)
+    interrupt(process)
+    stopped = finish(process)
+    assert stopped.code == 130, stopped.err
+    made = sim.stats.tapis_tasks
+    assert 3 <= made < 10
+    lines = stopped.err_lines
+    head = next(i for i, line in enumerate(lines) if "transfer tasks had been created" in line)
+    assert re.fullmatch(
+        rf"{made} transfer tasks had been created \(tags ita-\w+-\*\); they keep running on the "
+        r"server: cancel them by uuid if need be",
+        lines[head],
+    ), lines[head]
+    assert len([line for line in lines[head + 1 :] if re.fullmatch(r"  ita-\S+ \S+", line)]) == made
+
+    resumed = run(*argv[:-1], "--json")
+    assert resumed.code == 0, resumed.err
+    report = json.loads(resumed.out)
+    assert report["counts"] == {"COMPLETED": 10}
+    assert sim.stats.tapis_tasks == 10  # the interrupted run's tasks were not created again
+    assert len({task["uuid"] for task in report["tasks"]}) == 10

@@ -128,3 +128,21 @@ async def test_lazy_input_is_validated_per_chunk() -> None:
     with pytest.raises(ita.RequestValidationError, match=r"data_ids\[5\]"):
         async for _ in chunks:
             pass
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"journal": 42}, "journal"),
+        ({"lease_ttl": 0}, "lease_ttl"),
+        ({"lease_ttl": True}, "lease_ttl"),
+        ({"key_lifetime": -1.0}, "key_lifetime"),
+    ],
+)
+def test_bad_orchestrator_options_are_named(kwargs: dict[str, object], field: str) -> None:
+    """A wrong journal, lease or key lifetime is a clear error naming the argument."""
+    with pytest.raises(ita.RequestValidationError, match=field):
+        ita.BatchOrchestrator(object(), "proj", **kwargs)  # type: ignore[arg-type]
+    if field != "key_lifetime":
+        with pytest.raises(ita.RequestValidationError, match=field):
+            ita.TransferOrchestrator(object(), **kwargs)  # type: ignore[arg-type]

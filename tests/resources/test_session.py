@@ -182,6 +182,23 @@ async def test_rate_limit_words_in_a_400_are_not_throttling(http: FakeTransport)
         assert ica.limiter.rate == 50
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Request was throttled", "Rate-Limit reached", "Too Many Requests", "please slow down"],
+)
+@pytest.mark.parametrize(("status", "attempts"), [(400, 1), (503, 2)])
+async def test_throttling_words_never_make_a_throttle(
+    http: FakeTransport, ica: ita.IcaClient, status: int, attempts: int, text: str
+) -> None:
+    """Words in a 400 or 503 body do not cut the rate: a 400 is raised at once, a 503 retried
+    as an outage; neither counts as throttled."""
+    http.get(TRANSFER_URL, status=status, payload={"message": text}, repeat=True)
+    with pytest.raises(ita.APIStatusError):
+        await ica.data_transfers.get(PROJECT, UUID, retry=ita.RetryPolicy.no_wait(2))
+    assert ica.metrics.requests == attempts
+    assert ica.metrics.throttled == 0
+
+
 async def test_retry_after_http_date(http: FakeTransport) -> None:
     """An HTTP-date Retry-After becomes the seconds until that date."""
     clock = FakeClock()

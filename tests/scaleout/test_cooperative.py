@@ -39,8 +39,9 @@ async def _start(cfg: dict[str, Any]) -> Process:
     )
 
 
-async def _report(process: Process) -> dict[str, Any]:
-    """The worker's report (its last line of output), once it exits successfully."""
+async def _report(process: Process, *, whole: bool = False) -> dict[str, Any]:
+    """The worker's report (its last line of output, or ``whole`` of it), once it exits
+    successfully."""
     assert process.stdout is not None
     out = b""
     with anyio.fail_after(60):
@@ -48,7 +49,8 @@ async def _report(process: Process) -> dict[str, Any]:
             out += chunk
         code = await process.wait()
     assert code == 0, out.decode(errors="replace")[-2000:]
-    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    text = out.decode().strip()
+    report: dict[str, Any] = json.loads(text if whole else text.splitlines()[-1])
     return report
 
 
@@ -208,3 +210,23 @@ async def test_other_input_under_the_same_run_id_is_refused(pg_dsn: str) -> None
         ):  # fmt: skip
             with pytest.raises(ita.orchestrator.JournalMismatchError, match="other input"):
                 await orchestrator.link(items("link", 40, variant="x"))
+
+
+async def test_command_line_workers_share_a_run_and_exit(
+    pg_dsn: str, redis_server: RedisServer, limit_name: str, tmp_path: Path
+) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in items("link", 120)), encoding="utf-8")
+    async with Simulator(seed=17, step_s=0.05) as sim:
+        command = [
+            sys.executable, "-m", "ica_tapis_async", "link", str(ids), "--json", "-q",
+            "--journal", pg_dsn, "--run-id", "cli-run", "--batch-size", "30",
+            "--shared-limit", redis_server.url, "--limit-name", limit_name,
+            "--base-url", sim.ica_url, "--api-key", "k", "--project", PROJECT,
+        ]  # fmt: skip
+        workers = [await anyio.open_process(command, cwd=ROOT, stderr=None) for _ in range(2)]
+        # Each one exits: its journal's connections are closed on the event loop.
+        reports = [await _report(w, whole=True) for w in workers]
+        stats = sim.stats
+    assert all(r["total"] == 120 and r["counts"] == {"LINKED": 120} for r in reports)
+    assert stats.batches["linking"] == 4

@@ -8,6 +8,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Journal, LeaseLostError
 from tests.orchestrator.journal_contract import JournalContract, OpenJournal, outcome
+from tests.servers import PostgresServer
 
 
 class TestPostgresJournal(JournalContract):
@@ -131,3 +132,25 @@ async def test_a_worker_frozen_mid_transaction_does_not_keep_its_chunk(
     finally:
         frozen.kill()
         await frozen.aclose()
+
+
+async def test_a_server_down_at_first_use_is_waited_for(
+    pg_dsn: str, postgres_server: PostgresServer
+) -> None:
+    import anyio
+    import anyio.to_thread
+
+    postgres_server.stop(keep=True)  # down before the journal's first connection and schema
+
+    async def back_soon() -> None:
+        await anyio.sleep(1.0)
+        await anyio.to_thread.run_sync(postgres_server.start)
+
+    journal = ita.PostgresJournal(pg_dsn, connect_timeout=1, retries=10)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(back_soon)
+            run = await journal.open_run("link", "p", "r", "f")
+        assert run.run_id == "r"
+    finally:
+        await journal.aclose()

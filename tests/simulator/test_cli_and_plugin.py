@@ -158,3 +158,16 @@ async def test_start_twice_and_stopped_port() -> None:
         with pytest.raises(RuntimeError):
             await sim.start()
         assert "Simulator at http://127.0.0.1" in repr(sim)
+
+
+def test_faithful_flag_sets_the_profile_and_later_flags_override() -> None:
+    """--faithful is the profile's knobs as flags: no extra key, explicit flags win."""
+    args = vars(
+        build_parser().parse_args(["--unknown-fields", "--faithful", "--count-error", "0.1"])
+    )
+    args.pop("realistic"), args.pop("access_log")
+    config = SimulatorConfig(**args)
+    assert config == SimulatorConfig.faithful(count_error=0.1)
+    kept = vars(build_parser().parse_args(["--no-unknown-fields", "--faithful"]))
+    assert kept["unknown_fields"] is False
+    assert main(["--faithful", "--count-error", "3"]) == 2

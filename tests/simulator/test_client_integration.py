@@ -9,16 +9,19 @@ import anyio
 import pytest
 
 import ica_tapis_async as ita
-from ica_tapis_async.simulator import Simulator
+from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 PROJECT = "1b7e2a54-7d1c-4a63-9a8e-3f1f0c2d9e01"
+PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 FAST = ita.RetryPolicy(max_attempts=6, total_timeout=30, initial_backoff=0.01, max_backoff=0.05)
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    """A fast simulator."""
-    async with Simulator(seed=21, transfer_duration_s=30.0) as simulator:
+    """A fast simulator with the real services' imperfections (unknown fields, approximate
+    counts, the v4-GET rule, UUID pipelines, an idempotency window)."""
+    config = SimulatorConfig.faithful(seed=21, transfer_duration_s=30.0)
+    async with Simulator(config) as simulator:
         yield simulator
 
 
@@ -26,7 +29,7 @@ def analyses(*refs: str) -> ita.CreateAnalysisCreationBatch:
     """An analysis batch request with one Nextflow item per user reference."""
     return ita.CreateAnalysisCreationBatch(
         nextflow_items=[
-            ita.CreateNextflowAnalysis(r, "pipe-1", ita.NextflowAnalysisInput([])) for r in refs
+            ita.CreateNextflowAnalysis(r, PIPELINE, ita.NextflowAnalysisInput([])) for r in refs
         ]
     )
 
@@ -238,10 +241,10 @@ async def test_retries_complete_calls_through_faults(fault: dict[str, float]) ->
 async def test_rate_limit_429_is_retried_and_slows_the_client() -> None:
     """The simulator's 429 + Retry-After is honoured and cuts the client's rate."""
     async with (
-        Simulator(seed=5, rate_limit=20, rate_limit_burst=2, retry_after=0.05) as sim,
+        Simulator(seed=5, rate_limit=5, rate_limit_burst=1, retry_after=0.05) as sim,
         ita.IcaClient(sim.ica_url, api_key="key", retry=FAST) as ica,
     ):
-        for _ in range(10):
+        for _ in range(5):
             await ica.data_transfers.list(PROJECT, page_size=5)
         assert sim.stats.throttled > 0
         assert ica.metrics.throttled == sim.stats.throttled

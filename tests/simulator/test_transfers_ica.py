@@ -117,7 +117,11 @@ async def test_get_with_etag_and_404() -> None:
 
 async def test_abort_then_409_for_finished() -> None:
     """Abort answers 204: ABORTREQUESTED then ABORTED; a finished transfer gives 409."""
-    async with Simulator(transfer_duration_s=30.0) as sim, aiohttp.ClientSession() as http:
+    # long steps: a loaded machine must not finish the abort between two calls
+    async with (
+        Simulator(transfer_duration_s=30.0, step_s=5.0) as sim,
+        aiohttp.ClientSession() as http,
+    ):
         ica = Ica(sim, http)
         transfers = await _all(ica)
         running = next(t for t in transfers if t["status"] not in FINISHED)
@@ -129,7 +133,7 @@ async def test_abort_then_409_for_finished() -> None:
         assert one["status"] == "ABORTREQUESTED"
         status, _, _ = await ica.call("POST", f"/dataTransfers/{running['id']}:abort")
         assert status == 204
-        sim.advance_clock(1)
+        sim.advance_clock(10)
         _, one, _ = await ica.call("GET", f"/dataTransfers/{running['id']}")
         assert one["status"] == "ABORTED"
         status, problem, _ = await ica.call("POST", f"/dataTransfers/{running['id']}:abort")
