@@ -70,6 +70,8 @@ def test_resume_recipe_works(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if server.stdout is not None:
+            server.stdout.close()  # an open pipe is a ResourceWarning, an error in this suite
     assert once.code == twice.code == 0, once.err + twice.err
     assert '"total": 200' in once.out
     assert '"total": 200' in twice.out
