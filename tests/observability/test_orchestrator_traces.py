@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ import ica_tapis_async as ita
 from ica_tapis_async._telemetry import configure_logging
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import Otel
+from .helpers import Otel
 
 PROJECT = "3f1e8d0a-0000-4000-8000-00000000e001"
 API_KEY = "ak-very-secret-0123456789"
@@ -39,7 +40,12 @@ def _parent_id(span: ReadableSpan) -> int | None:
 
 def _id(span: ReadableSpan) -> int:
     assert span.context is not None
-    return span.context.span_id
+    span_id: int = span.context.span_id
+    return span_id
+
+
+def _attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
 
 
 async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
@@ -67,18 +73,18 @@ async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
     assert sim.stats.faults.get("503", 0) > 0
 
     run = otel.span("orchestrator.link")
-    run_attrs = dict(run.attributes or {})
+    run_attrs = _attrs(run)
     assert run_attrs["ica_tapis.run.id"] == "run-obs"
     assert run_attrs["ica_tapis.run.kind"] == "link"
     assert sum(v for k, v in run_attrs.items() if k.startswith("ica_tapis.items.")) == 120
 
     chunks = [s for s in otel.spans() if s.name == "orchestrator.link.chunk"]
-    assert sorted(dict(s.attributes or {})["ica_tapis.chunk.index"] for s in chunks) == [0, 1, 2]
+    assert sorted(_attrs(s)["ica_tapis.chunk.index"] for s in chunks) == [0, 1, 2]
     assert all(_parent_id(s) == _id(run) for s in chunks)
-    batch_ids = {dict(s.attributes or {})["ica_tapis.batch.id"] for s in chunks}
+    batch_ids = {_attrs(s)["ica_tapis.batch.id"] for s in chunks}
     assert len(batch_ids) == 3
     for chunk in chunks:
-        attributes = dict(chunk.attributes or {})
+        attributes = _attrs(chunk)
         assert attributes["ica_tapis.chunk.items"] == 40
         assert sum(v for k, v in attributes.items() if k.startswith("ica_tapis.items.")) == 40
         assert [e.name for e in chunk.events] == ["submitted"]
@@ -144,6 +150,7 @@ async def test_no_secret_reaches_spans_metrics_or_logs(otel: Otel, json_logs: io
         task = await tapis.transfers.create(
             [ita.ReqTransferElement("tapis://sys/a", "tapis://sys/b")]
         )
+        assert task.uuid is not None
         await tapis.transfers.get(task.uuid)
         jwt = await ica._dispatcher.auth.headers()  # the bearer token the client holds now
         with pytest.raises(ita.AuthenticationError):
