@@ -69,7 +69,9 @@ def test_resume_recipe_works(tmp_path: Path) -> None:
         once, twice = run(*argv, "--json", cwd=str(ROOT)), run(*argv, "--json", cwd=str(ROOT))
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
+        if server.stdout is not None:
+            server.stdout.close()
     assert once.code == twice.code == 0, once.err + twice.err
     assert '"total": 200' in once.out and '"total": 200' in twice.out
 
