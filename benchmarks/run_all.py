@@ -30,6 +30,11 @@ BENCHMARKS: tuple[tuple[str, list[str], list[str]], ...] = (
         ["--requests", "5000", "--repeat", "3"],
         ["--requests", "1000", "--libica-requests", "300", "--repeat", "1"],
     ),
+    (
+        "bench_telemetry.py",
+        ["--requests", "3000", "--repeat", "5"],
+        ["--requests", "500", "--repeat", "1"],
+    ),
     ("bench_paging.py", ["--pages", "10", "--repeat", "5"], ["--pages", "4", "--repeat", "2"]),
     (
         "bench_rate_limit.py",

@@ -46,6 +46,14 @@ from ._errors import (
 )
 from ._pagination import AsyncPaginator, Page
 from ._session import ClientMetrics
+from ._telemetry import (
+    LiveSnapshot,
+    LiveStats,
+    MetricsRegistry,
+    Telemetry,
+    configure_logging,
+    serve_metrics,
+)
 from ._transport import AiohttpTransport, RawResponse, Transport
 from ._version import __version__
 from .models import (
@@ -348,4 +356,11 @@ __all__ = (
     "WorkflowV4",
     "concurrency",
     "models",
+    # observability
+    "LiveSnapshot",
+    "LiveStats",
+    "MetricsRegistry",
+    "Telemetry",
+    "configure_logging",
+    "serve_metrics",
 )

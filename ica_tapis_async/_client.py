@@ -20,6 +20,7 @@ from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
 from ._errors import RequestValidationError
 from ._session import ClientMetrics, Dispatcher, _Auth
+from ._telemetry import Telemetry
 from ._transport import AiohttpTransport, Transport
 from .models import Token
 from .resources import (
@@ -42,7 +43,9 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
     session: aiohttp.ClientSession | None = arguments["session"]
     transport: Transport | None = arguments["transport"]
     if transport is not None and session is not None:
-        raise ValueError("pass either session or transport, not both")
+        raise RequestValidationError(
+            "pass either session or transport, not both", field="transport"
+        )
     if transport is not None and not isinstance(transport, Transport):
         raise TypeError(f"transport must implement Transport, got {type(transport).__name__}")
     limiter: RateLimiter | None = arguments["limiter"]
@@ -57,6 +60,7 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
         limiter=limiter,
         clock=arguments["clock"],
         sleep=arguments["sleep"],
+        telemetry=arguments["telemetry"],
     )
 
 
@@ -119,6 +123,11 @@ class _BaseClient:
         return self._dispatcher.metrics
 
     @property
+    def telemetry(self) -> Telemetry:
+        """Where this client's spans and metrics go (shared with copies)."""
+        return self._dispatcher.telemetry
+
+    @property
     def limiter(self) -> RateLimiter:
         """The client-wide rate limiter (shared with copies): the ``limiter`` passed to the
         constructor, or an :class:`AdaptiveRateLimiter` made from ``rate_limit``."""
@@ -154,8 +163,9 @@ class _BaseClient:
     ) -> Self:
         """A copy with other defaults that shares the connection pool, auth, limiter and metrics.
 
-        Example:
-            >>> patient = ica.with_options(retry=RetryPolicy(max_attempts=10, total_timeout=900))
+        Example::
+
+            patient = ica.with_options(retry=RetryPolicy(max_attempts=10, total_timeout=900))
         """
         changes: dict[str, Any] = {}
         if timeouts is not None:
@@ -203,10 +213,13 @@ class IcaClient(_BaseClient):
         clock: monotonic time in seconds, read for deadlines and pacing.
         sleep: awaited for every wait (backoff, ``Retry-After``, pacing); a test passes one
             that advances a fake ``clock``.
+        telemetry: where spans and metrics go (:class:`Telemetry`); by default the global
+            OpenTelemetry providers, once an SDK is installed there.
 
-    Example:
-        >>> async with IcaClient(url, api_key=key) as ica:
-        ...     batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
+    Example::
+
+        async with IcaClient(url, api_key=key) as ica:
+            batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
     """
 
     def __init__(
@@ -228,6 +241,7 @@ class IcaClient(_BaseClient):
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        telemetry: Telemetry | None = None,
     ) -> None:
         arguments = dict(locals())
         auth = IcaAuth(api_key=api_key, access_token=access_token, exchange=exchange_api_key)
@@ -282,9 +296,10 @@ class TapisClient(_BaseClient):
 
     The other arguments are those of :class:`IcaClient`.
 
-    Example:
-        >>> async with TapisClient(url, token=jwt) as tapis:
-        ...     task = await tapis.transfers.create([ReqTransferElement(src, dst)])
+    Example::
+
+        async with TapisClient(url, token=jwt) as tapis:
+            task = await tapis.transfers.create([ReqTransferElement(src, dst)])
     """
 
     def __init__(
@@ -304,6 +319,7 @@ class TapisClient(_BaseClient):
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._dispatcher = _make_dispatcher("tapis", TapisAuth(token), base_url, dict(locals()))
 

@@ -13,6 +13,8 @@ from typing import TypedDict
 
 import attrs
 
+from ._errors import RequestValidationError
+
 __all__ = (
     "ClientConfig",
     "RateLimitPolicy",
@@ -31,7 +33,12 @@ def without_password(url: object) -> object:
 
 def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float | None) -> None:
     if value is not None and value < 0:
-        raise ValueError(f"{attr.name} must be >= 0, got {value!r}")
+        raise RequestValidationError(f"must be >= 0, got {value!r}", field=attr.name)
+
+
+def _at_least_one(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise RequestValidationError(f"must be >= 1, got {value!r}", field=attr.name)
 
 
 @attrs.define(frozen=True)
@@ -48,13 +55,14 @@ class RetryPolicy:
     GET is always retryable. POST and DELETE are retried only when the request carries an
     ``Idempotency-Key`` or the call declares itself safe to repeat.
 
-    Example:
-        >>> RetryPolicy(max_attempts=8, total_timeout=300)
-        RetryPolicy(max_attempts=8, total_timeout=300, ...)
-        >>> RetryPolicy.no_wait()   # for tests: retries without sleeping
+    Example::
+
+        RetryPolicy(max_attempts=8, total_timeout=300)
+        # -> RetryPolicy(max_attempts=8, total_timeout=300, ...)
+        RetryPolicy.no_wait()   # for tests: retries without sleeping
     """
 
-    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    max_attempts: int = attrs.field(default=5, validator=_at_least_one)
     total_timeout: float | None = attrs.field(default=120.0, validator=_non_negative)
     initial_backoff: float = attrs.field(default=0.5, validator=_non_negative)
     max_backoff: float = attrs.field(default=20.0, validator=_non_negative)
@@ -92,7 +100,7 @@ class RateLimitPolicy:
     """
 
     rate: float | None = None
-    burst: int = attrs.field(default=20, validator=attrs.validators.ge(1))
+    burst: int = attrs.field(default=20, validator=_at_least_one)
     max_in_flight: int | None = 64
     min_rate: float = 0.5
     adaptive: bool = True

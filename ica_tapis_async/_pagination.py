@@ -39,12 +39,13 @@ PageFetcher = Callable[[list[tuple[str, str]]], Awaitable[Page[T]]]
 class AsyncPaginator(Generic[T]):
     """Pages through a list operation on demand; nothing is fetched until it is used.
 
-    Example:
-        >>> async for item in ica.data_linking_batches.list_items(pid, bid, status=["FAILED"]):
-        ...     print(item.request.data_id, item.processing.additional_status_information)
-        >>> first = await ica.data_transfers.list(pid)           # the first page only
-        >>> async for page in ica.data_transfers.list(pid).pages():
-        ...     print(len(page.items), page.remaining_records)
+    Example::
+
+        async for item in ica.data_linking_batches.list_items(pid, bid, status=["FAILED"]):
+            print(item.request.data_id, item.processing.additional_status_information)
+        first = await ica.data_transfers.list(pid)           # the first page only
+        async for page in ica.data_transfers.list(pid).pages():
+            print(len(page.items), page.remaining_records)
 
     Raises:
         PaginationError: the server repeated a page token, or answered an offset page with the

@@ -28,10 +28,12 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._reachability import Reachability
+from ._telemetry import Telemetry, server_of
+from ._telemetry._calls import Call, NoopCall
 from ._transport import RawResponse, Transport
 from .models import Problem
 
-__all__ = ("ClientMetrics", "Dispatcher")
+__all__ = ("ClientMetrics", "Dispatcher", "parse_problem")
 
 log = logging.getLogger("ica_tapis_async")
 redirect_log = logging.getLogger("ica_tapis_async.transport")
@@ -102,6 +104,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
         owns_transport: bool = True,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.api = api
         self.config = config
@@ -114,6 +117,9 @@ class Dispatcher:
         self._owns_transport = owns_transport
         self._owns_limiter = limiter is None
         self.metrics = ClientMetrics()
+        self.telemetry = telemetry if telemetry is not None else Telemetry.default()
+        self._server = server_of(config.base_url)
+        self.telemetry.track_limiter(self.limiter, server_address=self._server[0])
         self.reachability = Reachability(config.base_url, config.unreachable_after)
         self.sleep = sleep
         self.clock = clock
@@ -141,6 +147,12 @@ class Dispatcher:
             APIConnectionError: no answer, after the retries the policy allows.
         """
         options = options or {}
+        with self.telemetry.call(self.api, request, *self._server) as call:
+            return await self._send(request, options, call)
+
+    async def _send(
+        self, request: Request, options: RequestOptions, call: Call | NoopCall
+    ) -> RawResponse:
         policy, timeouts, extra = self._resolve(options)
         on_retry = options.get("on_retry")
         start = self.clock()
@@ -158,9 +170,12 @@ class Dispatcher:
             )
             stale = self.auth.snapshot()  # the credential this attempt carries
             try:
+                waiting = call.waiting()
                 async with self.limiter.slot():
                     self.metrics.requests += 1
-                    response = await self._exchange(request, headers, timeouts)
+                    with call.attempt(waiting) as sent:
+                        response = await self._exchange(request, headers, timeouts)
+                        sent.answered(response.status)
             except APIConnectionError as exc:
                 if self.reachability.failed(exc, self.clock()):
                     self.metrics.errors += 1
@@ -171,7 +186,7 @@ class Dispatcher:
                 ):
                     self.metrics.errors += 1
                     raise
-                self._log_retry(request, attempt, delay, type(exc).__name__)
+                self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
                     on_retry(exc)
                 await self.reachability.backoff(self.sleep, delay)
@@ -191,6 +206,7 @@ class Dispatcher:
                 continue
             throttled = is_throttle(response.status)
             if throttled:
+                call.throttled(response.status)
                 self.metrics.throttled += 1
                 await self.limiter.record_throttle()
             error = error_from_response(
@@ -201,7 +217,7 @@ class Dispatcher:
                 url=request.url,
                 headers=response.headers,
                 body=body,
-                problem=self._problem(body),
+                problem=parse_problem(self.api, body),
                 idempotency_key=request.idempotency_key,
             )
             retry_after = parse_retry_after(response.headers, now=time.time())
@@ -222,7 +238,7 @@ class Dispatcher:
             if not retry or not self._within_budget(attempt, delay, policy, deadline):
                 self.metrics.errors += 1
                 raise error
-            self._log_retry(request, attempt, delay, f"HTTP {response.status}")
+            self._log_retry(request, attempt, delay, str(response.status), call)
             if on_retry is not None:
                 on_retry(error)
             await self.sleep(delay)
@@ -251,14 +267,6 @@ class Dispatcher:
             f"more than {self.config.max_redirects} redirects", method=method, url=url
         )
 
-    def _problem(self, body: Any) -> Problem | None:
-        if self.api != "ica" or not isinstance(body, dict):
-            return None
-        try:
-            return structure(body, Problem)
-        except ResponseValidationError:
-            return None  # a malformed problem body is still an error answer
-
     def _within_budget(
         self, attempt: int, delay: float, policy: RetryPolicy, deadline: float | None
     ) -> bool:
@@ -266,15 +274,24 @@ class Dispatcher:
             return False
         return deadline is None or self.clock() + delay < deadline
 
-    def _log_retry(self, request: Request, attempt: int, delay: float, why: str) -> None:
+    def _log_retry(
+        self, request: Request, attempt: int, delay: float, why: str, call: Call | NoopCall
+    ) -> None:
         self.metrics.retries += 1
+        call.retry(attempt, delay, why)
         log.info(
             "retrying %s %s after %s (attempt %d, waiting %.2fs)",
             request.method,
             request.url,
-            why,
+            f"HTTP {why}" if why.isdigit() else why,
             attempt,
             delay,
+            extra={
+                "operation": request.operation,
+                "attempt": attempt,
+                "wait_s": round(delay, 3),
+                "reason": why,
+            },
         )
 
     async def send_json(self, request: Request, options: RequestOptions | None = None) -> Any:
@@ -308,6 +325,7 @@ class Dispatcher:
             sleep=self.sleep,
             clock=self.clock,
             rand=self.rand,
+            telemetry=self.telemetry,
         )
         clone.metrics = self.metrics
         clone.reachability = self.reachability
@@ -322,6 +340,16 @@ class Dispatcher:
         finally:
             if self._owns_limiter:
                 await self.limiter.aclose()
+
+
+def parse_problem(api: Api, body: Any) -> Problem | None:
+    """An ICA error body structured into :class:`Problem`, or ``None`` (Tapis, or malformed)."""
+    if api != "ica" or not isinstance(body, dict):
+        return None
+    try:
+        return structure(body, Problem)
+    except ResponseValidationError:
+        return None  # a malformed problem body is still an error answer
 
 
 def _decode_error_body(response: RawResponse) -> Any:

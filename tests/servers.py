@@ -180,15 +180,17 @@ class PostgresServer:
         )
         self._started = True
 
-    def stop(self) -> None:
-        """Stop the cluster immediately and remove its directory."""
+    def stop(self, *, keep: bool = False) -> None:
+        """Stop the cluster immediately (a crash); ``keep`` its data, port and directory to
+        ``start()`` it again, else remove them."""
         if self._started:
             with contextlib.suppress(ServerUnavailable, subprocess.TimeoutExpired):
                 self._run(
                     str(self._bin / "pg_ctl"), "-D", str(self._data), "-m", "immediate", "stop"
                 )
             self._started = False
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:
         try:

@@ -160,15 +160,17 @@ def _final(
     console: Console, sim: _Simulator, outputs: list[Path], procs: list[Any], items: int
 ) -> int:
     table = Table(title="workers", title_justify="left")
-    for column in ("worker", "exit", "items in report", "ok"):
+    for column in ("worker", "exit", "items in report", "failed"):
         table.add_column(column)
     good = True
     for n, (path, proc) in enumerate(zip(outputs, procs, strict=True)):
         text = path.read_text(encoding="utf-8")
         report = json.loads(text) if text.strip() else {}
         total = report.get("total", 0)
-        good &= proc.returncode == 0 and total == items
-        table.add_row(str(n), str(proc.returncode), f"{total:,}", str(report.get("ok")))
+        failed = len(report.get("failures", []))
+        good &= proc.returncode == 0 and total == items and failed == 0
+        table.add_row(str(n), str(proc.returncode), f"{total:,}", f"{failed:,}")
+    console.print()
     console.print(table)
     stats = sim.stats()
     twice = sum(1 for count in stats["link_submissions"].values() if count > 1)

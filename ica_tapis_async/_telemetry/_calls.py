@@ -58,11 +58,13 @@ class Call:
         "_base",
         "_name",
         "_operation_attrs",
+        "_request_attrs",
         "_span",
         "_status",
         "_telemetry",
         "_token",
         "_tracer",
+        "_wait_attrs",
         "_waited",
     )
 
@@ -79,6 +81,16 @@ class Call:
         self._name = name
         self._base = base  # method, server address and port: the HTTP metrics' attributes
         self._operation_attrs = operation_attrs  # api and operation: the client metrics'
+        # Built once per call, not per attempt.
+        self._wait_attrs: dict[str, AttrValue] = {
+            ATTR.API: operation_attrs[ATTR.API],
+            ATTR.SERVER_ADDRESS: base[ATTR.SERVER_ADDRESS],
+        }
+        self._request_attrs: dict[str, AttrValue] = {
+            **operation_attrs,
+            ATTR.HTTP_METHOD: base[ATTR.HTTP_METHOD],
+            ATTR.SERVER_ADDRESS: base[ATTR.SERVER_ADDRESS],
+        }
         self._span: Any = None
         self._token: Any = None
         self._attempts = 0
@@ -88,12 +100,14 @@ class Call:
     def __enter__(self) -> Call:
         if self._tracer is not None:
             trace, context = self._telemetry.trace_api()
-            self._span = self._tracer.start_span(
-                self._name,
-                kind=trace.SpanKind.CLIENT,
-                attributes={**self._base, **self._operation_attrs},
+            # The span's name says the API and operation; its attributes are the HTTP ones.
+            span = self._tracer.start_span(
+                self._name, kind=trace.SpanKind.CLIENT, attributes=self._base
             )
-            self._token = context.attach(trace.set_span_in_context(self._span))
+            # A span the sampler dropped still carries the trace context to nested calls, but
+            # nothing needs to be written to it.
+            self._token = context.attach(trace.set_span_in_context(span))
+            self._span = span if span.is_recording() else None
         return self
 
     def __exit__(
@@ -107,19 +121,26 @@ class Call:
             self._telemetry.add(
                 METRICS.ERRORS, 1, {**self._operation_attrs, ATTR.ERROR_TYPE: error_type}
             )
-        span = self._span
-        if span is None:
+        if self._token is None:
             return
         trace, context = self._telemetry.trace_api()
+        span = self._span
+        if span is None:
+            context.detach(self._token)
+            return
         try:
-            span.set_attribute(ATTR.ATTEMPTS, self._attempts)
-            span.set_attribute(ATTR.LIMITER_WAIT, round(self._waited, 6))
-            if self._attempts > 1:
-                span.set_attribute(ATTR.RESEND_COUNT, self._attempts - 1)
+            # One call: each set_attribute takes the span's lock and validates on its own.
+            ending: dict[str, AttrValue] = {ATTR.LIMITER_WAIT: round(self._waited, 6)}
+            if self._attempts != 1:
+                ending[ATTR.ATTEMPTS] = self._attempts
+                if self._attempts > 1:
+                    ending[ATTR.RESEND_COUNT] = self._attempts - 1
             if self._status is not None:
-                span.set_attribute(ATTR.HTTP_STATUS, self._status)
+                ending[ATTR.HTTP_STATUS] = self._status
             if error_type is not None:
-                span.set_attribute(ATTR.ERROR_TYPE, error_type)
+                ending[ATTR.ERROR_TYPE] = error_type
+            span.set_attributes(ending)
+            if error_type is not None:
                 # The message only: a traceback's locals are not ours to export.
                 span.set_status(trace.Status(trace.StatusCode.ERROR, scrub_text(str(exc))[:500]))
         finally:
@@ -138,23 +159,8 @@ class Call:
         self._attempts += 1
         self._status = None  # an earlier attempt's answer is not this one's
         telemetry = self._telemetry
-        telemetry.record(
-            METRICS.LIMITER_WAIT,
-            waited,
-            {
-                ATTR.API: self._operation_attrs[ATTR.API],
-                ATTR.SERVER_ADDRESS: self._base[ATTR.SERVER_ADDRESS],
-            },
-        )
-        telemetry.add(
-            METRICS.REQUESTS,
-            1,
-            {
-                **self._operation_attrs,
-                ATTR.HTTP_METHOD: self._base[ATTR.HTTP_METHOD],
-                ATTR.SERVER_ADDRESS: self._base[ATTR.SERVER_ADDRESS],
-            },
-        )
+        telemetry.add(METRICS.LIMITER_WAIT, waited, self._wait_attrs)
+        telemetry.add(METRICS.REQUESTS, 1, self._request_attrs)
         telemetry.add(METRICS.ACTIVE_REQUESTS, 1, self._base)
         if telemetry.live is not None:
             telemetry.live.request()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ __all__ = ("Telemetry",)
 AttrValue = str | int | float | bool
 
 _NOOP = NoopCall()
+_RECHECK_S = 1.0
 
 
 class _HasRate(Protocol):
@@ -28,8 +30,11 @@ class _HasRate(Protocol):
 
 
 class _RequestLike(Protocol):
-    method: str
-    operation: str
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def operation(self) -> str: ...
 
 
 class Telemetry:
@@ -62,8 +67,14 @@ class Telemetry:
         self._meter_provider = meter_provider
         self.registry = registry
         self.live = live
+        # Counter sums live here (the Prometheus registry when there is one); OpenTelemetry's
+        # observable instruments read them at collection time.
+        self._counts = registry if registry is not None else MetricsRegistry(buckets=())
         self._tracer_cache: tuple[Any, Any] = (None, None)
         self._meter_cache: tuple[Any, Any] = (None, None)
+        # Asking OpenTelemetry for its global providers reads os.environ each time: the answer
+        # is kept for a second, which still finds a provider installed after start-up.
+        self._checked: tuple[float, Any, Any] = (-1.0, None, None)
         self._limiters: list[tuple[weakref.ref[_HasRate], dict[str, AttrValue]]] = []
         if registry is not None:
             registry.observe(METRICS.LIMITER_RATE, self._limiter_rates)
@@ -78,15 +89,13 @@ class Telemetry:
 
     def trace_api(self) -> tuple[Any, Any]:
         """``(opentelemetry.trace, opentelemetry.context)``; only called once a span exists."""
-        from opentelemetry import context, trace
-
-        return trace, context
+        return _trace_api()
 
     def tracer(self) -> Any:
         """This library's tracer, or ``None`` when no SDK provider is there to record spans."""
         if self._api is None:
             return None
-        provider = self._tracer_provider or self._api[0].get_tracer_provider()
+        provider = self._tracer_provider or self._globals()[0]
         cached_provider, tracer = self._tracer_cache
         if provider is cached_provider:
             return tracer
@@ -101,27 +110,36 @@ class Telemetry:
     def _instruments(self) -> Any:
         if self._api is None:
             return None
-        provider = self._meter_provider or self._api[1].get_meter_provider()
+        provider = self._meter_provider or self._globals()[1]
         cached_provider, instruments = self._meter_cache
         if provider is cached_provider:
             return instruments
-        instruments = (
-            make_instruments(
-                provider, __version__, {METRICS.LIMITER_RATE.name: self._limiter_rates}
-            )
-            if is_real_provider(provider)
-            else None
-        )
+        instruments = None
+        if is_real_provider(provider):
+            readers: dict[str, Any] = {
+                m.name: functools.partial(self._counts.series, m)
+                for m in METRICS.all()
+                if m.kind in ("counter", "updowncounter")
+            }
+            readers[METRICS.LIMITER_RATE.name] = self._limiter_rates
+            instruments = make_instruments(provider, __version__, readers)
         self._meter_cache = (provider, instruments)
         return instruments
 
+    def _globals(self) -> tuple[Any, Any]:
+        checked, tracer_provider, meter_provider = self._checked
+        now = time.monotonic()
+        if now - checked >= _RECHECK_S:
+            assert self._api is not None
+            tracer_provider = self._api[0].get_tracer_provider()
+            meter_provider = self._api[1].get_meter_provider()
+            self._checked = (now, tracer_provider, meter_provider)
+        return tracer_provider, meter_provider
+
     def add(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
-        """Add to a counter in every listener."""
-        instruments = self._instruments()
-        if instruments is not None:
-            instruments.add(metric, value, attributes)
-        if self.registry is not None:
-            self.registry.add(metric, value, attributes)
+        """Add to a counter (read by every listener)."""
+        self._instruments()  # registers the observable instruments with a newly set provider
+        self._counts.add(metric, value, attributes)
 
     def record(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Record a histogram observation in every listener."""
@@ -181,6 +199,13 @@ class Telemetry:
     def chunk(self, kind: str, run_id: str, index: int, items: int) -> ChunkScope:
         """The scope of one chunk from submit to last poll, to use as ``with``."""
         return ChunkScope(self, kind, run_id, index, items)
+
+
+@functools.cache
+def _trace_api() -> tuple[Any, Any]:
+    from opentelemetry import context, trace
+
+    return trace, context
 
 
 def _rate_of(ref: weakref.ref[_HasRate]) -> float | None:

@@ -54,7 +54,8 @@ class LiveSnapshot:
         )
         if self.slowest is not None:
             s = self.slowest
-            text += f" · slowest batch {s.batch_id} (chunk {s.chunk_index}, {s.age_s:.0f}s)"
+            short = s.batch_id if len(s.batch_id) <= 12 else s.batch_id[:8] + "…"
+            text += f" · slowest batch {short} (chunk {s.chunk_index}, {s.age_s:.0f}s)"
         return text
 
 

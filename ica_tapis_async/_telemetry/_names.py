@@ -110,10 +110,11 @@ class _Metrics:
         (ATTR.SERVER_ADDRESS,),
     )
     LIMITER_WAIT: Final = MetricDef(
-        "ica_tapis.limiter.wait.duration",
-        "histogram",
+        "ica_tapis.limiter.wait.time",
+        "counter",
         "s",
-        "Time each attempt waited for an in-flight slot and a token",
+        "Total time attempts waited for an in-flight slot and a token (its rate: the share of "
+        "time requests spend held back)",
         (ATTR.API, ATTR.SERVER_ADDRESS),
     )
     CHUNKS: Final = MetricDef(

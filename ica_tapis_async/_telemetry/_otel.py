@@ -38,39 +38,39 @@ def is_real_provider(provider: object) -> bool:
 
 
 class Instruments:
-    """The instruments of one meter, by metric name."""
+    """The instruments of one meter, by metric name.
 
-    def __init__(self, meter: Any, gauges: Mapping[str, GaugeReader]) -> None:
+    Counters are kept in this process (a dict addition per measurement) and reported through
+    observable instruments when the SDK collects: a request then pays for one synchronous SDK
+    measurement (its duration), not five.
+    """
+
+    def __init__(self, meter: Any, readers: Mapping[str, GaugeReader]) -> None:
         api = load_api()
         assert api is not None  # only built once the API was found
         observation = api[1].Observation
-        self.by_name: dict[str, Any] = {}
+        self.histograms: dict[str, Any] = {}
+        observable = {
+            "gauge": meter.create_observable_gauge,
+            "counter": meter.create_observable_counter,
+            "updowncounter": meter.create_observable_up_down_counter,
+        }
         for metric in METRICS.all():
-            if metric.kind == "gauge":
-                reader = gauges[metric.name]
-                self.by_name[metric.name] = meter.create_observable_gauge(
-                    metric.name,
-                    callbacks=[_observer(reader, observation)],
-                    unit=metric.unit,
-                    description=metric.description,
+            if metric.kind == "histogram":
+                self.histograms[metric.name] = meter.create_histogram(
+                    metric.name, unit=metric.unit, description=metric.description
                 )
                 continue
-            factory = {
-                "counter": meter.create_counter,
-                "updowncounter": meter.create_up_down_counter,
-                "histogram": meter.create_histogram,
-            }[metric.kind]
-            self.by_name[metric.name] = factory(
-                metric.name, unit=metric.unit, description=metric.description
+            observable[metric.kind](
+                metric.name,
+                callbacks=[_observer(readers[metric.name], observation)],
+                unit=metric.unit,
+                description=metric.description,
             )
-
-    def add(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
-        """Add to a counter or up-down counter."""
-        self.by_name[metric.name].add(value, attributes)
 
     def record(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Record a histogram observation."""
-        self.by_name[metric.name].record(value, attributes)
+        self.histograms[metric.name].record(value, attributes)
 
 
 def _observer(reader: GaugeReader, observation: Any) -> Callable[[Any], Iterable[Any]]:
@@ -80,7 +80,10 @@ def _observer(reader: GaugeReader, observation: Any) -> Callable[[Any], Iterable
     return observe
 
 
-def make_instruments(meter_provider: Any, version: str, gauges: Mapping[str, GaugeReader]) -> Any:
-    """Instruments of this library's meter on ``meter_provider``."""
+def make_instruments(
+    meter_provider: Any, version: str, readers: Mapping[str, GaugeReader]
+) -> Instruments:
+    """Instruments of this library's meter on ``meter_provider``; ``readers`` give the current
+    values of every metric that is not a histogram."""
     meter = meter_provider.get_meter("ica_tapis_async", version)
-    return Instruments(meter, gauges)
+    return Instruments(meter, readers)

@@ -18,7 +18,8 @@ from ._names import MetricDef
 __all__ = ("DEFAULT_BUCKETS", "MetricsRegistry", "prometheus_name")
 
 AttrValue = str | int | float | bool
-Labels = tuple[tuple[str, str], ...]
+Key = tuple[tuple[str, AttrValue], ...]  # attributes as recorded, sorted
+Labels = tuple[tuple[str, str], ...]  # the same, as Prometheus labels
 
 #: Histogram bucket bounds in seconds: a local simulator answers in ~1 ms, a throttled wait or a
 #: slow server in seconds.
@@ -55,8 +56,12 @@ def prometheus_name(metric: MetricDef) -> str:
     return name
 
 
-def _labels(attributes: Mapping[str, AttrValue]) -> Labels:
-    return tuple(sorted((_INVALID.sub("_", k), str(v)) for k, v in attributes.items()))
+def _key(attributes: Mapping[str, AttrValue]) -> Key:
+    return tuple(sorted(attributes.items()))
+
+
+def _labels(key: Iterable[tuple[str, AttrValue]]) -> Labels:
+    return tuple(sorted((_INVALID.sub("_", k), str(v)) for k, v in key))
 
 
 class _Histogram:
@@ -80,22 +85,22 @@ class MetricsRegistry:
     def __init__(self, buckets: Iterable[float] = DEFAULT_BUCKETS) -> None:
         self._buckets = tuple(sorted(buckets))
         self._defs: dict[str, MetricDef] = {}
-        self._sums: dict[str, dict[Labels, float]] = {}
-        self._histograms: dict[str, dict[Labels, _Histogram]] = {}
+        self._sums: dict[str, dict[Key, float]] = {}
+        self._histograms: dict[str, dict[Key, _Histogram]] = {}
         self._gauges: dict[str, Callable[[], Iterable[tuple[float, Mapping[str, AttrValue]]]]] = {}
 
     def add(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Add ``value`` to a counter or up-down counter."""
         self._defs.setdefault(metric.name, metric)
         series = self._sums.setdefault(metric.name, {})
-        key = _labels(attributes)
+        key = _key(attributes)
         series[key] = series.get(key, 0.0) + value
 
     def record(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Record one histogram observation."""
         self._defs.setdefault(metric.name, metric)
         series = self._histograms.setdefault(metric.name, {})
-        key = _labels(attributes)
+        key = _key(attributes)
         histogram = series.get(key)
         if histogram is None:
             histogram = series[key] = _Histogram(len(self._buckets))
@@ -114,7 +119,11 @@ class MetricsRegistry:
 
     def value(self, metric: MetricDef, **attributes: AttrValue) -> float:
         """The current value of a counter series (0 when never recorded); for tests and views."""
-        return self._sums.get(metric.name, {}).get(_labels(attributes), 0.0)
+        return self._sums.get(metric.name, {}).get(_key(attributes), 0.0)
+
+    def series(self, metric: MetricDef) -> list[tuple[float, dict[str, AttrValue]]]:
+        """Every series of a counter: its value and its attributes."""
+        return [(value, dict(key)) for key, value in self._sums.get(metric.name, {}).items()]
 
     def total(self, metric: MetricDef) -> float:
         """A counter's sum over every attribute set."""
@@ -130,10 +139,14 @@ class MetricsRegistry:
             lines.append(f"# TYPE {prom} {kind}")
             if name in self._gauges:
                 for value, attributes in self._gauges[name]():
-                    lines.append(_sample(prom, _labels(attributes), value))
-            for labels, total in sorted(self._sums.get(name, {}).items()):
+                    lines.append(_sample(prom, _labels(attributes.items()), value))
+            sums = self._sums.get(name, {})
+            for labels, total in sorted((_labels(k), v) for k, v in sums.items()):
                 lines.append(_sample(prom, labels, total))
-            for labels, histogram in sorted(self._histograms.get(name, {}).items()):
+            histograms = self._histograms.get(name, {})
+            for labels, histogram in sorted(
+                ((_labels(k), h) for k, h in histograms.items()), key=lambda entry: entry[0]
+            ):
                 cumulative = 0
                 for bound, count in zip(self._buckets, histogram.counts, strict=False):
                     cumulative += count

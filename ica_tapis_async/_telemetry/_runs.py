@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from ._scrub import scrub_text
 if TYPE_CHECKING:
     from ._facade import Telemetry
 
-__all__ = ("ChunkScope", "RunScope")
+__all__ = ("ChunkScope", "RunScope", "batch_known")
 
 AttrValue = str | int | float | bool
 
@@ -84,6 +85,18 @@ class RunScope(_SpanScope):
         self._close(exc)
 
 
+# The chunk being worked on in this task (and the tasks it starts), so that code deep in the
+# chunk's work can report its batch without the scope being passed down to it.
+_CURRENT_CHUNK: ContextVar[ChunkScope | None] = ContextVar("ica_tapis_chunk", default=None)
+
+
+def batch_known(batch_id: str, *, resumed: bool = False) -> None:
+    """Tell the current chunk scope (if any) which batch it is following."""
+    scope = _CURRENT_CHUNK.get()
+    if scope is not None:
+        scope.submitted(batch_id, resumed=resumed)
+
+
 class ChunkScope(_SpanScope):
     """One chunk, from submit to its last poll; its requests are its children."""
 
@@ -104,9 +117,11 @@ class ChunkScope(_SpanScope):
         self._index = index
         self._pending = False
         self._ended = False
+        self._current: Token[ChunkScope | None] | None = None
 
     def __enter__(self) -> ChunkScope:
         self._open()
+        self._current = _CURRENT_CHUNK.set(self)
         return self
 
     def __exit__(
@@ -115,6 +130,8 @@ class ChunkScope(_SpanScope):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._current is not None:
+            _CURRENT_CHUNK.reset(self._current)
         if exc is not None and not self._ended:
             self._state("failed")
         self._unpend()
@@ -140,7 +157,9 @@ class ChunkScope(_SpanScope):
             self._pending = True
 
     def finished(self, counts: Mapping[str, int], *, state: str = "done") -> None:
-        """The chunk reached its end with these item counts per final status."""
+        """The chunk reached its end with these item counts per final status (once)."""
+        if self._ended:
+            return
         self._ended = True
         self.counts(counts)
         self.set(ATTR.CHUNK_STATE, state)

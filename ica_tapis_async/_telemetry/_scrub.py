@@ -12,8 +12,9 @@ REDACTED: Final = "***"
 
 # JWTs (ICA bearer tokens, Tapis tokens): three base64url parts, the first a JSON header.
 _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-# user:password@ in any URL (journal and Redis URLs carry them).
-_URL_CREDENTIALS: Final = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+# user:password@ in any URL (journal and Redis URLs carry them). Anchored on "://" rather than
+# on the scheme: a scheme-first pattern backtracks quadratically over long runs of letters.
+_URL_CREDENTIALS: Final = re.compile(r"(?<=://)[^/@\s]*@")
 # A credential named in a header, a query or a keyword: the value goes, the name stays.
 _NAMED: Final = re.compile(
     r"(?P<name>(?:x-api-key|x-tapis-token|api[_-]?key|access[_-]?token|token|password|"
@@ -35,7 +36,7 @@ def scrub_text(text: str) -> str:
     if not text:
         return text
     text = _JWT.sub(REDACTED, text)
-    text = _URL_CREDENTIALS.sub(rf"\g<scheme>{REDACTED}@", text)
+    text = _URL_CREDENTIALS.sub(f"{REDACTED}@", text)
     text = _NAMED.sub(rf"\g<name>{REDACTED}", text)
     return _BEARER.sub(rf"\g<name>{REDACTED}", text)
 

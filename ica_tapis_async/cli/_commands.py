@@ -79,7 +79,8 @@ async def _batch_run(
                 else:
                     report = await orchestrator.create_analyses(items)
             finally:
-                orchestrator.close()
+                # Async: a PostgreSQL journal's pool must be closed on the event loop.
+                await orchestrator.aclose()
             bar.finish()
         if report.failures and len(report.failures) == report.total:
             await raise_if_unreachable(conn)

@@ -12,6 +12,7 @@ from .._client import IcaClient, TapisClient
 from .._config import RateLimitPolicy
 from .._errors import APIError, ServerUnreachableError
 from ._config import ConfigError, Settings
+from ._observe import current_telemetry
 
 __all__ = ("Connection", "connect", "raise_if_unreachable", "simulator_knobs")
 
@@ -139,6 +140,7 @@ async def connect(
                         limiter=limiter,
                         max_connections=max(settings.concurrency, 1),
                         unreachable_after=settings.unreachable_after,
+                        telemetry=current_telemetry(),
                     )
                 )
             if tapis:
@@ -150,6 +152,7 @@ async def connect(
                         rate_limit=policy,
                         max_connections=max(settings.concurrency, 1),
                         unreachable_after=settings.unreachable_after,
+                        telemetry=current_telemetry(),
                     )
                 )
         except ValueError as exc:

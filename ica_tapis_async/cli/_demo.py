@@ -30,6 +30,7 @@ from ..models import (
     TagUpdate,
 )
 from ..orchestrator import BatchOrchestrator, BatchReport, TransferReport, TransferRequest
+from ._observe import current_telemetry
 from ._output import counts_line, plural, print_failures, print_json, transfer_report_dict
 from ._progress import ProgressDisplay
 from ._state import RunState
@@ -190,8 +191,10 @@ async def cmd_demo(args: argparse.Namespace, state: RunState) -> int:
             )
             out.print(f"(ICA rate limit {f'{limit:g} req/s' if limit else 'off'})")
         async with (
-            IcaClient(sim.ica_url, api_key="demo-api-key") as ica,
-            TapisClient(sim.tapis_url, token="demo-tapis-token") as tapis,
+            IcaClient(sim.ica_url, api_key="demo-api-key", telemetry=current_telemetry()) as ica,
+            TapisClient(
+                sim.tapis_url, token="demo-tapis-token", telemetry=current_telemetry()
+            ) as tapis,
         ):
             with ProgressDisplay(enabled=not (args.quiet or args.json)) as display:
                 bars = [display.stage(s.name, s.expected, start=False) for s in stages]

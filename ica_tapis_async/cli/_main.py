@@ -30,6 +30,7 @@ from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
 from ._interrupt import SigintGuard
+from ._observe import observing
 from ._output import plural
 from ._parser import build_parser
 from ._resume import resume_command
@@ -160,6 +161,11 @@ def _failed(err: Console, leaf: BaseException, state: RunState) -> int | None:
     return None
 
 
+async def _observed(command: Command, args: argparse.Namespace, state: RunState) -> int:
+    async with observing(args):
+        return await command(args, state)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code.
 
@@ -188,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with SigintGuard() as guard:
         try:
             with asyncio.Runner() as runner:
-                return runner.run(guard.run(_command(args.command)(args, state)))
+                return runner.run(guard.run(_observed(_command(args.command), args, state)))
         except KeyboardInterrupt:
             return _interrupted(err, state)
         except BaseException as raised:

@@ -13,6 +13,7 @@ from ._config import (
     positive_int,
 )
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
+from ._observe import add_observability_flags
 from ._status import add_scaleout_flags, add_status_parser
 from ._usage import Parser
 
@@ -287,4 +288,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
     add_status_parser(commands, _fmt)
+    add_observability_flags(parser)
     return parser

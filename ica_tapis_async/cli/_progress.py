@@ -22,6 +22,7 @@ from rich.table import Column
 from rich.text import Text
 
 from ..orchestrator import Progress
+from ._live_row import LiveProgress
 
 __all__ = ("ProgressDisplay", "StageBar")
 
@@ -104,10 +105,11 @@ NARROW = 110
 class ProgressDisplay:
     """A context manager holding the live bars; silent when ``enabled`` is false.
 
-    Example:
-        >>> with ProgressDisplay() as display:
-        ...     bar = display.stage("link", total=len(ids))
-        ...     report = await BatchOrchestrator(ica, pid, progress=bar).link(ids)
+    Example::
+
+        with ProgressDisplay() as display:
+            bar = display.stage("link", total=len(ids))
+            report = await BatchOrchestrator(ica, pid, progress=bar).link(ids)
     """
 
     def __init__(self, console: Console | None = None, *, enabled: bool = True) -> None:
@@ -133,7 +135,7 @@ class ProgressDisplay:
                     table_column=Column(no_wrap=True, overflow="ellipsis"),
                 )
             )
-            self.progress = RichProgress(*columns, console=self.console, refresh_per_second=8)
+            self.progress = LiveProgress(*columns, console=self.console, refresh_per_second=8)
 
     def stage(self, name: str, total: int, *, start: bool = True) -> StageBar:
         """Add a bar for ``total`` items; ``start=False`` leaves it waiting."""

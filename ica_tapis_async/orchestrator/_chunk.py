@@ -10,6 +10,7 @@ from collections.abc import Callable
 import attrs
 
 from .._errors import APIConnectionError, APIStatusError
+from .._telemetry import batch_known
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
 from ._lease import Held, run_leased
 from ._outcomes import IN_DOUBT, UNKNOWN, chunk_outcomes
@@ -72,6 +73,7 @@ class ChunkWorker:
         resubmitted = record.resubmitted
         if record.state == SUBMITTED and record.batch_id:
             batch_id = record.batch_id
+            batch_known(batch_id, resumed=True)
         else:
             if record.state == SENDING and kind == "analysis" and not self.resend_in_doubt:
                 age = self.wall_clock() - (record.first_sent_at or math.inf)
@@ -99,6 +101,19 @@ class ChunkWorker:
                 return self._settled(kind, chunk, status, info, resubmitted), result.final
             batch_id = result.batch_id
             await self.journal.mark_submitted(held.lease, batch_id)
+            batch_known(batch_id)
+            log.info(
+                "chunk %d of run %s submitted as batch %s",
+                chunk.index,
+                self.run_id,
+                batch_id,
+                extra={
+                    "run_id": self.run_id,
+                    "kind": kind,
+                    "chunk": chunk.index,
+                    "batch_id": batch_id,
+                },
+            )
         try:
             return await self.poller.await_items(kind, chunk, batch_id, resubmitted=resubmitted)
         except (APIStatusError, APIConnectionError) as exc:

@@ -60,9 +60,10 @@ class PostgresJournal:
         ImportError: the ``postgres`` extra is not installed.
         ValueError: ``dsn`` is not a PostgreSQL URL, or a size is not positive.
 
-    Example:
-        >>> async with PostgresJournal("postgresql://ingest@db/ingest") as journal:
-        ...     report = await BatchOrchestrator(ica, pid, journal=journal, run_id="n-1").link(ids)
+    Example::
+
+        async with PostgresJournal("postgresql://ingest@db/ingest") as journal:
+            report = await BatchOrchestrator(ica, pid, journal=journal, run_id="n-1").link(ids)
     """
 
     def __init__(

@@ -47,9 +47,10 @@ class SqliteJournal:
         clock: POSIX time source for leases and first-sent times (tests pass a fake one).
         busy_timeout_s: how long a transaction waits for another process's write lock.
 
-    Example:
-        >>> report = await BatchOrchestrator(ica, pid, journal="run.sqlite").link(ids)
-        >>> # killed? run the same line again: finished chunks are not re-sent.
+    Example::
+
+        report = await BatchOrchestrator(ica, pid, journal="run.sqlite").link(ids)
+        # killed? run the same line again: finished chunks are not re-sent.
     """
 
     def __init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import attrs
@@ -21,6 +22,7 @@ from ..models import (
     CreateProjectDataUpdateBatch,
     DataUpdateGroup,
 )
+from ._journal_protocol import Journal
 
 __all__ = (
     "DEFAULT_BATCH_SIZE",
@@ -29,6 +31,8 @@ __all__ = (
     "Chunk",
     "Kind",
     "batch_cap",
+    "check_journal_spec",
+    "check_positive",
     "check_run_id",
     "chunk_analyses",
     "chunk_data_ids",
@@ -137,6 +141,23 @@ def check_run_id(run_id: object) -> str:
             field="run_id",
         )
     return run_id
+
+
+def check_journal_spec(journal: object) -> None:
+    """A ``journal=`` argument: ``None``, a path, a database URL or a :class:`Journal`."""
+    if journal is None or isinstance(journal, str | Path | Journal):
+        return
+    raise RequestValidationError(
+        "must be a path, a postgresql:// URL or a Journal, not " + type(journal).__name__,
+        field="journal",
+    )
+
+
+def check_positive(name: str, value: object) -> float:
+    """A positive number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise RequestValidationError(f"must be a positive number, got {value!r}", field=name)
+    return float(value)
 
 
 def batch_cap(kind: Kind, max_batch_size: int | None) -> int:

@@ -162,11 +162,11 @@ class PostgresStore:
         ``retry_work`` replaces ``work`` on retries, for a write that must recognise its own
         earlier commit (one whose answer the dropped connection lost).
         """
-        if not self._ready:
-            await self.open()
         attempt = 0
         while True:
             try:
+                if not self._ready:  # the schema step meets dropped connections too
+                    await self.open()
                 async with self._pool.connection() as conn, conn.transaction():
                     if attempt and retry_work is not None:
                         return await retry_work(conn)

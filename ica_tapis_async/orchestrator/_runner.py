@@ -31,6 +31,8 @@ from ._plan import (
     Chunk,
     Kind,
     check_batch_size,
+    check_journal_spec,
+    check_positive,
     check_run_id,
     chunk_analyses,
     chunk_data_ids,
@@ -85,11 +87,12 @@ class BatchOrchestrator:
             ``IN_DOUBT`` instead of being sent again, unless ``resend_in_doubt``.
         resend_in_doubt: send such chunks again anyway (the caller checked the server).
 
-    Example:
-        >>> async with BatchOrchestrator(ica, project_id, journal="link.sqlite") as orch:
-        ...     report = await orch.link(data_ids)
-        >>> report.counts
-        {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
+    Example::
+
+        async with BatchOrchestrator(ica, project_id, journal="link.sqlite") as orch:
+            report = await orch.link(data_ids)
+        report.counts
+        # -> {'LINKED': 19990, 'ALREADY_LINKED': 8, 'FAILED': 2}
     """
 
     def __init__(
@@ -118,11 +121,9 @@ class BatchOrchestrator:
             raise RequestValidationError("must be >= 1", field="max_inflight_batches")
         if run_id is not None:
             check_run_id(run_id)
-        for name, value in (("lease_ttl", lease_ttl), ("key_lifetime", key_lifetime)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise RequestValidationError(
-                    f"must be a positive number, got {value!r}", field=name
-                )
+        check_positive("lease_ttl", lease_ttl)
+        check_positive("key_lifetime", key_lifetime)
+        check_journal_spec(journal)
         self.ica = ica
         self.project_id = project_id
         self.batch_size = batch_size
@@ -180,10 +181,11 @@ class BatchOrchestrator:
     ) -> AbstractAsyncContextManager[AsyncIterator[ItemOutcome]]:
         """Like :meth:`link`, yielding each :class:`ItemOutcome` as its batch finishes.
 
-        Example:
-            >>> async with orch.stream_link(ids) as outcomes:
-            ...     async for outcome in outcomes:
-            ...         print(outcome.key, outcome.status)
+        Example::
+
+            async with orch.stream_link(ids) as outcomes:
+                async for outcome in outcomes:
+                    print(outcome.key, outcome.status)
         """
         return self._stream("link", data_ids)
 
@@ -306,18 +308,21 @@ class BatchOrchestrator:
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (only chunks in flight are remembered).
         touching: dict[str, Gate] = {}
-        async with send, anyio.create_task_group() as tg:
-            async for chunk in chunks:
-                await slots.acquire()  # pull no more input than max_inflight_batches chunks
-                gate = Gate()
-                after: set[Gate] = set()
-                if kind == "update":
-                    after = {touching[k] for k in chunk.keys if k in touching}
-                    touching.update(dict.fromkeys(chunk.keys, gate))
-                tg.start_soon(
-                    self._run_chunk, kind, worker, chunk, send.clone(), counters, slots,
-                    (gate, after, touching),
-                )  # fmt: skip
+        # The run's span is current while the chunk tasks start, so each inherits it.
+        with self.ica.telemetry.run(kind, worker.run_id) as run:
+            async with send, anyio.create_task_group() as tg:
+                async for chunk in chunks:
+                    await slots.acquire()  # pull no more input than max_inflight_batches chunks
+                    gate = Gate()
+                    after: set[Gate] = set()
+                    if kind == "update":
+                        after = {touching[k] for k in chunk.keys if k in touching}
+                        touching.update(dict.fromkeys(chunk.keys, gate))
+                    tg.start_soon(
+                        self._run_chunk, kind, worker, chunk, send.clone(), counters, slots,
+                        (gate, after, touching),
+                    )  # fmt: skip
+            run.counts(counters.finished)
         if counters.all_final:
             await self.journal.finish_run(worker.run_id)
 
@@ -335,8 +340,11 @@ class BatchOrchestrator:
         final = False
         try:
             async with send:
-                counters.submitted += len(chunk.keys) + len(chunk.duplicates)
-                outcomes, final = await self._chunk_outcomes(kind, worker, chunk, after)
+                size = len(chunk.keys) + len(chunk.duplicates)
+                counters.submitted += size
+                with self.ica.telemetry.chunk(kind, worker.run_id, chunk.index, size) as scope:
+                    outcomes, final = await self._chunk_outcomes(kind, worker, chunk, after)
+                    scope.finished(_count(outcomes), state="done" if final else "incomplete")
                 # Failures carry their input item, so a report says what to fix or resend.
                 outcomes = [
                     o if o.ok else attrs.evolve(o, request=chunk.request_of(o.key))
@@ -376,3 +384,10 @@ class BatchOrchestrator:
         status = IN_DOUBT if sent else NOT_SUBMITTED
         resubmitted = record is not None and record.resubmitted
         return chunk_outcomes(kind, chunk, status, info, resubmitted=resubmitted), False
+
+
+def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts

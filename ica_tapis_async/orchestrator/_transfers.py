@@ -28,7 +28,7 @@ from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
 from ._lease import Held, run_leased
-from ._plan import check_run_id
+from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
 from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, TaskFollower
 
@@ -129,11 +129,12 @@ class TransferOrchestrator:
             server created it at most this many seconds before our first attempt (the two
             clocks may differ), and with the same elements.
 
-    Example:
-        >>> orch = TransferOrchestrator(tapis, journal="transfers.sqlite")
-        >>> report = await orch.run([TransferRequest([ReqTransferElement(src, dst)])])
-        >>> report.counts
-        {'COMPLETED': 1}
+    Example::
+
+        orch = TransferOrchestrator(tapis, journal="transfers.sqlite")
+        report = await orch.run([TransferRequest([ReqTransferElement(src, dst)])])
+        report.counts
+        # -> {'COMPLETED': 1}
     """
 
     def __init__(
@@ -155,6 +156,10 @@ class TransferOrchestrator:
             raise RequestValidationError("must be >= 1", field="max_in_flight")
         if run_id is not None:
             check_run_id(run_id)
+        check_positive("lease_ttl", lease_ttl)
+        check_journal_spec(journal)
+        if isinstance(recovery_skew_s, bool) or not isinstance(recovery_skew_s, int | float):
+            raise RequestValidationError("must be a number of seconds", field="recovery_skew_s")
         self.tapis = tapis
         self.max_in_flight = max_in_flight
         self.poll_initial = poll_initial

@@ -2,7 +2,8 @@
 
 Every :class:`SimulatorConfig` field is a flag (``--p-503 0.05``, ``--rate-limit 50``,
 ``--api-keys k1,k2``, ``--no-strict-accept``); fields in seconds also have a short alias without
-``-s`` (``--latency 0.05``). ``--realistic`` starts from the slower lifelike profile.
+``-s`` (``--latency 0.05``). ``--realistic`` starts from the slower lifelike profile;
+``--faithful`` turns on the real services' imperfections that change no outcome.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from ._config import SimulatorConfig
+from ._config import FAITHFUL_PROFILE, SimulatorConfig
 from ._server import Simulator
 
 __all__ = ("build_parser", "main")
@@ -42,6 +43,22 @@ def _parser_for(annotation: str) -> Callable[[str], Any] | None:
     return _optional(base) if nullable and base is not str else base
 
 
+class _Faithful(argparse.Action):
+    """Sets the faithful profile's knobs as if each had its own flag (so no extra key reaches
+    SimulatorConfig); knobs given before it on the command line are kept."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        for name, value in FAITHFUL_PROFILE.items():
+            if not hasattr(namespace, name):
+                setattr(namespace, name, value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser, one flag per config field."""
     parser = argparse.ArgumentParser(
@@ -50,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--realistic", action="store_true", help="start from the slower, lifelike profile"
+    )
+    parser.add_argument(
+        "--faithful",
+        action=_Faithful,
+        nargs=0,
+        default=argparse.SUPPRESS,
+        help="turn on the real services' outcome-neutral imperfections (SimulatorConfig."
+        "faithful()); flags after it override",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     for field in attrs.fields(SimulatorConfig):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from array import array
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import _batch_state as b
+from ._batch_inputs import check_pipeline_ids, input_data_ids, request_tags
 from ._batch_items import item_json
 from ._batch_state import AnalysisRequest, Batch, BatchKind, item_index
 from ._data_state import DataKind
@@ -47,51 +46,12 @@ _ITEM_STATUSES: dict[BatchKind, tuple[str, ...]] = {
     ),
     "analysis": ("RUNNING", "WAITING_RESOURCES", "SUCCEEDED", "FAILED"),
 }
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # the v3 media type shows PARTIALLY_LINKED as FAILED (linking items changelog)
 _V3_LINKING = {"PARTIALLY_LINKED": "FAILED"}
 
 
 def _bad(field: str, message: str) -> ProblemError:
     return ProblemError(400, f"{field}: {message}", parameters={field: message})
-
-
-def _input_data_ids(item: dict[str, Any]) -> Iterable[str]:
-    """Every data id an analysis item reads (structured, JSON and input-form inputs); the
-    spec lets mount and data-value lists hold nulls, which name nothing."""
-    inputs = item.get("analysisInput") or {}
-    for group in inputs.get("inputs") or ():
-        yield from group.get("dataIds") or ()
-        yield from (m["dataId"] for m in group.get("mounts") or () if m is not None)
-    yield from inputs.get("dataIds") or ()
-    yield from (m["dataId"] for m in inputs.get("mounts") or () if m is not None)
-    form = item.get("inputFormValues") or {}
-    fields = list(form.get("fields") or ())
-    for group in form.get("groups") or ():
-        for values in group.get("values") or ():
-            fields.extend(values.get("values") or ())
-    for field in fields:
-        yield from (d["dataId"] for d in field.get("dataValues") or () if d is not None)
-
-
-def _tags(tags: dict[str, Any], name: str) -> tuple[str, ...]:
-    """A tag list without the nulls the request may hold (the answer's lists hold none)."""
-    return tuple(tag for tag in tags.get(name) or () if tag is not None)
-
-
-def _check_pipeline_ids(body: dict[str, Any]) -> None:
-    """Refuse pipeline ids that are not UUIDs, as ICA does (its pipeline ids are UUIDs)."""
-    bad: dict[str, str] = {}
-    for field in ("cwlItems", "nextflowItems", "nextflowJsonItems"):
-        for i, item in enumerate(body.get(field) or ()):
-            if not _UUID.fullmatch(item["pipelineId"]):
-                bad[f"{field}[{i}].pipelineId"] = "must be a valid uuid"
-    if bad:
-        raise ProblemError(
-            400,
-            "The request is not valid: " + "; ".join(f"{k} {v}" for k, v in bad.items()),
-            parameters=bad,
-        )
 
 
 class BatchRoutes:
@@ -305,7 +265,7 @@ class BatchRoutes:
             for item in body.get(field) or ()
         ]
         if config.uuid_pipeline_ids:
-            _check_pipeline_ids(body)
+            check_pipeline_ids(body)
         if not items:
             raise _bad(
                 "cwlItems",
@@ -321,13 +281,13 @@ class BatchRoutes:
                 user_reference=item["userReference"],
                 pipeline_id=item["pipelineId"],
                 language=language,
-                technical_tags=_tags(tags, "technicalTags"),
-                user_tags=_tags(tags, "userTags"),
-                reference_tags=_tags(tags, "referenceTags"),
+                technical_tags=request_tags(tags, "technicalTags"),
+                user_tags=request_tags(tags, "userTags"),
+                reference_tags=request_tags(tags, "referenceTags"),
             )
             if not store.pipeline_known(request_.pipeline_id):
                 code = b.ANALYSIS_NO_PIPELINE
-            elif any(store.kind(d) is DataKind.UNKNOWN for d in _input_data_ids(item)):
+            elif any(store.kind(d) is DataKind.UNKNOWN for d in input_data_ids(item)):
                 code = b.ANALYSIS_NO_DATA
             else:
                 code = b.ANALYSIS_OK

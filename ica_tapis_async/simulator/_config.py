@@ -13,9 +13,21 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ("SimulatorConfig",)
+__all__ = ("FAITHFUL_PROFILE", "SimulatorConfig")
 
 RetryAfter = float | Literal["auto"] | None
+
+#: The knobs :meth:`SimulatorConfig.faithful` (and the CLI's ``--faithful``) turn on.
+FAITHFUL_PROFILE: dict[str, Any] = {
+    "count_error": 0.25,
+    "count_absent_rate": 0.1,
+    "extra_fields": True,
+    "unknown_fields": True,
+    "v4_get_needs_content_type": True,
+    "uuid_pipeline_ids": True,
+    "idempotent_processing_s": 0.05,
+    "tapis_retry_rate": 0.2,
+}
 
 
 def _opt_set(value: Iterable[str] | str | None) -> frozenset[str] | None:
@@ -340,16 +352,7 @@ class SimulatorConfig:
         Args:
             changes: fields to override on top of the profile.
         """
-        profile: dict[str, Any] = {
-            "count_error": 0.25,
-            "count_absent_rate": 0.1,
-            "extra_fields": True,
-            "unknown_fields": True,
-            "v4_get_needs_content_type": True,
-            "uuid_pipeline_ids": True,
-            "idempotent_processing_s": 0.05,
-            "tapis_retry_rate": 0.2,
-        }
+        profile: dict[str, Any] = dict(FAITHFUL_PROFILE)
         profile.update(changes)
         return cls(**profile)
 

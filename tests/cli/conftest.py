@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
-import attrs
 import pytest
 
 from ica_tapis_async.cli import main
 from ica_tapis_async.simulator import Simulator
 
-PROJECT = "5a1e0000-0000-4000-8000-00000000c1e0"
-ENV_VARS = (
-    "ICA_BASE_URL",
-    "ICA_API_KEY",
-    "ICA_ACCESS_TOKEN",
-    "ICA_PROJECT_ID",
-    "TAPIS_BASE_URL",
-    "TAPIS_TOKEN",
-)
-
-
-@attrs.frozen
-class Result:
-    """Exit code and captured output of one ``main`` call."""
-
-    code: int
-    out: str
-    err: str
+from .helpers import ENV_VARS, Cli, Result
 
 
 @pytest.fixture(autouse=True)
@@ -38,9 +19,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     # rich sizes its consoles from COLUMNS when output is not a terminal: the tests assume 80.
     monkeypatch.setenv("COLUMNS", "80")
-
-
-Cli = Callable[..., Result]
 
 
 @pytest.fixture
@@ -60,15 +38,3 @@ def sim() -> Iterator[Simulator]:
     """A simulator serving from a background thread (``main`` runs its own event loop)."""
     with Simulator(track_link_submissions=True) as simulator:
         yield simulator
-
-
-def server_flags(sim: Simulator) -> list[str]:
-    """Flags pointing a command at ``sim`` as if it were a real server."""
-    return ["--base-url", sim.ica_url, "--api-key", "test-key", "--project", PROJECT]
-
-
-def write(tmp_path: Path, name: str, text: str) -> str:
-    """Write ``text`` to ``tmp_path/name``; returns the path as a string."""
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)

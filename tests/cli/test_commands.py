@@ -15,7 +15,7 @@ from ica_tapis_async.cli._progress import StageBar
 from ica_tapis_async.orchestrator import Progress
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, Cli, server_flags, write
+from .helpers import PROJECT, Cli, server_flags, write
 
 PIPE = "9b1f0000-0000-4000-8000-000000000001"
 
@@ -33,7 +33,8 @@ def test_link_json_report(cli: Cli, sim: Simulator, tmp_path: Path) -> None:
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert report["total"] == report["expected"] == 250
-    assert report["counts"] == {"LINKED": 250} and report["lost"] == 0
+    assert report["counts"] == {"LINKED": 250}
+    assert report["lost"] == 0
     assert report["batches"] == 3
     assert sim.links(PROJECT) >= set(ids)
 
@@ -112,7 +113,8 @@ def test_transfers_create_waits_for_every_task(cli: Cli, tmp_path: Path) -> None
     result = cli("transfers", "create", pairs, "--per-task", "2", "--simulator", "--json")
     assert result.code == 0, result.err
     report = json.loads(result.out)
-    assert report["total"] == 3 and report["counts"] == {"COMPLETED": 3}
+    assert report["total"] == 3
+    assert report["counts"] == {"COMPLETED": 3}
     assert len({task["tag"] for task in report["tasks"]}) == 3
 
 
@@ -124,7 +126,8 @@ def test_transfers_list_and_abort(cli: Cli, sim: Simulator) -> None:
     assert listed.code == 0, listed.err
     transfers: list[dict[str, Any]] = json.loads(listed.out)
     ongoing = [t["id"] for t in transfers if t["status"] == "ONGOING"]
-    assert transfers and ongoing
+    assert transfers
+    assert ongoing
     aborted = cli("transfers", "abort", *ongoing, "--wait", "--json", *server_flags(sim))
     assert aborted.code == 0, aborted.err
     results = json.loads(aborted.out)
@@ -195,7 +198,8 @@ def test_ctrl_c_stops_cleanly_and_the_journal_resumes(
     resumed = cli(*argv, "--json", *server_flags(sim))
     assert resumed.code == 0, resumed.err
     report = json.loads(resumed.out)
-    assert report["total"] == 1200 and report["lost"] == 0
+    assert report["total"] == 1200
+    assert report["lost"] == 0
     assert sim.links(PROJECT) >= set(ids)
     # Finished batches came from the journal: fewer than all 12 were sent again.
     assert max(sim.stats.link_submissions.values()) <= 2

@@ -14,7 +14,7 @@ from ica_tapis_async.cli._connect import rate_limit_policy, simulator_knobs
 from ica_tapis_async.cli._parser import build_parser
 from ica_tapis_async.simulator import SimulatorConfig
 
-from .conftest import Cli, Result
+from .helpers import Cli, Result
 
 ENV = {
     "ICA_BASE_URL": "https://ica.example/ica/rest",
@@ -130,7 +130,8 @@ def test_tapis_create_needs_tapis_settings() -> None:
 def test_simulator_needs_nothing_and_ignores_server_env() -> None:
     """--simulator wins over ICA_BASE_URL and supplies a project."""
     settings = settings_from(parse("link", "--simulator", "--sim", "rate_limit=50"), ENV)
-    assert settings.simulator and settings.ica_base_url is None
+    assert settings.simulator
+    assert settings.ica_base_url is None
     assert settings.project == "env-project"
     assert simulator_knobs(settings.sim_knobs) == {"rate_limit": 50.0}
 
@@ -171,7 +172,8 @@ def test_help_documents_the_sample_sheet(cli: Cli) -> None:
     """``analyses --help`` explains the sheet's columns and exits 0."""
     result: Result = cli("analyses", "--help")
     assert result.code == 0
-    assert "input:<code>" in result.out and "param:<code>[]" in result.out
+    assert "input:<code>" in result.out
+    assert "param:<code>[]" in result.out
 
 
 def test_usage_errors_exit_2(cli: Cli) -> None:

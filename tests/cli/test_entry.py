@@ -28,7 +28,8 @@ def test_without_rich(tmp_path: Path) -> None:
         }.items()
     }
     results = {name: finish(process) for name, process in runs.items()}
-    assert results["help"].code == 0 and results["help"].out.startswith("usage: ica-tapis-async")
+    assert results["help"].code == 0
+    assert results["help"].out.startswith("usage: ica-tapis-async")
     assert results["version"].code == 0
     assert results["version"].out.startswith("ica-tapis-async ")
     # The simulator ran far enough to check its flags: it needs no extra.

@@ -20,7 +20,7 @@ from ica_tapis_async.cli._inputs import (
     read_update_groups,
 )
 
-from .conftest import write
+from .helpers import write
 
 PIPE = "9b1f0000-0000-4000-8000-000000000001"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import Cli
+from .helpers import Cli
 from .shell import SCRIPT, Run, environment, finish, interrupt, start, wait_until
 
 SECRET = "sk-live-7Hq2ZpX9vR4mT8wK"

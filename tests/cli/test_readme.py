@@ -73,7 +73,8 @@ def test_resume_recipe_works(tmp_path: Path) -> None:
         if server.stdout is not None:
             server.stdout.close()
     assert once.code == twice.code == 0, once.err + twice.err
-    assert '"total": 200' in once.out and '"total": 200' in twice.out
+    assert '"total": 200' in once.out
+    assert '"total": 200' in twice.out
 
 
 def test_pytest_fixture_snippet_in_a_fresh_project(tmp_path: Path) -> None:

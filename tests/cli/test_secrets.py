@@ -9,7 +9,7 @@ from ica_tapis_async.cli._resume import resume_command
 from ica_tapis_async.models import Token
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import Run, finish, start
 
 API_KEY = "sk-live-Qm3vT7xR1pZ9wL2k"
@@ -92,7 +92,8 @@ def test_resume_command_names_variables_not_values() -> None:
 def test_token_repr_hides_the_jwt() -> None:
     """``repr(Token)`` does not show the JWT it carries."""
     token = Token(token=TAPIS_TOKEN)
-    assert TAPIS_TOKEN not in repr(token) and TAPIS_TOKEN not in str(token)
+    assert TAPIS_TOKEN not in repr(token)
+    assert TAPIS_TOKEN not in str(token)
     assert token.token == TAPIS_TOKEN
 
 

@@ -13,7 +13,7 @@ from ica_tapis_async.cli._demo import _Stage, _summary
 from ica_tapis_async.orchestrator import BatchReport
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import last_frame, run_in_terminal
 
 
@@ -69,7 +69,8 @@ def test_transfer_list_shortens_ids_in_80_columns(sim: Simulator) -> None:
     lines = screen.out.splitlines()
     assert all(len(line) <= 80 for line in lines)
     rows = [line for line in lines if line.startswith("│")]
-    assert rows and all(re.match(r"│ [0-9a-f]{8}… +│ [A-Z]+ +│", row) for row in rows), rows
+    assert rows
+    assert all(re.match(r"│ [0-9a-f]{8}… +│ [A-Z]+ +│", row) for row in rows), rows
     assert lines[-1] == "(ids shortened: --json or a wider terminal shows them whole)"
     assert re.fullmatch(r"\d+ transfers", lines[-2])
 

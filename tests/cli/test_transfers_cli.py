@@ -10,7 +10,7 @@ from pathlib import Path
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 from .shell import finish, interrupt, run, start, wait_until
 
 
@@ -30,7 +30,8 @@ def test_abort_wait_timeout_says_so_and_exits_1(sim: Simulator) -> None:
         + ", ".join(ongoing)
     ]
     rows = [line for line in result.out.splitlines() if "timed out" in line]
-    assert len(rows) == 2 and all("ABORTREQUESTED" in row for row in rows)
+    assert len(rows) == 2
+    assert all("ABORTREQUESTED" in row for row in rows)
 
 
 async def _tasks_tagged(sim: Simulator, prefix: str) -> dict[str, str]:

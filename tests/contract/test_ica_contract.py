@@ -18,7 +18,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async._converter import structure, unstructure
 
-from ..resources.conftest import ICA, PROJECT, batch
+from ..resources.helpers import ICA, PROJECT, batch
 from ..unit.fakes import FakeTransport
 from ..unit.model_payloads import full_payload, minimal_payload
 
@@ -177,7 +177,8 @@ async def test_bodies_on_the_wire_are_accepted_by_libica() -> None:
         builds = dict(requests_sent())
         await ica.data_linking_batches.create(PROJECT, ["fil.1", "fol.2"])
         await ica.data_update_batches.create(
-            PROJECT, builds["CreateProjectDataUpdateBatch"]().data_update_groups
+            PROJECT,
+            builds["CreateProjectDataUpdateBatch"]().data_update_groups,  # type: ignore[union-attr]
         )
         await ica.analysis_creation_batches.create(PROJECT, builds["CreateAnalysisCreationBatch"]())
         for (_, url), calls in http.requests.items():

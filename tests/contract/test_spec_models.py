@@ -137,7 +137,8 @@ def test_every_nullable_schema_in_reach_is_nullable_where_used() -> None:
 def _generator() -> ModuleType:
     path = Path(__file__).resolve().parents[2] / "tools" / "gen_models.py"
     spec = importlib.util.spec_from_file_location("gen_models", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
     spec.loader.exec_module(sys.modules[spec.name])

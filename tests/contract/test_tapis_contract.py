@@ -17,7 +17,7 @@ import yaml
 import ica_tapis_async as ita
 from ica_tapis_async._converter import structure, unstructure
 
-from ..resources.conftest import TAPIS, envelope, task
+from ..resources.helpers import TAPIS, envelope, task
 from ..unit.fakes import FakeTransport
 
 pytest.importorskip("tapipy")

@@ -22,7 +22,8 @@ ENV_VARS = (
 def example_main(name: str) -> Callable[[Sequence[str]], int]:
     """The ``main`` of ``examples/<name>.py``, loaded from its path."""
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.__doc__, f"{name} needs a module docstring"

@@ -113,7 +113,8 @@ def test_abort_on_a_real_server_asks_the_person(
         *_watch_argv(real), env=real_env, answer=answer, program=sys.executable
     )
     assert screen.code == code, screen.out
-    assert "transfers of project" in screen.out and "? [y/N]" in screen.out
+    assert "transfers of project" in screen.out
+    assert "? [y/N]" in screen.out
     assert (real.stats.transfers_aborted > 0) is aborted
 
 

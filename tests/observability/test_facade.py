@@ -6,15 +6,15 @@ import attrs
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ica_tapis_async._telemetry import LiveStats, MetricsRegistry, Telemetry
+from ica_tapis_async._telemetry import LiveStats, MetricDef, MetricsRegistry, Telemetry
 from ica_tapis_async._telemetry._calls import NoopCall
 
-from .conftest import Otel
+from .helpers import Otel
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlX2J5dGVz"
 
 
-@attrs.frozen
+@attrs.define
 class FakeRequest:
     """The two fields telemetry reads from a request."""
 
@@ -55,7 +55,9 @@ def test_a_retried_call_is_one_span_with_retry_events(otel: Otel) -> None:
     assert attributes["http.response.status_code"] == 201
     assert attributes["ica_tapis.attempts"] == 2
     assert attributes["http.request.resend_count"] == 1
-    assert attributes["ica_tapis.limiter.wait_s"] >= 0
+    wait_s = attributes["ica_tapis.limiter.wait_s"]
+    assert isinstance(wait_s, float)
+    assert wait_s >= 0
     assert "error.type" not in attributes
     events = [(e.name, dict(e.attributes or {})) for e in span.events]
     assert events == [
@@ -76,7 +78,10 @@ def test_a_retried_call_is_one_span_with_retry_events(otel: Otel) -> None:
     assert otel.count("http.client.request.duration", http__response__status_code=503) == 1
     assert otel.count("http.client.request.duration", error__type="503") == 1
     assert otel.count("http.client.request.duration", http__response__status_code=201) == 1
-    assert otel.count("ica_tapis.limiter.wait.duration", server__address="ica.example") == 2
+    assert [dict(p.attributes or {}) for p in otel.points("ica_tapis.limiter.wait.time")] == [
+        {"ica_tapis.api": "ica", "server.address": "ica.example"}
+    ]
+    assert otel.value("ica_tapis.limiter.wait.time") >= 0
     assert otel.value("ica_tapis.client.errors") == 0
 
 
@@ -115,9 +120,11 @@ def test_calls_nest_under_chunks_under_runs(otel: Otel) -> None:
     run_span = otel.span("orchestrator.link")
     chunk_span = otel.span("orchestrator.link.chunk")
     call_span = otel.span("ica.data_linking_batches.create")
-    assert chunk_span.parent is not None and run_span.context is not None
+    assert chunk_span.parent is not None
+    assert run_span.context is not None
     assert chunk_span.parent.span_id == run_span.context.span_id
-    assert call_span.parent is not None and chunk_span.context is not None
+    assert call_span.parent is not None
+    assert chunk_span.context is not None
     assert call_span.parent.span_id == chunk_span.context.span_id
     assert {s.context.trace_id for s in otel.spans() if s.context} == {run_span.context.trace_id}
     chunk_attrs = dict(chunk_span.attributes or {})
@@ -185,8 +192,10 @@ def test_registry_and_live_listen_without_opentelemetry() -> None:
     assert snap.request_rate == 2.0
 
 
-def telemetry_metric(name: str) -> object:
+def telemetry_metric(name: str) -> MetricDef:
     """A metric definition by attribute name."""
     from ica_tapis_async._telemetry import METRICS
 
-    return getattr(METRICS, name)
+    metric = getattr(METRICS, name)
+    assert isinstance(metric, MetricDef)
+    return metric

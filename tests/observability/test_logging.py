@@ -12,7 +12,7 @@ import pytest
 from ica_tapis_async._telemetry import JsonFormatter, configure_logging
 from ica_tapis_async._telemetry._logging import LOGGER_NAMES
 
-from .conftest import Otel
+from .helpers import Otel
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlX2J5dGVz"
 
@@ -47,7 +47,8 @@ def test_json_lines_carry_extras_and_no_secret(restore_logger: None) -> None:
     assert (entry["run_id"], entry["batch_id"]) == ("r-1", "b-9")
     assert entry["journal"] == "postgresql://***@db/j"
     assert entry["ts"].endswith("+00:00")
-    assert JWT not in lines[0] and "pw-1" not in lines[0]
+    assert JWT not in lines[0]
+    assert "pw-1" not in lines[0]
 
 
 def test_json_lines_carry_the_current_trace(otel: Otel) -> None:
@@ -71,7 +72,8 @@ def test_json_exception_text_is_scrubbed(restore_logger: None) -> None:
         logging.getLogger("ica_tapis_async").exception("failed")
     entry = orjson.loads(stream.getvalue())
     assert "RuntimeError" in entry["exception"]
-    assert "sekrit" not in stream.getvalue() and JWT not in stream.getvalue()
+    assert "sekrit" not in stream.getvalue()
+    assert JWT not in stream.getvalue()
 
 
 def test_text_format_appends_extras_scrubbed(restore_logger: None) -> None:

@@ -28,7 +28,7 @@ def test_metric_names_are_unique_and_map_to_prometheus() -> None:
     assert prometheus_name(METRICS.REQUESTS) == "ica_tapis_client_requests_total"
     assert prometheus_name(METRICS.ACTIVE_REQUESTS) == "http_client_active_requests"
     assert prometheus_name(METRICS.LIMITER_RATE) == "ica_tapis_limiter_rate_per_second"
-    assert prometheus_name(METRICS.LIMITER_WAIT) == "ica_tapis_limiter_wait_duration_seconds"
+    assert prometheus_name(METRICS.LIMITER_WAIT) == "ica_tapis_limiter_wait_time_seconds_total"
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,12 @@ def test_server_of_uses_the_scheme_default_port() -> None:
     assert server_of("https://ica.example/ica/rest") == ("ica.example", 443)
     assert server_of("http://127.0.0.1:8123/x") == ("127.0.0.1", 8123)
     assert server_of("http://h:bad/x") == ("", None)
+
+
+@pytest.mark.parametrize("unit", ["a", "x-api-key", "eyJ", "a.b+c-", "http:/", "user@"])
+def test_scrub_text_stays_linear_on_long_text(unit: str) -> None:
+    """A 300 KB body of scheme-like characters is scrubbed in one pass (no backtracking blow-up:
+    the quadratic pattern took minutes here, beyond the suite's per-test time limit)."""
+    text = unit * (300_000 // len(unit))
+    assert len(scrub_text(text)) >= len(text) // 2
+    assert scrub_text(text + " redis://:pw@h").endswith("redis://***@h")

@@ -74,12 +74,14 @@ def test_live_stats_windows_and_slowest_batch() -> None:
     assert (snap.throttled_per_min, snap.retries_per_min, snap.pending) == (1, 1, 2)
     assert snap.slowest is not None
     assert (snap.slowest.batch_id, snap.slowest.age_s) == ("b-0", 2.0)
-    assert "limit 8.0/s" in snap.describe() and "slowest batch b-0" in snap.describe()
+    assert "limit 8.0/s" in snap.describe()
+    assert "slowest batch b-0" in snap.describe()
     live.batch_finished("link", 0)
     clock.now += 61
     snap = live.snapshot()
     assert (snap.request_rate, snap.throttled_per_min, snap.retries_per_min) == (0.0, 0, 0)
-    assert snap.slowest is not None and snap.slowest.batch_id == "b-1"
+    assert snap.slowest is not None
+    assert snap.slowest.batch_id == "b-1"
     live.batch_finished("link", 1)
     live.limiter_rate = lambda: None
     assert live.snapshot().slowest is None

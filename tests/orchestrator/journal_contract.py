@@ -76,14 +76,16 @@ class JournalContract:
         async with anyio.create_task_group() as tg:
             tg.start_soon(open_one, one)
             tg.start_soon(open_one, two)
-        assert len(set(runs)) == 1 and len(runs[0]) == 16
+        assert len(set(runs)) == 1
+        assert len(runs[0]) == 16
 
     async def test_open_run_keeps_identity(self, journals: OpenJournal) -> None:
         """A named run is found again; other kind, project or fingerprint is a mismatch."""
         journal = await journals()
         first = await journal.open_run("link", "proj", "r", "fp")
         again = await journal.open_run("link", "proj", "r", "fp")
-        assert again.run_id == "r" and again.started_at == first.started_at
+        assert again.run_id == "r"
+        assert again.started_at == first.started_at
         assert (first.kind, first.project_id, first.fingerprint) == ("link", "proj", "fp")
         for args in (("update", "proj", "fp"), ("link", "other", "fp"), ("link", "proj", "x")):
             with pytest.raises(JournalMismatchError):
@@ -98,7 +100,8 @@ class JournalContract:
         await self._run(journal)
         await journal.finish_run("run-1")
         first = await journal.get_run("run-1")
-        assert first is not None and first.finished_at is not None
+        assert first is not None
+        assert first.finished_at is not None
         await anyio.sleep(0.01)
         await journal.finish_run("run-1")
         assert await journal.get_run("run-1") == first
@@ -111,12 +114,16 @@ class JournalContract:
         journal = await journals()
         await self._run(journal)
         claim = await journal.claim("run-1", 3, key="k", digest="d", owner="a", ttl_s=LONG_TTL)
-        assert claim.granted and claim.lease is not None
+        assert claim.granted
+        assert claim.lease is not None
         record = claim.record
         assert (record.index, record.key, record.digest, record.state) == (3, "k", "d", "planned")
         assert (record.attempts, record.first_sent_at, record.batch_id) == (0, None, None)
-        assert record.owner == "a" and claim.lease.token == record.lease_token >= 1
-        assert not (record.resubmitted or record.in_doubt or record.final)
+        assert record.owner == "a"
+        assert claim.lease.token == record.lease_token >= 1
+        assert not (record.resubmitted)
+        assert not (record.in_doubt)
+        assert not (record.final)
         assert await journal.get_chunk("run-1", 3) is not None
         assert await journal.get_chunk("run-1", 4) is None
 
@@ -126,10 +133,12 @@ class JournalContract:
         await self._run(one)
         lease = await self._lease(one, "a")
         refused = await two.claim("run-1", 0, key="key-0", digest="d0", owner="b", ttl_s=LONG_TTL)
-        assert not refused.granted and refused.record.owner == "a"
+        assert not refused.granted
+        assert refused.record.owner == "a"
         assert refused.record.lease_expires_at is not None
         again = await one.claim("run-1", 0, key="key-0", digest="d0", owner="a", ttl_s=LONG_TTL)
-        assert again.lease is not None and again.lease.token == lease.token
+        assert again.lease is not None
+        assert again.lease.token == lease.token
 
     async def test_concurrent_claims_grant_one(self, journals: OpenJournal) -> None:
         """Many handles claiming one chunk at once: exactly one wins."""
@@ -156,8 +165,10 @@ class JournalContract:
         await one.mark_sending(first.lease)
         await anyio.sleep(SHORT_TTL + 0.2)
         second = await two.claim("run-1", 0, key="k", digest="d", owner="b", ttl_s=LONG_TTL)
-        assert second.lease is not None and second.lease.token > first.lease.token
-        assert second.record.state == "sending" and second.record.attempts == 1
+        assert second.lease is not None
+        assert second.lease.token > first.lease.token
+        assert second.record.state == "sending"
+        assert second.record.attempts == 1
         for write in (
             one.mark_sending(first.lease),
             one.mark_submitted(first.lease, "batch-x"),
@@ -170,7 +181,9 @@ class JournalContract:
                 await write
         await one.release(first.lease)  # a stale release must not free b's claim
         record = await two.get_chunk("run-1", 0)
-        assert record is not None and record.owner == "b" and record.batch_id is None
+        assert record is not None
+        assert record.owner == "b"
+        assert record.batch_id is None
 
     async def test_an_expired_lease_cannot_write_even_unclaimed(
         self, journals: OpenJournal
@@ -198,7 +211,8 @@ class JournalContract:
         assert not busy.granted
         await one.release(renewed)
         taken = await two.claim("run-1", 0, key="k", digest="d", owner="b", ttl_s=LONG_TTL)
-        assert taken.lease is not None and taken.lease.token > renewed.token
+        assert taken.lease is not None
+        assert taken.lease.token > renewed.token
 
     async def test_other_digest_is_a_mismatch(self, journals: OpenJournal) -> None:
         """A chunk recorded with one digest refuses another (other input)."""
@@ -227,11 +241,14 @@ class JournalContract:
         await self._run(journal)
         lease = await self._lease(journal)
         first = await journal.mark_sending(lease)
-        assert first.state == "sending" and first.attempts == 1
-        assert first.first_sent_at is not None and not first.resubmitted
+        assert first.state == "sending"
+        assert first.attempts == 1
+        assert first.first_sent_at is not None
+        assert not first.resubmitted
         await anyio.sleep(0.01)
         second = await journal.mark_sending(lease)
-        assert second.attempts == 2 and second.first_sent_at == first.first_sent_at
+        assert second.attempts == 2
+        assert second.first_sent_at == first.first_sent_at
         assert second.resubmitted
 
     async def test_flags_and_submission(self, journals: OpenJournal) -> None:
@@ -243,11 +260,16 @@ class JournalContract:
         await journal.mark_in_doubt(lease)
         await journal.mark_resubmitted(lease)
         record = await journal.get_chunk("run-1", 0)
-        assert record is not None and record.in_doubt and record.resubmitted
+        assert record is not None
+        assert record.in_doubt
+        assert record.resubmitted
         await journal.mark_submitted(lease, "batch-1")
         record = await journal.get_chunk("run-1", 0)
-        assert record is not None and record.state == "submitted"
-        assert record.batch_id == "batch-1" and not record.in_doubt and record.resubmitted
+        assert record is not None
+        assert record.state == "submitted"
+        assert record.batch_id == "batch-1"
+        assert not record.in_doubt
+        assert record.resubmitted
 
     async def test_done_is_final_with_outcomes_in_order(self, journals: OpenJournal) -> None:
         """Outcomes round-trip in order; a done chunk is never granted again."""
@@ -266,7 +288,9 @@ class JournalContract:
         await one.mark_done(lease, stored)
         assert await two.outcomes("run-1", 0) == stored
         claim = await two.claim("run-1", 0, key="key-0", digest="d0", owner="b", ttl_s=LONG_TTL)
-        assert not claim.granted and claim.record.final and claim.record.owner is None
+        assert not claim.granted
+        assert claim.record.final
+        assert claim.record.owner is None
         with pytest.raises(LeaseLostError):
             await one.mark_done(lease, [])
         assert await two.outcomes("run-1", 1) == []

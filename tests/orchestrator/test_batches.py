@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, nextflow, orchestrator
+from .helpers import PROJECT, nextflow, orchestrator
 
 
 def link_input() -> tuple[list[str], dict[str, int]]:
@@ -30,14 +30,16 @@ async def test_link_reports_every_item_once(sim: Simulator, ica: ita.IcaClient) 
     report = await orchestrator(ica, batch_size=500, progress=progress.append).link(ids)
     assert report.total == len(ids)
     assert report.counts == expected
-    assert report.batches == 5 and sim.stats.batches["linking"] == 5
+    assert report.batches == 5
+    assert sim.stats.batches["linking"] == 5
     assert {f.key for f in report.failures} == {i for i in ids if "missing" in i or "partial" in i}
     assert all(f.request == f.key for f in report.failures)
     assert all(f.info for f in report.failures)
     assert sim.links(PROJECT) >= {i for i in ids if "missing" not in i}
     assert set(sim.stats.link_submissions.values()) == {1}
     assert report.requests == sim.stats.requests
-    assert progress[-1].done == len(ids) and progress[-1].in_flight == 0
+    assert progress[-1].done == len(ids)
+    assert progress[-1].in_flight == 0
 
 
 async def test_relinking_gives_already_linked(ica: ita.IcaClient) -> None:
@@ -45,13 +47,15 @@ async def test_relinking_gives_already_linked(ica: ita.IcaClient) -> None:
     ids = [f"fil.r{i}" for i in range(300)]
     await orchestrator(ica).link(ids)
     again = await orchestrator(ica).link(ids)
-    assert again.counts == {"ALREADY_LINKED": 300} and again.ok
+    assert again.counts == {"ALREADY_LINKED": 300}
+    assert again.ok
 
 
 async def test_duplicates_within_a_batch_are_sent_once(sim: Simulator, ica: ita.IcaClient) -> None:
     """A repeated id in one batch is sent once and reported DUPLICATE."""
     report = await orchestrator(ica).link(["fil.d1", "fil.d2", "fil.d1"])
-    assert report.counts == {"LINKED": 2, "DUPLICATE": 1} and report.total == 3
+    assert report.counts == {"LINKED": 2, "DUPLICATE": 1}
+    assert report.total == 3
     assert sim.stats.link_submissions["fil.d1"] == 1
 
 
@@ -97,7 +101,8 @@ async def test_update_applies_tags(sim: Simulator, ica: ita.IcaClient) -> None:
     assert report.total == 152
     assert report.counts == {"UPDATED": 151, "FAILED": 1}
     [failed] = report.failures
-    assert failed.key == "fil.missing-u" and "fil.missing-u" in failed.request.data_ids
+    assert failed.key == "fil.missing-u"
+    assert "fil.missing-u" in failed.request.data_ids
     data = sim.data("fil.u0")
     assert "qc-passed" in data["details"]["tags"]["userTags"]
     assert "t" in data["details"]["tags"]["technicalTags"]
@@ -112,7 +117,8 @@ async def test_analyses_created_exactly_once(sim: Simulator, ica: ita.IcaClient)
     assert set(sim.stats.analyses_by_user_reference.values()) == {1}
     assert len(sim.stats.analyses_by_user_reference) == 230  # the unknown pipeline made none
     [bad] = report.failures
-    assert bad.key == "bad" and bad.info
+    assert bad.key == "bad"
+    assert bad.info
     assert bad.request == requests[-1]  # the failed analysis request itself
 
 
@@ -147,12 +153,14 @@ async def test_cancelling_leaves_no_task_and_no_request(ica: ita.IcaClient) -> N
         await orchestrator(ica, batch_size=100).link([f"fil.z{i}" for i in range(3000)])
     await asyncio.sleep(0)
     assert ours() == before
+    assert isinstance(ica.limiter, ita.AdaptiveRateLimiter)
     assert ica.limiter.in_flight == 0
 
 
 def test_item_outcomes_are_built_with_keywords_only() -> None:
     """No positional booleans: ``ok`` and ``resubmitted`` are always named."""
     with pytest.raises(TypeError):
-        ita.ItemOutcome("link", "fil.1", "LINKED", True)  # type: ignore[misc]
+        ita.ItemOutcome("link", "fil.1", "LINKED", True)  # type: ignore[call-arg]
     outcome = ita.ItemOutcome(kind="link", key="fil.1", status="LINKED", ok=True)
-    assert outcome.ok and not outcome.resubmitted
+    assert outcome.ok
+    assert not outcome.resubmitted

@@ -12,7 +12,7 @@ from ica_tapis_async.orchestrator import MemoryJournal
 from ica_tapis_async.simulator import Simulator
 
 from ..unit.fakes import FakeTransport
-from .conftest import PROJECT, nextflow, orchestrator
+from .helpers import PROJECT, nextflow, orchestrator
 from .test_polling import job
 
 ICA = "https://ica.test/ica/rest"
@@ -77,7 +77,8 @@ async def test_a_409_past_poll_timeout_is_in_doubt_and_resumes(
         assert first.counts == {"IN_DOUBT": 4}
         assert "Idempotency-Key ita-" in (first.failures[0].info or "")
         second = await orchestrator(ica, journal=journal).create_analyses(requests)
-    assert second.counts == {"SUCCEEDED": 4} and second.run_id == first.run_id
+    assert second.counts == {"SUCCEEDED": 4}
+    assert second.run_id == first.run_id
     assert set(sim.stats.analyses_by_user_reference.values()) == {1}
 
 
@@ -126,7 +127,9 @@ async def test_a_create_failing_after_a_lost_answer_is_in_doubt_not_unsent(
     assert report.counts == {"IN_DOUBT": 1}
     assert "Idempotency-Key ita-" in (report.failures[0].info or "")
     record = (await journal.chunks(report.run_id))[0]
-    assert not record.final and record.in_doubt and record.state == "sending"
+    assert not record.final
+    assert record.in_doubt
+    assert record.state == "sending"
 
 
 async def test_a_503_past_the_retries_is_not_submitted_and_resumable() -> None:
@@ -201,7 +204,8 @@ async def test_keys_older_than_the_server_remembers_are_not_resent_silently(
         )
         assert stale.counts == {"IN_DOUBT": 3}
         info = stale.failures[0].info or ""
-        assert "Idempotency-Key ita-" in info and "resend_in_doubt=True" in info
+        assert "Idempotency-Key ita-" in info
+        assert "resend_in_doubt=True" in info
         assert sim.stats.batches.get("analysis", 0) == posts  # nothing was sent
         final = await orchestrator(
             ica, journal=journal, key_lifetime=1e-6, resend_in_doubt=True

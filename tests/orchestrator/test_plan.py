@@ -17,7 +17,7 @@ from ica_tapis_async.orchestrator._plan import (
     prevalidate,
 )
 
-from .conftest import nextflow
+from .helpers import nextflow
 
 
 async def test_link_chunks_and_duplicates() -> None:
@@ -25,7 +25,8 @@ async def test_link_chunks_and_duplicates() -> None:
     chunks = [c async for c in chunk_data_ids(["fil.1", "fil.2", "fil.1", "fil.3"], 2)]
     assert [c.keys for c in chunks] == [["fil.1", "fil.2"], ["fil.1", "fil.3"]]
     chunks = [c async for c in chunk_data_ids(["fil.1", "fil.1", "fil.2"], 5)]
-    assert chunks[0].keys == ["fil.1", "fil.2"] and chunks[0].duplicates == ["fil.1"]
+    assert chunks[0].keys == ["fil.1", "fil.2"]
+    assert chunks[0].duplicates == ["fil.1"]
 
 
 async def test_digest_and_key_are_deterministic() -> None:
@@ -35,7 +36,8 @@ async def test_digest_and_key_are_deterministic() -> None:
     c = await anext(chunk_data_ids(["fil.1", "fil.3"], 10))
     assert a.digest == b.digest != c.digest
     key = chunk_key("r" * 200, "analysis", 3, a.digest)
-    assert key == chunk_key("r" * 200, "analysis", 3, b.digest) and len(key) <= 255
+    assert key == chunk_key("r" * 200, "analysis", 3, b.digest)
+    assert len(key) <= 255
 
 
 async def test_update_groups_split_and_unique_per_chunk() -> None:
@@ -56,7 +58,8 @@ async def test_analysis_chunks_keep_kinds() -> None:
     cwl = ita.CreateCwlAnalysis("c-1", "p", ita.CwlAnalysisJsonInput("{}"))
     chunks = [c async for c in chunk_analyses([nextflow("n-1"), cwl, nextflow("n-2")], 2)]
     assert [c.keys for c in chunks] == [["n-1", "c-1"], ["n-2"]]
-    assert chunks[0].body.cwl_items == [cwl] and len(chunks[0].body.nextflow_items) == 1
+    assert chunks[0].body.cwl_items == [cwl]
+    assert len(chunks[0].body.nextflow_items) == 1
 
 
 @pytest.mark.parametrize(
@@ -120,7 +123,26 @@ async def test_lazy_input_is_validated_per_chunk() -> None:
 
     chunks = chunk_data_ids(ids(), 2)
     first = await anext(chunks)
-    assert first.keys == ["fil.0", "fil.1"] and pulled == [0, 1]
+    assert first.keys == ["fil.0", "fil.1"]
+    assert pulled == [0, 1]
     with pytest.raises(ita.RequestValidationError, match=r"data_ids\[5\]"):
         async for _ in chunks:
             pass
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"journal": 42}, "journal"),
+        ({"lease_ttl": 0}, "lease_ttl"),
+        ({"lease_ttl": True}, "lease_ttl"),
+        ({"key_lifetime": -1.0}, "key_lifetime"),
+    ],
+)
+def test_bad_orchestrator_options_are_named(kwargs: dict[str, object], field: str) -> None:
+    """A wrong journal, lease or key lifetime is a clear error naming the argument."""
+    with pytest.raises(ita.RequestValidationError, match=field):
+        ita.BatchOrchestrator(object(), "proj", **kwargs)  # type: ignore[arg-type]
+    if field != "key_lifetime":
+        with pytest.raises(ita.RequestValidationError, match=field):
+            ita.TransferOrchestrator(object(), **kwargs)  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ from ica_tapis_async.orchestrator._plan import (
     prevalidate,
 )
 
-from .conftest import nextflow
+from .helpers import nextflow
 
 
 async def collect(chunks: AsyncIterator[Chunk]) -> list[Chunk]:
@@ -320,6 +320,11 @@ def test_default_batch_size_never_exceeds_a_lowered_cap() -> None:
 def test_batch_cap_defaults(kind: Kind, cap: int) -> None:
     """Without ``max_batch_size`` the cap is the documented advice."""
     assert batch_cap(kind, None) == cap
+
+
+def test_cap_of_one_is_allowed() -> None:
+    """One item per batch is the smallest cap."""
+    assert batch_cap("analysis", 1) == 1
 
 
 def test_update_cap_may_rise_to_the_hard_limit() -> None:

@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import PROJECT, nextflow
+from .helpers import PROJECT, nextflow
 
 ICA = "https://ica.test/ica/rest"
 BASE = f"{ICA}/api/projects/{PROJECT}/analysisCreationBatch"
@@ -62,7 +62,8 @@ async def test_each_poll_is_one_filtered_one_item_page() -> None:
     assert sleeps == [0.5]
     assert report.requests == 1 + 2 + 1  # create, two probes, one full read
     probes = [q for q in queries if q.get("pageSize") == "1"]
-    assert probes and all("status" in q for q in probes)
+    assert probes
+    assert all("status" in q for q in probes)
 
 
 def job(status: str) -> dict[str, object]:
@@ -204,7 +205,8 @@ async def test_linked_items_are_counted_not_downloaded() -> None:
         report = await ita.BatchOrchestrator(ica, PROJECT).link(["fil.1", "fil.2", "fil.3"])
     sizes = sorted(q["pageSize"][0] for q in link_queries(http))
     assert report.counts == {"LINKED": 2, "FAILED": 1}
-    assert report.failures[0].key == "fil.3" and report.failures[0].info == "why"
+    assert report.failures[0].key == "fil.3"
+    assert report.failures[0].info == "why"
     assert sizes == ["1", "1", "1000"]
 
 
@@ -262,7 +264,8 @@ async def test_an_unknown_status_backs_off_and_is_final_once_the_job_is() -> Non
             ica, PROJECT, sleep=fake_sleep, poll_initial=0.5, poll_max=10, journal=journal
         )
         report = await orch.link(["fil.1"])
-    assert report.counts == {"QUARANTINED": 1} and not report.ok
+    assert report.counts == {"QUARANTINED": 1}
+    assert not report.ok
     assert sleeps == [0.5, 0.75, 1.125, 1.6875]
     assert (await journal.chunks(report.run_id))[0].final
 

@@ -7,7 +7,7 @@ import time
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, nextflow
+from .helpers import PROJECT, nextflow
 
 
 async def test_20k_links_and_500_analyses_under_faults_and_a_rate_limit() -> None:
@@ -38,12 +38,14 @@ async def test_20k_links_and_500_analyses_under_faults_and_a_rate_limit() -> Non
             analyses = await analyses_orch.create_analyses([nextflow(f"p-{i}") for i in range(500)])
             elapsed = time.monotonic() - started
 
-        assert links.total == 20_000 and links.ok
+        assert links.total == 20_000
+        assert links.ok
         assert links.counts.get("LINKED", 0) + links.counts.get("ALREADY_LINKED", 0) == 20_000
         assert sim.links(PROJECT) >= set(ids)
         assert analyses.counts == {"SUCCEEDED": 500}
         truth = sim.stats.analyses_by_user_reference
-        assert len(truth) == 500 and set(truth.values()) == {1}
+        assert len(truth) == 500
+        assert set(truth.values()) == {1}
         assert sim.stats.faults.get("503", 0) > 0
         assert sim.stats.faults.get("drop_after_post", 0) > 0
         assert links.resubmitted > 0  # the items of the batches whose answer was lost

@@ -7,6 +7,7 @@ import signal
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -14,10 +15,10 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, eventually, nextflow, orchestrator
+from .helpers import PROJECT, eventually, nextflow, orchestrator
 
 
-async def stream_keys(orch: ita.BatchOrchestrator, kind: str, items: list[object]) -> list[str]:
+async def stream_keys(orch: ita.BatchOrchestrator, kind: str, items: list[Any]) -> list[str]:
     """Run a streaming form to the end and return the keys it reported."""
     keys: list[str] = []
     method = {"link": orch.stream_link, "analysis": orch.stream_create_analyses}[kind]
@@ -34,10 +35,12 @@ async def test_lost_linking_answers_are_resubmitted_and_counted_once(
     sim.configure(p_drop_after_post=0.5, fault_operations={"createProjectDataLinkingBatch"})
     ids = [f"fil.lost{i}" for i in range(1000)]
     report = await orchestrator(ica, batch_size=100).link(ids)
-    assert report.total == 1000 and report.ok
+    assert report.total == 1000
+    assert report.ok
     assert set(report.counts) <= {"LINKED", "ALREADY_LINKED"}
     assert sim.stats.faults.get("drop_after_post", 0) > 0
-    assert report.resubmitted > 0 and report.retries > 0
+    assert report.resubmitted > 0
+    assert report.retries > 0
     assert sim.links(PROJECT) >= set(ids)
 
 
@@ -89,8 +92,10 @@ async def test_finished_run_is_not_sent_again(
         first = await orch.link(ids)
     batches = sim.stats.batches["linking"]
     second = await orchestrator(ica, journal=journal, batch_size=100).link(ids)
-    assert second.counts == first.counts and second.total == 500
-    assert sim.stats.batches["linking"] == batches and second.run_id == first.run_id
+    assert second.counts == first.counts
+    assert second.total == 500
+    assert sim.stats.batches["linking"] == batches
+    assert second.run_id == first.run_id
 
 
 async def test_journal_refuses_other_input(ica: ita.IcaClient, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from ica_tapis_async.orchestrator._plan import chunk_update_groups
 from ica_tapis_async.simulator import Simulator
 
 from ..unit.fakes import FakeTransport
-from .conftest import PROJECT, orchestrator
+from .helpers import PROJECT, orchestrator
 from .test_faults import problem
 
 ICA = "https://ica.test/ica/rest"
@@ -41,7 +41,9 @@ async def test_a_failed_write_leaves_no_half_written_chunk(tmp_path: Path) -> No
         await journal.mark_done(claim.lease, [*good, bad, *good])
     assert await journal.outcomes("r", 0) == []
     record = await journal.get_chunk("r", 0)
-    assert record is not None and not record.final and record.owner == "a"
+    assert record is not None
+    assert not record.final
+    assert record.owner == "a"
     await journal.mark_done(claim.lease, good)
     assert await journal.outcomes("r", 0) == good
     await journal.aclose()
@@ -122,7 +124,8 @@ async def test_two_processes_on_one_journal_send_each_chunk_once(
     assert len(results) == 2
     assert results[0]["run_id"] == results[1]["run_id"]
     for result in results:
-        assert result["counts"] == {"SUCCEEDED": 200} and result["total"] == 200
+        assert result["counts"] == {"SUCCEEDED": 200}
+        assert result["total"] == 200
     assert sim.stats.batches["analysis"] == 20  # each chunk sent once, by one of the two
     assert len(sim.stats.analyses_by_user_reference) == 200
     assert set(sim.stats.analyses_by_user_reference.values()) == {1}

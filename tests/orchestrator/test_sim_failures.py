@@ -8,7 +8,7 @@ import anyio
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import PROJECT, orchestrator
+from .helpers import PROJECT, orchestrator
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 FAST = ita.RetryPolicy(max_attempts=8, total_timeout=60, initial_backoff=0.01, max_backoff=0.05)
@@ -28,7 +28,8 @@ async def test_stopped_job_reports_its_unprocessed_items() -> None:
             report = await orchestrator(ica, poll_timeout=600).link(ids)
         linked = {i for i in ids[:30]}
         assert report.counts.get("LINKED") == 30
-        assert report.total == 40 and not report.ok
+        assert report.total == 40
+        assert not report.ok
         assert {f.key for f in report.failures} == set(ids[30:])
         assert all(not f.ok and f.info == STOPPED_INFO for f in report.failures)
         assert all(f.status != "LINKED" for f in report.failures)
@@ -51,7 +52,8 @@ async def test_transfer_orchestrator_reports_which_file_failed_and_why() -> None
         orch = ita.TransferOrchestrator(tapis, poll_initial=0.02, poll_max=0.1)
         report = await orch.run([required, optional])
         failed, completed = report.outcomes
-        assert failed.status == "FAILED" and not failed.ok
+        assert failed.status == "FAILED"
+        assert not failed.ok
         assert failed.error_message is not None
         assert failed.error_message.startswith(
             "FILES_TXFR_CHILD_ERROR Transfer of tapis://src/req/file_00000.dat failed after 3 tries"
@@ -113,7 +115,8 @@ async def test_concurrent_runs_race_for_the_same_ids() -> None:
             tg.start_soon(run, "first", first_only + shared)
             tg.start_soon(run, "second", shared[::-1] + second_only)
         first, second = reports["first"], reports["second"]
-        assert first.ok and second.ok
+        assert first.ok
+        assert second.ok
         linked = first.counts.get("LINKED", 0) + second.counts.get("LINKED", 0)
         already = first.counts.get("ALREADY_LINKED", 0) + second.counts.get("ALREADY_LINKED", 0)
         assert linked == len(shared) + len(first_only) + len(second_only)

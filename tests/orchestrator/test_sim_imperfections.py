@@ -11,7 +11,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
-from .conftest import PROJECT, orchestrator
+from .helpers import PROJECT, orchestrator
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 MISSING_PIPELINE = "00000000-0000-4000-8000-000000000001"
@@ -76,7 +76,8 @@ async def test_analyses_exactly_once_with_an_idempotency_window(
     report = await orchestrator(ica, batch_size=15).create_analyses(requests)
     assert report.counts == {"SUCCEEDED": 40, "FAILED": 1}
     (failure,) = report.failures
-    assert failure.key == "bad" and failure.info == "Pipeline not found."
+    assert failure.key == "bad"
+    assert failure.info == "Pipeline not found."
     assert set(faithful.stats.analyses_by_user_reference.values()) == {1}
     assert faithful.stats.analyses_created == 40
 
@@ -104,7 +105,8 @@ async def test_resources_ignore_unknown_fields_and_pass_the_v4_get_rule(
     assert one.id == items[0].id
     assert (await ica.data_linking_batches.get(PROJECT, batch.id)).id == batch.id
     transfers = await ica.data_transfers.list(PROJECT, page_size=4).collect()
-    assert len(transfers) == 25 and len({t.id for t in transfers}) == 25
+    assert len(transfers) == 25
+    assert len({t.id for t in transfers}) == 25
     token = await ica.tokens.create()
     assert token.token
 

@@ -11,7 +11,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import eventually
+from .helpers import eventually
 
 
 def request(i: int, src: str | None = None, optional: bool = False) -> ita.TransferRequest:
@@ -35,7 +35,8 @@ async def test_many_tasks_reach_a_final_status() -> None:
         requests = [request(i) for i in range(20)] + [request(99, "tapis://src/missing-x")]
         report = await orch.run(requests)
     assert snapshots[-1].finished == {"COMPLETED": 20, "FAILED": 1}
-    assert snapshots[-1].submitted == 21 and snapshots[-1].in_flight == 0
+    assert snapshots[-1].submitted == 21
+    assert snapshots[-1].in_flight == 0
     assert len(report.outcomes) == 21
     assert report.counts == {"COMPLETED": 20, "FAILED": 1}
     assert report.failures[0].index == 20

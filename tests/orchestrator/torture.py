@@ -170,7 +170,9 @@ def _settled(report: dict[str, object], config: Config) -> bool:
     link = report["link"]
     analysis = report["analysis"]
     transfer = report["transfer"]
-    assert isinstance(link, dict) and isinstance(analysis, dict) and isinstance(transfer, dict)
+    assert isinstance(link, dict)
+    assert isinstance(analysis, dict)
+    assert isinstance(transfer, dict)
     return (
         set(link["counts"]) <= {"LINKED", "ALREADY_LINKED"}
         and analysis["counts"] == {"SUCCEEDED": config.analyses}
@@ -192,7 +194,8 @@ def _audit(seed: int, sim: Simulator, config: Config, reports: list[dict[str, ob
     for report in reports:
         assert _settled(report, config), f"report differs from the server: {report} {where}"
         link = report["link"]
-        assert isinstance(link, dict) and link["total"] == config.links, where
+        assert isinstance(link, dict), where
+        assert link["total"] == config.links, where
         transfer = report["transfer"]
         assert isinstance(transfer, dict)
         assert len(set(transfer["uuids"])) == config.transfers, f"tasks reported twice {where}"

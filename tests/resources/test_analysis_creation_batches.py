@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import BATCH, ICA, ITEM, PROJECT, batch, sent
+from .helpers import BATCH, ICA, ITEM, PROJECT, batch, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/analysisCreationBatch"
 V3 = "application/vnd.illumina.v3+json"
@@ -45,7 +45,8 @@ async def test_create_sends_key_and_union_discriminator(
         ]
     )
     got = await ica.analysis_creation_batches.create(PROJECT, request, idempotency_key="k-1")
-    assert got.id == BATCH and got.job is None
+    assert got.id == BATCH
+    assert got.job is None
     [(_, kwargs)] = sent(http, "POST")
     assert kwargs["headers"]["Idempotency-Key"] == "k-1"
     assert kwargs["headers"]["Content-Type"] == V3

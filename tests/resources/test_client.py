@@ -7,7 +7,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport, RecordingLimiter
-from .conftest import API_KEY, ICA, PROJECT, UUID, data_transfer, problem
+from .helpers import API_KEY, ICA, PROJECT, UUID, data_transfer, problem
 
 URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
 
@@ -19,8 +19,10 @@ async def test_with_options_shares_pool_limiter_and_metrics(http: FakeTransport)
         ICA, transport=http, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(4)
     ) as ica:
         once = ica.with_options(retry=ita.RetryPolicy.never())
-        assert once.limiter is ica.limiter and once.metrics is ica.metrics
-        assert once.config.retry.max_attempts == 1 and ica.config.retry.max_attempts == 4
+        assert once.limiter is ica.limiter
+        assert once.metrics is ica.metrics
+        assert once.config.retry.max_attempts == 1
+        assert ica.config.retry.max_attempts == 4
         with pytest.raises(ita.ServerError):
             await once.data_transfers.get(PROJECT, UUID)
         assert ica.metrics.requests == 1
@@ -41,7 +43,8 @@ async def test_per_call_options(http: FakeTransport) -> None:
             )
         assert ica.metrics.requests == 2
     headers = next(iter(http.requests.values()))[0].kwargs["headers"]
-    assert headers["X-API-Key"] == API_KEY and headers["X-Trace"] == "1"
+    assert headers["X-API-Key"] == API_KEY
+    assert headers["X-Trace"] == "1"
 
 
 async def test_throttling_feeds_the_shared_limiter(http: FakeTransport) -> None:
@@ -53,8 +56,10 @@ async def test_throttling_feeds_the_shared_limiter(http: FakeTransport) -> None:
         ICA, transport=http, api_key=API_KEY, retry=ita.RetryPolicy.no_wait(), rate_limit=limits
     ) as ica:
         await ica.data_transfers.get(PROJECT, UUID)
+        assert isinstance(ica.limiter, ita.AdaptiveRateLimiter)
         assert ica.limiter.throttle_count == 1
-        assert ica.limiter.rate is not None and ica.limiter.rate < 50
+        assert ica.limiter.rate is not None
+        assert ica.limiter.rate < 50
 
 
 def test_constructor_validation() -> None:

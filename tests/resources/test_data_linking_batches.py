@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import BATCH, ICA, ITEM, PROJECT, batch, linking_item, queries, sent
+from .helpers import BATCH, ICA, ITEM, PROJECT, batch, linking_item, queries, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataLinkingBatch"
 V3 = "application/vnd.illumina.v3+json"
@@ -22,6 +22,7 @@ async def test_create_sends_v4_body(http: FakeTransport, ica: ita.IcaClient) -> 
     http.post(BASE, status=201, payload=batch("INITIALIZED"))
     got = await ica.data_linking_batches.create(PROJECT, ["fil.1", "fol.2"])
     assert isinstance(got, ita.ProjectDataLinkingBatch)
+    assert got.job is not None
     assert got.job.status == ita.JobStatus.INITIALIZED
     [(url, kwargs)] = sent(http, "POST")
     assert url == BASE
@@ -113,7 +114,8 @@ async def test_list_items_pages_and_first_page(http: FakeTransport, ica: ita.Ica
         pattern, payload={"items": [linking_item(1)], "nextPageToken": "t", "remainingRecords": 5}
     )
     first = await ica.data_linking_batches.list_items(PROJECT, BATCH)
-    assert first.remaining_records == 5 and len(first.items) == 1
+    assert first.remaining_records == 5
+    assert len(first.items) == 1
     http.get(pattern, payload={"items": [linking_item(1)], "nextPageToken": "t2"})
     http.get(pattern, payload={"items": [], "nextPageToken": ""})
     pages = [p async for p in ica.data_linking_batches.list_items(PROJECT, BATCH).pages()]

@@ -9,7 +9,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import ICA, PROJECT, UUID, data_transfer, queries, sent
+from .helpers import ICA, PROJECT, UUID, data_transfer, queries, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataTransfers"
 LIST = re.compile(re.escape(BASE) + r"\?.*")
@@ -67,9 +67,10 @@ async def test_get_and_abort(http: FakeTransport, ica: ita.IcaClient) -> None:
     http.post(f"{BASE}/{UUID}:abort", status=204)
     got = await ica.data_transfers.get(PROJECT, UUID)
     assert got.status == ita.DataTransferStatus.ABORTREQUESTED
-    assert await ica.data_transfers.abort(PROJECT, UUID) is None
+    await ica.data_transfers.abort(PROJECT, UUID)
     [(url, kwargs)] = sent(http, "POST")
-    assert url.endswith(f"/dataTransfers/{UUID}:abort") and kwargs["data"] is None
+    assert url.endswith(f"/dataTransfers/{UUID}:abort")
+    assert kwargs["data"] is None
 
 
 async def test_offset_paging_goes_on_past_a_short_page(

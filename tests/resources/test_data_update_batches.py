@@ -11,7 +11,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import BATCH, ICA, ITEM, PROJECT, batch, sent
+from .helpers import BATCH, ICA, ITEM, PROJECT, batch, sent
 
 BASE = f"{ICA}/api/projects/{PROJECT}/dataUpdateBatch"
 V3 = "application/vnd.illumina.v3+json"
@@ -72,10 +72,13 @@ async def test_get_get_item_and_list_items(http: FakeTransport, ica: ita.IcaClie
         re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*"),
         payload={"items": [update_item(1), update_item(2, "FAILED")], "nextPageToken": ""},
     )
-    assert (await ica.data_update_batches.get(PROJECT, BATCH)).job.status == "SUCCEEDED"
+    job = (await ica.data_update_batches.get(PROJECT, BATCH)).job
+    assert job is not None
+    assert job.status == "SUCCEEDED"
     item = await ica.data_update_batches.get_item(PROJECT, BATCH, ITEM)
     assert item.processing.status == ita.UpdateItemStatus.PARTIALLY_UPDATED
-    assert item.request.user_tags is not None and item.request.user_tags.add_tags == ["qc"]
+    assert item.request.user_tags is not None
+    assert item.request.user_tags.add_tags == ["qc"]
     statuses = [
         i.processing.status
         async for i in ica.data_update_batches.list_items(PROJECT, BATCH, status="FAILED")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import API_KEY, ICA, PROJECT, UUID, data_transfer
+from .helpers import API_KEY, ICA, PROJECT, UUID, data_transfer
 
 TRANSFER_URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
 COOKIE = {"Cookie": "session=s3cret"}

@@ -13,7 +13,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeClock, FakeTransport
-from .conftest import API_KEY, ICA, PROJECT, TAPIS_TOKEN, UUID, batch, data_transfer, problem
+from .helpers import API_KEY, ICA, PROJECT, TAPIS_TOKEN, UUID, batch, data_transfer, problem
 
 TRANSFER_URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
 ANALYSIS_URL = f"{ICA}/api/projects/{PROJECT}/analysisCreationBatch"
@@ -39,7 +39,8 @@ async def test_get_retries_503_then_succeeds(http: FakeTransport, ica: ita.IcaCl
     http.get(TRANSFER_URL, status=200, payload=data_transfer())
     got = await ica.data_transfers.get(PROJECT, UUID)
     assert got.id == UUID
-    assert ica.metrics.retries == 1 and ica.metrics.requests == 2
+    assert ica.metrics.retries == 1
+    assert ica.metrics.requests == 2
 
 
 async def test_get_gives_up_after_max_attempts(http: FakeTransport, ica: ita.IcaClient) -> None:
@@ -48,7 +49,8 @@ async def test_get_gives_up_after_max_attempts(http: FakeTransport, ica: ita.Ica
         http.get(TRANSFER_URL, status=502, body="<html><title>Bad Gateway</title></html>")
     with pytest.raises(ita.ServerError) as info:
         await ica.data_transfers.get(PROJECT, UUID, retry=ita.RetryPolicy.no_wait(3))
-    assert info.value.status == 502 and "Bad Gateway" in str(info.value)
+    assert info.value.status == 502
+    assert "Bad Gateway" in str(info.value)
     assert ica.metrics.requests == 3
 
 
@@ -67,7 +69,8 @@ async def test_post_declared_safe_is_retried(http: FakeTransport, ica: ita.IcaCl
     http.post(url, exception=lost())
     http.post(url, status=201, payload=batch())
     got = await ica.data_linking_batches.create(PROJECT, ["fil.1"], retry_safe=True)
-    assert got.id and ica.metrics.retries == 1
+    assert got.id
+    assert ica.metrics.retries == 1
 
 
 async def test_idempotency_key_made_once_and_sent_on_every_attempt(
@@ -79,7 +82,8 @@ async def test_idempotency_key_made_once_and_sent_on_every_attempt(
     http.post(ANALYSIS_URL, status=201, payload=batch())
     await ica.analysis_creation_batches.create(PROJECT, analysis_request())
     keys = {call.headers["Idempotency-Key"] for call in http.sent}
-    assert len(keys) == 1 and ica.metrics.requests == 3
+    assert len(keys) == 1
+    assert ica.metrics.requests == 3
 
 
 async def test_caller_key_422_raises_and_is_not_retried(
@@ -92,7 +96,8 @@ async def test_caller_key_422_raises_and_is_not_retried(
             PROJECT, analysis_request(), idempotency_key="run-1-0"
         )
     assert info.value.idempotency_key == "run-1-0"
-    assert info.value.problem is not None and info.value.problem.detail == "body differs"
+    assert info.value.problem is not None
+    assert info.value.problem.detail == "body differs"
     assert ica.metrics.requests == 1
 
 
@@ -175,6 +180,23 @@ async def test_rate_limit_words_in_a_400_are_not_throttling(http: FakeTransport)
         assert ica.metrics.requests == 1
         assert ica.metrics.throttled == 0
         assert ica.limiter.rate == 50
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Request was throttled", "Rate-Limit reached", "Too Many Requests", "please slow down"],
+)
+@pytest.mark.parametrize(("status", "attempts"), [(400, 1), (503, 2)])
+async def test_throttling_words_never_make_a_throttle(
+    http: FakeTransport, ica: ita.IcaClient, status: int, attempts: int, text: str
+) -> None:
+    """Words in a 400 or 503 body do not cut the rate: a 400 is raised at once, a 503 retried
+    as an outage; neither counts as throttled."""
+    http.get(TRANSFER_URL, status=status, payload={"message": text}, repeat=True)
+    with pytest.raises(ita.APIStatusError):
+        await ica.data_transfers.get(PROJECT, UUID, retry=ita.RetryPolicy.no_wait(2))
+    assert ica.metrics.requests == attempts
+    assert ica.metrics.throttled == 0
 
 
 async def test_retry_after_http_date(http: FakeTransport) -> None:
@@ -296,12 +318,13 @@ async def test_error_bodies(
         kwargs["payload"] = body
     else:
         kwargs["body"] = body
-    http.get(TRANSFER_URL, **kwargs)  # type: ignore[arg-type]
+    http.get(TRANSFER_URL, **kwargs)
     with pytest.raises(cls, match=re.escape(text)) as info:
         await ica.data_transfers.get(PROJECT, UUID, retry=ita.RetryPolicy.never())
     assert info.value.status == status
     if isinstance(body, dict):
-        assert info.value.problem is not None and info.value.problem.status == status
+        assert info.value.problem is not None
+        assert info.value.problem.status == status
 
 
 async def test_cross_origin_redirect_drops_credentials(http: FakeTransport) -> None:
@@ -367,5 +390,7 @@ async def test_secrets_never_in_logs_reprs_or_errors(
             errors += [str(exc), repr(exc.__dict__)]
         texts.append(repr(tapis))
     everything = "\n".join([caplog.text, *errors, *texts])
-    assert errors and "retrying" in caplog.text
-    assert API_KEY not in everything and TAPIS_TOKEN not in everything
+    assert errors
+    assert "retrying" in caplog.text
+    assert API_KEY not in everything
+    assert TAPIS_TOKEN not in everything

@@ -10,7 +10,7 @@ import pytest
 import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
-from .conftest import TAPIS, TAPIS_TOKEN, UUID, envelope, queries, sent, task
+from .helpers import TAPIS, TAPIS_TOKEN, UUID, envelope, queries, sent, task
 
 BASE = f"{TAPIS}/v3/files/transfers"
 
@@ -21,7 +21,8 @@ async def test_create(http: FakeTransport, tapis: ita.TapisClient) -> None:
     got = await tapis.transfers.create(
         [ita.ReqTransferElement("tapis://a/x", "tapis://b/x", optional=True)], tag="run-1"
     )
-    assert got.status == ita.TransferStatus.ACCEPTED and got.uuid == UUID
+    assert got.status == ita.TransferStatus.ACCEPTED
+    assert got.uuid == UUID
     [(_, kwargs)] = sent(http, "POST")
     assert kwargs["headers"]["X-Tapis-Token"] == TAPIS_TOKEN
     assert orjson.loads(kwargs["data"]) == {
@@ -55,7 +56,8 @@ async def test_get_details_cancel(http: FakeTransport, tapis: ita.TapisClient) -
     http.delete(f"{BASE}/{UUID}", payload=envelope(None, "FAPI_TXFR_CANCELLED cancelled"))
     assert (await tapis.transfers.get(UUID, include_summary=True)).status == "IN_PROGRESS"
     full = await tapis.transfers.details(UUID)
-    assert full.parent_tasks and full.parent_tasks[0].children
+    assert full.parent_tasks
+    assert full.parent_tasks[0].children
     assert full.parent_tasks[0].children[0].retries == 1
     assert "CANCELLED" in (await tapis.transfers.cancel(UUID) or "")
 
@@ -124,4 +126,5 @@ async def test_errors_branch_on_http_code(
     http.get(f"{BASE}/{UUID}", status=status, payload=body)
     with pytest.raises(cls, match=text) as info:
         await tapis.transfers.get(UUID)
-    assert info.value.status == status and info.value.problem is None
+    assert info.value.status == status
+    assert info.value.problem is None

@@ -10,7 +10,7 @@ import ica_tapis_async as ita
 
 from ..unit.fakes import FakeTransport
 from ..unit.test_auth import make_jwt
-from .conftest import API_KEY, ICA, PROJECT, UUID, data_transfer, problem, sent
+from .helpers import API_KEY, ICA, PROJECT, UUID, data_transfer, problem, sent
 
 TRANSFER_URL = f"{ICA}/api/projects/{PROJECT}/dataTransfers/{UUID}"
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 import ica_tapis_async as ita
 
-from .conftest import API_KEY, PROJECT, UUID, data_transfer
+from .helpers import API_KEY, PROJECT, UUID, data_transfer
 
 QUICK = ita.Timeouts(total=0.5, connect=0.5, sock_read=0.5)
 

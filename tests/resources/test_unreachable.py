@@ -11,7 +11,7 @@ import ica_tapis_async as ita
 from ica_tapis_async.concurrency import gather_bounded
 
 from ..unit.fakes import DownTransport, FakeClock, FakeTransport
-from .conftest import API_KEY, PROJECT, UUID, data_transfer
+from .helpers import API_KEY, PROJECT, UUID, data_transfer
 
 BASE = "https://user:pw@ica.down.test/ica/rest"
 URL = f"https://user:pw@ica.down.test/ica/rest/api/projects/{PROJECT}/dataTransfers/{UUID}"

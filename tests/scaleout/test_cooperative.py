@@ -39,8 +39,9 @@ async def _start(cfg: dict[str, Any]) -> Process:
     )
 
 
-async def _report(process: Process) -> dict[str, Any]:
-    """The worker's report (its last line of output), once it exits successfully."""
+async def _report(process: Process, *, whole: bool = False) -> dict[str, Any]:
+    """The worker's report (its last line of output, or ``whole`` of it), once it exits
+    successfully."""
     assert process.stdout is not None
     out = b""
     with anyio.fail_after(60):
@@ -48,7 +49,8 @@ async def _report(process: Process) -> dict[str, Any]:
             out += chunk
         code = await process.wait()
     assert code == 0, out.decode(errors="replace")[-2000:]
-    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    text = out.decode().strip()
+    report: dict[str, Any] = json.loads(text if whole else text.splitlines()[-1])
     return report
 
 
@@ -89,7 +91,8 @@ async def test_workers_share_the_chunks_and_all_report_the_whole_run(
         stats = sim.stats
     expected = "LINKED" if op == "link" else "UPDATED" if op == "update" else None
     for report in reports:
-        assert report["total"] == count and not report["failures"]
+        assert report["total"] == count
+        assert not report["failures"]
         if expected:
             assert report["counts"] == {expected: count}
     kind = {"link": "linking", "update": "update", "analyses": "analysis"}[op]
@@ -102,7 +105,8 @@ async def test_workers_share_the_chunks_and_all_report_the_whole_run(
         assert len(stats.analyses_by_user_reference) == count
     async with ita.PostgresJournal(pg_dsn) as journal:
         records = await journal.chunks(cfg["run_id"])
-    assert len(records) == chunks and all(r.final and r.attempts == 1 for r in records)
+    assert len(records) == chunks
+    assert all(r.final and r.attempts == 1 for r in records)
 
 
 async def test_cooperative_tapis_transfers(pg_dsn: str) -> None:
@@ -125,7 +129,8 @@ async def test_a_killed_workers_chunks_are_taken_over_with_the_same_keys(pg_dsn:
         survivor = await _start(cfg)
         report = await _report(survivor)
         stats = sim.stats
-    assert report["total"] == 60 and not report["failures"]
+    assert report["total"] == 60
+    assert not report["failures"]
     # Nothing twice: every analysis exists once, whoever sent its batch (same keys on re-send).
     assert sorted(stats.analyses_by_user_reference) == sorted(
         r.user_reference for r in items("analyses", 60)
@@ -150,7 +155,8 @@ async def test_a_stalled_worker_loses_its_lease_and_its_late_writes(pg_dsn: str)
         slow_report = await _report(slow)  # woken up: its fenced writes are refused
         stats = sim.stats
     for report in (fast_report, slow_report):
-        assert report["total"] == 40 and not report["failures"]
+        assert report["total"] == 40
+        assert not report["failures"]
     assert set(stats.analyses_by_user_reference.values()) == {1}
     async with ita.PostgresJournal(pg_dsn) as journal:
         records = {r.index: r for r in await journal.chunks(cfg["run_id"])}
@@ -204,3 +210,23 @@ async def test_other_input_under_the_same_run_id_is_refused(pg_dsn: str) -> None
         ):  # fmt: skip
             with pytest.raises(ita.orchestrator.JournalMismatchError, match="other input"):
                 await orchestrator.link(items("link", 40, variant="x"))
+
+
+async def test_command_line_workers_share_a_run_and_exit(
+    pg_dsn: str, redis_server: RedisServer, limit_name: str, tmp_path: Path
+) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in items("link", 120)), encoding="utf-8")
+    async with Simulator(seed=17, step_s=0.05) as sim:
+        command = [
+            sys.executable, "-m", "ica_tapis_async", "link", str(ids), "--json", "-q",
+            "--journal", pg_dsn, "--run-id", "cli-run", "--batch-size", "30",
+            "--shared-limit", redis_server.url, "--limit-name", limit_name,
+            "--base-url", sim.ica_url, "--api-key", "k", "--project", PROJECT,
+        ]  # fmt: skip
+        workers = [await anyio.open_process(command, cwd=ROOT, stderr=None) for _ in range(2)]
+        # Each one exits: its journal's connections are closed on the event loop.
+        reports = [await _report(w, whole=True) for w in workers]
+        stats = sim.stats
+    assert all(r["total"] == 120 and r["counts"] == {"LINKED": 120} for r in reports)
+    assert stats.batches["linking"] == 4

@@ -8,6 +8,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Journal, LeaseLostError
 from tests.orchestrator.journal_contract import JournalContract, OpenJournal, outcome
+from tests.servers import PostgresServer
 
 
 class TestPostgresJournal(JournalContract):
@@ -63,7 +64,8 @@ async def test_a_stolen_lease_cannot_write(pg_dsn: str) -> None:
 
         await anyio.sleep(0.3)  # the slow worker stalls past its lease
         theirs = (await fast.claim("r", 0, key="k", digest="d", owner="fast", ttl_s=60)).lease
-        assert theirs is not None and theirs.token == mine.token + 1
+        assert theirs is not None
+        assert theirs.token == mine.token + 1
         await fast.mark_done(theirs, [outcome("fil.1", status="LINKED")])
         with pytest.raises(LeaseLostError):
             await slow.mark_done(mine, [outcome("fil.1", status="FAILED", ok=False)])
@@ -130,3 +132,25 @@ async def test_a_worker_frozen_mid_transaction_does_not_keep_its_chunk(
     finally:
         frozen.kill()
         await frozen.aclose()
+
+
+async def test_a_server_down_at_first_use_is_waited_for(
+    pg_dsn: str, postgres_server: PostgresServer
+) -> None:
+    import anyio
+    import anyio.to_thread
+
+    postgres_server.stop(keep=True)  # down before the journal's first connection and schema
+
+    async def back_soon() -> None:
+        await anyio.sleep(1.0)
+        await anyio.to_thread.run_sync(postgres_server.start)
+
+    journal = ita.PostgresJournal(pg_dsn, connect_timeout=1, retries=10)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(back_soon)
+            run = await journal.open_run("link", "p", "r", "f")
+        assert run.run_id == "r"
+    finally:
+        await journal.aclose()

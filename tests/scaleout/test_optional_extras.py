@@ -47,11 +47,13 @@ def test_importing_the_package_loads_neither_driver() -> None:
 @pytest.mark.parametrize("url", ["postgresql://u@127.0.0.1:1/d", "postgres://u@127.0.0.1:1/d"])
 async def test_a_database_url_opens_a_postgres_journal(url: str) -> None:
     journal, owned = open_journal(url)
-    assert isinstance(journal, PostgresJournal) and owned
+    assert isinstance(journal, PostgresJournal)
+    assert owned
     await journal.aclose()
 
 
 async def test_a_path_opens_a_sqlite_journal(tmp_path: object) -> None:
     journal, owned = open_journal(f"{tmp_path}/j.sqlite")
-    assert isinstance(journal, SqliteJournal) and owned
+    assert isinstance(journal, SqliteJournal)
+    assert owned
     await journal.aclose()

@@ -93,12 +93,14 @@ async def test_one_congestion_event_cuts_the_shared_rate_once(
     stats = await a.stats()
     assert stats["throttles"] == 2
     first_cut = stats["rate"]
-    assert first_cut is not None and first_cut < 40
+    assert isinstance(first_cut, float)
+    assert first_cut < 40
     assert a.rate == b.rate == first_cut  # both workers pace at the one shared rate
     # A request sent after the cut and throttled again is a new event: a second cut.
     await throttled(b)
     second = await a.stats()
-    assert second["rate"] is not None and second["rate"] < first_cut
+    assert isinstance(second["rate"], float)
+    assert second["rate"] < first_cut
 
 
 async def test_recovery_is_shared(
@@ -113,7 +115,8 @@ async def test_recovery_is_shared(
     assert b.rate == 40  # b has not asked Redis since
     async with b.slot():
         pass
-    assert b.rate is not None and b.rate < 40
+    assert b.rate is not None
+    assert b.rate < 40
     # Move the cut a minute into the past: the cubic is then beyond the configured rate.
     key = f"ita:limit:{{{a.name}}}"
     client = redis.Redis.from_url(redis_server.url)
@@ -145,7 +148,8 @@ async def test_discovers_the_rate_from_throttles(
                 pass
         assert limiter.rate is None  # unpaced until told otherwise
         await limiter.record_throttle()
-        assert limiter.rate is not None and limiter.rate > 0
+        assert limiter.rate is not None
+        assert limiter.rate > 0
     finally:
         await limiter.aclose()
 
@@ -212,7 +216,8 @@ async def test_unreachable_redis_fails_clearly_without_the_password() -> None:
             async with limiter.slot():
                 pass
         assert "s3cret" not in str(caught.value)
-        assert "127.0.0.1" in str(caught.value) and "'x'" in str(caught.value)
+        assert "127.0.0.1" in str(caught.value)
+        assert "'x'" in str(caught.value)
     finally:
         await limiter.aclose()
 
@@ -228,10 +233,12 @@ async def test_unreachable_redis_falls_back_to_a_local_share_and_says_so(
             for _ in range(12):
                 async with limiter.slot():
                     pass
-        assert limiter.degraded and limiter.rate == 10
+        assert limiter.degraded
+        assert limiter.rate == 10
         # 10/s locally (burst 3 = 10 * 0.25 rounded up): 12 grants need about 0.9 s.
         assert time.monotonic() - start >= 0.8
-        assert "falling back" in caplog.text and "s3cret" not in caplog.text
+        assert "falling back" in caplog.text
+        assert "s3cret" not in caplog.text
     finally:
         await limiter.aclose()
 
@@ -258,7 +265,8 @@ async def test_redis_restarted_mid_run(
                     async with limiter.slot():
                         await anyio.sleep(0.05)
         assert (await limiter.stats())["configured"] == 200  # state rebuilt from the config
-        assert "falling back" in caplog.text and "reachable again" in caplog.text
+        assert "falling back" in caplog.text
+        assert "reachable again" in caplog.text
     finally:
         await limiter.aclose()
 

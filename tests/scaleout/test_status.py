@@ -45,8 +45,10 @@ def _check(data: dict[str, object]) -> None:
     assert data["items"] == {"FAILED": 1, "LINKED": 2}
     workers = {w["owner"]: w for w in data["workers"]}  # type: ignore[attr-defined]
     assert set(workers) == {"b", "c"}
-    assert workers["b"]["leases"] == 1 and workers["b"]["chunks"] == [1]
-    assert workers["c"]["leases"] == 0 and workers["c"]["expired_leases"] == 1
+    assert workers["b"]["leases"] == 1
+    assert workers["b"]["chunks"] == [1]
+    assert workers["c"]["leases"] == 0
+    assert workers["c"]["expired_leases"] == 1
 
 
 def test_status_of_a_sqlite_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,7 +58,9 @@ def test_status_of_a_sqlite_journal(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     _check(json.loads(out))
     code, out = _status(capsys, path)
-    assert code == 0 and "run run-7: link, running" in out and "expired" in out
+    assert code == 0
+    assert "run run-7: link, running" in out
+    assert "expired" in out
 
 
 def test_status_of_a_postgres_journal_hides_the_password(
@@ -77,7 +81,8 @@ def test_status_of_a_postgres_journal_hides_the_password(
     assert code == 0, out
     data = json.loads(out)
     _check(data)
-    assert "s3cret" not in out and data["journal"].startswith("postgresql://postgres:***@")
+    assert "s3cret" not in out
+    assert data["journal"].startswith("postgresql://postgres:***@")
 
 
 def test_status_of_an_unknown_run_or_file(
@@ -85,9 +90,11 @@ def test_status_of_an_unknown_run_or_file(
 ) -> None:
     missing = str(tmp_path / "nope.sqlite")
     code, out = _status(capsys, missing)
-    assert code == 2 and "no such file" in out
+    assert code == 2
+    assert "no such file" in out
     assert not Path(missing).exists()
     path = str(tmp_path / "j.sqlite")
     asyncio.run(_populate(ita.SqliteJournal(path)))
     code = main(["status", "--journal", path, "--run-id", "other"])
-    assert code == 2 and "no run 'other'" in capsys.readouterr().err
+    assert code == 2
+    assert "no run 'other'" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import aiohttp
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, V4, Ica, cwl_item
+from .helpers import V3, V4, Ica, cwl_item
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 
@@ -45,7 +45,8 @@ async def test_analysis_batch_creates_one_analysis_per_item() -> None:
             ],
         }
         status, batch, headers = await ica.call("POST", "/analysisCreationBatch", json=body)
-        assert status == 201 and headers["Content-Type"] == V3
+        assert status == 201
+        assert headers["Content-Type"] == V3
         assert batch["job"]["subjectType"] == "AnalysisCreationBatch"
         _, page, _ = await ica.call(
             "GET", f"/analysisCreationBatch/{batch['id']}/items", version=V4
@@ -65,7 +66,8 @@ async def test_analysis_batch_creates_one_analysis_per_item() -> None:
         created = page["items"][0]["createdAnalysis"]
         assert created["userReference"] == "sample-1"
         assert created["status"] == "REQUESTED"
-        assert created["owner"]["id"] and created["tenant"]["id"]
+        assert created["owner"]["id"]
+        assert created["tenant"]["id"]
         assert created["pipeline"]["language"] == "CWL"
         assert page["items"][3]["createdAnalysis"]["pipeline"]["language"] == "NEXTFLOW"
         assert "createdAnalysis" not in page["items"][1]
@@ -83,14 +85,16 @@ async def test_analysis_batch_creates_one_analysis_per_item() -> None:
         )
         assert headers["Content-Type"] == V3
         assert v3["createdAnalysis"]["status"] == "INPROGRESS"
-        assert "ownerId" in v3["createdAnalysis"] and "owner" not in v3["createdAnalysis"]
+        assert "ownerId" in v3["createdAnalysis"]
+        assert "owner" not in v3["createdAnalysis"]
         sim.advance_clock(15)
         _, v4, _ = await ica.call(
             "GET",
             f"/analysisCreationBatch/{batch['id']}/items/{page['items'][0]['id']}",
             version=V4,
         )
-        assert v4["createdAnalysis"]["status"] == "SUCCEEDED" and v4["createdAnalysis"]["endDate"]
+        assert v4["createdAnalysis"]["status"] == "SUCCEEDED"
+        assert v4["createdAnalysis"]["endDate"]
         _, job, _ = await ica.call("GET", f"/analysisCreationBatch/{batch['id']}")
         assert job["job"]["status"] == "PARTIALLY_SUCCEEDED"
         _, filtered, _ = await ica.call(
@@ -171,13 +175,15 @@ async def test_idempotency_replays_stored_response() -> None:
             json=_body("r1", "r2"),
             headers={**key, "X-API-Key": "someone-else"},
         )
-        assert s3 == 201 and third["id"] != first["id"]
+        assert s3 == 201
+        assert third["id"] != first["id"]
         # another endpoint (project) with the same key is independent too
         other = Ica(sim, http, "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c")
         s4, fourth, _ = await other.call(
             "POST", "/analysisCreationBatch", json=_body("r1", "r2"), headers=key
         )
-        assert s4 == 201 and fourth["id"] != first["id"]
+        assert s4 == 201
+        assert fourth["id"] != first["id"]
 
 
 async def test_idempotency_conflicts() -> None:
@@ -192,7 +198,8 @@ async def test_idempotency_conflicts() -> None:
         status, problem, _ = await ica.call(
             "POST", "/analysisCreationBatch", json=_body("a"), headers=key
         )
-        assert status == 409 and problem["status"] == 409
+        assert status == 409
+        assert problem["status"] == 409
         status, problem, _ = await ica.call(
             "POST", "/analysisCreationBatch", json=_body("b"), headers=key
         )
@@ -208,8 +215,10 @@ async def test_idempotency_conflicts() -> None:
             json=_body("a"),
             headers={"Idempotency-Key": "x" * 256},
         )
-        assert status == 400 and "Idempotency-Key" in problem["parameters"]
-        assert sim.stats.idempotency_in_progress == 1 and sim.stats.idempotency_mismatches == 2
+        assert status == 400
+        assert "Idempotency-Key" in problem["parameters"]
+        assert sim.stats.idempotency_in_progress == 1
+        assert sim.stats.idempotency_mismatches == 2
         assert sim.stats.batches["analysis"] == 1
 
 
@@ -232,7 +241,8 @@ async def test_idempotency_errors_are_not_stored_and_keys_expire() -> None:
         status, fresh, _ = await ica.call(
             "POST", "/analysisCreationBatch", json=_body("z"), headers=key
         )
-        assert status == 201 and fresh["id"] != first["id"]
+        assert status == 201
+        assert fresh["id"] != first["id"]
         # a fault (500) is an error too: not stored, the retry processes it
         sim.configure(p_500=1.0)
         status, _, _ = await ica.call(

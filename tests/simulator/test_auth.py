@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import aiohttp
 import orjson
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, Ica
+from .helpers import V3, Ica
 
 
-def _claims(token: str) -> dict[str, object]:
+def _claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
     return dict(orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
@@ -23,7 +24,8 @@ async def test_any_credential_by_default_and_401_without() -> None:
         ica = Ica(sim, http)
         url = ica.url("/dataTransfers")
         async with http.get(url, headers={"Accept": V3}) as resp:
-            assert resp.status == 401 and resp.content_type == "application/problem+json"
+            assert resp.status == 401
+            assert resp.content_type == "application/problem+json"
         async with http.get(url, headers={"Accept": V3, "X-API-Key": "whatever"}) as resp:
             assert resp.status == 200
         async with http.get(
@@ -66,15 +68,18 @@ async def test_token_from_api_key_expires_and_cannot_refresh() -> None:
     async with Simulator(jwt_ttl_s=60) as sim, aiohttp.ClientSession() as http:
         ica = Ica(sim, http)
         status, body, headers = await ica.call("POST", "/api/tokens")
-        assert status == 200 and headers["Content-Type"] == V3
+        assert status == 200
+        assert headers["Content-Type"] == V3
         claims = _claims(body["token"])
         assert claims["amr"] == ["apikey"]
-        assert isinstance(claims["exp"], int) and claims["exp"] - int(sim.now()) in (59, 60)
+        assert isinstance(claims["exp"], int)
+        assert claims["exp"] - int(sim.now()) in (59, 60)
         bearer = {"Authorization": f"Bearer {body['token']}", "Accept": V3}
         status, problem, _ = await ica.call(
             "POST", "/api/tokens:refresh", headers={**bearer, "X-API-Key": ""}
         )
-        assert status == 400 and "API key" in problem["detail"]
+        assert status == 400
+        assert "API key" in problem["detail"]
         async with http.get(ica.url("/dataTransfers"), headers=bearer) as resp:
             assert resp.status == 200
         sim.advance_clock(61)
@@ -100,7 +105,8 @@ async def test_basic_token_refreshes_with_later_exp() -> None:
         )
         assert status == 200
         first = _claims(body["token"])
-        assert first["amr"] == ["pwd"] and first["email"] == "ana@example.org"
+        assert first["amr"] == ["pwd"]
+        assert first["email"] == "ana@example.org"
         sim.advance_clock(10)
         status, renewed, _ = await ica.call(
             "POST",
@@ -109,7 +115,8 @@ async def test_basic_token_refreshes_with_later_exp() -> None:
         )
         assert status == 200
         second = _claims(renewed["token"])
-        assert second["exp"] > first["exp"] and second["sub"] == first["sub"]
+        assert second["exp"] > first["exp"]
+        assert second["sub"] == first["sub"]
         wrong = base64.b64encode(b"ana@example.org:bad").decode()
         status, _, _ = await ica.call(
             "POST", "/api/tokens", headers={"X-API-Key": "", "Authorization": f"Basic {wrong}"}

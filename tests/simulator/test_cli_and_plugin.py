@@ -79,21 +79,29 @@ def test_cli_flags_map_to_config() -> None:
     )
     args.pop("realistic"), args.pop("access_log")
     config = SimulatorConfig(**args)
-    assert config.rate_limit == 50 and config.p_503 == 0.05 and config.latency_s == 0.1
-    assert config.strict_accept is False and config.api_keys == {"a", "b"}
-    assert config.retry_after == "auto" and config.rate_limit_burst is None
+    assert config.rate_limit == 50
+    assert config.p_503 == 0.05
+    assert config.latency_s == 0.1
+    assert config.strict_accept is False
+    assert config.api_keys == frozenset({"a", "b"})
+    assert config.retry_after == "auto"
+    assert config.rate_limit_burst is None
     assert main(["--p-503", "2"]) == 2
 
 
 def test_config_defaults_and_realistic() -> None:
     """Defaults are fast and fault-free; realistic() is slower; invalid values are refused."""
     config = SimulatorConfig()
-    assert config.transfers_per_project == 25 and config.max_page_size == 1000
-    assert config.rate_limit is None and config.tapis_rate_limit is None
-    assert config.max_linking_items == 100_000 and config.max_update_data_ids == 100_000
+    assert config.transfers_per_project == 25
+    assert config.max_page_size == 1000
+    assert config.rate_limit is None
+    assert config.tapis_rate_limit is None
+    assert config.max_linking_items == 100_000
+    assert config.max_update_data_ids == 100_000
     assert config.idempotency_ttl_s == 7 * 86400
     slow = SimulatorConfig.realistic(seed=9)
-    assert slow.step_s > config.step_s and slow.seed == 9
+    assert slow.step_s > config.step_s
+    assert slow.seed == 9
     with pytest.raises(ValueError):
         SimulatorConfig(item_rate=0)
     assert SimulatorStats().to_dict()["analyses_created"] == 0
@@ -102,7 +110,8 @@ def test_config_defaults_and_realistic() -> None:
 @pytest.mark.ica_simulator(rate_limit=50, p_503=0.05)
 async def test_fixture_with_marker(ica_simulator: Simulator) -> None:
     """The ica_simulator fixture runs a simulator configured by the marker."""
-    assert ica_simulator.config.rate_limit == 50 and ica_simulator.config.p_503 == 0.05
+    assert ica_simulator.config.rate_limit == 50
+    assert ica_simulator.config.p_503 == 0.05
     assert ica_simulator.ica_url == f"http://127.0.0.1:{ica_simulator.port}/ica/rest"
     assert ica_simulator.tapis_url == f"http://127.0.0.1:{ica_simulator.port}"
     async with (
@@ -149,3 +158,16 @@ async def test_start_twice_and_stopped_port() -> None:
         with pytest.raises(RuntimeError):
             await sim.start()
         assert "Simulator at http://127.0.0.1" in repr(sim)
+
+
+def test_faithful_flag_sets_the_profile_and_later_flags_override() -> None:
+    """--faithful is the profile's knobs as flags: no extra key, explicit flags win."""
+    args = vars(
+        build_parser().parse_args(["--unknown-fields", "--faithful", "--count-error", "0.1"])
+    )
+    args.pop("realistic"), args.pop("access_log")
+    config = SimulatorConfig(**args)
+    assert config == SimulatorConfig.faithful(count_error=0.1)
+    kept = vars(build_parser().parse_args(["--no-unknown-fields", "--faithful"]))
+    assert kept["unknown_fields"] is False
+    assert main(["--faithful", "--count-error", "3"]) == 2

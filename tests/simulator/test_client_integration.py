@@ -9,16 +9,19 @@ import anyio
 import pytest
 
 import ica_tapis_async as ita
-from ica_tapis_async.simulator import Simulator
+from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 PROJECT = "1b7e2a54-7d1c-4a63-9a8e-3f1f0c2d9e01"
+PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 FAST = ita.RetryPolicy(max_attempts=6, total_timeout=30, initial_backoff=0.01, max_backoff=0.05)
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    """A fast simulator."""
-    async with Simulator(seed=21, transfer_duration_s=30.0) as simulator:
+    """A fast simulator with the real services' imperfections (unknown fields, approximate
+    counts, the v4-GET rule, UUID pipelines, an idempotency window)."""
+    config = SimulatorConfig.faithful(seed=21, transfer_duration_s=30.0)
+    async with Simulator(config) as simulator:
         yield simulator
 
 
@@ -26,7 +29,7 @@ def analyses(*refs: str) -> ita.CreateAnalysisCreationBatch:
     """An analysis batch request with one Nextflow item per user reference."""
     return ita.CreateAnalysisCreationBatch(
         nextflow_items=[
-            ita.CreateNextflowAnalysis(r, "pipe-1", ita.NextflowAnalysisInput([])) for r in refs
+            ita.CreateNextflowAnalysis(r, PIPELINE, ita.NextflowAnalysisInput([])) for r in refs
         ]
     )
 
@@ -45,7 +48,8 @@ async def test_every_ica_operation(sim: Simulator) -> None:
     """The 15 ICA operations answer through the client with the spec's shapes."""
     async with ita.IcaClient(sim.ica_url, api_key="key", retry=FAST) as ica:
         token = await ica.tokens.create()
-        assert token.token and token.token.count(".") == 2
+        assert token.token
+        assert token.token.count(".") == 2
 
         link = await ica.data_linking_batches.create(
             PROJECT, ["fil.1", "fol.partial", "fil.missing"]
@@ -85,12 +89,14 @@ async def test_every_ica_operation(sim: Simulator) -> None:
         assert {m.request.user_reference for m in made} == {"s-1", "s-2"}
         assert all(m.created_analysis is not None for m in made)
         first = await ica.analysis_creation_batches.get_item(PROJECT, batch.id, made[0].id)
-        assert first.created_analysis and first.created_analysis.user_reference in {"s-1", "s-2"}
+        assert first.created_analysis
+        assert first.created_analysis.user_reference in {"s-1", "s-2"}
 
         transfers = await ica.data_transfers.list(PROJECT).collect()
         assert len(transfers) == 25
         uploads = await ica.data_transfers.list(PROJECT, direction="UPLOAD").collect()
-        assert uploads and {t.direction for t in uploads} == {"UPLOAD"}
+        assert uploads
+        assert {t.direction for t in uploads} == {"UPLOAD"}
         by_status = await ica.data_transfers.list(PROJECT, sort="status", page_size=7).collect()
         assert len(by_status) == 25
         ongoing = next(t for t in transfers if t.status not in ita.DataTransferStatus.FINAL)
@@ -117,15 +123,18 @@ async def test_every_tapis_operation(sim: Simulator) -> None:
         task = await tapis.transfers.create(
             [ita.ReqTransferElement("tapis://src/a/?files=3", "tapis://dst/a/")], tag="t-1"
         )
-        assert task.status == "ACCEPTED" and task.parent_tasks is None
+        assert task.status == "ACCEPTED"
+        assert task.parent_tasks is None
         got = await tapis.transfers.get(task.uuid or "", include_summary=True)
         with anyio.fail_after(10):
             while got.status not in ita.TransferStatus.FINAL:
                 await anyio.sleep(0.02)
                 got = await tapis.transfers.get(task.uuid or "", include_summary=True)
-        assert got.status == "COMPLETED" and got.total_transfers == 3
+        assert got.status == "COMPLETED"
+        assert got.total_transfers == 3
         details = await tapis.transfers.details(task.uuid or "")
-        assert details.parent_tasks and len(details.parent_tasks[0].children or []) == 3
+        assert details.parent_tasks
+        assert len(details.parent_tasks[0].children or []) == 3
         recent = await tapis.transfers.list_recent().collect()
         assert recent[0].uuid == task.uuid
         assert "CANCELLED" in (await tapis.transfers.cancel(task.uuid or "") or "").upper()
@@ -151,7 +160,8 @@ async def test_idempotency_through_the_client() -> None:
             again = await ica.analysis_creation_batches.create(
                 PROJECT, analyses("i-1"), idempotency_key="key-1"
             )
-            assert again.id == first.id and sim.stats.idempotent_replays == 1
+            assert again.id == first.id
+            assert sim.stats.idempotent_replays == 1
             with pytest.raises(ita.IdempotencyConflictError):
                 await ica.analysis_creation_batches.create(
                     PROJECT, analyses("i-2"), idempotency_key="key-1"
@@ -167,7 +177,8 @@ async def test_idempotency_through_the_client() -> None:
 
                 tg.start_soon(create)
                 tg.start_soon(create)
-            assert len(set(results)) == 1 and sim.stats.idempotency_in_progress >= 1
+            assert len(set(results)) == 1
+            assert sim.stats.idempotency_in_progress >= 1
         assert sim.stats.analyses_by_user_reference == {"i-1": 1, "i-3": 1}
 
 
@@ -230,14 +241,16 @@ async def test_retries_complete_calls_through_faults(fault: dict[str, float]) ->
 async def test_rate_limit_429_is_retried_and_slows_the_client() -> None:
     """The simulator's 429 + Retry-After is honoured and cuts the client's rate."""
     async with (
-        Simulator(seed=5, rate_limit=20, rate_limit_burst=2, retry_after=0.05) as sim,
+        Simulator(seed=5, rate_limit=5, rate_limit_burst=1, retry_after=0.05) as sim,
         ita.IcaClient(sim.ica_url, api_key="key", retry=FAST) as ica,
     ):
-        for _ in range(10):
+        for _ in range(5):
             await ica.data_transfers.list(PROJECT, page_size=5)
         assert sim.stats.throttled > 0
         assert ica.metrics.throttled == sim.stats.throttled
-        assert ica.limiter.throttle_count > 0 and ica.limiter.rate is not None
+        assert isinstance(ica.limiter, ita.AdaptiveRateLimiter)
+        assert ica.limiter.throttle_count > 0
+        assert ica.limiter.rate is not None
 
 
 async def test_exchange_mode_against_the_simulator() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import aiohttp
 import pytest
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import KEY, V4, Ica
+from .helpers import KEY, V4, Ica
 
 LINK = {"items": [{"dataId": "fil.f1"}]}
 
@@ -25,7 +26,8 @@ async def test_rate_limit_429_with_retry_after() -> None:
         answers = [await ica.call("GET", "/dataTransfers") for _ in range(5)]
         assert [a[0] for a in answers] == [200, 200, 200, 429, 429]
         status, problem, headers = answers[3]
-        assert headers["Retry-After"] == "2" and problem["status"] == 429
+        assert headers["Retry-After"] == "2"
+        assert problem["status"] == 429
         # another credential has its own bucket
         status, _, _ = await ica.call("GET", "/dataTransfers", headers={"X-API-Key": "other"})
         assert status == 200
@@ -37,7 +39,8 @@ async def test_rate_limit_429_with_retry_after() -> None:
         sim.reset_stats()
         await ica.call("GET", "/dataTransfers", headers={"X-API-Key": "third"})
         status, _, headers = await ica.call("GET", "/dataTransfers", headers={"X-API-Key": "third"})
-        assert status == 429 and headers["Retry-After"] == "2"
+        assert status == 429
+        assert headers["Retry-After"] == "2"
 
 
 async def test_tapis_rate_limit_off_by_default() -> None:
@@ -54,17 +57,20 @@ async def test_tapis_rate_limit_off_by_default() -> None:
                 statuses.append(resp.status)
                 body = await resp.json()
         assert statuses == [200, 429, 429]
-        assert body["status"] == "Too Many Requests" and body["metadata"] is None
+        assert body["status"] == "Too Many Requests"
+        assert body["metadata"] is None
 
 
 @pytest.mark.parametrize("kind", ["500", "503"])
 async def test_server_error_faults(kind: str) -> None:
     """p_500/p_503 answer Problems (ICA) and envelopes (Tapis) without processing."""
-    async with Simulator(**{f"p_{kind}": 1.0}) as sim, aiohttp.ClientSession() as http:
+    knob: dict[str, Any] = {f"p_{kind}": 1.0}
+    async with Simulator(**knob) as sim, aiohttp.ClientSession() as http:
         status, problem, _ = await Ica(sim, http).call(
             "POST", "/dataLinkingBatch", version=V4, json=LINK
         )
-        assert status == int(kind) and problem["status"] == int(kind)
+        assert status == int(kind)
+        assert problem["status"] == int(kind)
         async with http.get(
             f"{sim.tapis_url}/v3/files/transfers", headers={"X-Tapis-Token": "t"}
         ) as resp:
@@ -125,7 +131,8 @@ async def test_slow_responses_and_latency() -> None:
     async with Simulator(p_slow=1.0, slow_s=0.2) as sim, aiohttp.ClientSession() as http:
         started = time.monotonic()
         status, _, _ = await Ica(sim, http).call("GET", "/dataTransfers")
-        assert status == 200 and time.monotonic() - started >= 0.2
+        assert status == 200
+        assert time.monotonic() - started >= 0.2
         assert sim.stats.faults == {"slow": 1}
         sim.configure(p_slow=0.0, latency_s=0.1)
         started = time.monotonic()
@@ -165,14 +172,16 @@ async def test_stats_endpoint_and_reset() -> None:
             "getDataTransfers": 1,
         }
         assert stats["responses_by_status"] == {"201": 1, "401": 1}
-        assert stats["batches"] == {"linking": 1} and stats["items"] == {"linking": 1}
+        assert stats["batches"] == {"linking": 1}
+        assert stats["items"] == {"linking": 1}
         assert stats["analyses_created"] == 0
         async with http.get(f"{sim.base_url}/_simulator/config") as resp:
             config = await resp.json()
         assert config["transfers_per_project"] == 25
         held = sim.stats
         sim.reset_stats()
-        assert held.requests == 0 and sim.stats is held
+        assert held.requests == 0
+        assert sim.stats is held
 
 
 async def test_configure_validates() -> None:
@@ -203,4 +212,5 @@ def test_fault_sequences_are_per_operation() -> None:
             mixed.before(config, "get")
         second.append((mixed.before(config, "create"), mixed.drop_after(config, "create")))
     assert first == second
-    assert any(before == "503" for before, _ in first) and any(drop for _, drop in first)
+    assert any(before == "503" for before, _ in first)
+    assert any(drop for _, drop in first)

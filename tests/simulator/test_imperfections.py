@@ -11,11 +11,11 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
-from .conftest import V3, V4, Ica, cwl_item
+from .helpers import V3, V4, Ica, cwl_item
 
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 # far apart in time, so a test reads a batch in one known phase after advance_clock()
-SLOW = {"step_s": 100.0, "item_rate": 1.0}
+SLOW: dict[str, Any] = {"step_s": 100.0, "item_rate": 1.0}
 
 
 async def _link(ica: Ica, *data_ids: str, version: str = V4) -> dict[str, Any]:
@@ -137,7 +137,8 @@ async def test_lenient_pipeline_ids_never_break_the_uuid_fields() -> None:
         (item,) = page["items"]
         assert item["request"]["pipelineId"] == "pipe-1"
         pipeline_id = item["createdAnalysis"]["pipeline"]["id"]
-        assert pipeline_id != "pipe-1" and len(pipeline_id) == 36
+        assert pipeline_id != "pipe-1"
+        assert len(pipeline_id) == 36
 
 
 async def test_unknown_uuid_pipeline_fails_its_item() -> None:
@@ -245,19 +246,24 @@ async def test_v3_get_of_v4_items_with_the_content_type_rule() -> None:
         status, problem, _ = await ica.call(
             "GET", f"/dataLinkingBatch/{batch['id']}/items", version=V4
         )
-        assert status == 400 and problem["title"] == "ICA_API_004"
+        assert status == 400
+        assert problem["title"] == "ICA_API_004"
 
 
 def test_faithful_profile_turns_the_imperfections_on() -> None:
     """The documented profile; fields can still be overridden."""
     config = SimulatorConfig.faithful(seed=5, count_error=0.1)
-    assert config.seed == 5 and config.count_error == 0.1
+    assert config.seed == 5
+    assert config.count_error == 0.1
     assert config.count_absent_rate > 0
-    assert config.unknown_fields and config.extra_fields
-    assert config.v4_get_needs_content_type and config.uuid_pipeline_ids
+    assert config.unknown_fields
+    assert config.extra_fields
+    assert config.v4_get_needs_content_type
+    assert config.uuid_pipeline_ids
     assert config.idempotent_processing_s > 0
     assert config.tapis_retry_rate > 0
-    assert config.stop_rate == 0 and config.tapis_child_fail_rate == 0  # outcomes unchanged
+    assert config.stop_rate == 0
+    assert config.tapis_child_fail_rate == 0
 
 
 @pytest.mark.parametrize(
@@ -267,4 +273,4 @@ def test_faithful_profile_turns_the_imperfections_on() -> None:
 def test_bad_knobs_are_refused_by_name(knob: str, value: float) -> None:
     """Out-of-range shares raise a ValueError naming the field."""
     with pytest.raises(ValueError, match=knob):
-        SimulatorConfig(**{knob: value})
+        SimulatorConfig(**{knob: value})  # type: ignore[arg-type]

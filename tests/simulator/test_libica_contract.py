@@ -32,7 +32,7 @@ from libica.openapi.v3.models import (  # noqa: E402
     CreateProjectDataUpdateBatch,
 )
 
-from .conftest import PROJECT, V3, V4, cwl_item  # noqa: E402
+from .helpers import PROJECT, V3, V4, cwl_item  # noqa: E402
 
 KEY = "libica-key"
 
@@ -66,7 +66,8 @@ def test_linking_batch_operations(sim: Simulator) -> None:
         # libica's defaults send Content-Type v4 with its default Accept v3: ICA refuses that
         with pytest.raises(ApiException) as refused:
             api.create_project_data_linking_batch(PROJECT, body)
-        assert refused.value.status == 400 and "ICA_API_004" in str(refused.value.body)
+        assert refused.value.status == 400
+        assert "ICA_API_004" in str(refused.value.body)
         v3_batch = api.create_project_data_linking_batch(PROJECT, body, _content_type=V3)
         client.set_default_header("Accept", V4)
         batch = api.create_project_data_linking_batch(
@@ -75,7 +76,8 @@ def test_linking_batch_operations(sim: Simulator) -> None:
         sim.advance_clock(5)
         client.set_default_header("Accept", V3)
         got = api.get_project_data_linking_batch(PROJECT, batch.id)
-        assert got.job.status == "SUCCEEDED" and got.job.owner.email
+        assert got.job.status == "SUCCEEDED"
+        assert got.job.owner.email
         v3_items = api.get_project_data_linking_batch_items(PROJECT, v3_batch.id, page_size="10")
         assert [i.processing.status for i in v3_items.items] == ["LINKED", "FAILED", "FAILED"]
         client.set_default_header("Accept", V4)
@@ -85,10 +87,8 @@ def test_linking_batch_operations(sim: Simulator) -> None:
         assert [i.processing.status for i in v4_items.items] == ["LINKED", "PARTIALLY_LINKED"]
         assert v4_items.total_item_count == 2
         item = api.get_project_data_linking_batch_item(PROJECT, v3_batch.id, v4_items.items[0].id)
-        assert (
-            item.created_project_data is not None
-            and item.created_project_data.data.id == "fil.lib1"
-        )
+        assert item.created_project_data is not None
+        assert item.created_project_data.data.id == "fil.lib1"
 
 
 def test_update_batch_operations(sim: Simulator) -> None:
@@ -139,7 +139,8 @@ def test_analysis_batch_operations(sim: Simulator) -> None:
         items = api.get_analysis_creation_batch_items(PROJECT, batch.id)
         assert [i.processing.status for i in items.items] == ["SUCCEEDED", "FAILED"]
         item = api.get_analysis_creation_batch_item(PROJECT, batch.id, items.items[0].id)
-        assert item.created_analysis is not None and item.created_analysis.user_reference == "lib-1"
+        assert item.created_analysis is not None
+        assert item.created_analysis.user_reference == "lib-1"
         assert sim.stats.analyses_by_user_reference == {"lib-1": 1}
 
 
@@ -148,7 +149,8 @@ def test_data_transfer_operations(sim: Simulator) -> None:
     with _client(sim) as client:
         api = ProjectDataTransferApi(client)
         page = api.get_data_transfers(PROJECT, page_size="10")
-        assert len(page.items) == 10 and page.next_page_token
+        assert len(page.items) == 10
+        assert page.next_page_token
         rest = api.get_data_transfers(PROJECT, page_size="100", page_token=page.next_page_token)
         assert len(rest.items) == 15
         sorted_page = api.get_data_transfers(
@@ -168,13 +170,15 @@ def test_token_operations(sim: Simulator) -> None:
     """createJwtToken with an API key and with Basic; refreshJwtToken for the latter."""
     with _client(sim) as client:
         token = TokenApi(client).create_jwt_token()
-        assert token.token and token.token.count(".") == 2
+        assert token.token
+        assert token.token.count(".") == 2
     with _client(sim, username="lib@example.org", password="pw") as client:
         basic_token = TokenApi(client).create_jwt_token(tenant="sim")
     with _client(sim, access_token=basic_token.token) as client:
         sim.advance_clock(2)
         refreshed = TokenApi(client).refresh_jwt_token()
-        assert refreshed.token and refreshed.token != basic_token.token
+        assert refreshed.token
+        assert refreshed.token != basic_token.token
         # and the JWT works for the other operations
         assert ProjectDataTransferApi(client).get_data_transfers(PROJECT, page_size="1").items
     with _client(sim, access_token=token.token) as client, pytest.raises(ApiException) as refused:

@@ -8,7 +8,7 @@ import aiohttp
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, V4, Ica
+from .helpers import V3, V4, Ica
 
 
 async def test_linking_batch_progresses_to_final_statuses() -> None:
@@ -147,18 +147,21 @@ async def test_linking_validation_and_limits() -> None:
             version=V4,
             json={"items": [{"dataId": "fil.a", "extra": 1}]},
         )
-        assert status == 400 and "items[0].extra" in problem["parameters"]
+        assert status == 400
+        assert "items[0].extra" in problem["parameters"]
         status, problem, _ = await ica.call(
             "POST",
             "/dataLinkingBatch",
             version=V4,
             json={"items": [{"dataId": f"fil.{i}"} for i in range(4)]},
         )
-        assert status == 400 and "items" in problem["parameters"]
+        assert status == 400
+        assert "items" in problem["parameters"]
         status, problem, _ = await ica.call(
             "POST", "/dataLinkingBatch", version=V4, json={"items": []}
         )
-        assert status == 400 and "items" in problem["parameters"]
+        assert status == 400
+        assert "items" in problem["parameters"]
         async with http.post(
             ica.url("/dataLinkingBatch"),
             data=b"{not json",
@@ -175,9 +178,11 @@ async def test_unknown_and_malformed_ids_are_404_and_400() -> None:
         status, problem, _ = await ica.call(
             "GET", "/dataLinkingBatch/8a1c2f7e-3d4b-4c5a-9e8f-7a6b5c4d3e2f"
         )
-        assert status == 404 and problem["status"] == 404
+        assert status == 404
+        assert problem["status"] == 404
         status, problem, _ = await ica.call("GET", "/dataLinkingBatch/not-a-uuid")
-        assert status == 400 and "batchId" in problem["parameters"]
+        assert status == 400
+        assert "batchId" in problem["parameters"]
         _, batch, _ = await ica.call(
             "POST", "/dataLinkingBatch", version=V4, json={"items": [{"dataId": "fil.a"}]}
         )
@@ -190,7 +195,8 @@ async def test_unknown_and_malformed_ids_are_404_and_400() -> None:
         status, problem, _ = await ica.call(
             "GET", f"/dataLinkingBatch/{batch['id']}/items/xyz", version=V4
         )
-        assert status == 400 and "itemId" in problem["parameters"]
+        assert status == 400
+        assert "itemId" in problem["parameters"]
         # a batch of one kind is not found under another kind or another project
         status, _, _ = await ica.call("GET", f"/dataUpdateBatch/{batch['id']}")
         assert status == 404

@@ -9,7 +9,7 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, V4, Ica, cwl_item
+from .helpers import V3, V4, Ica, cwl_item
 
 converter = pytest.importorskip("ica_tapis_async._converter")
 models = pytest.importorskip("ica_tapis_async.models")

@@ -7,7 +7,7 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import KEY, V3, V4, Ica
+from .helpers import KEY, V3, V4, Ica
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -67,13 +67,15 @@ async def test_get_negotiation() -> None:
         status, problem, headers = await ica.call(
             "GET", f"/dataLinkingBatch/{batch['id']}", version=V4
         )
-        assert status == 400 and headers["Content-Type"] == PROBLEM
+        assert status == 400
+        assert headers["Content-Type"] == PROBLEM
         assert problem["title"] == "ICA_API_004"
         assert problem["detail"].startswith("Invalid Accept Header")
         status, _, headers = await ica.call(
             "GET", f"/dataLinkingBatch/{batch['id']}/items", version=V4
         )
-        assert status == 200 and headers["Content-Type"] == V4
+        assert status == 200
+        assert headers["Content-Type"] == V4
         # a versioned Content-Type on a GET must match the Accept
         status, problem, _ = await ica.call(
             "GET",
@@ -81,7 +83,8 @@ async def test_get_negotiation() -> None:
             version=V4,
             headers={"Content-Type": V3},
         )
-        assert status == 400 and problem["title"] == "ICA_API_004"
+        assert status == 400
+        assert problem["title"] == "ICA_API_004"
         async with http.get(
             ica.url(f"/dataLinkingBatch/{batch['id']}"), headers={"X-API-Key": KEY}
         ) as resp:
@@ -101,19 +104,22 @@ async def test_lenient_accept_and_v4_get_knobs() -> None:
             json={"items": [{"dataId": "fil.l"}]},
             headers={"X-API-Key": KEY, "Content-Type": V3},
         ) as resp:
-            assert resp.status == 201 and resp.content_type == V3
+            assert resp.status == 201
+            assert resp.content_type == V3
             batch = await resp.json(content_type=None)
         status, problem, _ = await ica.call(
             "GET", f"/dataLinkingBatch/{batch['id']}/items", version=V4
         )
-        assert status == 400 and problem["title"] == "ICA_API_004"
+        assert status == 400
+        assert problem["title"] == "ICA_API_004"
         status, _, headers = await ica.call(
             "GET",
             f"/dataLinkingBatch/{batch['id']}/items",
             version=V4,
             headers={"Content-Type": V4},
         )
-        assert status == 200 and headers["Content-Type"] == V4
+        assert status == 200
+        assert headers["Content-Type"] == V4
 
 
 async def test_problem_shape_and_extra_fields() -> None:
@@ -124,11 +130,14 @@ async def test_problem_shape_and_extra_fields() -> None:
         assert status == 400
         assert problem["type"] == "about:blank"
         assert problem["instance"].endswith("/dataUpdateBatch/not-a-uuid")
-        assert problem["timestamp"].endswith("Z") and problem["method"] == "GET"
+        assert problem["timestamp"].endswith("Z")
+        assert problem["method"] == "GET"
         status, problem, _ = await ica.call("GET", "/no/such/route")
-        assert status == 404 and problem["status"] == 404
+        assert status == 404
+        assert problem["status"] == 404
         status, problem, _ = await ica.call("DELETE", "/dataUpdateBatch")
-        assert status == 405 and problem["status"] == 405
+        assert status == 405
+        assert problem["status"] == 405
 
 
 async def test_gzip_on_request() -> None:

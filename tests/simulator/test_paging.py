@@ -9,7 +9,7 @@ import pytest
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import V3, V4, Ica
+from .helpers import V3, V4, Ica
 
 
 async def _linking(ica: Ica, ids: list[str]) -> str:
@@ -59,7 +59,8 @@ async def test_offset_paging_reports_total() -> None:
         _, past, _ = await ica.call(
             "GET", f"/dataLinkingBatch/{batch}/items", version=V4, params={"pageOffset": "50"}
         )
-        assert past["items"] == [] and past["totalItemCount"] == 12
+        assert past["items"] == []
+        assert past["totalItemCount"] == 12
 
 
 async def test_status_filter_repeated_and_comma_joined() -> None:
@@ -70,7 +71,8 @@ async def test_status_filter_repeated_and_comma_joined() -> None:
         batch = await _linking(ica, ids)
         path = f"/dataLinkingBatch/{batch}/items"
         _, pending, _ = await ica.call("GET", path, version=V4, params={"status": "FAILED"})
-        assert pending["items"] == [] and pending["remainingRecords"] == 0
+        assert pending["items"] == []
+        assert pending["remainingRecords"] == 0
         sim.advance_clock(5)
         _, failed, _ = await ica.call("GET", path, version=V4, params={"status": "FAILED"})
         assert [i["request"]["dataId"] for i in failed["items"]] == [
@@ -82,7 +84,8 @@ async def test_status_filter_repeated_and_comma_joined() -> None:
         _, joined, _ = await ica.call(
             "GET", path, version=V4, params={"status": "FAILED,LINKED", "pageOffset": "0"}
         )
-        assert len(both["items"]) == 30 and joined["totalItemCount"] == 30
+        assert len(both["items"]) == 30
+        assert joined["totalItemCount"] == 30
         _, linked, _ = await ica.call(
             "GET", path, version=V4, params={"status": "LINKED", "pageOffset": "5", "pageSize": "3"}
         )
@@ -90,7 +93,8 @@ async def test_status_filter_repeated_and_comma_joined() -> None:
             d for d in ids if "missing" not in d
         ][5:8]
         status, problem, _ = await ica.call("GET", path, version=V4, params={"status": "BOGUS"})
-        assert status == 400 and problem["parameters"] == {"status": "BOGUS"}
+        assert status == 400
+        assert problem["parameters"] == {"status": "BOGUS"}
 
 
 @pytest.mark.parametrize("size", ["0", "1001", "ten", "-3"])
@@ -142,7 +146,8 @@ async def test_large_batch_pages_without_materialising() -> None:
         _, failed, _ = await ica.call(
             "GET", path, version=V4, params={"status": "FAILED", "pageSize": "1000"}
         )
-        assert len(failed["items"]) == 100 and failed["remainingRecords"] == 0
+        assert len(failed["items"]) == 100
+        assert failed["remainingRecords"] == 0
         _, deep, _ = await ica.call(
             "GET",
             path,

@@ -38,7 +38,7 @@ _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+
 FORMATS = jsonschema.FormatChecker(["uuid"])
 
 
-@FORMATS.checks("date-time")
+@FORMATS.checks("date-time")  # type: ignore[untyped-decorator]
 def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or _DATE_TIME.fullmatch(value) is not None
 
@@ -464,7 +464,7 @@ async def _exercise_tapis(call: Caller, sim: Simulator) -> None:
 
 
 def _configs() -> Iterator[tuple[str, SimulatorConfig]]:
-    common = {"basic_credentials": {"ana@example.org:pw"}, "analysis_run_s": 0.1}
+    common: dict[str, Any] = {"basic_credentials": {"ana@example.org:pw"}, "analysis_run_s": 0.1}
     yield "default", SimulatorConfig(**common)
     yield (
         "faithful",
@@ -517,7 +517,8 @@ def test_the_check_catches_a_wrong_answer() -> None:
     """The validation is real: a schema violation, an undocumented type and a bad Problem."""
     item = orjson.dumps({"id": "not-a-uuid", "processing": {"status": "LINKED"}})
     found = _problems(Answer("getProjectDataLinkingBatchItem", 200, V4, item))
-    assert found and any("request" in p or "uuid" in p for p in found)
+    assert found
+    assert any("request" in p or "uuid" in p for p in found)
     assert _problems(Answer("getProjectDataLinkingBatch", 200, V4, b"{}"))
     assert _problems(Answer("getDataTransfers", 404, PROBLEM, b'{"title": "x"}'))
     assert _problems(Answer("abortDataTransfer", 204, "", b"x"))

@@ -55,12 +55,17 @@ async def test_create_and_life_cycle() -> None:
                 ],
             },
         )
-        assert status == 200 and set(body) == ENVELOPE
-        assert body["status"] == "success" and body["message"].startswith("FAPI_TXFR_CREATED")
+        assert status == 200
+        assert set(body) == ENVELOPE
+        assert body["status"] == "success"
+        assert body["message"].startswith("FAPI_TXFR_CREATED")
         assert body["metadata"] == {}
         task = body["result"]
-        assert task["status"] == "ACCEPTED" and task["parentTasks"] is None and task["tag"] == "t1"
-        assert task["totalTransfers"] == 0 and task["created"].endswith("Z")
+        assert task["status"] == "ACCEPTED"
+        assert task["parentTasks"] is None
+        assert task["tag"] == "t1"
+        assert task["totalTransfers"] == 0
+        assert task["created"].endswith("Z")
         path = f"/{task['uuid']}"
         sim.advance_clock(1.5)
         _, details = await tapis.call("GET", path + "/details")
@@ -77,20 +82,19 @@ async def test_create_and_life_cycle() -> None:
         _, details = await tapis.call("GET", path + "/details")
         parents = details["result"]["parentTasks"]
         assert [p["status"] for p in parents] == ["IN_PROGRESS", "COMPLETED"]
-        assert (
-            details["result"]["completeTransfers"] == 2 and details["result"]["totalTransfers"] == 4
-        )
+        assert details["result"]["completeTransfers"] == 2
+        assert details["result"]["totalTransfers"] == 4
         sim.advance_clock(5)
         _, got = await tapis.call("GET", path, params={"includeSummary": "true"})
         result = got["result"]
-        assert result["status"] == "COMPLETED" and result["endTime"]
+        assert result["status"] == "COMPLETED"
+        assert result["endTime"]
         assert result["totalTransfers"] == result["completeTransfers"] == 4
         assert result["estimatedTotalBytes"] == result["totalBytesTransferred"] > 0
         assert got["message"] == f"TAPIS_FOUND TransferTask found: {task['uuid']}"
         _, plain = await tapis.call("GET", path)
-        assert (
-            plain["result"]["totalTransfers"] == 0 and plain["result"]["estimatedTotalBytes"] == 0
-        )
+        assert plain["result"]["totalTransfers"] == 0
+        assert plain["result"]["estimatedTotalBytes"] == 0
         assert plain["result"]["parentTasks"] is None
 
 
@@ -108,17 +112,18 @@ async def test_failures_and_optional_elements() -> None:
         too_many = await tapis.create(_element("tapis://src/huge?files=20000", optional=True))
         sim.advance_clock(10)
         _, f = await tapis.call("GET", f"/{failed['uuid']}/details")
-        assert f["result"]["status"] == "FAILED" and "not found" in f["result"]["errorMessage"]
+        assert f["result"]["status"] == "FAILED"
+        assert "not found" in f["result"]["errorMessage"]
         assert [p["status"] for p in f["result"]["parentTasks"]] == ["FAILED", "COMPLETED"]
         _, o = await tapis.call("GET", f"/{optional['uuid']}/details")
         assert o["result"]["status"] == "COMPLETED"
         assert [p["status"] for p in o["result"]["parentTasks"]] == ["FAILED_OPT", "COMPLETED"]
         _, e = await tapis.call("GET", f"/{empty['uuid']}/details")
-        assert (
-            e["result"]["status"] == "COMPLETED" and e["result"]["parentTasks"][0]["children"] == []
-        )
+        assert e["result"]["status"] == "COMPLETED"
+        assert e["result"]["parentTasks"][0]["children"] == []
         _, t = await tapis.call("GET", f"/{too_many['uuid']}/details")
-        assert t["result"]["status"] == "FAILED" and "TOO_MANY_FILES" in t["result"]["errorMessage"]
+        assert t["result"]["status"] == "FAILED"
+        assert "TOO_MANY_FILES" in t["result"]["errorMessage"]
         assert t["result"]["parentTasks"][0]["status"] == "FAILED_OPT"
 
 
@@ -129,7 +134,8 @@ async def test_cancel_running_and_finished() -> None:
         running = await tapis.create(_element("tapis://src/a?files=2"))
         sim.advance_clock(1)
         status, body = await tapis.call("DELETE", f"/{running['uuid']}")
-        assert status == 200 and body["result"] is None
+        assert status == 200
+        assert body["result"] is None
         assert body["message"].startswith("FAPI_TXFR_CANCELLED")
         _, d = await tapis.call("GET", f"/{running['uuid']}/details")
         statuses = {d["result"]["status"]} | {p["status"] for p in d["result"]["parentTasks"]}
@@ -159,15 +165,18 @@ async def test_list_recent_newest_first_and_limits() -> None:
             sim.advance_clock(1)
         await Tapis(sim, http, {"X-Tapis-Token": "someone-else"}).create(_element("tapis://src/x"))
         status, body = await tapis.call("GET")
-        assert status == 200 and body["message"] == "TAPIS_FOUND Files found: 3 transfer tasks"
+        assert status == 200
+        assert body["message"] == "TAPIS_FOUND Files found: 3 transfer tasks"
         assert [t["uuid"] for t in body["result"]] == created[::-1]
         assert all(t["parentTasks"] is None and t["totalTransfers"] == 0 for t in body["result"])
         _, page = await tapis.call("GET", params={"limit": "1", "offset": "1"})
         assert [t["uuid"] for t in page["result"]] == [created[1]]
         for params in ({"limit": "1001"}, {"offset": "-1"}, {"limit": "ten"}):
             status, error = await tapis.call("GET", params=params)
-            assert status == 400 and error["status"] == "error"
-            assert error["result"] is None and error["metadata"] == {}
+            assert status == 400
+            assert error["status"] == "error"
+            assert error["result"] is None
+            assert error["metadata"] == {}
 
 
 async def test_error_envelopes() -> None:
@@ -179,13 +188,18 @@ async def test_error_envelopes() -> None:
         tapis = Tapis(sim, http)
         task = await tapis.create(_element("tapis://src/a"))
         status, body = await tapis.call("GET", "/0e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b")
-        assert status == 404 and set(body) == ENVELOPE
-        assert body["status"] == "Not Found" and body["metadata"] is None and body["result"] is None
+        assert status == 404
+        assert set(body) == ENVELOPE
+        assert body["status"] == "Not Found"
+        assert body["metadata"] is None
+        assert body["result"] is None
         assert body["message"].startswith("FILES_TXFR_SVC_NOT_FOUND")
         status, body = await Tapis(sim, http, {"X-Tapis-Token": "other"}).call(
             "GET", f"/{task['uuid']}"
         )
-        assert status == 403 and body["status"] == "Forbidden" and body["metadata"] is None
+        assert status == 403
+        assert body["status"] == "Forbidden"
+        assert body["metadata"] is None
         status, body = await Tapis(sim, http, {"X-Tapis-Token": "other"}).call(
             "DELETE", f"/{task['uuid']}"
         )
@@ -195,10 +209,18 @@ async def test_error_envelopes() -> None:
         )
         assert status == 403
         status, body = await tapis.call("GET", "/not-a-uuid")
-        assert status == 400 and body["status"] == "error" and body["metadata"] == {}
-        for payload in ({"elements": []}, {"tag": "x"}, {"elements": [{"sourceURI": "tapis://a"}]}):
+        assert status == 400
+        assert body["status"] == "error"
+        assert body["metadata"] == {}
+        payloads: list[dict[str, Any]] = [
+            {"elements": []},
+            {"tag": "x"},
+            {"elements": [{"sourceURI": "tapis://a"}]},
+        ]
+        for payload in payloads:
             status, body = await tapis.call("POST", json=payload)
-            assert status == 400 and body["status"] == "error"
+            assert status == 400
+            assert body["status"] == "error"
         status, body = await tapis.call(
             "POST", data=b"{oops", headers={**TOKEN, "Content-Type": "application/json"}
         )
@@ -206,15 +228,15 @@ async def test_error_envelopes() -> None:
         status, body = await tapis.call(
             "POST", json={"elements": [{"sourceURI": "tapis://a", "destinationURI": "https://x/y"}]}
         )
-        assert status == 500 and body["status"] == "Internal Server Error"
+        assert status == 500
+        assert body["status"] == "Internal Server Error"
         status, text = await Tapis(sim, http, {}).call("GET")
-        assert (
-            status == 401
-            and isinstance(text, str)
-            and text.startswith("TAPIS_SECURITY_MISSING_JWT_INFO")
-        )
+        assert status == 401
+        assert isinstance(text, str)
+        assert text.startswith("TAPIS_SECURITY_MISSING_JWT_INFO")
         status, text = await Tapis(sim, http, {"X-Tapis-Token": "nope"}).call("GET")
-        assert status == 401 and "TAPIS_SECURITY_JWT_INVALID" in text
+        assert status == 401
+        assert "TAPIS_SECURITY_JWT_INVALID" in text
         assert sim.stats.tapis_tasks == 1
 
 
@@ -227,4 +249,5 @@ async def test_extra_fields_knob() -> None:
         sim.advance_clock(5)
         _, d = await tapis.call("GET", f"/{task['uuid']}/details")
         parent = d["result"]["parentTasks"][0]
-        assert parent["optional"] is False and parent["transferType"] == "TRANSFER"
+        assert parent["optional"] is False
+        assert parent["transferType"] == "TRANSFER"

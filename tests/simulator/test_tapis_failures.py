@@ -10,7 +10,7 @@ from ica_tapis_async.simulator import Simulator
 
 from .test_tapis import Tapis, _element
 
-STEP = {"tapis_step_s": 1.0, "tapis_file_s": 1.0}
+STEP: dict[str, Any] = {"tapis_step_s": 1.0, "tapis_file_s": 1.0}
 
 
 def _children(details: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,13 +35,15 @@ async def test_a_required_child_that_fails_every_try_fails_parent_and_task() -> 
         sim.advance_clock(3.5)  # listed, children staged, first child in its first try
         running = await _details(tapis, task["uuid"])
         first = _children(running)[0]
-        assert first["status"] == "IN_PROGRESS" and first["retries"] == 1
+        assert first["status"] == "IN_PROGRESS"
+        assert first["retries"] == 1
         sim.advance_clock(1.0)
         assert _children(await _details(tapis, task["uuid"]))[0]["retries"] == 2
         sim.advance_clock(100)
         done = await _details(tapis, task["uuid"])
         first = _children(done)[0]
-        assert first["status"] == "FAILED" and first["retries"] == 3
+        assert first["status"] == "FAILED"
+        assert first["retries"] == 3
         assert first["errorMessage"].startswith(
             "FILES_TXFR_CHILD_ERROR Transfer of tapis://src/d/file_00000.dat failed after 3 tries: "
         )
@@ -69,7 +71,8 @@ async def test_an_optional_elements_failed_child_does_not_fail_the_task() -> Non
         done = await _details(tapis, task["uuid"])
         assert done["parentTasks"][0]["status"] == "FAILED_OPT"
         assert _children(done)[0]["status"] == "FAILED"
-        assert done["status"] == "COMPLETED" and done["errorMessage"] is None
+        assert done["status"] == "COMPLETED"
+        assert done["errorMessage"] is None
 
 
 async def test_children_that_fail_once_complete_on_retry() -> None:
@@ -87,7 +90,8 @@ async def test_children_that_fail_once_complete_on_retry() -> None:
         assert 0 < first["bytesTransferred"] < first["totalBytes"]
         sim.advance_clock(1.0)  # the second try starts over
         second = _children(await _details(tapis, task["uuid"]))[0]
-        assert second["retries"] == 2 and second["status"] == "IN_PROGRESS"
+        assert second["retries"] == 2
+        assert second["status"] == "IN_PROGRESS"
         # half-way through the second try as through the first (real time moves a little)
         drift = abs(second["bytesTransferred"] - first["bytesTransferred"])
         assert drift < 0.1 * first["totalBytes"]

@@ -6,7 +6,7 @@ import aiohttp
 
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import Ica
+from .helpers import Ica
 
 
 async def test_update_batch_applies_tags_and_dates() -> None:
@@ -103,17 +103,20 @@ async def test_update_limits_and_validation() -> None:
             ]
         }
         status, problem, _ = await ica.call("POST", "/dataUpdateBatch", json=many)
-        assert status == 400 and "dataUpdateGroups" in problem["parameters"]
+        assert status == 400
+        assert "dataUpdateGroups" in problem["parameters"]
         bad_date = {"dataUpdateGroups": [{"dataIds": ["fil.a"], "willBeArchivedAt": "tomorrow"}]}
         status, problem, _ = await ica.call("POST", "/dataUpdateBatch", json=bad_date)
-        assert status == 400 and "dataUpdateGroups[0].willBeArchivedAt" in problem["parameters"]
+        assert status == 400
+        assert "dataUpdateGroups[0].willBeArchivedAt" in problem["parameters"]
         folder = {
             "dataUpdateGroups": [
                 {"dataIds": ["fil.a", "fol.b"], "willBeArchivedAt": "2030-01-01T00:00:00Z"}
             ]
         }
         status, problem, _ = await ica.call("POST", "/dataUpdateBatch", json=folder)
-        assert status == 400 and "dataUpdateGroups[0].dataIds[1]" in problem["parameters"]
+        assert status == 400
+        assert "dataUpdateGroups[0].dataIds[1]" in problem["parameters"]
         both = {
             "dataUpdateGroups": [
                 {
@@ -124,9 +127,8 @@ async def test_update_limits_and_validation() -> None:
             ]
         }
         status, problem, _ = await ica.call("POST", "/dataUpdateBatch", json=both)
-        assert (
-            status == 400 and "dataUpdateGroups[0].clearWillBeArchivedAt" in problem["parameters"]
-        )
+        assert status == 400
+        assert "dataUpdateGroups[0].clearWillBeArchivedAt" in problem["parameters"]
         status, _, _ = await ica.call(
             "POST",
             "/dataUpdateBatch",
@@ -142,4 +144,5 @@ async def test_update_batch_limit_default_is_100000() -> None:
         ica = Ica(sim, http)
         body = {"dataUpdateGroups": [{"dataIds": [f"fil.{i}" for i in range(100_001)]}]}
         status, problem, _ = await ica.call("POST", "/dataUpdateBatch", json=body)
-        assert status == 400 and "dataUpdateGroups" in problem["parameters"]
+        assert status == 400
+        assert "dataUpdateGroups" in problem["parameters"]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import pickle
+from typing import Any
 
 import orjson
+import pytest
 
-from ica_tapis_async._auth import IcaAuth, Secret, TapisAuth, jwt_expiry
+import ica_tapis_async as ita
+from ica_tapis_async._auth import ApiKeyAuth, BasicAuth, IcaAuth, Secret, TapisAuth, jwt_expiry
 
 
 def make_jwt(claims: dict[str, object]) -> str:
@@ -22,7 +25,8 @@ def make_jwt(claims: dict[str, object]) -> str:
 def test_secret_never_prints() -> None:
     """repr and str hide the value; reveal gives it; pickling keeps it."""
     secret = Secret("hunter2")
-    assert "hunter2" not in repr(secret) and "hunter2" not in str(secret)
+    assert "hunter2" not in repr(secret)
+    assert "hunter2" not in str(secret)
     assert secret.reveal() == "hunter2"
     assert pickle.loads(pickle.dumps(secret)).reveal() == "hunter2"
 
@@ -59,7 +63,37 @@ async def test_exchange_renews_before_expiry() -> None:
     auth = IcaAuth(api_key="k", exchange=True, clock=lambda: now[0])
     auth.bind(fetch)
     first = await auth.headers()
-    assert await auth.headers() == first and fetched == ["k"]
+    assert await auth.headers() == first
+    assert fetched == ["k"]
     now[0] += 3600 - 30  # inside the renewal margin
     second = await auth.headers()
-    assert second != first and len(fetched) == 2
+    assert second != first
+    assert len(fetched) == 2
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: ita.RetryPolicy(max_attempts=0), "max_attempts"),
+        (lambda: ita.RetryPolicy(total_timeout=-1), "total_timeout"),
+        (lambda: ita.RetryPolicy(max_retry_after=-0.5), "max_retry_after"),
+        (lambda: ita.RateLimitPolicy(burst=0), "burst"),
+        (lambda: Secret(""), None),
+        (lambda: BasicAuth("ana:b", "pw"), "username"),
+        (lambda: BasicAuth("ana", ""), "password"),
+    ],
+)
+def test_bad_settings_are_typed_errors(build: Any, field: str | None) -> None:
+    """Settings and credentials refuse bad values with RequestValidationError, not ValueError."""
+    with pytest.raises(ita.RequestValidationError) as info:
+        build()
+    assert info.value.field == field
+
+
+async def test_basic_auth_header_and_repr() -> None:
+    """BasicAuth sends the RFC 7617 header and never prints the password."""
+    auth = BasicAuth("ana", "s3cret")
+    assert await auth.headers() == {"Authorization": "Basic YW5hOnMzY3JldA=="}
+    assert "s3cret" not in repr(auth)
+    assert "YW5h" not in repr(auth)
+    assert "key-1" not in repr(ApiKeyAuth(Secret("key-1")))

@@ -32,7 +32,8 @@ def test_offset_stops_on_short_page_or_total() -> None:
     paging = OffsetPaging(10, extra=[("sort", "status")])
     assert paging.params() == [("pageOffset", "0"), ("pageSize", "10"), ("sort", "status")]
     paging.advance("", 10, total=25)
-    assert not paging.done and paging.offset == 10
+    assert not paging.done
+    assert paging.offset == 10
     paging.advance("", 10, total=25)
     paging.advance("", 5, total=25)
     assert paging.done

@@ -57,7 +57,8 @@ def test_merge_headers_is_case_insensitive_and_later_wins() -> None:
 def test_idempotency_key_generated_or_validated() -> None:
     """A key is made when none is given; a caller's key is checked, not changed."""
     made = make_idempotency_key()
-    assert made.startswith("ita-") and len(made) <= 255
+    assert made.startswith("ita-")
+    assert len(made) <= 255
     assert make_idempotency_key("run-1-chunk-0") == "run-1-chunk-0"
     with pytest.raises(RequestValidationError, match="at most 255"):
         make_idempotency_key("k" * 256)

@@ -392,3 +392,20 @@ def test_unreachable_error_names_the_server() -> None:
     """The unreachable server's base URL is on the error."""
     err = ita.ServerUnreachableError("down", base_url="https://ica.test")
     assert (err.base_url, str(err)) == ("https://ica.test", "down")
+
+
+@pytest.mark.parametrize(
+    "cls", [ita.APIConnectionError, ita.APITimeoutError], ids=lambda c: c.__name__
+)
+def test_connection_errors_keep_method_and_url(cls: type[ita.APIConnectionError]) -> None:
+    """A transport failure names the request it broke, and defaults to empty strings."""
+    given = cls("reset", method="POST", url=URL)
+    bare = cls("reset")
+    assert [(e.method, e.url) for e in (given, bare)] == [("POST", URL), ("", "")]
+
+
+def test_unreachable_error_keeps_method_and_url() -> None:
+    """The unreachable error names the call refused, and defaults to empty strings."""
+    given = ita.ServerUnreachableError("down", base_url="https://h", method="GET", url=URL)
+    bare = ita.ServerUnreachableError("down", base_url="https://h")
+    assert [(e.method, e.url) for e in (given, bare)] == [("GET", URL), ("", "")]

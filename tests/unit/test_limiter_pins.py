@@ -6,6 +6,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from ica_tapis_async._concurrency import CubicCalculator, RateClock, TokenBucket
 from ica_tapis_async.concurrency import AdaptiveRateLimiter
 
 from .fakes import FakeClock
@@ -124,7 +125,9 @@ async def test_recovery_reaches_the_ceiling_after_about_five_seconds() -> None:
     below = limiter.rate
     clock.now = start + 5.0
     await limiter.record_success()
-    assert (below < 20, limiter.rate) == (True, 20)
+    assert below is not None
+    assert below < 20
+    assert limiter.rate == 20
 
 
 async def test_recovery_never_passes_the_ceiling() -> None:
@@ -285,3 +288,184 @@ async def test_default_is_adaptive() -> None:
     limiter = make(FakeClock(), rate=10)
     await limiter.record_throttle()
     assert limiter.rate != 10
+
+
+# --- more edges ----------------------------------------------------------------------------------
+
+
+def test_cubic_starts_and_resets_at_zero() -> None:
+    """Before any throttle (and after a reset) the curve is 0.4 * t**3 from time zero."""
+    fresh = CubicCalculator()
+    used = CubicCalculator()
+    used.throttled(10.0, now=5.0)
+    used.reset()
+    assert [fresh.w_max, fresh.rate_at(2.0), used.w_max, used.rate_at(2.0)] == [
+        0.0,
+        pytest.approx(3.2),
+        0.0,
+        pytest.approx(3.2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_rate": 0}, "min_rate must be > 0, not 0"),
+        ({"rate": -1.0}, "rate must be > 0 or None, not -1.0"),
+        ({"burst": 0}, "burst must be >= 1, not 0"),
+        ({"max_in_flight": 0}, "max_in_flight must be >= 1, not 0"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_whole_message(
+    kwargs: dict[str, float], message: str
+) -> None:
+    """Each bad setting names itself and the value given."""
+    with pytest.raises(ValueError) as info:
+        AdaptiveRateLimiter(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+async def test_success_on_an_unthrottled_unlimited_limiter_keeps_it_unlimited() -> None:
+    """Without a throttle there is no curve to follow: unlimited stays unlimited."""
+    clock = FakeClock()
+    limiter = make(clock)
+    clock.now += 100
+    await limiter.record_success()
+    assert limiter.rate is None
+
+
+async def test_full_burst_above_the_rate_is_restored_after_recovery() -> None:
+    """A burst of 30 over a 20/s ceiling is cut to 20 while throttled, and is 30 again after."""
+    clock = FakeClock()
+    limiter = make(clock, rate=20, burst=30)
+    await send(limiter, clock, 60, gap=0.05)
+    await limiter.record_throttle()
+    clock.now += 60
+    await limiter.record_success()
+    clock.now += 100
+    assert await slots_without_waiting(limiter, clock) == 30
+
+
+async def test_burst_set_at_construction_is_cut_by_a_throttle() -> None:
+    """Throttled from 10/s to 7/s with a burst of 10: a quiet spell refills 7 tokens."""
+    clock = FakeClock()
+    limiter = make(clock, rate=20, burst=10)
+    await send(limiter, clock, 30, gap=0.1)
+    await limiter.record_throttle()
+    clock.now += 100
+    assert await slots_without_waiting(limiter, clock) == 7
+
+
+async def test_a_throttled_rate_under_one_holds_a_single_token() -> None:
+    """Cut below 1/s, the bucket holds one token: no burst at all."""
+    clock = FakeClock()
+    limiter = make(clock, rate=1, burst=10)
+    await send(limiter, clock, 10, gap=0)
+    await limiter.record_throttle()
+    clock.now += 100
+    assert await slots_without_waiting(limiter, clock) == 1
+
+
+async def test_throttle_of_a_slow_sender_cuts_from_what_it_sent() -> None:
+    """Sending one request every 2 s under a 10/s ceiling: the cut is to 0.35/s, not 7/s."""
+    clock = FakeClock()
+    limiter = make(clock, rate=10, burst=1, min_rate=0.1)
+    await send(limiter, clock, 10, gap=2.0)
+    await limiter.record_throttle()
+    assert limiter.rate == pytest.approx(0.35, rel=0.05)
+
+
+async def test_slot_is_granted_exactly_when_the_pause_ends() -> None:
+    """At the pause's end a token waiting in the bucket is taken without sleeping."""
+    clock = FakeClock()
+    limiter = make(clock, rate=10, burst=5)
+    await limiter.pause_for(2.0)
+    clock.now += 2.0
+    async with limiter.slot():
+        pass
+    assert clock.sleeps == []
+
+
+async def test_a_zero_pause_changes_nothing() -> None:
+    """``pause_for(0)`` sets no pause."""
+    limiter = make(FakeClock())
+    await limiter.pause_for(0)
+    assert limiter.paused_until == 0.0
+
+
+async def test_a_short_pause_is_kept() -> None:
+    """Half a second is a pause too."""
+    clock = FakeClock()
+    limiter = make(clock)
+    await limiter.pause_for(0.5)
+    assert limiter.paused_until == clock.now + 0.5
+
+
+async def waiter_asleep(rate: float) -> tuple[AdaptiveRateLimiter, StallingClock]:
+    """A limiter at ``rate`` whose next caller is asleep waiting for a token."""
+    clock = StallingClock()
+    limiter = AdaptiveRateLimiter(rate=rate, burst=1, clock=clock, sleep=clock.sleep)
+    async with limiter.slot():
+        pass
+    return limiter, clock
+
+
+@pytest.mark.parametrize("new_rate", [0.001, 0.01])
+async def test_lowering_or_keeping_the_rate_does_not_wake_the_waiter(new_rate: float) -> None:
+    """Only a faster rate re-times a sleeping waiter; a slower or equal one lets it sleep on."""
+    limiter, clock = await waiter_asleep(0.01)
+
+    async def waiter() -> None:
+        async with limiter.slot():
+            pass
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            while not clock.sleeps:
+                await anyio.lowlevel.checkpoint()
+            limiter.update(rate=new_rate)
+            for _ in range(20):
+                await anyio.lowlevel.checkpoint()
+            sleeps = list(clock.sleeps)
+            tg.cancel_scope.cancel()
+    assert sleeps == [pytest.approx(100)]
+
+
+# --- the parts --------------------------------------------------------------------------------
+
+
+def test_a_bucket_with_tokens_to_spare_has_no_wait() -> None:
+    """One and a half tokens in the bucket: the wait is zero, never negative."""
+    bucket = TokenBucket(10.0, 5.0, now=0.0)
+    assert bucket.wait_time(0.15) == 0.0
+
+
+def test_a_full_bucket_has_no_wait() -> None:
+    """A full bucket of several tokens means no wait."""
+    bucket = TokenBucket(10.0, 5.0, now=0.0)
+    assert bucket.wait_time(100.0) == 0.0
+
+
+def test_rate_clock_accepts_full_weight_on_the_newest_window() -> None:
+    """``smoothing=1`` (no memory) is allowed."""
+    clock = RateClock(window=1.0, smoothing=1.0)
+    for t in (0.1, 0.2, 1.1):
+        clock.record(t)
+    assert clock.rate(1.2) == 2.0
+
+
+def test_rate_clock_smooths_window_after_window() -> None:
+    """Windows of 4/s then 2/s at smoothing 0.5 read 3/s (the newest half, the rest half)."""
+    clock = RateClock(window=1.0, smoothing=0.5)
+    for t in (0.1, 0.2, 0.3, 0.4, 1.1, 1.2, 2.1):
+        clock.record(t)
+    assert clock.rate(2.2) == pytest.approx(3.0)
+
+
+def test_rate_clock_keeps_counting_after_a_window_closes() -> None:
+    """The window opened by a send is the one the next sends count in."""
+    clock = RateClock(window=1.0, smoothing=1.0)
+    for t in (0.1, 1.1, 1.2, 1.3, 2.5):
+        clock.record(t)
+    assert clock.rate(2.6) == pytest.approx(3.0)

@@ -128,7 +128,9 @@ def test_full_payload_reaches_nested_models() -> None:
     )
     item = page.items[0]
     assert item.processing.status == LinkingItemStatus.ALREADY_LINKED
+    assert item.created_project_data is not None
     details = item.created_project_data.data.details
+    assert details is not None
     assert details.time_created == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     assert details.object_etag == "objectET"
     assert details.tags.user_tags == ["userTags"]
@@ -412,7 +414,7 @@ def test_required_fields_are_positional_optional_ones_keyword_only() -> None:
         None,
     )
     with pytest.raises(TypeError):
-        ReqTransferElement("a", "b", True)  # type: ignore[misc]
+        ReqTransferElement("a", "b", True)  # type: ignore[call-arg]
 
 
 def test_irregular_wire_names() -> None:
@@ -528,7 +530,7 @@ def test_nullable_items_survive_both_converters() -> None:
         assert tags.user_tags == [None, "qc"]
         assert tags.run_in_tags == []
         assert unstructure(tags) == {"userTags": [None, "qc"], "runInTags": []}
-    outputs = {"analysisOutput": [None], "userReference": "r", "pipelineId": "p"}
+    outputs: dict[str, Any] = {"analysisOutput": [None], "userReference": "r", "pipelineId": "p"}
     outputs["analysisInput"] = {"objectType": "JSON", "inputJson": "{}", "mounts": [None]}
     analysis = structure_strict(outputs, CreateCwlAnalysis)
     assert analysis.analysis_output == [None]
@@ -559,7 +561,8 @@ def test_required_nullable_schema_may_be_null_but_not_absent() -> None:
 def test_secret_fields_are_masked_in_reprs() -> None:
     """Token and Connector print that a credential is set, never the credential."""
     token = Token(token="eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig")
-    assert "eyJ" not in repr(token) and "********" in repr(token)
+    assert "eyJ" not in repr(token)
+    assert "********" in repr(token)
     assert repr(Token()) == "Token(token=None)"
     connector = structure(
         full_payload(models.Connector) | {"initializationKey": "init-secret-42"}, models.Connector

@@ -221,7 +221,8 @@ async def test_unlimited_recovery_probes_past_the_last_max() -> None:
     await limiter.record_throttle()
     clock.now += 10
     await limiter.record_success()
-    assert limiter.rate is not None and limiter.rate > measured
+    assert limiter.rate is not None
+    assert limiter.rate > measured
 
 
 async def test_non_adaptive_only_counts_throttles() -> None:

@@ -17,6 +17,7 @@ from ica_tapis_async._core._response import decode_body, is_json_content
         "application/problem+json",
         "application/vnd.illumina.v3+json",
         "  application/json ;charset=utf-8",
+        "application/json; charset=utf-8; profile=x",
     ],
 )
 def test_json_media_types(content_type: str) -> None:

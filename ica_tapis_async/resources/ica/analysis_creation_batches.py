@@ -22,10 +22,11 @@ __all__ = ("AnalysisCreationBatches",)
 class AnalysisCreationBatches(BatchResource[AnalysisCreationBatch, AnalysisCreationBatchItemV4]):
     """Analysis creation batches; items are read with the V4 media type (``AnalysisV4``).
 
-    Example:
-        >>> req = CreateAnalysisCreationBatch(nextflow_items=[CreateNextflowAnalysis(...)])
-        >>> batch = await ica.analysis_creation_batches.create(project_id, req,
-        ...                                                    idempotency_key="run-7-chunk-0")
+    Example::
+
+        req = CreateAnalysisCreationBatch(nextflow_items=[CreateNextflowAnalysis(...)])
+        batch = await ica.analysis_creation_batches.create(project_id, req,
+                                                           idempotency_key="run-7-chunk-0")
     """
 
     _path = "/api/projects/{projectId}/analysisCreationBatch"

@@ -28,10 +28,11 @@ MAX_LINKS_PER_BATCH = 25_000
 class DataLinkingBatches(BatchResource[ProjectDataLinkingBatch, ProjectDataLinkingBatchItemV4]):
     """Project data linking batches (V4 media type: a folder item covers its contents).
 
-    Example:
-        >>> batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
-        >>> async for item in ica.data_linking_batches.list_items(project_id, batch.id):
-        ...     print(item.request.data_id, item.processing.status)
+    Example::
+
+        batch = await ica.data_linking_batches.create(project_id, ["fil.1", "fol.2"])
+        async for item in ica.data_linking_batches.list_items(project_id, batch.id):
+            print(item.request.data_id, item.processing.status)
     """
 
     _path = "/api/projects/{projectId}/dataLinkingBatch"

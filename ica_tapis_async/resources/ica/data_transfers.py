@@ -18,9 +18,10 @@ _PATH = "/api/projects/{projectId}/dataTransfers"
 class DataTransfers(Resource):
     """Data transfers of the current app session (browser transfers excluded).
 
-    Example:
-        >>> async for t in ica.data_transfers.list(project_id, status="ONGOING"):
-        ...     await ica.data_transfers.abort(project_id, t.id)
+    Example::
+
+        async for t in ica.data_transfers.list(project_id, status="ONGOING"):
+            await ica.data_transfers.abort(project_id, t.id)
     """
 
     def list(

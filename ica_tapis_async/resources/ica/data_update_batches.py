@@ -41,9 +41,10 @@ def _whole_seconds(group: DataUpdateGroup) -> DataUpdateGroup:
 class DataUpdateBatches(BatchResource[ProjectDataUpdateBatch, ProjectDataUpdateBatchItem]):
     """Project data update batches (v3 only): tags, ``willBeArchivedAt``, ``willBeDeletedAt``.
 
-    Example:
-        >>> group = DataUpdateGroup(["fil.1", "fil.2"], user_tags=TagUpdate(add_tags=["qc"]))
-        >>> batch = await ica.data_update_batches.create(project_id, [group])
+    Example::
+
+        group = DataUpdateGroup(["fil.1", "fil.2"], user_tags=TagUpdate(add_tags=["qc"]))
+        batch = await ica.data_update_batches.create(project_id, [group])
     """
 
     _path = "/api/projects/{projectId}/dataUpdateBatch"

@@ -25,10 +25,11 @@ MAX_LIST_LIMIT = 1000
 class Transfers(Resource):
     """Create, follow and cancel Tapis transfer tasks.
 
-    Example:
-        >>> task = await tapis.transfers.create(
-        ...     [ReqTransferElement("tapis://src/a.bam", "tapis://dst/a.bam")], tag="run-7")
-        >>> task = await tapis.transfers.get(task.uuid, include_summary=True)
+    Example::
+
+        task = await tapis.transfers.create(
+            [ReqTransferElement("tapis://src/a.bam", "tapis://dst/a.bam")], tag="run-7")
+        task = await tapis.transfers.get(task.uuid, include_summary=True)
     """
 
     async def _result(self, request: Request, options: RequestOptions) -> Any:
