@@ -122,7 +122,7 @@ def test_readme_names_only_files_in_the_repository() -> None:
     """Every path the README mentions exists in the repository (or is made by a command)."""
     mentioned = set(
         re.findall(
-            r"(?<![\w/.:-])((?:[\w.-]+/)*[\w-]+\.(?:py|md|txt|csv|json|toml|sqlite|ini))\b", README
+            r"(?<![\w/.:*-])((?:[\w.-]+/)*[\w-]+\.(?:py|md|txt|csv|json|toml|sqlite|ini))\b", README
         )
     )
     mentioned |= {
