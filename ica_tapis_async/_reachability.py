@@ -28,6 +28,9 @@ class Reachability:
     a connection was made, proves the server is there and disarms the check for good: a server
     that was up and drops later gets the usual retries.
 
+    Attributes:
+        reached: an answer has come (or the check is off): nothing more to watch.
+
     Args:
         base_url: named in the error (without any user information).
         threshold: seconds of nothing but connection failures; ``None`` never gives up early.
@@ -37,7 +40,7 @@ class Reachability:
         self._raw_base_url = base_url
         self._base_url = _without_userinfo(base_url)
         self._threshold = threshold
-        self._reached = threshold is None
+        self.reached = threshold is None
         self._first_failure: float | None = None
         self._down_for: float | None = None
         self._last_error = ""
@@ -52,14 +55,14 @@ class Reachability:
 
     def answered(self) -> None:
         """Record an answer: the server is there."""
-        self._reached = True
+        self.reached = True
 
     def failed(self, exc: APIConnectionError, now: float) -> bool:
         """Record a failed attempt at ``now``; return whether the server is now counted down."""
-        if self._reached or self._threshold is None:
+        if self.reached or self._threshold is None:
             return False
         if not exc.connect_failed:
-            self._reached = True  # a connection was made, then lost: the server exists
+            self.reached = True  # a connection was made, then lost: the server exists
             return False
         # The failure names the URL it tried: never repeat user information from it.
         self._last_error = str(exc).replace(self._raw_base_url, self._base_url)
@@ -74,7 +77,7 @@ class Reachability:
 
     async def backoff(self, sleep: Callable[[float], Awaitable[None]], delay: float) -> None:
         """``await sleep(delay)``, cut short if the server is declared down meanwhile."""
-        if self._reached:
+        if self.reached:
             await sleep(delay)
             return
         with anyio.CancelScope() as scope:

@@ -18,7 +18,7 @@ import attrs
 from ._concurrency import AdaptiveRateLimiter, RateLimiter
 from ._config import ClientConfig, RequestOptions, RetryPolicy, Timeouts
 from ._converter import structure
-from ._core._redirect import next_hop
+from ._core._redirect import REDIRECT_STATUSES, next_hop
 from ._core._request import Request, merge_headers
 from ._core._response import Api, decode_body, error_from_response
 from ._core._retry import backoff_delay, is_throttle, parse_retry_after, should_retry_status
@@ -161,7 +161,7 @@ class Dispatcher:
         renewed = False
         while True:
             attempt += 1
-            if self.reachability.down:
+            if not self.reachability.reached and self.reachability.down:
                 self.metrics.errors += 1
                 raise self.reachability.error(request.method, request.url)
             # Extra headers go first so that they can never replace the credentials.
@@ -191,7 +191,8 @@ class Dispatcher:
                     on_retry(exc)
                 await self.reachability.backoff(self.sleep, delay)
                 continue
-            self.reachability.answered()
+            if not self.reachability.reached:
+                self.reachability.answered()
 
             if response.status < 400:
                 await self.limiter.record_success()
@@ -250,6 +251,8 @@ class Dispatcher:
         method, url, body = request.method, request.url, request.body
         for _ in range(self.config.max_redirects + 1):
             response = await self.transport.send(method, url, headers, body, timeouts)
+            if response.status not in REDIRECT_STATUSES:
+                return response  # the common case, without a call into the redirect rules
             hop = next_hop(
                 method,
                 url,

@@ -11,7 +11,11 @@ __all__ = ("REDACTED", "scrub_text", "scrub_url", "server_of")
 REDACTED: Final = "***"
 
 # JWTs (ICA bearer tokens, Tapis tokens): three base64url parts, the first a JSON header.
-_JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# Only where a token can start (not inside a longer base64url run), which also keeps the scan
+# linear on a long run of "eyJeyJ…".
+_JWT: Final = re.compile(
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+)
 # user:password@ in any URL (journal and Redis URLs carry them). Anchored on "://" rather than
 # on the scheme: a scheme-first pattern backtracks quadratically over long runs of letters.
 _URL_CREDENTIALS: Final = re.compile(r"(?<=://)[^/@\s]*@")

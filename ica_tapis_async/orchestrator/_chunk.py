@@ -13,7 +13,7 @@ from .._errors import APIConnectionError, APIStatusError
 from .._telemetry import batch_known
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
 from ._lease import Held, run_leased
-from ._outcomes import IN_DOUBT, UNKNOWN, chunk_outcomes
+from ._outcomes import IN_DOUBT, NOT_SUBMITTED, UNKNOWN, chunk_outcomes
 from ._plan import Chunk, Kind, chunk_key
 from ._poll import ItemPoller
 from ._report import ItemOutcome
@@ -96,6 +96,15 @@ class ChunkWorker:
                 resubmitted = True
             if result.batch_id is None:
                 status, info = result.status or UNKNOWN, result.info or ""
+                if status == NOT_SUBMITTED and resubmitted:
+                    # This attempt was refused, but an earlier one (a killed run's, or one
+                    # whose answer was lost) may have been processed: the fate is unknown.
+                    status = IN_DOUBT
+                    ref = f" with Idempotency-Key {key}" if kind == "analysis" else ""
+                    info = (
+                        f"{info}; sent before{ref}, so the server may have it: run again with "
+                        "the journal to settle it"
+                    )
                 if status == IN_DOUBT:
                     await self.journal.mark_in_doubt(held.lease)
                 return self._settled(kind, chunk, status, info, resubmitted), result.final

@@ -19,6 +19,7 @@ from ._journal_protocol import (
     Lease,
     LeaseLostError,
     RunRecord,
+    unfinished_run_mismatch,
 )
 from ._report import ItemOutcome
 
@@ -59,6 +60,14 @@ class MemoryJournal:
                     field="run_id",
                 )
             return run
+        for r in self._runs.values():
+            if (
+                (r.kind, r.project_id) == (kind, project_id)
+                and r.fingerprint != fingerprint
+                and r.finished_at is None
+                and any(run == r.run_id for run, _ in self._chunks)
+            ):
+                raise unfinished_run_mismatch(r.run_id, kind)
         same = [
             r
             for r in self._runs.values()

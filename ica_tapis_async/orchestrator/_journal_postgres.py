@@ -25,6 +25,7 @@ from ._journal_protocol import (
     Lease,
     LeaseLostError,
     RunRecord,
+    unfinished_run_mismatch,
 )
 from ._postgres_schema import LOCK_KEY
 from ._postgres_store import (
@@ -135,6 +136,15 @@ class PostgresJournal:
                     conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
                 )
             else:
+                other = await self._one(
+                    conn,
+                    "SELECT run_id FROM ita_runs r WHERE kind = %s AND project_id = %s "
+                    "AND fingerprint <> %s AND finished IS NULL AND EXISTS "
+                    "(SELECT 1 FROM ita_chunks c WHERE c.run_id = r.run_id) LIMIT 1",
+                    (kind, project_id, fingerprint),
+                )
+                if other is not None:
+                    raise unfinished_run_mismatch(str(other[0]), kind)
                 row = await self._one(
                     conn,
                     f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "

@@ -72,6 +72,7 @@ __all__ = (
     "Lease",
     "LeaseLostError",
     "RunRecord",
+    "unfinished_run_mismatch",
 )
 
 ChunkState = Literal["planned", "sending", "submitted", "done"]
@@ -84,6 +85,16 @@ DONE: Final = "done"
 class JournalMismatchError(RequestValidationError):
     """The journal holds this run or chunk with other input (other items, order, batch size,
     kind or project): resume with the same input, or use another run id or journal."""
+
+
+def unfinished_run_mismatch(run_id: str, kind: str) -> JournalMismatchError:
+    """The refusal to start a new run beside an unfinished one with other options."""
+    return JournalMismatchError(
+        f"the journal holds unfinished {kind} run {run_id!r} of this project with other input "
+        "or options (batch size); resume it with the same ones, or pass another run_id to "
+        "start a new run deliberately (its chunks get new keys and would be sent again)",
+        field="run_id",
+    )
 
 
 class LeaseLostError(IcaTapisError):
@@ -212,10 +223,13 @@ class Journal(Protocol):
         the same ``kind``, ``project_id`` and ``fingerprint`` (finished or not, so running a
         finished job again re-reports it without sending), else a new run with a fresh random
         id (16 hex characters). Two processes calling concurrently without a run id on an empty
-        journal must get the same new run.
+        journal must get the same new run. Without a run id, an unfinished run of the same
+        ``kind`` and ``project_id`` with another fingerprint that has chunks in the journal is
+        refused rather than shadowed by a new run (whose new keys would send its chunks again).
 
         Raises:
-            JournalMismatchError: ``run_id`` exists with another kind, project or fingerprint.
+            JournalMismatchError: ``run_id`` exists with another kind, project or fingerprint;
+                or, without ``run_id``, an unfinished run with chunks has another fingerprint.
         """
         ...
 

@@ -30,6 +30,7 @@ from ._journal_protocol import (
     Lease,
     LeaseLostError,
     RunRecord,
+    unfinished_run_mismatch,
 )
 from ._journal_rows import CHUNK_COLUMNS, SCHEMA, chunk_of, outcome_rows, outcomes_of, run_of
 from ._report import ItemOutcome
@@ -140,6 +141,14 @@ class SqliteJournal:
                         field="run_id",
                     )
                 return record
+            other = db.execute(
+                "SELECT run_id FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? "
+                "AND fingerprint != ? AND finished IS NULL AND EXISTS "
+                "(SELECT 1 FROM ita_chunks_v2 c WHERE c.run_id = r.run_id) LIMIT 1",
+                (kind, project_id, fingerprint),
+            ).fetchone()
+            if other is not None:
+                raise unfinished_run_mismatch(str(other[0]), kind)
             row = db.execute(
                 "SELECT * FROM ita_runs_v2 WHERE kind = ? AND project_id = ? "
                 "AND fingerprint = ? ORDER BY started DESC, rowid DESC LIMIT 1",

@@ -306,7 +306,7 @@ class BatchOrchestrator:
             chunks = chunk_analyses(items, size)
         slots = anyio.Semaphore(self.max_inflight_batches)
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
-        # every earlier chunk touching one of its ids (only chunks in flight are remembered).
+        # every earlier chunk touching one of its ids (chunks in flight, and unfinished ones).
         touching: dict[str, Gate] = {}
         # The run's span is current while the chunk tasks start, so each inherits it.
         with self.ica.telemetry.run(kind, worker.run_id) as run:
@@ -360,7 +360,9 @@ class BatchOrchestrator:
         finally:
             gate.final = final
             gate.event.set()
-            for key in chunk.keys:
+            # An unfinished chunk stays remembered: a later update of one of its ids must not
+            # be sent before it, however long after it left the in-flight window.
+            for key in chunk.keys if final else ():
                 if touching.get(key) is gate:
                     del touching[key]
             slots.release()

@@ -71,7 +71,7 @@ def test_resume_recipe_works(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=60)
         if server.stdout is not None:
-            server.stdout.close()
+            server.stdout.close()  # an open pipe is a ResourceWarning, an error in this suite
     assert once.code == twice.code == 0, once.err + twice.err
     assert '"total": 200' in once.out
     assert '"total": 200' in twice.out

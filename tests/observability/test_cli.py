@@ -161,7 +161,8 @@ async def test_progress_display_shows_the_live_traffic_row() -> None:
             text = lines[1].plain if isinstance(lines[1], Text) else ""
     assert text.startswith("traffic ")
     assert "req/s (limit 40.0/s)" in text
-    assert "429s 1/min" in text and "retries 1/min" in text
+    assert "429s 1/min" in text
+    assert "retries 1/min" in text
 
 
 async def test_observing_rejects_nothing_it_does_not_need() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ import ica_tapis_async as ita
 from ica_tapis_async._telemetry import configure_logging
 from ica_tapis_async.simulator import Simulator
 
-from .conftest import Otel
+from .helpers import Otel
 
 PROJECT = "3f1e8d0a-0000-4000-8000-00000000e001"
 API_KEY = "ak-very-secret-0123456789"
@@ -39,7 +40,12 @@ def _parent_id(span: ReadableSpan) -> int | None:
 
 def _id(span: ReadableSpan) -> int:
     assert span.context is not None
-    return span.context.span_id
+    span_id: int = span.context.span_id
+    return span_id
+
+
+def _attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
 
 
 async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
@@ -62,22 +68,23 @@ async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
         report = await orch.link([f"fil.o{i:03d}" for i in range(120)])
         metrics = ica.metrics
         port = sim.port
-    assert report.ok and report.total == 120
+    assert report.ok
+    assert report.total == 120
     assert sim.stats.faults.get("503", 0) > 0
 
     run = otel.span("orchestrator.link")
-    run_attrs = dict(run.attributes or {})
+    run_attrs = _attrs(run)
     assert run_attrs["ica_tapis.run.id"] == "run-obs"
     assert run_attrs["ica_tapis.run.kind"] == "link"
     assert sum(v for k, v in run_attrs.items() if k.startswith("ica_tapis.items.")) == 120
 
     chunks = [s for s in otel.spans() if s.name == "orchestrator.link.chunk"]
-    assert sorted(dict(s.attributes or {})["ica_tapis.chunk.index"] for s in chunks) == [0, 1, 2]
+    assert sorted(_attrs(s)["ica_tapis.chunk.index"] for s in chunks) == [0, 1, 2]
     assert all(_parent_id(s) == _id(run) for s in chunks)
-    batch_ids = {dict(s.attributes or {})["ica_tapis.batch.id"] for s in chunks}
+    batch_ids = {_attrs(s)["ica_tapis.batch.id"] for s in chunks}
     assert len(batch_ids) == 3
     for chunk in chunks:
-        attributes = dict(chunk.attributes or {})
+        attributes = _attrs(chunk)
         assert attributes["ica_tapis.chunk.items"] == 40
         assert sum(v for k, v in attributes.items() if k.startswith("ica_tapis.items.")) == 40
         assert [e.name for e in chunk.events] == ["submitted"]
@@ -86,7 +93,8 @@ async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
     chunk_ids = {_id(s) for s in chunks}
     creates = [s for s in otel.spans() if s.name == "ica.data_linking_batches.create"]
     polls = [s for s in otel.spans() if s.name == "ica.data_linking_batches.list_items"]
-    assert len(creates) == 3 and polls
+    assert len(creates) == 3
+    assert polls
     assert all(_parent_id(s) in chunk_ids for s in [*creates, *polls])
     assert len({s.context.trace_id for s in otel.spans() if s.context}) == 1
     for create in creates:
@@ -101,9 +109,8 @@ async def test_a_faulty_run_is_one_trace_of_run_chunks_and_calls(
     assert _parent_id(exchange) in {_id(s) for s in otel.spans() if s.name.startswith("ica.data")}
 
     retried = [e for s in otel.spans() for e in s.events if e.name == "retry"]
-    assert retried and {dict(e.attributes or {})["ica_tapis.retry.reason"] for e in retried} == {
-        "503"
-    }
+    assert retried
+    assert {dict(e.attributes or {})["ica_tapis.retry.reason"] for e in retried} == {"503"}
     assert len(retried) == metrics.retries
     assert otel.value("ica_tapis.client.requests") == metrics.requests
     assert otel.value("ica_tapis.client.retries", error__type="503") == metrics.retries
@@ -143,6 +150,7 @@ async def test_no_secret_reaches_spans_metrics_or_logs(otel: Otel, json_logs: io
         task = await tapis.transfers.create(
             [ita.ReqTransferElement("tapis://sys/a", "tapis://sys/b")]
         )
+        assert task.uuid is not None
         await tapis.transfers.get(task.uuid)
         jwt = await ica._dispatcher.auth.headers()  # the bearer token the client holds now
         with pytest.raises(ita.AuthenticationError):
@@ -160,6 +168,7 @@ async def test_no_secret_reaches_spans_metrics_or_logs(otel: Otel, json_logs: io
         ]
     )
     assert "ica.transfers" not in exported  # sanity: Tapis spans are named tapis.*
-    assert "tapis.transfers.create" in exported and "ica.tokens.create" in exported
+    assert "tapis.transfers.create" in exported
+    assert "ica.tokens.create" in exported
     for secret in (API_KEY, TAPIS_TOKEN, token, "ak-wrong-key-555"):
         assert secret not in exported

@@ -19,7 +19,7 @@ def _body(*refs: str, pipeline: str = PIPELINE) -> dict[str, object]:
 
 async def test_analysis_batch_creates_one_analysis_per_item() -> None:
     """Every item creates an AnalysisV4 with its userReference; unknown pipelines fail."""
-    async with Simulator(analysis_run_s=10.0) as sim, aiohttp.ClientSession() as http:
+    async with Simulator(analysis_run_s=10.0, step_s=1.0) as sim, aiohttp.ClientSession() as http:
         ica = Ica(sim, http)
         body = {
             "cwlItems": [cwl_item("sample-1"), cwl_item("sample-2", "pipeline-missing")],
@@ -52,7 +52,7 @@ async def test_analysis_batch_creates_one_analysis_per_item() -> None:
             "GET", f"/analysisCreationBatch/{batch['id']}/items", version=V4
         )
         assert {i["processing"]["status"] for i in page["items"]} == {"WAITING_RESOURCES"}
-        sim.advance_clock(1)
+        sim.advance_clock(5)
         _, page, headers = await ica.call(
             "GET", f"/analysisCreationBatch/{batch['id']}/items", version=V4
         )

@@ -141,6 +141,7 @@ async def test_large_batch_pages_without_materialising() -> None:
         ids = [f"fil.big{i}" if i % 1000 else f"fil.missing{i}" for i in range(100_000)]
         batch = await _linking(ica, ids)
         sim.advance_clock(5)
+        assert len(sim.links(ica.project)) == 99_900  # links made (settled) before the timing
         started = time.monotonic()
         path = f"/dataLinkingBatch/{batch}/items"
         _, failed, _ = await ica.call(
@@ -156,4 +157,5 @@ async def test_large_batch_pages_without_materialising() -> None:
         )
         assert deep["totalItemCount"] == 99_900
         assert deep["items"][0]["request"]["dataId"] == "fil.big98099"
-        assert time.monotonic() - started < 2.0
+        # a generous bound (speed targets live in benchmarks/): only materialising fails it
+        assert time.monotonic() - started < 15.0
