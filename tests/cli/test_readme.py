@@ -69,7 +69,7 @@ def test_resume_recipe_works(tmp_path: Path) -> None:
         once, twice = run(*argv, "--json", cwd=str(ROOT)), run(*argv, "--json", cwd=str(ROOT))
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
         if server.stdout is not None:
             server.stdout.close()  # an open pipe is a ResourceWarning, an error in this suite
     assert once.code == twice.code == 0, once.err + twice.err
@@ -122,7 +122,7 @@ def test_readme_names_only_files_in_the_repository() -> None:
     """Every path the README mentions exists in the repository (or is made by a command)."""
     mentioned = set(
         re.findall(
-            r"(?<![\w/.:-])((?:[\w.-]+/)*[\w-]+\.(?:py|md|txt|csv|json|toml|sqlite|ini))\b", README
+            r"(?<![\w/.:*-])((?:[\w.-]+/)*[\w-]+\.(?:py|md|txt|csv|json|toml|sqlite|ini))\b", README
         )
     )
     mentioned |= {
