@@ -37,6 +37,7 @@ typecheck: $(VENV)/.installed-test
 # Branch coverage is measured on every run, from before pytest loads our plugin (so module-level
 # code counts); `coverage report` fails under the floor in [tool.coverage.report] fail_under.
 pytest: $(VENV)/.installed-test
+	@tools/ensure_servers.sh
 	$(BIN)/coverage run -m pytest
 	@$(BIN)/coverage report --format=total | sed 's/^/branch coverage (%): /'
 	@$(BIN)/coverage report > /dev/null
