@@ -101,11 +101,11 @@ def item_outcomes(
 
     With ``assumed``, keys absent from ``items`` were *counted* in that status. Otherwise an
     absent key is ``MISSING`` once the batch's job is final (the server never reported it) and
-    ``UNKNOWN`` before. A status this library does not know is kept as the server spelled it
-    (not ok) once the job is final, else reported ``UNKNOWN`` for now.
+    ``UNKNOWN`` before. Once the job is final every item is final: a status this library does
+    not know, or one still pending (the job stopped or failed before processing the item), is
+    kept as the server spelled it, not ok; before that, a non-final item is ``UNKNOWN`` for now.
     """
     ok, final = OK[kind], FINAL[kind]
-    known = ALL[kind]
     outcomes: list[ItemOutcome] = []
     for key in chunk.keys:
         item = items.get(key)
@@ -130,8 +130,7 @@ def item_outcomes(
             )
             continue
         spelled = item.processing.status
-        keep = spelled in final or (job_final and spelled not in known)
-        status = spelled if keep else UNKNOWN
+        status = spelled if spelled in final or job_final else UNKNOWN
         created = getattr(item, "created_analysis", None)
         outcomes.append(
             ItemOutcome(

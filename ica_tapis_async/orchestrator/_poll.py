@@ -44,7 +44,8 @@ class ItemPoller:
         the interval backs off, and after a few still polls the batch's job is checked, so a
         stopped or failed job is not waited on until the deadline. Items the pending filter
         cannot see (a status this library does not know, or an item list still empty right
-        after the create) are waited on, with backoff, until the job is final.
+        after the create) are waited on, with backoff, until the job is final. Once the job is
+        final so are its items, pending ones included: they will never move again.
         """
         resource = self._resource(kind)
         backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
@@ -71,15 +72,18 @@ class ItemPoller:
                             assumed=COMMON[kind], job_final=True,
                         )  # fmt: skip
                         return outcomes, True
-                items = {
-                    item_key(kind, it): it
-                    async for it in self._items(resource, batch_id, page_size=1000)
-                }
+                items = await self._read_all(kind, resource, batch_id)
                 complete = all(
                     key in items and items[key].processing.status in final for key in chunk.keys
                 )
                 if not complete and job_final is None:
                     job_final = await self._job_final(resource, batch_id)
+                    if job_final and any(
+                        it.processing.status in pending_statuses for it in items.values()
+                    ):
+                        # Read before the job was seen final, these pending items may have
+                        # moved since: read again, so the status kept as final is the last.
+                        items = await self._read_all(kind, resource, batch_id)
                 if complete or job_final or now >= deadline:
                     outcomes = item_outcomes(
                         kind, chunk, batch_id, items, resubmitted=resubmitted,
@@ -95,6 +99,12 @@ class ItemPoller:
             if last is None or pending != last[1]:
                 still = 0
             last = (now, pending)
+
+    async def _read_all(self, kind: Kind, resource: Any, batch_id: str) -> dict[str, ItemView]:
+        """Every item of the batch by its input key, 1,000 a page."""
+        return {
+            item_key(kind, it): it async for it in self._items(resource, batch_id, page_size=1000)
+        }
 
     async def _job_final(self, resource: Any, batch_id: str) -> bool:
         """Whether the batch's job is final (``False`` when the batch has no job)."""

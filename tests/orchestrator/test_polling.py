@@ -128,7 +128,10 @@ async def test_next_poll_is_timed_for_the_expected_end() -> None:
 
 
 async def test_a_stopped_job_is_not_waited_on() -> None:
-    """Items that stop moving make the poller look at the job; a final job ends the wait."""
+    """Items that stop moving make the poller look at the job; a final job ends the wait, and
+    its items are final too: one still RUNNING when the job STOPPED is kept as the server
+    spelled it (not ok), not UNKNOWN, since the job will never move it again, and the chunk is
+    done (an UNKNOWN chunk would be polled again by every re-run with the journal)."""
     sleeps: list[float] = []
 
     async def fake_sleep(delay: float) -> None:
@@ -167,8 +170,27 @@ async def test_a_stopped_job_is_not_waited_on() -> None:
     async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
         orch = ita.BatchOrchestrator(ica, PROJECT, sleep=fake_sleep, poll_initial=0.5)
         report = await orch.create_analyses([nextflow("a")])
-    assert report.counts == {"UNKNOWN": 1}
+    assert report.counts == {"RUNNING": 1}
+    assert not report.ok
     assert len(sleeps) == 3
+
+
+async def test_items_read_before_the_job_was_seen_final_are_read_again() -> None:
+    """Pending items are final once the job is, but only as the job left them: an item read
+    RUNNING just before the job was seen final may have finished meanwhile, so the items
+    are read once more instead of freezing the stale status."""
+    items = re.compile(re.escape(f"{BASE}/{BATCH}/items") + r"\?.*")
+    http = FakeTransport()
+    http.post(BASE, status=201, payload={"id": BATCH})
+    http.get(items, payload=pending_page(1))  # at the deadline: read all, then ask the job
+    http.get(items, payload={"items": [item("a", "RUNNING")], "nextPageToken": None})
+    http.get(f"{BASE}/{BATCH}", payload={"id": BATCH, "job": job("SUCCEEDED")})
+    http.get(items, payload={"items": [item("a", "SUCCEEDED")], "nextPageToken": None})
+    async with ita.IcaClient(ICA, transport=http, api_key="k") as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, poll_timeout=0)
+        report = await orch.create_analyses([nextflow("a")])
+    assert report.counts == {"SUCCEEDED": 1}
+    assert report.requests == 1 + 1 + 1 + 1 + 1  # create, probe, read, job, read again
 
 
 LINK = f"{ICA}/api/projects/{PROJECT}/dataLinkingBatch"

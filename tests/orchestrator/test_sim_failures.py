@@ -3,6 +3,8 @@ children, 409 "still in progress" from an idempotency window, and the ALREADY_LI
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 
 import ica_tapis_async as ita
@@ -13,12 +15,14 @@ from .helpers import PROJECT, orchestrator
 PIPELINE = "6c2b3a8e-0d4f-4e1a-9b7c-5a3e2d1f0c9b"
 FAST = ita.RetryPolicy(max_attempts=8, total_timeout=60, initial_backoff=0.01, max_backoff=0.05)
 STOPPED_INFO = "The job was stopped before this item was processed."
+PENDING = {"INITIALISED", "WAITING_RESOURCES", "RUNNING"}
 
 
 async def test_stopped_job_reports_its_unprocessed_items() -> None:
     """A job that stops with items pending: the processed items keep their outcome, the rest
-    are reported as not done with the server's explanation, and the run does not wait for
-    poll_timeout."""
+    are final too, reported as the server left them (a pending status such as
+    WAITING_RESOURCES, not UNKNOWN: the job will never move them again), not ok, with the
+    server's explanation and their input, and the run does not wait for poll_timeout."""
     async with (
         Simulator(seed=2, stop_rate=1.0, stop_pending_share=0.25) as sim,
         ita.IcaClient(sim.ica_url, api_key="k", retry=FAST) as ica,
@@ -32,8 +36,34 @@ async def test_stopped_job_reports_its_unprocessed_items() -> None:
         assert not report.ok
         assert {f.key for f in report.failures} == set(ids[30:])
         assert all(not f.ok and f.info == STOPPED_INFO for f in report.failures)
-        assert all(f.status != "LINKED" for f in report.failures)
+        assert all(f.status in PENDING for f in report.failures)
+        assert all(f.request == f.key for f in report.failures)
         assert sim.links(PROJECT) == linked
+
+
+async def test_stopped_job_is_final_in_the_journal(tmp_path: Path) -> None:
+    """A stopped job's pending items are final: the chunk is done in the SQLite journal, so
+    a re-run on it replays the same report without polling a batch that will never move."""
+    journal = tmp_path / "run.sqlite"
+    async with (
+        Simulator(seed=3, stop_rate=1.0, stop_pending_share=0.5) as sim,
+        ita.IcaClient(sim.ica_url, api_key="k", retry=FAST) as ica,
+    ):
+        ids = [f"fil.t{i:03d}" for i in range(20)]
+        with anyio.fail_after(20):
+            first = await orchestrator(ica, journal=journal, poll_timeout=600).link(ids)
+        assert first.counts.get("LINKED") == 10
+        assert {f.status for f in first.failures} <= PENDING
+        assert "UNKNOWN" not in first.counts
+        requests = sim.stats.requests
+        with anyio.fail_after(20):
+            second = await orchestrator(ica, journal=journal, poll_timeout=600).link(ids)
+        assert sim.stats.requests == requests  # replayed from the journal: no poll at all
+        assert second.run_id == first.run_id
+        assert second.counts == first.counts
+        assert [(f.key, f.status, f.info) for f in second.failures] == [
+            (f.key, f.status, f.info) for f in first.failures
+        ]
 
 
 async def test_transfer_orchestrator_reports_which_file_failed_and_why() -> None:
