@@ -171,8 +171,7 @@ class BatchOrchestrator:
 
         Raises:
             RequestValidationError: a repeated user reference, or another bad request.
-            IdempotencyConflictError: a chunk's key was already used with another body (the
-                journal or run id belongs to another input).
+            JournalMismatchError: the journal's run was recorded with other input.
         """
         return await self._report("analysis", items)
 

@@ -77,12 +77,14 @@ class Sender:
 
         A 409 ("the original request is still in progress") is waited out with the same key,
         up to ``poll_timeout``; then the chunk is ``IN_DOUBT``. A 422 on the first use of a
-        fresh key is a validation error of the chunk (``REJECTED``); on a key sent before it is
-        an :class:`IdempotencyConflictError`. A create that failed after an answer was lost is
+        fresh key is a validation error of the chunk (``REJECTED``). On a key sent before it is
+        too: the key embeds the digest of the body and the journal refuses a chunk whose digest
+        changed, so this key was only ever sent with this very body, and a server that keeps
+        keys answers a replay with what it answered first (here the chunk's own 422), never
+        "reused with another body". A create that failed after an answer was lost is
         ``IN_DOUBT``, never ``NOT_SUBMITTED``.
 
         Raises:
-            IdempotencyConflictError: a 422 for a key this run sent before.
             AuthenticationError, PermissionDeniedError, NotFoundError: every chunk would fail
                 alike; a corrected re-run must send them, so nothing is recorded as final.
         """
@@ -113,9 +115,13 @@ class Sender:
                     )
                 await self.sleep(backoff.next(changed=False))
             except IdempotencyConflictError as exc:
-                if first_use:
-                    return SendResult(None, lost, REJECTED, str(exc))
-                raise
+                why = str(exc)
+                if not first_use:
+                    why += (
+                        f" (Idempotency-Key {key} was sent before with this same body: this is "
+                        "the server's stored refusal of the chunk, not a key conflict)"
+                    )
+                return SendResult(None, lost, REJECTED, why)
             except (AuthenticationError, PermissionDeniedError, NotFoundError):
                 raise
             except (APIStatusError, APIConnectionError) as exc:

@@ -130,13 +130,6 @@ class CrashBeforeDone(MemoryJournal):
         await super().mark_done(lease, outcomes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a validation 422 met again after a crash before mark_done is taken for an "
-    "IdempotencyConflictError (first_use is False), so the run can never be resumed; the key "
-    "embeds the body digest, so a same-key conflict cannot be told from a validation error "
-    "without the server's problem type, and test_faults pins the conflict for a re-sent key",
-)
 async def test_a_rejected_chunk_killed_before_it_was_recorded_does_not_block_the_run() -> None:
     """Chunk refused with a validation 422 (REJECTED), killed before the journal recorded it:
     the resume meets the same 422 and must report REJECTED again, not abort every resume."""

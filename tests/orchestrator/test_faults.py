@@ -169,8 +169,10 @@ async def test_a_422_on_a_fresh_key_rejects_that_chunk_and_the_run_goes_on() -> 
     assert report.failures[0].key == "a"
 
 
-async def test_a_422_on_a_key_sent_before_is_a_conflict() -> None:
-    """A 422 for a key the journal says was sent before is IdempotencyConflictError."""
+async def test_a_422_on_a_key_sent_before_is_the_chunks_own_refusal() -> None:
+    """A 422 for a key the journal says was sent before is REJECTED, not a conflict: the key
+    embeds the body's digest and the journal refuses changed input, so the key was only ever
+    sent with this body and the 422 is the server's stored refusal of it."""
     journal = MemoryJournal()
     http = FakeTransport()
     http.post(ANALYSES, exception=ConnectionResetError("reset"))
@@ -180,8 +182,9 @@ async def test_a_422_on_a_key_sent_before_is_a_conflict() -> None:
         orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
         first = await orch.create_analyses([nextflow("a")])
         assert first.counts == {"IN_DOUBT": 1}
-        with pytest.raises(ita.IdempotencyConflictError):
-            await orch.create_analyses([nextflow("a")])
+        second = await orch.create_analyses([nextflow("a")])
+    assert second.counts == {"REJECTED": 1}
+    assert "stored refusal of the chunk, not a key conflict" in (second.failures[0].info or "")
 
 
 async def test_keys_older_than_the_server_remembers_are_not_resent_silently(
