@@ -1,4 +1,5 @@
-"""The SQLite journal's tables and the conversions between rows and records."""
+"""The journal tables' columns and the row <-> record conversions the SQLite and PostgreSQL
+journals share; the SQLite schema."""
 
 from __future__ import annotations
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, TypeVar
 
 import anyio
 
 from .._redact import redact_url
-from ._journal_protocol import ChunkRecord, ChunkState, RunRecord
+from ._journal_rows import CHUNK_COLUMNS
+from ._journal_rows import chunk_of as chunk_row
+from ._journal_rows import run_of as run_row
 from ._postgres_schema import migrate
 
 __all__ = (
@@ -32,35 +34,10 @@ log = logging.getLogger("ica_tapis_async.journal")
 T = TypeVar("T")
 
 NOW: Final = "extract(epoch from clock_timestamp())::float8"
-CHUNK_COLUMNS: Final = (
-    "idx, key, digest, state, batch_id, attempts, first_sent, resubmitted, in_doubt, owner, "
-    "token, expires"
-)
 RUN_COLUMNS: Final = "run_id, kind, project_id, fingerprint, started, finished"
 OUTCOME_COLUMNS: Final = (
     "run_id, idx, pos, kind, key, status, ok, info, batch_id, item_id, resubmitted, analysis_id"
 )
-
-
-def chunk_row(row: Sequence[Any]) -> ChunkRecord:
-    return ChunkRecord(
-        index=int(row[0]),
-        key=str(row[1]),
-        digest=str(row[2]),
-        state=cast(ChunkState, row[3]),
-        batch_id=row[4],
-        attempts=int(row[5]),
-        first_sent_at=row[6],
-        resubmitted=bool(row[7]),
-        in_doubt=bool(row[8]),
-        owner=row[9],
-        lease_token=int(row[10]),
-        lease_expires_at=row[11],
-    )
-
-
-def run_row(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4], row[5])
 
 
 async def one(conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
