@@ -24,24 +24,18 @@ class RateLimiter(Protocol):
     @property
     def rate(self) -> float | None:
         """The rate requests are paced at now (per second), or ``None`` when unpaced."""
-        ...
 
     def slot(self) -> AbstractAsyncContextManager[None]:
         """Wait for an in-flight slot and a token; hold the slot while the request runs."""
-        ...
 
     async def record_success(self) -> None:
         """Report an answer that was not throttled (lets a cut rate recover)."""
-        ...
 
     async def record_throttle(self) -> None:
         """Report a throttled answer (cuts the rate once per congestion event)."""
-        ...
 
     async def pause_for(self, seconds: float) -> None:
         """Hold back every new slot for ``seconds`` from now (a server's ``Retry-After``)."""
-        ...
 
     async def aclose(self) -> None:
         """Release what the limiter holds (connections, background tasks); idempotent."""
-        ...

@@ -231,11 +231,9 @@ class Journal(Protocol):
             JournalMismatchError: ``run_id`` exists with another kind, project or fingerprint;
                 or, without ``run_id``, an unfinished run with chunks has another fingerprint.
         """
-        ...
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or ``None``."""
-        ...
 
     async def claim(
         self, run_id: str, index: int, *, key: str, digest: str, owner: str, ttl_s: float
@@ -252,11 +250,9 @@ class Journal(Protocol):
                 ``key`` is not compared (it is derived from the run id and the digest).
             ValueError: ``ttl_s <= 0`` or the run does not exist.
         """
-        ...
 
     async def renew(self, lease: Lease, ttl_s: float) -> Lease:
         """Heartbeat: extend the lease to ``now + ttl_s``; same token. Fenced."""
-        ...
 
     async def release(self, lease: Lease) -> None:
         """Give the chunk up without finishing it (it stays resumable for any claimer).
@@ -264,7 +260,6 @@ class Journal(Protocol):
         Does nothing if the lease is no longer current (it was taken over): releasing must never
         undo another holder's claim.
         """
-        ...
 
     async def mark_sending(self, lease: Lease) -> ChunkRecord:
         """Record, before a create is sent, that it may reach the server. Fenced.
@@ -273,46 +268,36 @@ class Journal(Protocol):
         was already ``sending`` or ``submitted`` before (a re-send), ``resubmitted`` is set.
         Returns the new record.
         """
-        ...
 
     async def mark_resubmitted(self, lease: Lease) -> None:
         """Set the sticky ``resubmitted`` flag (a lost answer was seen). Fenced."""
-        ...
 
     async def mark_in_doubt(self, lease: Lease) -> None:
         """Set ``in_doubt`` (fate unknown, deliberately not re-sent); the state is unchanged
         and the chunk stays resumable. Fenced."""
-        ...
 
     async def mark_submitted(self, lease: Lease, batch_id: str) -> None:
         """Record the server's batch (task) id: ``state = submitted``, ``in_doubt`` cleared.
         Fenced."""
-        ...
 
     async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
         """Store the chunk's outcomes and set ``state = done``, releasing the lease, all in one
         transaction (either everything is written or nothing). Fenced: a worker whose lease
         was lost cannot overwrite the outcomes of the chunk's new holder."""
-        ...
 
     async def get_chunk(self, run_id: str, index: int) -> ChunkRecord | None:
         """The chunk's record, or ``None``."""
-        ...
 
     async def chunks(self, run_id: str) -> list[ChunkRecord]:
         """Every chunk record of the run, by index."""
-        ...
 
     async def outcomes(self, run_id: str, index: int) -> list[ItemOutcome]:
         """The outcomes stored by ``mark_done``, in the order given (``[]`` if not done).
 
         Every field of :class:`ItemOutcome` except ``request`` round-trips unchanged."""
-        ...
 
     async def finish_run(self, run_id: str) -> None:
         """Set the run's ``finished_at`` (idempotent: the first time is kept)."""
-        ...
 
     async def aclose(self) -> None:
         """Release connections; the journal is not used afterwards."""
-        ...
