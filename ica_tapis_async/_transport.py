@@ -60,11 +60,9 @@ class Transport(Protocol):
             APITimeoutError: the attempt ran out of time.
             APIConnectionError: no answer could be had or read.
         """
-        ...
 
     async def aclose(self) -> None:
         """Release the connections this transport owns; idempotent."""
-        ...
 
 
 @functools.lru_cache(maxsize=64)
