@@ -74,6 +74,7 @@ class PostgresStore:
         try:
             import psycopg
             import psycopg.conninfo
+            import psycopg.errors
             from psycopg_pool import AsyncConnectionPool
         except ImportError as exc:
             raise ImportError(
@@ -86,7 +87,12 @@ class PostgresStore:
             psycopg.conninfo.conninfo_to_dict(dsn)
         except psycopg.ProgrammingError:
             raise ValueError(f"dsn {self.url!r} is not a valid PostgreSQL URL") from None
-        self._retryable: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+        # A session the server ended for idling in a transaction (this process was frozen
+        # past stall_timeout) is a lost connection too, though psycopg files it elsewhere.
+        self._retryable: tuple[type[BaseException], ...] = (
+            psycopg.OperationalError,
+            psycopg.errors.IdleInTransactionSessionTimeout,
+        )
         self._retries = retries
         stall_ms = max(1, round(stall_timeout * 1000))
         self._pool: Any = AsyncConnectionPool(

@@ -54,6 +54,24 @@ async def test_dropped_connections_are_retried(pg_dsn: str) -> None:
         assert [o.key for o in await journal.outcomes("r", 0)] == ["fil.1"]
 
 
+async def test_a_session_ended_for_idling_in_a_transaction_is_retried(pg_dsn: str) -> None:
+    import anyio
+
+    attempts: list[int] = []
+
+    async def stalls_once(conn: object) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            await anyio.sleep(0.6)  # frozen mid-transaction past stall_timeout (SIGSTOP, GC)
+        cursor = await conn.execute("SELECT 7")  # type: ignore[attr-defined]
+        row = await cursor.fetchone()
+        return int(row[0])
+
+    async with ita.PostgresJournal(pg_dsn, stall_timeout=0.2) as journal:
+        assert await journal._store.call(stalls_once) == 7
+    assert len(attempts) == 2
+
+
 async def test_a_stolen_lease_cannot_write(pg_dsn: str) -> None:
     async with ita.PostgresJournal(pg_dsn) as slow, ita.PostgresJournal(pg_dsn) as fast:
         await slow.open_run("link", "p", "r", "f")
