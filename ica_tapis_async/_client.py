@@ -14,11 +14,12 @@ import attrs
 
 from ._auth import ApiKeyAuth, IcaAuth, Secret, TapisAuth
 from ._concurrency import RateLimiter
-from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts, without_password
+from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
 from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
 from ._errors import RequestValidationError
+from ._redact import redact_url
 from ._session import ClientMetrics, Dispatcher, _Auth
 from ._telemetry import Telemetry
 from ._transport import AiohttpTransport, Transport
@@ -77,7 +78,7 @@ def _config(
 ) -> ClientConfig:
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise RequestValidationError(
-            f"must be an http(s) URL, got {without_password(base_url)!r}", field="base_url"
+            f"must be an http(s) URL, got {redact_url(str(base_url))!r}", field="base_url"
         )
     config = ClientConfig(
         base_url=base_url.rstrip("/"),
@@ -186,7 +187,7 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         auth = self._dispatcher.auth
-        url = without_password(self.config.base_url)
+        url = redact_url(self.config.base_url)
         return f"{type(self).__name__}(base_url={url!r}, auth={auth!r})"
 
 

@@ -7,13 +7,13 @@ the session resolves them in one place.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TypedDict
 
 import attrs
 
 from ._errors import RequestValidationError
+from ._redact import redact_url
 
 __all__ = (
     "ClientConfig",
@@ -22,13 +22,6 @@ __all__ = (
     "RetryPolicy",
     "Timeouts",
 )
-
-
-def without_password(url: object) -> object:
-    """``url`` with the password of a ``user:password@`` masked, for reprs and errors."""
-    if not isinstance(url, str):
-        return url
-    return re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:********@", url)
 
 
 def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float | None) -> None:
@@ -132,7 +125,7 @@ class ClientConfig:
             Once any answer has arrived this never triggers.
     """
 
-    base_url: str = attrs.field(repr=lambda url: repr(without_password(url)))
+    base_url: str = attrs.field(repr=lambda url: repr(redact_url(url)))
     timeouts: Timeouts = attrs.field(factory=Timeouts)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     rate_limit: RateLimitPolicy = attrs.field(factory=RateLimitPolicy)

@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._redact import redact_url
+
 if TYPE_CHECKING:
     from .models import Problem
 
@@ -82,6 +84,10 @@ class APIError(IcaTapisError):
     """
 
     def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        if "@" in url or "password" in url.lower():
+            # A base URL may carry user info (a proxy's credentials): never in error text.
+            safe = redact_url(url)
+            message, url = message.replace(url, safe), safe
         super().__init__(message)
         self.message = message
         self.method = method
@@ -221,8 +227,11 @@ class ServerUnreachableError(APIConnectionError):
     """
 
     def __init__(self, message: str, *, base_url: str, method: str = "", url: str = "") -> None:
-        super().__init__(message, method=method, url=url, connect_failed=True)
-        self.base_url = base_url
+        safe = redact_url(base_url)
+        super().__init__(
+            message.replace(base_url, safe), method=method, url=url, connect_failed=True
+        )
+        self.base_url = safe
 
 
 class ResponseValidationError(APIError):

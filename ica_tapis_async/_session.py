@@ -28,6 +28,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._reachability import Reachability
+from ._redact import redact_url
 from ._telemetry import Telemetry, server_of
 from ._telemetry._calls import Call, NoopCall
 from ._transport import RawResponse, Transport
@@ -196,7 +197,10 @@ class Dispatcher:
 
             if response.status < 400:
                 await self.limiter.record_success()
-                log.debug("%s %s -> %s", request.method, request.url, response.status)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "%s %s -> %s", request.method, redact_url(request.url), response.status
+                    )
                 return response
 
             body = _decode_error_body(response)
@@ -264,7 +268,9 @@ class Dispatcher:
             if hop is None:
                 return response
             if hop.cross_origin:
-                redirect_log.warning("redirect to another origin %s: credentials dropped", hop.url)
+                redirect_log.warning(
+                    "redirect to another origin %s: credentials dropped", redact_url(hop.url)
+                )
             method, url, headers, body = hop.method, hop.url, hop.headers, hop.body
         raise APIConnectionError(
             f"more than {self.config.max_redirects} redirects", method=method, url=url
@@ -285,7 +291,7 @@ class Dispatcher:
         log.info(
             "retrying %s %s after %s (attempt %d, waiting %.2fs)",
             request.method,
-            request.url,
+            redact_url(request.url),
             f"HTTP {why}" if why.isdigit() else why,
             attempt,
             delay,
