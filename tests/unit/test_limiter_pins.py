@@ -386,6 +386,27 @@ async def test_slot_is_granted_exactly_when_the_pause_ends() -> None:
     assert clock.sleeps == []
 
 
+async def test_a_free_token_at_the_end_of_a_pause_is_taken_without_yielding() -> None:
+    """When the pause is over and a token is there, ``slot()`` enters at once: no other task
+    runs first (the fast path that keeps the limiter's cost per request small)."""
+    clock = FakeClock()
+    limiter = make(clock, rate=10, burst=5)
+    await limiter.pause_for(2.0)
+    clock.now += 2.0
+    others_ran: list[bool] = []
+    ran = False
+
+    async def other() -> None:
+        nonlocal ran
+        ran = True
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(other)
+        async with limiter.slot():
+            others_ran.append(ran)
+    assert others_ran == [False]
+
+
 async def test_a_zero_pause_changes_nothing() -> None:
     """``pause_for(0)`` sets no pause."""
     limiter = make(FakeClock())
