@@ -52,3 +52,16 @@ def test_server_unreachable_error_hides_the_password_of_its_base_url() -> None:
     error = ita.ServerUnreachableError(f"cannot reach {base}", base_url=base)
     assert str(error) == "cannot reach https://user:***@ica.example.org/ica/rest"
     assert error.base_url == "https://user:***@ica.example.org/ica/rest"
+
+
+def test_a_password_in_a_query_is_hidden_too() -> None:
+    url = "https://ica.example.org/ica/rest/api/x?password=s3cret&page=2"
+    error = ita.APIError(f"GET {url} -> 400 Bad Request", method="GET", url=url)
+    assert error.url == "https://ica.example.org/ica/rest/api/x?password=***&page=2"
+    assert str(error) == f"GET {error.url} -> 400 Bad Request"
+
+
+def test_a_url_without_credentials_is_kept_exactly() -> None:
+    url = "https://ica.example.org/ica/rest/api/x?"  # redaction would drop the empty query
+    error = ita.APIError(f"GET {url} -> 400", method="GET", url=url)
+    assert (error.url, str(error)) == (url, f"GET {url} -> 400")
