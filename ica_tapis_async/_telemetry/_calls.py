@@ -220,9 +220,12 @@ class Call:
             )
         if self._waited:
             site.wait.value += self._waited
-        if self._pending is None:
+        pending = self._pending
+        if pending is None:
             return
-        _PENDING.reset(self._pending)
+        # Ended: a task started inside this call that outlives it must not open its span.
+        self._pending = None
+        _PENDING.reset(pending)
         trace, context, client = trace_api()
         span = self._span
         if (
@@ -276,7 +279,7 @@ class Call:
 
     def open_span(self) -> Any:
         """Make the call's span now (started when the call began) and make it current; the
-        same span from then on. ``None`` when tracing is off."""
+        same span from then on. ``None`` when tracing is off or the call has ended."""
         if self._span is None and self._pending is not None:
             trace, context, client = trace_api()
             site = self._site

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import time
 
 import attrs
@@ -263,3 +264,23 @@ def test_a_retry_makes_the_call_current_for_its_log_lines(otel: Otel) -> None:
     assert current.span_id == span.context.span_id
     assert dict(span.attributes or {})["http.request.resend_count"] == 1
     assert otel.count("http.client.request.duration") == 2
+
+
+def test_a_task_that_outlives_a_call_does_not_reopen_its_span(otel: Otel) -> None:
+    """A context copied inside a call (a task started there) and used after the call ended
+    makes its own root span, not a second span of the ended call."""
+    with otel.telemetry.call("ica", FakeRequest("GET", "getProjectDataLinkingBatch"), "h", 1) as c:
+        copied = contextvars.copy_context()
+        with c.attempt(c.waiting()) as attempt:
+            attempt.answered(200)
+
+    def later() -> None:
+        with otel.telemetry.call("ica", FakeRequest("POST", "createJwtToken"), "h", 1) as call:
+            sent = call.attempt(call.waiting())
+            with sent:
+                sent.answered(200)
+
+    copied.run(later)
+    assert len(otel.spans()) == 2
+    assert otel.span("ica.data_linking_batches.get").parent is None
+    assert otel.span("ica.tokens.create").parent is None
