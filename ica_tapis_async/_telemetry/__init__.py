@@ -10,7 +10,7 @@ from ._live import LiveSnapshot, LiveStats, PendingBatch
 from ._logging import JsonFormatter, ScrubbingFormatter, configure_logging
 from ._names import ATTR, METRICS, MetricDef, span_name
 from ._registry import MetricsRegistry, prometheus_name
-from ._runs import batch_known
+from ._runs import TaskScope, batch_known
 from ._scrub import scrub_text, scrub_url, server_of
 from ._server import serve_metrics
 
@@ -24,6 +24,7 @@ __all__ = (
     "MetricsRegistry",
     "PendingBatch",
     "ScrubbingFormatter",
+    "TaskScope",
     "Telemetry",
     "batch_known",
     "configure_logging",

@@ -9,12 +9,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from .._version import __version__
-from ._calls import Call, NoopCall
+from ._calls import Call, NoopCall, Site, trace_api
 from ._live import LiveStats
 from ._names import ATTR, METRICS, MetricDef, span_name
 from ._otel import is_real_provider, load_api, make_instruments
 from ._registry import MetricsRegistry
-from ._runs import ChunkScope, RunScope
+from ._runs import ChunkScope, RunScope, TaskScope
 
 __all__ = ("Telemetry",)
 
@@ -22,6 +22,7 @@ AttrValue = str | int | float | bool
 
 _NOOP = NoopCall()
 _RECHECK_S = 1.0
+_MAX_SITES = 4096  # (api, operation, method, server) combinations remembered; far more than used
 
 
 class _HasRate(Protocol):
@@ -67,9 +68,10 @@ class Telemetry:
         self._meter_provider = meter_provider
         self.registry = registry
         self.live = live
-        # Counter sums live here (the Prometheus registry when there is one); OpenTelemetry's
-        # observable instruments read them at collection time.
-        self._counts = registry if registry is not None else MetricsRegistry(buckets=())
+        #: Counter sums and the in-flight count live here (the Prometheus registry when there is
+        #: one); OpenTelemetry's observable instruments read them at collection time.
+        self.counts = registry if registry is not None else MetricsRegistry(buckets=())
+        self._sites: dict[tuple[str, str, str, str, int | None], Site] = {}
         self._tracer_cache: tuple[Any, Any] = (None, None)
         self._meter_cache: tuple[Any, Any] = (None, None)
         # Asking OpenTelemetry for its global providers reads os.environ each time: the answer
@@ -89,7 +91,8 @@ class Telemetry:
 
     def trace_api(self) -> tuple[Any, Any]:
         """``(opentelemetry.trace, opentelemetry.context)``; only called once a span exists."""
-        return _trace_api()
+        trace, context, _client = trace_api()
+        return trace, context
 
     def tracer(self) -> Any:
         """This library's tracer, or ``None`` when no SDK provider is there to record spans."""
@@ -117,7 +120,7 @@ class Telemetry:
         instruments = None
         if is_real_provider(provider):
             readers: dict[str, Any] = {
-                m.name: functools.partial(self._counts.series, m)
+                m.name: functools.partial(self.counts.series, m)
                 for m in METRICS.all()
                 if m.kind in ("counter", "updowncounter")
             }
@@ -139,7 +142,7 @@ class Telemetry:
     def add(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Add to a counter (read by every listener)."""
         self._instruments()  # registers the observable instruments with a newly set provider
-        self._counts.add(metric, value, attributes)
+        self.counts.add(metric, value, attributes)
 
     def record(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Record a histogram observation in every listener."""
@@ -175,22 +178,30 @@ class Telemetry:
     ) -> Call | NoopCall:
         """The scope of one logical call (all its attempts), to use as ``with``."""
         tracer = self.tracer()
-        quiet = self.registry is None and self.live is None
-        if tracer is None and quiet and self._instruments() is None:
+        instruments = self._instruments()
+        if tracer is None and instruments is None and self.registry is None and self.live is None:
             return _NOOP
-        base: dict[str, AttrValue] = {
-            ATTR.HTTP_METHOD: request.method,
+        operation = request.operation
+        method = request.method
+        key = (api, operation, method, server_address, server_port)
+        site = self._sites.get(key)
+        if site is None:
+            site = self._site(key)
+        return Call(self, tracer, instruments, site)
+
+    def _site(self, key: tuple[str, str, str, str, int | None]) -> Site:
+        api, operation, method, server_address, server_port = key
+        server: dict[str, AttrValue] = {
+            ATTR.HTTP_METHOD: method,
             ATTR.SERVER_ADDRESS: server_address,
         }
         if server_port is not None:
-            base[ATTR.SERVER_PORT] = server_port
-        operation: dict[str, AttrValue] = {
-            ATTR.API: api,
-            ATTR.OPERATION: request.operation or request.method,
-        }
-        return Call(
-            self, tracer, span_name(api, request.operation, request.method), base, operation
-        )
+            server[ATTR.SERVER_PORT] = server_port
+        names: dict[str, AttrValue] = {ATTR.API: api, ATTR.OPERATION: operation or method}
+        if len(self._sites) >= _MAX_SITES:
+            self._sites.clear()  # unknown operation ids from a caller: do not grow for ever
+        site = self._sites[key] = Site(self, span_name(api, operation, method), server, names)
+        return site
 
     def run(self, kind: str, run_id: str) -> RunScope:
         """The scope of an orchestrator run, to use as ``with``."""
@@ -200,12 +211,9 @@ class Telemetry:
         """The scope of one chunk from submit to last poll, to use as ``with``."""
         return ChunkScope(self, kind, run_id, index, items)
 
-
-@functools.cache
-def _trace_api() -> tuple[Any, Any]:
-    from opentelemetry import context, trace
-
-    return trace, context
+    def task(self, kind: str, run_id: str, index: int) -> TaskScope:
+        """The scope of one transfer task from create to final status, to use as ``with``."""
+        return TaskScope(self, kind, run_id, index)
 
 
 def _rate_of(ref: weakref.ref[_HasRate]) -> float | None:

@@ -36,6 +36,11 @@ class _Attr:
     CHUNK_STATE: Final = "ica_tapis.chunk.state"
     BATCH_ID: Final = "ica_tapis.batch.id"
     ITEM_STATUS: Final = "ica_tapis.item.status"
+    TASK_INDEX: Final = "ica_tapis.task.index"
+    TASK_UUID: Final = "ica_tapis.task.uuid"
+    TASK_STATUS: Final = "ica_tapis.task.status"
+    TASK_FILES: Final = "ica_tapis.task.transfers"
+    TASK_FILES_DONE: Final = "ica_tapis.task.transfers.complete"
     #: prefix of the per-status item counts on run and chunk spans (``ica_tapis.items.LINKED``)
     ITEMS_PREFIX: Final = "ica_tapis.items."
 
@@ -128,7 +133,7 @@ class _Metrics:
         "ica_tapis.orchestrator.items",
         "counter",
         "{item}",
-        "Orchestrator items by final status",
+        "Orchestrator items by final status (a transfer run's items are its Tapis tasks)",
         (ATTR.KIND, ATTR.ITEM_STATUS),
     )
 

@@ -40,9 +40,12 @@ def is_real_provider(provider: object) -> bool:
 class Instruments:
     """The instruments of one meter, by metric name.
 
-    Counters are kept in this process (a dict addition per measurement) and reported through
-    observable instruments when the SDK collects: a request then pays for one synchronous SDK
-    measurement (its duration), not five.
+    Counters and the in-flight count are kept in this process (an addition to a series the
+    caller holds) and reported through observable instruments when the SDK collects: a request
+    pays for one synchronous SDK measurement, its duration.
+
+    Attributes:
+        duration: the ``http.client.request.duration`` histogram.
     """
 
     def __init__(self, meter: Any, readers: Mapping[str, GaugeReader]) -> None:
@@ -61,12 +64,15 @@ class Instruments:
                     metric.name, unit=metric.unit, description=metric.description
                 )
                 continue
+            # One callback per instrument, called at collection time only.
             observable[metric.kind](
                 metric.name,
                 callbacks=[_observer(readers[metric.name], observation)],
                 unit=metric.unit,
                 description=metric.description,
             )
+
+        self.duration = self.histograms[METRICS.REQUEST_DURATION.name]
 
     def record(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Record a histogram observation."""

@@ -15,7 +15,7 @@ from typing import Final
 
 from ._names import MetricDef
 
-__all__ = ("DEFAULT_BUCKETS", "MetricsRegistry", "prometheus_name")
+__all__ = ("DEFAULT_BUCKETS", "Cell", "HistogramCell", "MetricsRegistry", "prometheus_name")
 
 AttrValue = str | int | float | bool
 Key = tuple[tuple[str, AttrValue], ...]  # attributes as recorded, sorted
@@ -64,13 +64,31 @@ def _labels(key: Iterable[tuple[str, AttrValue]]) -> Labels:
     return tuple(sorted((_INVALID.sub("_", k), str(v)) for k, v in key))
 
 
-class _Histogram:
-    __slots__ = ("count", "counts", "sum")
+class Cell:
+    """One counter series: a caller that adds to it often keeps it (no key to build each time)."""
 
-    def __init__(self, buckets: int) -> None:
-        self.counts = [0] * (buckets + 1)  # the last one is +Inf
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+
+class HistogramCell:
+    """One histogram series; :meth:`observe` counts a value in it."""
+
+    __slots__ = ("_bounds", "count", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.count = 0
         self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        """Count ``value`` in its bucket."""
+        self.counts[bisect.bisect_left(self._bounds, value)] += 1
+        self.count += 1
+        self.sum += value
 
 
 class MetricsRegistry:
@@ -85,28 +103,41 @@ class MetricsRegistry:
     def __init__(self, buckets: Iterable[float] = DEFAULT_BUCKETS) -> None:
         self._buckets = tuple(sorted(buckets))
         self._defs: dict[str, MetricDef] = {}
-        self._sums: dict[str, dict[Key, float]] = {}
-        self._histograms: dict[str, dict[Key, _Histogram]] = {}
+        self._sums: dict[str, dict[Key, Cell]] = {}
+        self._histograms: dict[str, dict[Key, HistogramCell]] = {}
         self._gauges: dict[str, Callable[[], Iterable[tuple[float, Mapping[str, AttrValue]]]]] = {}
 
     def add(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Add ``value`` to a counter or up-down counter."""
-        self._defs.setdefault(metric.name, metric)
-        series = self._sums.setdefault(metric.name, {})
+        self.cell(metric, attributes).value += value
+
+    def cell(self, metric: MetricDef, attributes: Mapping[str, AttrValue]) -> Cell:
+        """The series of a counter for ``attributes``, made on first use."""
+        series = self._sums.get(metric.name)
+        if series is None:
+            self._defs.setdefault(metric.name, metric)
+            series = self._sums[metric.name] = {}
         key = _key(attributes)
-        series[key] = series.get(key, 0.0) + value
+        cell = series.get(key)
+        if cell is None:
+            cell = series[key] = Cell()
+        return cell
 
     def record(self, metric: MetricDef, value: float, attributes: Mapping[str, AttrValue]) -> None:
         """Record one histogram observation."""
-        self._defs.setdefault(metric.name, metric)
-        series = self._histograms.setdefault(metric.name, {})
+        self.histogram(metric, attributes).observe(value)
+
+    def histogram(self, metric: MetricDef, attributes: Mapping[str, AttrValue]) -> HistogramCell:
+        """The series of a histogram for ``attributes``, made on first use."""
+        series = self._histograms.get(metric.name)
+        if series is None:
+            self._defs.setdefault(metric.name, metric)
+            series = self._histograms[metric.name] = {}
         key = _key(attributes)
         histogram = series.get(key)
         if histogram is None:
-            histogram = series[key] = _Histogram(len(self._buckets))
-        histogram.counts[bisect.bisect_left(self._buckets, value)] += 1
-        histogram.count += 1
-        histogram.sum += value
+            histogram = series[key] = HistogramCell(self._buckets)
+        return histogram
 
     def observe(
         self,
@@ -119,15 +150,16 @@ class MetricsRegistry:
 
     def value(self, metric: MetricDef, **attributes: AttrValue) -> float:
         """The current value of a counter series (0 when never recorded); for tests and views."""
-        return self._sums.get(metric.name, {}).get(_key(attributes), 0.0)
+        cell = self._sums.get(metric.name, {}).get(_key(attributes))
+        return 0.0 if cell is None else cell.value
 
     def series(self, metric: MetricDef) -> list[tuple[float, dict[str, AttrValue]]]:
         """Every series of a counter: its value and its attributes."""
-        return [(value, dict(key)) for key, value in self._sums.get(metric.name, {}).items()]
+        return [(cell.value, dict(key)) for key, cell in self._sums.get(metric.name, {}).items()]
 
     def total(self, metric: MetricDef) -> float:
         """A counter's sum over every attribute set."""
-        return sum(self._sums.get(metric.name, {}).values())
+        return sum(cell.value for cell in self._sums.get(metric.name, {}).values())
 
     def render(self) -> str:
         """The registry in the Prometheus text exposition format (version 0.0.4)."""
@@ -141,7 +173,7 @@ class MetricsRegistry:
                 for value, attributes in self._gauges[name]():
                     lines.append(_sample(prom, _labels(attributes.items()), value))
             sums = self._sums.get(name, {})
-            for labels, total in sorted((_labels(k), v) for k, v in sums.items()):
+            for labels, total in sorted((_labels(k), c.value) for k, c in sums.items()):
                 lines.append(_sample(prom, labels, total))
             histograms = self._histograms.get(name, {})
             for labels, histogram in sorted(

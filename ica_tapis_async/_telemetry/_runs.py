@@ -13,7 +13,7 @@ from ._scrub import scrub_text
 if TYPE_CHECKING:
     from ._facade import Telemetry
 
-__all__ = ("ChunkScope", "RunScope", "batch_known")
+__all__ = ("ChunkScope", "RunScope", "TaskScope", "batch_known")
 
 AttrValue = str | int | float | bool
 
@@ -61,9 +61,10 @@ class _SpanScope:
 
     def counts(self, counts: Mapping[str, int]) -> None:
         """Item counts per status as ``ica_tapis.items.<STATUS>`` attributes."""
-        if self._span is not None:
-            for status, count in counts.items():
-                self._span.set_attribute(ATTR.ITEMS_PREFIX + status, count)
+        if self._span is not None and counts:
+            self._span.set_attributes(
+                {ATTR.ITEMS_PREFIX + status: count for status, count in counts.items()}
+            )
 
 
 class RunScope(_SpanScope):
@@ -169,4 +170,63 @@ class ChunkScope(_SpanScope):
                 self._telemetry.add(
                     METRICS.ITEMS, count, {ATTR.KIND: self._kind, ATTR.ITEM_STATUS: status}
                 )
+        self._unpend()
+
+
+class TaskScope(_SpanScope):
+    """One Tapis transfer task of a run, from its create (or its uuid found in the journal) to
+    its final status; its requests are its children."""
+
+    def __init__(self, telemetry: Telemetry, kind: str, run_id: str, index: int) -> None:
+        super().__init__(
+            telemetry,
+            f"orchestrator.{kind}.task",
+            {ATTR.KIND: kind, ATTR.RUN_ID: run_id, ATTR.TASK_INDEX: index},
+        )
+        self._kind = kind
+        self._index = index
+        self._pending = False
+
+    def __enter__(self) -> TaskScope:
+        self._open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._unpend()
+        self._close(exc)
+
+    def _unpend(self) -> None:
+        live = self._telemetry.live
+        if self._pending and live is not None:
+            live.batch_finished(self._kind, self._index)
+        self._pending = False
+
+    def created(self, task_uuid: str, *, resumed: bool = False, recovered: bool = False) -> None:
+        """The task exists: created now, found again by its tag after a lost answer
+        (``recovered``), or read from the journal (``resumed``)."""
+        self.set(ATTR.TASK_UUID, task_uuid)
+        event = "resumed" if resumed else "recovered" if recovered else "created"
+        self.event(event, {ATTR.TASK_UUID: task_uuid})
+        live = self._telemetry.live
+        if live is not None:
+            live.batch_pending(self._kind, self._index, task_uuid)
+            self._pending = True
+
+    def finished(
+        self, status: str, *, transfers: int | None = None, complete: int | None = None
+    ) -> None:
+        """The task's final status (or why it has none) and its file counts when known."""
+        if self._span is not None:
+            ending: dict[str, AttrValue] = {ATTR.TASK_STATUS: status, ATTR.ITEMS_PREFIX + status: 1}
+            if transfers is not None:
+                ending[ATTR.TASK_FILES] = transfers
+            if complete is not None:
+                ending[ATTR.TASK_FILES_DONE] = complete
+            self._span.set_attributes(ending)
+        self._telemetry.add(METRICS.ITEMS, 1, {ATTR.KIND: self._kind, ATTR.ITEM_STATUS: status})
         self._unpend()

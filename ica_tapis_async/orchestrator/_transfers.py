@@ -23,6 +23,7 @@ from .._errors import (
     AuthenticationError,
     RequestValidationError,
 )
+from .._telemetry import TaskScope
 from ..models import ReqTransferElement, TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
@@ -218,16 +219,20 @@ class TransferOrchestrator:
         async def one(pair: tuple[int, TransferRequest]) -> TransferOutcome:
             return await self._one(journal, run_id, follower, pair)
 
-        try:
-            outcomes = await gather_bounded(one, indexed, limit=self.max_in_flight)
-        except BaseExceptionGroup as group:
-            auth = group.subgroup(AuthenticationError)
-            if auth is not None:
-                raise _first(auth) from None
-            raise
-        report = TransferReport(run_id, list(outcomes))
-        for outcome in outcomes:
-            report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
+        # The run's span is current while the task workers start, so each task's span (and
+        # every request under it) belongs to the run's trace.
+        with self.tapis.telemetry.run("transfer", run_id) as scope:
+            try:
+                outcomes = await gather_bounded(one, indexed, limit=self.max_in_flight)
+            except BaseExceptionGroup as group:
+                auth = group.subgroup(AuthenticationError)
+                if auth is not None:
+                    raise _first(auth) from None
+                raise
+            report = TransferReport(run_id, list(outcomes))
+            for outcome in outcomes:
+                report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
+            scope.counts(report.counts)
         if all(o.status in TransferStatus.FINAL for o in outcomes):
             await journal.finish_run(run_id)
         report.requests = self.tapis.metrics.requests - base[0]
@@ -280,28 +285,37 @@ class TransferOrchestrator:
         tag = request.tag or f"ita-{run_id}-{index:06d}"
         digest = hashlib.sha256(dumps([list(request.elements), tag])).hexdigest()
         outcome: list[TransferOutcome] = []
+        with self.tapis.telemetry.task("transfer", run_id, index) as scope:
 
-        async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
-            result = await self._follow(journal, follower, index, request, tag, record, held)
-            outcome.append(result)
-            return [_to_item(result)], result.status in TransferStatus.FINAL
+            async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+                result = await self._follow(
+                    journal, follower, index, request, tag, record, held, scope
+                )
+                outcome.append(result)
+                return [_to_item(result)], result.status in TransferStatus.FINAL
 
-        items, _ = await run_leased(
-            journal, run_id, index, key=tag, digest=digest, owner=self.owner,
-            ttl_s=self.lease_ttl, work=work,
-        )  # fmt: skip
-        result = outcome[0] if outcome else _from_item(index, items[0])
+            items, _ = await run_leased(
+                journal, run_id, index, key=tag, digest=digest, owner=self.owner,
+                ttl_s=self.lease_ttl, work=work,
+            )  # fmt: skip
+            result = outcome[0] if outcome else _from_item(index, items[0])
+            if not outcome and result.uuid is not None:
+                scope.created(result.uuid, resumed=True)  # settled by an earlier run
+            scope.finished(
+                result.status, transfers=result.total_transfers, complete=result.complete_transfers
+            )
         self._finished[result.status] = self._finished.get(result.status, 0) + 1
         self._emit()
         return result
 
     async def _follow(
         self, journal: Journal, follower: TaskFollower, index: int, request: TransferRequest,
-        tag: str, record: ChunkRecord, held: Held,
+        tag: str, record: ChunkRecord, held: Held, scope: TaskScope,
     ) -> TransferOutcome:  # fmt: skip
         recovered = record.resubmitted
         if record.state == SUBMITTED and record.batch_id:
             task_uuid: str = record.batch_id
+            scope.created(task_uuid, resumed=True)
         else:
             if self._cancelled.is_set():
                 return TransferOutcome(index, None, tag, "CANCELLED", "cancelled before creation")
@@ -320,6 +334,7 @@ class TransferOrchestrator:
             if recovered:
                 await journal.mark_resubmitted(held.lease)
             await journal.mark_submitted(held.lease, task_uuid)
+            scope.created(task_uuid, recovered=recovered)
         self._outstanding[task_uuid] = index
         self._created += 1
         self._emit()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
+import time
+
 import attrs
 import pytest
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from ica_tapis_async._telemetry import LiveStats, MetricDef, MetricsRegistry, Telemetry
@@ -38,13 +42,16 @@ def test_nothing_listening_means_a_shared_no_op_call() -> None:
 
 
 def test_a_retried_call_is_one_span_with_retry_events(otel: Otel) -> None:
-    """Two attempts (503 then 201) make one CLIENT span, a retry event and two durations."""
+    """Two attempts (503 then 201) make one CLIENT span, a retry event and two durations; the
+    second attempt waited for the limiter, and the span shows how long."""
     with otel.telemetry.call("ica", FakeRequest(), "ica.example", 443) as call:
         with call.attempt(call.waiting()) as attempt:
             attempt.answered(503)
         call.throttled(503)
         call.retry(1, 0.25, "503")
-        with call.attempt(call.waiting()) as attempt:
+        since = call.waiting()
+        time.sleep(0.002)  # held back by the limiter
+        with call.attempt(since) as attempt:
             attempt.answered(201)
     span = otel.span("ica.data_linking_batches.create")
     assert span.kind is SpanKind.CLIENT
@@ -57,7 +64,7 @@ def test_a_retried_call_is_one_span_with_retry_events(otel: Otel) -> None:
     assert attributes["http.request.resend_count"] == 1
     wait_s = attributes["ica_tapis.limiter.wait_s"]
     assert isinstance(wait_s, float)
-    assert wait_s >= 0
+    assert wait_s >= 0.002
     assert "error.type" not in attributes
     events = [(e.name, dict(e.attributes or {})) for e in span.events]
     assert events == [
@@ -81,7 +88,7 @@ def test_a_retried_call_is_one_span_with_retry_events(otel: Otel) -> None:
     assert [dict(p.attributes or {}) for p in otel.points("ica_tapis.limiter.wait.time")] == [
         {"ica_tapis.api": "ica", "server.address": "ica.example"}
     ]
-    assert otel.value("ica_tapis.limiter.wait.time") >= 0
+    assert otel.value("ica_tapis.limiter.wait.time") >= 0.002
     assert otel.value("ica_tapis.client.errors") == 0
 
 
@@ -199,3 +206,81 @@ def telemetry_metric(name: str) -> MetricDef:
     metric = getattr(METRICS, name)
     assert isinstance(metric, MetricDef)
     return metric
+
+
+def test_a_plain_call_is_one_span_made_whole_at_its_end(otel: Otel) -> None:
+    """One attempt, no retry: the span starts when the call began, carries every attribute, and
+    was never current (nothing nested in it); a call nested in it makes it current first."""
+    before = time.time_ns()
+    with otel.telemetry.call("ica", FakeRequest("GET", "getProjectDataLinkingBatch"), "h", 80) as c:
+        assert not trace.get_current_span().get_span_context().is_valid
+        with c.attempt(c.waiting()) as attempt:
+            attempt.answered(200)
+    after = time.time_ns()
+    span = otel.span("ica.data_linking_batches.get")
+    assert span.start_time is not None
+    assert span.end_time is not None
+    assert before <= span.start_time <= span.end_time <= after
+    assert dict(span.attributes or {}) == {
+        "http.request.method": "GET",
+        "server.address": "h",
+        "server.port": 80,
+        "http.response.status_code": 200,
+    }
+    assert span.events == ()
+
+
+def test_a_call_inside_a_call_makes_its_parent_first(otel: Otel) -> None:
+    """A token exchange inside a call nests under it; the outer span still gets its status."""
+    outer_request = FakeRequest("POST", "createProjectDataLinkingBatch")
+    token_request = FakeRequest("POST", "createJwtToken")
+    with otel.telemetry.call("ica", outer_request, "h", 80) as outer:
+        with otel.telemetry.call("ica", token_request, "h", 80) as inner:
+            attempt = inner.attempt(inner.waiting())
+            with attempt:
+                attempt.answered(200)
+        with outer.attempt(outer.waiting()) as attempt:
+            attempt.answered(201)
+    assert not trace.get_current_span().get_span_context().is_valid  # all detached
+    outer_span = otel.span("ica.data_linking_batches.create")
+    inner_span = otel.span("ica.tokens.create")
+    assert inner_span.parent is not None
+    assert outer_span.context is not None
+    assert inner_span.parent.span_id == outer_span.context.span_id
+    assert dict(outer_span.attributes or {})["http.response.status_code"] == 201
+
+
+def test_a_retry_makes_the_call_current_for_its_log_lines(otel: Otel) -> None:
+    """From its first retry on, the call's span is current (a retry's log line names it)."""
+    with otel.telemetry.call("tapis", FakeRequest("GET", "getTransferTask"), "t", 443) as call:
+        with call.attempt(call.waiting()) as attempt:
+            attempt.answered(503)
+        call.retry(1, 0.01, "503")
+        current = trace.get_current_span().get_span_context()
+        with call.attempt(call.waiting()) as attempt:
+            attempt.answered(200)
+    span = otel.span("tapis.transfers.get")
+    assert span.context is not None
+    assert current.span_id == span.context.span_id
+    assert dict(span.attributes or {})["http.request.resend_count"] == 1
+    assert otel.count("http.client.request.duration") == 2
+
+
+def test_a_task_that_outlives_a_call_does_not_reopen_its_span(otel: Otel) -> None:
+    """A context copied inside a call (a task started there) and used after the call ended
+    makes its own root span, not a second span of the ended call."""
+    with otel.telemetry.call("ica", FakeRequest("GET", "getProjectDataLinkingBatch"), "h", 1) as c:
+        copied = contextvars.copy_context()
+        with c.attempt(c.waiting()) as attempt:
+            attempt.answered(200)
+
+    def later() -> None:
+        with otel.telemetry.call("ica", FakeRequest("POST", "createJwtToken"), "h", 1) as call:
+            sent = call.attempt(call.waiting())
+            with sent:
+                sent.answered(200)
+
+    copied.run(later)
+    assert len(otel.spans()) == 2
+    assert otel.span("ica.data_linking_batches.get").parent is None
+    assert otel.span("ica.tokens.create").parent is None
