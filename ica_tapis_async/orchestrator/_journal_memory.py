@@ -10,6 +10,7 @@ import attrs
 
 from ._journal_protocol import (
     DONE,
+    END_DIGEST,
     PLANNED,
     SENDING,
     SUBMITTED,
@@ -19,6 +20,9 @@ from ._journal_protocol import (
     Lease,
     LeaseLostError,
     RunRecord,
+    digest_mismatch,
+    past_end_mismatch,
+    shorter_mismatch,
     unfinished_run_mismatch,
 )
 from ._report import ItemOutcome
@@ -42,6 +46,9 @@ class MemoryJournal:
         self._runs: dict[str, RunRecord] = {}
         self._chunks: dict[tuple[str, int], ChunkRecord] = {}
         self._outcomes: dict[tuple[str, int], list[ItemOutcome]] = {}
+        # Per run: the end-of-input entry's index and the highest entry (claims check both).
+        self._ends: dict[str, int] = {}
+        self._last: dict[str, int] = {}
 
     async def open_run(
         self, kind: str, project_id: str, run_id: str | None, fingerprint: str
@@ -98,16 +105,20 @@ class MemoryJournal:
         if run_id not in self._runs:
             raise ValueError(f"run {run_id!r} is not in the journal")
         now = self._clock()
+        kind = self._runs[run_id].kind
         record = self._chunks.get((run_id, index))
         if record is None:
+            end = self._ends.get(run_id)
+            if end is not None and end < index:
+                raise past_end_mismatch(run_id, kind, end)
+            if digest == END_DIGEST:
+                if self._last.get(run_id, -1) > index:
+                    raise shorter_mismatch(run_id, kind, index)
+                self._ends[run_id] = index
+            self._last[run_id] = max(self._last.get(run_id, -1), index)
             record = ChunkRecord(index, key, digest, PLANNED)
         elif record.digest != digest:
-            raise JournalMismatchError(
-                f"chunk {index} of run {run_id} was recorded with other input (other items, "
-                "order or batch_size); resume with the same input, or start a new run with a "
-                "new journal or another run_id",
-                field="journal",
-            )
+            raise digest_mismatch(run_id, kind, index, record.digest, digest)
         if record.final:
             return Claim(record)
         free = record.owner is None or (record.lease_expires_at or 0.0) <= now
@@ -199,7 +210,12 @@ class MemoryJournal:
     async def chunks(self, run_id: str) -> list[ChunkRecord]:
         """Every chunk of the run, by index."""
         return sorted(
-            (r for (run, _), r in self._chunks.items() if run == run_id), key=lambda r: r.index
+            (
+                r
+                for (run, _), r in self._chunks.items()
+                if run == run_id and r.digest != END_DIGEST
+            ),
+            key=lambda r: r.index,
         )
 
     async def outcomes(self, run_id: str, index: int) -> list[ItemOutcome]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ._journal_protocol import (
     DONE,
+    END_DIGEST,
     PLANNED,
     ChunkRecord,
     Claim,
@@ -25,8 +26,12 @@ from ._journal_protocol import (
     Lease,
     LeaseLostError,
     RunRecord,
+    digest_mismatch,
+    past_end_mismatch,
+    shorter_mismatch,
     unfinished_run_mismatch,
 )
+from ._journal_rows import IS_END
 from ._postgres_schema import LOCK_KEY
 from ._postgres_store import (
     CHUNK_COLUMNS,
@@ -208,8 +213,22 @@ class PostgresJournal:
             raise ValueError(f"ttl_s must be > 0, not {ttl_s!r}")
 
         async def work(conn: Any) -> Claim:
-            if await self._one(conn, "SELECT 1 FROM ita_runs WHERE run_id = %s", (run_id,)) is None:
+            # An end of input locks the run's row against every insert of an entry (each
+            # takes a key-share lock on it through the foreign key), so that its check of the
+            # entries above it and a concurrent insert cannot both pass.
+            lock = " FOR UPDATE" if digest == END_DIGEST else ""
+            run = await self._one(
+                conn, f"SELECT kind FROM ita_runs WHERE run_id = %s{lock}", (run_id,)
+            )
+            if run is None:
                 raise ValueError(f"run {run_id!r} is not in the journal")
+            kind = str(run[0])
+            if digest == END_DIGEST and await self._one(
+                conn,
+                "SELECT 1 FROM ita_chunks WHERE run_id = %s AND idx > %s LIMIT 1",
+                (run_id, index),
+            ):
+                raise shorter_mismatch(run_id, kind, index)
             inserted = await self._one(
                 conn,
                 "INSERT INTO ita_chunks (run_id, idx, key, digest, state, owner, token, expires) "
@@ -218,6 +237,15 @@ class PostgresJournal:
                 (run_id, index, key, digest, PLANNED, owner, ttl_s),
             )
             if inserted is not None:
+                # After the insert (which waited out an end of input being recorded), this
+                # statement sees that end; raising rolls the insert back.
+                end = await self._one(
+                    conn,
+                    f"SELECT min(idx) FROM ita_chunks WHERE run_id = %s AND {IS_END}",
+                    (run_id,),
+                )
+                if end[0] is not None and int(end[0]) < index:
+                    raise past_end_mismatch(run_id, kind, int(end[0]))
                 record = chunk_row(inserted)
                 expires = float(record.lease_expires_at or 0.0)
                 return Claim(record, Lease(run_id, index, owner, 1, expires))
@@ -234,10 +262,10 @@ class PostgresJournal:
                     f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
                     (run_id, index),
                 )
-                self._check_digest(chunk_row(current), run_id, digest)
+                self._check_digest(chunk_row(current), run_id, kind, digest)
                 return Claim(chunk_row(current))
             record, now = chunk_row(row), float(row[12])
-            self._check_digest(record, run_id, digest)
+            self._check_digest(record, run_id, kind, digest)
             if record.final:
                 return Claim(record)
             free = record.owner is None or (record.lease_expires_at or 0.0) <= now
@@ -258,14 +286,9 @@ class PostgresJournal:
         return await self._call(work)
 
     @staticmethod
-    def _check_digest(record: ChunkRecord, run_id: str, digest: str) -> None:
+    def _check_digest(record: ChunkRecord, run_id: str, kind: str, digest: str) -> None:
         if record.digest != digest:
-            raise JournalMismatchError(
-                f"chunk {record.index} of run {run_id} was recorded with other input (other "
-                "items, order or batch_size); resume with the same input, or start a new "
-                "run with another run_id",
-                field="journal",
-            )
+            raise digest_mismatch(run_id, kind, record.index, record.digest, digest)
 
     async def renew(self, lease: Lease, ttl_s: float) -> Lease:
         """Extend the lease to the database's now + ``ttl_s``; fenced."""
@@ -395,7 +418,8 @@ class PostgresJournal:
 
         async def work(conn: Any) -> list[ChunkRecord]:
             cursor = await conn.execute(
-                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s ORDER BY idx",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND NOT {IS_END} "
+                "ORDER BY idx",
                 (run_id,),
             )
             return [chunk_row(r) for r in await cursor.fetchall()]

@@ -40,6 +40,14 @@ flags
     unknown and the orchestrator decided not to re-send it (its key is older than the server
     remembers, or a 409 never cleared); cleared by the next successful ``mark_submitted``.
 
+end of input
+    When a worker has read its whole input of ``n`` chunks it claims entry ``n`` with the
+    reserved digest :data:`END_DIGEST` and marks it done at once (no outcomes). A longer
+    input's chunk ``n`` (or any chunk past ``n``) and a shorter input's end below an existing
+    chunk then meet a :class:`JournalMismatchError`, so input that differs from the run's by
+    whole chunks is refused like input that differs within a chunk. The entry is not a chunk:
+    :meth:`Journal.chunks` leaves it out.
+
 Errors
 ------
 Every method raises :class:`JournalMismatchError` for a run or chunk recorded with other
@@ -61,6 +69,8 @@ from ._report import ItemOutcome
 
 __all__ = (
     "DONE",
+    "END_DIGEST",
+    "END_KEY",
     "PLANNED",
     "SENDING",
     "SUBMITTED",
@@ -72,6 +82,9 @@ __all__ = (
     "Lease",
     "LeaseLostError",
     "RunRecord",
+    "digest_mismatch",
+    "past_end_mismatch",
+    "shorter_mismatch",
     "unfinished_run_mismatch",
 )
 
@@ -80,6 +93,9 @@ PLANNED: Final = "planned"
 SENDING: Final = "sending"
 SUBMITTED: Final = "submitted"
 DONE: Final = "done"
+#: The end-of-input entry's key and digest (a chunk's digest is 64 hex digits: no clash).
+END_KEY: Final = "ita:end-of-input"
+END_DIGEST: Final = "end-of-input"
 
 
 class JournalMismatchError(RequestValidationError):
@@ -94,6 +110,45 @@ def unfinished_run_mismatch(run_id: str, kind: str) -> JournalMismatchError:
         "or options (batch size); resume it with the same ones, or pass another run_id to "
         "start a new run deliberately (its chunks get new keys and would be sent again)",
         field="run_id",
+    )
+
+
+def _entries(kind: str, count: int) -> str:
+    noun = "transfer request" if kind == "transfer" else "chunk"
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def digest_mismatch(
+    run_id: str, kind: str, index: int, recorded: str, given: str
+) -> JournalMismatchError:
+    """The refusal of a claim on entry ``index`` whose ``given`` digest is not the
+    ``recorded`` one (other input, or an input that is longer or shorter than the run's)."""
+    if recorded == END_DIGEST:
+        return past_end_mismatch(run_id, kind, index)
+    if given == END_DIGEST:
+        return shorter_mismatch(run_id, kind, index)
+    return JournalMismatchError(
+        f"chunk {index} of run {run_id} was recorded with other input (other items, order or "
+        "batch_size); resume with the same input, or start a new run with another run_id",
+        field="journal",
+    )
+
+
+def past_end_mismatch(run_id: str, kind: str, end: int) -> JournalMismatchError:
+    """The refusal of an entry past the run's recorded end of input (at ``end``)."""
+    return JournalMismatchError(
+        f"the input of run {run_id!r} ended after {_entries(kind, end)}; this input has more: "
+        "resume with the same input, or start a new run with another run_id",
+        field="journal",
+    )
+
+
+def shorter_mismatch(run_id: str, kind: str, end: int) -> JournalMismatchError:
+    """The refusal of an end of input at ``end`` below entries the run already has."""
+    return JournalMismatchError(
+        f"the input of run {run_id!r} has more than {_entries(kind, end)}; this input ends "
+        f"after {end}: resume with the same input, or start a new run with another run_id",
+        field="journal",
     )
 
 
@@ -247,7 +302,10 @@ class Journal(Protocol):
 
         Raises:
             JournalMismatchError: the chunk was recorded with another ``digest`` (other input);
-                ``key`` is not compared (it is derived from the run id and the digest).
+                ``key`` is not compared (it is derived from the run id and the digest). Also
+                a new entry past the run's end-of-input entry, and an end-of-input entry
+                (``digest`` :data:`END_DIGEST`) below an existing entry: the checks and the
+                insert are atomic against concurrent claims of the run.
             ValueError: ``ttl_s <= 0`` or the run does not exist.
         """
 
@@ -289,7 +347,7 @@ class Journal(Protocol):
         """The chunk's record, or ``None``."""
 
     async def chunks(self, run_id: str) -> list[ChunkRecord]:
-        """Every chunk record of the run, by index."""
+        """Every chunk record of the run, by index (not the end-of-input entry)."""
 
     async def outcomes(self, run_id: str, index: int) -> list[ItemOutcome]:
         """The outcomes stored by ``mark_done``, in the order given (``[]`` if not done).

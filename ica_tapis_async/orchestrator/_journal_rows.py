@@ -6,14 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from ._journal_protocol import ChunkRecord, ChunkState, RunRecord
+from ._journal_protocol import END_DIGEST, ChunkRecord, ChunkState, RunRecord
 from ._report import ItemOutcome
 
-__all__ = ("CHUNK_COLUMNS", "SCHEMA", "chunk_of", "outcome_rows", "outcomes_of", "run_of")
+__all__ = ("CHUNK_COLUMNS", "IS_END", "SCHEMA", "chunk_of", "outcome_rows", "outcomes_of", "run_of")
+
+# The end-of-input entry, as a literal: a partial index matches only a query that spells out
+# its condition (a bound parameter does not).
+IS_END = f"digest = '{END_DIGEST}'"
 
 # Table names carry a version: a file written by an older release is left alone instead of
-# being misread.
-SCHEMA = """
+# being misread. The end-of-input index came later; it is created in files that lack it.
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS ita_runs_v2 (
     run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, project_id TEXT NOT NULL,
     fingerprint TEXT NOT NULL, started REAL NOT NULL, finished REAL
@@ -31,6 +35,7 @@ CREATE TABLE IF NOT EXISTS ita_outcomes_v2 (
     item_id TEXT, resubmitted INTEGER NOT NULL, analysis_id TEXT,
     PRIMARY KEY (run_id, idx, pos)
 );
+CREATE INDEX IF NOT EXISTS ita_chunks_v2_end ON ita_chunks_v2 (run_id, idx) WHERE {IS_END};
 """
 
 CHUNK_COLUMNS = (

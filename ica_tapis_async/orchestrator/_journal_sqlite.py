@@ -21,6 +21,7 @@ import attrs
 
 from ._journal_protocol import (
     DONE,
+    END_DIGEST,
     PLANNED,
     SENDING,
     SUBMITTED,
@@ -30,9 +31,12 @@ from ._journal_protocol import (
     Lease,
     LeaseLostError,
     RunRecord,
+    digest_mismatch,
+    past_end_mismatch,
+    shorter_mismatch,
     unfinished_run_mismatch,
 )
-from ._journal_rows import CHUNK_COLUMNS, SCHEMA, chunk_of, outcome_rows, outcomes_of, run_of
+from ._journal_rows import CHUNK_COLUMNS, IS_END, SCHEMA, chunk_of, outcome_rows, outcomes_of, run_of
 from ._report import ItemOutcome
 
 __all__ = ("SqliteJournal",)
@@ -196,16 +200,17 @@ class SqliteJournal:
 
         def work(db: sqlite3.Connection) -> Claim:
             now = self._clock()
-            if (
-                db.execute("SELECT 1 FROM ita_runs_v2 WHERE run_id = ?", (run_id,)).fetchone()
-                is None
-            ):
+            run = db.execute("SELECT kind FROM ita_runs_v2 WHERE run_id = ?", (run_id,)).fetchone()
+            if run is None:
                 raise ValueError(f"run {run_id!r} is not in the journal")
             row = db.execute(
                 f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
                 (run_id, index),
             ).fetchone()
             if row is None:
+                # BEGIN IMMEDIATE holds the write lock: no claim of the run can come between
+                # these checks and the insert.
+                self._check_end(db, run_id, str(run[0]), index, digest)
                 db.execute(
                     "INSERT INTO ita_chunks_v2 (run_id, idx, key, digest, state, owner, token, "
                     "expires) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
@@ -218,12 +223,7 @@ class SqliteJournal:
                 return Claim(record, Lease(run_id, index, owner, 1, now + ttl_s))
             record = chunk_of(row)
             if record.digest != digest:
-                raise JournalMismatchError(
-                    f"chunk {index} of run {run_id} was recorded with other input (other "
-                    "items, order or batch_size); resume with the same input, or start a new "
-                    "run with a new journal or another run_id",
-                    field="journal",
-                )
+                raise digest_mismatch(run_id, str(run[0]), index, record.digest, digest)
             if record.final:
                 return Claim(record)
             free = record.owner is None or (record.lease_expires_at or 0.0) <= now
@@ -242,6 +242,19 @@ class SqliteJournal:
             return Claim(record, Lease(run_id, index, owner, token, now + ttl_s))
 
         return await self._call(work)
+
+    @staticmethod
+    def _check_end(db: sqlite3.Connection, run_id: str, kind: str, index: int, digest: str) -> None:
+        """Refuse a new entry past the run's end of input, or an end below an entry."""
+        end = db.execute(
+            f"SELECT min(idx) FROM ita_chunks_v2 WHERE run_id = ? AND {IS_END}", (run_id,)
+        ).fetchone()[0]
+        if end is not None and end < index:
+            raise past_end_mismatch(run_id, kind, int(end))
+        if digest == END_DIGEST and db.execute(
+            "SELECT 1 FROM ita_chunks_v2 WHERE run_id = ? AND idx > ? LIMIT 1", (run_id, index)
+        ).fetchone():
+            raise shorter_mismatch(run_id, kind, index)
 
     async def renew(self, lease: Lease, ttl_s: float) -> Lease:
         """Extend the lease; fenced."""
@@ -353,7 +366,8 @@ class SqliteJournal:
 
         def work(db: sqlite3.Connection) -> list[ChunkRecord]:
             rows = db.execute(
-                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? ORDER BY idx",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND NOT {IS_END} "
+                "ORDER BY idx",
                 (run_id,),
             ).fetchall()
             return [chunk_of(r) for r in rows]

@@ -57,6 +57,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         FOREIGN KEY (run_id, idx) REFERENCES ita_chunks ON DELETE CASCADE
     );
     """,
+    # 2: finding a run's end-of-input entry (see Journal.claim) without reading its chunks.
+    """
+    CREATE INDEX ita_chunks_end ON ita_chunks (run_id, idx) WHERE digest = 'end-of-input';
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 # pg_advisory_xact_lock key for migrations and run creation (any fixed 64-bit number).
