@@ -49,8 +49,11 @@ class ChunkWorker:
     wall_clock: Callable[[], float] = time.time
     on_active: Callable[[int], None] | None = None
 
-    async def run(self, kind: Kind, chunk: Chunk) -> tuple[list[ItemOutcome], bool]:
-        """The chunk's outcomes and whether they are final; waits while another worker has it."""
+    async def run(
+        self, kind: Kind, chunk: Chunk, on_wait: Callable[[], None] | None = None
+    ) -> tuple[list[ItemOutcome], bool]:
+        """The chunk's outcomes and whether they are final; waits while another worker has it
+        (calling ``on_wait`` when the waiting starts)."""
         key = chunk_key(self.run_id, kind, chunk.index, chunk.digest)
 
         async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
@@ -65,6 +68,7 @@ class ChunkWorker:
         return await run_leased(
             self.journal, self.run_id, chunk.index, key=key, digest=chunk.digest,
             owner=self.owner, ttl_s=self.lease_ttl, work=work, wall_clock=self.wall_clock,
+            on_wait=on_wait,
         )  # fmt: skip
 
     async def _work(

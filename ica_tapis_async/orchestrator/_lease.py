@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 import anyio
 import attrs
 
-from ._journal_protocol import ChunkRecord, Journal, Lease, LeaseLostError
+from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
 from ._report import ItemOutcome
 
-__all__ = ("Held", "LeasedWork", "run_leased")
+__all__ = ("Held", "LeasedWork", "record_input_end", "run_leased")
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
 
@@ -41,19 +41,25 @@ async def run_leased(
     ttl_s: float,
     work: LeasedWork,
     wall_clock: Callable[[], float] = time.time,
+    on_wait: Callable[[], None] | None = None,
 ) -> tuple[list[ItemOutcome], bool]:
     """Run ``work`` on entry ``index`` once this worker holds its lease.
 
     A done entry returns its stored outcomes without work. While another worker holds it, the
-    journal is looked at again when that lease would lapse (or sooner: it may finish). If our
-    lease is lost midway (the heartbeat or a fenced write says so), the work stops and the
-    entry is claimed again, so its outcome comes from whoever finishes it.
+    journal is looked at again when that lease would lapse (or sooner: it may finish);
+    ``on_wait`` is called when that waiting starts (the caller frees its in-flight slot, so
+    that it works on other entries meanwhile). If our lease is lost midway (the heartbeat or a
+    fenced write says so), the work stops and the entry is claimed again, so its outcome comes
+    from whoever finishes it.
     """
     while True:
         claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
         if claim.record.final:
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
+            if on_wait is not None:
+                on_wait()
+                on_wait = None
             # Real time: the lease clock is the journal's, not a test's fake one.
             expires = claim.record.lease_expires_at or 0.0
             await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
@@ -62,6 +68,24 @@ async def run_leased(
             return await _hold(journal, claim.record, claim.lease, ttl_s, work)
         except LeaseLostError as exc:
             log.warning("lost entry %d of run %s: %s", index, run_id, exc)
+
+
+async def record_input_end(
+    journal: Journal, run_id: str, count: int, owner: str, ttl_s: float
+) -> None:
+    """Record that the run's input ends after ``count`` entries (see the journal's "end of
+    input"); an input of another length meets :class:`JournalMismatchError` here or at its
+    extra entries.
+
+    Raises:
+        JournalMismatchError: the run's input has more entries than ``count``, or ended before.
+    """
+    claim = await journal.claim(
+        run_id, count, key=END_KEY, digest=END_DIGEST, owner=owner, ttl_s=ttl_s
+    )
+    # Not granted: done already, or another worker is recording the same end right now.
+    if claim.lease is not None:
+        await journal.mark_done(claim.lease, [])
 
 
 async def _hold(

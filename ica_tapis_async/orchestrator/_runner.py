@@ -25,6 +25,7 @@ from ._chunk import ChunkWorker
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
+from ._lease import record_input_end
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, chunk_outcomes
 from ._plan import (
     AnalysisRequest,
@@ -307,23 +308,32 @@ class BatchOrchestrator:
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (chunks in flight, and unfinished ones).
         touching: dict[str, Gate] = {}
-        # The run's span is current while the chunk tasks start, so each inherits it.
-        with self.ica.telemetry.run(kind, worker.run_id) as run:
-            async with send, anyio.create_task_group() as tg:
-                async for chunk in chunks:
-                    await slots.acquire()  # pull no more input than max_inflight_batches chunks
-                    gate = Gate()
-                    after: set[Gate] = set()
-                    if kind == "update":
-                        after = {touching[k] for k in chunk.keys if k in touching}
-                        touching.update(dict.fromkeys(chunk.keys, gate))
-                    tg.start_soon(
-                        self._run_chunk, kind, worker, chunk, send.clone(), counters, slots,
-                        (gate, after, touching),
-                    )  # fmt: skip
-            run.counts(counters.finished)
-        if counters.all_final:
-            await self.journal.finish_run(worker.run_id)
+        # The send stream stays open until the run is recorded finished: the consumer sees the
+        # end of the outcomes only then, so it never cancels finish_run midway.
+        async with send:
+            # The run's span is current while the chunk tasks start, so each inherits it.
+            with self.ica.telemetry.run(kind, worker.run_id) as run:
+                async with anyio.create_task_group() as tg:
+                    count = 0
+                    async for chunk in chunks:
+                        await slots.acquire()  # pull no more input than the in-flight window
+                        count = chunk.index + 1
+                        gate = Gate()
+                        after: set[Gate] = set()
+                        if kind == "update":
+                            after = {touching[k] for k in chunk.keys if k in touching}
+                            touching.update(dict.fromkeys(chunk.keys, gate))
+                        tg.start_soon(
+                            self._run_chunk, kind, worker, chunk, send.clone(), counters, slots,
+                            (gate, after, touching),
+                        )  # fmt: skip
+                    # Where this input ends: a longer or shorter one under the run id is refused.
+                    await record_input_end(
+                        self.journal, worker.run_id, count, self.owner, self.lease_ttl
+                    )
+                run.counts(counters.finished)
+            if counters.all_final:
+                await self.journal.finish_run(worker.run_id)
 
     async def _run_chunk(
         self,
@@ -337,12 +347,23 @@ class BatchOrchestrator:
     ) -> None:
         gate, after, touching = order
         final = False
+        holding = [True]
+
+        def free_slot() -> None:
+            # Waiting for a chunk another worker holds takes no slot: the producer moves on to
+            # chunks nobody holds (waiters are at most the chunks other workers hold).
+            if holding:
+                holding.pop()
+                slots.release()
+
         try:
             async with send:
                 size = len(chunk.keys) + len(chunk.duplicates)
                 counters.submitted += size
                 with self.ica.telemetry.chunk(kind, worker.run_id, chunk.index, size) as scope:
-                    outcomes, final = await self._chunk_outcomes(kind, worker, chunk, after)
+                    outcomes, final = await self._chunk_outcomes(
+                        kind, worker, chunk, after, free_slot
+                    )
                     scope.finished(_count(outcomes), state="done" if final else "incomplete")
                 # Failures carry their input item, so a report says what to fix or resend.
                 outcomes = [
@@ -364,15 +385,20 @@ class BatchOrchestrator:
             for key in chunk.keys if final else ():
                 if touching.get(key) is gate:
                     del touching[key]
-            slots.release()
+            free_slot()
 
     async def _chunk_outcomes(
-        self, kind: Kind, worker: ChunkWorker, chunk: Chunk, after: set[Gate]
+        self,
+        kind: Kind,
+        worker: ChunkWorker,
+        chunk: Chunk,
+        after: set[Gate],
+        free_slot: Callable[[], None],
     ) -> tuple[list[ItemOutcome], bool]:
         for earlier in after:
             await earlier.event.wait()
         if all(earlier.final for earlier in after):
-            return await worker.run(kind, chunk)
+            return await worker.run(kind, chunk, on_wait=free_slot)
         record = await self.journal.get_chunk(worker.run_id, chunk.index)
         if record is not None and record.final:
             return await self.journal.outcomes(worker.run_id, chunk.index), True

@@ -15,7 +15,7 @@ import anyio
 import attrs
 
 from .._client import TapisClient
-from .._concurrency import gather_bounded
+from .._concurrency import single_failure
 from .._converter import dumps
 from .._errors import (
     APIConnectionError,
@@ -28,7 +28,7 @@ from ..models import ReqTransferElement, TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
-from ._lease import Held, run_leased
+from ._lease import Held, record_input_end, run_leased
 from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
 from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, TaskFollower
@@ -216,19 +216,44 @@ class TransferOrchestrator:
             self._cancelled, self.recovery_skew_s,
         )  # fmt: skip
 
-        async def one(pair: tuple[int, TransferRequest]) -> TransferOutcome:
-            return await self._one(journal, run_id, follower, pair)
+        # Where the input ends, before anything is created: a longer or shorter input under
+        # the run id is refused.
+        await record_input_end(journal, run_id, len(indexed), self.owner, self.lease_ttl)
+        found: dict[int, TransferOutcome] = {}
+        slots = anyio.Semaphore(self.max_in_flight)
+
+        async def one(pair: tuple[int, TransferRequest]) -> None:
+            holding = [True]
+
+            def free_slot() -> None:
+                # A request another worker holds is waited for without a slot: this worker
+                # moves on to requests nobody holds.
+                if holding:
+                    holding.pop()
+                    slots.release()
+
+            try:
+                found[pair[0]] = await self._one(journal, run_id, follower, pair, free_slot)
+            finally:
+                free_slot()
 
         # The run's span is current while the task workers start, so each task's span (and
         # every request under it) belongs to the run's trace.
         with self.tapis.telemetry.run("transfer", run_id) as scope:
             try:
-                outcomes = await gather_bounded(one, indexed, limit=self.max_in_flight)
+                async with anyio.create_task_group() as tg:
+                    for pair in indexed:
+                        await slots.acquire()
+                        tg.start_soon(one, pair)
             except BaseExceptionGroup as group:
                 auth = group.subgroup(AuthenticationError)
                 if auth is not None:
                     raise _first(auth) from None
-                raise
+                single = single_failure(group)
+                if single is None:
+                    raise
+                raise single from None
+            outcomes = [found[i] for i in range(len(indexed))]
             report = TransferReport(run_id, list(outcomes))
             for outcome in outcomes:
                 report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
@@ -279,7 +304,7 @@ class TransferOrchestrator:
 
     async def _one(
         self, journal: Journal, run_id: str, follower: TaskFollower,
-        indexed: tuple[int, TransferRequest],
+        indexed: tuple[int, TransferRequest], on_wait: Callable[[], None],
     ) -> TransferOutcome:  # fmt: skip
         index, request = indexed
         tag = request.tag or f"ita-{run_id}-{index:06d}"
@@ -296,7 +321,7 @@ class TransferOrchestrator:
 
             items, _ = await run_leased(
                 journal, run_id, index, key=tag, digest=digest, owner=self.owner,
-                ttl_s=self.lease_ttl, work=work,
+                ttl_s=self.lease_ttl, work=work, on_wait=on_wait,
             )  # fmt: skip
             result = outcome[0] if outcome else _from_item(index, items[0])
             if not outcome and result.uuid is not None:
