@@ -210,11 +210,7 @@ class MemoryJournal:
     async def chunks(self, run_id: str) -> list[ChunkRecord]:
         """Every chunk of the run, by index."""
         return sorted(
-            (
-                r
-                for (run, _), r in self._chunks.items()
-                if run == run_id and r.digest != END_DIGEST
-            ),
+            (r for (run, _), r in self._chunks.items() if run == run_id and r.digest != END_DIGEST),
             key=lambda r: r.index,
         )
 

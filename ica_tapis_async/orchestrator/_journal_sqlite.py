@@ -36,7 +36,15 @@ from ._journal_protocol import (
     shorter_mismatch,
     unfinished_run_mismatch,
 )
-from ._journal_rows import CHUNK_COLUMNS, IS_END, SCHEMA, chunk_of, outcome_rows, outcomes_of, run_of
+from ._journal_rows import (
+    CHUNK_COLUMNS,
+    IS_END,
+    SCHEMA,
+    chunk_of,
+    outcome_rows,
+    outcomes_of,
+    run_of,
+)
 from ._report import ItemOutcome
 
 __all__ = ("SqliteJournal",)
@@ -251,9 +259,12 @@ class SqliteJournal:
         ).fetchone()[0]
         if end is not None and end < index:
             raise past_end_mismatch(run_id, kind, int(end))
-        if digest == END_DIGEST and db.execute(
-            "SELECT 1 FROM ita_chunks_v2 WHERE run_id = ? AND idx > ? LIMIT 1", (run_id, index)
-        ).fetchone():
+        if (
+            digest == END_DIGEST
+            and db.execute(
+                "SELECT 1 FROM ita_chunks_v2 WHERE run_id = ? AND idx > ? LIMIT 1", (run_id, index)
+            ).fetchone()
+        ):
             raise shorter_mismatch(run_id, kind, index)
 
     async def renew(self, lease: Lease, ttl_s: float) -> Lease:
