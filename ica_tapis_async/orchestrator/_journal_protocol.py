@@ -129,7 +129,8 @@ def digest_mismatch(
         return shorter_mismatch(run_id, kind, index)
     return JournalMismatchError(
         f"chunk {index} of run {run_id} was recorded with other input (other items, order or "
-        "batch_size); resume with the same input, or start a new run with another run_id",
+        "batch_size); resume with the same input, or start a new run with a new journal or "
+        "another run_id",
         field="journal",
     )
 
