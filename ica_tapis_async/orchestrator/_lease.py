@@ -12,7 +12,7 @@ import attrs
 from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
 from ._report import ItemOutcome
 
-__all__ = ("Held", "LeasedWork", "record_input_end", "run_leased")
+__all__ = ("Held", "LeasedWork", "Slot", "record_input_end", "run_leased")
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
 
@@ -23,6 +23,21 @@ class Held:
 
     lease: Lease
     lost: bool = False
+
+
+class Slot:
+    """One acquired slot of an in-flight window, given back once: when the entry turns out to
+    be held by another worker (waiting for it takes no slot, so the window moves on to free
+    entries; the waiters are at most the entries other workers hold), else when it is done."""
+
+    def __init__(self, window: anyio.Semaphore) -> None:
+        self._window: anyio.Semaphore | None = window
+
+    def release(self) -> None:
+        """Give the slot back (later calls do nothing)."""
+        if self._window is not None:
+            self._window.release()
+            self._window = None
 
 
 #: The work done under a lease: given the record as claimed, returns the outcomes and whether

@@ -25,7 +25,7 @@ from ._chunk import ChunkWorker
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
-from ._lease import record_input_end
+from ._lease import Slot, record_input_end
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, chunk_outcomes
 from ._plan import (
     AnalysisRequest,
@@ -347,22 +347,14 @@ class BatchOrchestrator:
     ) -> None:
         gate, after, touching = order
         final = False
-        holding = [True]
-
-        def free_slot() -> None:
-            # Waiting for a chunk another worker holds takes no slot: the producer moves on to
-            # chunks nobody holds (waiters are at most the chunks other workers hold).
-            if holding:
-                holding.pop()
-                slots.release()
-
+        slot = Slot(slots)
         try:
             async with send:
                 size = len(chunk.keys) + len(chunk.duplicates)
                 counters.submitted += size
                 with self.ica.telemetry.chunk(kind, worker.run_id, chunk.index, size) as scope:
                     outcomes, final = await self._chunk_outcomes(
-                        kind, worker, chunk, after, free_slot
+                        kind, worker, chunk, after, slot.release
                     )
                     scope.finished(_count(outcomes), state="done" if final else "incomplete")
                 # Failures carry their input item, so a report says what to fix or resend.
@@ -385,7 +377,7 @@ class BatchOrchestrator:
             for key in chunk.keys if final else ():
                 if touching.get(key) is gate:
                     del touching[key]
-            free_slot()
+            slot.release()
 
     async def _chunk_outcomes(
         self,

@@ -28,7 +28,7 @@ from ..models import ReqTransferElement, TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
-from ._lease import Held, record_input_end, run_leased
+from ._lease import Held, Slot, record_input_end, run_leased
 from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
 from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, TaskFollower
@@ -223,19 +223,11 @@ class TransferOrchestrator:
         slots = anyio.Semaphore(self.max_in_flight)
 
         async def one(pair: tuple[int, TransferRequest]) -> None:
-            holding = [True]
-
-            def free_slot() -> None:
-                # A request another worker holds is waited for without a slot: this worker
-                # moves on to requests nobody holds.
-                if holding:
-                    holding.pop()
-                    slots.release()
-
+            slot = Slot(slots)
             try:
-                found[pair[0]] = await self._one(journal, run_id, follower, pair, free_slot)
+                found[pair[0]] = await self._one(journal, run_id, follower, pair, slot.release)
             finally:
-                free_slot()
+                slot.release()
 
         # The run's span is current while the task workers start, so each task's span (and
         # every request under it) belongs to the run's trace.

@@ -25,6 +25,7 @@ from ica_tapis_async.orchestrator import (
     Lease,
     LeaseLostError,
 )
+from ica_tapis_async.orchestrator._journal_protocol import END_DIGEST, END_KEY
 
 OpenJournal = Callable[[], Awaitable[Journal]]
 SHORT_TTL = 0.3
@@ -314,3 +315,64 @@ class JournalContract:
         await journal.claim("run-2", 0, key="k", digest="d", owner="a", ttl_s=LONG_TTL)
         assert [c.index for c in await journal.chunks("run-1")] == [0, 1, 2]
         assert [c.index for c in await journal.chunks("run-2")] == [0]
+
+    # -- end of input ---------------------------------------------------------------------------
+
+    async def _end(self, journal: Journal, index: int, owner: str = "a") -> bool:
+        """Claim the end-of-input entry at ``index`` and mark it done; whether it was granted."""
+        claim = await journal.claim(
+            "run-1", index, key=END_KEY, digest=END_DIGEST, owner=owner, ttl_s=LONG_TTL
+        )
+        if claim.lease is not None:
+            await journal.mark_done(claim.lease, [])
+        return claim.granted
+
+    async def test_end_of_input_refuses_a_longer_or_shorter_input(
+        self, journals: OpenJournal
+    ) -> None:
+        """After an end at 2, a chunk at 2 or past it is refused, and so is an end at 1; the
+        same end again is done, and the entry is not one of the run's chunks."""
+        one, two = await journals(), await journals()
+        await self._run(one)
+        for index in (0, 1):
+            await one.mark_done(await self._lease(one, index=index), [outcome(f"k{index}")])
+        assert await self._end(one, 2)
+        for index in (2, 3):
+            with pytest.raises(JournalMismatchError, match="ended after 2 chunks; this input has"):
+                await two.claim("run-1", index, key="k", digest="dx", owner="b", ttl_s=LONG_TTL)
+        with pytest.raises(JournalMismatchError, match="has more than 1 chunk; this input ends"):
+            await self._end(two, 1, owner="b")
+        assert not await self._end(two, 2, owner="b")  # the same end: done already
+        assert [c.index for c in await two.chunks("run-1")] == [0, 1]
+        assert await two.get_chunk("run-1", 3) is None  # the refused claim left nothing
+        end = await two.get_chunk("run-1", 2)
+        assert end is not None
+        assert end.final
+        assert await two.outcomes("run-1", 2) == []
+
+    async def test_an_end_and_a_longer_input_racing_never_both_win(
+        self, journals: OpenJournal
+    ) -> None:
+        """An end at 1 and a new chunk at 2 claimed at once by two handles: one is refused."""
+        one, two = await journals(), await journals()
+        refused: list[str] = []
+
+        async def attempt(claim: Awaitable[object]) -> None:
+            try:
+                await claim
+            except JournalMismatchError as exc:
+                refused.append(str(exc))
+
+        for round_ in range(15):
+            run_id = f"race-{round_}"
+            await one.open_run("link", "proj", run_id, "fp-1")
+            refused.clear()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    attempt,
+                    one.claim(run_id, 1, key=END_KEY, digest=END_DIGEST, owner="a", ttl_s=LONG_TTL),
+                )
+                tg.start_soon(
+                    attempt, two.claim(run_id, 2, key="k", digest="d2", owner="b", ttl_s=LONG_TTL)
+                )
+            assert len(refused) == 1, (round_, refused)

@@ -9,6 +9,7 @@ PostgreSQL connection terminated.
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import uuid
@@ -22,6 +23,7 @@ import pytest
 from anyio.abc import Process
 
 import ica_tapis_async as ita
+from ica_tapis_async.orchestrator._journal_protocol import END_DIGEST
 from ica_tapis_async.simulator import Simulator
 from tests.scaleout._worker import PROJECT, items
 from tests.servers import RedisServer
@@ -105,8 +107,54 @@ async def test_workers_share_the_chunks_and_all_report_the_whole_run(
         assert len(stats.analyses_by_user_reference) == count
     async with ita.PostgresJournal(pg_dsn) as journal:
         records = await journal.chunks(cfg["run_id"])
+        run = await journal.get_run(cfg["run_id"])
     assert len(records) == chunks
     assert all(r.final and r.attempts == 1 for r in records)
+    assert run is not None
+    assert run.finished_at is not None
+
+
+async def test_two_workers_each_send_a_fair_share(pg_dsn: str) -> None:
+    """Chunks the other worker holds are waited for without an in-flight slot: each worker
+    finishes at least a quarter of them (before, a second worker finished none)."""
+    async with Simulator(seed=16, step_s=0.1, item_rate=40) as sim:
+        cfg = _config(sim, pg_dsn, "link", 600, batch_size=10)
+        workers = [await _start(cfg) for _ in range(2)]
+        reports = [await _report(w) for w in workers]
+        batches = sim.stats.batches["linking"]
+    assert all(r["counts"] == {"LINKED": 600} for r in reports)
+    assert batches == 60
+    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+        cursor = await conn.execute(
+            "SELECT done_by, count(*) FROM ita_chunks WHERE run_id = %s AND digest <> %s "
+            "GROUP BY done_by",
+            (cfg["run_id"], END_DIGEST),
+        )
+        done_by: dict[str, int] = dict(await cursor.fetchall())
+    assert len(done_by) == 2, done_by
+    assert min(done_by.values()) >= 15, done_by
+
+
+async def test_a_run_is_finished_without_cancelling_the_journal(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run's finish is written before the outcomes end: no cancelled query, and a later
+    run without run_id (another batch size) is not refused as "unfinished"."""
+    caplog.set_level(logging.WARNING)
+    async with (
+        Simulator(seed=2, step_s=0.02) as sim,
+        ita.IcaClient(sim.ica_url, api_key="k") as ica,
+    ):
+        for size in (20, 10):
+            async with ita.BatchOrchestrator(
+                ica, PROJECT, journal=pg_dsn, batch_size=size, poll_initial=0.02
+            ) as orchestrator:
+                report = await orchestrator.link(items("link", 40))
+            async with ita.PostgresJournal(pg_dsn) as journal:
+                run = await journal.get_run(report.run_id)
+            assert run is not None
+            assert run.finished_at is not None
+    assert not [r for r in caplog.records if "cancel" in r.getMessage()], caplog.text
 
 
 async def test_cooperative_tapis_transfers(pg_dsn: str) -> None:
@@ -215,6 +263,46 @@ async def test_other_input_under_the_same_run_id_is_refused(pg_dsn: str) -> None
         leaf = leaf.exceptions[0]
     assert isinstance(leaf, ita.orchestrator.JournalMismatchError)
     assert "other input" in str(leaf)
+
+
+async def test_longer_or_shorter_input_under_the_same_run_id_is_refused(pg_dsn: str) -> None:
+    """Input that differs by whole chunks (batches of 20: 40 ids, then 60, 200 or 20) or by
+    whole transfer requests is refused, and nothing of it is sent."""
+    mismatch = ita.orchestrator.JournalMismatchError
+    async with Simulator(seed=16, tapis_step_s=0.02) as sim:
+        cfg = _config(sim, pg_dsn, "link", 40)
+        assert (await _report(await _start(cfg)))["total"] == 40
+        async with (
+            ita.IcaClient(sim.ica_url, api_key="k") as ica,
+            ita.BatchOrchestrator(ica, PROJECT, journal=pg_dsn, run_id=cfg["run_id"],
+                                  batch_size=20) as orchestrator,
+        ):  # fmt: skip
+            for count in (60, 200):
+                with pytest.raises(mismatch, match="ended after 2 chunks; this input has more"):
+                    await orchestrator.link(items("link", count))
+            with pytest.raises(mismatch, match="has more than 1 chunk; this input ends after 1"):
+                await orchestrator.link(items("link", 20))
+        batches = sim.stats.batches["linking"]
+        requests = items("transfers", 3)
+
+        async def transfer(given: list[Any]) -> ita.TransferReport:
+            async with ita.TapisClient(sim.tapis_url, token="t") as tapis:
+                transfers = ita.TransferOrchestrator(
+                    tapis, journal=pg_dsn, run_id="transfers", poll_initial=0.02
+                )
+                try:
+                    return await transfers.run(given)
+                finally:
+                    await transfers.aclose()
+
+        assert (await transfer(requests[:2])).counts == {"COMPLETED": 2}
+        with pytest.raises(mismatch, match="ended after 2 transfer requests; this input has"):
+            await transfer(requests)
+        with pytest.raises(mismatch, match="has more than 1 transfer request; this input ends"):
+            await transfer(requests[:1])
+        tasks = sim.stats.tapis_tasks
+    assert batches == 2
+    assert tasks == 2
 
 
 async def test_command_line_workers_share_a_run_and_exit(

@@ -30,12 +30,28 @@ async def test_schema_is_created_once_and_versioned(pg_dsn: str) -> None:
         assert (await two.get_run("r")) is not None
     async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
         cursor = await conn.execute("SELECT version FROM ita_schema")
-        assert await cursor.fetchall() == [(1,)]
+        assert await cursor.fetchall() == [(2,)]
         await conn.execute("UPDATE ita_schema SET version = 99")
         await conn.commit()
     with pytest.raises(RuntimeError, match="version 99, newer"):
         async with ita.PostgresJournal(pg_dsn) as journal:
             await journal.get_run("r")
+
+
+async def test_a_version_1_schema_gains_the_end_of_input_index(pg_dsn: str) -> None:
+    from ica_tapis_async.orchestrator._postgres_schema import MIGRATIONS
+
+    async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
+        await conn.execute(MIGRATIONS[0])
+        await conn.execute("CREATE TABLE ita_schema (version integer NOT NULL)")
+        await conn.execute("INSERT INTO ita_schema VALUES (1)")
+    async with ita.PostgresJournal(pg_dsn) as journal:
+        await journal.open_run("link", "p", "r", "f")
+    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+        cursor = await conn.execute("SELECT version FROM ita_schema")
+        assert await cursor.fetchall() == [(2,)]
+        cursor = await conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'ita_chunks_end'")
+        assert await cursor.fetchone() == (1,)
 
 
 async def test_dropped_connections_are_retried(pg_dsn: str) -> None:

@@ -11,12 +11,14 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.cli import main
 from ica_tapis_async.orchestrator import Journal
+from ica_tapis_async.orchestrator._journal_protocol import END_DIGEST, END_KEY
 from tests.orchestrator.journal_contract import outcome
 from tests.servers import PostgresServer
 
 
 async def _populate(journal: Journal) -> None:
-    """Three chunks: one done by worker a, one sending (b, live lease), one with a lapsed lease."""
+    """Three chunks: one done by worker a, one sending (b, live lease), one with a lapsed lease;
+    and the input's end, being recorded by worker d (not a chunk: never counted or shown)."""
     try:
         await journal.open_run("link", "proj", "run-7", "fp")
         done = await journal.claim("run-7", 0, key="k0", digest="d0", owner="a", ttl_s=60)
@@ -29,6 +31,7 @@ async def _populate(journal: Journal) -> None:
         assert live.lease is not None
         await journal.mark_sending(live.lease)
         await journal.claim("run-7", 2, key="k2", digest="d2", owner="c", ttl_s=0.01)
+        await journal.claim("run-7", 3, key=END_KEY, digest=END_DIGEST, owner="d", ttl_s=60)
         await asyncio.sleep(0.05)
     finally:
         await journal.aclose()
