@@ -55,11 +55,12 @@ class BatchOrchestrator:
 
     The input is consumed lazily and split into chunks (batches); at most
     ``max_inflight_batches`` chunks are submitted or polled at a time, so memory is bounded by
-    ``batch_size x max_inflight_batches`` whatever the input's length. Every request goes through
-    the client's rate limiter and retry policy. Each chunk has a deterministic key
-    (run id + chunk index + body hash): sent as ``Idempotency-Key`` for analysis batches, and
-    recorded in the journal for all kinds so that a killed job resumes without sending a
-    finished chunk again.
+    ``batch_size x max_inflight_batches`` whatever the input's length (in a cooperative run,
+    plus the chunks other workers hold, which are waited for without taking a slot). Every
+    request goes through the client's rate limiter and retry policy. Each chunk has a
+    deterministic key (run id + chunk index + body hash): sent as ``Idempotency-Key`` for
+    analysis batches, and recorded in the journal for all kinds so that a killed job resumes
+    without sending a finished chunk again.
 
     Args:
         ica: the client (its rate limit and retry policy apply to every call).
