@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
 
 __all__ = ("redact_url",)
+
+# User info is read the way libpq reads it: from after the scheme (however many slashes were
+# typed) to the first "@" before any "/", so a password may hold "#", "?" or ":".
+_USER_INFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)([^@/]*)@")
+# A password given as a parameter: in a query (?password=) or a key/value DSN (password=...).
+_PASSWORD_PARAM = re.compile(
+    r"(^|[?&;\s])((?:ssl)?password|passfile)\s*=\s*('(?:[^'\\]|\\.)*'|[^&;\s]*)", re.IGNORECASE
+)
 
 
 def redact_url(url: str) -> str:
@@ -12,31 +20,13 @@ def redact_url(url: str) -> str:
 
     ``redis://:secret@host:6379/0`` becomes ``redis://***@host:6379/0`` and
     ``postgresql://ingest:secret@db/ingest`` becomes ``postgresql://ingest:***@db/ingest``.
-    A ``password=`` query or key/value parameter is hidden too. Never raises: text that is not
-    a URL comes back with everything that could be a password replaced.
+    A ``password=`` query or key/value parameter is hidden too, and so is the user info of a
+    mistyped URL (``postgresql:/user:secret@db``). Never raises.
     """
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-    except ValueError:
-        return "<unparsable URL>"
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        if colon and user:
-            netloc = f"{user}:***@{host}"
-        elif colon or not user:
-            netloc = f"***@{host}"
-    query = "&".join(
-        f"{key}=***" if key.lower() in {"password", "passfile", "sslpassword"} else pair
-        for pair in parts.query.split("&")
-        if pair
-        for key in [pair.partition("=")[0]]
-    )
-    if not parts.scheme and "password" in url.lower():
-        # A key/value DSN ("host=db password=secret"): hide each password value.
-        return " ".join(
-            f"{w.partition('=')[0]}=***" if w.lower().startswith("password=") else w
-            for w in url.split()
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    text = str(url)
+    found = _USER_INFO.match(text)
+    if found is not None:
+        user, colon, _password = found.group(2).partition(":")
+        shown = f"{user}:***" if colon and user else "***"
+        text = f"{found.group(1)}{shown}@{text[found.end() :]}"
+    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)

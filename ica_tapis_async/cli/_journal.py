@@ -28,7 +28,11 @@ def check_journal(path: str | None, settings: Settings) -> str | None:
         return None
     if settings.simulator:
         raise ConfigError("--journal cannot be combined with --simulator")
-    if is_database_url(path):
+    try:
+        database = is_database_url(path)
+    except ValueError as exc:
+        raise ConfigError(f"--{exc}") from None
+    if database:
         return path  # a PostgreSQL journal: the run connects (and creates its tables) itself
     target = Path(path)
     if not target.parent.is_dir():

@@ -54,14 +54,14 @@ def batch_table(report: BatchReport, title: str, expected: int | None = None) ->
     table.add_column("items", justify="right")
     for status, count in sorted(report.counts.items()):
         style = None if status not in _FAILED else "red"
-        table.add_row(status, f"{count:,}", style=style)
+        table.add_row(escape(status), f"{count:,}", style=style)
     table.add_section()
     table.add_row("total", f"{report.total:,}")
     if expected is not None and expected != report.total:
         table.add_row("LOST", f"{expected - report.total:,}", style="bold red")
     table.add_row("failed", f"{len(report.failures):,}", style="red" if report.failures else None)
     table.add_section()
-    table.add_row("run id", report.run_id)
+    table.add_row("run id", escape(report.run_id))
     table.add_row("batches", f"{report.batches:,}")
     table.add_row("requests", f"{report.requests:,} ({report.retries:,} retries)")
     table.add_row("throttled (429)", f"{report.throttled:,}")
@@ -133,7 +133,7 @@ def transfer_table(report: TransferReport, title: str) -> Table:
     table.add_column("status")
     table.add_column("tasks", justify="right")
     for status, count in sorted(report.counts.items()):
-        table.add_row(status, f"{count:,}", style=None if status == "COMPLETED" else "red")
+        table.add_row(escape(status), f"{count:,}", style=None if status == "COMPLETED" else "red")
     table.add_section()
     table.add_row("total", f"{len(report.outcomes):,}")
     files = sum(o.complete_transfers or 0 for o in report.outcomes)

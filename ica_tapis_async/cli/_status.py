@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._redact import redact_url
-from ..orchestrator import ChunkRecord, Journal
+from ..orchestrator import ChunkRecord, Journal, JournalUnavailableError
 from ..orchestrator._journal_open import is_database_url, open_journal
 from ._config import ConfigError
 
@@ -153,7 +153,7 @@ def status_table(status: dict[str, Any]) -> Table:
 
     finished = "running" if status["finished_at"] is None else "finished"
     table = Table(
-        title=f"run {status['run_id']}: {status['kind']}, {finished}",
+        title=escape(f"run {status['run_id']}: {status['kind']}, {finished}"),
         title_justify="left",
     )
     table.add_column("")
@@ -164,7 +164,7 @@ def status_table(status: dict[str, Any]) -> Table:
         table.add_row(f"  {state}", f"{chunks[state]:,}")
     table.add_section()
     for name, count in status["items"].items():
-        table.add_row(f"items {name}", f"{count:,}")
+        table.add_row(escape(f"items {name}"), f"{count:,}")
     table.add_row("items final", f"{sum(status['items'].values()):,}")
     if status["in_doubt"] or status["resubmitted"]:
         table.add_row("chunks in doubt", f"{status['in_doubt']:,}")
@@ -188,11 +188,17 @@ async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     from ._output import print_json  # rich, which --help must not need
 
     # A status must not create an empty SQLite file where the user mistyped a path.
-    if not is_database_url(args.journal) and not await anyio.Path(args.journal).is_file():
-        raise ConfigError(f"--journal {args.journal}: no such file")
+    try:
+        database = is_database_url(args.journal)
+    except ValueError as exc:
+        raise ConfigError(f"--{exc}") from None
+    if not database and not await anyio.Path(args.journal).is_file():
+        raise ConfigError(f"--journal {redact_url(args.journal)}: no such file")
     journal, _owned = open_journal(args.journal)
     try:
         status = await run_status(journal, args.run_id)
+    except JournalUnavailableError as exc:
+        raise ConfigError(f"--journal: {exc}") from None
     finally:
         await journal.aclose()
     status["journal"] = redact_url(args.journal)

@@ -100,7 +100,7 @@ async def _transfers_list(args: argparse.Namespace, ica: Any, project: str) -> i
         return 0
     console = _stdout()
     wide = console.width >= WIDE
-    table = Table(title=f"data transfers of project {project}", title_justify="left")
+    table = Table(title=f"data transfers of project {escape(project)}", title_justify="left")
     ids = [t.id if wide else short_id(t.id) for t in transfers]
 
     def widest(values: list[str], header: str) -> int:
@@ -213,7 +213,7 @@ async def _transfers_abort(
 def _print_aborts(results: Sequence[_AbortResult], project: str) -> None:
     console = _stdout()
     wide = console.width >= WIDE
-    table = Table(title=f"abort in project {project}", title_justify="left")
+    table = Table(title=f"abort in project {escape(project)}", title_justify="left")
     table.add_column("id", no_wrap=True)
     for column in ("result", "status", "error"):
         table.add_column(column)

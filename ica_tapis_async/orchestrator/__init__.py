@@ -13,6 +13,7 @@ from ._journal_protocol import (
 )
 from ._journal_sqlite import SqliteJournal
 from ._plan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, AnalysisRequest, chunk_key
+from ._postgres_store import JournalUnavailableError
 from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
 from ._runner import BatchOrchestrator
 from ._transfers import TransferOrchestrator, TransferOutcome, TransferReport, TransferRequest
@@ -28,6 +29,7 @@ __all__ = (
     "ItemOutcome",
     "Journal",
     "JournalMismatchError",
+    "JournalUnavailableError",
     "Lease",
     "LeaseLostError",
     "MemoryJournal",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from .._errors import RequestValidationError
+from .._redact import redact_url
 from ._journal_memory import NullJournal
 from ._journal_protocol import Journal
 from ._journal_sqlite import SqliteJournal
@@ -11,11 +14,28 @@ from ._journal_sqlite import SqliteJournal
 __all__ = ("is_database_url", "open_journal")
 
 _DATABASE_SCHEMES = ("postgresql://", "postgres://")
+# "postgresql:/u:pw@db", "PostgreSQL://...", "postgres:..." : meant as a URL, not a file name.
+_ALMOST_A_URL = re.compile(r"^\s*postgres(?:ql)?:", re.IGNORECASE)
 
 
 def is_database_url(spec: object) -> bool:
-    """Whether ``spec`` names a PostgreSQL journal rather than a SQLite file."""
-    return isinstance(spec, str) and spec.startswith(_DATABASE_SCHEMES)
+    """Whether ``spec`` names a PostgreSQL journal rather than a SQLite file.
+
+    Raises:
+        RequestValidationError: ``spec`` starts like a PostgreSQL URL but is not one (a
+            mistyped scheme would otherwise become a SQLite file named after the URL).
+    """
+    if not isinstance(spec, str):
+        return False
+    if spec.startswith(_DATABASE_SCHEMES):
+        return True
+    if _ALMOST_A_URL.match(spec):
+        raise RequestValidationError(
+            f"{redact_url(spec)!r} is not a PostgreSQL URL: write "
+            "postgresql://user:password@host:port/database",
+            field="journal",
+        )
+    return False
 
 
 def open_journal(spec: str | Path | Journal | None) -> tuple[Journal, bool]:

@@ -13,6 +13,7 @@ from typing import Any, Final, TypeVar
 
 import anyio
 
+from .._errors import IcaTapisError
 from .._redact import redact_url
 from ._journal_rows import CHUNK_COLUMNS
 from ._journal_rows import chunk_of as chunk_row
@@ -21,6 +22,7 @@ from ._postgres_schema import migrate
 
 __all__ = (
     "CHUNK_COLUMNS",
+    "JournalUnavailableError",
     "NOW",
     "OUTCOME_COLUMNS",
     "RUN_COLUMNS",
@@ -37,6 +39,30 @@ NOW: Final = "extract(epoch from clock_timestamp())::float8"
 RUN_COLUMNS: Final = "run_id, kind, project_id, fingerprint, started, finished"
 OUTCOME_COLUMNS: Final = (
     "run_id, idx, pos, kind, key, status, ok, info, batch_id, item_id, resubmitted, analysis_id"
+)
+
+
+class JournalUnavailableError(IcaTapisError):
+    """The PostgreSQL journal cannot be used: its server cannot be reached (after the
+    configured retries), or refuses the connection for good (no such database or role, bad
+    password).
+
+    Attributes:
+        permanent: retrying cannot help (the URL or the credentials are wrong).
+    """
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+#: What a server says when retrying cannot help: the URL or the credentials are wrong.
+_PERMANENT = (
+    "does not exist",
+    "authentication failed",
+    "no password supplied",
+    "no pg_hba.conf entry",
+    "permission denied",
 )
 
 
@@ -95,22 +121,24 @@ class PostgresStore:
         )
         self._retries = retries
         stall_ms = max(1, round(stall_timeout * 1000))
+        self._dsn = dsn
+        self._connect_kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": max(1, round(connect_timeout)),
+            # A worker frozen mid-transaction (SIGSTOP, a paused VM) would hold its chunk's
+            # row lock, and SKIP LOCKED claimers would skip the chunk, for as long as it
+            # stays frozen: the server ends such a session, and a fenced write stops
+            # waiting for a row lock, after stall_timeout.
+            "options": f"-c idle_in_transaction_session_timeout={stall_ms} "
+            f"-c lock_timeout={stall_ms}",
+        }
         self._pool: Any = AsyncConnectionPool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             open=False,
             timeout=connect_timeout,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": max(1, round(connect_timeout)),
-                # A worker frozen mid-transaction (SIGSTOP, a paused VM) would hold its chunk's
-                # row lock, and SKIP LOCKED claimers would skip the chunk, for as long as it
-                # stays frozen: the server ends such a session, and a fenced write stops
-                # waiting for a row lock, after stall_timeout.
-                "options": f"-c idle_in_transaction_session_timeout={stall_ms} "
-                f"-c lock_timeout={stall_ms}",
-            },
+            kwargs=self._connect_kwargs,
             check=AsyncConnectionPool.check_connection,
             name="ica_tapis_async.journal",
         )
@@ -130,10 +158,35 @@ class PostgresStore:
                 raise RuntimeError(f"{self!r} is closed")
             if self._ready:
                 return
+            await self._first_connection()
             await self._pool.open(wait=False)
             async with self._pool.connection() as conn:
                 await migrate(conn)
             self._ready = True
+
+    async def _first_connection(self) -> None:
+        """Connect once before the pool does, so that a wrong URL fails at once with the
+        server's reason and an unreachable server after a few tries, not after the pool's
+        timeout for every retry."""
+        import psycopg
+
+        attempt = 0
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._dsn, **self._connect_kwargs)
+            except psycopg.OperationalError as exc:
+                reason = _first_line(exc)
+                permanent = any(word in reason for word in _PERMANENT)
+                attempt += 1
+                if permanent or attempt > self._retries:
+                    raise JournalUnavailableError(
+                        f"journal {self.url}: cannot connect: {reason}", permanent=permanent
+                    ) from None
+                log.warning("journal %s: cannot connect (%s); retrying", self.url, reason)
+                await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                await conn.close()
+                return
 
     async def call(
         self,
@@ -162,7 +215,7 @@ class PostgresStore:
                     "journal %s: %s (%s); retrying on a fresh connection",
                     self.url,
                     type(exc).__name__,
-                    str(exc).splitlines()[0] if str(exc) else "",
+                    _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
 
@@ -172,3 +225,9 @@ class PostgresStore:
             return
         self._closed = True
         await self._pool.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    # libpq's messages can quote the connection string; show only what names the cause.
+    text = str(exc).strip()
+    return redact_url(text.splitlines()[0]) if text else type(exc).__name__

@@ -188,3 +188,30 @@ async def test_a_server_down_at_first_use_is_waited_for(
         assert run.run_id == "r"
     finally:
         await journal.aclose()
+
+
+async def test_a_database_that_does_not_exist_fails_at_once_with_the_reason(
+    postgres_server: PostgresServer,
+) -> None:
+    dsn = postgres_server.dsn("no_such_db").replace("postgres@", "postgres:s3cret-pw@")
+    with pytest.raises(ita.JournalUnavailableError) as caught:
+        async with ita.PostgresJournal(dsn, retries=50) as journal:  # retrying cannot help
+            await journal.get_run("r")
+    assert caught.value.permanent
+    assert 'database "no_such_db" does not exist' in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+async def test_an_unreachable_server_fails_after_the_retries_with_the_reason() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dsn = f"postgresql://u:s3cret-pw@127.0.0.1:{port}/db"
+    with pytest.raises(ita.JournalUnavailableError) as caught:
+        async with ita.PostgresJournal(dsn, retries=1, connect_timeout=1) as journal:
+            await journal.get_run("r")
+    assert not caught.value.permanent
+    assert f"journal postgresql://u:***@127.0.0.1:{port}/db: cannot connect:" in str(caught.value)
+    assert "Connection refused" in str(caught.value)

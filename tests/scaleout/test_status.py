@@ -101,3 +101,27 @@ def test_status_of_an_unknown_run_or_file(
     code = main(["status", "--journal", path, "--run-id", "other"])
     assert code == 2
     assert "no run 'other'" in capsys.readouterr().err
+
+
+def test_status_of_a_database_that_does_not_exist_is_one_line_at_once(
+    postgres_server: PostgresServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = postgres_server.dsn("no_such_db").replace("postgres@", "postgres:s3cret-pw@")
+    code, out = _status(capsys, dsn)
+    assert code == 2
+    assert out.strip() == (
+        f"error: --journal: journal {dsn.replace('s3cret-pw', '***')}: cannot connect: "
+        'connection failed: connection to server at "127.0.0.1", port '
+        f'{postgres_server.port} failed: FATAL:  database "no_such_db" does not exist'
+    )
+
+
+def test_status_with_a_mistyped_url_names_it_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = _status(capsys, "postgresql:/postgres:Pl4inSecret@127.0.0.1:1/db")
+    assert code == 2
+    assert out.strip() == (
+        "error: --journal: 'postgresql:/postgres:***@127.0.0.1:1/db' is not a PostgreSQL URL: "
+        "write postgresql://user:password@host:port/database"
+    )
