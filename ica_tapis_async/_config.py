@@ -7,7 +7,7 @@ the session resolves them in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypedDict
 
 import attrs
@@ -149,6 +149,12 @@ class RequestOptions(TypedDict, total=False):
         extra_headers: headers added to this call (cannot replace authentication).
         on_retry: called with the error before each retry of this call (e.g. to note that a
             POST whose answer was lost is being sent again).
+        before_attempt: awaited before every attempt of this call, the first and each retry,
+            once the limiter has granted it and right before it is sent (e.g. to check that
+            this worker still holds the lease on what it is about to create, after a long
+            ``Retry-After`` wait). If it raises, the call ends with that exception and that
+            attempt is not sent. It runs while the attempt holds one of the limiter's
+            in-flight slots, so it should be quick.
     """
 
     timeout: float | Timeouts | None
@@ -156,3 +162,4 @@ class RequestOptions(TypedDict, total=False):
     max_retries: int
     extra_headers: dict[str, str]
     on_retry: Callable[[Exception], None]
+    before_attempt: Callable[[], Awaitable[None]]

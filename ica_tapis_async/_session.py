@@ -141,6 +141,9 @@ class Dispatcher:
     async def send(self, request: Request, options: RequestOptions | None = None) -> RawResponse:
         """Send ``request``; return a 2xx answer or raise the typed error.
 
+        ``options["before_attempt"]``, when given, is awaited before every attempt once the
+        limiter grants it; whatever it raises ends the call unsent (and unretried).
+
         Raises:
             APIStatusError: an error answer that was not (or no longer) worth retrying.
             ServerUnreachableError: no attempt of this client has ever connected, for longer
@@ -156,6 +159,7 @@ class Dispatcher:
     ) -> RawResponse:
         policy, timeouts, extra = self._resolve(options)
         on_retry = options.get("on_retry")
+        before_attempt = options.get("before_attempt")
         start = self.clock()
         deadline = None if policy.total_timeout is None else start + policy.total_timeout
         attempt = 0
@@ -170,13 +174,18 @@ class Dispatcher:
                 self._base_headers, extra, request.headers, await self.auth.headers()
             )
             stale = self.auth.snapshot()  # the credential this attempt carries
+            refused: Exception | None = None
             try:
                 waiting = call.waiting()
                 async with self.limiter.slot():
-                    self.metrics.requests += 1
-                    with call.attempt(waiting) as sent:
-                        response = await self._exchange(request, headers, timeouts)
-                        sent.answered(response.status)
+                    # Asked only now: a long wait for the limiter or a Retry-After may have
+                    # made the caller's reason to send stale (e.g. a lease taken over).
+                    refused = await _refusal(before_attempt)
+                    if refused is None:
+                        self.metrics.requests += 1
+                        with call.attempt(waiting) as sent:
+                            response = await self._exchange(request, headers, timeouts)
+                            sent.answered(response.status)
             except APIConnectionError as exc:
                 if self.reachability.failed(exc, self.clock()):
                     self.metrics.errors += 1
@@ -192,6 +201,11 @@ class Dispatcher:
                     on_retry(exc)
                 await self.reachability.backoff(self.sleep, delay)
                 continue
+            if refused is not None:
+                # Raised here, outside the handlers above, so that whatever the hook raised
+                # (even a connection error of its own) ends the call as itself, unretried.
+                self.metrics.errors += 1
+                raise refused
             if not self.reachability.reached:
                 self.reachability.answered()
 
@@ -349,6 +363,17 @@ class Dispatcher:
         finally:
             if self._owns_limiter:
                 await self.limiter.aclose()
+
+
+async def _refusal(hook: Callable[[], Awaitable[None]] | None) -> Exception | None:
+    """What the caller's ``before_attempt`` hook raised, if anything: the attempt is off."""
+    if hook is None:
+        return None
+    try:
+        await hook()
+    except Exception as exc:  # handed back: the caller raises it as the call's outcome
+        return exc
+    return None
 
 
 def parse_problem(api: Api, body: Any) -> Problem | None:

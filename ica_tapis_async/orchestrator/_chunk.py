@@ -94,7 +94,16 @@ class ChunkWorker:
                     return self._settled(kind, chunk, IN_DOUBT, info, True), False
             sending = await self.journal.mark_sending(held.lease)
             resubmitted = sending.resubmitted
-            result = await self.sender.send(kind, chunk, key, first_use=sending.attempts == 1)
+
+            async def still_ours() -> None:
+                # A fenced write right before each attempt: after a long wait (Retry-After, a
+                # frozen process) the chunk may belong to another worker, and links and updates
+                # carry no key the server could dedupe on. Raises LeaseLostError: not sent.
+                held.lease = await self.journal.renew(held.lease, self.lease_ttl)
+
+            result = await self.sender.send(
+                kind, chunk, key, first_use=sending.attempts == 1, before_attempt=still_ours
+            )
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True

@@ -54,6 +54,10 @@ DEFAULT_BATCH_SIZE: Final[dict[Kind, int]] = {"link": 1_000, "update": 1_000, "a
 
 MAX_ID_LENGTH = 255
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
+#: A NUL character as JSON writes it. A text with a literal backslash before "u0000" also
+#: contains it, so a match is only a reason to look at the strings themselves.
+_ESCAPED_NUL: Final = b"\\u0000"
+_NUL_SLICE: Final = 500
 
 
 @attrs.define
@@ -107,8 +111,45 @@ def chunk_key(run_id: str, kind: Kind, index: int, digest: str) -> str:
     return f"ita-{run_id[:64]}-{kind}-{index:08d}-{digest[:32]}"
 
 
-def _digest(body: Any) -> str:
-    return hashlib.sha256(dumps(body)).hexdigest()
+def _digest(body: Any, items: Iterable[tuple[str, Any]] = ()) -> str:
+    """The body's hash; refuses a NUL in any of ``items`` (where, input item) it is made of."""
+    data = dumps(body)
+    if _ESCAPED_NUL in data:
+        refuse_nul(items)
+    return hashlib.sha256(data).hexdigest()
+
+
+def refuse_nul(items: Iterable[tuple[str, Any]]) -> None:
+    """Refuse the first string with a NUL in ``items`` (where, input item): a PostgreSQL
+    journal cannot store it, and would refuse the chunk only after its batch was created.
+
+    Raises:
+        RequestValidationError: naming the item and the field, e.g. ``items[3].user_reference``.
+    """
+    for where, item in items:
+        path = _nul_path(item, where)
+        if path is not None:
+            raise RequestValidationError(
+                "contains a NUL character (U+0000), which a PostgreSQL journal cannot store; "
+                "remove it",
+                field=path,
+            )
+
+
+def _nul_path(value: Any, where: str) -> str | None:
+    """Where in ``value`` (a model, a list or a string) a string holds a NUL, or ``None``."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, list | tuple):
+        named = [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    elif attrs.has(type(value)):
+        named = [(f"{where}.{a.name}", getattr(value, a.name)) for a in attrs.fields(type(value))]
+    else:
+        return None
+    for inner, item in named:
+        if (found := _nul_path(item, inner)) is not None:
+            return found
+    return None
 
 
 def check_data_id(value: object, where: str) -> str:
@@ -212,13 +253,22 @@ def prevalidate(kind: Kind, items: object) -> None:
     if kind == "link":
         for i, value in enumerate(items):
             check_data_id(value, f"data_ids[{i}]")
-    elif kind == "update":
+        return  # a valid data id has no NUL
+    if kind == "update":
         for i, group in enumerate(items):
             _check_group(group, i)
     else:
         seen: set[str] = set()
         for i, request in enumerate(items):
             _check_analysis(request, i, seen)
+    # Chunks are built lazily, some after earlier ones were sent, so a NUL is looked for in
+    # the whole input here: serialized in slices (microseconds an item; one huge list is slower),
+    # and only a slice that has one is walked to name the field.
+    name = "groups" if kind == "update" else "items"
+    for start in range(0, len(items), _NUL_SLICE):
+        part = list(items[start : start + _NUL_SLICE])
+        if _ESCAPED_NUL in dumps(part):
+            refuse_nul((f"{name}[{i}]", item) for i, item in enumerate(part, start))
 
 
 def _check_group(group: object, i: int) -> DataUpdateGroup:
@@ -297,31 +347,35 @@ async def chunk_update_groups(
     A data id appears at most once per chunk so that its item maps back unambiguously.
     """
     index, position = 0, 0
-    out_groups: list[DataUpdateGroup] = []
+    out_groups: list[tuple[str, DataUpdateGroup]] = []  # each with the input group it is from
     keys: list[str] = []
     seen: set[str] = set()
     async for group in _aiter(groups):
         _check_group(group, position)
+        where = f"groups[{position}]"
         position += 1
         current: list[str] = []
         for data_id in group.data_ids:
             if len(keys) == size or data_id in seen:
                 if current:
-                    out_groups.append(attrs.evolve(group, data_ids=current))
+                    out_groups.append((where, attrs.evolve(group, data_ids=current)))
                     current = []
-                body = CreateProjectDataUpdateBatch(out_groups)
-                yield Chunk(index, keys, body, _digest(body))
+                yield _update_chunk(index, keys, out_groups)
                 index, out_groups, keys, seen = index + 1, [], [], set()
             current.append(data_id)
             keys.append(data_id)
             seen.add(data_id)
         if current:
-            out_groups.append(attrs.evolve(group, data_ids=current))
+            out_groups.append((where, attrs.evolve(group, data_ids=current)))
     if keys:
-        body = CreateProjectDataUpdateBatch(out_groups)
-        yield Chunk(index, keys, body, _digest(body))
+        yield _update_chunk(index, keys, out_groups)
     elif position == 0:
         raise RequestValidationError("is empty: nothing to do", field="groups")
+
+
+def _update_chunk(index: int, keys: list[str], groups: list[tuple[str, DataUpdateGroup]]) -> Chunk:
+    body = CreateProjectDataUpdateBatch([group for _, group in groups])
+    return Chunk(index, keys, body, _digest(body, groups))
 
 
 async def chunk_analyses(
@@ -339,7 +393,9 @@ async def chunk_analyses(
             nextflow_json_items=[r for r in batch if isinstance(r, CreateNextflowJsonAnalysis)]
             or None,
         )
-        return Chunk(index, [r.user_reference for r in batch], body, _digest(body))
+        first = position - len(batch)  # the input position of batch[0]
+        where = ((f"items[{first + i}]", r) for i, r in enumerate(batch))
+        return Chunk(index, [r.user_reference for r in batch], body, _digest(body, where))
 
     async for request in _aiter(requests):
         _check_analysis(request, position, seen)

@@ -8,6 +8,7 @@ import attrs
 
 from .._client import IcaClient
 from .._concurrency import Backoff
+from .._config import RequestOptions
 from .._errors import (
     APIConnectionError,
     APIStatusError,
@@ -72,8 +73,20 @@ class Sender:
     sleep: Callable[[float], Awaitable[None]]
     clock: Callable[[], float]
 
-    async def send(self, kind: Kind, chunk: Chunk, key: str, *, first_use: bool) -> SendResult:
+    async def send(
+        self,
+        kind: Kind,
+        chunk: Chunk,
+        key: str,
+        *,
+        first_use: bool,
+        before_attempt: Callable[[], Awaitable[None]] | None = None,
+    ) -> SendResult:
         """Create the chunk's batch.
+
+        ``before_attempt`` is awaited right before every attempt of the create (the first, the
+        client's retries, and the re-sends after a 409); what it raises (``LeaseLostError``
+        when this worker no longer holds the chunk) propagates with that attempt unsent.
 
         A 409 ("the original request is still in progress") is waited out with the same key,
         up to ``poll_timeout``; then the chunk is ``IN_DOUBT``. A 422 on the first use of a
@@ -87,6 +100,7 @@ class Sender:
         Raises:
             AuthenticationError, PermissionDeniedError, NotFoundError: every chunk would fail
                 alike; a corrected re-run must send them, so nothing is recorded as final.
+            Exception: whatever ``before_attempt`` raised.
         """
         lost = False
 
@@ -98,7 +112,7 @@ class Sender:
         backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
         while True:
             try:
-                batch_id = await self._create(kind, chunk, key, on_retry)
+                batch_id = await self._create(kind, chunk, key, on_retry, before_attempt)
                 return SendResult(batch_id, lost)
             except IdempotencyInProgressError as exc:
                 # The server holds an unfinished first request with this key: it may still
@@ -142,23 +156,31 @@ class Sender:
                 return SendResult(None, lost, REJECTED, str(exc))
 
     async def _create(
-        self, kind: Kind, chunk: Chunk, key: str, on_retry: Callable[[Exception], None]
+        self,
+        kind: Kind,
+        chunk: Chunk,
+        key: str,
+        on_retry: Callable[[Exception], None],
+        before_attempt: Callable[[], Awaitable[None]] | None,
     ) -> str:
+        options: RequestOptions = {"on_retry": on_retry}
+        if before_attempt is not None:
+            options["before_attempt"] = before_attempt
         if kind == "link":
             batch = await self.ica.data_linking_batches.create(
                 self.project_id,
                 [item.data_id for item in chunk.body.items],
                 retry_safe=True,
                 max_links=max(self.max_links, len(chunk.keys)),
-                on_retry=on_retry,
+                **options,
             )
             return batch.id
         if kind == "update":
             update = await self.ica.data_update_batches.create(
-                self.project_id, chunk.body.data_update_groups, retry_safe=True, on_retry=on_retry
+                self.project_id, chunk.body.data_update_groups, retry_safe=True, **options
             )
             return update.id
         analysis = await self.ica.analysis_creation_batches.create(
-            self.project_id, chunk.body, idempotency_key=key, on_retry=on_retry
+            self.project_id, chunk.body, idempotency_key=key, **options
         )
         return analysis.id
