@@ -55,12 +55,14 @@ class TaskFollower:
     async def create(
         self, elements: Sequence[ReqTransferElement], tag: str, *, first_sent_at: float | None,
         on_send: Callable[[], Awaitable[float | None]], attempts: int = 3,
+        before_attempt: Callable[[], Awaitable[None]] | None = None,
     ) -> Created:  # fmt: skip
         """Create the task, or adopt the one a lost answer created.
 
         ``first_sent_at`` is when an earlier attempt (a killed run's) may have created it;
         ``on_send`` records each attempt in the journal before it is sent and returns the first
-        attempt's time.
+        attempt's time; ``before_attempt`` runs right before each POST leaves (after any wait
+        for the rate limiter), and stops it by raising (a lease taken over meanwhile).
 
         Raises:
             AuthenticationError: bad credentials stop the whole run.
@@ -74,7 +76,12 @@ class TaskFollower:
                     return Created(found, recovered=True)
             since = await on_send()
             try:
-                task = await self.tapis.transfers.create(list(elements), tag=tag)
+                if before_attempt is None:
+                    task = await self.tapis.transfers.create(list(elements), tag=tag)
+                else:
+                    task = await self.tapis.transfers.create(
+                        list(elements), tag=tag, before_attempt=before_attempt
+                    )
                 return Created(task.uuid, error=None if task.uuid else "no uuid in the answer")
             except AuthenticationError:
                 raise

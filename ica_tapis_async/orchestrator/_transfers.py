@@ -340,10 +340,16 @@ class TransferOrchestrator:
             async def on_send() -> float | None:
                 return (await journal.mark_sending(held.lease)).first_sent_at
 
+            async def still_ours() -> None:
+                # Tapis has no idempotency key: only the lease stops a POST from a worker
+                # whose task was taken over while it waited (a Retry-After, a frozen process).
+                held.lease = await journal.renew(held.lease, self.lease_ttl)
+
             first = record.first_sent_at if record.state == SENDING else None
             created = await follower.create(
-                request.elements, tag, first_sent_at=first, on_send=on_send
-            )
+                request.elements, tag, first_sent_at=first, on_send=on_send,
+                before_attempt=still_ours,
+            )  # fmt: skip
             if created.uuid is None:
                 status = NOT_CREATED if created.final or first is None else UNKNOWN
                 return TransferOutcome(index, None, tag, status, created.error)

@@ -9,6 +9,8 @@ lease finds out before its retry leaves, not after.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -104,3 +106,69 @@ async def test_a_lease_taken_over_during_retry_after_stops_the_stale_create(
     assert batches == 2  # one per chunk: no third, stale batch
     assert tags == []  # the later "remove" is not undone by a late "add"
     assert client_clock.sleeps.count(6.0) == 1  # it did wait out the Retry-After
+
+
+class _TakeOverWhileWaiting:
+    """A rate limiter that, on the slow worker's first wait for a slot, lets another worker take
+    the lease over and finish the run: the wait a Retry-After or a frozen process would cause."""
+
+    def __init__(self, take_over: Callable[[], Awaitable[None]]) -> None:
+        self._inner = ita.AdaptiveRateLimiter(None)
+        self._take_over: Callable[[], Awaitable[None]] | None = take_over
+        self.rate = None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._take_over is not None:
+            take_over, self._take_over = self._take_over, None
+            await take_over()
+        async with self._inner.slot():
+            yield
+
+    async def record_success(self) -> None:
+        await self._inner.record_success()
+
+    async def record_throttle(self) -> None:
+        await self._inner.record_throttle()
+
+    async def pause_for(self, seconds: float) -> None:
+        await self._inner.pause_for(seconds)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_transfer_lease_taken_over_while_waiting_for_a_slot_stops_the_stale_create() -> (
+    None
+):
+    journal_clock = JournalClock()
+    journal = MemoryJournal(clock=journal_clock)
+    requests = [
+        ita.TransferRequest([ita.ReqTransferElement("tapis://src/a/?files=2", "tapis://dst/a/")])
+    ]
+    async with Simulator(seed=23, step_s=0.02) as sim:
+
+        async def take_over() -> None:
+            journal_clock.now += 2 * TTL  # the slow worker's lease lapses while it waits
+            async with ita.TapisClient(sim.tapis_url, token="fast") as fast:
+                orch = ita.TransferOrchestrator(
+                    fast, journal=journal, run_id="stale-t", lease_ttl=TTL, poll_initial=0.02,
+                    poll_max=0.05,
+                )  # fmt: skip
+                taken_over.append(await orch.run(requests))
+
+        taken_over: list[ita.TransferReport] = []
+        async with ita.TapisClient(
+            sim.tapis_url, token="slow", limiter=_TakeOverWhileWaiting(take_over)
+        ) as slow:
+            orch = ita.TransferOrchestrator(
+                slow, journal=journal, run_id="stale-t", lease_ttl=TTL, poll_initial=0.02,
+                poll_max=0.05,
+            )  # fmt: skip
+            report = await orch.run(requests)
+            slow_posts = slow.metrics.requests
+        tasks = sim.stats.tapis_tasks
+    assert [r.counts for r in taken_over] == [{"COMPLETED": 1}]
+    assert report.counts == {"COMPLETED": 1}  # the run's outcome, from the worker that did it
+    assert tasks == 1  # the stale worker's create never left
+    assert slow_posts == 0
