@@ -7,7 +7,7 @@ number formatting keeps only 14 digits, too few for POSIX seconds with fractions
 State hash ``KEYS[1]`` fields:
 
 ``configured``  the rate workers were configured with (``""``: discover it from throttles)
-``rate``        the rate requests are paced at now (``""``: unpaced)
+``rate``        the rate requests are paced at now (``""`` until a discovered rate starts)
 ``tat``         GCRA theoretical arrival time of the next request
 ``throttled``   ``1`` after a cut until the rate has recovered to ``configured`` (for ever when
                 the rate is discovered); ``0`` with no ``configured`` rate: slow start
