@@ -193,7 +193,7 @@ if redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
   return redis.call('HGET', KEYS[1], 'rate')
 end
 local t = now()
--- CUBIC: 0.7 * w_max at the cut, flat near w_max after k seconds, then probing beyond it.
+-- CUBIC: the cut rate at the cut, flat near w_max after k seconds, then probing beyond it.
 local new = (num('scale') or 0.4) * (t - num('last_throttle') - num('k')) ^ 3 + num('w_max')
 local configured = num('configured')
 if configured and new >= configured then
