@@ -199,6 +199,10 @@ local configured = num('configured')
 if configured and new >= configured then
   new = configured
   redis.call('HSET', KEYS[1], 'throttled', '0')
+elseif not configured then
+  -- Nothing caps a discovered rate: a probe goes past the ceiling only as far as twice what
+  -- is really sent, so a budget left idle (overnight, between runs) is not found unbounded.
+  new = math.min(new, math.max(num('w_max'), 2 * measured(t)))
 end
 new = math.max(new, min_rate(tonumber(ARGV[1])))
 redis.call('HSET', KEYS[1], 'rate', fmt(new))

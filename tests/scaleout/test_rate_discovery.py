@@ -175,6 +175,26 @@ async def test_recovery_holds_at_the_ceiling_then_probes_gently(
     assert discovering.rate == pytest.approx(ceiling * 1.25, rel=0.01)
 
 
+async def test_a_discovered_rate_left_idle_does_not_run_away(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()
+    await _grant(discovering)
+    state.set(
+        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
+    )
+    await discovering.record_throttle()
+    ceiling = state.get("w_max")
+    # A day later the curve alone would allow millions a second; the workers send 10/s.
+    state.set(last_throttle=state.get("last_throttle") - 86_400, measured=10)
+    await discovering.record_success()
+    assert discovering.rate == pytest.approx(ceiling)
+    state.set(measured=40)  # sending near the ceiling again: probing past it may go to 2x
+    await discovering.record_success()
+    assert discovering.rate == pytest.approx(80)
+
+
 async def test_workers_discover_one_rate_together(
     redis_server: RedisServer, limit_name: str
 ) -> None:
