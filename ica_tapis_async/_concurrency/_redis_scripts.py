@@ -156,8 +156,11 @@ local floor = min_rate(tonumber(ARGV[2]))
 local grants = num('grants') or 0
 local w_max, new
 if not num('configured') and redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
-  -- The end of slow start: the rate doubled until now, so the limit lies well under it.
-  w_max, new = base * 0.7, base * 0.5
+  -- The end of slow start: half the slow-start rate (the rate of a second ago, and never more
+  -- than what was really sent), held there; the smoothed measured rate lags a doubling rate
+  -- too far to cut from. The next event measures the limit.
+  w_max = (rate or base) * 0.5
+  new = w_max
 elseif last_cut > 0 and t - last_cut >= 1 then
   -- The server's budget was spent at the last cut and is spent again now: what it accepted
   -- in between, over the time between, is its rate. Hold just under that, not at 0.7x.
