@@ -18,6 +18,7 @@ State hash ``KEYS[1]`` fields:
 ``last_cut``    when the rate was last cut; a throttle of a request sent before it belongs to
                 the same congestion event and cuts nothing
 ``paused_until``  a ``Retry-After`` holds every worker until then
+``measured_cut``, ``limit``  whether the last cut was to a measured limit, and that limit
 ``win_start``, ``win_count``, ``measured``  the shared send rate, over half-second windows
 ``throttles``   throttled answers seen by all workers
 
@@ -167,8 +168,10 @@ elseif last_cut > 0 and t - last_cut >= 1 then
   local accepted = math.max(grants - (num('cut_grants') or 0) - 1, 0) / (t - last_cut)
   w_max = math.min(base, accepted)
   new = w_max * 0.98
+  redis.call('HSET', KEYS[1], 'measured_cut', '1', 'limit', fmt(w_max))
 else
   w_max, new = base, base * 0.7
+  redis.call('HSET', KEYS[1], 'measured_cut', '0')
 end
 new = math.max(new, floor)
 w_max = math.max(w_max, new)
@@ -220,6 +223,16 @@ PAUSE: Final = (
 local t = now()
 local until_ = math.max(num('paused_until') or 0, t + tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'paused_until', fmt(until_))
+local last_cut = num('last_cut') or 0
+if redis.call('HGET', KEYS[1], 'measured_cut') == '1' and t - last_cut < 1 then
+  -- A pause right after a measured cut: while every worker waits, the server saves up about
+  -- pause x limit requests. Spend them over the next five seconds (at most 20% over the
+  -- limit) instead of leaving them unused; the probe after that finds the limit again.
+  local w = num('limit') * (1 + math.min(until_ - last_cut, 1) / 5)
+  local configured = num('configured')
+  if configured then w = math.min(w, configured) end
+  redis.call('HSET', KEYS[1], 'w_max', fmt(w), 'k', '0', 'rate', fmt(w))
+end
 return fmt(until_)
 """
 )

@@ -121,6 +121,35 @@ async def test_a_later_cut_goes_just_under_the_rate_the_server_accepted(
     assert stats["rate"] == pytest.approx(0.98 * ceiling)
 
 
+async def test_a_pause_after_a_measured_cut_spends_what_the_server_saved(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()
+    await _grant(discovering)
+    state.set(
+        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
+    )
+    await discovering.record_throttle()
+    limit = state.get("limit")
+    assert 49.5 < limit <= 50
+    # A one-second Retry-After: the server saves up a second of its rate; spent over five.
+    await discovering.pause_for(1.0)
+    assert state.get("rate") == pytest.approx(limit * 1.2, rel=0.002)
+    assert state.get("w_max") == pytest.approx(limit * 1.2, rel=0.002)
+    assert state.get("k") == 0
+
+
+async def test_a_pause_after_an_unmeasured_cut_changes_no_rate(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()  # slow start ends: nothing measured yet
+    rate = state.get("rate")
+    await discovering.pause_for(1.0)
+    assert state.get("rate") == rate
+
+
 async def test_a_cut_soon_after_the_last_one_falls_back_to_seventy_percent(
     discovering: ita.RedisRateLimiter, state: _State
 ) -> None:
