@@ -56,7 +56,8 @@ class RedisRateLimiter:
     event and stops every worker's grants at once; recovery (CUBIC) is shared, and a
     ``Retry-After`` pauses every worker. A cut after an event at least a second after the last
     one goes to just under the rate the server accepted between the two (its limit, measured);
-    the rate then stays near that ceiling for seconds before probing gently past it. Each
+    after a ``Retry-After`` the rate spends what the server saved up during the pause (at most
+    20% over the limit, for about five seconds), then probes gently past it. Each
     request in flight holds a lease that expires (renewed while the request runs), so a killed
     worker never keeps slots.
 
