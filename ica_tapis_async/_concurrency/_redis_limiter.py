@@ -25,6 +25,9 @@ __all__ = ("RedisRateLimiter", "SharedLimiterUnavailableError")
 log = logging.getLogger("ica_tapis_async.limiter")
 
 _KEY_TTL_S: Final = 7 * 24 * 3600  # an idle budget disappears from Redis after a week
+# Where slow start begins when the rate is discovered: low enough for any API we call, and
+# doubled every second it is only a few seconds from hundreds of requests a second.
+_SLOW_START_RATE: Final = 10.0
 # The Redis time at which the current task's last slot was granted: a throttle of a request
 # sent before the shared rate was last cut belongs to that congestion event.
 _GRANTED: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
@@ -50,9 +53,13 @@ class RedisRateLimiter:
     worker, on every machine. Requests are paced by a GCRA token bucket kept in Redis and changed
     only by Lua scripts on Redis's own clock; a caller learns how long to wait and sleeps (no
     spinning). A throttled answer seen by any worker cuts the shared rate once per congestion
-    event (CUBIC, as :class:`AdaptiveRateLimiter` does in-process), recovery is shared, and a
-    ``Retry-After`` pauses every worker. Each request in flight holds a lease that expires
-    (renewed while the request runs), so a killed worker never keeps slots.
+    event and stops every worker's grants at once; recovery (CUBIC) is shared, and a
+    ``Retry-After`` pauses every worker. A cut after an event at least a second after the last
+    one goes to just under the rate the server accepted between the two (its limit, measured);
+    after a ``Retry-After`` the rate spends what the server saved up during the pause (at most
+    20% over the limit, for about five seconds), then probes gently past it. Each
+    request in flight holds a lease that expires (renewed while the request runs), so a killed
+    worker never keeps slots.
 
     When Redis cannot be reached the limiter does what ``on_unavailable`` says, and logs it:
     ``"local"`` falls back to an in-process limiter at ``fallback_share`` of the rate (and of
@@ -62,8 +69,9 @@ class RedisRateLimiter:
     Args:
         url: ``redis://`` (or ``rediss://``, ``unix://``) URL; a password in it is never shown.
         name: the budget's name; processes using the same name share one budget.
-        rate: requests per second for all workers together; ``None`` to discover it from
-            throttles (unpaced until the first 429).
+        rate: requests per second for all workers together; ``None`` to discover it: slow
+            start from 10/s (or ``burst``/s when larger), doubling every second until the first
+            429, then CUBIC around the rate the server was found to accept.
         burst: how many requests may go at once after a quiet spell.
         max_in_flight: most requests in flight across all workers; ``None`` for no cap.
         min_rate: throttles never cut the rate below this.
@@ -111,6 +119,7 @@ class RedisRateLimiter:
         self._burst = burst
         self._max_in_flight = max_in_flight
         self._min_rate = min_rate
+        self._start_rate = max(_SLOW_START_RATE, float(burst), min_rate)
         self._lease_ttl = lease_ttl
         self._on_unavailable = on_unavailable
         self._retry_s = retry_unavailable_s
@@ -211,7 +220,9 @@ class RedisRateLimiter:
         if self.degraded:
             await _local_call(self._local.record_throttle)
             return
-        reply = await self._call(self._throttle, [self._state_key], [sent_at, self._min_rate])
+        reply = await self._call(
+            self._throttle, [self._state_key], [sent_at, self._min_rate, self._burst]
+        )
         if reply is None:
             await _local_call(self._local.record_throttle)
             return
@@ -233,7 +244,9 @@ class RedisRateLimiter:
             await self._call(self._pause, [self._state_key], [seconds])
 
     async def stats(self) -> dict[str, float | int | str | None]:
-        """The shared state as Redis holds it now (for status views and tests).
+        """The shared state as Redis holds it now (for status views and tests): ``rate``,
+        ``configured``, ``throttles``, ``ceiling`` (the rate the last congestion event found),
+        ``measured``, ``paused_until`` and ``in_flight``.
 
         Raises:
             SharedLimiterUnavailableError: Redis cannot be reached.
@@ -249,6 +262,7 @@ class RedisRateLimiter:
             "rate": _float(fields.get("rate", "")),
             "configured": _float(fields.get("configured", "")),
             "throttles": int(fields.get("throttles", 0)),
+            "ceiling": _float(fields.get("w_max", "")),
             "measured": _float(fields.get("measured", "")),
             "paused_until": _float(fields.get("paused_until", "")),
             "in_flight": int(in_flight),
@@ -284,6 +298,7 @@ class RedisRateLimiter:
                         "" if self._configured is None else repr(float(self._configured)),
                         self._burst,
                         _KEY_TTL_S,
+                        self._start_rate,
                     ],
                 )
                 if reply is None:

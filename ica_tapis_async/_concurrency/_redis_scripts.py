@@ -7,13 +7,18 @@ number formatting keeps only 14 digits, too few for POSIX seconds with fractions
 State hash ``KEYS[1]`` fields:
 
 ``configured``  the rate workers were configured with (``""``: discover it from throttles)
-``rate``        the rate requests are paced at now (``""``: unpaced)
+``rate``        the rate requests are paced at now (``""`` until a discovered rate starts)
 ``tat``         GCRA theoretical arrival time of the next request
-``throttled``   ``1`` after a cut until the rate has recovered to ``configured``
-``w_max``, ``k``, ``last_throttle``  CUBIC recovery curve of the last cut
+``throttled``   ``1`` after a cut until the rate has recovered to ``configured`` (for ever when
+                the rate is discovered); ``0`` with no ``configured`` rate: slow start
+``first_grant``  the first grant's time: slow start doubles the rate every second from it
+``grants``      slots granted so far; ``cut_grants`` how many at the last cut
+``w_max``, ``k``, ``scale``, ``last_throttle``  CUBIC recovery curve of the last cut; ``w_max``
+                is the ceiling the last congestion event found
 ``last_cut``    when the rate was last cut; a throttle of a request sent before it belongs to
                 the same congestion event and cuts nothing
 ``paused_until``  a ``Retry-After`` holds every worker until then
+``measured_cut``, ``limit``  whether the last cut was to a measured limit, and that limit
 ``win_start``, ``win_count``, ``measured``  the shared send rate, over half-second windows
 ``throttles``   throttled answers seen by all workers
 
@@ -51,7 +56,8 @@ end
 """
 
 # ARGV: lease id, lease ttl (s), max in flight (0: none), configured rate ("" none), burst,
-# key ttl (s). Returns {granted, wait-or-grant-time, rate, throttled, configured-changed}.
+# key ttl (s), slow-start rate. Returns {granted, wait-or-grant-time, rate, throttled,
+# configured-changed}.
 ACQUIRE: Final = (
     _COMMON
     + """
@@ -64,12 +70,24 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 elseif redis.call('HGET', KEYS[1], 'configured') ~= configured then
   -- Workers disagree about the rate: the newest configuration wins, as after a redeploy.
   redis.call('HSET', KEYS[1], 'configured', configured, 'rate', configured, 'throttled', '0')
+  redis.call('HDEL', KEYS[1], 'first_grant')
   changed = 1
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
+local throttled = redis.call('HGET', KEYS[1], 'throttled')
+if configured == '' and throttled ~= '1' then
+  -- Slow start: the limit is unknown and nothing was throttled yet. Double the rate every second
+  -- from the first grant, but never past twice what was really sent (an idle spell must not
+  -- leave an unbounded rate behind), so the first 429 comes at a few times the limit, not at
+  -- whatever the callers' concurrency allows.
+  local start = tonumber(ARGV[7])
+  local first = num('first_grant')
+  local grow = start
+  if first then grow = start * 2 ^ math.min(math.max(t - first, 0), 40) end
+  redis.call('HSET', KEYS[1], 'rate', fmt(math.min(grow, math.max(start, 2 * measured(t)))))
+end
 local rate = num('rate')
 local rate_s = redis.call('HGET', KEYS[1], 'rate')
-local throttled = redis.call('HGET', KEYS[1], 'throttled')
 local paused = num('paused_until') or 0
 if paused > t then
   return {0, fmt(paused - t), rate_s, throttled, changed}
@@ -109,13 +127,15 @@ elseif window > ws then
   wc = 0
 end
 redis.call('HSET', KEYS[1], 'win_start', fmt(ws), 'win_count', wc + 1)
+redis.call('HINCRBY', KEYS[1], 'grants', 1)
+if not num('first_grant') then redis.call('HSET', KEYS[1], 'first_grant', fmt(t)) end
 redis.call('ZADD', KEYS[2], fmt(t + tonumber(ARGV[2])), ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return {1, fmt(t), rate_s, throttled, changed}
 """
 )
 
-# ARGV: when the throttled request was granted ("" unknown), min rate.
+# ARGV: when the throttled request was granted ("" unknown), min rate, burst.
 # Returns {cut (0/1), rate}.
 THROTTLE: Final = (
     _COMMON
@@ -125,7 +145,8 @@ redis.call('HINCRBY', KEYS[1], 'throttles', 1)
 local sent = tonumber(ARGV[1])
 -- Unknown send time: throttles within a second of a cut belong to its event.
 if not sent then sent = t - 1 end
-if sent < (num('last_cut') or 0) then
+local last_cut = num('last_cut') or 0
+if sent < last_cut then
   return {0, redis.call('HGET', KEYS[1], 'rate')}
 end
 local m = measured(t)
@@ -133,11 +154,39 @@ local rate = num('rate')
 local base
 if not rate then base = m elseif m > 0 then base = math.min(m, rate) else base = rate end
 local floor = min_rate(tonumber(ARGV[2]))
-local w_max = math.max(base, floor)
-local k = (w_max * 0.3 / 0.4) ^ (1 / 3)
-local new = math.max(base * 0.7, floor)
-redis.call('HSET', KEYS[1], 'w_max', fmt(w_max), 'k', fmt(k), 'last_throttle', fmt(t),
-           'throttled', '1', 'rate', fmt(new), 'last_cut', fmt(t))
+local grants = num('grants') or 0
+local w_max, new
+if not num('configured') and redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
+  -- The end of slow start: half the slow-start rate (the rate of a second ago, and never more
+  -- than what was really sent), held there; the smoothed measured rate lags a doubling rate
+  -- too far to cut from. The next event measures the limit.
+  w_max = (rate or base) * 0.5
+  new = w_max
+elseif last_cut > 0 and t - last_cut >= 1 then
+  -- The server's budget was spent at the last cut and is spent again now: what it accepted
+  -- in between, over the time between, is its rate. Hold just under that, not at 0.7x.
+  local accepted = math.max(grants - (num('cut_grants') or 0) - 1, 0) / (t - last_cut)
+  w_max = math.min(base, accepted)
+  new = w_max * 0.98
+  redis.call('HSET', KEYS[1], 'measured_cut', '1', 'limit', fmt(w_max))
+else
+  w_max, new = base, base * 0.7
+  redis.call('HSET', KEYS[1], 'measured_cut', '0')
+end
+new = math.max(new, floor)
+w_max = math.max(w_max, new)
+-- The curve climbs back to w_max (k seconds), stays near it, then probes past it, all in
+-- proportion to w_max: at the ceiling found for a few seconds, +25% after five more.
+local scale = w_max * 0.002
+local k = ((w_max - new) / scale) ^ (1 / 3)
+redis.call('HSET', KEYS[1], 'w_max', fmt(w_max), 'k', fmt(k), 'scale', fmt(scale),
+           'last_throttle', fmt(t), 'throttled', '1', 'rate', fmt(new), 'last_cut', fmt(t),
+           'cut_grants', grants)
+-- Every worker stops at once: the next grant is one interval at the new rate away, and no
+-- burst follows it (the server's budget is spent).
+local interval = 1 / new
+local burst = math.min(tonumber(ARGV[3]), math.max(1, new))
+redis.call('HSET', KEYS[1], 'tat', fmt(t + burst * interval))
 return {1, fmt(new)}
 """
 )
@@ -150,12 +199,16 @@ if redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
   return redis.call('HGET', KEYS[1], 'rate')
 end
 local t = now()
--- CUBIC: 0.7 * w_max at the cut, flat near w_max after k seconds, then probing beyond it.
-local new = 0.4 * (t - num('last_throttle') - num('k')) ^ 3 + num('w_max')
+-- CUBIC: the cut rate at the cut, flat near w_max after k seconds, then probing beyond it.
+local new = (num('scale') or 0.4) * (t - num('last_throttle') - num('k')) ^ 3 + num('w_max')
 local configured = num('configured')
 if configured and new >= configured then
   new = configured
   redis.call('HSET', KEYS[1], 'throttled', '0')
+elseif not configured then
+  -- Nothing caps a discovered rate: a probe goes past the ceiling only as far as twice what
+  -- is really sent, so a budget left idle (overnight, between runs) is not found unbounded.
+  new = math.min(new, math.max(num('w_max'), 2 * measured(t)))
 end
 new = math.max(new, min_rate(tonumber(ARGV[1])))
 redis.call('HSET', KEYS[1], 'rate', fmt(new))
@@ -170,6 +223,16 @@ PAUSE: Final = (
 local t = now()
 local until_ = math.max(num('paused_until') or 0, t + tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'paused_until', fmt(until_))
+local last_cut = num('last_cut') or 0
+if redis.call('HGET', KEYS[1], 'measured_cut') == '1' and t - last_cut < 1 then
+  -- A pause right after a measured cut: while every worker waits, the server saves up about
+  -- pause x limit requests. Spend them over the next five seconds (at most 20% over the
+  -- limit) instead of leaving them unused; the probe after that finds the limit again.
+  local w = num('limit') * (1 + math.min(until_ - last_cut, 1) / 5)
+  local configured = num('configured')
+  if configured then w = math.min(w, configured) end
+  redis.call('HSET', KEYS[1], 'w_max', fmt(w), 'k', '0', 'rate', fmt(w))
+end
 return fmt(until_)
 """
 )

@@ -141,15 +141,20 @@ async def test_retry_after_pauses_every_worker(pair: list[ita.RedisRateLimiter])
 async def test_discovers_the_rate_from_throttles(
     redis_server: RedisServer, limit_name: str
 ) -> None:
-    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=None)
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=None, burst=5)
     try:
-        for _ in range(20):
+        for _ in range(5):
             async with limiter.slot():
                 pass
-        assert limiter.rate is None  # unpaced until told otherwise
-        await limiter.record_throttle()
+        # Slow start: paced from 10/s, never faster than twice what was really sent.
         assert limiter.rate is not None
-        assert limiter.rate > 0
+        assert 10 <= limiter.rate <= 20
+        before = limiter.rate
+        await limiter.record_throttle()
+        stats = await limiter.stats()
+        assert limiter.rate == stats["rate"]
+        assert limiter.rate is not None
+        assert 0 < limiter.rate < before
     finally:
         await limiter.aclose()
 

@@ -1,0 +1,244 @@
+"""How RedisRateLimiter finds a limit nobody told it: slow start, measured cuts, gentle probes.
+
+The scripts read Redis's own clock, so these tests move the shared state's times into the past
+instead of waiting (as a fake clock would), then check what the next script call makes of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+import ica_tapis_async as ita
+from tests.servers import RedisServer
+
+
+class _State:
+    """The shared state hash of one limiter name, read and written behind the limiter's back."""
+
+    def __init__(self, url: str, name: str) -> None:
+        import redis
+
+        self._client: Any = redis.Redis.from_url(url)
+        self._key = f"ita:limit:{{{name}}}"
+
+    def now(self) -> float:
+        seconds, micros = self._client.time()
+        return float(seconds) + float(micros) / 1e6
+
+    def get(self, field: str) -> float:
+        return float(self._client.hget(self._key, field))
+
+    def set(self, **fields: float) -> None:
+        self._client.hset(self._key, mapping={k: f"{v:.6f}" for k, v in fields.items()})
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@pytest.fixture
+def state(redis_server: RedisServer, limit_name: str) -> Iterator[_State]:
+    shared = _State(redis_server.url, limit_name)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+async def discovering(
+    redis_server: RedisServer, limit_name: str
+) -> AsyncIterator[ita.RedisRateLimiter]:
+    """A worker that was told no rate."""
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=None, burst=1)
+    yield limiter
+    await limiter.aclose()
+
+
+async def _grant(limiter: ita.RedisRateLimiter) -> None:
+    async with limiter.slot():
+        pass
+
+
+async def test_slow_start_doubles_the_rate_every_second(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    assert discovering.rate == 10  # where slow start begins
+    state.set(first_grant=state.now() - 2, measured=1000)
+    start = time.monotonic()
+    await _grant(discovering)  # waits up to 0.1 s for its token
+    waited = time.monotonic() - start
+    assert discovering.rate is not None
+    assert 40 <= discovering.rate <= 10 * 2 ** (2 + waited)  # 10/s doubled twice
+
+
+async def test_slow_start_never_runs_past_twice_what_was_sent(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    # Ten quiet seconds would double the rate ten times; the workers only sent 15/s.
+    state.set(first_grant=state.now() - 10, measured=15)
+    await _grant(discovering)
+    assert discovering.rate == pytest.approx(30)
+
+
+async def test_the_first_throttle_ends_slow_start_at_half_its_rate(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    state.set(first_grant=state.now() - 3, measured=1000)
+    await _grant(discovering)
+    before = discovering.rate
+    assert before is not None
+    assert before > 80
+    state.set(measured=60)  # lags a doubling rate: not what the cut starts from
+    await discovering.record_throttle()
+    stats = await discovering.stats()
+    assert stats["rate"] == pytest.approx(before / 2)
+    assert stats["ceiling"] == pytest.approx(before / 2)  # held there, then probing
+    assert discovering.rate == pytest.approx(before / 2)
+
+
+async def test_a_later_cut_goes_just_under_the_rate_the_server_accepted(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()  # the first event: slow start ends
+    await _grant(discovering)
+    # Two seconds since that cut, in which 101 grants went out; the one throttled now is the
+    # 101st, so the server accepted 100 requests in 2 s: its limit is 50/s.
+    state.set(
+        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
+    )
+    await discovering.record_throttle()
+    stats = await discovering.stats()
+    ceiling = stats["ceiling"]
+    assert isinstance(ceiling, float)
+    assert 49.5 < ceiling <= 50
+    assert stats["rate"] == pytest.approx(0.98 * ceiling)
+
+
+async def test_a_pause_after_a_measured_cut_spends_what_the_server_saved(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()
+    await _grant(discovering)
+    state.set(
+        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
+    )
+    await discovering.record_throttle()
+    limit = state.get("limit")
+    assert 49.5 < limit <= 50
+    # A one-second Retry-After: the server saves up a second of its rate; spent over five.
+    await discovering.pause_for(1.0)
+    assert state.get("rate") == pytest.approx(limit * 1.2, rel=0.002)
+    assert state.get("w_max") == pytest.approx(limit * 1.2, rel=0.002)
+    assert state.get("k") == 0
+
+
+async def test_a_pause_after_an_unmeasured_cut_changes_no_rate(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()  # slow start ends: nothing measured yet
+    rate = state.get("rate")
+    await discovering.pause_for(1.0)
+    assert state.get("rate") == rate
+
+
+async def test_a_cut_soon_after_the_last_one_falls_back_to_seventy_percent(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()
+    await _grant(discovering)
+    # Half a second is too short to measure the server's rate: the classic cut.
+    state.set(last_cut=state.now() - 0.5, rate=40, measured=200)
+    await discovering.record_throttle()
+    assert (await discovering.stats())["rate"] == pytest.approx(28)
+
+
+async def test_a_cut_stops_every_worker_at_once_without_a_burst(
+    redis_server: RedisServer, limit_name: str, state: _State
+) -> None:
+    a, b = (
+        ita.RedisRateLimiter(redis_server.url, limit_name, rate=100, burst=10) for _ in range(2)
+    )
+    try:
+        await _grant(a)
+        state.set(measured=20)
+        await a.record_throttle()  # cut to 14/s
+        assert a.rate == pytest.approx(14)
+        start = time.monotonic()
+        for _ in range(3):
+            await _grant(b)
+        # The server's budget is spent: the other worker waits an interval for each grant
+        # instead of spending the burst its idle bucket would have allowed.
+        assert time.monotonic() - start >= 3 / 14 * 0.9
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_recovery_holds_at_the_ceiling_then_probes_gently(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()
+    await _grant(discovering)
+    state.set(
+        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
+    )
+    await discovering.record_throttle()
+    ceiling, k = state.get("w_max"), state.get("k")
+    assert 1 < k < 5  # seconds back to the ceiling from 2% under it
+    last = state.get("last_throttle")
+    state.set(last_throttle=last - k)
+    await discovering.record_success()
+    assert discovering.rate == pytest.approx(ceiling, rel=0.001)
+    state.set(last_throttle=last - k - 5)
+    await discovering.record_success()
+    assert discovering.rate == pytest.approx(ceiling * 1.25, rel=0.01)
+
+
+async def test_a_discovered_rate_left_idle_does_not_run_away(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()
+    await _grant(discovering)
+    state.set(
+        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
+    )
+    await discovering.record_throttle()
+    ceiling = state.get("w_max")
+    # A day later the curve alone would allow millions a second; the workers send 10/s.
+    state.set(last_throttle=state.get("last_throttle") - 86_400, measured=10)
+    await discovering.record_success()
+    assert discovering.rate == pytest.approx(ceiling)
+    state.set(measured=40)  # sending near the ceiling again: probing past it may go to 2x
+    await discovering.record_success()
+    assert discovering.rate == pytest.approx(80)
+
+
+async def test_workers_discover_one_rate_together(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    workers = [
+        ita.RedisRateLimiter(redis_server.url, limit_name, rate=None, burst=1) for _ in range(2)
+    ]
+    try:
+        async with anyio.create_task_group() as tg:
+            for worker in workers:
+                tg.start_soon(_grant, worker)
+        await workers[0].record_throttle()
+        await _grant(workers[1])
+        assert workers[0].rate == workers[1].rate
+        assert (await workers[1].stats())["throttles"] == 1
+    finally:
+        for worker in workers:
+            await worker.aclose()
