@@ -25,6 +25,7 @@ __all__ = ("RedisRateLimiter", "SharedLimiterUnavailableError")
 log = logging.getLogger("ica_tapis_async.limiter")
 
 _KEY_TTL_S: Final = 7 * 24 * 3600  # an idle budget disappears from Redis after a week
+_FULL_WAIT_S: Final = 0.0125  # first look again when all in-flight slots are taken; doubles
 # Where slow start begins when the rate is discovered: low enough for any API we call, and
 # doubled every second it is only a few seconds from hundreds of requests a second.
 _SLOW_START_RATE: Final = 10.0
@@ -104,7 +105,10 @@ class RedisRateLimiter:
         timeout: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        _validate(url, name, rate, burst, max_in_flight, min_rate, lease_ttl, fallback_share)
+        _validate(
+            url, name, rate, burst, max_in_flight, min_rate, lease_ttl, fallback_share,
+            retry_unavailable_s, timeout,
+        )  # fmt: skip
         if on_unavailable not in ("local", "fail"):
             raise ValueError(f"on_unavailable must be 'local' or 'fail', not {on_unavailable!r}")
         try:
@@ -284,6 +288,7 @@ class RedisRateLimiter:
     async def _take(self) -> str | None:
         """A granted lease id, or ``None`` to use the local budget (Redis unavailable)."""
         lease = uuid.uuid4().hex
+        full = 0
         async with self._lock:
             while True:
                 if self._use_local():
@@ -303,7 +308,7 @@ class RedisRateLimiter:
                 )
                 if reply is None:
                     continue  # now degraded (or raised): the next turn uses the local budget
-                granted, value, rate, throttled, changed = reply
+                granted, value, rate, throttled, changed, *more = reply
                 self._rate = _float(rate)
                 self._throttled = throttled == b"1"
                 if int(changed) and not self._warned_config:
@@ -316,6 +321,13 @@ class RedisRateLimiter:
                 if int(granted):
                     _GRANTED.set((id(self), value.decode()))
                     return lease
+                if more and int(more[0]):
+                    # Every in-flight slot is taken: look again later and later (a release
+                    # frees one at any time), never more than 5 times a second once settled.
+                    full += 1
+                    await self._sleep(min(float(value), _FULL_WAIT_S * 2 ** min(full, 4)))
+                    continue
+                full = 0
                 await self._sleep(float(value))
 
     async def _give_back(self, lease: str) -> None:
@@ -400,6 +412,8 @@ def _validate(
     min_rate: float,
     lease_ttl: float,
     fallback_share: float,
+    retry_unavailable_s: float,
+    timeout: float,
 ) -> None:
     if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(
@@ -407,15 +421,35 @@ def _validate(
         )
     if not name or len(name) > 200 or not name.isprintable():
         raise ValueError(f"name must be 1-200 printable characters, not {name!r}")
-    if rate is not None and not rate > 0:
-        raise ValueError(f"rate must be > 0 or None, not {rate!r}")
-    if burst < 1:
-        raise ValueError(f"burst must be >= 1, not {burst!r}")
-    if max_in_flight is not None and max_in_flight < 1:
-        raise ValueError(f"max_in_flight must be >= 1 or None, not {max_in_flight!r}")
-    if not min_rate > 0:
-        raise ValueError(f"min_rate must be > 0, not {min_rate!r}")
-    if not lease_ttl > 0:
-        raise ValueError(f"lease_ttl must be > 0, not {lease_ttl!r}")
-    if not 0 < fallback_share <= 1:
+    if rate is not None and not _finite_positive(rate):
+        raise ValueError(f"rate must be a finite number > 0 or None, not {rate!r}")
+    if not _count(burst):
+        raise ValueError(f"burst must be a whole number >= 1, not {burst!r}")
+    if max_in_flight is not None and not _count(max_in_flight):
+        raise ValueError(
+            f"max_in_flight must be a whole number >= 1 or None, not {max_in_flight!r}"
+        )
+    for name_, value in (
+        ("min_rate", min_rate),
+        ("lease_ttl", lease_ttl),
+        ("retry_unavailable_s", retry_unavailable_s),
+        ("timeout", timeout),
+    ):
+        if not _finite_positive(value):
+            raise ValueError(f"{name_} must be a finite number > 0, not {value!r}")
+    if not (_finite_positive(fallback_share) and fallback_share <= 1):
         raise ValueError(f"fallback_share must be in (0, 1], not {fallback_share!r}")
+
+
+def _finite_positive(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _count(value: object) -> bool:
+    # A float count (nan, inf, 2.5) would fail later with an error that names nothing.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

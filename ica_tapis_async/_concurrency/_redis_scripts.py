@@ -57,7 +57,8 @@ end
 
 # ARGV: lease id, lease ttl (s), max in flight (0: none), configured rate ("" none), burst,
 # key ttl (s), slow-start rate. Returns {granted, wait-or-grant-time, rate, throttled,
-# configured-changed}.
+# configured-changed} and, when every in-flight slot is taken, a sixth element 1 with the wait
+# until the oldest lease expires (the caller looks again sooner: a release frees one earlier).
 ACQUIRE: Final = (
     _COMMON
     + """
@@ -68,9 +69,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'configured', configured, 'rate', configured, 'tat', fmt(t),
              'throttled', '0', 'paused_until', '0', 'last_cut', '0', 'throttles', '0')
 elseif redis.call('HGET', KEYS[1], 'configured') ~= configured then
-  -- Workers disagree about the rate: the newest configuration wins, as after a redeploy.
-  redis.call('HSET', KEYS[1], 'configured', configured, 'rate', configured, 'throttled', '0')
-  redis.call('HDEL', KEYS[1], 'first_grant')
+  -- Workers disagree about the rate: the newest configuration wins, as after a redeploy. A cut
+  -- holds until recovery whatever the configuration says (workers told slightly different
+  -- rates would otherwise undo each other's cuts): only a lower told rate lowers it further.
+  redis.call('HSET', KEYS[1], 'configured', configured)
+  if redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
+    redis.call('HSET', KEYS[1], 'rate', configured)
+    redis.call('HDEL', KEYS[1], 'first_grant')
+  elseif configured ~= '' then
+    local current = num('rate')
+    if current == nil or tonumber(configured) < current then
+      redis.call('HSET', KEYS[1], 'rate', configured)
+    end
+  end
   changed = 1
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
@@ -97,8 +108,7 @@ local cap = tonumber(ARGV[3])
 if cap > 0 and redis.call('ZCARD', KEYS[2]) >= cap then
   -- Full: look again soon (a release frees a slot before the oldest lease expires).
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return {0, fmt(math.max(math.min(tonumber(first[2]) - t, 0.02), 0.001)), rate_s, throttled,
-          changed}
+  return {0, fmt(math.max(tonumber(first[2]) - t, 0.001)), rate_s, throttled, changed, 1}
 end
 if rate then
   local burst = tonumber(ARGV[5])

@@ -287,7 +287,18 @@ async def test_redis_restarted_mid_run(
         ({"max_in_flight": 0}, "max_in_flight"),
         ({"lease_ttl": -1}, "lease_ttl"),
         ({"fallback_share": 2}, "fallback_share"),
+        ({"fallback_share": float("nan")}, "fallback_share"),
         ({"on_unavailable": "ignore"}, "on_unavailable"),
+        ({"timeout": 0}, "timeout must be a finite number > 0, not 0"),
+        ({"timeout": -1}, "timeout"),
+        ({"retry_unavailable_s": 0}, "retry_unavailable_s"),
+        ({"burst": float("nan")}, "burst must be a whole number >= 1, not nan"),
+        ({"burst": float("inf")}, "burst"),
+        ({"burst": 2.5}, "burst"),
+        ({"max_in_flight": float("inf")}, "max_in_flight must be a whole number"),
+        ({"rate": float("inf")}, "rate must be a finite number"),
+        ({"min_rate": float("nan")}, "min_rate"),
+        ({"lease_ttl": True}, "lease_ttl"),
     ],
 )
 def test_bad_arguments_are_named(kwargs: dict[str, object], match: str) -> None:
@@ -295,3 +306,59 @@ def test_bad_arguments_are_named(kwargs: dict[str, object], match: str) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         ita.RedisRateLimiter(**args)  # type: ignore[arg-type]
+
+
+async def test_a_cut_holds_when_workers_are_told_slightly_different_rates(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    a = ita.RedisRateLimiter(redis_server.url, limit_name, rate=100, burst=1)
+    b = ita.RedisRateLimiter(redis_server.url, limit_name, rate=100.5, burst=1)
+    try:
+        async with a.slot():
+            pass
+        await a.record_throttle()
+        cut = (await a.stats())["rate"]
+        assert isinstance(cut, float)
+        assert cut < 100
+        for _ in range(3):  # the other worker's requests carry its own configuration
+            async with b.slot():
+                pass
+            async with a.slot():
+                pass
+        assert (await a.stats())["rate"] == cut  # not reset to 100 or 100.5 by either
+        c = ita.RedisRateLimiter(redis_server.url, limit_name, rate=cut / 2, burst=1)
+        try:
+            async with c.slot():  # a lower told rate does lower it
+                pass
+            assert (await c.stats())["rate"] == cut / 2
+        finally:
+            await c.aclose()
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_a_waiter_for_an_in_flight_slot_looks_again_at_most_five_times_a_second(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    import redis
+
+    holder = ita.RedisRateLimiter(redis_server.url, limit_name, max_in_flight=1, lease_ttl=30)
+    waiter = ita.RedisRateLimiter(redis_server.url, limit_name, max_in_flight=1, lease_ttl=30)
+    stats = redis.Redis.from_url(redis_server.url)
+    try:
+        async with holder.slot():
+            before = int(stats.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+            with anyio.move_on_after(2.0):
+                async with waiter.slot():
+                    pytest.fail("the only slot is held")
+            after = int(stats.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+        # Backing off 25, 50, 100, 200 ms then every 200 ms: about 12 looks in 2 s, not 100.
+        assert after - before <= 16
+        with anyio.fail_after(1.0):  # once released, the slot is taken soon
+            async with waiter.slot():
+                pass
+    finally:
+        stats.close()
+        await holder.aclose()
+        await waiter.aclose()
