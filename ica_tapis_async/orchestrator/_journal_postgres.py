@@ -32,6 +32,7 @@ from ._journal_protocol import (
     unfinished_run_mismatch,
 )
 from ._journal_rows import IS_END
+from ._postgres_reads import PostgresReads
 from ._postgres_schema import LOCK_KEY
 from ._postgres_store import (
     CHUNK_COLUMNS,
@@ -48,7 +49,7 @@ from ._report import ItemOutcome
 __all__ = ("PostgresJournal",)
 
 
-class PostgresJournal:
+class PostgresJournal(PostgresReads):
     """A :class:`Journal` in PostgreSQL, shared by every worker of a run on any machine.
 
     The schema (tables ``ita_*``) is created, or migrated, on first use. Pass the journal, or
@@ -178,17 +179,6 @@ class PostgresJournal:
                 (new_id, kind, project_id, fingerprint),
             )
             return run_row(row)
-
-        return await self._call(work)
-
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        """The run, or ``None``."""
-
-        async def work(conn: Any) -> RunRecord | None:
-            row = await self._one(
-                conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
-            )
-            return run_row(row) if row else None
 
         return await self._call(work)
 
@@ -397,65 +387,6 @@ class PostgresJournal:
                 await work(conn)
 
         await self._call(work, retry_work)
-
-    # -- reads --------------------------------------------------------------------------------
-
-    async def get_chunk(self, run_id: str, index: int) -> ChunkRecord | None:
-        """The chunk's record, or ``None``."""
-
-        async def work(conn: Any) -> ChunkRecord | None:
-            row = await self._one(
-                conn,
-                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
-                (run_id, index),
-            )
-            return chunk_row(row) if row else None
-
-        return await self._call(work)
-
-    async def chunks(self, run_id: str) -> list[ChunkRecord]:
-        """Every chunk of the run, by index."""
-
-        async def work(conn: Any) -> list[ChunkRecord]:
-            cursor = await conn.execute(
-                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND NOT {IS_END} "
-                "ORDER BY idx",
-                (run_id,),
-            )
-            return [chunk_row(r) for r in await cursor.fetchall()]
-
-        return await self._call(work)
-
-    async def outcomes(self, run_id: str, index: int) -> list[ItemOutcome]:
-        """The outcomes stored by :meth:`mark_done`, in order."""
-
-        async def work(conn: Any) -> list[ItemOutcome]:
-            cursor = await conn.execute(
-                "SELECT kind, key, status, ok, info, batch_id, item_id, resubmitted, "
-                "analysis_id FROM ita_outcomes WHERE run_id = %s AND idx = %s ORDER BY pos",
-                (run_id, index),
-            )
-            return [
-                ItemOutcome(
-                    kind=r[0], key=r[1], status=r[2], ok=bool(r[3]), info=r[4], batch_id=r[5],
-                    item_id=r[6], chunk=index, resubmitted=bool(r[7]), analysis_id=r[8],
-                )
-                for r in await cursor.fetchall()
-            ]  # fmt: skip
-
-        return await self._call(work)
-
-    async def item_counts(self, run_id: str) -> dict[str, int]:
-        """How many finished items the run has per status (for status views)."""
-
-        async def work(conn: Any) -> dict[str, int]:
-            cursor = await conn.execute(
-                "SELECT status, count(*) FROM ita_outcomes WHERE run_id = %s GROUP BY status",
-                (run_id,),
-            )
-            return {str(status): int(count) for status, count in await cursor.fetchall()}
-
-        return await self._call(work)
 
     async def aclose(self) -> None:
         """Close the pool's connections; idempotent."""
