@@ -62,6 +62,18 @@ async def _grant(limiter: ita.RedisRateLimiter) -> None:
         pass
 
 
+async def _measured_cut(limiter: ita.RedisRateLimiter, state: _State) -> None:
+    """Slow start ends at a first throttle; a second one two seconds later, after 101 grants
+    (the throttled one the 101st), measures the server's limit: 100 requests in 2 s, 50/s."""
+    await _grant(limiter)
+    await limiter.record_throttle()
+    await _grant(limiter)
+    state.set(
+        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
+    )
+    await limiter.record_throttle()
+
+
 async def test_slow_start_doubles_the_rate_every_second(
     discovering: ita.RedisRateLimiter, state: _State
 ) -> None:
@@ -105,15 +117,7 @@ async def test_the_first_throttle_ends_slow_start_at_half_its_rate(
 async def test_a_later_cut_goes_just_under_the_rate_the_server_accepted(
     discovering: ita.RedisRateLimiter, state: _State
 ) -> None:
-    await _grant(discovering)
-    await discovering.record_throttle()  # the first event: slow start ends
-    await _grant(discovering)
-    # Two seconds since that cut, in which 101 grants went out; the one throttled now is the
-    # 101st, so the server accepted 100 requests in 2 s: its limit is 50/s.
-    state.set(
-        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
-    )
-    await discovering.record_throttle()
+    await _measured_cut(discovering, state)
     stats = await discovering.stats()
     ceiling = stats["ceiling"]
     assert isinstance(ceiling, float)
@@ -124,13 +128,7 @@ async def test_a_later_cut_goes_just_under_the_rate_the_server_accepted(
 async def test_a_pause_after_a_measured_cut_spends_what_the_server_saved(
     discovering: ita.RedisRateLimiter, state: _State
 ) -> None:
-    await _grant(discovering)
-    await discovering.record_throttle()
-    await _grant(discovering)
-    state.set(
-        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
-    )
-    await discovering.record_throttle()
+    await _measured_cut(discovering, state)
     limit = state.get("limit")
     assert 49.5 < limit <= 50
     # A one-second Retry-After: the server saves up a second of its rate; spent over five.
@@ -187,13 +185,7 @@ async def test_a_cut_stops_every_worker_at_once_without_a_burst(
 async def test_recovery_holds_at_the_ceiling_then_probes_gently(
     discovering: ita.RedisRateLimiter, state: _State
 ) -> None:
-    await _grant(discovering)
-    await discovering.record_throttle()
-    await _grant(discovering)
-    state.set(
-        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
-    )
-    await discovering.record_throttle()
+    await _measured_cut(discovering, state)
     ceiling, k = state.get("w_max"), state.get("k")
     assert 1 < k < 5  # seconds back to the ceiling from 2% under it
     last = state.get("last_throttle")
@@ -208,13 +200,7 @@ async def test_recovery_holds_at_the_ceiling_then_probes_gently(
 async def test_a_discovered_rate_left_idle_does_not_run_away(
     discovering: ita.RedisRateLimiter, state: _State
 ) -> None:
-    await _grant(discovering)
-    await discovering.record_throttle()
-    await _grant(discovering)
-    state.set(
-        last_cut=state.now() - 2, cut_grants=state.get("grants") - 101, rate=100, measured=200
-    )
-    await discovering.record_throttle()
+    await _measured_cut(discovering, state)
     ceiling = state.get("w_max")
     # A day later the curve alone would allow millions a second; the workers send 10/s.
     state.set(last_throttle=state.get("last_throttle") - 86_400, measured=10)
