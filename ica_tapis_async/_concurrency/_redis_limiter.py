@@ -28,7 +28,7 @@ log = logging.getLogger("ica_tapis_async.limiter")
 _KEY_TTL_S: Final = 7 * 24 * 3600  # an idle budget disappears from Redis after a week
 _FULL_WAIT_S: Final = 0.0125  # first look again when all in-flight slots are taken; doubles
 # Where slow start begins when the rate is discovered: low enough for any API we call, and
-# doubled every second it is only a few seconds from hundreds of requests a second.
+# grown by half every second it is about ten seconds from hundreds of requests a second.
 _SLOW_START_RATE: Final = 10.0
 # The Redis time at which the current task's last slot was granted: a throttle of a request
 # sent before the shared rate was last cut belongs to that congestion event.
@@ -59,7 +59,8 @@ class RedisRateLimiter:
     ``Retry-After`` pauses every worker. A cut after an event at least a second after the last
     one goes to just under the rate the server accepted between the two (its limit, measured);
     after a ``Retry-After`` the rate spends what the server saved up during the pause (at most
-    20% over the limit, for about five seconds), then probes gently past it. Each
+    10% over the limit, for about ten seconds), then probes gently past it (a stable limit
+    costs about one throttled request in ten seconds). Each
     request in flight holds a lease that expires (renewed while the request runs), so a killed
     worker never keeps slots.
 
@@ -72,8 +73,8 @@ class RedisRateLimiter:
         url: ``redis://`` (or ``rediss://``, ``unix://``) URL; a password in it is never shown.
         name: the budget's name; processes using the same name share one budget.
         rate: requests per second for all workers together; ``None`` to discover it: slow
-            start from 10/s (or ``burst``/s when larger), doubling every second until the first
-            429, then CUBIC around the rate the server was found to accept.
+            start from 10/s (or ``burst``/s when larger), growing by half every second until
+            the first 429, then CUBIC around the rate the server was found to accept.
         burst: how many requests may go at once after a quiet spell.
         max_in_flight: most requests in flight across all workers; ``None`` for no cap.
         min_rate: throttles never cut the rate below this.

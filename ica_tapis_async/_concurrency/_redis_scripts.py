@@ -11,7 +11,7 @@ State hash ``KEYS[1]`` fields:
 ``tat``         GCRA theoretical arrival time of the next request
 ``throttled``   ``1`` after a cut until the rate has recovered to ``configured`` (for ever when
                 the rate is discovered); ``0`` with no ``configured`` rate: slow start
-``first_grant``  the first grant's time: slow start doubles the rate every second from it
+``first_grant``  the first grant's time: slow start grows the rate by half every second from it
 ``grants``      slots granted so far; ``cut_grants`` how many at the last cut
 ``w_max``, ``k``, ``scale``, ``last_throttle``  CUBIC recovery curve of the last cut; ``w_max``
                 is the ceiling the last congestion event found
@@ -30,6 +30,13 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = ("ACQUIRE", "PAUSE", "RENEW", "SUCCESS", "THROTTLE")
+
+# Past a measured limit the rate holds near it and probes 25% beyond only after this long: a
+# probe costs a throttled request (and a pause when the server sends Retry-After), so a stable
+# limit costs one 429 in about this many seconds.
+PROBE_S: Final = 10.0
+# After a cut, the intervals of silence (beyond one) before the next grant.
+QUIET_INTERVALS: Final = 5
 
 _COMMON: Final = """
 local function now()
@@ -87,14 +94,15 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 local throttled = redis.call('HGET', KEYS[1], 'throttled')
 if configured == '' and throttled ~= '1' then
-  -- Slow start: the limit is unknown and nothing was throttled yet. Double the rate every second
-  -- from the first grant, but never past twice what was really sent (an idle spell must not
-  -- leave an unbounded rate behind), so the first 429 comes at a few times the limit, not at
-  -- whatever the callers' concurrency allows.
+  -- Slow start: the limit is unknown and nothing was throttled yet. Grow the rate by half every
+  -- second from the first grant, but never past twice what was really sent (an idle spell must
+  -- not leave an unbounded rate behind). The first 429 comes only once the server's burst is
+  -- spent, at about twice its limit; every request sent above the limit until the cut reaches
+  -- the workers is throttled, so a gentler ramp than doubling means a smaller first wave.
   local start = tonumber(ARGV[7])
   local first = num('first_grant')
   local grow = start
-  if first then grow = start * 2 ^ math.min(math.max(t - first, 0), 40) end
+  if first then grow = start * 1.5 ^ math.min(math.max(t - first, 0), 80) end
   redis.call('HSET', KEYS[1], 'rate', fmt(math.min(grow, math.max(start, 2 * measured(t)))))
 end
 local rate = num('rate')
@@ -166,18 +174,22 @@ if not rate then base = m elseif m > 0 then base = math.min(m, rate) else base =
 local floor = min_rate(tonumber(ARGV[2]))
 local grants = num('grants') or 0
 local w_max, new
+local horizon = 5  -- seconds from the ceiling to probing 25% past it
 if not num('configured') and redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
-  -- The end of slow start: half the slow-start rate (the rate of a second ago, and never more
-  -- than what was really sent), held there; the smoothed measured rate lags a doubling rate
-  -- too far to cut from. The next event measures the limit.
+  -- The end of slow start: the server's burst is spent and the rate is about twice its limit
+  -- (the smoothed measured rate lags a growing rate too far to cut from). Cut to 0.4x, under
+  -- the limit, so the empty budget refills instead of throttling the next requests too, and
+  -- climb back towards half the slow-start rate; the next event measures the limit.
   w_max = (rate or base) * 0.5
-  new = w_max
+  new = (rate or base) * 0.4
 elseif last_cut > 0 and t - last_cut >= 1 then
   -- The server's budget was spent at the last cut and is spent again now: what it accepted
   -- in between, over the time between, is its rate. Hold just under that, not at 0.7x.
   local accepted = math.max(grants - (num('cut_grants') or 0) - 1, 0) / (t - last_cut)
   w_max = math.min(base, accepted)
   new = w_max * 0.98
+  -- A measured limit is probed past slowly: each probe costs a throttled request.
+  horizon = PROBE_S
   redis.call('HSET', KEYS[1], 'measured_cut', '1', 'limit', fmt(w_max))
 else
   w_max, new = base, base * 0.7
@@ -186,19 +198,21 @@ end
 new = math.max(new, floor)
 w_max = math.max(w_max, new)
 -- The curve climbs back to w_max (k seconds), stays near it, then probes past it, all in
--- proportion to w_max: at the ceiling found for a few seconds, +25% after five more.
-local scale = w_max * 0.002
+-- proportion to w_max: +25% a horizon after reaching it (5 s; 10 s past a measured limit).
+local scale = w_max * 0.25 / horizon ^ 3
 local k = ((w_max - new) / scale) ^ (1 / 3)
 redis.call('HSET', KEYS[1], 'w_max', fmt(w_max), 'k', fmt(k), 'scale', fmt(scale),
            'last_throttle', fmt(t), 'throttled', '1', 'rate', fmt(new), 'last_cut', fmt(t),
            'cut_grants', grants)
--- Every worker stops at once: the next grant is one interval at the new rate away, and no
--- burst follows it (the server's budget is spent).
+-- Every worker stops at once and no burst follows (the server's budget is spent): the next
+-- grant is QUIET + 1 intervals at the new rate away, time for the server to save up a few
+-- requests, so that one arriving a little early (network and scheduling jitter) is not
+-- throttled again when no Retry-After pauses the workers.
 local interval = 1 / new
 local burst = math.min(tonumber(ARGV[3]), math.max(1, new))
-redis.call('HSET', KEYS[1], 'tat', fmt(t + burst * interval))
+redis.call('HSET', KEYS[1], 'tat', fmt(t + (burst + QUIET) * interval))
 return {1, fmt(new)}
-"""
+""".replace("PROBE_S", repr(PROBE_S)).replace("QUIET", repr(QUIET_INTERVALS))
 )
 
 # ARGV: min rate. Returns the rate after recovery.
@@ -236,15 +250,16 @@ redis.call('HSET', KEYS[1], 'paused_until', fmt(until_))
 local last_cut = num('last_cut') or 0
 if redis.call('HGET', KEYS[1], 'measured_cut') == '1' and t - last_cut < 1 then
   -- A pause right after a measured cut: while every worker waits, the server saves up about
-  -- pause x limit requests. Spend them over the next five seconds (at most 20% over the
-  -- limit) instead of leaving them unused; the probe after that finds the limit again.
-  local w = num('limit') * (1 + math.min(until_ - last_cut, 1) / 5)
+  -- pause x limit requests. Spend them over the probe horizon (at most 10% over the limit)
+  -- instead of leaving them unused; the probe after that finds the limit again.
+  local w = num('limit') * (1 + math.min(until_ - last_cut, 1) / PROBE_S)
   local configured = num('configured')
   if configured then w = math.min(w, configured) end
-  redis.call('HSET', KEYS[1], 'w_max', fmt(w), 'k', '0', 'rate', fmt(w))
+  redis.call('HSET', KEYS[1], 'w_max', fmt(w), 'k', '0', 'rate', fmt(w),
+             'scale', fmt(w * 0.25 / PROBE_S ^ 3))
 end
 return fmt(until_)
-"""
+""".replace("PROBE_S", repr(PROBE_S))
 )
 
 # KEYS[1] is the lease set here. ARGV: ttl, lease ids. Returns how many leases were renewed.
