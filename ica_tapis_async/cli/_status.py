@@ -96,7 +96,11 @@ async def run_status(journal: Journal, run_id: str, *, now: float | None = None)
     run = await journal.get_run(run_id)
     if run is None:
         raise ConfigError(f"no run {run_id!r} in this journal")
-    now = time.time() if now is None else now
+    if now is None:
+        # Lease times are on the journal's clock (a database's, for PostgreSQL): a machine
+        # whose clock is off must not show live leases as expired, or the reverse.
+        clock = getattr(journal, "clock", None)
+        now = await clock() if clock is not None else time.time()
     chunks = await journal.chunks(run_id)
     counts = getattr(journal, "item_counts", None)
     if counts is not None:

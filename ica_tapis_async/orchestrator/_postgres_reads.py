@@ -6,7 +6,15 @@ from typing import Any
 
 from ._journal_protocol import ChunkRecord, RunRecord
 from ._journal_rows import IS_END
-from ._postgres_store import CHUNK_COLUMNS, RUN_COLUMNS, PostgresStore, chunk_row, one, run_row
+from ._postgres_store import (
+    CHUNK_COLUMNS,
+    NOW,
+    RUN_COLUMNS,
+    PostgresStore,
+    chunk_row,
+    one,
+    run_row,
+)
 from ._report import ItemOutcome
 
 __all__ = ("PostgresReads",)
@@ -82,5 +90,13 @@ class PostgresReads:
                 (run_id,),
             )
             return {str(status): int(count) for status, count in await cursor.fetchall()}
+
+        return await self._store.call(work)
+
+    async def clock(self) -> float:
+        """The journal's clock now (POSIX seconds): what lease times are measured on."""
+
+        async def work(conn: Any) -> float:
+            return float((await one(conn, f"SELECT {NOW}"))[0])
 
         return await self._store.call(work)

@@ -119,7 +119,11 @@ class PostgresStore:
             psycopg.OperationalError,
             psycopg.errors.IdleInTransactionSessionTimeout,
         )
+        self._lost = psycopg.OperationalError
         self._retries = retries
+        # How long one transaction may keep a caller's cancellation waiting (see _shielded):
+        # well past the server-side stall limits below, so only a silent server reaches it.
+        self._shield_s = max(10.0, 3 * stall_timeout)
         stall_ms = max(1, round(stall_timeout * 1000))
         self._dsn = dsn
         self._connect_kwargs: dict[str, Any] = {
@@ -203,10 +207,8 @@ class PostgresStore:
             try:
                 if not self._ready:  # the schema step meets dropped connections too
                     await self.open()
-                async with self._pool.connection() as conn, conn.transaction():
-                    if attempt and retry_work is not None:
-                        return await retry_work(conn)
-                    return await work(conn)
+                async with self._pool.connection() as conn:
+                    return await self._shielded(conn, work if not attempt else retry_work or work)
             except self._retryable as exc:
                 attempt += 1
                 if attempt > self._retries:
@@ -218,6 +220,22 @@ class PostgresStore:
                     _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    async def _shielded(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
+        # A transaction runs to its end even when the caller is cancelled meanwhile (a
+        # heartbeat stopped, a task group unwinding); the cancellation takes effect right
+        # after. Cancelled mid-query, psycopg cancels the query on the server and, interrupted
+        # again (anyio delivers a cancellation at every await), closes the connection: a
+        # warning and a reconnect each time. Journal transactions are short; one the server
+        # does not finish within the deadline is handled as a lost connection.
+        deadline = anyio.current_time() + self._shield_s
+        result: list[T] = []
+        with anyio.CancelScope(shield=True, deadline=deadline) as scope:
+            async with conn.transaction():
+                result.append(await work(conn))
+        if scope.cancelled_caught or not result:
+            raise self._lost(f"no answer within {self._shield_s:g} s")
+        return result[0]
 
     async def aclose(self) -> None:
         """Close the pool's connections; idempotent."""

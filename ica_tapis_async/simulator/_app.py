@@ -10,6 +10,7 @@ Tapis envelopes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable
 
@@ -28,6 +29,8 @@ from ._tapis_routes import TapisRoutes
 from ._token_routes import TokenRoutes
 from ._transfer_routes import TransferRoutes
 from ._unknown_fields import add_unknown_fields
+
+log = logging.getLogger("ica_tapis_async.simulator")
 
 __all__ = ("ICA_PREFIX", "STATE", "Operation", "build_app")
 
@@ -350,7 +353,13 @@ def build_app(state: SimState) -> web.Application:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        return await pipeline(request, handler)
+        try:
+            return await pipeline(request, handler)
+        except ConnectionResetError:
+            # The client went away mid-request (a killed worker, a timeout): there is nobody
+            # to answer, and nothing wrong with the simulator; aiohttp would log a traceback.
+            log.debug("%s %s: the client closed the connection", request.method, request.path)
+            return web.Response(status=499)
 
     app = web.Application(middlewares=[middleware], client_max_size=state.config.max_body_bytes)
     app[STATE] = state

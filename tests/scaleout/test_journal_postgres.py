@@ -7,6 +7,7 @@ import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Journal, LeaseLostError
+from ica_tapis_async.orchestrator._postgres_store import one
 from tests.orchestrator.journal_contract import JournalContract, OpenJournal, outcome
 from tests.servers import PostgresServer
 
@@ -215,3 +216,52 @@ async def test_an_unreachable_server_fails_after_the_retries_with_the_reason() -
     assert not caught.value.permanent
     assert f"journal postgresql://u:***@127.0.0.1:{port}/db: cannot connect:" in str(caught.value)
     assert "Connection refused" in str(caught.value)
+
+
+async def test_a_cancelled_caller_lets_its_transaction_finish(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A heartbeat stopped mid-renewal, a task group unwinding: the transaction commits, the
+    # connection goes back to the pool (psycopg would otherwise cancel the query, be
+    # interrupted, warn and close the connection), then the cancellation takes effect.
+    import time
+
+    import anyio
+
+    async def slow_write(conn: object) -> None:
+        await one(conn, "SELECT pg_sleep(0.4)")
+        await conn.execute("CREATE TABLE cancel_probe (x int)")  # type: ignore[attr-defined]
+
+    async with ita.PostgresJournal(pg_dsn, max_size=1) as journal:
+        await journal.get_run("warm-up")  # the pool's one connection is open
+        started = time.monotonic()
+        with anyio.move_on_after(0.1) as scope:
+            await journal._store.call(slow_write)
+        assert scope.cancel_called  # it takes effect at the caller's next await
+        assert time.monotonic() - started >= 0.4
+        assert await journal.get_run("still-works") is None
+        stats = journal._store._pool.get_stats()
+    assert stats.get("returns_bad", 0) == 0
+    assert stats.get("connections_num", 0) == 1  # never reconnected
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
+    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+        cursor = await conn.execute("SELECT to_regclass('cancel_probe') IS NOT NULL")
+        assert await cursor.fetchone() == (True,)
+
+
+async def test_a_transaction_the_server_never_finishes_is_retried(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts: list[int] = []
+
+    async def hangs_once(conn: object) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            await one(conn, "SELECT pg_sleep(5)")  # a silent server, as far as we can tell
+        return int((await one(conn, "SELECT 7"))[0])
+
+    async with ita.PostgresJournal(pg_dsn) as journal:
+        journal._store._shield_s = 0.3
+        assert await journal._store.call(hangs_once) == 7
+    assert len(attempts) == 2
+    assert "no answer within 0.3 s" in caplog.text

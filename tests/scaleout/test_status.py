@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,34 @@ def test_status_of_a_postgres_journal_hides_the_password(
     _check(data)
     assert "s3cret" not in out
     assert data["journal"].startswith("postgresql://postgres:***@")
+
+
+def test_status_reads_lease_times_on_the_journals_clock(
+    postgres_server: PostgresServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def fresh() -> str:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(
+            postgres_server.dsn(), autocommit=True
+        ) as conn:
+            await conn.execute("CREATE DATABASE status_clock")
+        return postgres_server.dsn("status_clock")
+
+    dsn = asyncio.run(fresh())
+    asyncio.run(_populate(ita.PostgresJournal(dsn)))
+    # This machine's clock runs an hour fast: b's 60 s lease is still live on the database's.
+    import types
+
+    from ica_tapis_async.cli import _status as status_module
+
+    fast = types.SimpleNamespace(time=lambda: time.time() + 3600)
+    monkeypatch.setattr(status_module, "time", fast)
+    code, out = _status(capsys, dsn, "--json")
+    assert code == 0, out
+    _check(json.loads(out))
 
 
 def test_status_of_an_unknown_run_or_file(

@@ -214,3 +214,27 @@ def test_fault_sequences_are_per_operation() -> None:
     assert first == second
     assert any(before == "503" for before, _ in first)
     assert any(drop for _, drop in first)
+
+
+async def test_a_client_gone_mid_body_is_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    """A worker killed while sending a body: the simulator logs no traceback, serves on."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    async with Simulator() as sim, aiohttp.ClientSession() as http:
+        ica = Ica(sim, http)
+        target = urlsplit(ica.url("/dataLinkingBatch"))
+        _reader, writer = await asyncio.open_connection(target.hostname, target.port)
+        writer.write(
+            f"POST {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\nX-API-Key: {KEY}\r\n"
+            f"Accept: {V4}\r\nContent-Type: {V4}\r\nContent-Length: 1000\r\n\r\n"
+            '{"items": ['.encode()
+        )
+        await writer.drain()
+        await asyncio.sleep(0.1)  # the handler is reading the body
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.1)
+        status, _, _ = await ica.call("POST", "/dataLinkingBatch", version=V4, json=LINK)
+        assert status == 201
+    assert not [r for r in caplog.records if r.levelno >= 30], caplog.text
