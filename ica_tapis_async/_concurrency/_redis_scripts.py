@@ -35,8 +35,12 @@ __all__ = ("ACQUIRE", "PAUSE", "RENEW", "SUCCESS", "THROTTLE")
 # probe costs a throttled request (and a pause when the server sends Retry-After), so a stable
 # limit costs one 429 in about this many seconds.
 PROBE_S: Final = 10.0
-# After a cut, the intervals of silence (beyond one) before the next grant.
+# After a cut, the intervals of silence (beyond one) before the next grant, at most
+# QUIET_MAX_S: long enough for a server to save up a few requests, never a stall at low rates.
 QUIET_INTERVALS: Final = 5
+QUIET_MAX_S: Final = 0.1
+# Grants between two congestion events below which their ratio is no measurement of the limit.
+MIN_SAMPLE: Final = 3
 
 _COMMON: Final = """
 local function now()
@@ -106,6 +110,11 @@ if configured == '' and throttled ~= '1' then
   redis.call('HSET', KEYS[1], 'rate', fmt(math.min(grow, math.max(start, 2 * measured(t)))))
 end
 local rate = num('rate')
+if rate and not (rate > 0) then
+  -- Never pace at zero, a negative or a NaN rate (a state written by an older version).
+  rate = tonumber(ARGV[7])
+  redis.call('HSET', KEYS[1], 'rate', fmt(rate))
+end
 local rate_s = redis.call('HGET', KEYS[1], 'rate')
 local paused = num('paused_until') or 0
 if paused > t then
@@ -124,7 +133,10 @@ if rate then
   -- does not undo a cut.
   if throttled == '1' then burst = math.min(burst, math.max(1, rate)) end
   local interval = 1 / rate
-  local tat = math.max(num('tat') or t, t)
+  local tat = num('tat') or t
+  -- A schedule a day ahead (or not a number) is corrupt, not a queue: start again from now.
+  if not (tat < t + 86400) then tat = t end
+  tat = math.max(tat, t)
   local wait = tat + interval - burst * interval - t
   if wait > 0.000001 then
     return {0, fmt(wait), rate_s, throttled, changed}
@@ -182,11 +194,14 @@ if not num('configured') and redis.call('HGET', KEYS[1], 'throttled') ~= '1' the
   -- climb back towards half the slow-start rate; the next event measures the limit.
   w_max = (rate or base) * 0.5
   new = (rate or base) * 0.4
-elseif last_cut > 0 and t - last_cut >= 1 then
+elseif last_cut > 0 and t - last_cut >= 1
+    and grants - (num('cut_grants') or 0) > MIN_SAMPLE then
   -- The server's budget was spent at the last cut and is spent again now: what it accepted
-  -- in between, over the time between, is its rate. Hold just under that, not at 0.7x.
-  local accepted = math.max(grants - (num('cut_grants') or 0) - 1, 0) / (t - last_cut)
-  w_max = math.min(base, accepted)
+  -- in between, over the time between, is its rate. Hold just under that, not at 0.7x. (A
+  -- few grants are no measurement: one request accepted in a second may mean a limit of 1/s
+  -- or of 100/s whose budget a pause left unused.)
+  local accepted = (grants - (num('cut_grants') or 0) - 1) / (t - last_cut)
+  w_max = math.max(math.min(base, accepted), floor)
   new = w_max * 0.98
   -- A measured limit is probed past slowly: each probe costs a throttled request.
   horizon = PROBE_S
@@ -205,14 +220,18 @@ redis.call('HSET', KEYS[1], 'w_max', fmt(w_max), 'k', fmt(k), 'scale', fmt(scale
            'last_throttle', fmt(t), 'throttled', '1', 'rate', fmt(new), 'last_cut', fmt(t),
            'cut_grants', grants)
 -- Every worker stops at once and no burst follows (the server's budget is spent): the next
--- grant is QUIET + 1 intervals at the new rate away, time for the server to save up a few
--- requests, so that one arriving a little early (network and scheduling jitter) is not
--- throttled again when no Retry-After pauses the workers.
+-- grant is one interval and a short silence away (QUIET intervals, at most QUIET_S s), time for
+-- the server to save up a few requests, so that one arriving a little early (network and
+-- scheduling jitter) is not throttled again when no Retry-After pauses the workers.
 local interval = 1 / new
 local burst = math.min(tonumber(ARGV[3]), math.max(1, new))
-redis.call('HSET', KEYS[1], 'tat', fmt(t + (burst + QUIET) * interval))
+local quiet = math.min(QUIET * interval, QUIET_S)
+redis.call('HSET', KEYS[1], 'tat', fmt(t + burst * interval + quiet))
 return {1, fmt(new)}
-""".replace("PROBE_S", repr(PROBE_S)).replace("QUIET", repr(QUIET_INTERVALS))
+""".replace("PROBE_S", repr(PROBE_S))
+    .replace("QUIET_S", repr(QUIET_MAX_S))
+    .replace("QUIET", repr(QUIET_INTERVALS))
+    .replace("MIN_SAMPLE", repr(MIN_SAMPLE))
 )
 
 # ARGV: min rate. Returns the rate after recovery.
@@ -224,7 +243,10 @@ if redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
 end
 local t = now()
 -- CUBIC: the cut rate at the cut, flat near w_max after k seconds, then probing beyond it.
-local new = (num('scale') or 0.4) * (t - num('last_throttle') - num('k')) ^ 3 + num('w_max')
+local scale = num('scale')
+-- A flat curve (a state written by an older version) would never recover: probe as usual.
+if not scale or not (scale > 0) then scale = math.max(num('w_max') or 1, 1) * 0.002 end
+local new = scale * (t - num('last_throttle') - num('k')) ^ 3 + num('w_max')
 local configured = num('configured')
 if configured and new >= configured then
   new = configured
@@ -248,11 +270,13 @@ local t = now()
 local until_ = math.max(num('paused_until') or 0, t + tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'paused_until', fmt(until_))
 local last_cut = num('last_cut') or 0
-if redis.call('HGET', KEYS[1], 'measured_cut') == '1' and t - last_cut < 1 then
+local limit = num('limit')
+if redis.call('HGET', KEYS[1], 'measured_cut') == '1' and t - last_cut < 1 and limit
+    and limit > 0 then
   -- A pause right after a measured cut: while every worker waits, the server saves up about
   -- pause x limit requests. Spend them over the probe horizon (at most 10% over the limit)
   -- instead of leaving them unused; the probe after that finds the limit again.
-  local w = num('limit') * (1 + math.min(until_ - last_cut, 1) / PROBE_S)
+  local w = limit * (1 + math.min(until_ - last_cut, 1) / PROBE_S)
   local configured = num('configured')
   if configured then w = math.min(w, configured) end
   redis.call('HSET', KEYS[1], 'w_max', fmt(w), 'k', '0', 'rate', fmt(w),

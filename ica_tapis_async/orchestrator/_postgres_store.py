@@ -7,6 +7,7 @@ few times; the journal's writes are written to be safe to repeat.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
@@ -223,14 +224,36 @@ class PostgresStore:
 
     async def _shielded(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
         # A transaction runs to its end even when the caller is cancelled meanwhile (a
-        # heartbeat stopped, a task group unwinding); the cancellation takes effect right
-        # after. Cancelled mid-query, psycopg cancels the query on the server and, interrupted
-        # again (anyio delivers a cancellation at every await), closes the connection: a
-        # warning and a reconnect each time. Journal transactions are short; one the server
-        # does not finish within the deadline is handled as a lost connection.
+        # heartbeat stopped, a task group unwinding, Ctrl-C, asyncio.timeout); the cancellation
+        # takes effect right after. Cancelled mid-query, psycopg cancels the query on the
+        # server and, interrupted again (anyio delivers a cancellation at every await), closes
+        # the connection: a warning and a reconnect each time. The transaction runs in a task
+        # of its own, because an anyio shield does not stop asyncio's own task.cancel(); the
+        # shield still keeps anyio from cancelling the wait again and again meanwhile.
+        task = asyncio.ensure_future(self._transaction(conn, work))
+        cancelled: BaseException | None = None
+        with anyio.CancelScope(shield=True):
+            while not task.done():
+                try:
+                    await asyncio.shield(task)
+                except asyncio.CancelledError as exc:
+                    if task.cancelled():
+                        raise  # the transaction's own task was cancelled (the loop is closing)
+                    cancelled = exc
+                except BaseException:
+                    break  # the transaction failed: its error is raised below
+        if cancelled is not None:
+            if not task.cancelled():
+                task.exception()  # retrieved: the caller's cancellation wins
+            raise cancelled
+        return task.result()
+
+    async def _transaction(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
+        # Journal transactions are short; one the server does not finish within the deadline
+        # is handled as a lost connection.
         deadline = anyio.current_time() + self._shield_s
         result: list[T] = []
-        with anyio.CancelScope(shield=True, deadline=deadline) as scope:
+        with anyio.CancelScope(deadline=deadline) as scope:
             async with conn.transaction():
                 result.append(await work(conn))
         if scope.cancelled_caught or not result:

@@ -265,3 +265,40 @@ async def test_a_transaction_the_server_never_finishes_is_retried(
         assert await journal._store.call(hangs_once) == 7
     assert len(attempts) == 2
     assert "no answer within 0.3 s" in caplog.text
+
+
+@pytest.mark.parametrize("how", ["task.cancel()", "asyncio.timeout"])
+async def test_a_transaction_finishes_under_asyncio_cancellation(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    # Not only anyio's cancel scopes: asyncio's own cancellation (Ctrl-C on the main task,
+    # asyncio.timeout, wait_for) also lets the transaction finish first.
+    import asyncio
+    import time
+
+    async def slow_write(conn: object) -> None:
+        await one(conn, "SELECT pg_sleep(0.4)")
+        await conn.execute("CREATE TABLE cancel_probe (x int)")  # type: ignore[attr-defined]
+
+    async with ita.PostgresJournal(pg_dsn, max_size=1) as journal:
+        await journal.get_run("warm-up")
+        started = time.monotonic()
+        if how == "task.cancel()":
+            task = asyncio.ensure_future(journal._store.call(slow_write))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await journal._store.call(slow_write)
+        assert time.monotonic() - started >= 0.4
+        assert await journal.get_run("still-works") is None
+        stats = journal._store._pool.get_stats()
+    assert stats.get("returns_bad", 0) == 0
+    assert stats.get("connections_num", 0) == 1
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
+    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+        cursor = await conn.execute("SELECT to_regclass('cancel_probe') IS NOT NULL")
+        assert await cursor.fetchone() == (True,)

@@ -177,14 +177,15 @@ async def test_a_cut_stops_every_worker_at_once_without_a_burst(
         assert a.rate == pytest.approx(14)
         start = time.monotonic()
         await _grant(b)
-        # The server's budget is spent: a few intervals of silence let it save up some
-        # requests before the first grant (one arriving a little early is not throttled) ...
-        assert time.monotonic() - start >= 6 / 14 * 0.9
+        # The server's budget is spent: a short silence (five intervals, at most 0.1 s) lets
+        # it save up some requests before the first grant (one arriving a little early is
+        # not throttled) ...
+        assert time.monotonic() - start >= (1 / 14 + 0.1) * 0.9
         for _ in range(2):
             await _grant(b)
         # ... then the other worker waits an interval for each grant instead of spending the
         # burst its idle bucket would have allowed.
-        assert time.monotonic() - start >= 8 / 14 * 0.9
+        assert time.monotonic() - start >= (3 / 14 + 0.1) * 0.9
     finally:
         await a.aclose()
         await b.aclose()
@@ -239,3 +240,67 @@ async def test_workers_discover_one_rate_together(
     finally:
         for worker in workers:
             await worker.aclose()
+
+
+async def test_a_few_grants_between_events_are_no_measurement(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()  # slow start ends
+    await _grant(discovering)
+    # Two seconds on, but one grant since the cut: "the server accepted 0/s" is no measurement
+    # (it would set the shared rate to 0); the classic cut instead.
+    state.set(last_cut=state.now() - 2, cut_grants=state.get("grants") - 1, rate=40, measured=200)
+    await discovering.record_throttle()
+    assert state.get("rate") == pytest.approx(28)
+    assert state.get("measured_cut") == 0
+
+
+async def test_neither_a_measured_cut_nor_a_pause_goes_below_min_rate(
+    discovering: ita.RedisRateLimiter, state: _State
+) -> None:
+    await _grant(discovering)
+    await discovering.record_throttle()
+    await _grant(discovering)
+    # Five grants in 100 s: the server accepted 0.04/s, under min_rate (0.5 by default).
+    state.set(last_cut=state.now() - 100, cut_grants=state.get("grants") - 5, rate=1, measured=1)
+    await discovering.record_throttle()
+    assert state.get("limit") == pytest.approx(0.5)
+    assert state.get("rate") == pytest.approx(0.5)
+    await discovering.pause_for(1.0)
+    assert state.get("rate") >= 0.5
+    assert state.get("scale") > 0  # the curve still climbs back
+
+
+async def test_a_state_with_no_rate_and_no_schedule_does_not_stall_the_workers(
+    redis_server: RedisServer, limit_name: str, state: _State
+) -> None:
+    # What older versions could leave behind after a Retry-After at a tiny limit.
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
+    try:
+        await _grant(limiter)
+        await limiter.record_throttle()
+        state.set(rate=0, tat=float("inf"), scale=0, w_max=0, k=0)
+        with anyio.fail_after(2):
+            await _grant(limiter)
+        assert state.get("tat") < state.now() + 10
+        state.set(last_throttle=state.now() - 60)
+        await limiter.record_success()
+        assert limiter.rate == 5  # recovered to the told rate, not stuck at min_rate
+    finally:
+        await limiter.aclose()
+
+
+async def test_the_silence_after_a_cut_is_short_at_low_rates(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=1, burst=1)
+    try:
+        await _grant(limiter)
+        await limiter.record_throttle()  # cut to 0.7/s
+        start = time.monotonic()
+        await _grant(limiter)
+        # One interval (1.43 s) and at most 0.1 s of silence, not five more intervals (7 s).
+        assert time.monotonic() - start < 1 / 0.7 + 0.1 + 0.5
+    finally:
+        await limiter.aclose()
