@@ -23,6 +23,9 @@ class Held:
 
     lease: Lease
     lost: bool = False
+    #: The work is over and its end is being recorded: a renewal failing now only says that
+    #: the end was recorded first (the recording's own fenced write tells a real loss).
+    settling: bool = False
 
 
 class Slot:
@@ -113,6 +116,7 @@ async def _hold(
             tg.start_soon(_heartbeat, journal, held, ttl_s, tg.cancel_scope)
             try:
                 result = await work(record, held)
+                held.settling = True
                 if result[1]:
                     await journal.mark_done(held.lease, result[0])
                 else:
@@ -137,7 +141,8 @@ async def _heartbeat(journal: Journal, held: Held, ttl_s: float, scope: anyio.Ca
         try:
             held.lease = await journal.renew(held.lease, ttl_s)
         except LeaseLostError:
-            # Someone else owns the entry now: stop working on it at once.
-            held.lost = True
-            scope.cancel()
+            if not held.settling:
+                # Someone else owns the entry now: stop working on it at once.
+                held.lost = True
+                scope.cancel()
             return
