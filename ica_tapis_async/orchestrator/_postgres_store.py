@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -121,6 +121,7 @@ class PostgresStore:
             psycopg.errors.IdleInTransactionSessionTimeout,
         )
         self._lost = psycopg.OperationalError
+        self._check_connection = AsyncConnectionPool.check_connection
         self._retries = retries
         # How long one transaction may keep a caller's cancellation waiting (see _shielded):
         # well past the server-side stall limits below, so only a silent server reaches it.
@@ -144,7 +145,7 @@ class PostgresStore:
             open=False,
             timeout=connect_timeout,
             kwargs=self._connect_kwargs,
-            check=AsyncConnectionPool.check_connection,
+            check=self._check,
             name="ica_tapis_async.journal",
         )
         self._ready = False
@@ -223,30 +224,19 @@ class PostgresStore:
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
 
     async def _shielded(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
-        # A transaction runs to its end even when the caller is cancelled meanwhile (a
-        # heartbeat stopped, a task group unwinding, Ctrl-C, asyncio.timeout); the cancellation
-        # takes effect right after. Cancelled mid-query, psycopg cancels the query on the
-        # server and, interrupted again (anyio delivers a cancellation at every await), closes
-        # the connection: a warning and a reconnect each time. The transaction runs in a task
-        # of its own, because an anyio shield does not stop asyncio's own task.cancel(); the
-        # shield still keeps anyio from cancelling the wait again and again meanwhile.
-        task = asyncio.ensure_future(self._transaction(conn, work))
-        cancelled: BaseException | None = None
-        with anyio.CancelScope(shield=True):
-            while not task.done():
-                try:
-                    await asyncio.shield(task)
-                except asyncio.CancelledError as exc:
-                    if task.cancelled():
-                        raise  # the transaction's own task was cancelled (the loop is closing)
-                    cancelled = exc
-                except BaseException:
-                    break  # the transaction failed: its error is raised below
-        if cancelled is not None:
-            if not task.cancelled():
-                task.exception()  # retrieved: the caller's cancellation wins
-            raise cancelled
-        return task.result()
+        return await _to_the_end(self._transaction(conn, work))
+
+    async def _check(self, conn: Any) -> None:
+        # The pool's check of a connection it hands out is a query too: run it to its end
+        # like a transaction (a caller cancelled meanwhile gets the cancellation after it, and
+        # the pool keeps the connection).
+        await _to_the_end(self._checked(conn))
+
+    async def _checked(self, conn: Any) -> None:
+        with anyio.move_on_after(self._shield_s) as scope:
+            await self._check_connection(conn)
+        if scope.cancelled_caught:
+            raise self._lost(f"no answer within {self._shield_s:g} s")
 
     async def _transaction(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
         # Journal transactions are short; one the server does not finish within the deadline
@@ -266,6 +256,36 @@ class PostgresStore:
             return
         self._closed = True
         await self._pool.close()
+
+
+async def _to_the_end(step: Coroutine[Any, Any, T]) -> T:
+    """Await ``step`` to its end even if the caller is cancelled meanwhile; the cancellation
+    is raised after it.
+
+    Cancelled mid-query, psycopg cancels the query on the server and, interrupted again (anyio
+    delivers a cancellation at every await), closes the connection: a warning and a reconnect
+    each time. So the step runs in a task of its own (an anyio shield alone does not stop
+    asyncio's own ``task.cancel()``, Ctrl-C or ``asyncio.timeout``), and the wait for it is
+    shielded (so anyio does not cancel it again and again meanwhile). Every step bounds its own
+    time.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled: BaseException | None = None
+    with anyio.CancelScope(shield=True):
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError as exc:
+                if task.cancelled():
+                    raise  # the step's own task was cancelled (the loop is closing)
+                cancelled = exc
+            except BaseException:
+                break  # the step failed: its error is raised below
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller's cancellation wins
+        raise cancelled
+    return task.result()
 
 
 def _first_line(exc: BaseException) -> str:

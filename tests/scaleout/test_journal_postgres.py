@@ -302,3 +302,26 @@ async def test_a_transaction_finishes_under_asyncio_cancellation(
     async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
         cursor = await conn.execute("SELECT to_regclass('cancel_probe') IS NOT NULL")
         assert await cursor.fetchone() == (True,)
+
+
+async def test_callers_cancelled_at_any_moment_cost_no_connection(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Cancelled while the pool checks the connection it hands out, or mid-transaction: no
+    # query is ever cut (psycopg would warn and close the connection), the pool keeps its
+    # connections, and the journal goes on working.
+    import random
+
+    import anyio
+
+    rand = random.Random(7)
+    async with ita.PostgresJournal(pg_dsn, max_size=2) as journal:
+        await journal.open_run("link", "p", "r", "f")
+        for _ in range(150):
+            with anyio.move_on_after(rand.uniform(0, 0.004)):
+                await journal.get_run("r")
+        assert (await journal.get_run("r")) is not None
+        stats = journal._store._pool.get_stats()
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")], caplog.text
+    assert stats.get("returns_bad", 0) == 0
+    assert stats.get("connections_num", 0) <= 2
