@@ -99,7 +99,13 @@ class PostgresJournal(PostgresReads):
         return f"PostgresJournal({self.url!r})"
 
     async def __aenter__(self) -> PostgresJournal:
-        await self._store.open()
+        try:
+            await self._store.open()
+        except BaseException:
+            # ``async with`` does not call __aexit__ when __aenter__ fails: close the pool
+            # here, or its connections and background tasks outlive the refused journal.
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -34,9 +34,11 @@ async def test_schema_is_created_once_and_versioned(pg_dsn: str) -> None:
         assert await cursor.fetchall() == [(2,)]
         await conn.execute("UPDATE ita_schema SET version = 99")
         await conn.commit()
+    refused = ita.PostgresJournal(pg_dsn)
     with pytest.raises(RuntimeError, match="version 99, newer"):
-        async with ita.PostgresJournal(pg_dsn) as journal:
-            await journal.get_run("r")
+        async with refused:
+            await refused.get_run("r")
+    assert refused._store._pool.closed  # nothing of the refused journal lives on
 
 
 async def test_a_version_1_schema_gains_the_end_of_input_index(pg_dsn: str) -> None:
