@@ -306,6 +306,7 @@ class RedisRateLimiter:
                         self._burst,
                         _KEY_TTL_S,
                         self._start_rate,
+                        self._min_rate,
                     ],
                 )
                 if reply is None:
@@ -353,6 +354,8 @@ class RedisRateLimiter:
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """Run a script; ``None`` when Redis is unavailable and the policy is to fall back."""
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             reply = await script(keys=keys, args=args)
         except _unavailable_errors() as exc:
@@ -369,6 +372,10 @@ class RedisRateLimiter:
                 )
             self._down_until = time.monotonic() + self._retry_s
             return None
+        if task is not None and task.cancelling() > cancels:
+            # redis-py can swallow a cancellation that arrives while it reads the reply
+            # (redis/redis-py#2028): the caller asked to stop, so stop.
+            raise asyncio.CancelledError
         if self._down_until is not None:
             self._down_until = None
             log.warning("shared limit %r at %s reachable again", self.name, self._url)

@@ -39,6 +39,8 @@ PROBE_S: Final = 10.0
 # QUIET_MAX_S: long enough for a server to save up a few requests, never a stall at low rates.
 QUIET_INTERVALS: Final = 5
 QUIET_MAX_S: Final = 0.1
+# No rate above this is real (a million requests a second): a larger one in Redis is corrupt.
+MAX_RATE: Final = 1e6
 # Grants between two congestion events below which their ratio is no measurement of the limit.
 MIN_SAMPLE: Final = 3
 
@@ -48,6 +50,7 @@ local function now()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local function fmt(x) return string.format('%.6f', x) end
+local function finite(x) return x ~= nil and x == x and x > -math.huge and x < math.huge end
 local function num(field)
   return tonumber(redis.call('HGET', KEYS[1], field))
 end
@@ -67,7 +70,7 @@ end
 """
 
 # ARGV: lease id, lease ttl (s), max in flight (0: none), configured rate ("" none), burst,
-# key ttl (s), slow-start rate. Returns {granted, wait-or-grant-time, rate, throttled,
+# key ttl (s), slow-start rate, min rate. Returns {granted, wait-or-grant-time, rate, throttled,
 # configured-changed} and, when every in-flight slot is taken, a sixth element 1 with the wait
 # until the oldest lease expires (the caller looks again sooner: a release frees one earlier).
 ACQUIRE: Final = (
@@ -110,9 +113,13 @@ if configured == '' and throttled ~= '1' then
   redis.call('HSET', KEYS[1], 'rate', fmt(math.min(grow, math.max(start, 2 * measured(t)))))
 end
 local rate = num('rate')
-if rate and not (rate > 0) then
-  -- Never pace at zero, a negative or a NaN rate (a state written by an older version).
-  rate = tonumber(ARGV[7])
+local told = tonumber(configured)
+local floor = tonumber(ARGV[8]) or 0
+if rate and not (rate >= floor and rate <= MAX_RATE and (not told or rate <= told)) then
+  -- Zero, negative, NaN, infinite, under min_rate or over the told rate: never a rate these
+  -- scripts set (a state written by hand or by an older version). Start again from the told
+  -- rate, or from slow start.
+  rate = told or math.max(tonumber(ARGV[7]), floor)
   redis.call('HSET', KEYS[1], 'rate', fmt(rate))
 end
 local rate_s = redis.call('HGET', KEYS[1], 'rate')
@@ -134,8 +141,10 @@ if rate then
   if throttled == '1' then burst = math.min(burst, math.max(1, rate)) end
   local interval = 1 / rate
   local tat = num('tat') or t
-  -- A schedule a day ahead (or not a number) is corrupt, not a queue: start again from now.
-  if not (tat < t + 86400) then tat = t end
+  -- A grant or a cut never leaves the schedule further ahead than a burst and a silence: a
+  -- schedule beyond (or not a number) is corrupt, e.g. after a failover to a Redis whose
+  -- clock is behind; start again from now rather than stall every worker.
+  if not (tat < t + (tonumber(ARGV[5]) + 2) * interval + 1) then tat = t end
   tat = math.max(tat, t)
   local wait = tat + interval - burst * interval - t
   if wait > 0.000001 then
@@ -162,7 +171,7 @@ if not num('first_grant') then redis.call('HSET', KEYS[1], 'first_grant', fmt(t)
 redis.call('ZADD', KEYS[2], fmt(t + tonumber(ARGV[2])), ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return {1, fmt(t), rate_s, throttled, changed}
-"""
+""".replace("MAX_RATE", repr(MAX_RATE))
 )
 
 # ARGV: when the throttled request was granted ("" unknown), min rate, burst.
@@ -242,19 +251,29 @@ if redis.call('HGET', KEYS[1], 'throttled') ~= '1' then
   return redis.call('HGET', KEYS[1], 'rate')
 end
 local t = now()
+local configured = num('configured')
+local last, k, w_max = num('last_throttle'), num('k'), num('w_max')
+if not (finite(last) and finite(k) and finite(w_max)) then
+  -- No curve to follow (a state written by hand or by an older version): a told rate is
+  -- back at once; a discovered one stays where it is.
+  if configured then
+    redis.call('HSET', KEYS[1], 'rate', fmt(configured), 'throttled', '0')
+    return fmt(configured)
+  end
+  return redis.call('HGET', KEYS[1], 'rate')
+end
 -- CUBIC: the cut rate at the cut, flat near w_max after k seconds, then probing beyond it.
 local scale = num('scale')
 -- A flat curve (a state written by an older version) would never recover: probe as usual.
-if not scale or not (scale > 0) then scale = math.max(num('w_max') or 1, 1) * 0.002 end
-local new = scale * (t - num('last_throttle') - num('k')) ^ 3 + num('w_max')
-local configured = num('configured')
+if not (finite(scale) and scale > 0) then scale = math.max(w_max, 1) * 0.002 end
+local new = scale * (t - last - k) ^ 3 + w_max
 if configured and new >= configured then
   new = configured
   redis.call('HSET', KEYS[1], 'throttled', '0')
 elseif not configured then
   -- Nothing caps a discovered rate: a probe goes past the ceiling only as far as twice what
   -- is really sent, so a budget left idle (overnight, between runs) is not found unbounded.
-  new = math.min(new, math.max(num('w_max'), 2 * measured(t)))
+  new = math.min(new, math.max(w_max, 2 * measured(t)))
 end
 new = math.max(new, min_rate(tonumber(ARGV[1])))
 redis.call('HSET', KEYS[1], 'rate', fmt(new))

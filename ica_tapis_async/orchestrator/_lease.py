@@ -118,9 +118,15 @@ async def _hold(
                 result = await work(record, held)
                 held.settling = True
                 if result[1]:
-                    await journal.mark_done(held.lease, result[0])
+                    await journal.mark_done(held.lease, result[0])  # fenced
                 else:
                     await journal.release(held.lease)
+                    # A release is not fenced (a stale one changes nothing): whether the lease
+                    # was still ours is read back. Another worker's token, or an entry done
+                    # meanwhile, means that its outcome is the one that counts.
+                    now = await journal.get_chunk(lease.run_id, lease.index)
+                    if now is None or now.final or now.lease_token != held.lease.token:
+                        raise LeaseLostError(f"entry {lease.index} was taken over")
             except LeaseLostError:
                 held.lost = True
             tg.cancel_scope.cancel()

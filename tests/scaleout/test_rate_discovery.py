@@ -79,8 +79,8 @@ async def test_slow_start_grows_the_rate_by_half_every_second(
 ) -> None:
     await _grant(discovering)
     assert discovering.rate == 10  # where slow start begins
+    start = time.monotonic()  # before the clock is read: bounds the growth from above
     state.set(first_grant=state.now() - 4, measured=1000)
-    start = time.monotonic()
     await _grant(discovering)  # waits up to 0.1 s for its token
     waited = time.monotonic() - start
     assert discovering.rate is not None
@@ -302,5 +302,81 @@ async def test_the_silence_after_a_cut_is_short_at_low_rates(
         await _grant(limiter)
         # One interval (1.43 s) and at most 0.1 s of silence, not five more intervals (7 s).
         assert time.monotonic() - start < 1 / 0.7 + 0.1 + 0.5
+    finally:
+        await limiter.aclose()
+
+
+@pytest.mark.parametrize("bad", ["0", "nan", "-3", "inf", "1e308", "1e-300"])
+async def test_a_corrupt_rate_is_repaired_to_the_told_rate(
+    redis_server: RedisServer, limit_name: str, state: _State, bad: str
+) -> None:
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
+    try:
+        await _grant(limiter)
+        state._client.hset(state._key, "rate", bad)
+        await _grant(limiter)
+        assert limiter.rate == 5  # not slow start's 10/s, not unpaced, not stalled
+        start = time.monotonic()
+        for _ in range(3):
+            await _grant(limiter)
+        assert 2 / 5 * 0.9 <= time.monotonic() - start < 2
+    finally:
+        await limiter.aclose()
+
+
+async def test_a_schedule_far_ahead_is_not_waited_for(
+    redis_server: RedisServer, limit_name: str, state: _State
+) -> None:
+    # E.g. a failover to a Redis whose clock is an hour behind.
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
+    try:
+        await _grant(limiter)
+        state.set(tat=state.now() + 3600)
+        with anyio.fail_after(2):
+            await _grant(limiter)
+    finally:
+        await limiter.aclose()
+
+
+async def test_recovery_without_a_curve_returns_to_the_told_rate(
+    redis_server: RedisServer, limit_name: str, state: _State
+) -> None:
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
+    try:
+        await _grant(limiter)
+        await limiter.record_throttle()
+        state._client.hdel(state._key, "last_throttle")
+        await limiter.record_success()  # no "arithmetic on a nil value" for every answer
+        assert limiter.rate == 5
+        state.set(k=float("nan"))
+        await limiter.record_throttle()
+        state.set(k=float("nan"))
+        await limiter.record_success()
+        assert limiter.rate == 5
+    finally:
+        await limiter.aclose()
+
+
+async def test_a_cancellation_the_redis_client_swallows_still_stops_the_caller(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    import asyncio
+
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5)
+
+    async def swallows(**_: object) -> str:
+        # What redis-py can do when cancelled while it reads a reply (redis/redis-py#2028).
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            return "reply"
+        return "late"
+
+    try:
+        task = asyncio.ensure_future(limiter._call(swallows, [], []))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
     finally:
         await limiter.aclose()
