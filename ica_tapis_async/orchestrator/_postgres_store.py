@@ -212,6 +212,9 @@ class PostgresStore:
                 async with self._pool.connection() as conn:
                     return await self._shielded(conn, work if not attempt else retry_work or work)
             except self._retryable as exc:
+                if self._closed:
+                    # Closed on purpose while this call waited: no connection will come back.
+                    raise RuntimeError(f"{self!r} is closed") from None
                 attempt += 1
                 if attempt > self._retries:
                     raise

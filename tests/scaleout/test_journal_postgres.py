@@ -327,3 +327,29 @@ async def test_callers_cancelled_at_any_moment_cost_no_connection(
     assert not [r for r in caplog.records if r.name.startswith("psycopg")], caplog.text
     assert stats.get("returns_bad", 0) == 0
     assert stats.get("connections_num", 0) <= 2
+
+
+async def test_calls_waiting_when_the_journal_closes_fail_at_once(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import anyio
+
+    errors: list[BaseException] = []
+
+    async def waits(journal: ita.PostgresJournal) -> None:
+        try:
+            await journal._store.call(lambda conn: one(conn, "SELECT pg_sleep(0.3)"))
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    journal = ita.PostgresJournal(pg_dsn, max_size=1)
+    await journal.get_run("warm-up")
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(waits, journal)
+            await anyio.sleep(0.1)  # one runs, four wait for the pool's one connection
+            await journal.aclose()
+    assert errors
+    assert all("is closed" in str(e) for e in errors)
+    assert "retrying" not in caplog.text  # closed on purpose is no lost connection
