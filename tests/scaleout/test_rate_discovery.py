@@ -57,6 +57,16 @@ async def discovering(
     await limiter.aclose()
 
 
+@pytest.fixture
+async def told_five(
+    redis_server: RedisServer, limit_name: str
+) -> AsyncIterator[ita.RedisRateLimiter]:
+    """A worker told 5 requests/s, burst 1."""
+    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
+    yield limiter
+    await limiter.aclose()
+
+
 async def _grant(limiter: ita.RedisRateLimiter) -> None:
     async with limiter.slot():
         pass
@@ -273,22 +283,19 @@ async def test_neither_a_measured_cut_nor_a_pause_goes_below_min_rate(
 
 
 async def test_a_state_with_no_rate_and_no_schedule_does_not_stall_the_workers(
-    redis_server: RedisServer, limit_name: str, state: _State
+    told_five: ita.RedisRateLimiter, state: _State
 ) -> None:
     # What older versions could leave behind after a Retry-After at a tiny limit.
-    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
-    try:
+    limiter = told_five  # told 5/s, burst 1
+    await _grant(limiter)
+    await limiter.record_throttle()
+    state.set(rate=0, tat=float("inf"), scale=0, w_max=0, k=0)
+    with anyio.fail_after(2):
         await _grant(limiter)
-        await limiter.record_throttle()
-        state.set(rate=0, tat=float("inf"), scale=0, w_max=0, k=0)
-        with anyio.fail_after(2):
-            await _grant(limiter)
-        assert state.get("tat") < state.now() + 10
-        state.set(last_throttle=state.now() - 60)
-        await limiter.record_success()
-        assert limiter.rate == 5  # recovered to the told rate, not stuck at min_rate
-    finally:
-        await limiter.aclose()
+    assert state.get("tat") < state.now() + 10
+    state.set(last_throttle=state.now() - 60)
+    await limiter.record_success()
+    assert limiter.rate == 5  # recovered to the told rate, not stuck at min_rate
 
 
 async def test_the_silence_after_a_cut_is_short_at_low_rates(
@@ -308,53 +315,44 @@ async def test_the_silence_after_a_cut_is_short_at_low_rates(
 
 @pytest.mark.parametrize("bad", ["0", "nan", "-3", "inf", "1e308", "1e-300"])
 async def test_a_corrupt_rate_is_repaired_to_the_told_rate(
-    redis_server: RedisServer, limit_name: str, state: _State, bad: str
+    told_five: ita.RedisRateLimiter, state: _State, bad: str
 ) -> None:
-    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
-    try:
+    limiter = told_five  # told 5/s, burst 1
+    await _grant(limiter)
+    state._client.hset(state._key, "rate", bad)
+    await _grant(limiter)
+    assert limiter.rate == 5  # not slow start's 10/s, not unpaced, not stalled
+    start = time.monotonic()
+    for _ in range(3):
         await _grant(limiter)
-        state._client.hset(state._key, "rate", bad)
-        await _grant(limiter)
-        assert limiter.rate == 5  # not slow start's 10/s, not unpaced, not stalled
-        start = time.monotonic()
-        for _ in range(3):
-            await _grant(limiter)
-        assert 2 / 5 * 0.9 <= time.monotonic() - start < 2
-    finally:
-        await limiter.aclose()
+    assert 2 / 5 * 0.9 <= time.monotonic() - start < 2
 
 
 async def test_a_schedule_far_ahead_is_not_waited_for(
-    redis_server: RedisServer, limit_name: str, state: _State
+    told_five: ita.RedisRateLimiter, state: _State
 ) -> None:
     # E.g. a failover to a Redis whose clock is an hour behind.
-    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
-    try:
+    limiter = told_five  # told 5/s, burst 1
+    await _grant(limiter)
+    state.set(tat=state.now() + 3600)
+    with anyio.fail_after(2):
         await _grant(limiter)
-        state.set(tat=state.now() + 3600)
-        with anyio.fail_after(2):
-            await _grant(limiter)
-    finally:
-        await limiter.aclose()
 
 
 async def test_recovery_without_a_curve_returns_to_the_told_rate(
-    redis_server: RedisServer, limit_name: str, state: _State
+    told_five: ita.RedisRateLimiter, state: _State
 ) -> None:
-    limiter = ita.RedisRateLimiter(redis_server.url, limit_name, rate=5, burst=1)
-    try:
-        await _grant(limiter)
-        await limiter.record_throttle()
-        state._client.hdel(state._key, "last_throttle")
-        await limiter.record_success()  # no "arithmetic on a nil value" for every answer
-        assert limiter.rate == 5
-        state.set(k=float("nan"))
-        await limiter.record_throttle()
-        state.set(k=float("nan"))
-        await limiter.record_success()
-        assert limiter.rate == 5
-    finally:
-        await limiter.aclose()
+    limiter = told_five  # told 5/s, burst 1
+    await _grant(limiter)
+    await limiter.record_throttle()
+    state._client.hdel(state._key, "last_throttle")
+    await limiter.record_success()  # no "arithmetic on a nil value" for every answer
+    assert limiter.rate == 5
+    state.set(k=float("nan"))
+    await limiter.record_throttle()
+    state.set(k=float("nan"))
+    await limiter.record_success()
+    assert limiter.rate == 5
 
 
 async def test_a_cancellation_the_redis_client_swallows_still_stops_the_caller(
