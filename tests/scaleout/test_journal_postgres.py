@@ -220,6 +220,24 @@ async def test_an_unreachable_server_fails_after_the_retries_with_the_reason() -
     assert "Connection refused" in str(caught.value)
 
 
+async def _slow_write(conn: object) -> None:
+    """A transaction that outlasts its caller's patience, and leaves a mark when committed."""
+    await one(conn, "SELECT pg_sleep(0.4)")
+    await conn.execute("CREATE TABLE cancel_probe (x int)")  # type: ignore[attr-defined]
+
+
+async def _written_on_one_connection(
+    pg_dsn: str, stats: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The slow write committed, on the pool's one connection, never cut or reconnected."""
+    assert stats.get("returns_bad", 0) == 0
+    assert stats.get("connections_num", 0) == 1  # never reconnected
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
+    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+        cursor = await conn.execute("SELECT to_regclass('cancel_probe') IS NOT NULL")
+        assert await cursor.fetchone() == (True,)
+
+
 async def test_a_cancelled_caller_lets_its_transaction_finish(
     pg_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -230,25 +248,16 @@ async def test_a_cancelled_caller_lets_its_transaction_finish(
 
     import anyio
 
-    async def slow_write(conn: object) -> None:
-        await one(conn, "SELECT pg_sleep(0.4)")
-        await conn.execute("CREATE TABLE cancel_probe (x int)")  # type: ignore[attr-defined]
-
     async with ita.PostgresJournal(pg_dsn, max_size=1) as journal:
         await journal.get_run("warm-up")  # the pool's one connection is open
         started = time.monotonic()
         with anyio.move_on_after(0.1) as scope:
-            await journal._store.call(slow_write)
+            await journal._store.call(_slow_write)
         assert scope.cancel_called  # it takes effect at the caller's next await
         assert time.monotonic() - started >= 0.4
         assert await journal.get_run("still-works") is None
         stats = journal._store._pool.get_stats()
-    assert stats.get("returns_bad", 0) == 0
-    assert stats.get("connections_num", 0) == 1  # never reconnected
-    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
-    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
-        cursor = await conn.execute("SELECT to_regclass('cancel_probe') IS NOT NULL")
-        assert await cursor.fetchone() == (True,)
+    await _written_on_one_connection(pg_dsn, stats, caplog)
 
 
 async def test_a_transaction_the_server_never_finishes_is_retried(
@@ -278,15 +287,11 @@ async def test_a_transaction_finishes_under_asyncio_cancellation(
     import asyncio
     import time
 
-    async def slow_write(conn: object) -> None:
-        await one(conn, "SELECT pg_sleep(0.4)")
-        await conn.execute("CREATE TABLE cancel_probe (x int)")  # type: ignore[attr-defined]
-
     async with ita.PostgresJournal(pg_dsn, max_size=1) as journal:
         await journal.get_run("warm-up")
         started = time.monotonic()
         if how == "task.cancel()":
-            task = asyncio.ensure_future(journal._store.call(slow_write))
+            task = asyncio.ensure_future(journal._store.call(_slow_write))
             await asyncio.sleep(0.1)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -294,16 +299,11 @@ async def test_a_transaction_finishes_under_asyncio_cancellation(
         else:
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.1):
-                    await journal._store.call(slow_write)
+                    await journal._store.call(_slow_write)
         assert time.monotonic() - started >= 0.4
         assert await journal.get_run("still-works") is None
         stats = journal._store._pool.get_stats()
-    assert stats.get("returns_bad", 0) == 0
-    assert stats.get("connections_num", 0) == 1
-    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
-    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
-        cursor = await conn.execute("SELECT to_regclass('cancel_probe') IS NOT NULL")
-        assert await cursor.fetchone() == (True,)
+    await _written_on_one_connection(pg_dsn, stats, caplog)
 
 
 async def test_callers_cancelled_at_any_moment_cost_no_connection(

@@ -67,19 +67,24 @@ def test_status_of_a_sqlite_journal(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "expired" in out
 
 
+def _database(server: PostgresServer, name: str) -> str:
+    """A new database ``name`` on the session's cluster; its URL."""
+
+    async def create() -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(server.dsn(), autocommit=True) as conn:
+            await conn.execute(f"CREATE DATABASE {name}")
+
+    asyncio.run(create())
+    return server.dsn(name)
+
+
 def test_status_of_a_postgres_journal_hides_the_password(
     postgres_server: PostgresServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def fresh() -> str:
-        import psycopg
-
-        async with await psycopg.AsyncConnection.connect(
-            postgres_server.dsn(), autocommit=True
-        ) as conn:
-            await conn.execute("CREATE DATABASE status_test")
-        return postgres_server.dsn("status_test")
-
-    dsn = asyncio.run(fresh()).replace("postgres@", "postgres:s3cret-pw@")  # trust auth
+    dsn = _database(postgres_server, "status_test")
+    dsn = dsn.replace("postgres@", "postgres:s3cret-pw@")  # trust auth: any password
     asyncio.run(_populate(ita.PostgresJournal(dsn)))
     code, out = _status(capsys, dsn, "--json")
     assert code == 0, out
@@ -94,16 +99,7 @@ def test_status_reads_lease_times_on_the_journals_clock(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def fresh() -> str:
-        import psycopg
-
-        async with await psycopg.AsyncConnection.connect(
-            postgres_server.dsn(), autocommit=True
-        ) as conn:
-            await conn.execute("CREATE DATABASE status_clock")
-        return postgres_server.dsn("status_clock")
-
-    dsn = asyncio.run(fresh())
+    dsn = _database(postgres_server, "status_clock")
     asyncio.run(_populate(ita.PostgresJournal(dsn)))
     # This machine's clock runs an hour fast: b's 60 s lease is still live on the database's.
     import types
