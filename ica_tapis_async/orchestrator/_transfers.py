@@ -28,7 +28,7 @@ from ..models import ReqTransferElement, TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
-from ._lease import Held, Slot, record_input_end, run_leased
+from ._lease import Held, Slot, record_input_end, renew_before_send, run_leased
 from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
 from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, TaskFollower
@@ -343,7 +343,7 @@ class TransferOrchestrator:
             async def still_ours() -> None:
                 # Tapis has no idempotency key: only the lease stops a POST from a worker
                 # whose task was taken over while it waited (a Retry-After, a frozen process).
-                held.lease = await journal.renew(held.lease, self.lease_ttl)
+                await renew_before_send(journal, held, self.lease_ttl, time.monotonic)
 
             first = record.first_sent_at if record.state == SENDING else None
             created = await follower.create(
