@@ -32,6 +32,8 @@ class Created:
     recovered: bool = False
     error: str | None = None
     final: bool = False  # a refusal (4xx): the request itself is wrong
+    #: A create was sent and the look-up of its tag failed: the task may exist (``UNKNOWN``).
+    unknown: bool = False
 
 
 @attrs.define
@@ -71,9 +73,9 @@ class TaskFollower:
         since = first_sent_at
         for attempt in range(attempts):
             if since is not None:
-                found = await self.find(elements, tag, since)
-                if found is not None:
-                    return Created(found, recovered=True)
+                found = await self.look_up(elements, tag, since)
+                if found.uuid is not None or found.unknown:
+                    return found
             since = await on_send()
             try:
                 if before_attempt is None:
@@ -91,10 +93,36 @@ class TaskFollower:
                     return Created(None, error=error, final=True)
                 await self.sleep(min(self.poll_max, self.poll_initial * 2**attempt))
         if since is not None:
-            found = await self.find(elements, tag, since)
-            if found is not None:
-                return Created(found, recovered=True)
+            found = await self.look_up(elements, tag, since)
+            if found.uuid is not None or found.unknown:
+                return found
         return Created(None, error=error)
+
+    async def look_up(
+        self, elements: Sequence[ReqTransferElement], tag: str, since: float
+    ) -> Created:
+        """:meth:`find` for a create sent at ``since``: the task adopted, none (``uuid`` is
+        ``None``), or ``unknown`` when the look-up itself failed past its retries (the task
+        may exist: the request is ``UNKNOWN``, resumable, never "not created").
+
+        Raises:
+            AuthenticationError: bad credentials stop the whole run.
+        """
+        try:
+            found = await self.find(elements, tag, since)
+        except AuthenticationError:
+            raise
+        except (APIConnectionError, APIStatusError) as exc:
+            log.warning("looking for the task tagged %s failed past its retries: %s", tag, exc)
+            return Created(
+                None,
+                error=(
+                    f"a create was sent but looking for its task by tag {tag} failed ({exc}): "
+                    "the task may exist; run again with the journal to settle it"
+                ),
+                unknown=True,
+            )
+        return Created(found, recovered=found is not None)
 
     async def find(
         self, elements: Sequence[ReqTransferElement], tag: str, since: float
