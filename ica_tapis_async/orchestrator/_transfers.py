@@ -193,7 +193,8 @@ class TransferOrchestrator:
         Requests not created yet are not created (reported ``CANCELLED`` without a uuid; a
         journal keeps them resumable); a task whose create is under way is cancelled as soon
         as its uuid is known. In a resumed run, a request a killed run had sent is first looked
-        for by its tag: its task is cancelled, and if the look-up fails it is ``UNKNOWN``. :meth:`run` reports tasks with the status the server gives them.
+        for by its tag: its task is cancelled, and if the look-up fails it is ``UNKNOWN``.
+        :meth:`run` reports tasks with the status the server gives them.
         """
         self._cancelled.set()
         uuids = list(self._outstanding)
