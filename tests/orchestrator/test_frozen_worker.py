@@ -21,7 +21,7 @@ from ica_tapis_async.orchestrator._lease import SEND_WINDOW, Held, renew_before_
 from ica_tapis_async.simulator import Simulator
 
 from .helpers import orchestrator
-from .test_stale_lease import TTL, JournalClock, X, make_journal, ordered_updates
+from .test_stale_lease import ORDERED, TTL, JournalClock, X, make_journal, ordered_updates
 
 
 class LocalClock:
@@ -69,16 +69,12 @@ async def test_a_worker_frozen_after_its_renewal_does_not_send(
         async def take_over() -> None:
             journal_clock.now += 2 * TTL  # the frozen worker's lease lapses
             async with ita.IcaClient(sim.ica_url, api_key="fast") as fast:
-                orch = orchestrator(
-                    fast, journal=inner, run_id="frozen", batch_size=1, lease_ttl=TTL
-                )
+                orch = orchestrator(fast, journal=inner, run_id="frozen", **ORDERED)
                 taken_over.append(await orch.update(ordered_updates()))
 
         journal = FreezeAfterRenewal(inner, local, take_over)
         async with ita.IcaClient(sim.ica_url, api_key="slow") as slow:
-            orch = orchestrator(
-                slow, journal=journal, run_id="frozen", batch_size=1, lease_ttl=TTL, clock=local
-            )
+            orch = orchestrator(slow, journal=journal, run_id="frozen", clock=local, **ORDERED)
             report = await orch.update(ordered_updates())
             slow_posts = slow.metrics.requests
         batches = sim.stats.batches.get("update")
