@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 import ica_tapis_async as ita
+from ica_tapis_async.orchestrator import MemoryJournal
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 from .helpers import orchestrator
@@ -93,3 +94,28 @@ def test_a_bad_orphan_window_is_refused(bad: object) -> None:
 
 def test_an_orphan_window_of_zero_turns_the_wait_off() -> None:
     assert ita.BatchOrchestrator(None, "p", orphan_window=0).orphan_window == 0.0  # type: ignore[arg-type]
+
+
+async def test_a_resumed_run_waits_out_the_orphan_of_the_last_run() -> None:
+    """The lost answer ends the first run (no retries): the add is IN_DOUBT, the remove not
+    sent. The next run with the journal sends the add again, then waits out the orphan
+    before the remove."""
+    journal = MemoryJournal()
+    once = ita.RetryPolicy(max_attempts=1)
+    async with lossy() as sim:
+        async with ita.IcaClient(sim.ica_url, api_key="k", retry=once) as ica:
+            options = {"journal": journal, "run_id": "order", "batch_size": 1}
+            with anyio.fail_after(30):
+                first = await orchestrator(ica, **options, orphan_window=0).update(
+                    ordered_updates()
+                )
+            assert first.counts == {"IN_DOUBT": 1, "NOT_SUBMITTED": 1}
+            sim.configure(p_drop_after_post=0.0, step_s=0.005)
+            with anyio.fail_after(30):
+                second = await orchestrator(ica, **options, orphan_window=4 * SLOW_STEP).update(
+                    ordered_updates()
+                )
+        await anyio.sleep(4 * SLOW_STEP)
+        tags = sim.data(X)["details"]["tags"]["userTags"]
+    assert second.counts == {"UPDATED": 2}
+    assert tags == []
