@@ -59,6 +59,8 @@ class TransferOrchestrator:
         recovery_skew_s: after a lost answer, a task found by its tag is adopted only if the
             server created it at most this many seconds before our first attempt (the two
             clocks may differ), and with the same elements.
+        sleep / clock: how the orchestrator waits and measures time (monotonic); the lease
+            renewal before each create is timed on ``clock``.
 
     Example::
 
@@ -82,6 +84,7 @@ class TransferOrchestrator:
         lease_ttl: float = 30.0,
         recovery_skew_s: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_in_flight < 1:
             raise RequestValidationError("must be >= 1", field="max_in_flight")
@@ -105,6 +108,7 @@ class TransferOrchestrator:
         self.lease_ttl = lease_ttl
         self.recovery_skew_s = recovery_skew_s
         self._sleep = sleep
+        self._clock = clock
         self.progress = progress
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._outstanding: dict[str, int] = {}
@@ -285,7 +289,7 @@ class TransferOrchestrator:
                 async def still_ours() -> None:
                     # Tapis has no idempotency key: only the lease stops a POST from a worker
                     # whose task was taken over while it waited (a Retry-After, a freeze).
-                    await renew_before_send(journal, held, self.lease_ttl, time.monotonic)
+                    await renew_before_send(journal, held, self.lease_ttl, self._clock)
 
                 created = await follower.create(
                     request.elements, tag, first_sent_at=first, on_send=on_send,

@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 import ica_tapis_async as ita
-from ica_tapis_async.orchestrator import Journal, Lease, LeaseLostError
+from ica_tapis_async.orchestrator import Journal, Lease, LeaseLostError, MemoryJournal
 from ica_tapis_async.orchestrator._lease import SEND_WINDOW, Held, renew_before_send
 from ica_tapis_async.simulator import Simulator
 
@@ -121,3 +121,34 @@ async def test_a_timely_renewal_is_done_once() -> None:
     await renew_before_send(journal, held, 10.0, clock)  # type: ignore[arg-type]
     assert journal.calls == 1
     assert held.lease.expires_at == 10.0  # the renewed lease is the one held
+
+
+async def test_a_transfer_worker_frozen_after_its_renewal_does_not_create() -> None:
+    """The same freeze before a Tapis create (no idempotency key at all): the worker that took
+    over creates the one task; the frozen one never sends."""
+    journal_clock = JournalClock()
+    inner = MemoryJournal(clock=journal_clock)
+    local = LocalClock()
+    requests = [
+        ita.TransferRequest([ita.ReqTransferElement("tapis://src/f/?files=2", "tapis://dst/f/")])
+    ]
+    options = {"run_id": "frozen-t", "lease_ttl": TTL, "poll_initial": 0.02, "poll_max": 0.05}
+    taken_over: list[ita.TransferReport] = []
+    async with Simulator(seed=32) as sim:
+
+        async def take_over() -> None:
+            journal_clock.now += 2 * TTL
+            async with ita.TapisClient(sim.tapis_url, token="fast") as fast:
+                orch = ita.TransferOrchestrator(fast, journal=inner, **options)  # type: ignore[arg-type]
+                taken_over.append(await orch.run(requests))
+
+        journal = FreezeAfterRenewal(inner, local, take_over)
+        async with ita.TapisClient(sim.tapis_url, token="slow") as slow:
+            orch = ita.TransferOrchestrator(slow, journal=journal, clock=local, **options)  # type: ignore[arg-type]
+            report = await orch.run(requests)
+            slow_posts = slow.metrics.requests
+        tasks = sim.stats.tapis_tasks
+    assert [r.counts for r in taken_over] == [{"COMPLETED": 1}]
+    assert report.counts == {"COMPLETED": 1}
+    assert tasks == 1
+    assert slow_posts == 0
