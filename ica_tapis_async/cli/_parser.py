@@ -16,6 +16,7 @@ from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
 from ._observe import add_observability_flags
 from ._status import add_scaleout_flags, add_status_parser
 from ._usage import Parser
+from ._verify import add_verify_parser
 
 __all__ = ("PROG", "build_parser")
 
@@ -288,5 +289,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
     add_status_parser(commands, _fmt)
+    add_verify_parser(commands, _fmt)
     add_observability_flags(parser)
     return parser

@@ -1,0 +1,372 @@
+"""``verify_run``: re-read from the server every batch (or Tapis task) a run recorded, item by
+item, and reconcile it with the journal's outcomes.
+
+Only GET requests are sent, through the given clients, so the clients' limiter (a shared
+Redis one included) paces them like any other request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+import attrs
+
+from .._client import IcaClient, TapisClient
+from .._errors import NotFoundError, RequestValidationError
+from ._journal_open import open_journal
+from ._journal_protocol import ChunkRecord, Journal
+from ._outcomes import DUPLICATE, MISSING, item_key
+from ._plan import Kind, check_run_id
+from ._report import ItemOutcome
+from ._views import ItemView
+
+__all__ = ("Discrepancy", "VerifyReport", "verify_run")
+
+#: The discrepancy kinds, in the order a summary lists them.
+PROBLEMS: Final = (
+    "status",
+    "analysis",
+    "not_on_server",
+    "not_in_journal",
+    "in_two_batches",
+    "repeated",
+    "batch_not_found",
+    "unfinished",
+)
+
+
+@attrs.frozen(kw_only=True)
+class Discrepancy:
+    """One disagreement between the journal and the server.
+
+    Attributes:
+        problem: what disagrees: ``status`` (the server reports another status than the
+            journal), ``analysis`` (another created analysis or item id), ``not_on_server``
+            (the journal has an outcome the server's batch does not hold), ``not_in_journal``
+            (the server's batch holds an item the journal has no outcome for),
+            ``in_two_batches`` (one key in two batches, or one batch or task recorded for two
+            chunks), ``repeated`` (the server's batch holds the key more than once),
+            ``batch_not_found`` (the server does not know the recorded batch or task),
+            ``unfinished`` (the journal has no final outcomes for the chunk).
+        key: the data id, user reference or task tag (``None`` for a whole chunk).
+        chunk: the chunk (journal entry) index.
+        batch_id: the server's batch id or task uuid, if recorded.
+        journal / server: what each side says (a status, an id), if anything.
+        detail: one sentence for people.
+    """
+
+    problem: str
+    key: str | None
+    chunk: int | None
+    batch_id: str | None
+    journal: str | None
+    server: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return attrs.asdict(self)
+
+
+@attrs.define
+class VerifyReport:
+    """What :func:`verify_run` found.
+
+    Attributes:
+        run_id / kind / project_id: the run, as recorded.
+        chunks: journal entries (batches or transfer requests) of the run.
+        batches_read: batches or tasks read back from the server.
+        items: journal outcomes compared with the server.
+        journal_counts: journal outcome status -> items.
+        server_counts: status the server reports -> items (of the batches read).
+        discrepancies: every disagreement, by chunk.
+        requests: HTTP attempts the verification made.
+    """
+
+    run_id: str
+    kind: str
+    project_id: str
+    chunks: int = 0
+    batches_read: int = 0
+    items: int = 0
+    journal_counts: dict[str, int] = attrs.field(factory=dict)
+    server_counts: dict[str, int] = attrs.field(factory=dict)
+    discrepancies: list[Discrepancy] = attrs.field(factory=list)
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the server and the journal agree on every item."""
+        return not self.discrepancies
+
+    def by_problem(self) -> dict[str, int]:
+        """Discrepancies per kind, in :data:`PROBLEMS` order."""
+        counts = Counter(d.problem for d in self.discrepancies)
+        return {p: counts[p] for p in PROBLEMS if counts[p]}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready report with every discrepancy."""
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "project_id": self.project_id,
+            "ok": self.ok,
+            "chunks": self.chunks,
+            "batches_read": self.batches_read,
+            "items": self.items,
+            "journal_counts": dict(sorted(self.journal_counts.items())),
+            "server_counts": dict(sorted(self.server_counts.items())),
+            "problems": self.by_problem(),
+            "discrepancies": [d.to_dict() for d in self.discrepancies],
+            "requests": self.requests,
+        }
+
+
+async def verify_run(
+    journal: str | Path | Journal,
+    run_id: str,
+    *,
+    ica: IcaClient | None = None,
+    tapis: TapisClient | None = None,
+    max_in_flight: int = 8,
+) -> VerifyReport:
+    """Re-read every batch (or Tapis task) the run recorded and compare it with the journal.
+
+    For batch runs each recorded batch's items are read (1,000 a page) and every journal
+    outcome is compared with the server's item: its status, its created analysis, an item the
+    server does not hold, an item the journal does not know, a key in two batches. For
+    transfer runs each recorded task is read and its status and tag compared. Chunks the
+    journal has not finished are reported ``unfinished``. Only GET requests are sent.
+
+    Args:
+        journal: the run's journal (a SQLite path, a ``postgresql://`` URL, or a journal).
+        run_id: the run to verify.
+        ica: the ICA client (batch runs).
+        tapis: the Tapis client (transfer runs).
+        max_in_flight: batches or tasks read at once.
+
+    Raises:
+        RequestValidationError: no such run, or the client its kind needs is missing.
+    """
+    check_run_id(run_id)
+    if max_in_flight < 1:
+        raise RequestValidationError("must be >= 1", field="max_in_flight")
+    opened, owned = open_journal(journal)
+    try:
+        run = await opened.get_run(run_id)
+        if run is None:
+            raise RequestValidationError(f"no run {run_id!r} in this journal", field="run_id")
+        client: IcaClient | TapisClient | None = tapis if run.kind == "transfer" else ica
+        if client is None:
+            need = "tapis" if run.kind == "transfer" else "ica"
+            raise RequestValidationError(f"a {run.kind} run is verified with a client", field=need)
+        report = VerifyReport(run.run_id, run.kind, run.project_id)
+        base = client.metrics.requests
+        chunks = await opened.chunks(run_id)
+        report.chunks = len(chunks)
+        check: _Check = _check_task if run.kind == "transfer" else _check_batch
+        checked: dict[int, _Checked] = {}
+        slots = anyio.Semaphore(max_in_flight)
+
+        async def one(chunk: ChunkRecord) -> None:
+            async with slots:
+                outcomes = await opened.outcomes(run_id, chunk.index) if chunk.final else []
+                checked[chunk.index] = await check(
+                    client, run.project_id, run.kind, chunk, outcomes
+                )
+
+        async with anyio.create_task_group() as tg:
+            for chunk in chunks:
+                tg.start_soon(one, chunk)
+        _reconcile(report, chunks, [checked[c.index] for c in chunks])
+        report.requests = client.metrics.requests - base
+        return report
+    finally:
+        if owned:
+            await opened.aclose()
+
+
+@attrs.define
+class _Checked:
+    """One chunk, compared: its outcomes, the server's keys, what disagreed."""
+
+    outcomes: list[ItemOutcome]
+    server_keys: list[str] = attrs.field(factory=list)
+    server_statuses: list[str] = attrs.field(factory=list)
+    read: bool = False
+    problems: list[Discrepancy] = attrs.field(factory=list)
+
+
+_Check = Callable[[Any, str, str, ChunkRecord, list[ItemOutcome]], Awaitable[_Checked]]
+
+
+def _problem(problem: str, chunk: ChunkRecord, detail: str, **fields: Any) -> Discrepancy:
+    values: dict[str, Any] = {"key": None, "journal": None, "server": None, **fields}
+    return Discrepancy(
+        problem=problem, chunk=chunk.index, batch_id=chunk.batch_id, detail=detail, **values
+    )
+
+
+def _unfinished(chunk: ChunkRecord, outcomes: list[ItemOutcome]) -> _Checked:
+    detail = f"the journal has no final outcomes for this chunk (state {chunk.state})"
+    if chunk.in_doubt:
+        detail += "; it is in doubt (its batch may exist on the server)"
+    return _Checked(outcomes, problems=[_problem("unfinished", chunk, detail)])
+
+
+async def _check_batch(
+    ica: IcaClient, project_id: str, kind: str, chunk: ChunkRecord, outcomes: list[ItemOutcome]
+) -> _Checked:
+    if not chunk.final:
+        return _unfinished(chunk, outcomes)
+    result = _Checked(outcomes)
+    if chunk.batch_id is None:
+        return result  # never created (refused, not submitted): nothing on the server to read
+    resource: Any = {
+        "link": ica.data_linking_batches,
+        "update": ica.data_update_batches,
+    }.get(kind, ica.analysis_creation_batches)
+    items: dict[str, list[ItemView]] = {}
+    try:
+        pages = resource.list_item_summaries(project_id, chunk.batch_id, page_size=1000)
+        async for item in pages:
+            items.setdefault(item_key(_kind(kind), item), []).append(item)
+    except NotFoundError:
+        result.problems.append(
+            _problem("batch_not_found", chunk, "the server does not know this batch")
+        )
+        return result
+    result.read = True
+    for key, found in items.items():
+        result.server_keys.append(key)
+        result.server_statuses.extend(it.processing.status for it in found)
+        if len(found) > 1:
+            statuses = ", ".join(it.processing.status for it in found)
+            result.problems.append(
+                _problem("repeated", chunk, f"the batch holds this key {len(found)} times",
+                         key=key, server=statuses)
+            )  # fmt: skip
+    recorded = {o.key for o in outcomes if o.status != DUPLICATE}
+    for outcome in outcomes:
+        if outcome.status == DUPLICATE:
+            continue  # collapsed into its first occurrence, which is the one sent
+        held = items.get(outcome.key)
+        if not held:
+            if outcome.status != MISSING:
+                result.problems.append(
+                    _problem("not_on_server", chunk, "the server's batch has no such item",
+                             key=outcome.key, journal=outcome.status)
+                )  # fmt: skip
+            continue
+        server = held[0]
+        if server.processing.status != outcome.status:
+            result.problems.append(
+                _problem("status", chunk, "the server reports another status",
+                         key=outcome.key, journal=outcome.status, server=server.processing.status)
+            )  # fmt: skip
+        created = server.created_analysis.id if server.created_analysis is not None else None
+        if outcome.analysis_id is not None and outcome.analysis_id != created:
+            result.problems.append(
+                _problem("analysis", chunk, "the server's item created another analysis",
+                         key=outcome.key, journal=outcome.analysis_id, server=created)
+            )  # fmt: skip
+        elif outcome.item_id is not None and outcome.item_id != server.id:
+            result.problems.append(
+                _problem("analysis", chunk, "the server's item has another id",
+                         key=outcome.key, journal=outcome.item_id, server=server.id)
+            )  # fmt: skip
+    for key in items:
+        if key not in recorded:
+            result.problems.append(
+                _problem("not_in_journal", chunk, "the journal has no outcome for this item",
+                         key=key, server=items[key][0].processing.status)
+            )  # fmt: skip
+    return result
+
+
+async def _check_task(
+    tapis: TapisClient, project_id: str, kind: str, chunk: ChunkRecord, outcomes: list[ItemOutcome]
+) -> _Checked:
+    if not chunk.final:
+        return _unfinished(chunk, outcomes)
+    result = _Checked(outcomes)
+    if chunk.batch_id is None:
+        return result  # never created: nothing on the server to read
+    try:
+        task = await tapis.transfers.get(chunk.batch_id)
+    except NotFoundError:
+        result.problems.append(
+            _problem("batch_not_found", chunk, "the server does not know this transfer task")
+        )
+        return result
+    result.read = True
+    status = task.status or "UNKNOWN"
+    result.server_keys.append(task.tag or "")
+    result.server_statuses.append(status)
+    for outcome in outcomes:
+        if outcome.status != status:
+            result.problems.append(
+                _problem("status", chunk, "the server reports another status",
+                         key=outcome.key, journal=outcome.status, server=status)
+            )  # fmt: skip
+        if (task.tag or "") != outcome.key:
+            result.problems.append(
+                _problem("not_in_journal", chunk, "the server's task carries another tag",
+                         key=outcome.key, journal=outcome.key, server=task.tag)
+            )  # fmt: skip
+    return result
+
+
+def _kind(kind: str) -> Kind:
+    return "link" if kind == "link" else "update" if kind == "update" else "analysis"
+
+
+def _reconcile(report: VerifyReport, chunks: list[ChunkRecord], checked: list[_Checked]) -> None:
+    """Add each chunk's findings, then what only the whole run shows: a key or a batch twice."""
+    journal_counts: Counter[str] = Counter()
+    server_counts: Counter[str] = Counter()
+    recorded_in: dict[str, set[int]] = {}
+    batches: dict[str, list[int]] = {}
+    for chunk, result in zip(chunks, checked, strict=True):
+        report.items += len(result.outcomes)
+        report.batches_read += result.read
+        journal_counts.update(o.status for o in result.outcomes)
+        server_counts.update(result.server_statuses)
+        for outcome in result.outcomes:
+            if outcome.status != DUPLICATE:
+                recorded_in.setdefault(outcome.key, set()).add(chunk.index)
+        if chunk.batch_id is not None:
+            batches.setdefault(chunk.batch_id, []).append(chunk.index)
+    for chunk, result in zip(chunks, checked, strict=True):
+        for problem in result.problems:
+            elsewhere = recorded_in.get(problem.key or "", set()) - {chunk.index}
+            if problem.problem == "not_in_journal" and elsewhere and report.kind != "transfer":
+                # The key is recorded, but in another chunk: the server has it in two batches.
+                where = ", ".join(str(i) for i in sorted(elsewhere))
+                problem = attrs.evolve(
+                    problem, problem="in_two_batches",
+                    detail=f"this batch holds an item the journal records in chunk {where}",
+                )  # fmt: skip
+            report.discrepancies.append(problem)
+        if report.kind == "analysis":
+            # User references are unique in a run: one in two chunks was created twice.
+            for key in sorted({o.key for o in result.outcomes}):
+                others = recorded_in.get(key, set())
+                if len(others) > 1 and chunk.index == min(others):
+                    report.discrepancies.append(
+                        _problem("in_two_batches", chunk, "the journal records this user "
+                                 f"reference in chunks {sorted(others)}", key=key)
+                    )  # fmt: skip
+    by_index = {c.index: c for c in chunks}
+    for indexes in batches.values():
+        if len(indexes) > 1:
+            first = by_index[indexes[0]]
+            report.discrepancies.append(
+                _problem("in_two_batches", first, f"one batch recorded for chunks {indexes}")
+            )
+    report.journal_counts = dict(journal_counts)
+    report.server_counts = dict(server_counts)

@@ -1,0 +1,228 @@
+"""``verify``: a recorded run re-read from a served simulator (another process, so the server
+remembers between the run and the verification) and reconciled with its journal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ica_tapis_async import IcaClient, VerifyReport, verify_run
+
+from .helpers import PROJECT, Cli
+from .served import Served, served_simulator
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    """One served simulator for the module (each test uses its own journal)."""
+    with served_simulator() as server:
+        yield server
+
+
+def _ica(served: Served) -> list[str]:
+    return ["--base-url", served.ica_url, "--api-key", "k"]
+
+
+def _link(cli: Cli, served: Served, tmp_path: Path, count: int = 25) -> tuple[Path, list[str]]:
+    ids = [f"fil.{tmp_path.name[-8:].encode().hex()}{i:016x}" for i in range(count)]
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    journal = tmp_path / "run.sqlite"
+    flags = [*_ica(served), "--project", PROJECT]
+    result = cli("link", str(source), "--journal", str(journal), "--batch-size", "10", "-q", *flags)
+    assert result.code == 0, result.err
+    return journal, ids
+
+
+def _verify(cli: Cli, served: Served, journal: Path, *extra: str) -> tuple[int, dict[str, object]]:
+    result = cli("verify", "--journal", str(journal), "--json", *_ica(served), *extra)
+    assert result.out, result.err
+    data: dict[str, object] = json.loads(result.out)
+    return result.code, data
+
+
+def _gets_only(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    sent = {op: after[op] - before.get(op, 0) for op in after if after[op] != before.get(op, 0)}
+    assert sent
+    assert all(op.startswith("get") for op in sent), sent
+    return sent
+
+
+def test_a_run_the_server_agrees_with_exits_0_and_sends_only_gets(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, ids = _link(cli, served, tmp_path)
+    before = served.operations()
+    code, data = _verify(cli, served, journal)
+    assert code == 0
+    assert data["ok"] is True
+    assert data["discrepancies"] == []
+    assert data["journal_counts"] == data["server_counts"] == {"LINKED": len(ids)}
+    assert data["batches_read"] == data["chunks"] == 3
+    assert _gets_only(before, served.operations()) == {"getProjectDataLinkingBatchItems": 3}
+    text = cli("verify", "--journal", str(journal), *_ica(served))
+    assert text.code == 0
+    assert "server and journal agree on 25 items" in text.out
+
+
+def test_a_tampered_journal_exits_1_with_every_discrepancy(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, ids = _link(cli, served, tmp_path)
+    db = sqlite3.connect(journal)
+    with db:
+        # chunk 0: the journal says FAILED where the server linked the item
+        db.execute("UPDATE ita_outcomes_v2 SET status='FAILED', ok=0 WHERE idx=0 AND pos=3")
+        # chunk 1: an outcome lost from the journal
+        db.execute("DELETE FROM ita_outcomes_v2 WHERE idx=1 AND pos=0")
+        # chunk 2: an item the server's batch never held
+        db.execute("UPDATE ita_outcomes_v2 SET key='fil.notsent' WHERE idx=2 AND pos=1")
+    db.close()
+    code, data = _verify(cli, served, journal)
+    assert code == 1
+    assert data["ok"] is False
+    found = {(d["problem"], d["key"], d["chunk"], d["journal"], d["server"])
+             for d in data["discrepancies"]}  # type: ignore[attr-defined]  # fmt: skip
+    assert found == {
+        ("status", ids[3], 0, "FAILED", "LINKED"),
+        ("not_in_journal", ids[10], 1, None, "LINKED"),
+        ("not_on_server", "fil.notsent", 2, "LINKED", None),
+        ("not_in_journal", ids[21], 2, None, "LINKED"),
+    }
+    assert data["problems"] == {"status": 1, "not_on_server": 1, "not_in_journal": 2}
+    text = cli("verify", "--journal", str(journal), *_ica(served))
+    assert text.code == 1
+    assert "4 discrepancies" in text.out
+    assert ids[3] in text.out
+
+
+def test_an_id_recorded_in_another_batch_is_in_two_batches(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, ids = _link(cli, served, tmp_path)
+    db = sqlite3.connect(journal)
+    with db:  # the journal moves item 12 (sent in chunk 1) into chunk 0
+        db.execute("UPDATE ita_outcomes_v2 SET idx=0, pos=99 WHERE idx=1 AND pos=2")
+    db.close()
+    code, data = _verify(cli, served, journal)
+    assert code == 1
+    problems = [(d["problem"], d["key"], d["chunk"]) for d in data["discrepancies"]]  # type: ignore[attr-defined]
+    assert ("in_two_batches", ids[12], 1) in problems
+    assert ("not_on_server", ids[12], 0) in problems
+
+
+def test_a_server_that_never_saw_the_batches_disagrees(cli: Cli, tmp_path: Path) -> None:
+    with served_simulator() as first:
+        journal, _ = _link(cli, first, tmp_path, count=5)
+    with served_simulator() as other:  # a fresh server: the recorded batch is unknown there
+        code, data = _verify(cli, other, journal)
+    assert code == 1
+    assert [(d["problem"], d["chunk"]) for d in data["discrepancies"]] == [  # type: ignore[attr-defined]
+        ("batch_not_found", 0)
+    ]
+
+
+def test_an_unfinished_chunk_is_reported(cli: Cli, served: Served, tmp_path: Path) -> None:
+    journal, _ = _link(cli, served, tmp_path)
+    db = sqlite3.connect(journal)
+    with db:
+        db.execute("UPDATE ita_chunks_v2 SET state='submitted' WHERE idx=2")
+        db.execute("DELETE FROM ita_outcomes_v2 WHERE idx=2")
+    db.close()
+    code, data = _verify(cli, served, journal)
+    assert code == 1
+    assert [(d["problem"], d["chunk"]) for d in data["discrepancies"]] == [("unfinished", 2)]  # type: ignore[attr-defined]
+
+
+def test_latest_run_by_default_and_bad_journal_or_run_exit_2(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, _ = _link(cli, served, tmp_path, count=3)
+    second = [*_ica(served), "--project", PROJECT, "--journal", str(journal)]
+    ids = tmp_path / "more.txt"
+    ids.write_text("fil.00000000000000000000000000000abc\n", encoding="utf-8")
+    newer = cli("link", str(ids), "--run-id", "second-run", "--json", *second)
+    assert newer.code == 0, newer.err
+    code, data = _verify(cli, served, journal)
+    assert code == 0
+    assert data["run_id"] == "second-run"
+    assert data["items"] == 1
+    missing = tmp_path / "nope.sqlite"
+    result = cli("verify", "--journal", str(missing), *_ica(served))
+    assert result.code == 2
+    assert "no such file" in result.err
+    assert not missing.exists()
+    result = cli("verify", "--journal", str(journal), "--run-id", "other", *_ica(served))
+    assert result.code == 2
+    assert "no run 'other'" in result.err
+    result = cli("verify", "--journal", str(journal), "--run-id", "second-run")
+    assert result.code == 2
+    assert "no ICA server" in result.err
+
+
+def test_verify_is_paced_by_rate(cli: Cli, served: Served, tmp_path: Path) -> None:
+    journal, _ = _link(cli, served, tmp_path)  # 3 batches: 3 item pages to read
+    started = time.monotonic()
+    code, _ = _verify(cli, served, journal, "--rate", "1")
+    assert code == 0
+    assert time.monotonic() - started >= 1.9  # a burst of 1, then one request a second
+
+
+def test_a_transfer_run_is_verified_task_by_task(cli: Cli, served: Served, tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/r{i}/ tapis://b/r{i}/\n" for i in range(3)), "utf-8")
+    journal = tmp_path / "transfers.sqlite"
+    tapis = ["--tapis-url", served.tapis_url, "--tapis-token", "tok"]
+    created = cli("transfers", "create", str(pairs), "--journal", str(journal), "-q", *tapis)
+    assert created.code == 0, created.err
+    before = served.operations()
+    result = cli("verify", "--journal", str(journal), "--json", *tapis)
+    assert result.code == 0, result.out + result.err
+    assert json.loads(result.out)["server_counts"] == {"COMPLETED": 3}
+    assert _gets_only(before, served.operations()) == {"getTransferTask": 3}
+    db = sqlite3.connect(journal)
+    with db:
+        db.execute("UPDATE ita_outcomes_v2 SET status='FAILED', ok=0 WHERE idx=1")
+    db.close()
+    result = cli("verify", "--journal", str(journal), "--json", *tapis)
+    assert result.code == 1
+    problems = json.loads(result.out)["discrepancies"]
+    assert [(d["problem"], d["chunk"], d["journal"], d["server"]) for d in problems] == [
+        ("status", 1, "FAILED", "COMPLETED")
+    ]
+
+
+def test_the_library_call_verifies_an_analyses_run(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "userReference,pipelineId,input:reads\n"
+        + "".join(f"s{i},pipe-1,fil.{i:032x}\n" for i in range(1, 4)),
+        encoding="utf-8",
+    )
+    journal = tmp_path / "analyses.sqlite"
+    argv = ["analyses", str(sheet), "--journal", str(journal), "--project", PROJECT, "-q"]
+    assert cli(*argv, *_ica(served)).code == 0
+    with sqlite3.connect(journal) as db:
+        run_id = db.execute("SELECT run_id FROM ita_runs_v2").fetchone()[0]
+
+    async def check() -> VerifyReport:
+        async with IcaClient(served.ica_url, api_key="k") as ica:
+            return await verify_run(str(journal), run_id, ica=ica)
+
+    report = asyncio.run(check())
+    assert report.ok, report.discrepancies
+    assert report.server_counts == {"SUCCEEDED": 3}
+    with sqlite3.connect(journal) as db:
+        db.execute("UPDATE ita_outcomes_v2 SET analysis_id='not-it' WHERE key='s2'")
+    report = asyncio.run(check())
+    assert [(d.problem, d.key, d.journal) for d in report.discrepancies] == [
+        ("analysis", "s2", "not-it")
+    ]
