@@ -1,0 +1,164 @@
+"""``--dry-run``: every input check, one authenticated GET, the plan; nothing created, updated
+or aborted (checked on the audit of a simulator served by another process)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import PROJECT, Cli
+from .served import Served, served_simulator
+
+OTHER_PROJECT = "5a1e0000-0000-4000-8000-00000000c1e1"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    """A served simulator that knows one project and one API key."""
+    with served_simulator("--known-projects", PROJECT, "--api-keys", "good-key") as server:
+        yield server
+
+
+def _flags(served: Served, project: str = PROJECT, key: str = "good-key") -> list[str]:
+    return ["--base-url", served.ica_url, "--api-key", key, "--project", project]
+
+
+def _ids(tmp_path: Path, count: int = 25) -> Path:
+    source = tmp_path / "ids.txt"
+    source.write_text("".join(f"fil.{i:032x}\n" for i in range(1, count + 1)), encoding="utf-8")
+    return source
+
+
+def _sent(served: Served, before: dict[str, int]) -> dict[str, int]:
+    after = served.operations()
+    return {op: n - before.get(op, 0) for op, n in after.items() if n != before.get(op, 0)}
+
+
+def test_link_dry_run_prints_the_plan_and_sends_one_get(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    before = served.operations()
+    journal = tmp_path / "new.sqlite"
+    argv = ["link", str(_ids(tmp_path)), "--dry-run", "--batch-size", "10", "--rate", "2"]
+    result = cli(*argv, "--journal", str(journal), "--json", *_flags(served))
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert plan["dry_run"] is True
+    assert (plan["items"], plan["batches"], plan["batch_size"]) == (25, 3, 10)
+    assert plan["requests_at_least"] == 13  # the check, then a create and 3 reads a batch
+    assert plan["seconds_at_rate"] == 6.5
+    assert _sent(served, before) == {"getDataTransfers": 1}
+    assert not journal.exists()  # a dry run records nothing
+    text = cli(*argv, *_flags(served))
+    assert text.code == 0
+    assert "25 items in 3 batches of up to 10" in text.out
+    assert "time at --rate 2/s: at least 6.5 s" in text.out
+
+
+def test_update_and_analyses_dry_runs_send_one_get(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    before = served.operations()
+    update = cli("update", str(_ids(tmp_path)), "--add-tag", "qc", "--dry-run", *_flags(served))
+    assert update.code == 0, update.err
+    assert "dry run of update: 25 items in 1 batches" in update.out
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("userReference,pipelineId\ns1,pipe-1\ns2,pipe-1\n", encoding="utf-8")
+    analyses = cli("analyses", str(sheet), "--dry-run", "--json", *_flags(served))
+    assert analyses.code == 0, analyses.err
+    assert json.loads(analyses.out)["batches"] == 1
+    assert _sent(served, before) == {"getDataTransfers": 2}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--batch-size", "30000"], "batch_size"),
+        (["--run-id", "bad id"], "run_id"),
+    ],
+)
+def test_a_bad_option_exits_2_before_any_request(
+    cli: Cli, served: Served, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    before = served.operations()
+    result = cli("link", str(_ids(tmp_path)), "--dry-run", *argv, *_flags(served))
+    assert result.code == 2
+    assert message in result.err
+    assert _sent(served, before) == {}
+
+
+def test_a_bad_sheet_exits_2_before_any_request(cli: Cli, served: Served, tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("userReference,pipelineId\ns1,pipe-1\ns1,pipe-1\n", encoding="utf-8")
+    before = served.operations()
+    result = cli("analyses", str(sheet), "--dry-run", *_flags(served))
+    assert result.code == 2
+    assert "s1" in result.err
+    assert _sent(served, before) == {}
+
+
+def test_refused_credentials_or_project_exit_2(cli: Cli, served: Served, tmp_path: Path) -> None:
+    ids = str(_ids(tmp_path))
+    key = cli("link", ids, "--dry-run", *_flags(served, key="wrong-key"))
+    assert key.code == 2
+    assert "refused the credentials" in key.err
+    assert "wrong-key" not in key.err + key.out
+    project = cli("link", ids, "--dry-run", *_flags(served, project=OTHER_PROJECT))
+    assert project.code == 2
+    assert f"project {OTHER_PROJECT}" in project.err
+
+
+def test_an_unreachable_server_exits_2(cli: Cli, tmp_path: Path) -> None:
+    with served_simulator() as gone:
+        url = gone.ica_url
+    argv = ["link", str(_ids(tmp_path)), "--dry-run", "--unreachable-after", "0.5"]
+    result = cli(*argv, "--base-url", url, "--api-key", "k", "--project", PROJECT)
+    assert result.code == 2
+    assert "reach" in result.err
+
+
+def test_a_journal_run_with_other_input_exits_2_and_a_resume_is_planned(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    ids, journal = _ids(tmp_path), str(tmp_path / "run.sqlite")
+    run = ["--journal", journal, "--run-id", "nightly", "--batch-size", "10", *_flags(served)]
+    assert cli("link", str(ids), "-q", *run).code == 0
+    before = served.operations()
+    resume = cli("link", str(ids), "--dry-run", "--json", *run)
+    assert resume.code == 0, resume.err
+    plan = json.loads(resume.out)
+    assert plan["journal"] == {"journal": journal, "run_id": "nightly", "resumes": True, "done": 3}
+    assert (plan["batches_to_send"], plan["requests_at_least"]) == (0, 1)
+    other = tmp_path / "other.txt"
+    other.write_text(ids.read_text(encoding="utf-8").replace("fil.0", "fil.9", 1), "utf-8")
+    changed = cli("link", str(other), "--dry-run", *run)
+    assert changed.code == 2
+    assert "entry 0 of the run was recorded with other input" in changed.err
+    longer = tmp_path / "longer.txt"
+    longer.write_text(ids.read_text(encoding="utf-8") + f"fil.{99:032x}\n", "utf-8")
+    assert cli("link", str(longer), "--dry-run", *run).code == 2
+    kind = cli("update", str(ids), "--add-tag", "x", "--dry-run", *run)
+    assert kind.code == 2
+    assert "link run" in kind.err
+    assert _sent(served, before) == {"getDataTransfers": 1}
+
+
+def test_transfers_create_dry_run_creates_no_task(cli: Cli, served: Served, tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/r{i}/ tapis://b/r{i}/\n" for i in range(5)), "utf-8")
+    tapis = ["--tapis-url", served.tapis_url, "--tapis-token", "tok"]
+    before = served.operations()
+    result = cli(
+        "transfers", "create", str(pairs), "--per-task", "2", "--dry-run", "--json", *tapis
+    )
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert (plan["tasks"], plan["elements"]) == (3, 5)
+    assert _sent(served, before) == {"getRecentTransferTasks": 1}
+    assert served.stats()["tapis_tasks"] == 0
+    bad = tmp_path / "bad.txt"
+    bad.write_text("tapis://a/x\n", encoding="utf-8")
+    assert cli("transfers", "create", str(bad), "--dry-run", *tapis).code == 2
