@@ -1,10 +1,12 @@
 """``--dry-run`` of ``link``, ``update``, ``analyses`` and ``transfers create``.
 
-Every check of the real run (the whole input, the batch size, the run id, the journal and,
-with ``--run-id``, that the journal's run has the same input), one cheap authenticated GET
-for the credentials and the project, then the plan: batches, requests, and the time they take
-at ``--rate``. Nothing that creates, updates or aborts is sent. Exit 0 when the run would
-start, 2 otherwise.
+Every check of the real run, made by the real code: the orchestrator is started with a
+stand-in journal that answers ``open_run`` from a copy of the real journal (so a journal run
+recorded with other input or options is refused as the run would refuse it) and then stops
+it, before anything is sent. Then the chunks are compared with the journal's, one cheap
+authenticated GET checks the credentials and the project, and the plan is printed: batches,
+requests, and the time they take at ``--rate``. Nothing that creates, updates or aborts is
+sent and the journal is not written. Exit 0 when the run would start, 2 otherwise.
 """
 
 from __future__ import annotations
@@ -12,25 +14,36 @@ from __future__ import annotations
 import argparse
 import math
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+
 from .._errors import APIConnectionError, APIStatusError, AuthenticationError
 from .._redact import redact_url
+from ..orchestrator import (
+    BatchOrchestrator,
+    JournalMismatchError,
+    MemoryJournal,
+    RunRecord,
+    SqliteJournal,
+    TransferOrchestrator,
+)
 from ..orchestrator._journal_open import is_database_url
-from ..orchestrator._journal_protocol import END_DIGEST
+from ..orchestrator._journal_protocol import DONE, END_DIGEST
 from ..orchestrator._plan import (
     Chunk,
     Kind,
     check_batch_size,
-    check_run_id,
     chunk_analyses,
     chunk_data_ids,
     chunk_update_groups,
-    prevalidate,
 )
 from ._config import ConfigError, Settings
+from ._connect import Connection, connect
 
 __all__ = ("add_dry_run_flag", "dry_run_batch", "dry_run_transfers")
 
@@ -62,74 +75,137 @@ def _chunks(kind: Kind, items: Sequence[Any], size: int) -> AsyncIterator[Chunk]
     return chunk_analyses(items, size)
 
 
-def _recorded(path: str, run_id: str) -> tuple[tuple[str, str], dict[int, tuple[str, str]]] | None:
-    """A SQLite journal's run (kind, project) and its entries (digest, state), read-only."""
-    if is_database_url(path) or not Path(path).is_file() or Path(path).stat().st_size == 0:
-        return None
-    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+class _StopAtOpen(Exception):
+    """The stand-in journal's stop: the run got as far as opening its journal run."""
+
+
+class _OpenOnly(MemoryJournal):
+    """A dry run's journal: ``open_run`` is answered by ``target`` (a copy of the real journal,
+    or nothing), then the run is stopped before it claims, sends or records anything."""
+
+    def __init__(self, target: SqliteJournal | None) -> None:
+        super().__init__()
+        self.target = target
+        self.run: RunRecord | None = None
+
+    async def open_run(
+        self, kind: str, project_id: str, run_id: str | None, fingerprint: str
+    ) -> RunRecord:
+        """Open the run in the copy (refusing what the real journal refuses), then stop."""
+        if self.target is not None:
+            self.run = await self.target.open_run(kind, project_id, run_id, fingerprint)
+        raise _StopAtOpen
+
+
+def _copy_journal(path: str, copy: Path) -> bool:
+    """Copy a SQLite journal to ``copy``; False when there is none to copy yet."""
+    source = Path(path)
+    if not source.is_file() or source.stat().st_size == 0:
+        return False
+    reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    writer = sqlite3.connect(copy)
     try:
-        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        if "ita_runs_v2" not in names:
-            return None
-        run = db.execute(
-            "SELECT kind, project_id FROM ita_runs_v2 WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        if run is None:
-            return None
+        reader.backup(writer)  # consistent even while a run writes the journal
+    finally:
+        reader.close()
+        writer.close()
+    return True
+
+
+@asynccontextmanager
+async def _journal_copy(path: str | None) -> AsyncIterator[SqliteJournal | None]:
+    """A throwaway copy of a SQLite journal (``None``: no journal yet, or PostgreSQL)."""
+    if path is None or is_database_url(path):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="ita-dry-run-") as tmp:
+        copy = Path(tmp) / "journal.sqlite"
+        if not await anyio.to_thread.run_sync(_copy_journal, path, copy):
+            yield None
+            return
+        journal = SqliteJournal(copy)
+        try:
+            yield journal
+        finally:
+            await journal.aclose()
+
+
+async def _stop_at_open(start: Any, items: Any, copy: SqliteJournal | None, shown: str) -> None:
+    """Run the real command's checks (``start(items)``) up to the journal's ``open_run``."""
+    try:
+        await start(items)
+    except _StopAtOpen:
+        return
+    except JournalMismatchError as exc:
+        where = str(copy.path) if copy is not None else ""
+        message = str(exc).replace(where, shown) if where else str(exc)
+        raise ConfigError(f"--journal: {message}") from None
+    raise RuntimeError("the run did not open its journal run")  # it would have sent
+
+
+def _entries(copy: SqliteJournal, run_id: str) -> dict[int, tuple[str, str]]:
+    """The run's journal entries (index -> digest, state), the end of input included."""
+    db = sqlite3.connect(f"{copy.path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
         rows = db.execute(
             "SELECT idx, digest, state FROM ita_chunks_v2 WHERE run_id = ?", (run_id,)
         ).fetchall()
     finally:
         db.close()
-    return (str(run[0]), str(run[1])), {int(i): (str(d), str(s)) for i, d, s in rows}
+    return {int(i): (str(d), str(s)) for i, d, s in rows}
 
 
 def _journal_plan(
-    args: argparse.Namespace, kind: str, project: str, digests: list[str]
+    args: argparse.Namespace, spy: _OpenOnly, digests: list[str] | None
 ) -> tuple[dict[str, Any] | None, set[int]]:
-    """What the journal holds for ``--run-id`` and its done entries; refuses input the run
-    was not recorded with (the real run would stop at it with a JournalMismatchError)."""
-    journal, run_id = getattr(args, "journal", None), getattr(args, "run_id", None)
-    if journal is None:
+    """What the journal holds for the run and its done entries; with ``digests``, input
+    that differs from the run's (other entries, a longer or shorter input) is refused."""
+    if args.journal is None:
         return None, set()
-    shown = redact_url(journal)
-    if run_id is None:
-        return {"journal": shown, "run_id": None}, set()
-    recorded = _recorded(journal, run_id)
-    if recorded is None:
-        return {"journal": shown, "run_id": run_id, "resumes": False, "done": 0}, set()
-    (run_kind, run_project), entries = recorded
-    if (run_kind, run_project) != (kind, project):
-        raise ConfigError(
-            f"--run-id {run_id}: the journal holds it as a {run_kind} run of project "
-            f"{run_project or '-'}; pass another --run-id"
-        )
-    for index, (digest, _state) in sorted(entries.items()):
-        given = digests[index] if index < len(digests) else END_DIGEST
-        if digest == END_DIGEST and index == len(digests):
-            continue
-        if digest != given:
-            raise ConfigError(
-                f"--run-id {run_id}: entry {index} of the run was recorded with other input "
-                "(other items, order or batch size); resume with the same input, or pass "
-                "another --run-id"
-            )
-    done = {i for i, (d, state) in entries.items() if state == "done" and d != END_DIGEST}
+    shown = redact_url(args.journal)
+    if spy.target is None or spy.run is None:
+        fresh = is_database_url(args.journal)
+        note = "a PostgreSQL journal is not read by a dry run" if fresh else "a new journal"
+        return {
+            "journal": shown,
+            "run_id": args_run_id(args),
+            "resumes": False,
+            "note": note,
+        }, set()
+    run_id = spy.run.run_id
+    entries = _entries(spy.target, run_id)
+    if not entries:
+        return {"journal": shown, "run_id": args_run_id(args), "resumes": False}, set()
+    if digests is not None:
+        for index, (digest, _state) in sorted(entries.items()):
+            if digest == END_DIGEST and index == len(digests):
+                continue
+            given = digests[index] if index < len(digests) else END_DIGEST
+            if digest != given:
+                raise ConfigError(
+                    f"--journal: entry {index} of run {run_id} was recorded with other input "
+                    "(other items, order or batch size, or a longer or shorter input); resume "
+                    "with the same input, or pass another --run-id"
+                )
+    done = {i for i, (d, state) in entries.items() if state == DONE and d != END_DIGEST}
     return {"journal": shown, "run_id": run_id, "resumes": True, "done": len(done)}, done
 
 
-async def _check_access(settings: Settings, limiter: Any, *, tapis: bool = False) -> str:
-    """One cheap authenticated GET (paced like the run); what it proved, or ConfigError."""
-    from ._connect import connect
+def args_run_id(args: argparse.Namespace) -> str | None:
+    """The ``--run-id`` given, if the command has one."""
+    run_id: str | None = getattr(args, "run_id", None)
+    return run_id
 
+
+async def _check_access(conn: Connection, settings: Settings, *, tapis: bool = False) -> str:
+    """One cheap authenticated GET (paced like the run); what it proved, or ConfigError."""
     try:
-        async with connect(settings, ica=not tapis, tapis=tapis, limiter=limiter) as conn:
-            if tapis:
-                await conn.need_tapis().transfers.list_recent(page_size=1).first_page()
-                return "Tapis token accepted (one GET of the recent transfer tasks)"
-            project = conn.need_project()
-            await conn.need_ica().data_transfers.list(project, page_size=1).first_page()
-            return f"credentials and project accepted (one GET of project {project}'s transfers)"
+        if tapis:
+            await conn.need_tapis().transfers.list_recent(page_size=1).first_page()
+            return "Tapis token accepted (one GET of the recent transfer tasks)"
+        project = conn.need_project()
+        await conn.need_ica().data_transfers.list(project, page_size=1).first_page()
+        return f"credentials and project accepted (one GET of project {project}'s transfers)"
     except AuthenticationError as exc:
         raise ConfigError(f"the server refused the credentials: {exc}") from None
     except APIStatusError as exc:
@@ -157,26 +233,30 @@ async def dry_run_batch(
 ) -> int:
     """Check everything a ``link``/``update``/``analyses`` run checks, and print its plan."""
     batch_kind = _KINDS[kind]
-    project = settings.project or ""
-    try:
+    async with connect(settings, limiter=limiter) as conn, _journal_copy(args.journal) as copy:
+        spy = _OpenOnly(copy)
+        orchestrator = BatchOrchestrator(
+            conn.need_ica(),
+            conn.need_project(),
+            batch_size=settings.batch_size,
+            max_inflight_batches=settings.max_batches,
+            journal=spy,
+            run_id=args.run_id,
+        )
+        start = {"link": orchestrator.link, "update": orchestrator.update}.get(
+            batch_kind, orchestrator.create_analyses
+        )
+        await _stop_at_open(start, items, copy, redact_url(args.journal or ""))
         size = check_batch_size(batch_kind, settings.batch_size, None)
-        if args.run_id is not None:
-            check_run_id(args.run_id)
-        prevalidate(batch_kind, items)
         chunks = [chunk async for chunk in _chunks(batch_kind, items, size)]
-        journal, done = _journal_plan(args, batch_kind, project, [c.digest for c in chunks])
-    except BaseException:
-        if limiter is not None:  # connect() would have closed it
-            await limiter.aclose()
-        raise
+        journal, done = _journal_plan(args, spy, [c.digest for c in chunks])
+        access = await _check_access(conn, settings)
     to_send = [c for c in chunks if c.index not in done]
-    per_batch = _PER_BATCH[batch_kind]
-    requests = 1 + sum(per_batch + math.ceil(len(c.keys) / 1000) - 1 for c in to_send)
-    access = await _check_access(settings, limiter)
+    requests = 1 + sum(_PER_BATCH[batch_kind] + math.ceil(len(c.keys) / 1000) - 1 for c in to_send)
     plan = {
         "command": label,
         "would_start": True,
-        "project_id": project,
+        "project_id": settings.project,
         "items": expected,
         "sent_once": sum(len(c.duplicates) for c in chunks),
         "batches": len(chunks),
@@ -196,11 +276,21 @@ async def dry_run_transfers(
     args: argparse.Namespace, settings: Settings, requests: Sequence[Any]
 ) -> int:
     """Check everything a ``transfers create`` run checks, and print its plan."""
-    journal = None
-    if args.journal is not None:
-        journal = {"journal": redact_url(args.journal), "run_id": None}
-    count = _PER_TASK * len(requests) + 1
-    access = await _check_access(settings, None, tapis=True)
+    async with connect(settings, ica=False, tapis=True) as conn:
+        async with _journal_copy(args.journal) as copy:
+            journal, done = None, set[int]()
+            if args.journal is not None:
+                # Without a journal the orchestrator opens no run to stop at: the requests
+                # (pairs read and checked, grouped per task) are all its input checks.
+                spy = _OpenOnly(copy)
+                orchestrator = TransferOrchestrator(
+                    conn.need_tapis(), max_in_flight=args.max_tasks, journal=spy
+                )
+                await _stop_at_open(orchestrator.run, requests, copy, redact_url(args.journal))
+                journal, done = _journal_plan(args, spy, None)
+        access = await _check_access(conn, settings, tapis=True)
+    to_create = len(requests) - len(done)
+    count = _PER_TASK * to_create + 1
     elements = sum(len(r.elements) for r in requests)
     plan = {
         "command": "transfers create",
@@ -208,6 +298,7 @@ async def dry_run_transfers(
         "tasks": len(requests),
         "elements": elements,
         "tasks_at_once": args.max_tasks,
+        "tasks_to_create": to_create,
         "requests_at_least": count,
         **_timing(count, settings.rate),
         "journal": journal,

@@ -4,6 +4,7 @@ or aborted (checked on the audit of a simulator served by another process)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,14 +137,39 @@ def test_a_journal_run_with_other_input_exits_2_and_a_resume_is_planned(
     other.write_text(ids.read_text(encoding="utf-8").replace("fil.0", "fil.9", 1), "utf-8")
     changed = cli("link", str(other), "--dry-run", *run)
     assert changed.code == 2
-    assert "entry 0 of the run was recorded with other input" in changed.err
+    assert "entry 0 of run nightly was recorded with other input" in changed.err
     longer = tmp_path / "longer.txt"
     longer.write_text(ids.read_text(encoding="utf-8") + f"fil.{99:032x}\n", "utf-8")
     assert cli("link", str(longer), "--dry-run", *run).code == 2
     kind = cli("update", str(ids), "--add-tag", "x", "--dry-run", *run)
     assert kind.code == 2
     assert "link run" in kind.err
+    assert str(tmp_path / "run.sqlite") in kind.err  # the journal's name, not a copy's
+    # One batch either way, so the same chunk: the batch size alone differs from the run's.
+    size = cli("link", str(ids), "--dry-run", *run, "--batch-size", "30")
+    assert size.code == 2
+    assert "batch size" in size.err
     assert _sent(served, before) == {"getDataTransfers": 1}
+
+
+def test_without_run_id_the_run_a_rerun_would_resume_is_checked(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    ids, journal = _ids(tmp_path, 5), tmp_path / "run.sqlite"
+    flags = ["--journal", str(journal), *_flags(served)]
+    assert cli("link", str(ids), "-q", *flags).code == 0
+    resume = cli("link", str(ids), "--dry-run", "--json", *flags)
+    assert resume.code == 0, resume.err
+    assert json.loads(resume.out)["journal"]["done"] == 1
+    # An unfinished run with other options blocks a new run without --run-id, as in the run.
+    with sqlite3.connect(journal) as db:
+        db.execute("UPDATE ita_runs_v2 SET finished = NULL")
+    refused = cli("link", str(ids), "--dry-run", "--batch-size", "7", *flags)
+    assert refused.code == 2
+    assert "unfinished link run" in refused.err
+    before = journal.read_bytes()
+    assert cli("link", str(_ids(tmp_path, 6)), "--dry-run", *flags).code == 2
+    assert journal.read_bytes() == before  # a dry run never writes the journal
 
 
 def test_transfers_create_dry_run_creates_no_task(cli: Cli, served: Served, tmp_path: Path) -> None:
