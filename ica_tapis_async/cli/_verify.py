@@ -13,7 +13,8 @@ import anyio
 from .._redact import redact_url
 from ..orchestrator import Journal, JournalUnavailableError, VerifyReport, verify_run
 from ..orchestrator._journal_open import is_database_url, open_journal
-from ._config import ConfigError, add_connection_flags, positive_int, settings_from
+from ._config import ConfigError, Settings, add_connection_flags, positive_int, settings_from
+from ._journal import check_journal
 
 if TYPE_CHECKING:
     from ._state import RunState
@@ -91,8 +92,14 @@ async def _open(args: argparse.Namespace) -> tuple[Journal, str]:
         database = is_database_url(args.journal)
     except ValueError as exc:
         raise ConfigError(f"--{exc}") from None
-    if not database and not await anyio.Path(args.journal).is_file():
-        raise ConfigError(f"--journal {redact_url(args.journal)}: no such file")
+    if not database:
+        path = anyio.Path(args.journal)
+        if not await path.is_file():
+            raise ConfigError(f"--journal {args.journal}: no such file")
+        if (await path.stat()).st_size == 0:
+            raise ConfigError(f"--journal {args.journal}: an empty file, no run recorded")
+        # Opening a SQLite journal creates its tables: a file that is not one is refused first.
+        check_journal(args.journal, Settings())
     run_id = args.run_id
     if run_id is None:
         if database:

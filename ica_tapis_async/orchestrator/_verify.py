@@ -173,14 +173,17 @@ async def verify_run(
         slots = anyio.Semaphore(max_in_flight)
 
         async def one(chunk: ChunkRecord) -> None:
-            async with slots:
+            try:
                 outcomes = await opened.outcomes(run_id, chunk.index) if chunk.final else []
                 checked[chunk.index] = await check(
                     client, run.project_id, run.kind, chunk, outcomes
                 )
+            finally:
+                slots.release()
 
         async with anyio.create_task_group() as tg:
             for chunk in chunks:
+                await slots.acquire()  # no more chunks read than max_in_flight at once
                 tg.start_soon(one, chunk)
         _reconcile(report, chunks, [checked[c.index] for c in chunks])
         report.requests = client.metrics.requests - base
@@ -192,13 +195,24 @@ async def verify_run(
 
 @attrs.define
 class _Checked:
-    """One chunk, compared: its outcomes, the server's keys, what disagreed."""
+    """One chunk, compared: what the journal recorded (in brief), what the server reported,
+    what disagreed. Outcomes are not kept: a million-item run is verified in little memory."""
 
-    outcomes: list[ItemOutcome]
-    server_keys: list[str] = attrs.field(factory=list)
-    server_statuses: list[str] = attrs.field(factory=list)
+    items: int
+    statuses: Counter[str]
+    keys: list[str]
+    server_statuses: Counter[str] = attrs.field(factory=Counter)
     read: bool = False
     problems: list[Discrepancy] = attrs.field(factory=list)
+
+    @classmethod
+    def of(cls, outcomes: list[ItemOutcome]) -> _Checked:
+        """The brief of a chunk's outcomes (keys without the collapsed duplicates)."""
+        return cls(
+            len(outcomes),
+            Counter(o.status for o in outcomes),
+            [o.key for o in outcomes if o.status != DUPLICATE],
+        )
 
 
 _Check = Callable[[Any, str, str, ChunkRecord, list[ItemOutcome]], Awaitable[_Checked]]
@@ -215,7 +229,9 @@ def _unfinished(chunk: ChunkRecord, outcomes: list[ItemOutcome]) -> _Checked:
     detail = f"the journal has no final outcomes for this chunk (state {chunk.state})"
     if chunk.in_doubt:
         detail += "; it is in doubt (its batch may exist on the server)"
-    return _Checked(outcomes, problems=[_problem("unfinished", chunk, detail)])
+    result = _Checked.of(outcomes)
+    result.problems.append(_problem("unfinished", chunk, detail))
+    return result
 
 
 async def _check_batch(
@@ -223,7 +239,7 @@ async def _check_batch(
 ) -> _Checked:
     if not chunk.final:
         return _unfinished(chunk, outcomes)
-    result = _Checked(outcomes)
+    result = _Checked.of(outcomes)
     if chunk.batch_id is None:
         return result  # never created (refused, not submitted): nothing on the server to read
     resource: Any = {
@@ -242,15 +258,14 @@ async def _check_batch(
         return result
     result.read = True
     for key, found in items.items():
-        result.server_keys.append(key)
-        result.server_statuses.extend(it.processing.status for it in found)
+        result.server_statuses.update(it.processing.status for it in found)
         if len(found) > 1:
             statuses = ", ".join(it.processing.status for it in found)
             result.problems.append(
                 _problem("repeated", chunk, f"the batch holds this key {len(found)} times",
                          key=key, server=statuses)
             )  # fmt: skip
-    recorded = {o.key for o in outcomes if o.status != DUPLICATE}
+    recorded = set(result.keys)
     for outcome in outcomes:
         if outcome.status == DUPLICATE:
             continue  # collapsed into its first occurrence, which is the one sent
@@ -293,7 +308,7 @@ async def _check_task(
 ) -> _Checked:
     if not chunk.final:
         return _unfinished(chunk, outcomes)
-    result = _Checked(outcomes)
+    result = _Checked.of(outcomes)
     if chunk.batch_id is None:
         return result  # never created: nothing on the server to read
     try:
@@ -305,8 +320,7 @@ async def _check_task(
         return result
     result.read = True
     status = task.status or "UNKNOWN"
-    result.server_keys.append(task.tag or "")
-    result.server_statuses.append(status)
+    result.server_statuses[status] += 1
     for outcome in outcomes:
         if outcome.status != status:
             result.problems.append(
@@ -332,13 +346,12 @@ def _reconcile(report: VerifyReport, chunks: list[ChunkRecord], checked: list[_C
     recorded_in: dict[str, set[int]] = {}
     batches: dict[str, list[int]] = {}
     for chunk, result in zip(chunks, checked, strict=True):
-        report.items += len(result.outcomes)
+        report.items += result.items
         report.batches_read += result.read
-        journal_counts.update(o.status for o in result.outcomes)
+        journal_counts.update(result.statuses)
         server_counts.update(result.server_statuses)
-        for outcome in result.outcomes:
-            if outcome.status != DUPLICATE:
-                recorded_in.setdefault(outcome.key, set()).add(chunk.index)
+        for key in result.keys:
+            recorded_in.setdefault(key, set()).add(chunk.index)
         if chunk.batch_id is not None:
             batches.setdefault(chunk.batch_id, []).append(chunk.index)
     for chunk, result in zip(chunks, checked, strict=True):
@@ -354,7 +367,7 @@ def _reconcile(report: VerifyReport, chunks: list[ChunkRecord], checked: list[_C
             report.discrepancies.append(problem)
         if report.kind == "analysis":
             # User references are unique in a run: one in two chunks was created twice.
-            for key in sorted({o.key for o in result.outcomes}):
+            for key in sorted(set(result.keys)):
                 others = recorded_in.get(key, set())
                 if len(others) > 1 and chunk.index == min(others):
                     report.discrepancies.append(

@@ -226,3 +226,28 @@ def test_the_library_call_verifies_an_analyses_run(
     assert [(d.problem, d.key, d.journal) for d in report.discrepancies] == [
         ("analysis", "s2", "not-it")
     ]
+
+
+def test_a_file_that_is_not_a_journal_is_refused_untouched(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE samples (name TEXT)")
+    db.close()
+    before = other.read_bytes()
+    result = cli("verify", "--journal", str(other), "--run-id", "r1", *_ica(served))
+    assert result.code == 2
+    assert "not a journal" in result.err
+    assert other.read_bytes() == before
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    result = cli("verify", "--journal", str(empty), "--run-id", "r1", *_ica(served))
+    assert result.code == 2
+    assert "empty file" in result.err
+    assert empty.stat().st_size == 0
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n" * 100, encoding="utf-8")
+    result = cli("verify", "--journal", str(text), *_ica(served))
+    assert result.code == 2
+    assert "not a journal" in result.err
