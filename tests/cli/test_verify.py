@@ -251,3 +251,19 @@ def test_a_file_that_is_not_a_journal_is_refused_untouched(
     result = cli("verify", "--journal", str(text), *_ica(served))
     assert result.code == 2
     assert "not a journal" in result.err
+
+
+def test_an_update_run_with_a_failed_item_is_verified(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    ids = [f"fil.{i:032x}" for i in range(1, 6)]
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join([*ids, "fol.unknown-folder"]) + "\n", encoding="utf-8")
+    journal = tmp_path / "update.sqlite"
+    argv = ["update", str(source), "--add-tag", "qc", "--journal", str(journal), "--json"]
+    result = cli(*argv, *_ica(served), "--project", PROJECT)
+    counts = json.loads(result.out)["counts"]
+    assert sum(counts.values()) == 6
+    code, data = _verify(cli, served, journal)
+    assert code == 0, data["discrepancies"]
+    assert data["journal_counts"] == data["server_counts"] == counts
