@@ -167,6 +167,8 @@ def _print(args: argparse.Namespace, report: VerifyReport) -> None:
         )
     table.add_section()
     table.add_row("batches read", "", f"{report.batches_read:,}")
+    if report.never_sent:
+        table.add_row("items never sent", f"{report.never_sent:,}", "-")
     table.add_row("requests (GET)", "", f"{report.requests:,}")
     console.print(table)
     if report.ok:

@@ -80,6 +80,8 @@ class VerifyReport:
         run_id / kind / project_id: the run, as recorded.
         chunks: journal entries (batches or transfer requests) of the run.
         batches_read: batches or tasks read back from the server.
+        never_sent: items of finished chunks that have no batch or task on the server (refused
+            or not submitted): the journal's word stands, there is nothing to read.
         items: journal outcomes compared with the server.
         journal_counts: journal outcome status -> items.
         server_counts: status the server reports -> items (of the batches read).
@@ -92,6 +94,7 @@ class VerifyReport:
     project_id: str
     chunks: int = 0
     batches_read: int = 0
+    never_sent: int = 0
     items: int = 0
     journal_counts: dict[str, int] = attrs.field(factory=dict)
     server_counts: dict[str, int] = attrs.field(factory=dict)
@@ -117,6 +120,7 @@ class VerifyReport:
             "ok": self.ok,
             "chunks": self.chunks,
             "batches_read": self.batches_read,
+            "never_sent": self.never_sent,
             "items": self.items,
             "journal_counts": dict(sorted(self.journal_counts.items())),
             "server_counts": dict(sorted(self.server_counts.items())),
@@ -348,6 +352,8 @@ def _reconcile(report: VerifyReport, chunks: list[ChunkRecord], checked: list[_C
     for chunk, result in zip(chunks, checked, strict=True):
         report.items += result.items
         report.batches_read += result.read
+        if chunk.final and chunk.batch_id is None:
+            report.never_sent += result.items
         journal_counts.update(result.statuses)
         server_counts.update(result.server_statuses)
         for key in result.keys:

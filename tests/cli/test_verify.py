@@ -267,3 +267,18 @@ def test_an_update_run_with_a_failed_item_is_verified(
     code, data = _verify(cli, served, journal)
     assert code == 0, data["discrepancies"]
     assert data["journal_counts"] == data["server_counts"] == counts
+
+
+def test_items_never_sent_are_counted_not_read(cli: Cli, served: Served, tmp_path: Path) -> None:
+    journal, _ = _link(cli, served, tmp_path)
+    with sqlite3.connect(journal) as db:  # as if the server had refused chunk 2's create
+        db.execute("UPDATE ita_chunks_v2 SET batch_id = NULL WHERE idx = 2")
+        db.execute("UPDATE ita_outcomes_v2 SET status = 'REJECTED', ok = 0 WHERE idx = 2")
+    before = served.operations()
+    code, data = _verify(cli, served, journal)
+    assert code == 0, data["discrepancies"]
+    assert (data["batches_read"], data["never_sent"]) == (2, 5)
+    assert data["journal_counts"] == {"LINKED": 20, "REJECTED": 5}
+    assert _gets_only(before, served.operations()) == {"getProjectDataLinkingBatchItems": 2}
+    text = cli("verify", "--journal", str(journal), *_ica(served))
+    assert "items never sent" in text.out
