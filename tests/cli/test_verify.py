@@ -82,7 +82,7 @@ def test_a_tampered_journal_exits_1_with_every_discrepancy(
         # chunk 1: an outcome lost from the journal
         db.execute("DELETE FROM ita_outcomes_v2 WHERE idx=1 AND pos=0")
         # chunk 2: an item the server's batch never held
-        db.execute("UPDATE ita_outcomes_v2 SET key='fil.notsent' WHERE idx=2 AND pos=1")
+        db.execute("UPDATE ita_outcomes_v2 SET key='fil.x:smile:' WHERE idx=2 AND pos=1")
     db.close()
     code, data = _verify(cli, served, journal)
     assert code == 1
@@ -92,7 +92,7 @@ def test_a_tampered_journal_exits_1_with_every_discrepancy(
     assert found == {
         ("status", ids[3], 0, "FAILED", "LINKED"),
         ("not_in_journal", ids[10], 1, None, "LINKED"),
-        ("not_on_server", "fil.notsent", 2, "LINKED", None),
+        ("not_on_server", "fil.x:smile:", 2, "LINKED", None),
         ("not_in_journal", ids[21], 2, None, "LINKED"),
     }
     assert data["problems"] == {"status": 1, "not_on_server": 1, "not_in_journal": 2}
@@ -100,6 +100,7 @@ def test_a_tampered_journal_exits_1_with_every_discrepancy(
     assert text.code == 1
     assert "4 discrepancies" in text.out
     assert ids[3] in text.out
+    assert "fil.x:smile:" in text.out  # user text printed literally, not as an emoji
 
 
 def test_an_id_recorded_in_another_batch_is_in_two_batches(
