@@ -268,7 +268,8 @@ async def dry_run_batch(
         "journal": journal,
         "access": access,
     }
-    _print(args, plan, f"{plural_items(expected)} in {len(chunks)} batches of up to {size}")
+    batches = f"{len(chunks):,} batch" + ("" if len(chunks) == 1 else "es")
+    _print(args, plan, f"{plural_items(expected)} in {batches} of up to {size:,}")
     return EXIT_WOULD_START
 
 
@@ -326,7 +327,7 @@ def _print(args: argparse.Namespace, plan: dict[str, Any], what: str) -> None:
     if plan.get("sent_once"):
         lines.append(f"  {plan['sent_once']:,} repeated in a batch: sent once")
     if "batches_at_once" in plan:
-        lines.append(f"  {plan['batches_at_once']} batches at once")
+        lines.append(f"  at most {plan['batches_at_once']} batches in flight at once")
     journal = plan.get("journal")
     if journal:
         if journal.get("resumes"):

@@ -65,7 +65,7 @@ def test_update_and_analyses_dry_runs_send_one_get(
     before = served.operations()
     update = cli("update", str(_ids(tmp_path)), "--add-tag", "qc", "--dry-run", *_flags(served))
     assert update.code == 0, update.err
-    assert "dry run of update: 25 items in 1 batches" in update.out
+    assert "dry run of update: 25 items in 1 batch of up to 1,000" in update.out
     sheet = tmp_path / "sheet.csv"
     sheet.write_text("userReference,pipelineId\ns1,pipe-1\ns2,pipe-1\n", encoding="utf-8")
     analyses = cli("analyses", str(sheet), "--dry-run", "--json", *_flags(served))
