@@ -188,3 +188,25 @@ def test_transfers_create_dry_run_creates_no_task(cli: Cli, served: Served, tmp_
     bad = tmp_path / "bad.txt"
     bad.write_text("tapis://a/x\n", encoding="utf-8")
     assert cli("transfers", "create", str(bad), "--dry-run", *tapis).code == 2
+
+
+def test_transfers_dry_run_with_a_journal_plans_the_resume(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/j{i}/ tapis://b/j{i}/\n" for i in range(3)), "utf-8")
+    journal = tmp_path / "transfers.sqlite"
+    argv = ["transfers", "create", str(pairs), "--journal", str(journal)]
+    tapis = ["--tapis-url", served.tapis_url, "--tapis-token", "tok"]
+    fresh = cli(*argv, "--dry-run", "--json", *tapis)
+    assert fresh.code == 0, fresh.err
+    assert json.loads(fresh.out)["journal"]["resumes"] is False
+    assert not journal.exists()
+    assert cli(*argv, "-q", *tapis).code == 0
+    tasks = served.stats()["tapis_tasks"]
+    resumed = cli(*argv, "--dry-run", "--json", *tapis)
+    assert resumed.code == 0, resumed.err
+    plan = json.loads(resumed.out)
+    assert plan["journal"]["resumes"] is True
+    assert (plan["journal"]["done"], plan["tasks_to_create"]) == (3, 0)
+    assert served.stats()["tapis_tasks"] == tasks
