@@ -283,3 +283,18 @@ def test_items_never_sent_are_counted_not_read(cli: Cli, served: Served, tmp_pat
     assert _gets_only(before, served.operations()) == {"getProjectDataLinkingBatchItems": 2}
     text = cli("verify", "--journal", str(journal), *_ica(served))
     assert "items never sent" in text.out
+
+
+def test_repeats_sent_once_and_again_agree(cli: Cli, served: Served, tmp_path: Path) -> None:
+    ids = [f"fil.{i:032x}" for i in range(700, 704)]
+    source = tmp_path / "ids.txt"
+    # ids[0] twice in chunk 0 (sent once: DUPLICATE), and again in chunk 1 (ALREADY_LINKED)
+    source.write_text("\n".join([ids[0], ids[1], ids[0], ids[2], ids[0]]) + "\n", "utf-8")
+    journal = tmp_path / "run.sqlite"
+    argv = ["link", str(source), "--journal", str(journal), "--batch-size", "3", "--json"]
+    ran = cli(*argv, *_ica(served), "--project", PROJECT)
+    assert json.loads(ran.out)["counts"]["DUPLICATE"] == 1
+    code, data = _verify(cli, served, journal)
+    assert code == 0, data["discrepancies"]
+    assert data["journal_counts"]["DUPLICATE"] == 1
+    assert "DUPLICATE" not in data["server_counts"]  # type: ignore[operator]
