@@ -26,6 +26,7 @@ from .._errors import APIConnectionError, APIStatusError, AuthenticationError
 from .._redact import redact_url
 from ..orchestrator import (
     BatchOrchestrator,
+    Journal,
     JournalMismatchError,
     MemoryJournal,
     RunRecord,
@@ -87,11 +88,13 @@ class _OpenOnly(MemoryJournal):
         super().__init__()
         self.target = target
         self.run: RunRecord | None = None
+        self.asked: tuple[str, str, str | None, str] | None = None
 
     async def open_run(
         self, kind: str, project_id: str, run_id: str | None, fingerprint: str
     ) -> RunRecord:
         """Open the run in the copy (refusing what the real journal refuses), then stop."""
+        self.asked = (kind, project_id, run_id, fingerprint)
         if self.target is not None:
             self.run = await self.target.open_run(kind, project_id, run_id, fingerprint)
         raise _StopAtOpen
@@ -143,52 +146,83 @@ async def _stop_at_open(start: Any, items: Any, copy: SqliteJournal | None, show
     raise RuntimeError("the run did not open its journal run")  # it would have sent
 
 
-def _entries(copy: SqliteJournal, run_id: str) -> dict[int, tuple[str, str]]:
-    """The run's journal entries (index -> digest, state), the end of input included."""
-    db = sqlite3.connect(f"{copy.path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT idx, digest, state FROM ita_chunks_v2 WHERE run_id = ?", (run_id,)
-        ).fetchall()
-    finally:
-        db.close()
-    return {int(i): (str(d), str(s)) for i, d, s in rows}
+def _other_input(run_id: str, index: int) -> ConfigError:
+    return ConfigError(
+        f"--journal: entry {index} of run {run_id} was recorded with other input (other "
+        "items, order or batch size, or a longer or shorter input); resume with the same "
+        "input, or pass another --run-id"
+    )
 
 
-def _journal_plan(
+async def _done_entries(journal: Journal, run_id: str, digests: list[str] | None) -> set[int]:
+    """The run's done entries, read through the journal protocol. With ``digests``, input
+    that differs from the run's (an entry, or a longer or shorter input) is refused, as the
+    run's claims would refuse it."""
+    records = await journal.chunks(run_id)
+    if digests is not None:
+        for record in records:
+            if record.index >= len(digests) or record.digest != digests[record.index]:
+                raise _other_input(run_id, record.index)
+        # The end-of-input entry is no chunk: an entry the run lacks may be it (shorter).
+        seen = {record.index for record in records}
+        for index in range(len(digests)) if records else ():
+            if index not in seen:
+                entry = await journal.get_chunk(run_id, index)
+                if entry is not None and entry.digest == END_DIGEST:
+                    raise _other_input(run_id, index)
+    return {record.index for record in records if record.state == DONE}
+
+
+async def _journal_plan(
     args: argparse.Namespace, spy: _OpenOnly, digests: list[str] | None
 ) -> tuple[dict[str, Any] | None, set[int]]:
-    """What the journal holds for the run and its done entries; with ``digests``, input
-    that differs from the run's (other entries, a longer or shorter input) is refused."""
+    """What the journal holds for the run, and its done entries (see :func:`_done_entries`)."""
     if args.journal is None:
         return None, set()
     shown = redact_url(args.journal)
-    if spy.target is None or spy.run is None:
-        fresh = is_database_url(args.journal)
-        note = "a PostgreSQL journal is not read by a dry run" if fresh else "a new journal"
-        return {
-            "journal": shown,
-            "run_id": args_run_id(args),
-            "resumes": False,
-            "note": note,
-        }, set()
-    run_id = spy.run.run_id
-    entries = _entries(spy.target, run_id)
-    if not entries:
-        return {"journal": shown, "run_id": args_run_id(args), "resumes": False}, set()
-    if digests is not None:
-        for index, (digest, _state) in sorted(entries.items()):
-            if digest == END_DIGEST and index == len(digests):
-                continue
-            given = digests[index] if index < len(digests) else END_DIGEST
-            if digest != given:
-                raise ConfigError(
-                    f"--journal: entry {index} of run {run_id} was recorded with other input "
-                    "(other items, order or batch size, or a longer or shorter input); resume "
-                    "with the same input, or pass another --run-id"
-                )
-    done = {i for i, (d, state) in entries.items() if state == DONE and d != END_DIGEST}
-    return {"journal": shown, "run_id": run_id, "resumes": True, "done": len(done)}, done
+    plan: dict[str, Any] = {"journal": shown, "run_id": args_run_id(args), "resumes": False}
+    if spy.target is not None and spy.run is not None:
+        journal: Journal = spy.target
+        run_id = spy.run.run_id
+    elif is_database_url(args.journal) and spy.asked is not None and spy.asked[2] is not None:
+        return await _database_plan(args.journal, spy.asked, digests, plan)
+    elif is_database_url(args.journal):
+        return {**plan, "note": "without --run-id a PostgreSQL journal is not read"}, set()
+    else:
+        return {**plan, "note": "a new journal"}, set()
+    done = await _done_entries(journal, run_id, digests)
+    if not await journal.chunks(run_id):
+        return plan, set()
+    return {**plan, "run_id": run_id, "resumes": True, "done": len(done)}, done
+
+
+async def _database_plan(
+    url: str,
+    asked: tuple[str, str, str | None, str],
+    digests: list[str] | None,
+    plan: dict[str, Any],
+) -> tuple[dict[str, Any], set[int]]:
+    """A PostgreSQL journal's run (``--run-id``), read only: it is not copied."""
+    from ..orchestrator import JournalUnavailableError, PostgresJournal
+
+    kind, project, run_id, fingerprint = asked
+    assert run_id is not None
+    journal = PostgresJournal(url)
+    try:
+        run = await journal.get_run(run_id)
+        if run is None:
+            return plan, set()
+        if (run.kind, run.project_id, run.fingerprint) != (kind, project, fingerprint):
+            raise ConfigError(
+                f"--journal: run {run_id!r} is a {run.kind} run of project "
+                f"{run.project_id!r} with other options (batch size); pass another --run-id"
+            )
+        done = await _done_entries(journal, run_id, digests)
+    except JournalUnavailableError as exc:
+        raise ConfigError(f"--journal: {exc}") from None
+    finally:
+        await journal.aclose()
+    return {**plan, "resumes": True, "done": len(done)}, done
 
 
 def args_run_id(args: argparse.Namespace) -> str | None:
@@ -249,7 +283,7 @@ async def dry_run_batch(
         await _stop_at_open(start, items, copy, redact_url(args.journal or ""))
         size = check_batch_size(batch_kind, settings.batch_size, None)
         chunks = [chunk async for chunk in _chunks(batch_kind, items, size)]
-        journal, done = _journal_plan(args, spy, [c.digest for c in chunks])
+        journal, done = await _journal_plan(args, spy, [c.digest for c in chunks])
         access = await _check_access(conn, settings)
     to_send = [c for c in chunks if c.index not in done]
     requests = 1 + sum(_PER_BATCH[batch_kind] + math.ceil(len(c.keys) / 1000) - 1 for c in to_send)
@@ -288,7 +322,7 @@ async def dry_run_transfers(
                     conn.need_tapis(), max_in_flight=args.max_tasks, journal=spy
                 )
                 await _stop_at_open(orchestrator.run, requests, copy, redact_url(args.journal))
-                journal, done = _journal_plan(args, spy, None)
+                journal, done = await _journal_plan(args, spy, None)
         access = await _check_access(conn, settings, tapis=True)
     to_create = len(requests) - len(done)
     count = _PER_TASK * to_create + 1
