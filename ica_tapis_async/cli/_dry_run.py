@@ -48,7 +48,8 @@ from ._connect import Connection, connect
 
 __all__ = ("add_dry_run_flag", "dry_run_batch", "dry_run_transfers")
 
-EXIT_WOULD_START, EXIT_WOULD_NOT = 0, 2
+#: A refused dry run exits 2 as a ConfigError, like every other usage error.
+EXIT_WOULD_START = 0
 
 #: The fewest requests one batch takes: the create, one poll, and reading the outcome
 #: (links and updates: a count and the items not in the usual status; analyses: the items).
@@ -139,6 +140,12 @@ async def _stop_at_open(start: Any, items: Any, copy: SqliteJournal | None, show
         await start(items)
     except _StopAtOpen:
         return
+    except BaseExceptionGroup as group:
+        # Should the run open its journal run inside a task group, the stop arrives wrapped.
+        stop, rest = group.split(_StopAtOpen)
+        if stop is not None and rest is None:
+            return
+        raise
     except JournalMismatchError as exc:
         where = str(copy.path) if copy is not None else ""
         message = str(exc).replace(where, shown) if where else str(exc)

@@ -210,3 +210,22 @@ def test_transfers_dry_run_with_a_journal_plans_the_resume(
     assert plan["journal"]["resumes"] is True
     assert (plan["journal"]["done"], plan["tasks_to_create"]) == (3, 0)
     assert served.stats()["tapis_tasks"] == tasks
+
+
+async def test_the_stop_at_open_is_found_however_the_run_wraps_it() -> None:
+    from ica_tapis_async.cli._dry_run import _stop_at_open, _StopAtOpen
+
+    async def wrapped(items: object) -> None:
+        raise ExceptionGroup("run", [_StopAtOpen()])
+
+    async def mixed(items: object) -> None:
+        raise ExceptionGroup("run", [_StopAtOpen(), ValueError("bad")])
+
+    async def sent(items: object) -> None:
+        return None  # a run that got past opening its journal run would have sent
+
+    await _stop_at_open(wrapped, [], None, "")
+    with pytest.raises(ExceptionGroup):
+        await _stop_at_open(mixed, [], None, "")
+    with pytest.raises(RuntimeError, match="did not open"):
+        await _stop_at_open(sent, [], None, "")
