@@ -26,6 +26,7 @@ from .._errors import APIConnectionError, APIStatusError, AuthenticationError
 from .._redact import redact_url
 from ..orchestrator import (
     BatchOrchestrator,
+    Claim,
     Journal,
     JournalMismatchError,
     MemoryJournal,
@@ -98,6 +99,12 @@ class _OpenOnly(MemoryJournal):
         self.asked = (kind, project_id, run_id, fingerprint)
         if self.target is not None:
             self.run = await self.target.open_run(kind, project_id, run_id, fingerprint)
+        raise _StopAtOpen
+
+    async def claim(
+        self, run_id: str, index: int, *, key: str, digest: str, owner: str, ttl_s: float
+    ) -> Claim:
+        """Never granted: every send is preceded by a claim, so none can happen."""
         raise _StopAtOpen
 
 
