@@ -61,6 +61,7 @@ async def _batch_run(
     if args.dry_run:
         from ._dry_run import dry_run_batch
 
+        state.journal = None  # a dry run records nothing: an interrupted one has no resume
         return await dry_run_batch(
             args, settings, limiter, kind=kind, items=items, expected=expected, label=label
         )

@@ -318,6 +318,7 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
     if args.dry_run:
         from ._dry_run import dry_run_transfers
 
+        state.journal = None  # a dry run records nothing: an interrupted one has no resume
         return await dry_run_transfers(args, settings, requests)
     started: list[TransferOrchestrator] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,20 @@ async def test_the_stop_at_open_is_found_however_the_run_wraps_it() -> None:
         await _stop_at_open(mixed, [], None, "")
     with pytest.raises(RuntimeError, match="did not open"):
         await _stop_at_open(sent, [], None, "")
+
+
+def test_an_interrupted_dry_run_offers_no_resume(tmp_path: Path) -> None:
+    from .shell import finish, interrupt, start
+
+    with served_simulator("--latency", "5") as slow:  # the GET is under way at the Ctrl-C
+        argv = ["link", str(_ids(tmp_path)), "--dry-run", "--journal", str(tmp_path / "j.sqlite")]
+        process = start(*argv, "--base-url", slow.ica_url, "--api-key", "k", "--project", PROJECT)
+        deadline = time.monotonic() + 30
+        while not slow.operations().get("getDataTransfers") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        interrupt(process)
+        result = finish(process, timeout=60)
+    assert result.code == 130
+    assert "stopped cleanly" in result.err
+    assert "resume" not in result.err
+    assert not (tmp_path / "j.sqlite").exists()
