@@ -30,12 +30,15 @@ def add_verify_parser(commands: Any, formatter: Any) -> None:
     verify = commands.add_parser(
         "verify",
         help="re-read a recorded run from the server and compare it with its journal",
-        description="Read back from the server every batch (or Tapis transfer task) the run "
-        "recorded in its journal, item by item, and compare: statuses the server reports vs "
-        "the journal's, items the server never reported, items the journal does not know, "
-        "keys in two batches. Sends only GET requests, paced by --rate / --shared-limit.\n\n"
-        "exit codes: 0 server and journal agree; 1 they disagree (--json lists every "
-        "discrepancy) or the server refused; 2 bad usage, no such journal or run.",
+        description=(
+            "Read back from the server every batch (or Tapis transfer task) the run recorded\n"
+            "in its journal, item by item, and compare: statuses the server reports vs the\n"
+            "journal's, items the server never reported, items the journal does not know,\n"
+            "keys in two batches, chunks never finished. Sends only GET requests, paced by\n"
+            "--rate / --shared-limit.\n\n"
+            "exit codes: 0 server and journal agree; 1 they disagree (--json lists every\n"
+            "discrepancy) or the server refused; 2 bad usage, no such journal or run."
+        ),
         formatter_class=formatter,
     )
     verify.add_argument("--journal", required=True, metavar="FILE|URL", help="the run's journal")
