@@ -7,10 +7,11 @@ Redis one included) paces them like any other request.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import anyio
 import attrs
@@ -22,112 +23,10 @@ from ._journal_protocol import ChunkRecord, Journal
 from ._outcomes import DUPLICATE, MISSING, item_key
 from ._plan import Kind, check_run_id
 from ._report import ItemOutcome
+from ._verify_report import Discrepancy, VerifyReport
 from ._views import ItemView
 
 __all__ = ("Discrepancy", "VerifyReport", "verify_run")
-
-#: The discrepancy kinds, in the order a summary lists them.
-PROBLEMS: Final = (
-    "status",
-    "analysis",
-    "not_on_server",
-    "not_in_journal",
-    "in_two_batches",
-    "repeated",
-    "batch_not_found",
-    "unfinished",
-)
-
-
-@attrs.frozen(kw_only=True)
-class Discrepancy:
-    """One disagreement between the journal and the server.
-
-    Attributes:
-        problem: what disagrees: ``status`` (the server reports another status than the
-            journal), ``analysis`` (another created analysis or item id), ``not_on_server``
-            (the journal has an outcome the server's batch does not hold), ``not_in_journal``
-            (the server's batch holds an item the journal has no outcome for),
-            ``in_two_batches`` (one key in two batches, or one batch or task recorded for two
-            chunks), ``repeated`` (the server's batch holds the key more than once),
-            ``batch_not_found`` (the server does not know the recorded batch or task),
-            ``unfinished`` (the journal has no final outcomes for the chunk).
-        key: the data id, user reference or task tag (``None`` for a whole chunk).
-        chunk: the chunk (journal entry) index.
-        batch_id: the server's batch id or task uuid, if recorded.
-        journal / server: what each side says (a status, an id), if anything.
-        detail: one sentence for people.
-    """
-
-    problem: str
-    key: str | None
-    chunk: int | None
-    batch_id: str | None
-    journal: str | None
-    server: str | None
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return attrs.asdict(self)
-
-
-@attrs.define
-class VerifyReport:
-    """What :func:`verify_run` found.
-
-    Attributes:
-        run_id / kind / project_id: the run, as recorded.
-        chunks: journal entries (batches or transfer requests) of the run.
-        batches_read: batches or tasks read back from the server.
-        never_sent: items of finished chunks that have no batch or task on the server (refused
-            or not submitted): the journal's word stands, there is nothing to read.
-        items: journal outcomes compared with the server.
-        journal_counts: journal outcome status -> items.
-        server_counts: status the server reports -> items (of the batches read).
-        discrepancies: every disagreement, by chunk.
-        requests: HTTP attempts the verification made.
-    """
-
-    run_id: str
-    kind: str
-    project_id: str
-    chunks: int = 0
-    batches_read: int = 0
-    never_sent: int = 0
-    items: int = 0
-    journal_counts: dict[str, int] = attrs.field(factory=dict)
-    server_counts: dict[str, int] = attrs.field(factory=dict)
-    discrepancies: list[Discrepancy] = attrs.field(factory=list)
-    requests: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Whether the server and the journal agree on every item."""
-        return not self.discrepancies
-
-    def by_problem(self) -> dict[str, int]:
-        """Discrepancies per kind, in :data:`PROBLEMS` order."""
-        counts = Counter(d.problem for d in self.discrepancies)
-        return {p: counts[p] for p in PROBLEMS if counts[p]}
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready report with every discrepancy."""
-        return {
-            "run_id": self.run_id,
-            "kind": self.kind,
-            "project_id": self.project_id,
-            "ok": self.ok,
-            "chunks": self.chunks,
-            "batches_read": self.batches_read,
-            "never_sent": self.never_sent,
-            "items": self.items,
-            "journal_counts": dict(sorted(self.journal_counts.items())),
-            "server_counts": dict(sorted(self.server_counts.items())),
-            "problems": self.by_problem(),
-            "discrepancies": [d.to_dict() for d in self.discrepancies],
-            "requests": self.requests,
-        }
 
 
 async def verify_run(
@@ -229,37 +128,54 @@ def _problem(problem: str, chunk: ChunkRecord, detail: str, **fields: Any) -> Di
     )
 
 
-def _unfinished(chunk: ChunkRecord, outcomes: list[ItemOutcome]) -> _Checked:
+def _unfinished(chunk: ChunkRecord, outcomes: list[ItemOutcome], server: Counter[str]) -> _Checked:
+    """A chunk the journal never finished, with what the server holds of it (if anything)."""
     detail = f"the journal has no final outcomes for this chunk (state {chunk.state})"
     if chunk.in_doubt:
         detail += "; it is in doubt (its batch may exist on the server)"
     result = _Checked.of(outcomes)
-    result.problems.append(_problem("unfinished", chunk, detail))
+    result.server_statuses = server
+    result.read = chunk.batch_id is not None
+    said = ", ".join(f"{status} {count}" for status, count in sorted(server.items()))
+    result.problems.append(_problem("unfinished", chunk, detail, server=said or None))
     return result
 
 
-async def _check_batch(
-    ica: IcaClient, project_id: str, kind: str, chunk: ChunkRecord, outcomes: list[ItemOutcome]
-) -> _Checked:
-    if not chunk.final:
-        return _unfinished(chunk, outcomes)
-    result = _Checked.of(outcomes)
-    if chunk.batch_id is None:
-        return result  # never created (refused, not submitted): nothing on the server to read
+async def _read_batch(
+    ica: IcaClient, project_id: str, kind: str, batch_id: str
+) -> dict[str, list[ItemView]] | None:
+    """Every item of a batch by its key (``None``: the server does not know the batch)."""
     resource: Any = {
         "link": ica.data_linking_batches,
         "update": ica.data_update_batches,
     }.get(kind, ica.analysis_creation_batches)
     items: dict[str, list[ItemView]] = {}
     try:
-        pages = resource.list_item_summaries(project_id, chunk.batch_id, page_size=1000)
-        async for item in pages:
+        async for item in resource.list_item_summaries(project_id, batch_id, page_size=1000):
             items.setdefault(item_key(_kind(kind), item), []).append(item)
     except NotFoundError:
+        return None
+    return items
+
+
+async def _check_batch(
+    ica: IcaClient, project_id: str, kind: str, chunk: ChunkRecord, outcomes: list[ItemOutcome]
+) -> _Checked:
+    read = None
+    if chunk.batch_id is not None:
+        read = await _read_batch(ica, project_id, kind, chunk.batch_id)
+    if not chunk.final:
+        on_server = Counter(it.processing.status for its in (read or {}).values() for it in its)
+        return _unfinished(chunk, outcomes, on_server)
+    result = _Checked.of(outcomes)
+    if chunk.batch_id is None:
+        return result  # never created (refused, not submitted): nothing on the server to read
+    if read is None:
         result.problems.append(
             _problem("batch_not_found", chunk, "the server does not know this batch")
         )
         return result
+    items = read
     result.read = True
     for key, found in items.items():
         result.server_statuses.update(it.processing.status for it in found)
@@ -310,14 +226,17 @@ async def _check_batch(
 async def _check_task(
     tapis: TapisClient, project_id: str, kind: str, chunk: ChunkRecord, outcomes: list[ItemOutcome]
 ) -> _Checked:
+    task = None
+    if chunk.batch_id is not None:
+        with contextlib.suppress(NotFoundError):  # reported below, for a finished entry
+            task = await tapis.transfers.get(chunk.batch_id)
     if not chunk.final:
-        return _unfinished(chunk, outcomes)
+        server = Counter([task.status or "UNKNOWN"] if task is not None else [])
+        return _unfinished(chunk, outcomes, server)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
         return result  # never created: nothing on the server to read
-    try:
-        task = await tapis.transfers.get(chunk.batch_id)
-    except NotFoundError:
+    if task is None:
         result.problems.append(
             _problem("batch_not_found", chunk, "the server does not know this transfer task")
         )

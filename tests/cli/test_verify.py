@@ -137,7 +137,12 @@ def test_an_unfinished_chunk_is_reported(cli: Cli, served: Served, tmp_path: Pat
     db.close()
     code, data = _verify(cli, served, journal)
     assert code == 1
-    assert [(d["problem"], d["chunk"]) for d in data["discrepancies"]] == [("unfinished", 2)]
+    # Its batch is still read: what the server holds of it is in the report.
+    assert [(d["problem"], d["chunk"], d["server"]) for d in data["discrepancies"]] == [
+        ("unfinished", 2, "LINKED 5")
+    ]
+    assert (data["batches_read"], data["server_counts"]) == (3, {"LINKED": 25})
+    assert data["journal_counts"] == {"LINKED": 20}
 
 
 def test_latest_run_by_default_and_bad_journal_or_run_exit_2(
