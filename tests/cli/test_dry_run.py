@@ -235,7 +235,7 @@ async def test_the_stop_at_open_is_found_however_the_run_wraps_it() -> None:
 def test_an_interrupted_dry_run_offers_no_resume(tmp_path: Path) -> None:
     from .shell import finish, interrupt, start
 
-    with served_simulator("--latency", "5") as slow:  # the GET is under way at the Ctrl-C
+    with served_simulator("--latency", "2") as slow:  # the GET is under way at the Ctrl-C
         argv = ["link", str(_ids(tmp_path)), "--dry-run", "--journal", str(tmp_path / "j.sqlite")]
         process = start(*argv, "--base-url", slow.ica_url, "--api-key", "k", "--project", PROJECT)
         deadline = time.monotonic() + 30
