@@ -214,22 +214,22 @@ def test_transfers_dry_run_with_a_journal_plans_the_resume(
 
 
 async def test_the_stop_at_open_is_found_however_the_run_wraps_it() -> None:
-    from ica_tapis_async.cli._dry_run import _stop_at_open, _StopAtOpen
+    from ica_tapis_async.cli._dry_run_journal import StopAtOpen, stop_at_open
 
     async def wrapped(items: object) -> None:
-        raise ExceptionGroup("run", [_StopAtOpen()])
+        raise ExceptionGroup("run", [StopAtOpen()])
 
     async def mixed(items: object) -> None:
-        raise ExceptionGroup("run", [_StopAtOpen(), ValueError("bad")])
+        raise ExceptionGroup("run", [StopAtOpen(), ValueError("bad")])
 
     async def sent(items: object) -> None:
         return None  # a run that got past opening its journal run would have sent
 
-    await _stop_at_open(wrapped, [], None, "")
+    await stop_at_open(wrapped, [], None, "")
     with pytest.raises(ExceptionGroup):
-        await _stop_at_open(mixed, [], None, "")
+        await stop_at_open(mixed, [], None, "")
     with pytest.raises(RuntimeError, match="did not open"):
-        await _stop_at_open(sent, [], None, "")
+        await stop_at_open(sent, [], None, "")
 
 
 def test_an_interrupted_dry_run_offers_no_resume(tmp_path: Path) -> None:
