@@ -15,12 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _block() -> list[list[str]]:
+    """The commands of the first sh block after the "Check before, verify after" paragraph."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Command line\n") :]
     section = section[: section.index("\n## ", 1)]
-    blocks = [b for b in re.findall(r"```sh\n(.*?)```", section, re.DOTALL) if " verify " in b]
-    assert len(blocks) == 1
-    return [shlex.split(line)[1:] for line in blocks[0].splitlines() if line.strip()]
+    after = section[section.index("Check before, verify after.") :]
+    block = re.search(r"```sh\n(.*?)```", after, re.DOTALL)
+    assert block is not None
+    return [shlex.split(line)[1:] for line in block.group(1).splitlines() if line.strip()]
 
 
 def test_dry_run_run_and_verify_as_written(
