@@ -252,7 +252,7 @@ async def _check_task(
             )  # fmt: skip
         if (task.tag or "") != outcome.key:
             result.problems.append(
-                _problem("not_in_journal", chunk, "the server's task carries another tag",
+                _problem("tag", chunk, "the server's task carries another tag",
                          key=outcome.key, journal=outcome.key, server=task.tag)
             )  # fmt: skip
     return result

@@ -18,6 +18,7 @@ PROBLEMS: Final = (
     "not_in_journal",
     "in_two_batches",
     "repeated",
+    "tag",
     "batch_not_found",
     "unfinished",
 )
@@ -34,6 +35,7 @@ class Discrepancy:
             (the server's batch holds an item the journal has no outcome for),
             ``in_two_batches`` (one key in two batches, or one batch or task recorded for two
             chunks), ``repeated`` (the server's batch holds the key more than once),
+            ``tag`` (the server's transfer task carries another tag than recorded),
             ``batch_not_found`` (the server does not know the recorded batch or task),
             ``unfinished`` (the journal has no final outcomes for the chunk).
         key: the data id, user reference or task tag (``None`` for a whole chunk).

@@ -194,13 +194,17 @@ def test_a_transfer_run_is_verified_task_by_task(cli: Cli, served: Served, tmp_p
     db = sqlite3.connect(journal)
     with db:
         db.execute("UPDATE ita_outcomes_v2 SET status='FAILED', ok=0 WHERE idx=1")
+        db.execute("UPDATE ita_outcomes_v2 SET key='not-its-tag' WHERE idx=2")
     db.close()
     result = cli("verify", "--journal", str(journal), "--json", *tapis)
     assert result.code == 1
     problems = json.loads(result.out)["discrepancies"]
-    assert [(d["problem"], d["chunk"], d["journal"], d["server"]) for d in problems] == [
-        ("status", 1, "FAILED", "COMPLETED")
+    assert [(d["problem"], d["chunk"], d["journal"]) for d in problems] == [
+        ("status", 1, "FAILED"),
+        ("tag", 2, "not-its-tag"),
     ]
+    assert problems[0]["server"] == "COMPLETED"
+    assert problems[1]["server"].endswith("-000002")
 
 
 def test_the_library_call_verifies_an_analyses_run(
