@@ -89,6 +89,8 @@ async def verify_run(
                 await slots.acquire()  # no more chunks read than max_in_flight at once
                 tg.start_soon(one, chunk)
         _reconcile(report, chunks, [checked[c.index] for c in chunks])
+        if tapis is not None and run.kind == "transfer":
+            report.discrepancies.extend(await _tasks_twice(tapis, chunks, checked))
         report.requests = client.metrics.requests - base
         return report
     finally:
@@ -260,6 +262,36 @@ async def _check_task(
 
 def _kind(kind: str) -> Kind:
     return "link" if kind == "link" else "update" if kind == "update" else "analysis"
+
+
+async def _tasks_twice(
+    tapis: TapisClient, chunks: list[ChunkRecord], checked: dict[int, _Checked]
+) -> list[Discrepancy]:
+    """Tasks carrying a recorded tag under another uuid: created twice (Tapis has no
+    idempotency key; a create whose answer was lost may have made one). Looked for among the
+    caller's most recent tasks, twice as many as the run has and a hundred more."""
+    recorded = {
+        key: chunk
+        for chunk in chunks
+        if chunk.batch_id is not None
+        for key in checked[chunk.index].keys
+    }
+    if not recorded:
+        return []
+    most = 2 * len(chunks) + 100
+    found: list[Discrepancy] = []
+    seen = 0
+    async for task in tapis.transfers.list_recent(page_size=min(most, 1000)):
+        chunk = recorded.get(task.tag or "")
+        if chunk is not None and task.uuid != chunk.batch_id:
+            found.append(
+                _problem("in_two_batches", chunk, "another task carries this task's tag",
+                         key=task.tag, journal=chunk.batch_id, server=task.uuid)
+            )  # fmt: skip
+        seen += 1
+        if seen >= most:
+            break
+    return found
 
 
 def _reconcile(report: VerifyReport, chunks: list[ChunkRecord], checked: list[_Checked]) -> None:

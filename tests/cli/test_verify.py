@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ica_tapis_async import IcaClient, VerifyReport, verify_run
+from ica_tapis_async import IcaClient, ReqTransferElement, TapisClient, VerifyReport, verify_run
 
 from .helpers import PROJECT, Cli
 from .served import Served, served_simulator
@@ -190,7 +190,10 @@ def test_a_transfer_run_is_verified_task_by_task(cli: Cli, served: Served, tmp_p
     result = cli("verify", "--journal", str(journal), "--json", *tapis)
     assert result.code == 0, result.out + result.err
     assert json.loads(result.out)["server_counts"] == {"COMPLETED": 3}
-    assert _gets_only(before, served.operations()) == {"getTransferTask": 3}
+    assert _gets_only(before, served.operations()) == {
+        "getTransferTask": 3,
+        "getRecentTransferTasks": 1,  # tasks created twice are looked for among the recent
+    }
     db = sqlite3.connect(journal)
     with db:
         db.execute("UPDATE ita_outcomes_v2 SET status='FAILED', ok=0 WHERE idx=1")
@@ -306,3 +309,30 @@ def test_repeats_sent_once_and_again_agree(cli: Cli, served: Served, tmp_path: P
     assert code == 0, data["discrepancies"]
     assert data["journal_counts"]["DUPLICATE"] == 1
     assert "DUPLICATE" not in data["server_counts"]
+
+
+def test_a_transfer_task_created_twice_is_in_two_batches(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/t{i}/ tapis://b/t{i}/\n" for i in range(2)), "utf-8")
+    journal = tmp_path / "transfers.sqlite"
+    tapis = ["--tapis-url", served.tapis_url, "--tapis-token", "tok"]
+    argv = ["transfers", "create", str(pairs), "--journal", str(journal), "-q"]
+    assert cli(*argv, *tapis).code == 0
+    with sqlite3.connect(journal) as db:
+        tag, uuid = db.execute("SELECT key, batch_id FROM ita_outcomes_v2 WHERE idx = 1").fetchone()
+
+    async def create_again() -> str:  # as if a create whose answer was lost made a second one
+        async with TapisClient(served.tapis_url, token="tok") as client:
+            element = ReqTransferElement("tapis://a/t1/", "tapis://b/t1/")
+            task = await client.transfers.create([element], tag=tag)
+            assert task.uuid is not None
+            return task.uuid
+
+    again = asyncio.run(create_again())
+    code, data = _verify(cli, served, journal, *tapis)
+    assert code == 1
+    found = [(d["problem"], d["chunk"], d["key"], d["journal"], d["server"])
+             for d in data["discrepancies"]]  # fmt: skip
+    assert found == [("in_two_batches", 1, tag, uuid, again)]
