@@ -130,15 +130,18 @@ def _problem(problem: str, chunk: ChunkRecord, detail: str, **fields: Any) -> Di
     )
 
 
-def _unfinished(chunk: ChunkRecord, outcomes: list[ItemOutcome], server: Counter[str]) -> _Checked:
-    """A chunk the journal never finished, with what the server holds of it (if anything)."""
+def _unfinished(
+    chunk: ChunkRecord, outcomes: list[ItemOutcome], server: Counter[str] | None
+) -> _Checked:
+    """A chunk the journal never finished, with what the server holds of it (``None``: no
+    batch or task recorded, or the server does not know it)."""
     detail = f"the journal has no final outcomes for this chunk (state {chunk.state})"
     if chunk.in_doubt:
         detail += "; it is in doubt (its batch may exist on the server)"
     result = _Checked.of(outcomes)
-    result.server_statuses = server
-    result.read = chunk.batch_id is not None
-    said = ", ".join(f"{status} {count}" for status, count in sorted(server.items()))
+    result.server_statuses = server or Counter()
+    result.read = server is not None
+    said = ", ".join(f"{status} {count}" for status, count in sorted((server or {}).items()))
     result.problems.append(_problem("unfinished", chunk, detail, server=said or None))
     return result
 
@@ -167,7 +170,9 @@ async def _check_batch(
     if chunk.batch_id is not None:
         read = await _read_batch(ica, project_id, kind, chunk.batch_id)
     if not chunk.final:
-        on_server = Counter(it.processing.status for its in (read or {}).values() for it in its)
+        on_server = None
+        if read is not None:
+            on_server = Counter(it.processing.status for its in read.values() for it in its)
         return _unfinished(chunk, outcomes, on_server)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
@@ -233,8 +238,8 @@ async def _check_task(
         with contextlib.suppress(NotFoundError):  # reported below, for a finished entry
             task = await tapis.transfers.get(chunk.batch_id)
     if not chunk.final:
-        server = Counter([task.status or "UNKNOWN"] if task is not None else [])
-        return _unfinished(chunk, outcomes, server)
+        held = Counter([task.status or "UNKNOWN"]) if task is not None else None
+        return _unfinished(chunk, outcomes, held)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
         return result  # never created: nothing on the server to read

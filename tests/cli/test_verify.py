@@ -134,15 +134,22 @@ def test_an_unfinished_chunk_is_reported(cli: Cli, served: Served, tmp_path: Pat
     with db:
         db.execute("UPDATE ita_chunks_v2 SET state='submitted' WHERE idx=2")
         db.execute("DELETE FROM ita_outcomes_v2 WHERE idx=2")
+        # and one whose recorded batch the server does not know
+        db.execute(
+            "UPDATE ita_chunks_v2 SET state='submitted', batch_id=? WHERE idx=1",
+            ("00000000-0000-4000-8000-000000000000",),
+        )
+        db.execute("DELETE FROM ita_outcomes_v2 WHERE idx=1")
     db.close()
     code, data = _verify(cli, served, journal)
     assert code == 1
-    # Its batch is still read: what the server holds of it is in the report.
+    # Their batches are still read: what the server holds of them is in the report.
     assert [(d["problem"], d["chunk"], d["server"]) for d in data["discrepancies"]] == [
-        ("unfinished", 2, "LINKED 5")
+        ("unfinished", 1, None),
+        ("unfinished", 2, "LINKED 5"),
     ]
-    assert (data["batches_read"], data["server_counts"]) == (3, {"LINKED": 25})
-    assert data["journal_counts"] == {"LINKED": 20}
+    assert (data["batches_read"], data["server_counts"]) == (2, {"LINKED": 15})
+    assert data["journal_counts"] == {"LINKED": 10}
 
 
 def test_latest_run_by_default_and_bad_journal_or_run_exit_2(
