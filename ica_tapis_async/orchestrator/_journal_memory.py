@@ -16,14 +16,13 @@ from ._journal_protocol import (
     SUBMITTED,
     ChunkRecord,
     Claim,
-    JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
+    run_mismatch,
     shorter_mismatch,
-    unfinished_run_mismatch,
 )
 from ._report import ItemOutcome
 
@@ -61,20 +60,18 @@ class MemoryJournal:
                     run_id, kind, project_id, fingerprint, self._clock()
                 )
             elif (run.kind, run.project_id, run.fingerprint) != (kind, project_id, fingerprint):
-                raise JournalMismatchError(
-                    f"run {run_id!r} is a {run.kind} run of project {run.project_id!r} with "
-                    "other options (batch size)",
-                    field="run_id",
-                )
+                raise run_mismatch(run, kind, project_id, fingerprint)
             return run
-        for r in self._runs.values():
-            if (
-                (r.kind, r.project_id) == (kind, project_id)
-                and r.fingerprint != fingerprint
-                and r.finished_at is None
-                and any(run == r.run_id for run, _ in self._chunks)
-            ):
-                raise unfinished_run_mismatch(r.run_id, kind)
+        # Runs of this kind and project that sent something, oldest first.
+        used = [
+            r
+            for r in self._runs.values()
+            if (r.kind, r.project_id) == (kind, project_id)
+            and any(run == r.run_id for run, _ in self._chunks)
+        ]
+        for r in used:
+            if r.fingerprint != fingerprint and r.finished_at is None:
+                raise run_mismatch(r, kind, project_id, fingerprint)
         same = [
             r
             for r in self._runs.values()
@@ -82,6 +79,9 @@ class MemoryJournal:
         ]
         if same:
             return same[-1]
+        if used:
+            # A finished run with other options: a new run's new keys would send it all again.
+            raise run_mismatch(used[-1], kind, project_id, fingerprint)
         new = RunRecord(uuid.uuid4().hex[:16], kind, project_id, fingerprint, self._clock())
         self._runs[new.run_id] = new
         return new

@@ -22,14 +22,13 @@ from ._journal_protocol import (
     PLANNED,
     ChunkRecord,
     Claim,
-    JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
+    run_mismatch,
     shorter_mismatch,
-    unfinished_run_mismatch,
 )
 from ._journal_rows import IS_END
 from ._postgres_reads import PostgresReads
@@ -140,6 +139,8 @@ class PostgresJournal(PostgresReads):
     ) -> RunRecord:
         """Create or find the run (see :meth:`Journal.open_run`)."""
 
+        where = f" {self.url}"
+
         async def work(conn: Any) -> RunRecord:
             # Serialise run creation so that two workers without a run id agree on one run.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -148,21 +149,7 @@ class PostgresJournal(PostgresReads):
                     conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
                 )
             else:
-                other = await self._one(
-                    conn,
-                    "SELECT run_id FROM ita_runs r WHERE kind = %s AND project_id = %s "
-                    "AND fingerprint <> %s AND finished IS NULL AND EXISTS "
-                    "(SELECT 1 FROM ita_chunks c WHERE c.run_id = r.run_id) LIMIT 1",
-                    (kind, project_id, fingerprint),
-                )
-                if other is not None:
-                    raise unfinished_run_mismatch(str(other[0]), kind)
-                row = await self._one(
-                    conn,
-                    f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "
-                    "AND fingerprint = %s ORDER BY started DESC, seq DESC LIMIT 1",
-                    (kind, project_id, fingerprint),
-                )
+                row = await self._unnamed_run(conn, kind, project_id, fingerprint)
             if row is not None:
                 record = run_row(row)
                 if (record.kind, record.project_id, record.fingerprint) != (
@@ -170,12 +157,7 @@ class PostgresJournal(PostgresReads):
                     project_id,
                     fingerprint,
                 ):
-                    raise JournalMismatchError(
-                        f"run {record.run_id!r} in {self.url} is a {record.kind} run of project "
-                        f"{record.project_id!r} with other input or options (batch size); "
-                        "resume with the same input, or use another run id",
-                        field="run_id",
-                    )
+                    raise run_mismatch(record, kind, project_id, fingerprint, where=where)
                 return record
             new_id = run_id if run_id is not None else uuid.uuid4().hex[:16]
             row = await self._one(
@@ -187,6 +169,34 @@ class PostgresJournal(PostgresReads):
             return run_row(row)
 
         return await self._call(work)
+
+    async def _unnamed_run(self, conn: Any, kind: str, project_id: str, fingerprint: str) -> Any:
+        """The row of the run to open without a run id, or ``None`` for a new run. A run of
+        this kind and project that sent something is refused (returned, as a mismatch) when
+        it is unfinished with other options, or the latest while none has these options."""
+        used = "EXISTS (SELECT 1 FROM ita_chunks c WHERE c.run_id = r.run_id)"
+        other = await self._one(
+            conn,
+            f"SELECT {RUN_COLUMNS} FROM ita_runs r WHERE kind = %s AND project_id = %s "
+            f"AND fingerprint <> %s AND finished IS NULL AND {used} LIMIT 1",
+            (kind, project_id, fingerprint),
+        )
+        if other is not None:
+            return other
+        same = await self._one(
+            conn,
+            f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "
+            "AND fingerprint = %s ORDER BY started DESC, seq DESC LIMIT 1",
+            (kind, project_id, fingerprint),
+        )
+        if same is not None:
+            return same
+        return await self._one(
+            conn,
+            f"SELECT {RUN_COLUMNS} FROM ita_runs r WHERE kind = %s AND project_id = %s "
+            f"AND {used} ORDER BY started DESC, seq DESC LIMIT 1",
+            (kind, project_id),
+        )
 
     async def finish_run(self, run_id: str) -> None:
         """Set the run's finish time once."""

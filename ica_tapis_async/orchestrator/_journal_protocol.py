@@ -15,8 +15,9 @@ Vocabulary
 run
     ``run_id`` (1-64 printable ASCII characters), a ``kind`` (``link``, ``update``,
     ``analysis``, ``transfer``), a ``project_id`` (``""`` for transfers) and a
-    ``fingerprint``: an opaque string the orchestrator derives from the options that shape the
-    chunks (kind, project, batch size). Chunk contents are checked separately, by digest.
+    ``fingerprint``: a string the orchestrator derives from the options that shape the
+    chunks (``batch_size=1000``); journals compare it whole and quote it in their refusals.
+    Chunk contents (repeated items included) are checked separately, by digest.
 chunk state
     ``planned`` -> ``sending`` -> ``submitted`` -> ``done``. ``sending`` means "a create may
     have reached the server" (set *before* each POST); ``submitted`` means the server's batch
@@ -84,8 +85,8 @@ __all__ = (
     "RunRecord",
     "digest_mismatch",
     "past_end_mismatch",
+    "run_mismatch",
     "shorter_mismatch",
-    "unfinished_run_mismatch",
 )
 
 ChunkState = Literal["planned", "sending", "submitted", "done"]
@@ -103,12 +104,27 @@ class JournalMismatchError(RequestValidationError):
     kind or project): resume with the same input, or use another run id or journal."""
 
 
-def unfinished_run_mismatch(run_id: str, kind: str) -> JournalMismatchError:
-    """The refusal to start a new run beside an unfinished one with other options."""
+def run_mismatch(
+    record: RunRecord, kind: str, project_id: str, fingerprint: str, *, where: str = ""
+) -> JournalMismatchError:
+    """The refusal to open ``record`` (or a new run beside it) as a ``kind`` run of
+    ``project_id`` with ``fingerprint``: the run is named, with what it was recorded with and
+    how to start a new run deliberately. ``where`` names the journal (`` in run.sqlite``)."""
+    if (record.kind, record.project_id) != (kind, project_id):
+        return JournalMismatchError(
+            f"the journal{where} holds run {record.run_id!r} as a {record.kind} run of project "
+            f"{record.project_id!r}, not a {kind} run of project {project_id!r}: pass another "
+            "run_id",
+            field="run_id",
+        )
+    state, verb = (
+        ("finished", "replay") if record.finished_at is not None else ("unfinished", "resume")
+    )
     return JournalMismatchError(
-        f"the journal holds unfinished {kind} run {run_id!r} of this project with other input "
-        "or options (batch size); resume it with the same ones, or pass another run_id to "
-        "start a new run deliberately (its chunks get new keys and would be sent again)",
+        f"the journal{where} holds {state} {kind} run {record.run_id!r} of this project, "
+        f"recorded with {record.fingerprint}; this call has {fingerprint}: pass "
+        f"{record.fingerprint} to {verb} it, or another run_id to start a new run "
+        "deliberately (its chunks get new keys and would be sent again)",
         field="run_id",
     )
 
@@ -279,13 +295,16 @@ class Journal(Protocol):
         the same ``kind``, ``project_id`` and ``fingerprint`` (finished or not, so running a
         finished job again re-reports it without sending), else a new run with a fresh random
         id (16 hex characters). Two processes calling concurrently without a run id on an empty
-        journal must get the same new run. Without a run id, an unfinished run of the same
-        ``kind`` and ``project_id`` with another fingerprint that has chunks in the journal is
-        refused rather than shadowed by a new run (whose new keys would send its chunks again).
+        journal must get the same new run. Without a run id, a run of the same ``kind`` and
+        ``project_id`` with another fingerprint that has chunks in the journal is refused
+        rather than shadowed by a new run (whose new keys would send its chunks again): an
+        unfinished one always, a finished one when no run has this fingerprint. Refusals are
+        :func:`run_mismatch`'s (the run, its fingerprint, the way to a new run).
 
         Raises:
             JournalMismatchError: ``run_id`` exists with another kind, project or fingerprint;
-                or, without ``run_id``, an unfinished run with chunks has another fingerprint.
+                or, without ``run_id``, a run with chunks and another fingerprint is unfinished,
+                or is the latest of its kind and project while none has this fingerprint.
         """
 
     async def get_run(self, run_id: str) -> RunRecord | None:

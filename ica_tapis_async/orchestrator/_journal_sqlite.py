@@ -27,14 +27,13 @@ from ._journal_protocol import (
     SUBMITTED,
     ChunkRecord,
     Claim,
-    JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
+    run_mismatch,
     shorter_mismatch,
-    unfinished_run_mismatch,
 )
 from ._journal_rows import (
     CHUNK_COLUMNS,
@@ -131,6 +130,8 @@ class SqliteJournal:
     ) -> RunRecord:
         """Create or find the run (see :meth:`Journal.open_run`)."""
 
+        where = f" {self.path}"
+
         def work(db: sqlite3.Connection) -> RunRecord:
             now = self._clock()
             if run_id is not None:
@@ -147,20 +148,18 @@ class SqliteJournal:
                     project_id,
                     fingerprint,
                 ):
-                    raise JournalMismatchError(
-                        f"run {run_id!r} in {self.path} is a {record.kind} run of project "
-                        f"{record.project_id!r} with other options (batch size)",
-                        field="run_id",
-                    )
+                    raise run_mismatch(record, kind, project_id, fingerprint, where=where)
                 return record
+            # Runs of this kind and project that sent something: one unfinished with other
+            # options, or (when none has these options) the latest finished one, is refused.
+            used = "EXISTS (SELECT 1 FROM ita_chunks_v2 c WHERE c.run_id = r.run_id)"
             other = db.execute(
-                "SELECT run_id FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? "
-                "AND fingerprint != ? AND finished IS NULL AND EXISTS "
-                "(SELECT 1 FROM ita_chunks_v2 c WHERE c.run_id = r.run_id) LIMIT 1",
+                f"SELECT * FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? "
+                f"AND fingerprint != ? AND finished IS NULL AND {used} LIMIT 1",
                 (kind, project_id, fingerprint),
             ).fetchone()
             if other is not None:
-                raise unfinished_run_mismatch(str(other[0]), kind)
+                raise run_mismatch(run_of(other), kind, project_id, fingerprint, where=where)
             row = db.execute(
                 "SELECT * FROM ita_runs_v2 WHERE kind = ? AND project_id = ? "
                 "AND fingerprint = ? ORDER BY started DESC, rowid DESC LIMIT 1",
@@ -168,6 +167,13 @@ class SqliteJournal:
             ).fetchone()
             if row is not None:
                 return run_of(row)
+            other = db.execute(
+                f"SELECT * FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? AND {used} "
+                "ORDER BY started DESC, rowid DESC LIMIT 1",
+                (kind, project_id),
+            ).fetchone()
+            if other is not None:
+                raise run_mismatch(run_of(other), kind, project_id, fingerprint, where=where)
             new_id = uuid.uuid4().hex[:16]
             db.execute(
                 "INSERT INTO ita_runs_v2 VALUES (?, ?, ?, ?, ?, NULL)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -42,7 +41,7 @@ from ._plan import (
 )
 from ._poll import ItemPoller
 from ._report import BatchReport, ItemOutcome, ProgressCallback
-from ._run_state import Counters, Gate
+from ._run_state import Counters, Gate, one_mismatch
 from ._send import Sender
 
 __all__ = ("BatchOrchestrator",)
@@ -244,8 +243,9 @@ class BatchOrchestrator:
     ) -> AsyncIterator[AsyncIterator[ItemOutcome]]:
         size = check_batch_size(kind, self.batch_size, self.max_batch_size)
         prevalidate(kind, items)
-        fingerprint = hashlib.sha256(f"{kind}|{self.project_id}|{size}".encode()).hexdigest()
-        run = await self.journal.open_run(kind, self.project_id, self.run_id, fingerprint[:32])
+        # The run's options in words: a journal's refusal quotes them ("recorded with
+        # batch_size=100"), so the caller reads what to pass to replay the run.
+        run = await self.journal.open_run(kind, self.project_id, self.run_id, f"batch_size={size}")
         counters = counters or Counters(kind, self.ica, self.progress)
         counters.run_id = run.run_id
         worker = self._worker(run.run_id, counters, size)
@@ -259,7 +259,9 @@ class BatchOrchestrator:
         except BaseExceptionGroup as group:
             # One failure (bad lazy input, a 422, a journal mismatch), or the same failure in
             # every chunk at once (a 401), reaches the caller as itself; mixed ones stay a group.
-            single = single_failure(group)
+            # Chunks refused as other input (reordered input meets one per chunk) are one
+            # refusal of the input: `except JournalMismatchError` must catch it.
+            single = single_failure(group) or one_mismatch(group)
             if single is None:
                 raise
             raise single from None
