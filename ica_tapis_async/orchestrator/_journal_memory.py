@@ -23,6 +23,7 @@ from ._journal_protocol import (
     past_end_mismatch,
     run_mismatch,
     shorter_mismatch,
+    untrusted,
 )
 from ._report import ItemOutcome
 
@@ -121,6 +122,9 @@ class MemoryJournal:
             raise digest_mismatch(run_id, kind, index, record.digest, digest)
         if record.final:
             return Claim(record)
+        if untrusted(record, owner, now, ttl_s):
+            record = attrs.evolve(record, lease_expires_at=now + ttl_s)
+            self._chunks[(run_id, index)] = record
         free = record.owner is None or (record.lease_expires_at or 0.0) <= now
         if record.owner != owner and not free:
             return Claim(record)

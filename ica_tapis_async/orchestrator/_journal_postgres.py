@@ -29,6 +29,7 @@ from ._journal_protocol import (
     past_end_mismatch,
     run_mismatch,
     shorter_mismatch,
+    untrusted,
 )
 from ._journal_rows import IS_END
 from ._postgres_reads import PostgresReads
@@ -274,6 +275,14 @@ class PostgresJournal(PostgresReads):
             self._check_digest(record, run_id, kind, digest)
             if record.final:
                 return Claim(record)
+            if untrusted(record, owner, now, ttl_s):
+                cut = await self._one(
+                    conn,
+                    f"UPDATE ita_chunks SET expires = {NOW} + %s WHERE run_id = %s AND idx = %s "
+                    f"RETURNING {CHUNK_COLUMNS}",
+                    (ttl_s, run_id, index),
+                )
+                return Claim(chunk_row(cut))
             free = record.owner is None or (record.lease_expires_at or 0.0) <= now
             if record.owner != owner and not free:
                 return Claim(record)

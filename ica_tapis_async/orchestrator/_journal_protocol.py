@@ -87,6 +87,7 @@ __all__ = (
     "past_end_mismatch",
     "run_mismatch",
     "shorter_mismatch",
+    "untrusted",
 )
 
 ChunkState = Literal["planned", "sending", "submitted", "done"]
@@ -126,6 +127,21 @@ def run_mismatch(
         f"{record.fingerprint} to {verb} it, or another run_id to start a new run "
         "deliberately (its chunks get new keys and would be sent again)",
         field="run_id",
+    )
+
+
+def untrusted(record: ChunkRecord, claimer: str, now: float, ttl_s: float) -> bool:
+    """Whether another worker's lease on ``record`` ends further ahead than ``ttl_s`` from
+    ``now``: no heartbeat sets that, so it was written before the journal's clock stepped
+    back. A claim then cuts the expiry to ``now + ttl_s`` (and does not take the chunk): a
+    live holder renews within that as usual, a dead one's chunk is taken over ``ttl_s``
+    later, not the size of the step later."""
+    expires = record.lease_expires_at
+    return (
+        record.owner is not None
+        and record.owner != claimer
+        and expires is not None
+        and expires > now + ttl_s
     )
 
 
@@ -316,7 +332,10 @@ class Journal(Protocol):
         """Take the lease on a chunk, creating its record (``planned``) on first sight.
 
         Granted when the chunk is not done and it has no lease, its lease expired, or ``owner``
-        already holds it (then the same token is kept and the expiry extended). A new holder
+        already holds it (then the same token is kept and the expiry extended). Another
+        owner's lease ending more than ``ttl_s`` after now is never trusted (the journal's
+        clock stepped back since it was written): its expiry is cut to ``now + ttl_s`` and the
+        claim is not granted (see :func:`untrusted`). A new holder
         gets ``token = previous token + 1``. ``expires_at = now + ttl_s``. Outcomes, state,
         batch id, attempts, ``first_sent_at`` and flags are kept across holders.
 

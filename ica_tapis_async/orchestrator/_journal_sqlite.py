@@ -34,6 +34,7 @@ from ._journal_protocol import (
     past_end_mismatch,
     run_mismatch,
     shorter_mismatch,
+    untrusted,
 )
 from ._journal_rows import (
     CHUNK_COLUMNS,
@@ -240,6 +241,12 @@ class SqliteJournal:
                 raise digest_mismatch(run_id, str(run[0]), index, record.digest, digest)
             if record.final:
                 return Claim(record)
+            if untrusted(record, owner, now, ttl_s):
+                db.execute(
+                    "UPDATE ita_chunks_v2 SET expires = ? WHERE run_id = ? AND idx = ?",
+                    (now + ttl_s, run_id, index),
+                )
+                record = attrs.evolve(record, lease_expires_at=now + ttl_s)
             free = record.owner is None or (record.lease_expires_at or 0.0) <= now
             if record.owner != owner and not free:
                 return Claim(record)
