@@ -107,6 +107,9 @@ class ChunkWorker:
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True
+            if result.unsent:
+                # Nothing left this machine: a later run must not take the chunk for sent.
+                await self.journal.mark_unsent(held.lease, sending.attempts)
             if result.batch_id is None:
                 status, info = result.status or UNKNOWN, result.info or ""
                 if status == NOT_SUBMITTED and resubmitted:

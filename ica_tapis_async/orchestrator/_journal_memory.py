@@ -182,6 +182,15 @@ class MemoryJournal:
             ),
         )
 
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back attempt ``attempt`` (it never connected); fenced."""
+        record = self._fenced(lease)
+        if record.attempts != attempt:
+            return record
+        if attempt > 1:
+            return self._put(lease, attrs.evolve(record, attempts=attempt - 1))
+        return self._put(lease, attrs.evolve(record, attempts=0, state=PLANNED, first_sent_at=None))
+
     async def mark_resubmitted(self, lease: Lease) -> None:
         """Set the sticky re-sent flag; fenced."""
         self._put(lease, attrs.evolve(self._fenced(lease), resubmitted=True))

@@ -353,6 +353,28 @@ class PostgresJournal(PostgresReads):
 
         return await self._call(work)
 
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back attempt ``attempt`` (it never connected); fenced, safe to repeat."""
+
+        async def work(conn: Any) -> ChunkRecord:
+            await self._fenced(conn, lease)
+            # The right-hand sides see the row as it was (attempts before the decrement).
+            await conn.execute(
+                "UPDATE ita_chunks SET attempts = attempts - 1, "
+                "state = CASE WHEN attempts > 1 THEN state ELSE 'planned' END, "
+                "first_sent = CASE WHEN attempts > 1 THEN first_sent END "
+                "WHERE run_id = %s AND idx = %s AND attempts = %s",
+                (lease.run_id, lease.index, attempt),
+            )
+            row = await self._one(
+                conn,
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
+                (lease.run_id, lease.index),
+            )
+            return chunk_row(row)
+
+        return await self._call(work)
+
     async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
         async def work(conn: Any) -> None:
             await self._fenced(conn, lease)

@@ -366,6 +366,14 @@ class Journal(Protocol):
         Returns the new record.
         """
 
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back ``mark_sending`` number ``attempt`` (its returned ``attempts``): that
+        create never left this machine (no connection to the server could be made: refused,
+        unknown host, TLS). If ``attempts == attempt``: ``attempts = attempt - 1``, and with
+        no attempt left the chunk is ``planned`` again and ``first_sent_at`` cleared, so a
+        later run does not take it for sent (``IN_DOUBT``); otherwise nothing changes (a
+        repeated call is harmless). Flags are kept. Fenced. Returns the record."""
+
     async def mark_resubmitted(self, lease: Lease) -> None:
         """Set the sticky ``resubmitted`` flag (a lost answer was seen). Fenced."""
 

@@ -328,6 +328,27 @@ class SqliteJournal:
 
         return await self._call(work)
 
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back attempt ``attempt`` (it never connected); fenced."""
+
+        def work(db: sqlite3.Connection) -> ChunkRecord:
+            self._fenced(db, lease)
+            # The right-hand sides see the row as it was (attempts before the decrement).
+            db.execute(
+                "UPDATE ita_chunks_v2 SET attempts = attempts - 1, "
+                "state = CASE WHEN attempts > 1 THEN state ELSE ? END, "
+                "first_sent = CASE WHEN attempts > 1 THEN first_sent END "
+                "WHERE run_id = ? AND idx = ? AND attempts = ?",
+                (PLANNED, lease.run_id, lease.index, attempt),
+            )
+            row = db.execute(
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                (lease.run_id, lease.index),
+            ).fetchone()
+            return chunk_of(row)
+
+        return await self._call(work)
+
     async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
         def work(db: sqlite3.Connection) -> None:
             self._fenced(db, lease)

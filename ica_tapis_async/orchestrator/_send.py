@@ -31,8 +31,13 @@ _LOST_STATUSES = frozenset({500, 502, 504})
 def is_lost_answer(error: BaseException) -> bool:
     """Whether a failed create may nevertheless have been processed by the server."""
     if isinstance(error, APIConnectionError):
-        return True
+        # No connection could be made (refused, unknown host, TLS): the request never left.
+        return not error.connect_failed
     return isinstance(error, APIStatusError) and error.status in _LOST_STATUSES
+
+
+def _never_connected(error: BaseException) -> bool:
+    return isinstance(error, APIConnectionError) and error.connect_failed
 
 
 @attrs.define(frozen=True)
@@ -47,12 +52,14 @@ class SendResult:
             input), ``NOT_SUBMITTED`` (not processed as far as anyone can tell) or
             ``IN_DOUBT`` (it may have been processed).
         info: the explanation of a failure.
+        unsent: no attempt ever connected to the server: nothing of the create left.
     """
 
     batch_id: str | None
     lost: bool
     status: str | None = None
     info: str | None = None
+    unsent: bool = False
 
     @property
     def final(self) -> bool:
@@ -102,11 +109,12 @@ class Sender:
                 alike; a corrected re-run must send them, so nothing is recorded as final.
             Exception: whatever ``before_attempt`` raised.
         """
-        lost = False
+        lost = connected = False
 
         def on_retry(error: Exception) -> None:
-            nonlocal lost
+            nonlocal lost, connected
             lost = lost or is_lost_answer(error)
+            connected = connected or not _never_connected(error)
 
         deadline = self.clock() + self.poll_timeout
         backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
@@ -147,6 +155,16 @@ class Sender:
                         IN_DOUBT,
                         f"the create's answer was lost ({exc}); the server may have it "
                         f"({ref}); run again with the journal to settle it",
+                    )
+                if _never_connected(exc):
+                    # Refused, unknown host, TLS mismatch: not sent, whatever the kind.
+                    why = (
+                        str(exc)
+                        if str(exc).startswith("cannot reach")
+                        else (f"cannot reach the server: {exc}")
+                    )
+                    return SendResult(
+                        None, lost, NOT_SUBMITTED, f"{why}; nothing was sent", not connected
                     )
                 if isinstance(exc, APIStatusError) and (
                     exc.status >= 500 or exc.status in (408, 429)
