@@ -25,6 +25,8 @@ class Counters:
         self.in_flight = 0
         self.batches = 0
         self.all_final = True
+        #: Outcomes that are ok: the server accepted the run's credentials at least once.
+        self.accepted = 0
         self._ica = ica
         self._base_requests = ica.metrics.requests
         self._base_throttled = ica.metrics.throttled

@@ -335,6 +335,9 @@ class BatchOrchestrator:
                         self.journal, worker.run_id, count, self.owner, self.lease_ttl
                     )
                 run.counts(counters.finished)
+            if worker.refused is not None and not counters.accepted:
+                # Refused from the start (bad credentials): nothing to report but the error.
+                raise worker.refused
             if counters.all_final:
                 await self.journal.finish_run(worker.run_id)
 
@@ -369,6 +372,7 @@ class BatchOrchestrator:
                 counters.all_final = counters.all_final and final
                 for outcome in outcomes:
                     counters.finished[outcome.status] = counters.finished.get(outcome.status, 0) + 1
+                    counters.accepted += outcome.ok
                 counters.emit()
                 for outcome in outcomes:
                     await send.send(outcome)
@@ -392,15 +396,21 @@ class BatchOrchestrator:
     ) -> tuple[list[ItemOutcome], bool]:
         for earlier in after:
             await earlier.event.wait()
-        if all(earlier.final for earlier in after):
+        if worker.refused is not None:
+            info = (
+                f"not sent: the server refused the run's credentials ({worker.refused}); run "
+                "again with new ones and the journal"
+            )
+        elif all(earlier.final for earlier in after):
             return await worker.run(kind, chunk, on_wait=free_slot)
+        else:
+            info = (
+                "not sent: an earlier update of one of its data ids did not finish, and "
+                "updates of one data id are applied in input order; run again with the journal"
+            )
         record = await self.journal.get_chunk(worker.run_id, chunk.index)
         if record is not None and record.final:
             return await self.journal.outcomes(worker.run_id, chunk.index), True
-        info = (
-            "not sent: an earlier update of one of its data ids did not finish, and updates "
-            "of one data id are applied in input order; run again with the journal"
-        )
         # A killed run may have sent it already: then its fate is unknown, not "unsent".
         sent = record is not None and record.state in (SENDING, SUBMITTED)
         status = IN_DOUBT if sent else NOT_SUBMITTED

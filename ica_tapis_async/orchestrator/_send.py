@@ -52,7 +52,10 @@ class SendResult:
             input), ``NOT_SUBMITTED`` (not processed as far as anyone can tell) or
             ``IN_DOUBT`` (it may have been processed).
         info: the explanation of a failure.
-        unsent: no attempt ever connected to the server: nothing of the create left.
+        unsent: the server processed no attempt: none connected, or it refused the
+            credentials (and no earlier answer was lost).
+        refused: the server refused the credentials (401, no way to renew): later chunks of
+            the run would be refused alike.
     """
 
     batch_id: str | None
@@ -60,6 +63,7 @@ class SendResult:
     status: str | None = None
     info: str | None = None
     unsent: bool = False
+    refused: AuthenticationError | None = None
 
     @property
     def final(self) -> bool:
@@ -104,9 +108,12 @@ class Sender:
         "reused with another body". A create that failed after an answer was lost is
         ``IN_DOUBT``, never ``NOT_SUBMITTED``.
 
+        A 401 (credentials refused, no way to renew) is ``NOT_SUBMITTED`` with ``refused``
+        set (``IN_DOUBT`` after a lost answer): the run stops sending and reports.
+
         Raises:
-            AuthenticationError, PermissionDeniedError, NotFoundError: every chunk would fail
-                alike; a corrected re-run must send them, so nothing is recorded as final.
+            PermissionDeniedError, NotFoundError: every chunk would fail alike; a corrected
+                re-run must send them, so nothing is recorded as final.
             Exception: whatever ``before_attempt`` raised.
         """
         lost = connected = False
@@ -144,7 +151,19 @@ class Sender:
                         "the server's stored refusal of the chunk, not a key conflict)"
                     )
                 return SendResult(None, lost, REJECTED, why)
-            except (AuthenticationError, PermissionDeniedError, NotFoundError):
+            except AuthenticationError as exc:
+                # Refused before processing (unless an earlier answer was lost): the report of
+                # what was done still counts, and a run with new credentials does the rest.
+                return SendResult(
+                    None,
+                    lost,
+                    IN_DOUBT if lost else NOT_SUBMITTED,
+                    f"{exc}; the server refused the credentials (an expired token?): run "
+                    "again with new ones and the journal",
+                    unsent=not lost,
+                    refused=exc,
+                )
+            except (PermissionDeniedError, NotFoundError):
                 raise
             except (APIStatusError, APIConnectionError) as exc:
                 if lost or is_lost_answer(exc):
