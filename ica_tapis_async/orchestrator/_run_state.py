@@ -25,7 +25,7 @@ class Counters:
         self.in_flight = 0
         self.batches = 0
         self.all_final = True
-        #: Outcomes that are ok: the server accepted the run's credentials at least once.
+        #: Chunks the server answered for (final, or a batch created): the run did something.
         self.accepted = 0
         self._ica = ica
         self._base_requests = ica.metrics.requests

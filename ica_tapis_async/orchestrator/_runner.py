@@ -372,7 +372,8 @@ class BatchOrchestrator:
                 counters.all_final = counters.all_final and final
                 for outcome in outcomes:
                     counters.finished[outcome.status] = counters.finished.get(outcome.status, 0) + 1
-                    counters.accepted += outcome.ok
+                # The server answered for this chunk: a final outcome, or a batch it created.
+                counters.accepted += final or any(o.batch_id for o in outcomes)
                 counters.emit()
                 for outcome in outcomes:
                     await send.send(outcome)

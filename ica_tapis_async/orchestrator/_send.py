@@ -116,12 +116,11 @@ class Sender:
                 re-run must send them, so nothing is recorded as final.
             Exception: whatever ``before_attempt`` raised.
         """
-        lost = connected = False
+        lost = False
 
         def on_retry(error: Exception) -> None:
-            nonlocal lost, connected
+            nonlocal lost
             lost = lost or is_lost_answer(error)
-            connected = connected or not _never_connected(error)
 
         deadline = self.clock() + self.poll_timeout
         backoff = Backoff(self.poll_initial, max(self.poll_max, self.poll_initial), 1.5)
@@ -182,9 +181,8 @@ class Sender:
                         if str(exc).startswith("cannot reach")
                         else (f"cannot reach the server: {exc}")
                     )
-                    return SendResult(
-                        None, lost, NOT_SUBMITTED, f"{why}; nothing was sent", not connected
-                    )
+                    # No answer lost: every attempt was refused unprocessed or never left.
+                    return SendResult(None, lost, NOT_SUBMITTED, f"{why}; nothing was sent", True)
                 if isinstance(exc, APIStatusError) and (
                     exc.status >= 500 or exc.status in (408, 429)
                 ):

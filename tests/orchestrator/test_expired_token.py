@@ -25,7 +25,12 @@ def make_journal(backend: str, tmp_path: Path) -> str | Path | Journal:
 async def test_a_token_expiring_mid_run_returns_the_report_and_resumes(
     backend: str, tmp_path: Path
 ) -> None:
-    journal = make_journal(backend, tmp_path)
+    await token_expires_midway(make_journal(backend, tmp_path))
+
+
+async def token_expires_midway(journal: object) -> None:
+    """The token is revoked after 50 items; then a run with a new one (also run by
+    ``tests/scaleout`` on a PostgreSQL journal)."""
     ids = [f"fil.t{i:03d}" for i in range(200)]
     async with Simulator(seed=5, bearer_tokens={"tok-1"}) as sim:
         revoked: list[bool] = []

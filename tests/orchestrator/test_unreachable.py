@@ -40,9 +40,14 @@ async def _link(url: str, journal: object, ids: list[str], **client: object) -> 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 async def test_a_down_server_is_not_submitted_until_it_is_up(backend: str, tmp_path: Path) -> None:
+    await down_until_up(make_journal(backend, tmp_path))
+
+
+async def down_until_up(journal: object) -> None:
+    """Three runs against a closed port, then the server comes up on it (also run by
+    ``tests/scaleout`` on a PostgreSQL journal)."""
     port = closed_port()
     base = f"http://127.0.0.1:{port}/ica/rest"
-    journal = make_journal(backend, tmp_path)
     ids = [f"fil.d{i}" for i in range(30)]
     for client in (
         {"retry": QUICK, "unreachable_after": None},  # connection refused past the retries
