@@ -44,6 +44,7 @@ from ._journal_rows import (
     outcome_rows,
     outcomes_of,
     run_of,
+    unnamed_run,
 )
 from ._report import ItemOutcome
 
@@ -143,6 +144,9 @@ class SqliteJournal:
                         (run_id, kind, project_id, fingerprint, now),
                     )
                     return RunRecord(run_id, kind, project_id, fingerprint, now)
+            else:
+                row = unnamed_run(db, kind, project_id, fingerprint)
+            if row is not None:
                 record = run_of(row)
                 if (record.kind, record.project_id, record.fingerprint) != (
                     kind,
@@ -151,30 +155,6 @@ class SqliteJournal:
                 ):
                     raise run_mismatch(record, kind, project_id, fingerprint, where=where)
                 return record
-            # Runs of this kind and project that sent something: one unfinished with other
-            # options, or (when none has these options) the latest finished one, is refused.
-            used = "EXISTS (SELECT 1 FROM ita_chunks_v2 c WHERE c.run_id = r.run_id)"
-            other = db.execute(
-                f"SELECT * FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? "
-                f"AND fingerprint != ? AND finished IS NULL AND {used} LIMIT 1",
-                (kind, project_id, fingerprint),
-            ).fetchone()
-            if other is not None:
-                raise run_mismatch(run_of(other), kind, project_id, fingerprint, where=where)
-            row = db.execute(
-                "SELECT * FROM ita_runs_v2 WHERE kind = ? AND project_id = ? "
-                "AND fingerprint = ? ORDER BY started DESC, rowid DESC LIMIT 1",
-                (kind, project_id, fingerprint),
-            ).fetchone()
-            if row is not None:
-                return run_of(row)
-            other = db.execute(
-                f"SELECT * FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? AND {used} "
-                "ORDER BY started DESC, rowid DESC LIMIT 1",
-                (kind, project_id),
-            ).fetchone()
-            if other is not None:
-                raise run_mismatch(run_of(other), kind, project_id, fingerprint, where=where)
             new_id = uuid.uuid4().hex[:16]
             db.execute(
                 "INSERT INTO ita_runs_v2 VALUES (?, ?, ?, ?, ?, NULL)",
