@@ -15,6 +15,7 @@ from typing import Final
 import anyio
 import orjson
 
+from ._checks import check_bool, check_header_value
 from ._errors import RequestValidationError
 
 __all__ = ("ApiKeyAuth", "BasicAuth", "IcaAuth", "Secret", "TapisAuth", "jwt_expiry")
@@ -34,10 +35,12 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, field: str | None = None) -> None:
         if not isinstance(value, str) or not value:
-            raise RequestValidationError("a credential must be a non-empty string")
-        self._value = value
+            raise RequestValidationError("a credential must be a non-empty string", field=field)
+        # It travels in a header: a trailing newline (``open(...).read()``) is refused here,
+        # by the argument's name, instead of by aiohttp on every request.
+        self._value = check_header_value(field or "credential", value, secret=True)
 
     def reveal(self) -> str:
         """The secret itself; only for building a request header."""
@@ -97,12 +100,15 @@ class IcaAuth:
         exchange: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_bool("exchange_api_key", exchange)
         if api_key is None and access_token is None:
             raise RequestValidationError("IcaClient needs api_key or access_token", field="api_key")
         if exchange and api_key is None:
             raise RequestValidationError("exchange_api_key=True needs an api_key", field="api_key")
-        self._api_key = Secret(api_key) if api_key is not None else None
-        self._token = Secret(access_token) if access_token is not None else None
+        self._api_key = Secret(api_key, field="api_key") if api_key is not None else None
+        self._token = (
+            Secret(access_token, field="access_token") if access_token is not None else None
+        )
         self._exp = jwt_expiry(access_token) if access_token else None
         self._exchange = exchange
         self._clock = clock
@@ -182,7 +188,7 @@ class TapisAuth:
     can_renew = False
 
     def __init__(self, token: str) -> None:
-        self._token = Secret(token)
+        self._token = Secret(token, field="token")
 
     async def headers(self) -> dict[str, str]:
         """The Tapis token header."""

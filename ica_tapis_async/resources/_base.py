@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._config import RequestOptions
+from .._checks import check_int
+from .._config import RequestOptions, resolve_options
 from .._converter import dumps, structure
 from .._core._paging import CursorPaging, OffsetPaging, Paging, check_page_size
 from .._core._request import PROBLEM_JSON, Request, build_url, with_query
@@ -13,7 +14,15 @@ from .._errors import RequestValidationError, ResponseValidationError
 from .._pagination import AsyncPaginator, Page
 from .._session import Dispatcher
 
-__all__ = ("PageReader", "Resource", "check_id", "check_ids", "ica_paging")
+__all__ = (
+    "PageReader",
+    "Resource",
+    "check_filter",
+    "check_id",
+    "check_ids",
+    "check_statuses",
+    "ica_paging",
+)
 
 #: Turns one decoded list answer into a :class:`Page` (the request is for error context).
 PageReader = Callable[[Any, Request], Page[Any]]
@@ -45,11 +54,34 @@ def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -
     return out
 
 
+def check_filter(name: str, value: object) -> str | None:
+    """An optional filter value: ``None`` or a non-empty string."""
+    if value is not None and (not isinstance(value, str) or not value):
+        raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=name)
+    return value
+
+
+def check_statuses(name: str, value: object) -> list[str]:
+    """A status filter: one status or a list of them (``None`` for all); a ``None`` inside
+    the list would be sent as the status ``"None"``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [check_id(name, value)]
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
+        raise RequestValidationError(
+            f"must be a status or a list of statuses, got {type(value).__name__}", field=name
+        )
+    return [check_id(f"{name}[{i}]", status) for i, status in enumerate(value)]
+
+
 def ica_paging(
     page_size: int, filters: Sequence[tuple[str, str]], *, offset: int | None = None
 ) -> Callable[[], Paging]:
     """ICA paging for a list call: cursor paging, or offset paging from ``offset`` when given."""
     check_page_size(page_size)
+    if offset is not None:
+        check_int("page_offset", offset, minimum=0)
 
     def make() -> Paging:
         if offset is not None:
@@ -119,6 +151,8 @@ class Resource:
         Each page is read by ``read_page``, or structured into ``page_model``: an ICA paged
         list with ``items``, ``nextPageToken``, ``remainingRecords`` and ``totalItemCount``.
         """
+        # Checked now, when the caller makes the paginator, not at its first page.
+        resolve_options(self._dispatcher.config, options)
         if read_page is None:
             if page_model is None:
                 raise TypeError("_paginate needs page_model or read_page")

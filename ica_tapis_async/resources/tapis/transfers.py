@@ -68,6 +68,8 @@ class Transfers(Resource):
                 )
             check_id(f"elements[{i}].source_uri", element.source_uri)
             check_id(f"elements[{i}].destination_uri", element.destination_uri)
+        if tag is not None and not isinstance(tag, str):
+            raise RequestValidationError(f"must be a string, got {type(tag).__name__}", field="tag")
         if tag is not None and len(tag) > MAX_TAG_LENGTH:
             raise RequestValidationError(
                 f"is {len(tag)} characters; at most {MAX_TAG_LENGTH}", field="tag"
