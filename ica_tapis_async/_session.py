@@ -24,12 +24,13 @@ from ._core._response import Api, decode_body, error_from_response
 from ._core._retry import backoff_delay, is_throttle, parse_retry_after, should_retry_status
 from ._errors import (
     APIConnectionError,
+    IcaTapisError,
     RateLimitError,
     RequestValidationError,
     ResponseValidationError,
 )
 from ._reachability import Reachability
-from ._redact import redact_url
+from ._redact import redact_url, scrub_chain
 from ._telemetry import Telemetry, server_of
 from ._telemetry._calls import Call, NoopCall
 from ._transport import RawResponse, Transport
@@ -156,7 +157,11 @@ class Dispatcher:
             raise RequestValidationError("the client is closed; make a new one", field="client")
         options = options or {}
         with self.telemetry.call(self.api, request, *self._server) as call:
-            return await self._send(request, options, call)
+            try:
+                return await self._send(request, options, call)
+            except IcaTapisError as exc:
+                scrub_chain(exc)  # aiohttp's chained errors hold the request's credentials
+                raise
 
     async def _send(
         self, request: Request, options: RequestOptions, call: Call | NoopCall
