@@ -112,6 +112,10 @@ class IcaAuth:
         self._exp = jwt_expiry(access_token) if access_token else None
         self._exchange = exchange
         self._clock = clock
+        # When the exchanged token was issued (our clock) and whether a request carried it yet:
+        # a token is never due before its first use, however short-lived it looks.
+        self._issued_at = 0.0
+        self._used = True
         self._lock = anyio.Lock()
         self._fetch: TokenFetcher | None = None
         self.exchanges = 0
@@ -147,7 +151,12 @@ class IcaAuth:
     def _needs_exchange(self) -> bool:
         if self._token is None:
             return True
-        return self._exp is not None and self._clock() >= self._exp - RENEW_MARGIN_S
+        if self._exp is None or not self._used:
+            return False
+        # A token that lives less than twice the margin (or that our clock, running ahead of
+        # the server's, sees as short-lived) is renewed half-way, not on every call.
+        margin = min(RENEW_MARGIN_S, max(0.0, (self._exp - self._issued_at) / 2))
+        return self._clock() >= self._exp - margin
 
     async def headers(self) -> dict[str, str]:
         """Authentication headers for the next attempt, exchanging the API key first if due."""
@@ -155,6 +164,7 @@ class IcaAuth:
             if self._needs_exchange():
                 await self.renew(stale=self._token)
             assert self._token is not None
+            self._used = True
             return {"Authorization": f"Bearer {self._token.reveal()}"}
         if self._token is not None:
             return {"Authorization": f"Bearer {self._token.reveal()}"}
@@ -166,10 +176,14 @@ class IcaAuth:
         if self._fetch is None or self._api_key is None:
             raise RuntimeError("no token fetcher bound")
         async with self._lock:
-            if self._token is not None and self._token != stale and not self._needs_exchange():
-                return  # another coroutine renewed it while we waited
+            if self._token is not None and self._token != stale:
+                # Another coroutine renewed it while we waited: use that token, even if it
+                # already looks due (short-lived, or our clock ahead), or every waiter of a
+                # burst would exchange once more.
+                return
             token = await self._fetch(self._api_key)
             self.set_token(token)
+            self._issued_at, self._used = self._clock(), False
             self.exchanges += 1
             log.debug("exchanged the API key for a JWT (expires at %s)", self._exp)
 
