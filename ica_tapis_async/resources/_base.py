@@ -42,6 +42,10 @@ def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -
     """A non-empty list of non-empty string ids, at most ``maximum`` long."""
     if isinstance(values, str | bytes):
         raise RequestValidationError("must be a list of ids, not a single string", field=name)
+    if not isinstance(values, Iterable):
+        raise RequestValidationError(
+            f"must be a list of ids, got {type(values).__name__}", field=name
+        )
     out = list(values)
     if not out:
         raise RequestValidationError("must not be empty", field=name)
@@ -91,6 +95,19 @@ def ica_paging(
     return make
 
 
+def _encode(body: object, name: str) -> bytes:
+    """``body`` as JSON; a model holding a value of the wrong type (attrs does not check)
+    is the caller's argument ``name`` refused, not an error from deep in the converter."""
+    try:
+        return dumps(body)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise RequestValidationError(
+            f"cannot be sent as JSON, a field holds a value of the wrong type "
+            f"({type(exc).__name__}: {exc})",
+            field=name,
+        ) from exc
+
+
 class Resource:
     """Base of every resource: holds the client's dispatcher."""
 
@@ -110,6 +127,7 @@ class Resource:
         idempotency_key: str | None = None,
         idempotent: bool = False,
         operation: str = "",
+        body_name: str = "body",
     ) -> Request:
         url = with_query(build_url(self._dispatcher.config.base_url, template, **path), params)
         headers: dict[str, str] = {}
@@ -117,7 +135,7 @@ class Resource:
             headers["Accept"] = f"{accept}, {PROBLEM_JSON}" if accept != PROBLEM_JSON else accept
         data: bytes | None = None
         if body is not None:
-            data = dumps(body)
+            data = _encode(body, body_name)
             headers["Content-Type"] = content_type or "application/json"
         elif method == "GET" and accept is not None and accept.startswith(_ICA_VERSIONED):
             # ICA answers a v4 GET only when Content-Type names v4 as well (API-NOTES C)

@@ -242,3 +242,68 @@ async def test_a_borrowed_session_closed_by_its_owner_is_a_library_error() -> No
         with pytest.raises(ita.RequestValidationError) as info:
             await ica.data_transfers.get(PID, "t")
     assert info.value.field == "session"
+
+
+_untyped: Any = ita  # the package seen untyped: wrong types on purpose
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.data_linking_batches.create(PID, ["f"], retry_safe="no"), "retry_safe"),
+        (lambda c: c.data_transfers.abort(PID, "t", retry_safe=1), "retry_safe"),
+        (lambda c: c.data_linking_batches.create(PID, None), "data_ids"),
+        (lambda c: c.tokens.create(tenant=1.5), "tenant"),
+        (
+            lambda c: c.data_update_batches.create(
+                PID, [_untyped.DataUpdateGroup(["f"], will_be_archived_at="2030-01-01")]
+            ),
+            "groups[0].will_be_archived_at",
+        ),
+        (
+            lambda c: c.data_update_batches.create(
+                PID, [_untyped.DataUpdateGroup(["f"], user_tags=_untyped.TagUpdate(add_tags=5))]
+            ),
+            "groups",
+        ),
+        (
+            lambda c: c.analysis_creation_batches.create(
+                PID, _untyped.CreateAnalysisCreationBatch(nextflow_items=[5])
+            ),
+            "request",
+        ),
+    ],
+)
+async def test_a_bad_ica_argument_or_model_field_is_refused_by_name(
+    call: Callable[[ita.IcaClient], Any], field: str
+) -> None:
+    """A truthy "no" is not obeyed as retry_safe; a badly filled model names its argument."""
+    http = FakeTransport()
+    async with _client(http) as ica:
+        with pytest.raises(ita.RequestValidationError) as info:
+            await call(ica)
+    assert info.value.field == field
+    assert http.sent == []
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda t: t.transfers.get("t", include_summary="no"), "include_summary"),
+        (lambda t: t.transfers.details("t", impersonation_id=1.5), "impersonation_id"),
+        (
+            lambda t: t.transfers.create([ita.ReqTransferElement("a", "b")], retry_safe="no"),
+            "retry_safe",
+        ),
+    ],
+)
+async def test_a_bad_tapis_argument_is_refused_by_name(
+    call: Callable[[ita.TapisClient], Any], field: str
+) -> None:
+    """The Tapis resource checks its flags and filters too."""
+    http = FakeTransport()
+    async with ita.TapisClient(TAPIS, token="jwt", transport=http) as tapis:
+        with pytest.raises(ita.RequestValidationError) as info:
+            await call(tapis)
+    assert info.value.field == field
+    assert http.sent == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Unpack
 
+from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
 from ..._pagination import AsyncPaginator
@@ -115,7 +116,7 @@ class DataTransfers(Resource):
                 "dataTransferId": check_id("transfer_id", transfer_id),
             },
             accept=ICA_V3,
-            idempotent=retry_safe,
+            idempotent=check_bool("retry_safe", retry_safe),
             operation="abortDataTransfer",
         )
         await self._dispatcher.send(request, options)

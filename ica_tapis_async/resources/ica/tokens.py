@@ -9,7 +9,7 @@ from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
 from ..._errors import RequestValidationError, ResponseValidationError
 from ...models import Token
-from .._base import Resource
+from .._base import Resource, check_filter
 
 __all__ = ("Tokens",)
 
@@ -62,7 +62,7 @@ class Tokens(Resource):
             "POST",
             "/api/tokens",
             path={},
-            params=query(tenant=tenant),
+            params=query(tenant=check_filter("tenant", tenant)),
             accept=ICA_V3,
             idempotent=True,  # an extra token is harmless; a lost one is not
             operation="createJwtToken",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Unpack
 
+from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._paging import OffsetPaging, check_page_size
 from ..._core._request import JSON, Request, query
 from ..._errors import RequestValidationError
 from ..._pagination import AsyncPaginator, Page
 from ...models import ReqTransfer, ReqTransferElement, TransferTask
-from .._base import Resource, check_id
+from .._base import Resource, check_filter, check_id
 
 __all__ = ("MAX_TAG_LENGTH", "Transfers")
 
@@ -81,7 +82,8 @@ class Transfers(Resource):
             accept=JSON,
             content_type=JSON,
             body=ReqTransfer(list(elements), tag=tag),
-            idempotent=retry_safe,
+            idempotent=check_bool("retry_safe", retry_safe),
+            body_name="elements",
             operation="createTransferTask",
         )
         return await self._task(request, options)
@@ -105,7 +107,8 @@ class Transfers(Resource):
             _PATH + "/{transferTaskId}",
             path={"transferTaskId": check_id("transfer_task_id", transfer_task_id)},
             params=query(
-                includeSummary=True if include_summary else None, impersonationId=impersonation_id
+                includeSummary=True if check_bool("include_summary", include_summary) else None,
+                impersonationId=check_filter("impersonation_id", impersonation_id),
             ),
             accept=JSON,
             operation="getTransferTask",
@@ -124,7 +127,7 @@ class Transfers(Resource):
             "GET",
             _PATH + "/{transferTaskId}/details",
             path={"transferTaskId": check_id("transfer_task_id", transfer_task_id)},
-            params=query(impersonationId=impersonation_id),
+            params=query(impersonationId=check_filter("impersonation_id", impersonation_id)),
             accept=JSON,
             operation="getTransferTaskDetails",
         )
