@@ -161,7 +161,9 @@ class RateLimitPolicy:
 
 @attrs.define(frozen=True)
 class Timeouts:
-    """Timeouts in seconds; ``None`` means no limit.
+    """Timeouts in seconds; ``None`` means no limit. A number must be finite and above 0
+    (aiohttp would read 0 as no limit at all): anything else raises
+    :class:`RequestValidationError` naming the field.
 
     Attributes:
         total: one attempt, from sending to having read the whole body.
@@ -228,12 +230,16 @@ def _check_header_pairs(field: str, pairs: object) -> None:
 
 
 class RequestOptions(TypedDict, total=False):
-    """Keyword options every resource method accepts.
+    """Keyword options every resource method accepts; any other keyword, or a value of the
+    wrong type or range, raises :class:`RequestValidationError` naming it before anything is
+    sent (see :func:`resolve_options`).
 
     Attributes:
-        timeout: seconds for each attempt (``None``: no limit), or a :class:`Timeouts`.
+        timeout: seconds for each attempt (finite, above 0; ``None``: no limit), or a
+            :class:`Timeouts`.
         retry: a :class:`RetryPolicy` for this call only.
-        max_retries: shorthand for ``retry`` with ``max_attempts = max_retries + 1``.
+        max_retries: shorthand for ``retry`` with ``max_attempts = max_retries + 1`` (an int,
+            at least 0).
         extra_headers: headers added to this call (cannot replace authentication).
         on_retry: called with the error before each retry of this call (e.g. to note that a
             POST whose answer was lost is being sent again).
