@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any
 
 import pytest
 
@@ -117,3 +118,24 @@ async def test_closing_a_copy_leaves_the_original_usable() -> None:
     with pytest.raises(ita.RequestValidationError):
         await ica.data_transfers.get("p", "t")
     assert len(http.sent) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/tokens", "/api/tokens:refresh"])
+async def test_a_server_token_with_a_line_break_is_the_answers_fault(path: str) -> None:
+    """A JWT the server sends with a newline is a ResponseValidationError, never shown."""
+    http = FakeTransport()
+    base = "https://h/ica/rest"
+    http.post(f"{base}{path}", payload={"token": "server-SECRET\n"})
+    http.get(f"{base}/api/projects/p/dataTransfers/t", status=404, payload={})
+    call: Coroutine[Any, Any, object]
+    if path == "/api/tokens":
+        ica = ita.IcaClient(base, api_key=API_KEY, exchange_api_key=True, transport=http)
+        call = ica.data_transfers.get("p", "t", max_retries=0)
+    else:
+        ica = ita.IcaClient(base, access_token="jwt-1", transport=http)
+        call = ica.tokens.refresh(max_retries=0)
+    async with ica:
+        with pytest.raises(ita.ResponseValidationError) as caught:
+            await call
+    assert "server-SECRET" not in str(caught.value)
+    assert "server-SECRET" not in repr(vars(caught.value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Unpack
 
 from ..._auth import ApiKeyAuth, BasicAuth, IcaAuth
+from ..._checks import check_header_value
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
 from ..._errors import RequestValidationError, ResponseValidationError
@@ -96,14 +97,21 @@ class Tokens(Resource):
         )
         token = await self._call(request, Token, options)
         if token.token:
-            auth.set_token(token.token)
+            auth.set_token(require_token(token, request.method, request.url).token or "")
         return token
 
 
 def require_token(token: Token, method: str = "", url: str = "") -> Token:
-    """``token`` if it holds a JWT; an answer without one is a ResponseValidationError."""
-    if not token.token:
+    """``token`` if it holds a JWT that can be sent in a header; else ResponseValidationError
+    (the server's answer is at fault, not the caller)."""
+    if not isinstance(token.token, str) or not token.token:
         raise ResponseValidationError(
             "the answer holds no token", path="token", model="Token", method=method, url=url
         )
+    try:
+        check_header_value("token", token.token, secret=True)
+    except RequestValidationError as exc:
+        raise ResponseValidationError(
+            str(exc), path="token", model="Token", method=method, url=url
+        ) from None
     return token
