@@ -15,7 +15,7 @@ from typing import Final
 import anyio
 import orjson
 
-from ._checks import check_bool, check_header_value
+from ._checks import check_bool, check_header_value, check_text
 from ._errors import RequestValidationError
 
 __all__ = ("ApiKeyAuth", "BasicAuth", "IcaAuth", "Secret", "TapisAuth", "jwt_expiry")
@@ -254,6 +254,8 @@ class BasicAuth:
             raise RequestValidationError("must be a non-empty name without ':'", field="username")
         if not isinstance(password, str) or not password:
             raise RequestValidationError("must be a non-empty string", field="password")
+        check_text("username", username)
+        check_text("password", password)
         pair = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         self._header = Secret(f"Basic {pair}")
 

@@ -23,6 +23,7 @@ __all__ = (
     "check_headers",
     "check_int",
     "check_seconds",
+    "check_text",
     "has_user_info",
 )
 
@@ -59,14 +60,30 @@ def check_seconds(
     if isinstance(value, bool) or not isinstance(value, int | float):
         kinds = "a number of seconds or None" if optional else "a number of seconds"
         raise RequestValidationError(f"must be {kinds}, got {_shown(value)}", field=field)
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
         hint = " (None means no limit)" if optional else ""
-        raise RequestValidationError(f"must be finite, got {value!r}{hint}", field=field)
+        raise RequestValidationError(f"must be finite, got {_shown(value)}{hint}", field=field)
     if value < 0 or (positive and value == 0):
         bound = "> 0" if positive else ">= 0"
         hint = " (None means no limit)" if optional and positive else ""
         raise RequestValidationError(f"must be {bound}, got {value!r}{hint}", field=field)
     return float(value)
+
+
+def check_text(field: str, value: str) -> str:
+    """``value`` if it can be encoded as UTF-8 (a lone surrogate, e.g. from a file read with
+    ``errors="surrogateescape"``, cannot be put into a URL or a JSON body)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestValidationError(
+            "holds a character that is not valid Unicode text (a lone surrogate)", field=field
+        ) from None
+    return value
 
 
 def check_header_value(field: str, value: object, *, secret: bool = False) -> str:
@@ -87,7 +104,7 @@ def check_header_value(field: str, value: object, *, secret: bool = False) -> st
             + (" (strip what was read from a file)" if where == "ends with" else ""),
             field=field,
         )
-    return value
+    return check_text(field, value)
 
 
 def check_headers(field: str, headers: object) -> tuple[tuple[str, str], ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._checks import check_int
+from .._checks import check_int, check_text
 from .._config import RequestOptions, resolve_options
 from .._converter import dumps, structure
 from .._core._paging import CursorPaging, OffsetPaging, Paging, check_page_size
@@ -35,7 +35,7 @@ def check_id(name: str, value: object) -> str:
     """A path id must be a non-empty string without surrounding blanks."""
     if not isinstance(value, str) or not value or value.strip() != value:
         raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=name)
-    return value
+    return check_text(name, value)
 
 
 def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -> list[str]:
@@ -60,9 +60,11 @@ def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -
 
 def check_filter(name: str, value: object) -> str | None:
     """An optional filter value: ``None`` or a non-empty string."""
-    if value is not None and (not isinstance(value, str) or not value):
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
         raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=name)
-    return value
+    return check_text(name, value)
 
 
 def check_statuses(name: str, value: object) -> list[str]:

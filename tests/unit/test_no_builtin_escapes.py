@@ -34,6 +34,8 @@ HOSTILE: list[object] = [
     "line\n",
     "x\r\nX-Injected: 1",
     "nul\x00",
+    "lone\ud800surrogate",
+    10**400,  # too large for a float
     b"bytes",
     [None],
     ["a", None],

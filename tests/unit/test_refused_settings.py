@@ -66,6 +66,7 @@ SETTINGS: list[tuple[Callable[[], object], str]] = [
     (lambda: _client(transport=object()), "transport"),
     (lambda: _client(session=object()), "session"),
     (lambda: _client(clock=5), "clock"),
+    (lambda: _client(api_key="key\udcff"), "api_key"),
     (lambda: _client(base_url="http:///ica/rest"), "base_url"),
     (lambda: _client(base_url="https://ica.example.org:99999/ica"), "base_url"),
     (lambda: _client(base_url="https://ica.example.org:port/ica"), "base_url"),
@@ -97,6 +98,7 @@ def test_a_bad_setting_is_refused_by_name_where_it_is_given(
         ({"timeout": NAN}, "timeout"),
         ({"timeout": INF}, "timeout"),
         ({"timeout": "5"}, "timeout"),
+        ({"timeout": 10**400}, "timeout"),  # too large for a float: OverflowError before
         ({"max_retry": 0}, "max_retry"),
         ({"timeouts": 5}, "timeouts"),
         ({"max_retries": 1.5}, "max_retries"),
@@ -161,6 +163,8 @@ async def test_a_per_call_timeout_reaches_the_transport() -> None:
         (lambda c: c.data_transfers.list(PID, page_offset=-1), "page_offset"),
         (lambda c: c.data_transfers.list(PID, status=5), "status"),
         (lambda c: c.data_transfers.list(PID, sort=["a"]), "sort"),
+        (lambda c: c.data_linking_batches.list_items(PID, BID, status="X\ud800"), "status"),
+        (lambda c: c.data_transfers.list("p\udcff"), "project_id"),
     ],
 )
 def test_a_bad_list_argument_is_refused_when_the_paginator_is_made(
