@@ -15,6 +15,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._checks import check_int
 from ._config import Timeouts
 from ._errors import APIConnectionError, APITimeoutError, RequestValidationError
 
@@ -83,9 +84,14 @@ class AiohttpTransport:
     def __init__(
         self, session: aiohttp.ClientSession | None = None, *, max_connections: int = 100
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise RequestValidationError(
+                f"must be an aiohttp.ClientSession, got {type(session).__name__}", field="session"
+            )
         self._session = session
         self._owns_session = session is None
-        self._max_connections = max_connections
+        # aiohttp reads 0 as "no limit" and a negative pool size hangs every request.
+        self._max_connections = check_int("max_connections", max_connections, minimum=1)
         self._closed = False
 
     def _get_session(self) -> aiohttp.ClientSession:

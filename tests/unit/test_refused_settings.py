@@ -54,6 +54,8 @@ SETTINGS: list[tuple[Callable[[], object], str]] = [
     (lambda: ita.AdaptiveRateLimiter(burst=2.5), "burst"),  # type: ignore[arg-type]
     (lambda: _client(max_connections=-1), "max_connections"),
     (lambda: _client(max_connections=0), "max_connections"),
+    (lambda: ita.AiohttpTransport(max_connections=-1), "max_connections"),
+    (lambda: ita.AiohttpTransport(object()), "session"),  # type: ignore[arg-type]
     (lambda: _client(unreachable_after=NAN), "unreachable_after"),
     (lambda: _client(retry="never"), "retry"),
     (lambda: _client(timeouts=5), "timeouts"),
