@@ -73,6 +73,12 @@ def _flag(_inst: object, attr: attrs.Attribute[bool], value: bool) -> None:
     check_bool(attr.name, value)
 
 
+def _status_set(value: Any) -> Any:
+    """A set, list or tuple of statuses as a frozenset (the policy stays hashable); anything
+    else is left for the validator to refuse by name."""
+    return frozenset(value) if isinstance(value, set | list | tuple) else value
+
+
 def _statuses(_inst: object, attr: attrs.Attribute[Any], value: frozenset[int]) -> None:
     if not isinstance(value, frozenset) or not all(
         isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in value
@@ -119,7 +125,7 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=20.0, validator=_seconds)
     max_retry_after: float = attrs.field(default=300.0, validator=_seconds)
     retry_statuses: frozenset[int] = attrs.field(
-        default=frozenset({408, 429, 502, 503, 504}), validator=_statuses
+        default=frozenset({408, 429, 502, 503, 504}), converter=_status_set, validator=_statuses
     )
     jitter: bool = attrs.field(default=True, validator=_flag)
 

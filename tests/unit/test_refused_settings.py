@@ -37,7 +37,8 @@ SETTINGS: list[tuple[Callable[[], object], str]] = [
     (lambda: ita.RetryPolicy(max_retry_after=INF), "max_retry_after"),
     (lambda: ita.RetryPolicy(initial_backoff=-1), "initial_backoff"),
     (lambda: ita.RetryPolicy(max_backoff=NAN), "max_backoff"),
-    (lambda: ita.RetryPolicy(retry_statuses={503}), "retry_statuses"),  # type: ignore[arg-type]
+    (lambda: ita.RetryPolicy(retry_statuses=503), "retry_statuses"),
+    (lambda: ita.RetryPolicy(retry_statuses={503, "429"}), "retry_statuses"),
     (lambda: ita.RetryPolicy(jitter="no"), "jitter"),  # type: ignore[arg-type]
     (lambda: ita.Timeouts(total=-1), "total"),
     (lambda: ita.Timeouts(total=0), "total"),
@@ -313,3 +314,10 @@ async def test_a_bad_tapis_argument_is_refused_by_name(
             await call(tapis)
     assert info.value.field == field
     assert http.sent == []
+
+
+def test_retry_statuses_given_as_a_set_or_list_become_a_frozenset() -> None:
+    """A plain set keeps working (and the policy stays hashable)."""
+    policy = ita.RetryPolicy(retry_statuses={503, 429})
+    assert policy.retry_statuses == frozenset({429, 503})
+    assert hash(policy) == hash(ita.RetryPolicy(retry_statuses=[429, 503]))
