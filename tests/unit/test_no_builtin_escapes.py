@@ -97,6 +97,8 @@ CALLS: list[Call] = [
     ("data_transfers.abort", "ica", {"project_id": "p", "transfer_id": "t", "retry_safe": True}),
     ("tokens.create", "ica", {"tenant": "t", "username": "u", "password": "pw"}),
     ("tokens.refresh", "ica-bearer", {}),
+    ("tokens.create", "ica-user-info", {"username": "u", "password": "pw"}),
+    ("data_transfers.get", "ica-user-info", {"project_id": "p", "transfer_id": "t"}),
     (
         "transfers.create",
         "tapis",
@@ -183,6 +185,9 @@ async def sim() -> AsyncIterator[Simulator]:
 def _client(sim: Simulator, kind: str) -> ita.IcaClient | ita.TapisClient:
     if kind == "tapis":
         return ita.TapisClient(sim.tapis_url, token="jwt-1", retry=NEVER)
+    if kind == "ica-user-info":  # sent by aiohttp as an Authorization header of its own
+        url = sim.ica_url.replace("http://", "http://proxy:pw@")
+        return ita.IcaClient(url, api_key="key-1", retry=NEVER)
     if kind == "ica-bearer":
         return ita.IcaClient(sim.ica_url, access_token="jwt-1", retry=NEVER)
     return ita.IcaClient(sim.ica_url, api_key="key-1", retry=NEVER)

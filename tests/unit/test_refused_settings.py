@@ -239,6 +239,16 @@ async def test_user_info_with_a_per_call_authorization_header_is_refused() -> No
     assert http.sent == []
 
 
+async def test_basic_credentials_with_user_info_in_the_url_are_refused() -> None:
+    """tokens.create(username=, password=) on a client whose URL has user info: refused."""
+    http = FakeTransport()
+    async with _client(http, base_url="https://proxy:pw@ica.example.org/ica/rest") as ica:
+        with pytest.raises(ita.RequestValidationError) as info:
+            await ica.tokens.create(username="ana", password="s3cret")
+    assert info.value.field == "username"
+    assert http.sent == []
+
+
 async def test_a_borrowed_session_closed_by_its_owner_is_a_library_error() -> None:
     """The owner closed the session it lent: RequestValidationError naming session."""
     session = aiohttp.ClientSession()

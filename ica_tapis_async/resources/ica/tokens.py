@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Unpack
 
 from ..._auth import ApiKeyAuth, BasicAuth, IcaAuth
-from ..._checks import check_header_value
+from ..._checks import check_header_value, has_user_info
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
 from ..._errors import RequestValidationError, ResponseValidationError
@@ -47,6 +47,11 @@ class Tokens(Resource):
         """
         if username is not None or password is not None:
             auth: ApiKeyAuth | BasicAuth = BasicAuth(username or "", password or "")
+            if has_user_info(self._dispatcher.config.base_url):
+                # aiohttp sends URL user info as an Authorization header of its own.
+                raise RequestValidationError(
+                    "Basic credentials cannot go with user info in base_url", field="username"
+                )
         else:
             client_auth = self._dispatcher.auth
             key = client_auth.api_key if isinstance(client_auth, IcaAuth) else None
