@@ -31,6 +31,9 @@ __all__ = (
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # A field name is a token (RFC 9110 §5.6.2).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# The message framing is the client's, made from the body: a caller's value would make the
+# server wait for bytes that never come, or read the next request as part of this one.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
 def check_bool(field: str, value: object) -> bool:
@@ -118,6 +121,10 @@ def check_headers(field: str, headers: object) -> tuple[tuple[str, str], ...]:
     for name, value in headers.items():
         if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
             raise RequestValidationError(f"{name!r} is not a valid header name", field=field)
+        if name.lower() in _FRAMING:
+            raise RequestValidationError(
+                f"{name} is set by the client from the body, not by the caller", field=field
+            )
         # A header of the caller's may hold a credential of its own: never echo the value.
         pairs.append((name, check_header_value(f"{field}[{name!r}]", value, secret=True)))
     return tuple(pairs)

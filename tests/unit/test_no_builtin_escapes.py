@@ -164,7 +164,15 @@ OPTIONS: list[dict[str, Any]] = (
     + [{"retry": bad} for bad in ("never", 3, None)]
     + [
         {"extra_headers": bad}
-        for bad in (5, {"X": "a\nb"}, {"X Y": "z"}, {5: "z"}, {"X": 5}, [("X", "1")])
+        for bad in (
+            5,
+            {"X": "a\nb"},
+            {"X Y": "z"},
+            {5: "z"},
+            {"X": 5},
+            [("X", "1")],
+            {"Content-Length": "x"},
+        )
     ]
     + [
         {"on_retry": 5},

@@ -110,6 +110,8 @@ def test_a_bad_setting_is_refused_by_name_where_it_is_given(
         ({"retry": "never"}, "retry"),
         ({"extra_headers": 5}, "extra_headers"),
         ({"extra_headers": {"X-A": "a\r\nb"}}, "extra_headers['X-A']"),
+        ({"extra_headers": {"Content-Length": "x"}}, "extra_headers"),  # ValueError escaped
+        ({"extra_headers": {"transfer-encoding": "chunked"}}, "extra_headers"),
         ({"on_retry": 5}, "on_retry"),
         ({"before_attempt": "later"}, "before_attempt"),
     ],
