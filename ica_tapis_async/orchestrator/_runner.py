@@ -73,8 +73,11 @@ class BatchOrchestrator:
         max_inflight_batches: chunks submitted and being polled at once.
         journal: a path (SQLite file) or a :class:`Journal`, to resume after a crash.
         progress: called with a :class:`Progress` snapshot on every change.
-        run_id: names the run; with a journal and no run id, the latest run of the same kind
-            and project in the journal is resumed.
+        run_id: names the run; with a journal and no run id, the latest run of the same kind,
+            project and batch size in the journal is resumed (or, finished, replayed). A run
+            of that kind and project recorded with another batch size is refused
+            (:class:`JournalMismatchError` naming it and its batch size) rather than shadowed
+            by a new run; a new run id starts a new run deliberately.
         poll_initial / poll_max: the polling interval starts at ``poll_initial`` seconds and
             grows while nothing changes, up to ``poll_max``.
         poll_timeout: give up waiting for one batch after this many seconds (its items are
