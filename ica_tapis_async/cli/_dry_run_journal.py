@@ -24,7 +24,7 @@ from ..orchestrator import (
     SqliteJournal,
 )
 from ..orchestrator._journal_open import is_database_url
-from ..orchestrator._journal_protocol import DONE, END_DIGEST
+from ..orchestrator._journal_protocol import DONE, END_DIGEST, run_mismatch
 from ._config import ConfigError
 
 __all__ = ("StandInJournal", "StopAtOpen", "journal_copy", "journal_plan", "stop_at_open")
@@ -179,10 +179,8 @@ async def _database_plan(
         if run is None:
             return plan, set()
         if (run.kind, run.project_id, run.fingerprint) != (kind, project, fingerprint):
-            raise ConfigError(
-                f"--journal: run {run_id!r} is a {run.kind} run of project "
-                f"{run.project_id!r} with other options (batch size); pass another --run-id"
-            )
+            mismatch = run_mismatch(run, kind, project, fingerprint, where=f" {redact_url(url)}")
+            raise ConfigError(f"--journal: {mismatch}")
         done = await _done_entries(journal, run_id, digests)
     except JournalUnavailableError as exc:
         raise ConfigError(f"--journal: {exc}") from None

@@ -149,7 +149,7 @@ def test_a_journal_run_with_other_input_exits_2_and_a_resume_is_planned(
     # One batch either way, so the same chunk: the batch size alone differs from the run's.
     size = cli("link", str(ids), "--dry-run", *run, "--batch-size", "30")
     assert size.code == 2
-    assert "batch size" in size.err
+    assert "recorded with batch_size=10; this call has batch_size=30" in size.err
     assert _sent(served, before) == {"getDataTransfers": 1}
 
 

@@ -67,7 +67,7 @@ async def test_postgres_journal_run_checked_read_only(pg_dsn: str, tmp_path: Pat
         assert plan["batches_to_send"] == 0
         code, _, err = await _cli("link", str(source), "--dry-run", "--batch-size", "7", *run)
         assert code == 2
-        assert "other options (batch size)" in err
+        assert "recorded with batch_size=5; this call has batch_size=7" in err
         source.write_text("\n".join(ids[:-1]) + "\n", encoding="utf-8")  # one id fewer
         code, _, err = await _cli("link", str(source), "--dry-run", "--batch-size", "5", *run)
         assert code == 2
