@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 import anyio
 import pytest
@@ -130,3 +131,24 @@ def _applied(sim: Simulator, kind: str, ids: list[str]) -> set[str]:
     if kind == "link":
         return set(sim.links(PROJECT)) & set(ids)
     return {i for i in ids if "qc" in sim.data(i)["details"]["tags"]["userTags"]}
+
+
+async def test_a_rerun_replays_the_doubt_without_sending(tmp_path: Path) -> None:
+    """The chunk is done in the journal: a re-run neither sends the items again nor polls,
+    and reports the same items in doubt."""
+    ids = [f"fil.j{i:03d}" for i in range(20)]
+    journal = tmp_path / "run.sqlite"
+    async with Simulator(
+        SimulatorConfig.faithful(seed=53, p_drop_after_post=1.0, fault_operations={LINK})
+    ) as sim:
+        async with client(sim, stop_the_retry(sim)) as ica:
+            with anyio.fail_after(30):
+                first = await collect(orchestrator(ica, journal=journal).stream_link(ids))
+        requests = sim.stats.requests
+        async with client(sim) as ica:
+            with anyio.fail_after(30):
+                second = await collect(orchestrator(ica, journal=journal).stream_link(ids))
+        assert sim.stats.requests == requests
+    doubt = sorted(o.key for o in first if o.status == "IN_DOUBT")
+    assert len(doubt) == 10
+    assert sorted(o.key for o in second if o.status == "IN_DOUBT") == doubt
