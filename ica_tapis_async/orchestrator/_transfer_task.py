@@ -12,7 +12,14 @@ import attrs
 
 from .._client import TapisClient
 from .._concurrency import PollState, poll_until
-from .._errors import APIConnectionError, APIStatusError, AuthenticationError, WaiterError
+from .._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    PaginationError,
+    WaiterError,
+)
 from ..models import ReqTransferElement, TransferStatus, TransferTask
 
 __all__ = ("NOT_CREATED", "TIMED_OUT", "UNKNOWN", "Created", "TaskFollower")
@@ -112,8 +119,9 @@ class TaskFollower:
             found = await self.find(elements, tag, since)
         except AuthenticationError:
             raise
-        except (APIConnectionError, APIStatusError) as exc:
-            log.warning("looking for the task tagged %s failed past its retries: %s", tag, exc)
+        except (APIError, PaginationError) as exc:
+            # Past its retries, or an answer that cannot be read: either way nobody knows.
+            log.warning("looking for the task tagged %s failed: %s", tag, exc)
             return Created(
                 None,
                 error=(

@@ -3,10 +3,15 @@ cancelled before creation, and a cancelled resume of a killed run."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
 import anyio
+import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import MemoryJournal
+from ica_tapis_async.orchestrator._transfer_task import TaskFollower
 from ica_tapis_async.simulator import Simulator
 
 from .helpers import eventually
@@ -124,3 +129,36 @@ async def test_a_cancelled_resume_finds_and_cancels_the_killed_runs_task() -> No
     assert outcome.status == "CANCELLED"
     assert sim.stats.tapis_cancels == 1
     assert sim.stats.tapis_tasks == 1
+
+
+class _Unreadable:
+    """Tapis transfers whose list of recent tasks cannot be read (or cannot be paged)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def list_recent(self, *, page_size: int) -> AsyncIterator[object]:
+        raise self.error
+        yield  # an async generator, like the real paginator
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ita.ResponseValidationError("not a list", model="TransferTask"),
+        ita.PaginationError("the cursor repeats"),
+        ita.AuthenticationError("401", status=401),
+    ],
+)
+async def test_a_look_up_that_cannot_be_read_is_unknown(error: Exception) -> None:
+    """A malformed or endless list is as unknown as a failing one; a 401 still stops all."""
+    tapis = SimpleNamespace(transfers=_Unreadable(error))
+    follower = TaskFollower(tapis, 0.01, 0.02, 1.0, anyio.sleep, anyio.Event())  # type: ignore[arg-type]
+    if isinstance(error, ita.AuthenticationError):
+        with pytest.raises(ita.AuthenticationError):
+            await follower.look_up(request(0).elements, "tag-1", 0.0)
+        return
+    found = await follower.look_up(request(0).elements, "tag-1", 0.0)
+    assert found.uuid is None
+    assert found.unknown
+    assert "tag-1" in (found.error or "")
