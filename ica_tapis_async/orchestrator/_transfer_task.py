@@ -187,8 +187,8 @@ class TaskFollower:
             return TIMED_OUT
         except AuthenticationError:
             raise
-        except (APIStatusError, APIConnectionError) as exc:
-            log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
+        except APIError as exc:  # past its retries, or an answer that cannot be read
+            log.warning("reading transfer %s failed: %s", task_uuid, exc)
             return UNKNOWN
 
 

@@ -141,6 +141,9 @@ class _Unreadable:
         raise self.error
         yield  # an async generator, like the real paginator
 
+    async def get(self, task_uuid: str, *, include_summary: bool) -> object:
+        raise self.error
+
 
 @pytest.mark.parametrize(
     "error",
@@ -162,3 +165,11 @@ async def test_a_look_up_that_cannot_be_read_is_unknown(error: Exception) -> Non
     assert found.uuid is None
     assert found.unknown
     assert "tag-1" in (found.error or "")
+
+
+async def test_a_task_whose_answer_cannot_be_read_is_unknown() -> None:
+    """A malformed task answer is as unknown as a failing GET: the run still reports."""
+    error = ita.ResponseValidationError("status is not a string", model="TransferTask")
+    tapis = SimpleNamespace(transfers=_Unreadable(error))
+    follower = TaskFollower(tapis, 0.01, 0.02, 1.0, anyio.sleep, anyio.Event())  # type: ignore[arg-type]
+    assert await follower.wait("task-1") == "UNKNOWN"
