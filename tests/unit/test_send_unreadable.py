@@ -4,6 +4,7 @@ that ends the run without a report."""
 
 from __future__ import annotations
 
+import re
 import time
 from types import SimpleNamespace
 
@@ -12,7 +13,7 @@ import anyio
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator._send import Sender
 
-from ..resources.helpers import ICA, PROJECT
+from ..resources.helpers import BATCH, ICA, PROJECT, batch
 from .fakes import FakeTransport
 
 
@@ -31,3 +32,19 @@ async def test_an_accepted_create_with_an_unreadable_answer_is_in_doubt() -> Non
     assert result.status == "IN_DOUBT"
     assert "could not be read" in (result.info or "")
     assert not result.final
+
+
+async def test_a_batch_whose_items_cannot_be_read_is_unknown_and_the_run_reports() -> None:
+    """Polling answers that cannot be read leave the items UNKNOWN (the chunk stays
+    submitted, a re-run looks again); the run returns its report instead of raising."""
+    http = FakeTransport()
+    http.add("POST", f"{ICA}/api/projects/{PROJECT}/dataLinkingBatch", status=201, payload=batch())
+    http.add("GET", re.compile(r".*/items.*"), payload={"items": 5}, repeat=True)
+    async with ita.IcaClient(
+        ICA, api_key="k", retry=ita.RetryPolicy.no_wait(), transport=http
+    ) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, poll_initial=0.01, poll_max=0.01)
+        with anyio.fail_after(10):
+            report = await orch.link(["fil.a"])
+    assert report.counts == {"UNKNOWN": 1}
+    assert BATCH in (report.failures[0].info or "")
