@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sqlite3
 import sys
 import warnings
@@ -29,17 +30,20 @@ from .._errors import (
 from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
-from ._interrupt import SigintGuard
+from ._interrupt import DEADLINE, SigintGuard
 from ._observe import observing
 from ._output import plural
 from ._parser import build_parser
 from ._resume import resume_command
+from ._schedule import EXIT_DEADLINE, duration_text
 from ._state import RunState
 from ._usage import UsageError
 
 __all__ = ("main",)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: SIGTERM (``timeout``, Docker, Kubernetes, systemd): 128 + 15, as a shell reports it.
+EXIT_TERMINATED = 143
 
 Command = Callable[[argparse.Namespace, RunState], Coroutine[Any, Any, int]]
 
@@ -87,9 +91,22 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _interrupted(err: Console, state: RunState) -> int:
+def _stop_heading(reason: int | None, args: argparse.Namespace) -> tuple[str, int]:
+    """What stopped the run, as the first line says it, and the exit code it means."""
+    if reason == DEADLINE:
+        limit = duration_text(getattr(args, "max_runtime", None) or 0.0)
+        return f"[bold yellow]Stopped at --max-runtime {limit}[/]", EXIT_DEADLINE
+    if reason == signal.SIGTERM:
+        return "[bold yellow]Terminated (SIGTERM)[/]", EXIT_TERMINATED
+    return "[bold yellow]Interrupted[/]", EXIT_INTERRUPTED
+
+
+def _interrupted(
+    err: Console, state: RunState, args: argparse.Namespace, reason: int | None = None
+) -> int:
+    heading, code = _stop_heading(reason, args)
     # soft_wrap: each message is one line however narrow the terminal (it wraps, not rich).
-    err.print("\n[bold yellow]Interrupted[/]: stopped cleanly.")
+    err.print(f"\n{heading}: stopped cleanly.")
     for bar in state.bars:
         if bar.total and bar.started:
             err.print(f"  {bar.done:,} of {plural(bar.total, 'item')} had finished.")
@@ -120,7 +137,7 @@ def _interrupted(err: Console, state: RunState) -> int:
             highlight=False,
             soft_wrap=True,
         )
-    return EXIT_INTERRUPTED
+    return code
 
 
 def _failed(err: Console, leaf: BaseException, state: RunState) -> int | None:
@@ -174,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 success; 1 failed or lost items, or a server error; 2 bad usage or input;
-        130 interrupted.
+        124 stopped by ``--max-runtime``; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     err = Console(stderr=True, highlight=False)
@@ -191,16 +208,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = RunState(args_list)
     # The guard stays until the last line is printed: a second Ctrl-C (or the SIGINT that
     # `timeout` forwards on top of the terminal's) must not break the clean stop of the first.
-    with SigintGuard() as guard:
+    # SIGTERM (schedulers) and --max-runtime stop the same way, with their own exit codes.
+    with SigintGuard(getattr(args, "max_runtime", None)) as guard:
         try:
             with asyncio.Runner() as runner:
                 return runner.run(guard.run(_observed(_command(args.command), args, state)))
         except KeyboardInterrupt:
-            return _interrupted(err, state)
+            return _interrupted(err, state, args, guard.reason)
         except BaseException as raised:
             leaf = representative(raised)
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
-                return _interrupted(err, state)
+                return _interrupted(err, state, args, guard.reason)
             code = _failed(err, leaf, state)
             if code is not None:
                 return code

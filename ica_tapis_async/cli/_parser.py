@@ -14,6 +14,7 @@ from ._config import (
 )
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
 from ._observe import add_observability_flags
+from ._schedule import add_schedule_flags
 from ._status import add_scaleout_flags, add_status_parser
 from ._usage import Parser
 
@@ -33,7 +34,8 @@ ICA_PROJECT_ID, TAPIS_BASE_URL, TAPIS_TOKEN. Without a server, add --simulator t
 
 exit codes: 0 every item succeeded; 1 some items failed or were lost, or the server refused;
 2 bad usage, configuration or input file (the message names file, line and field);
-130 interrupted (Ctrl-C): run the same command with the same --journal to resume."""
+124 stopped at --max-runtime; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM: run the same
+command with the same --journal to resume."""
 
 _RESUME = """\
 resume: with --journal FILE every batch is recorded in a SQLite file; after a crash or Ctrl-C,
@@ -66,6 +68,7 @@ def _batch_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="batches submitted and polled at once (default 8)",
     )
+    add_schedule_flags(group)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="tasks created and followed at once (default 16)",
     )
+    add_schedule_flags(create)
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
     add_status_parser(commands, _fmt)
