@@ -36,7 +36,7 @@ __all__ = (
 
 
 def _stdout() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 def display_for(args: argparse.Namespace) -> ProgressDisplay:

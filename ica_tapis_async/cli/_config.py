@@ -6,6 +6,7 @@ Secrets (API key, tokens) never appear in reprs or messages: :class:`Settings` h
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from typing import Any, Final
@@ -152,6 +153,9 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    # nan passes "<= 0" and inf would mean "no limit" by accident: both are refused here.
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
@@ -185,7 +189,9 @@ def _seconds_or_off(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds or 'off': {text!r}") from None
-    if not value > 0:
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number (or 'off'), got {text}")
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0 (or 'off'), got {text}")
     return value
 

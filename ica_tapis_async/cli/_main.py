@@ -37,6 +37,8 @@ from ._parser import build_parser
 from ._resume import resume_command
 from ._schedule import EXIT_DEADLINE, duration_text
 from ._state import RunState
+from ._stdout import GuardedStdout, ReportWriteError, discard_stdout
+from ._stdout import install as install_stdout
 from ._usage import UsageError
 
 __all__ = ("main",)
@@ -194,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         124 stopped by ``--max-runtime``; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, emoji=False)
     try:
         args = build_parser().parse_args(_attach_dash_values(args_list))
     except UsageError as exc:
@@ -206,6 +208,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # aiohttp's server (the in-process simulator) warns about gzipping big pages; not ours to fix.
     warnings.filterwarnings("ignore", message="Synchronous compression", category=UserWarning)
     state = RunState(args_list)
+    stdout = install_stdout()
+    try:
+        return _run(args, state, err)
+    except ReportWriteError as exc:
+        return _report_lost(err, exc, stdout, state)
+    finally:
+        sys.stdout = stdout.target
+
+
+def _run(args: argparse.Namespace, state: RunState, err: Console) -> int:
     # The guard stays until the last line is printed: a second Ctrl-C (or the SIGINT that
     # `timeout` forwards on top of the terminal's) must not break the clean stop of the first.
     # SIGTERM (schedulers) and --max-runtime stop the same way, with their own exit codes.
@@ -217,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _interrupted(err, state, args, guard.reason)
         except BaseException as raised:
             leaf = representative(raised)
+            if isinstance(leaf, ReportWriteError):
+                raise leaf from None
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
                 return _interrupted(err, state, args, guard.reason)
             code = _failed(err, leaf, state)
@@ -225,3 +239,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             if leaf is raised:
                 raise
             raise leaf from raised
+
+
+def _report_lost(
+    err: Console, exc: ReportWriteError, stdout: GuardedStdout, state: RunState
+) -> int:
+    """Stdout failed (a full disk): say where, and put the report on stderr instead."""
+    discard_stdout(stdout.target)
+    err.print(f"[red]error:[/] {escape(str(exc))}; here it is instead:", soft_wrap=True)
+    sys.stderr.write(exc.text)
+    sys.stderr.flush()
+    if state.journal:
+        err.print(
+            "The run's outcomes are in the journal too: the same command prints the report "
+            "again without sending anything.",
+            soft_wrap=True,
+        )
+    return EXIT_FAILED

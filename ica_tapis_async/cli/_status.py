@@ -198,6 +198,10 @@ async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
         raise ConfigError(f"--{exc}") from None
     if not database and not await anyio.Path(args.journal).is_file():
         raise ConfigError(f"--journal {redact_url(args.journal)}: no such file")
+    if not database:
+        from ._journal import check_writable
+
+        check_writable(args.journal)
     journal, _owned = open_journal(args.journal)
     try:
         status = await run_status(journal, args.run_id)
@@ -211,5 +215,5 @@ async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     else:
         from rich.console import Console
 
-        Console(highlight=False).print(status_table(status))
+        Console(highlight=False, emoji=False).print(status_table(status))
     return 0

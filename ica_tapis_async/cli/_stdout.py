@@ -1,0 +1,89 @@
+"""The report's way out: a stdout that cannot be written (a full disk) loses nothing.
+
+A report printed to a file on a full disk used to end in a traceback, the report gone, and
+Python's own failed flush at exit on top. :class:`GuardedStdout` stands in for ``sys.stdout``
+while a command runs: it keeps what the command printed, and the first failed write or flush
+becomes a :class:`ReportWriteError` carrying that text, which ``main`` puts on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any
+
+__all__ = ("GuardedStdout", "ReportWriteError", "describe_stdout", "discard_stdout", "install")
+
+
+class ReportWriteError(Exception):
+    """Stdout could not be written; ``text`` is everything the command printed there."""
+
+    def __init__(self, where: str, error: OSError, text: str) -> None:
+        super().__init__(f"could not write the report to {where}: {error.strerror or error}")
+        self.text = text
+
+
+def describe_stdout(stream: IO[str]) -> str:
+    """``stdout (/path/to/file)`` where the system says where it goes, else ``stdout``."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{stream.fileno()}")
+    except (OSError, ValueError, AttributeError):
+        return "stdout"
+    return f"stdout ({target})" if target.startswith("/") else "stdout"
+
+
+def discard_stdout(stream: IO[str]) -> None:
+    """Point the failed stdout at /dev/null, so that Python's flush at exit does not fail on
+    the text it still buffers (that failure would print another error and exit 120)."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return  # not a real file (a test's capture): nothing is flushed at exit
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+class GuardedStdout:
+    """Writes through to ``target``; remembers the text; a failure raises ReportWriteError."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self.target = target
+        self._text: list[str] = []
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        """Write ``text`` (kept, to be shown elsewhere if stdout fails)."""
+        self._text.append(text)
+        if self.failed:
+            return len(text)
+        try:
+            return self.target.write(text)
+        except OSError as exc:
+            raise self._failure(exc) from None
+
+    def flush(self) -> None:
+        """Flush the target."""
+        if self.failed:
+            return
+        try:
+            self.target.flush()
+        except OSError as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: OSError) -> ReportWriteError:
+        self.failed = True
+        return ReportWriteError(describe_stdout(self.target), exc, "".join(self._text))
+
+    def __getattr__(self, name: str) -> Any:
+        # isatty, fileno, encoding...: rich asks them to size and colour its output.
+        return getattr(self.target, name)
+
+
+def install() -> GuardedStdout:
+    """Put a :class:`GuardedStdout` in place of ``sys.stdout``; returns it."""
+    guarded = GuardedStdout(sys.stdout)
+    sys.stdout = guarded  # a stand-in: __getattr__ gives it every other TextIO attribute
+    return guarded
