@@ -37,7 +37,7 @@ from ._parser import build_parser
 from ._resume import resume_command
 from ._schedule import EXIT_DEADLINE, duration_text
 from ._state import RunState
-from ._stdout import GuardedStdout, ReportWriteError, discard_stdout
+from ._stdout import GuardedStdout, ReaderGoneError, ReportWriteError, discard_stdout
 from ._stdout import install as install_stdout
 from ._usage import UsageError
 
@@ -46,6 +46,8 @@ __all__ = ("main",)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: SIGTERM (``timeout``, Docker, Kubernetes, systemd): 128 + 15, as a shell reports it.
 EXIT_TERMINATED = 143
+#: Stdout's reader went away (``| head``): 128 + SIGPIPE, what a shell reports for it.
+EXIT_READER_GONE = 141
 
 Command = Callable[[argparse.Namespace, RunState], Coroutine[Any, Any, int]]
 
@@ -59,6 +61,10 @@ def _command(name: str) -> Command:
         from ._status import cmd_status
 
         return cmd_status
+    if name in ("runs", "export"):
+        from ._journal_tools import cmd_export, cmd_runs
+
+        return cmd_runs if name == "runs" else cmd_export
     from . import _commands
 
     handlers: dict[str, Command] = {
@@ -113,6 +119,8 @@ def _interrupted(
         if bar.total and bar.started:
             err.print(f"  {bar.done:,} of {plural(bar.total, 'item')} had finished.")
     if state.journal:
+        if state.run_id:
+            err.print(f"Run id: {escape(state.run_id)}", soft_wrap=True, highlight=False)
         err.print(
             "Progress is recorded in the journal. To resume, run the same command with the "
             "same --journal:",
@@ -213,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, state, err)
     except ReportWriteError as exc:
         return _report_lost(err, exc, stdout, state)
+    except ReaderGoneError:
+        discard_stdout(stdout.target)
+        return EXIT_READER_GONE
     finally:
         sys.stdout = stdout.target
 
@@ -229,12 +240,14 @@ def _run(args: argparse.Namespace, state: RunState, err: Console) -> int:
             return _interrupted(err, state, args, guard.reason)
         except BaseException as raised:
             leaf = representative(raised)
-            if isinstance(leaf, ReportWriteError):
+            if isinstance(leaf, ReportWriteError | ReaderGoneError):
                 raise leaf from None
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
                 return _interrupted(err, state, args, guard.reason)
             code = _failed(err, leaf, state)
             if code is not None:
+                if state.run_id:
+                    err.print(f"Run id: {escape(state.run_id)}", soft_wrap=True, highlight=False)
                 return code
             if leaf is raised:
                 raise

@@ -13,6 +13,7 @@ from ._config import (
     positive_int,
 )
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
+from ._journal_tools import add_journal_tool_parsers
 from ._observe import add_observability_flags
 from ._schedule import add_schedule_flags
 from ._status import add_scaleout_flags, add_status_parser
@@ -209,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("csv", "json", "jsonl"),
         help="the sheet's format (default: from its extension)",
     )
+    analyses.add_argument(
+        "--resend-in-doubt",
+        action="store_true",
+        help="send again the batches whose fate is unknown and whose Idempotency-Key the "
+        "server may have forgotten (reported IN_DOUBT): only after checking the server",
+    )
     add_run_flags(analyses)
     _batch_flags(analyses)
     add_connection_flags(analyses)
@@ -292,5 +299,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
     add_status_parser(commands, _fmt)
+    add_journal_tool_parsers(commands, _fmt)
     add_observability_flags(parser)
     return parser

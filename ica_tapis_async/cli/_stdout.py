@@ -12,7 +12,18 @@ import os
 import sys
 from typing import IO, Any
 
-__all__ = ("GuardedStdout", "ReportWriteError", "describe_stdout", "discard_stdout", "install")
+__all__ = (
+    "GuardedStdout",
+    "ReaderGoneError",
+    "ReportWriteError",
+    "describe_stdout",
+    "discard_stdout",
+    "install",
+)
+
+
+class ReaderGoneError(Exception):
+    """Stdout's reader went away (``| head``): the command stops quietly, as with SIGPIPE."""
 
 
 class ReportWriteError(Exception):
@@ -73,8 +84,11 @@ class GuardedStdout:
         except OSError as exc:
             raise self._failure(exc) from None
 
-    def _failure(self, exc: OSError) -> ReportWriteError:
+    def _failure(self, exc: OSError) -> Exception:
         self.failed = True
+        if isinstance(exc, BrokenPipeError):
+            # The reader read what it wanted (``| head``): nothing to show elsewhere.
+            return ReaderGoneError()
         return ReportWriteError(describe_stdout(self.target), exc, "".join(self._text))
 
     def __getattr__(self, name: str) -> Any:
