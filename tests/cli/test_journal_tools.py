@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import ica_tapis_async as ita
 from ica_tapis_async.cli import _commands
 from ica_tapis_async.cli._progress import StageBar
 from ica_tapis_async.orchestrator import Progress
@@ -137,7 +138,7 @@ def test_resend_in_doubt_reaches_the_orchestrator(
 ) -> None:
     """analyses --resend-in-doubt is the library's resend_in_doubt (off unless given)."""
     seen: list[bool] = []
-    real = _commands.BatchOrchestrator
+    real = ita.BatchOrchestrator
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(kwargs["resend_in_doubt"])
