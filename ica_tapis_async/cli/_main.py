@@ -259,9 +259,14 @@ def _report_lost(
 ) -> int:
     """Stdout failed (a full disk): say where, and put the report on stderr instead."""
     discard_stdout(stdout.target)
-    err.print(f"[red]error:[/] {escape(str(exc))}; here it is instead:", soft_wrap=True)
-    sys.stderr.write(exc.text)
-    sys.stderr.flush()
+    if exc.text is None:
+        err.print(
+            f"[red]error:[/] {escape(str(exc))}; it is too large to repeat here", soft_wrap=True
+        )
+    else:
+        err.print(f"[red]error:[/] {escape(str(exc))}; here it is instead:", soft_wrap=True)
+        sys.stderr.write(exc.text)
+        sys.stderr.flush()
     if state.journal:
         err.print(
             "The run's outcomes are in the journal too: the same command prints the report "

@@ -29,8 +29,9 @@ class ReaderGoneError(Exception):
 class ReportWriteError(Exception):
     """Stdout could not be written; ``text`` is everything the command printed there."""
 
-    def __init__(self, where: str, error: OSError, text: str) -> None:
+    def __init__(self, where: str, error: OSError, text: str | None) -> None:
         super().__init__(f"could not write the report to {where}: {error.strerror or error}")
+        #: What the command printed, or ``None`` when it was too large to keep.
         self.text = text
 
 
@@ -57,17 +58,29 @@ def discard_stdout(stream: IO[str]) -> None:
         os.close(null)
 
 
+#: Up to this many characters of output are kept to be shown elsewhere if stdout fails.
+KEEP_LIMIT = 4 << 20
+
+
 class GuardedStdout:
     """Writes through to ``target``; remembers the text; a failure raises ReportWriteError."""
 
-    def __init__(self, target: IO[str]) -> None:
+    def __init__(self, target: IO[str], keep: int = KEEP_LIMIT) -> None:
         self.target = target
-        self._text: list[str] = []
+        self._text: list[str] | None = []
+        self._size = 0
+        self._keep = keep
         self.failed = False
 
     def write(self, text: str) -> int:
         """Write ``text`` (kept, to be shown elsewhere if stdout fails)."""
-        self._text.append(text)
+        if self._text is not None:
+            self._size += len(text)
+            # An export of millions of items is not held in memory: the journal has it.
+            if self._size <= self._keep:
+                self._text.append(text)
+            else:
+                self._text = None
         if self.failed:
             return len(text)
         try:
@@ -89,7 +102,8 @@ class GuardedStdout:
         if isinstance(exc, BrokenPipeError):
             # The reader read what it wanted (``| head``): nothing to show elsewhere.
             return ReaderGoneError()
-        return ReportWriteError(describe_stdout(self.target), exc, "".join(self._text))
+        kept = None if self._text is None else "".join(self._text)
+        return ReportWriteError(describe_stdout(self.target), exc, kept)
 
     def __getattr__(self, name: str) -> Any:
         # isatty, fileno, encoding...: rich asks them to size and colour its output.

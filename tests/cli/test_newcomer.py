@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
 import json
 import shutil
 import subprocess
@@ -207,3 +209,26 @@ def test_transfer_filters_in_lower_case_are_accepted(sim: Simulator, cli: Cli) -
     )
     assert result.code == 0, result.err
     assert {t["status"] for t in json.loads(result.out)} <= {"ONGOING"}
+
+
+class _FullDisk(io.StringIO):
+    """A stream whose flush fails as a full disk's does."""
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_large_output_is_not_kept_in_memory() -> None:
+    """Past its limit the guard keeps nothing (an export of millions of items is in the
+    journal), and the failure says the output was too large to repeat."""
+    from ica_tapis_async.cli._stdout import GuardedStdout, ReportWriteError
+
+    small, large = GuardedStdout(_FullDisk(), keep=100), GuardedStdout(_FullDisk(), keep=100)
+    small.write("x" * 60)
+    large.write("x" * 60)
+    large.write("y" * 60)
+    for guard, kept in ((small, "x" * 60), (large, None)):
+        with pytest.raises(ReportWriteError) as raised:
+            guard.flush()
+        assert raised.value.text == kept
+        assert str(raised.value) == "could not write the report to stdout: No space left on device"
