@@ -209,3 +209,16 @@ def test_durations() -> None:
         "1.5s",
         "1m30s",
     ]
+
+
+def test_max_runtime_stops_tapis_transfers_too(cli: Cli, tmp_path: Path) -> None:
+    """``transfers create --max-runtime``: the tasks created so far are named, exit 124."""
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "".join(f"tapis://a/f{i} tapis://b/f{i}\n" for i in range(4)), encoding="utf-8"
+    )
+    argv = ["transfers", "create", str(pairs), "--simulator", "--sim", "tapis_step_s=5", "-q"]
+    result = cli(*argv, "--max-runtime", "1")
+    assert result.code == 124, result.err
+    assert "Stopped at --max-runtime 1s: stopped cleanly." in result.err
+    assert "transfer task" in result.err
