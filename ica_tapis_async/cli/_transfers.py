@@ -286,6 +286,8 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
                     except (APIStatusError, APIConnectionError):
                         complete = False
                 state.note = _created_note(prefix(), lines, complete)
+                if started:
+                    state.run_id = started[0].run_id
                 raise
             bar.finish()
         if report.outcomes and all(o.uuid is None for o in report.outcomes):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import pty
 import re
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -32,6 +34,7 @@ ENV_VARS = (
     "ICAV2_ACCESS_TOKEN",
 )
 _EMPTY_HOME = tempfile.mkdtemp(prefix="ita-home-")
+atexit.register(shutil.rmtree, _EMPTY_HOME, True)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
