@@ -31,7 +31,8 @@ Try it with no server at all:  ica-tapis-async demo"""
 
 _EPILOG = """\
 configuration: flags, else the environment: ICA_BASE_URL, ICA_API_KEY or ICA_ACCESS_TOKEN,
-ICA_PROJECT_ID, TAPIS_BASE_URL, TAPIS_TOKEN. Without a server, add --simulator to any command.
+ICA_PROJECT_ID, TAPIS_BASE_URL, TAPIS_TOKEN, else icav2's ICAV2_SERVER_URL, ICAV2_X_API_KEY,
+ICAV2_ACCESS_TOKEN and ~/.icav2/config.yaml. Without a server, add --simulator to any command.
 
 exit codes: 0 every item succeeded; 1 some items failed or were lost, or the server refused;
 2 bad usage, configuration or input file (the message names file, line and field);
