@@ -1,6 +1,7 @@
 """The ``ica-tapis-async`` command line (also ``python -m ica_tapis_async``).
 
-Subcommands: ``demo``, ``simulator``, ``link``, ``update``, ``analyses``, ``transfers``; run
+Subcommands: ``demo``, ``simulator``, ``link``, ``update``, ``analyses``, ``transfers``,
+``status``, ``runs``, ``export``; run
 ``ica-tapis-async --help`` or ``ica-tapis-async COMMAND --help`` for their flags.
 """
 
