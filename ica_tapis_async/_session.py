@@ -21,12 +21,19 @@ from ._converter import structure
 from ._core._redirect import REDIRECT_STATUSES, next_hop
 from ._core._request import Request, merge_headers
 from ._core._response import Api, decode_body, error_from_response
-from ._core._retry import backoff_delay, is_throttle, parse_retry_after, should_retry_status
+from ._core._retry import (
+    backoff_delay,
+    is_throttle,
+    parse_retry_after,
+    pauses_client,
+    should_retry_status,
+)
 from ._errors import (
     APIConnectionError,
     RateLimitError,
     ResponseValidationError,
 )
+from ._pause import ClientPause
 from ._reachability import Reachability
 from ._redact import redact_url
 from ._telemetry import Telemetry, server_of
@@ -122,6 +129,7 @@ class Dispatcher:
         self._server = server_of(config.base_url)
         self.telemetry.track_limiter(self.limiter, server_address=self._server[0])
         self.reachability = Reachability(config.base_url, config.unreachable_after)
+        self.pause = ClientPause()
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
@@ -174,6 +182,13 @@ class Dispatcher:
                 self._base_headers, extra, request.headers, await self.auth.headers()
             )
             stale = self.auth.snapshot()  # the credential this attempt carries
+            # A per-call timeout also bounds the wait for a pause: the caller set its own time.
+            paused = self.pause.refusal(
+                request, self.clock(), deadline, timeouts.total if "timeout" in options else None
+            )
+            if paused is not None:
+                self.metrics.errors += 1
+                raise paused
             refused: Exception | None = None
             try:
                 waiting = call.waiting()
@@ -209,7 +224,7 @@ class Dispatcher:
             if not self.reachability.reached:
                 self.reachability.answered()
 
-            if response.status < 400:
+            if response.status < 300:
                 await self.limiter.record_success()
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
@@ -239,13 +254,20 @@ class Dispatcher:
                 problem=parse_problem(self.api, body),
                 idempotency_key=request.idempotency_key,
             )
-            retry_after = parse_retry_after(response.headers, now=time.time())
+            # Only a throttle or an outage (429, 503) may pause the client: a Retry-After on
+            # a 400 or a 500 is no request to slow down, and would stall every other caller.
+            retry_after = (
+                parse_retry_after(response.headers, now=time.time())
+                if pauses_client(response.status)
+                else None
+            )
             if isinstance(error, RateLimitError):
                 error.retry_after = retry_after
             if retry_after is not None:
                 delay = min(retry_after, policy.max_retry_after)
                 # The server named a time: hold back every caller of this client, not only us.
                 await self.limiter.pause_for(delay)
+                self.pause.note(self.clock(), delay, response.status)
             else:
                 delay = backoff_delay(attempt, policy, rand=self.rand)
             retry = should_retry_status(
@@ -352,6 +374,7 @@ class Dispatcher:
         )
         clone.metrics = self.metrics
         clone.reachability = self.reachability
+        clone.pause = self.pause
         clone._owns_transport = clone._owns_limiter = False  # the original closes them
         return clone
 
