@@ -8,7 +8,7 @@ from typing import Any, Unpack
 from ..._config import RequestOptions
 from ..._core._paging import OffsetPaging, check_page_size
 from ..._core._request import JSON, Request, query
-from ..._errors import RequestValidationError
+from ..._errors import RequestValidationError, ResponseValidationError
 from ..._pagination import AsyncPaginator, Page
 from ...models import ReqTransfer, ReqTransferElement, TransferTask
 from .._base import Resource, check_id
@@ -32,9 +32,11 @@ class Transfers(Resource):
         task = await tapis.transfers.get(task.uuid, include_summary=True)
     """
 
+    async def _envelope(self, request: Request, options: RequestOptions) -> dict[str, Any]:
+        return _envelope(await self._dispatcher.send_json(request, options), request)
+
     async def _result(self, request: Request, options: RequestOptions) -> Any:
-        envelope = await self._dispatcher.send_json(request, options)
-        return envelope.get("result") if isinstance(envelope, dict) else None
+        return (await self._envelope(request, options)).get("result")
 
     async def _task(self, request: Request, options: RequestOptions) -> TransferTask:
         return self._structure(await self._result(request, options), TransferTask, request)
@@ -142,8 +144,8 @@ class Transfers(Resource):
             idempotent=True,
             operation="cancelTransferTask",
         )
-        envelope = await self._dispatcher.send_json(request, options)
-        message = envelope.get("message") if isinstance(envelope, dict) else None
+        # An HTML page (a proxy's) or any other body that is no envelope is no confirmation.
+        message = (await self._envelope(request, options)).get("message")
         return str(message) if message is not None else None
 
     def list_recent(
@@ -156,8 +158,8 @@ class Transfers(Resource):
         """
         check_page_size(page_size, maximum=MAX_LIST_LIMIT)
 
-        def read_page(envelope: Any, request: Request) -> Page[TransferTask]:
-            result = envelope.get("result") if isinstance(envelope, dict) else None
+        def read_page(data: Any, request: Request) -> Page[TransferTask]:
+            result = _envelope(data, request).get("result")
             return Page(self._structure(result or [], list[TransferTask], request))
 
         paginator: AsyncPaginator[TransferTask] = self._paginate(
@@ -170,3 +172,16 @@ class Transfers(Resource):
             read_page=read_page,
         )
         return paginator
+
+
+def _envelope(data: Any, request: Request) -> dict[str, Any]:
+    """The Tapis ``{status, message, result}`` envelope of a success answer, or an error."""
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else "text" if isinstance(data, str) else "a JSON array"
+        raise ResponseValidationError(
+            f"expected a JSON object, got {kind}",
+            model="TapisEnvelope",
+            method=request.method,
+            url=request.url,
+        )
+    return data
