@@ -34,6 +34,11 @@ def _at_least_one(_inst: object, attr: attrs.Attribute[int], value: int) -> None
         raise RequestValidationError(f"must be >= 1, got {value!r}", field=attr.name)
 
 
+def _count(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RequestValidationError(f"must be an int >= 1, got {value!r}", field=attr.name)
+
+
 @attrs.define(frozen=True)
 class RetryPolicy:
     """When and how long to retry a failed request.
@@ -114,6 +119,10 @@ class Timeouts:
     sock_read: float | None = 30.0
 
 
+#: The largest body read by default (64 MiB): ample for a page of 1,000 items.
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
 @attrs.define(frozen=True)
 class ClientConfig:
     """Everything a client needs to talk to one service; shared by ``with_options`` copies.
@@ -123,6 +132,8 @@ class ClientConfig:
             for this many seconds, the server counts as down: that call and every later one
             raise :class:`ServerUnreachableError` at once. ``None`` retries as usual forever.
             Once any answer has arrived this never triggers.
+        max_body_size: the most bytes of an answer's body read, as sent and once
+            decompressed; a larger one raises :class:`ResponseValidationError` unread.
     """
 
     base_url: str = attrs.field(repr=lambda url: repr(redact_url(url)))
@@ -137,6 +148,7 @@ class ClientConfig:
     max_connections: int = 100
     max_redirects: int = 5
     unreachable_after: float | None = attrs.field(default=10.0, validator=_non_negative)
+    max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, validator=_count)
 
 
 class RequestOptions(TypedDict, total=False):

@@ -38,7 +38,7 @@ from ._reachability import Reachability
 from ._redact import redact_url
 from ._telemetry import Telemetry, server_of
 from ._telemetry._calls import Call, NoopCall
-from ._transport import RawResponse, Transport
+from ._transport import RawResponse, Transport, body_too_large
 from .models import Problem
 
 __all__ = ("ClientMetrics", "Dispatcher", "parse_problem")
@@ -216,6 +216,9 @@ class Dispatcher:
                     on_retry(exc)
                 await self.reachability.backoff(self.sleep, delay)
                 continue
+            except ResponseValidationError:
+                self.metrics.errors += 1  # an answer over max_body_size: not worth another
+                raise
             if refused is not None:
                 # Raised here, outside the handlers above, so that whatever the hook raised
                 # (even a connection error of its own) ends the call as itself, unretried.
@@ -291,6 +294,8 @@ class Dispatcher:
         method, url, body = request.method, request.url, request.body
         for _ in range(self.config.max_redirects + 1):
             response = await self.transport.send(method, url, headers, body, timeouts)
+            if len(response.body) > self.config.max_body_size:  # whatever the transport
+                raise body_too_large(method, url, self.config.max_body_size)
             if response.status not in REDIRECT_STATUSES:
                 return response  # the common case, without a call into the redirect rules
             hop = next_hop(

@@ -15,10 +15,10 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from ._config import Timeouts
-from ._errors import APIConnectionError, APITimeoutError
+from ._config import DEFAULT_MAX_BODY_SIZE, Timeouts
+from ._errors import APIConnectionError, APITimeoutError, ResponseValidationError
 
-__all__ = ("AiohttpTransport", "RawResponse", "Transport")
+__all__ = ("AiohttpTransport", "RawResponse", "Transport", "body_too_large")
 
 
 @attrs.define(frozen=True)
@@ -43,7 +43,9 @@ class Transport(Protocol):
 
     Implementations do not follow redirects, retry or add credentials; they turn every failure
     to get an answer into :class:`APIConnectionError` (``connect_failed=True`` when no
-    connection could be made) or :class:`APITimeoutError`.
+    connection could be made) or :class:`APITimeoutError`. The dispatcher refuses a body over
+    ``ClientConfig.max_body_size`` whatever the transport; one that streams should stop
+    reading there itself (:func:`body_too_large` builds the error).
     """
 
     async def send(
@@ -78,14 +80,21 @@ class AiohttpTransport:
     Args:
         session: a caller's aiohttp session to borrow; it is never closed here.
         max_connections: pool size of the aiohttp session this transport creates.
+        max_body_size: the most bytes of a body (as declared, and once decompressed) read;
+            a larger answer raises :class:`ResponseValidationError` without reading the rest.
     """
 
     def __init__(
-        self, session: aiohttp.ClientSession | None = None, *, max_connections: int = 100
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        max_connections: int = 100,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
+        self._max_body_size = max_body_size
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or (self._owns_session and self._session.closed):
@@ -132,7 +141,7 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=_client_timeout(timeouts),
             ) as resp:
-                payload = await resp.read()
+                payload = await self._read(resp, method, url)
                 return RawResponse(
                     status=resp.status,
                     reason=resp.reason or "",
@@ -154,6 +163,35 @@ class AiohttpTransport:
             raise APIConnectionError(
                 f"{method} {url}: {_describe(exc)}", method=method, url=url
             ) from exc
+
+    async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
+        """The body, read until its end or until it passes the cap (then dropped, unread)."""
+        limit = self._max_body_size
+        declared = resp.content_length  # of the body as sent, compressed or not
+        if declared is not None and declared > limit:
+            resp.close()  # the connection carries the unread rest: never reuse it
+            raise body_too_large(method, url, limit)
+        chunks: list[bytes] = []
+        size = 0
+        # Chunks come decompressed, a bounded amount at a time: a compression bomb stops here.
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                resp.close()
+                raise body_too_large(method, url, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def body_too_large(method: str, url: str, limit: int) -> ResponseValidationError:
+    """The error for an answer whose body passes ``max_body_size``."""
+    return ResponseValidationError(
+        f"the answer to {method} {url} is larger than max_body_size ({limit} bytes); "
+        "the rest was not read",
+        model="(body)",
+        method=method,
+        url=url,
+    )
 
 
 def _describe(exc: BaseException) -> str:
