@@ -30,6 +30,7 @@ from ._core._retry import (
 )
 from ._errors import (
     APIConnectionError,
+    APITimeoutError,
     RateLimitError,
     ResponseValidationError,
 )
@@ -292,8 +293,17 @@ class Dispatcher:
     ) -> RawResponse:
         """One attempt: send, and follow redirects (credentials stay on their origin)."""
         method, url, body = request.method, request.url, request.body
-        for _ in range(self.config.max_redirects + 1):
-            response = await self.transport.send(method, url, headers, body, timeouts)
+        started, budget, hop_timeouts = self.clock(), timeouts.total, timeouts
+        for followed in range(self.config.max_redirects + 1):
+            if followed and budget is not None:
+                # One attempt, one deadline: each redirect followed gets only what is left.
+                left = budget - (self.clock() - started)
+                if left <= 0:
+                    raise APITimeoutError(
+                        f"{method} {url}: timed out following redirects", method=method, url=url
+                    )
+                hop_timeouts = attrs.evolve(timeouts, total=left)
+            response = await self.transport.send(method, url, headers, body, hop_timeouts)
             if len(response.body) > self.config.max_body_size:  # whatever the transport
                 raise body_too_large(method, url, self.config.max_body_size)
             if response.status not in REDIRECT_STATUSES:

@@ -106,6 +106,7 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
             )
+        _no_hidden_retry(self._session)
         return self._session
 
     @property
@@ -192,6 +193,19 @@ def body_too_large(method: str, url: str, limit: int) -> ResponseValidationError
         method=method,
         url=url,
     )
+
+
+def _no_hidden_retry(session: aiohttp.ClientSession) -> None:
+    """Turn off aiohttp's own resend of an idempotent request whose pooled connection dropped.
+
+    That resend is an attempt the retry policy neither counts nor paces: the server would see
+    more attempts than ``max_attempts`` and ``metrics.requests`` say. Without it the drop is
+    an :class:`APIConnectionError`, retried (or not) by the one retry loop. aiohttp offers no
+    public switch; its own test client clears the same attribute. A borrowed session gets it
+    too: every request sent through this transport is one attempt.
+    """
+    if getattr(session, "_retry_connection", False):
+        session._retry_connection = False
 
 
 def _describe(exc: BaseException) -> str:
