@@ -18,7 +18,6 @@ import attrs
 from ._concurrency import AdaptiveRateLimiter, RateLimiter
 from ._config import ClientConfig, RequestOptions, RetryPolicy, Timeouts
 from ._converter import structure
-from ._core._redirect import REDIRECT_STATUSES, next_hop
 from ._core._request import Request, merge_headers
 from ._core._response import Api, decode_body, error_from_response
 from ._core._retry import (
@@ -30,22 +29,21 @@ from ._core._retry import (
 )
 from ._errors import (
     APIConnectionError,
-    APITimeoutError,
     RateLimitError,
     ResponseValidationError,
 )
+from ._exchange import exchange
 from ._pause import ClientPause
 from ._reachability import Reachability
 from ._redact import redact_url
 from ._telemetry import Telemetry, server_of
 from ._telemetry._calls import Call, NoopCall
-from ._transport import RawResponse, Transport, body_too_large
+from ._transport import RawResponse, Transport
 from .models import Problem
 
 __all__ = ("ClientMetrics", "Dispatcher", "parse_problem")
 
 log = logging.getLogger("ica_tapis_async")
-redirect_log = logging.getLogger("ica_tapis_async.transport")
 
 
 @attrs.define
@@ -200,7 +198,10 @@ class Dispatcher:
                     if refused is None:
                         self.metrics.requests += 1
                         with call.attempt(waiting) as sent:
-                            response = await self._exchange(request, headers, timeouts)
+                            response = await exchange(
+                                self.transport, request, headers, timeouts,
+                                config=self.config, clock=self.clock,
+                            )  # fmt: skip
                             sent.answered(response.status)
             except APIConnectionError as exc:
                 if self.reachability.failed(exc, self.clock()):
@@ -287,45 +288,6 @@ class Dispatcher:
             if on_retry is not None:
                 on_retry(error)
             await self.sleep(delay)
-
-    async def _exchange(
-        self, request: Request, headers: Mapping[str, str], timeouts: Timeouts
-    ) -> RawResponse:
-        """One attempt: send, and follow redirects (credentials stay on their origin)."""
-        method, url, body = request.method, request.url, request.body
-        started, budget, hop_timeouts = self.clock(), timeouts.total, timeouts
-        for followed in range(self.config.max_redirects + 1):
-            if followed and budget is not None:
-                # One attempt, one deadline: each redirect followed gets only what is left.
-                left = budget - (self.clock() - started)
-                if left <= 0:
-                    raise APITimeoutError(
-                        f"{method} {url}: timed out following redirects", method=method, url=url
-                    )
-                hop_timeouts = attrs.evolve(timeouts, total=left)
-            response = await self.transport.send(method, url, headers, body, hop_timeouts)
-            if len(response.body) > self.config.max_body_size:  # whatever the transport
-                raise body_too_large(method, url, self.config.max_body_size)
-            if response.status not in REDIRECT_STATUSES:
-                return response  # the common case, without a call into the redirect rules
-            hop = next_hop(
-                method,
-                url,
-                headers,
-                body,
-                status=response.status,
-                response_headers=response.headers,
-            )
-            if hop is None:
-                return response
-            if hop.cross_origin:
-                redirect_log.warning(
-                    "redirect to another origin %s: credentials dropped", redact_url(hop.url)
-                )
-            method, url, headers, body = hop.method, hop.url, hop.headers, hop.body
-        raise APIConnectionError(
-            f"more than {self.config.max_redirects} redirects", method=method, url=url
-        )
 
     def _within_budget(
         self, attempt: int, delay: float, policy: RetryPolicy, deadline: float | None
