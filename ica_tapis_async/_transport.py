@@ -134,9 +134,15 @@ class AiohttpTransport:
             APIConnectionError: no answer could be had or read.
         """
         try:
+            target = URL(url, encoded=True)
+        except ValueError as exc:  # a bad port, a broken IPv6 host, a backslash: yarl refuses
+            raise APIConnectionError(
+                f"{method} {url}: not a URL that can be sent: {exc}", method=method, url=url
+            ) from exc
+        try:
             async with self._get_session().request(
                 method,
-                URL(url, encoded=True),
+                target,
                 headers=headers,
                 data=body,
                 allow_redirects=False,
@@ -163,6 +169,10 @@ class AiohttpTransport:
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(
                 f"{method} {url}: {_describe(exc)}", method=method, url=url
+            ) from exc
+        except ValueError as exc:  # yarl checks some parts (the port) only when aiohttp asks
+            raise APIConnectionError(
+                f"{method} {url}: not a URL that can be sent: {exc}", method=method, url=url
             ) from exc
 
     async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:

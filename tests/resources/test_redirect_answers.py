@@ -65,3 +65,18 @@ async def test_a_redirect_target_is_encoded_before_it_is_sent(
     http.get("https://ica.test/ica/rest/m%C3%B6%20ved/a%2Fb?q=x%20y", payload=data_transfer())
     await ica.data_transfers.get(PROJECT, UUID)
     assert http.sent[1].url == "https://ica.test/ica/rest/m%C3%B6%20ved/a%2Fb?q=x%20y"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999/x", "http://[::1/x", "http://h\\evil/y", "http:///x"]
+)
+async def test_the_aiohttp_transport_refuses_a_url_it_cannot_send_by_a_library_error(
+    url: str,
+) -> None:
+    """A URL yarl refuses is an APIConnectionError from the transport, not a ValueError."""
+    transport = ita.AiohttpTransport()
+    try:
+        with pytest.raises(ita.APIConnectionError):
+            await transport.send("GET", url, {}, None, ita.Timeouts(total=1))
+    finally:
+        await transport.aclose()
