@@ -10,6 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from typing import Any, Protocol
 
 import anyio
@@ -33,7 +34,7 @@ from ._errors import (
     ResponseValidationError,
 )
 from ._exchange import exchange
-from ._pause import ClientPause
+from ._pause import ClientPause, call_limit
 from ._reachability import Reachability
 from ._redact import redact_url
 from ._telemetry import Telemetry, server_of
@@ -181,20 +182,30 @@ class Dispatcher:
                 self._base_headers, extra, request.headers, await self.auth.headers()
             )
             stale = self.auth.snapshot()  # the credential this attempt carries
-            # A per-call timeout also bounds the wait for a pause: the caller set its own time.
-            paused = self.pause.refusal(
-                request, self.clock(), deadline, timeouts.total if "timeout" in options else None
-            )
+            now = self.clock()
+            limit = call_limit(now, deadline, timeouts if "timeout" in options else None)
+            paused = self.pause.refusal(request, now, limit)
             if paused is not None:
                 self.metrics.errors += 1
                 raise paused
             refused: Exception | None = None
             try:
                 waiting = call.waiting()
-                async with self.limiter.slot():
-                    # Asked only now: a long wait for the limiter or a Retry-After may have
-                    # made the caller's reason to send stale (e.g. a lease taken over).
-                    refused = await _refusal(before_attempt)
+                async with AsyncExitStack() as held:
+                    # A pause that begins while we wait for a slot and outlasts our time
+                    # stops the wait, so nobody waits past its deadline for a pause.
+                    with anyio.CancelScope() as watch:
+                        self.pause.watch(watch, limit)
+                        try:
+                            await held.enter_async_context(self.limiter.slot())
+                        finally:
+                            self.pause.unwatch(watch)
+                    if watch.cancelled_caught:  # only a pause past our limit cancels it
+                        refused = self.pause.refusal(request, self.clock(), limit, told=True)
+                    else:
+                        # Asked only now: a long wait for the limiter or a Retry-After may
+                        # have made the caller's reason to send stale (a lease taken over).
+                        refused = await _refusal(before_attempt)
                     if refused is None:
                         self.metrics.requests += 1
                         with call.attempt(waiting) as sent:

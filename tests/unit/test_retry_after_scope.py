@@ -7,8 +7,13 @@ falls inside a pause gets the throttle at once instead of waiting past its deadl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from functools import partial
+from typing import Any
 
+import anyio
+import anyio.lowlevel
+import orjson
 import pytest
 
 import ica_tapis_async as ita
@@ -132,3 +137,71 @@ async def test_a_with_options_copy_sees_the_pause(
     short = ica.with_options(retry=ita.RetryPolicy(total_timeout=30))
     with pytest.raises(ita.RateLimitError):
         await short.data_linking_batches.get(PROJECT, BATCH)
+
+
+class _HeldTransport:
+    """The first request hangs until ``release`` is set, then is throttled for 60 s."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.inside = anyio.Event()
+        self.release = anyio.Event()
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: ita.Timeouts,
+    ) -> ita.RawResponse:
+        """Hold the first request, throttle it; answer the others."""
+        self.sent.append(url)
+        if len(self.sent) == 1:
+            self.inside.set()
+            await self.release.wait()
+            return ita.RawResponse(429, "", {"Retry-After": "60"}, orjson.dumps(problem(429)), url)
+        return ita.RawResponse(
+            200, "OK", {"Content-Type": "application/json"}, orjson.dumps(batch()), url
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+async def test_a_pause_that_begins_while_a_caller_waits_for_a_slot_stops_its_wait(
+    clock: FakeClock,
+) -> None:
+    """B waits for the only in-flight slot; A's answer pauses the client 60 s past B's deadline:
+    B fails at once with RateLimitError, unsent, and the slot is free for C afterwards."""
+    transport = _HeldTransport()
+    outcomes: dict[str, object] = {}
+    async with ita.IcaClient(
+        ICA, api_key="k", retry=POLICY, transport=transport, clock=clock, sleep=clock.sleep,
+        rate_limit=ita.RateLimitPolicy(max_in_flight=1),
+    ) as ica:  # fmt: skip
+        limiter = ica.limiter
+        assert isinstance(limiter, ita.AdaptiveRateLimiter)
+        slots = limiter._slots
+        assert slots is not None
+
+        async def call(name: str, **options: Any) -> None:
+            try:
+                outcomes[name] = await ica.data_linking_batches.get(PROJECT, BATCH, **options)
+            except ita.RateLimitError as exc:
+                outcomes[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(call, "A", max_retries=0))
+            await transport.inside.wait()
+            tg.start_soon(partial(call, "B", retry=ita.RetryPolicy(total_timeout=10)))
+            while slots.statistics().tasks_waiting < 1:  # B is queued for the slot A holds
+                await anyio.lowlevel.checkpoint()
+            transport.release.set()
+        b = outcomes["B"]
+        assert isinstance(b, ita.RateLimitError)
+        assert b.retry_after == pytest.approx(60.0)
+        assert (len(transport.sent), clock.now) == (1, 1000.0)  # B sent nothing, waited nothing
+        got = await ica.data_linking_batches.get(PROJECT, BATCH)  # C: the slot was given back
+    assert got.id == BATCH
+    assert clock.now == pytest.approx(1060.0)  # C waited the pause out
