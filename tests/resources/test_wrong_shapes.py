@@ -78,11 +78,12 @@ async def test_a_tapis_html_page_is_no_answer(
             await getattr(tapis.transfers, call)(UUID)
 
 
-async def test_a_tapis_list_result_that_is_a_string_is_refused(
-    http: FakeTransport, tapis: ita.TapisClient
+@pytest.mark.parametrize("result", ["abc", "", {}, {"a": 1}])
+async def test_a_tapis_list_result_that_is_no_array_is_refused(
+    http: FakeTransport, tapis: ita.TapisClient, result: Any
 ) -> None:
-    """list_recent: a result "abc" is not three tasks named by its characters."""
-    http.get(f"{TASKS}?offset=0&limit=1000", payload=envelope("abc"))
+    """list_recent: a result "abc" is not three tasks, nor {} or "" an empty list."""
+    http.get(f"{TASKS}?offset=0&limit=1000", payload=envelope(result))
     with pytest.raises(ita.ResponseValidationError, match="expected an array"):
         await tapis.transfers.list_recent().collect()
 

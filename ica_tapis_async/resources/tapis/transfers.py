@@ -10,6 +10,7 @@ from ..._core._paging import OffsetPaging, check_page_size
 from ..._core._request import JSON, Request, query
 from ..._errors import RequestValidationError, ResponseValidationError
 from ..._pagination import AsyncPaginator, Page
+from ..._validation import kind
 from ...models import ReqTransfer, ReqTransferElement, TransferTask
 from .._base import Resource, check_id
 
@@ -160,7 +161,9 @@ class Transfers(Resource):
 
         def read_page(data: Any, request: Request) -> Page[TransferTask]:
             result = _envelope(data, request).get("result")
-            return Page(self._structure(result or [], list[TransferTask], request))
+            # Only a missing result is an empty page: {} or "" is the wrong shape, not nothing.
+            tasks = [] if result is None else result
+            return Page(self._structure(tasks, list[TransferTask], request))
 
         paginator: AsyncPaginator[TransferTask] = self._paginate(
             _PATH,
@@ -177,9 +180,8 @@ class Transfers(Resource):
 def _envelope(data: Any, request: Request) -> dict[str, Any]:
     """The Tapis ``{status, message, result}`` envelope of a success answer, or an error."""
     if not isinstance(data, dict):
-        kind = "empty" if data is None else "text" if isinstance(data, str) else "a JSON array"
         raise ResponseValidationError(
-            f"expected a JSON object, got {kind}",
+            f"expected an object, got {kind(data)}",
             model="TapisEnvelope",
             method=request.method,
             url=request.url,
