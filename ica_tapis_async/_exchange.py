@@ -31,7 +31,8 @@ async def exchange(
     """One attempt: send, and follow redirects (credentials stay on their origin).
 
     The attempt's ``timeouts.total`` covers every hop: each redirect followed gets only what
-    is left of it. A body over ``config.max_body_size`` is refused whatever the transport.
+    is left of it. A success body over ``config.max_body_size`` is refused, an error answer's
+    cut there, whatever the transport.
 
     Raises:
         APITimeoutError: the attempt's time ran out, on a hop or between hops.
@@ -49,8 +50,10 @@ async def exchange(
                 )
             hop_timeouts = attrs.evolve(timeouts, total=left)
         response = await transport.send(method, url, headers, body, hop_timeouts)
-        if len(response.body) > config.max_body_size:
-            raise body_too_large(method, url, config.max_body_size)
+        if len(response.body) > config.max_body_size:  # whatever the transport
+            if response.status < 300:
+                raise body_too_large(method, url, config.max_body_size)
+            response = attrs.evolve(response, body=response.body[: config.max_body_size])
         if response.status not in REDIRECT_STATUSES:
             return response  # the common case, without a call into the redirect rules
         hop = next_hop(

@@ -81,7 +81,8 @@ class AiohttpTransport:
         session: a caller's aiohttp session to borrow; it is never closed here.
         max_connections: pool size of the aiohttp session this transport creates.
         max_body_size: the most bytes of a body (as declared, and once decompressed) read;
-            a larger answer raises :class:`ResponseValidationError` without reading the rest.
+            a larger success answer raises :class:`ResponseValidationError` without reading
+            the rest; an error answer is cut there.
     """
 
     def __init__(
@@ -176,10 +177,16 @@ class AiohttpTransport:
             ) from exc
 
     async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
-        """The body, read until its end or until it passes the cap (then dropped, unread)."""
+        """The body, read until its end or until it passes the cap.
+
+        A success answer over the cap is refused; an error answer keeps its status and its
+        first ``max_body_size`` bytes (its status says more than its size). Either way the
+        rest is left unread and the connection dropped.
+        """
         limit = self._max_body_size
+        success = resp.status < 300
         declared = resp.content_length  # of the body as sent, compressed or not
-        if declared is not None and declared > limit:
+        if success and declared is not None and declared > limit:
             resp.close()  # the connection carries the unread rest: never reuse it
             raise body_too_large(method, url, limit)
         chunks: list[bytes] = []
@@ -189,7 +196,10 @@ class AiohttpTransport:
             size += len(chunk)
             if size > limit:
                 resp.close()
-                raise body_too_large(method, url, limit)
+                if success:
+                    raise body_too_large(method, url, limit)
+                chunks.append(chunk[: len(chunk) - (size - limit)])
+                break
             chunks.append(chunk)
         return b"".join(chunks)
 

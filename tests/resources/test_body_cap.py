@@ -192,3 +192,38 @@ async def test_messages_from_json_bodies_are_cut_like_text() -> None:
         assert len(text) < 600
         assert not {"\n", "\r"} & set(text)
         assert text.endswith("…")
+
+
+async def test_an_error_answer_over_the_cap_keeps_its_status(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    """A 503 with an endless HTML body is still a 503 (retried as one), its body cut at the cap."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n"
+            b"Content-Length: 1000000000\r\n\r\n<html><title>Down</title>"
+        )
+        await _forever(writer)
+
+    async with ita.IcaClient(
+        await serve(handler), api_key="k", timeouts=SLOW, max_body_size=CAP,
+        retry=ita.RetryPolicy.no_wait(2),
+    ) as ica:  # fmt: skip
+        with pytest.raises(ita.ServerError) as caught:
+            await ica.data_transfers.get(PROJECT, UUID)
+        assert ica.metrics.requests == 2  # retried as a 503
+    assert caught.value.status == 503
+    assert isinstance(caught.value.body, str)
+    assert len(caught.value.body) <= CAP
+    assert "Down" in str(caught.value)
+
+
+async def test_any_transport_error_answer_over_the_cap_is_cut() -> None:
+    """A custom transport's 500 body over the cap is cut to the cap, the status kept."""
+    http = FakeTransport()
+    http.get(f"{ICA}{PATH.removeprefix('/ica/rest')}", status=500, body=b"e" * (CAP * 2))
+    async with ita.IcaClient(ICA, api_key="k", transport=http, max_body_size=CAP) as ica:
+        with pytest.raises(ita.ServerError) as caught:
+            await ica.data_transfers.get(PROJECT, UUID, max_retries=0)
+    assert len(caught.value.body) == CAP
