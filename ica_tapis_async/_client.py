@@ -215,8 +215,9 @@ class IcaClient(_BaseClient):
         unreachable_after: seconds of nothing but failed connections (from the first) after
             which every call raises :class:`ServerUnreachableError`; ``None`` to keep retrying.
         max_body_size: the most bytes of an answer's body read (64 MiB by default), as sent
-            and once decompressed; a larger body raises :class:`ResponseValidationError`
-            without the rest being read.
+            and once decompressed; a larger success answer raises
+            :class:`ResponseValidationError` without the rest being read, an error answer is
+            cut there.
         transport: a :class:`Transport` to send requests through instead of aiohttp (not
             closed by the client); not together with ``session``.
         limiter: a :class:`RateLimiter` to pace requests with instead of an

@@ -133,7 +133,8 @@ class ClientConfig:
             raise :class:`ServerUnreachableError` at once. ``None`` retries as usual forever.
             Once any answer has arrived this never triggers.
         max_body_size: the most bytes of an answer's body read, as sent and once
-            decompressed; a larger one raises :class:`ResponseValidationError` unread.
+            decompressed; a larger success answer raises :class:`ResponseValidationError`
+            without the rest being read, an error answer is cut there.
     """
 
     base_url: str = attrs.field(repr=lambda url: repr(redact_url(url)))
