@@ -9,6 +9,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import attrs
 
 from .._errors import APIConnectionError
+from .._redact import redact_url
 from ._request import SENSITIVE_HEADERS, same_origin
 
 __all__ = ("REDIRECT_STATUSES", "Hop", "next_hop")
@@ -73,7 +74,8 @@ def _target(method: str, url: str, location: str) -> str:
     """The absolute, encoded URL ``location`` names, or :class:`APIConnectionError`."""
 
     def refuse(why: str) -> APIConnectionError:
-        shown = location if len(location) <= _SHOWN else location[: _SHOWN - 1] + "…"
+        shown = redact_url(location)  # a Location may carry user info: never in error text
+        shown = shown if len(shown) <= _SHOWN else shown[: _SHOWN - 1] + "…"
         return APIConnectionError(
             f"{method} {url}: cannot follow the redirect to {shown!r}: {why}",
             method=method,

@@ -80,3 +80,14 @@ async def test_the_aiohttp_transport_refuses_a_url_it_cannot_send_by_a_library_e
             await transport.send("GET", url, {}, None, ita.Timeouts(total=1))
     finally:
         await transport.aclose()
+
+
+async def test_a_refused_location_with_user_info_is_shown_redacted(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """The error repeats a bad Location without the password it carries."""
+    http.get(TRANSFER_URL, status=302, headers={"Location": "https://u:hunter2@h:99999/x"})
+    with pytest.raises(ita.APIConnectionError) as caught:
+        await ica.data_transfers.get(PROJECT, UUID, max_retries=0)
+    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in repr(vars(caught.value))
