@@ -116,3 +116,14 @@ async def test_ica_nested_details_tags_of_the_wrong_shape_are_refused(
     with pytest.raises(ita.ResponseValidationError) as caught:
         await ica.data_transfers.get(PROJECT, UUID)
     assert caught.value.path.startswith("data.details.tags")
+
+
+async def test_an_ica_abort_answered_by_an_html_page_is_no_success(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """abort: a 200 HTML page (a proxy's) raises; ICA's 204 without a body is a success."""
+    _html(http, "POST", f"{TRANSFER_URL}:abort")
+    with pytest.raises(ita.ResponseValidationError, match="text/html"):
+        await ica.data_transfers.abort(PROJECT, UUID)
+    http.post(f"{TRANSFER_URL}:abort", status=204)
+    await ica.data_transfers.abort(PROJECT, UUID)
