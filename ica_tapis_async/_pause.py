@@ -37,10 +37,10 @@ class ClientPause:
         A pause only ever lengthens; a waiter whose limit falls inside it is cancelled out of
         its wait for a slot (it then raises :meth:`refusal`).
         """
-        if now + seconds <= self.until:
+        if seconds <= 0 or now + seconds <= self.until:
             return
         self.until, self.status = now + seconds, status
-        for scope, limit in self._waiting.items():
+        for scope, limit in list(self._waiting.items()):
             if self.until >= limit:
                 scope.cancel()
 

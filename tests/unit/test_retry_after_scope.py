@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 import ica_tapis_async as ita
+from ica_tapis_async._pause import ClientPause
 
 from ..resources.helpers import BATCH, ICA, PROJECT, batch, problem
 from .fakes import FakeClock, FakeTransport, RecordingLimiter
@@ -205,3 +206,14 @@ async def test_a_pause_that_begins_while_a_caller_waits_for_a_slot_stops_its_wai
         got = await ica.data_linking_batches.get(PROJECT, BATCH)  # C: the slot was given back
     assert got.id == BATCH
     assert clock.now == pytest.approx(1060.0)  # C waited the pause out
+
+
+async def test_a_zero_pause_stops_no_waiter() -> None:
+    """Retry-After: 0 is no pause: a waiter, even one at its limit, is not stopped."""
+    pause = ClientPause()
+    scope = anyio.CancelScope()
+    pause.watch(scope, 1000.0)
+    pause.note(1000.0, 0.0, 429)
+    assert not scope.cancel_called
+    pause.note(1000.0, 5.0, 429)
+    assert scope.cancel_called
