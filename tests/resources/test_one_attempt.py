@@ -8,7 +8,6 @@ request whose pooled keep-alive connection dropped is turned off.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
@@ -133,10 +132,8 @@ async def test_the_attempt_timeout_covers_its_redirects(hops: str) -> None:
     """Three hops of 0.3 s each under a 0.5 s attempt timeout time out, each hop alone would not."""
     timeouts = ita.Timeouts(total=0.5, connect=0.5, sock_read=0.5)
     async with ita.IcaClient(hops, api_key="k", timeouts=timeouts) as ica:
-        started = time.monotonic()
-        with pytest.raises(ita.APITimeoutError):
+        with pytest.raises(ita.APITimeoutError):  # without the cover: a success after 0.9 s
             await ica.data_transfers.get(PROJECT, UUID, max_retries=0)
-        assert time.monotonic() - started < 0.9
 
 
 class _SlowHops:
