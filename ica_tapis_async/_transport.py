@@ -43,9 +43,9 @@ class Transport(Protocol):
 
     Implementations do not follow redirects, retry or add credentials; they turn every failure
     to get an answer into :class:`APIConnectionError` (``connect_failed=True`` when no
-    connection could be made) or :class:`APITimeoutError`. The dispatcher refuses a body over
-    ``ClientConfig.max_body_size`` whatever the transport; one that streams should stop
-    reading there itself (:func:`body_too_large` builds the error).
+    connection could be made) or :class:`APITimeoutError`. The dispatcher holds every transport
+    to ``ClientConfig.max_body_size`` (a success body over it refused, an error body cut); one
+    that streams should stop reading there itself (:func:`body_too_large` builds the error).
     """
 
     async def send(
