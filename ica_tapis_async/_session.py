@@ -129,10 +129,10 @@ class Dispatcher:
         self._server = server_of(config.base_url)
         self.telemetry.track_limiter(self.limiter, server_address=self._server[0])
         self.reachability = Reachability(config.base_url, config.unreachable_after)
-        self.pause = ClientPause()
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
+        self.pause = ClientPause()  # the Retry-After pause in force, shared with copies
         self._base_headers = merge_headers(
             {"User-Agent": config.user_agent}, dict(config.extra_headers)
         )
@@ -360,9 +360,9 @@ class Dispatcher:
             rand=self.rand,
             telemetry=self.telemetry,
         )
+        clone.pause = self.pause
         clone.metrics = self.metrics
         clone.reachability = self.reachability
-        clone.pause = self.pause
         clone._owns_transport = clone._owns_limiter = False  # the original closes them
         return clone
 
