@@ -9,8 +9,8 @@ names the rule cannot produce, such as ``sourceURI`` or ``software-only``).
   strings, numbers, booleans, timezone-aware ISO-8601 datetimes, and the shape of the data: a
   model needs a JSON object and a list a JSON array, even a model whose fields are all optional
   (a string or an HTML page is never an empty model, nor a string a list of characters). Every
-  failure becomes a :class:`~ica_tapis_async.ResponseValidationError` whose ``path`` uses wire names, e.g.
-  ``items[3].processing.status`` (``_validation`` builds that report).
+  failure becomes a :class:`~ica_tapis_async.ResponseValidationError` whose ``path`` uses wire
+  names, e.g. ``items[3].processing.status`` (``_validation`` builds that report).
   :func:`structure_strict` also refuses unknown keys; tests and the simulator use it so that
   fixtures cannot drift from the models. ``null`` is accepted wherever the spec allows it: a
   nullable property, a list whose items are nullable (``list[X | None]``), and an optional one.
