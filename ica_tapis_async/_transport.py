@@ -16,7 +16,7 @@ import attrs
 from yarl import URL
 
 from ._config import DEFAULT_MAX_BODY_SIZE, Timeouts
-from ._errors import APIConnectionError, APITimeoutError, ResponseValidationError
+from ._errors import APIConnectionError, APITimeoutError, IcaTapisError, ResponseValidationError
 
 __all__ = ("AiohttpTransport", "RawResponse", "Transport", "body_too_large")
 
@@ -171,6 +171,8 @@ class AiohttpTransport:
             raise APIConnectionError(
                 f"{method} {url}: {_describe(exc)}", method=method, url=url
             ) from exc
+        except IcaTapisError:
+            raise  # the library's own refusals (a RequestValidationError is a ValueError too)
         except ValueError as exc:  # yarl checks some parts (the port) only when aiohttp asks
             raise APIConnectionError(
                 f"{method} {url}: not a URL that can be sent: {exc}", method=method, url=url

@@ -6,6 +6,9 @@ no followable URL is an :class:`APIConnectionError`, never a builtin or yarl exc
 
 from __future__ import annotations
 
+from typing import Any
+
+import aiohttp
 import pytest
 
 import ica_tapis_async as ita
@@ -91,3 +94,21 @@ async def test_a_refused_location_with_user_info_is_shown_redacted(
         await ica.data_transfers.get(PROJECT, UUID, max_retries=0)
     assert "hunter2" not in str(caught.value)
     assert "hunter2" not in repr(vars(caught.value))
+
+
+async def test_a_library_refusal_inside_the_transport_is_not_a_connection_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only yarl's ValueError becomes APIConnectionError; a RequestValidationError stays itself."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ita.RequestValidationError("refused", field="session")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "request", refuse)
+    transport = ita.AiohttpTransport()
+    try:
+        with pytest.raises(ita.RequestValidationError) as caught:
+            await transport.send("GET", "http://127.0.0.1:9/x", {}, None, ita.Timeouts(total=1))
+    finally:
+        await transport.aclose()
+    assert caught.value.field == "session"
