@@ -15,8 +15,15 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._checks import check_int
 from ._config import DEFAULT_MAX_BODY_SIZE, Timeouts
-from ._errors import APIConnectionError, APITimeoutError, IcaTapisError, ResponseValidationError
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    IcaTapisError,
+    RequestValidationError,
+    ResponseValidationError,
+)
 
 __all__ = ("AiohttpTransport", "RawResponse", "Transport", "body_too_large")
 
@@ -92,12 +99,25 @@ class AiohttpTransport:
         max_connections: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise RequestValidationError(
+                f"must be an aiohttp.ClientSession, got {type(session).__name__}", field="session"
+            )
         self._session = session
         self._owns_session = session is None
-        self._max_connections = max_connections
-        self._max_body_size = max_body_size
+        # aiohttp reads 0 as "no limit" and a negative pool size hangs every request.
+        self._max_connections = check_int("max_connections", max_connections, minimum=1)
+        self._closed = False
+        self._max_body_size = check_int("max_body_size", max_body_size, minimum=1)
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # A session made now would be one nobody closes.
+            raise RequestValidationError("the client is closed; make a new one", field="client")
+        if self._session is not None and not self._owns_session and self._session.closed:
+            raise RequestValidationError(
+                "the aiohttp session lent to the client was closed by its owner", field="session"
+            )
         if self._session is None or (self._owns_session and self._session.closed):
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300
@@ -116,7 +136,9 @@ class AiohttpTransport:
         return self._session is not None and self._session.closed
 
     async def aclose(self) -> None:
-        """Close the aiohttp session if this transport created it; a borrowed one stays open."""
+        """Close the aiohttp session if this transport created it; a borrowed one stays open.
+        A transport that made its own session sends nothing after this."""
+        self._closed = self._owns_session
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
