@@ -93,13 +93,25 @@ def _target(method: str, url: str, location: str) -> str:
         # urljoin lends an empty authority ("https:///x") the base's host: refuse it instead.
         if _AUTHORITY.match(location) and not urlsplit(location).hostname:
             raise refuse("it names no host")
-        target = quote(urljoin(url, location), safe=_KEEP)
+        target = quote(_ascii_host(urljoin(url, location)), safe=_KEEP)
         parts = urlsplit(target)
         parts.port  # noqa: B018 - parsing the port is the check: out of range or not a number
-    except ValueError as exc:
-        raise refuse(str(exc)) from exc
+    except ValueError as exc:  # UnicodeError (a host IDNA cannot spell) is a ValueError too
+        raise refuse(str(exc) or type(exc).__name__) from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise refuse("not an http(s) URL")
     if not parts.hostname:
         raise refuse("it names no host")
     return target
+
+
+def _ascii_host(url: str) -> str:
+    """``url`` with an international host name in its IDNA form (``xn--…``), not %-escaped."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or host.isascii():
+        return url
+    user, at, _ = parts.netloc.rpartition("@")
+    port = f":{parts.port}" if parts.port is not None else ""
+    netloc = f"{user}{at}{host.encode('idna').decode('ascii')}{port}"
+    return parts._replace(netloc=netloc).geturl()

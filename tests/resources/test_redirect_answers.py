@@ -70,6 +70,25 @@ async def test_a_redirect_target_is_encoded_before_it_is_sent(
     assert http.sent[1].url == "https://ica.test/ica/rest/m%C3%B6%20ved/a%2Fb?q=x%20y"
 
 
+async def test_an_international_redirect_host_is_sent_in_its_idna_form(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """A Location naming bücher.test goes to xn--bcher-kva.test, not to a %-escaped host."""
+    http.get(TRANSFER_URL, status=302, headers={"Location": "https://Bücher.test/ä"})
+    http.get("https://xn--bcher-kva.test/%C3%A4", payload=data_transfer())
+    await ica.data_transfers.get(PROJECT, UUID)
+    assert http.sent[1].url == "https://xn--bcher-kva.test/%C3%A4"
+
+
+async def test_a_host_idna_cannot_spell_is_a_connection_error(
+    http: FakeTransport, ica: ita.IcaClient
+) -> None:
+    """A label too long for IDNA is refused as unfollowable, not a UnicodeError."""
+    http.get(TRANSFER_URL, status=302, headers={"Location": "https://" + "ü" * 70 + ".test/"})
+    with pytest.raises(ita.APIConnectionError, match="cannot follow the redirect"):
+        await ica.data_transfers.get(PROJECT, UUID, max_retries=0)
+
+
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1:99999/x", "http://[::1/x", "http://h\\evil/y", "http:///x"]
 )
