@@ -213,6 +213,8 @@ class AiohttpTransport:
         if success and declared is not None and declared > limit:
             resp.close()  # the connection carries the unread rest: never reuse it
             raise body_too_large(method, url, limit)
+        if declared is not None and declared <= limit and not resp.headers.get("Content-Encoding"):
+            return await resp.read()  # the common case: a known length within the cap
         chunks: list[bytes] = []
         size = 0
         # Chunks come decompressed, a bounded amount at a time: a compression bomb stops here.
