@@ -7,11 +7,14 @@ before it asks for a slot, and while it is already waiting for one when the paus
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import Literal, overload
 
 import anyio
 import attrs
 
+from ._concurrency import RateLimiter
 from ._config import Timeouts
 from ._core._request import Request
 from ._errors import RateLimitError
@@ -44,14 +47,18 @@ class ClientPause:
             if self.until >= limit:
                 scope.cancel()
 
-    def watch(self, scope: anyio.CancelScope, limit: float | None) -> None:
+    def watch(self, scope: anyio.CancelScope, limit: float) -> None:
         """Cancel ``scope`` if a pause begins that ends at or after ``limit``."""
-        if limit is not None:
-            self._waiting[scope] = limit
+        self._waiting[scope] = limit
 
     def unwatch(self, scope: anyio.CancelScope) -> None:
         """Stop watching ``scope`` (its wait is over)."""
         self._waiting.pop(scope, None)
+
+    def slot(self, limiter: RateLimiter, limit: float | None) -> _Slot:
+        """``limiter.slot()``, whose wait a pause past ``limit`` stops: it enters as ``False``
+        then (no slot held), as ``True`` once the slot is held."""
+        return _Slot(self, limiter.slot(), limit)
 
     @overload
     def refusal(
@@ -81,6 +88,41 @@ class ClientPause:
         )
         error.retry_after = left
         return error
+
+
+class _Slot:
+    """A limiter slot whose wait a pause that outlasts the caller's limit gives up."""
+
+    __slots__ = ("_held", "_limit", "_pause", "_slot")
+
+    def __init__(
+        self, pause: ClientPause, slot: AbstractAsyncContextManager[None], limit: float | None
+    ) -> None:
+        self._pause, self._slot, self._limit, self._held = pause, slot, limit, False
+
+    async def __aenter__(self) -> bool:
+        if self._limit is None:  # no time of its own: nothing for a pause to cut short
+            await self._slot.__aenter__()
+            self._held = True
+            return True
+        with anyio.CancelScope() as watch:
+            self._pause.watch(watch, self._limit)
+            try:
+                await self._slot.__aenter__()
+                self._held = True
+            finally:
+                self._pause.unwatch(watch)
+        return self._held
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if not self._held:
+            return None
+        return await self._slot.__aexit__(exc_type, exc, tb)
 
 
 def call_limit(now: float, deadline: float | None, per_call: Timeouts | None) -> float | None:

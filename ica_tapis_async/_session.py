@@ -10,7 +10,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
 from typing import Any, Protocol
 
 import anyio
@@ -200,16 +199,10 @@ class Dispatcher:
             refused: Exception | None = None
             try:
                 waiting = call.waiting()
-                async with AsyncExitStack() as held:
-                    # A pause that begins while we wait for a slot and outlasts our time
-                    # stops the wait, so nobody waits past its deadline for a pause.
-                    with anyio.CancelScope() as watch:
-                        self.pause.watch(watch, limit)
-                        try:
-                            await held.enter_async_context(self.limiter.slot())
-                        finally:
-                            self.pause.unwatch(watch)
-                    if watch.cancelled_caught:  # only a pause past our limit cancels it
+                # A pause that begins while we wait for a slot and outlasts our time stops
+                # the wait, so nobody waits past its deadline for a pause.
+                async with self.pause.slot(self.limiter, limit) as held:
+                    if not held:  # only a pause past our limit stops the wait
                         refused = self.pause.refusal(request, self.clock(), limit, told=True)
                     else:
                         # Asked only now: a long wait for the limiter or a Retry-After may
