@@ -66,6 +66,10 @@ def _command(name: str) -> Command:
         from ._journal_tools import cmd_export, cmd_runs
 
         return cmd_runs if name == "runs" else cmd_export
+    if name == "verify":
+        from ._verify import cmd_verify
+
+        return cmd_verify
     from . import _commands
 
     handlers: dict[str, Command] = {

@@ -12,12 +12,14 @@ from ._config import (
     positive_float,
     positive_int,
 )
+from ._dry_run import add_dry_run_flag
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
 from ._journal_tools import add_journal_tool_parsers
 from ._observe import add_observability_flags
 from ._schedule import add_schedule_flags
 from ._status import add_scaleout_flags, add_status_parser
 from ._usage import Parser
+from ._verify import add_verify_parser
 
 __all__ = ("PROG", "build_parser")
 
@@ -71,6 +73,7 @@ def _batch_flags(parser: argparse.ArgumentParser) -> None:
         help="batches submitted and polled at once (default 8)",
     )
     add_schedule_flags(group)
+    add_dry_run_flag(group)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,10 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="tasks created and followed at once (default 16)",
     )
+    add_dry_run_flag(create)
     add_schedule_flags(create)
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
     add_status_parser(commands, _fmt)
+    add_verify_parser(commands, _fmt)
     add_journal_tool_parsers(commands, _fmt)
     add_observability_flags(parser)
     return parser
