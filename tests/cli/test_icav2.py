@@ -184,3 +184,27 @@ def test_a_run_configured_only_as_for_icav2(tmp_path: Path) -> None:
         )
         assert refused.code == 1
         assert "not-the-key" not in refused.out + refused.err
+
+
+def test_dry_run_names_where_each_setting_came_from(tmp_path: Path) -> None:
+    """--dry-run shows the source of each setting (a flag, a variable, the config file), in
+    its plan and its JSON, and none of the values."""
+    with Simulator() as sim:
+        env = _home(tmp_path, f'x-api-key: "{KEY}"\n')
+        env["ICAV2_SERVER_URL"] = sim.base_url
+        ids = tmp_path / "ids.txt"
+        ids.write_text("fil.1\nfil.2\n", encoding="utf-8")
+        text = run("link", str(ids), "--project", PROJECT, "--dry-run", env=env)
+        assert text.code == 0, text.err
+        assert (
+            "  settings: server from ICAV2_SERVER_URL, API key from ~/.icav2/config.yaml "
+            "(x-api-key), project from --project"
+        ) in text.out.splitlines()
+        data = run("link", str(ids), "--project", PROJECT, "--dry-run", "--json", env=env)
+        assert json.loads(data.out)["settings"] == {
+            "base_url": "ICAV2_SERVER_URL",
+            "api_key": "~/.icav2/config.yaml (x-api-key)",
+            "project": "--project",
+        }
+        assert KEY not in text.out + text.err + data.out + data.err
+        assert sim.stats.requests_by_operation.get("createProjectDataLinkingBatch", 0) == 0
