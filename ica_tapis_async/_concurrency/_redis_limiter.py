@@ -235,9 +235,11 @@ class RedisRateLimiter:
         cut, rate = reply
         self._rate = _float(rate)
         self._throttled = True
-        if int(cut):
+        if int(cut) and self._rate is not None:
             log.info(
-                "shared limit %r: throttled, rate cut to %s/s for all workers", self.name, rate
+                "shared limit %r: throttled, rate cut to %.1f/s for all workers",
+                self.name,
+                self._rate,
             )
 
     async def pause_for(self, seconds: float) -> None:

@@ -217,7 +217,7 @@ class PostgresStore:
                     raise RuntimeError(f"{self!r} is closed") from None
                 attempt += 1
                 if attempt > self._retries:
-                    raise
+                    raise await self._given_up(exc) from None
                 log.warning(
                     "journal %s: %s (%s); retrying on a fresh connection",
                     self.url,
@@ -225,6 +225,32 @@ class PostgresStore:
                     _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    async def _given_up(self, exc: BaseException) -> JournalUnavailableError:
+        """The error of a call that ran out of retries: the server's reason, never the pool's
+        bare timeout (which says only that no connection came)."""
+        from psycopg_pool import PoolTimeout
+
+        if not isinstance(exc, PoolTimeout):
+            reason = _first_line(exc)
+        else:
+            # The pool keeps its connection errors to itself: connect once to learn why.
+            reason = await self._reason_no_connection_came()
+        permanent = any(word in reason for word in _PERMANENT)
+        return JournalUnavailableError(
+            f"journal {self.url}: unavailable after {self._retries + 1} tries: {reason}",
+            permanent=permanent,
+        )
+
+    async def _reason_no_connection_came(self) -> str:
+        import psycopg
+
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._dsn, **self._connect_kwargs)
+        except psycopg.OperationalError as probe:
+            return f"cannot connect: {_first_line(probe)}"
+        await conn.close()
+        return "the server accepts connections, but none of the pool's came free in time"
 
     async def _shielded(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
         return await _to_the_end(self._transaction(conn, work))
