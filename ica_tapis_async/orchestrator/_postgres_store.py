@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 import anyio
 
 from .._errors import IcaTapisError
-from .._redact import redact_url
+from .._redact import ambiguous_user_info, redact_url
 from ._journal_rows import CHUNK_COLUMNS
 from ._journal_rows import chunk_of as chunk_row
 from ._journal_rows import run_of as run_row
@@ -108,6 +108,8 @@ class PostgresStore:
                 "PostgresJournal needs psycopg 3: pip install 'ica_tapis_async[postgres]'"
             ) from exc
         self.url = redact_url(dsn)
+        if (ambiguous := ambiguous_user_info(dsn)) is not None:
+            raise ValueError(f"dsn {self.url!r}: {ambiguous}")
         try:
             # Parsed here, not by the pool: libpq's parse errors quote the whole URL, and the
             # pool logs them, password and all.

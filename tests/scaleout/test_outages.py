@@ -193,7 +193,10 @@ async def test_a_refusing_redis_fails_at_once_whatever_the_policy(
     error = caught.value
     assert error.permanent
     assert reason in str(error)
-    assert f"***@127.0.0.1:{locked_redis.port}/0: refused by the server (" in str(error)
+    assert str(error).startswith(
+        f"shared rate limit 'refused' at redis://***@127.0.0.1:{locked_redis.port}/0: "
+        "refused by the server ("
+    )
     for text in (str(error), repr(limiter), caplog.text):
         assert "wrong-pw" not in text
         assert quote(PASSWORD, safe="") not in text
