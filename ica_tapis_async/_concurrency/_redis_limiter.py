@@ -87,6 +87,8 @@ class RedisRateLimiter:
             for four workers.
         retry_unavailable_s: how often to try Redis again while falling back.
         timeout: seconds to wait for Redis on each call before counting it as unavailable.
+        password: the password when the URL holds none (read from a file or an environment
+            variable, say, to keep it off command lines); never shown. One in the URL wins.
 
     Raises:
         ImportError: the ``redis`` extra is not installed.
@@ -108,6 +110,7 @@ class RedisRateLimiter:
         retry_unavailable_s: float = 1.0,
         timeout: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        password: str | None = None,
     ) -> None:
         validate_arguments(
             url, name, rate, burst, max_in_flight, min_rate, lease_ttl, fallback_share,
@@ -134,7 +137,7 @@ class RedisRateLimiter:
         self._sleep = sleep
         try:
             self._redis: Any = aioredis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, password=password
             )
         except ValueError as exc:
             raise ValueError(f"url {self._url!r} is not a valid Redis URL: {exc}") from None

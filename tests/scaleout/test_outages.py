@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
-from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -139,99 +137,6 @@ async def test_a_told_rate_restarted_empty_keeps_its_cut_and_recovers(
         await limiter.aclose()
     assert stats["configured"] == 20
     assert stats["rate"] == pytest.approx(cut, rel=0.01)  # not back at the told 20/s at once
-
-
-PASSWORD = "pa@ss/w#rd?%41"  # every character a URL gives a meaning to
-
-
-@pytest.fixture(scope="module")
-def locked_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """A redis-server of its own that wants a password, with a user the ACL limits to GET.
-
-    Depends on ``redis_server``, which skips (or fails under CI=true) without the binary.
-    """
-    import redis
-
-    server = RedisServer()
-    server.start()
-    try:
-        admin = redis.Redis(host="127.0.0.1", port=server.port)
-        admin.config_set("requirepass", PASSWORD)
-        admin = redis.Redis(host="127.0.0.1", port=server.port, password=PASSWORD)
-        acl = ("ACL", "SETUSER", "reader", "on", f">{PASSWORD}", "~*", "+get")
-        admin.execute_command(*acl)  # type: ignore[no-untyped-call]
-        admin.close()
-        yield server
-    finally:
-        server.stop()
-
-
-def _url(server: RedisServer, user_info: str) -> str:
-    return f"redis://{user_info}@127.0.0.1:{server.port}/0"
-
-
-@pytest.mark.parametrize(
-    ("user_info", "reason"),
-    [
-        (":wrong-pw", "invalid username-password pair"),
-        (f"reader:{quote(PASSWORD, safe='')}", "no permissions to run the 'evalsha' command"),
-    ],
-)
-async def test_a_refusing_redis_fails_at_once_whatever_the_policy(
-    locked_redis: RedisServer, user_info: str, reason: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    limiter = ita.RedisRateLimiter(_url(locked_redis, user_info), "refused", rate=5)
-    try:
-        with caplog.at_level(logging.DEBUG), anyio.fail_after(2):
-            with pytest.raises(ita.SharedLimiterUnavailableError) as caught:
-                await _grant(limiter)  # on_unavailable="local": yet no local fallback
-            with pytest.raises(ita.SharedLimiterUnavailableError):
-                await limiter.stats()
-        assert not limiter.degraded
-    finally:
-        await limiter.aclose()
-    error = caught.value
-    assert error.permanent
-    assert reason in str(error)
-    assert str(error).startswith(
-        f"shared rate limit 'refused' at redis://***@127.0.0.1:{locked_redis.port}/0: "
-        "refused by the server ("
-    )
-    for text in (str(error), repr(limiter), caplog.text):
-        assert "wrong-pw" not in text
-        assert quote(PASSWORD, safe="") not in text
-    assert "falling back" not in caplog.text
-
-
-async def test_a_redis_that_wants_a_password_and_got_none_fails_at_once(
-    locked_redis: RedisServer,
-) -> None:
-    limiter = ita.RedisRateLimiter(
-        f"redis://127.0.0.1:{locked_redis.port}/0", "anonymous", on_unavailable="fail"
-    )
-    try:
-        with pytest.raises(ita.SharedLimiterUnavailableError) as caught:
-            await _grant(limiter)
-    finally:
-        await limiter.aclose()
-    assert caught.value.permanent
-    assert "refused by the server (AuthenticationError: " in str(caught.value)
-
-
-async def test_a_percent_encoded_password_with_url_characters_works(
-    locked_redis: RedisServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    url = _url(locked_redis, f":{quote(PASSWORD, safe='')}")
-    limiter = ita.RedisRateLimiter(url, "encoded", rate=5)
-    try:
-        await _grant(limiter)
-        assert not limiter.degraded
-        assert (await limiter.stats())["configured"] == 5
-        assert repr(limiter).startswith(
-            f"RedisRateLimiter('redis://***@127.0.0.1:{locked_redis.port}/0', 'encoded'"
-        )
-    finally:
-        await limiter.aclose()
 
 
 async def test_no_burst_of_429s_while_redis_is_down_or_after_it_restarts(
