@@ -28,7 +28,8 @@ def redact_url(url: str) -> str:
     ``password=`` query or key/value parameter is hidden too, and so is the user info of a
     mistyped URL (``postgresql:/user:secret@db``). Never raises.
     """
-    text = str(url)
+    # Parameters first: an "@" in a password=... value is not where user info ends.
+    text = _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", str(url))
     engine = _ENGINE.match(text)
     at = text.rfind("@")
     if engine is not None:
@@ -40,7 +41,7 @@ def redact_url(url: str) -> str:
             user, colon, _password = found.group(2).partition(":")
             shown = f"{user}:***" if colon and user else "***"
             text = f"{found.group(1)}{shown}@{text[found.end() :]}"
-    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)
+    return text
 
 
 def ambiguous_user_info(url: str) -> str | None:
@@ -52,7 +53,8 @@ def ambiguous_user_info(url: str) -> str | None:
     else, or as someone else, and the server's error could quote part of it. The reason names
     no part of the URL.
     """
-    text = str(url)
+    # A password=... parameter is read by its own rules, wherever it stands.
+    text = _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=", str(url))
     engine = _ENGINE.match(text)
     if engine is None:
         return None

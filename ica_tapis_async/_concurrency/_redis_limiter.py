@@ -351,7 +351,9 @@ class RedisRateLimiter:
         with anyio.CancelScope(shield=True):
             try:
                 await self._redis.zrem(self._lease_key, lease)
-            except unavailable_errors() as exc:
+            except (*unavailable_errors(), *refusal_errors()) as exc:
+                # A refusal surfaces, typed, at the next call; here it would replace whatever
+                # the caller's request raised.
                 log.debug(
                     "shared limit %r: lease left to expire (%s)", self.name, type(exc).__name__
                 )

@@ -26,6 +26,11 @@ from ica_tapis_async.orchestrator._journal_open import is_database_url, open_jou
         ("rediss://token@cache/0", "rediss://***@cache/0"),
         ("unix://:p/w@/run/redis.sock?db=1", "unix://***@/run/redis.sock?db=1"),
         ("postgres:u:Pl4in@db", "postgres:***@db"),
+        (
+            "postgresql://db/x?password=p@ss&sslmode=off",
+            "postgresql://db/x?password=***&sslmode=off",
+        ),
+        ("redis://cache/0?password=p@ss/w", "redis://cache/0?password=***"),
         ("https://user:pw@host/x", "https://user:***@host/x"),
         ("https://token@host/x", "https://***@host/x"),
         ("https://host/x?a=1&password=s3&b=2", "https://host/x?a=1&password=***&b=2"),
@@ -78,6 +83,8 @@ def test_a_password_the_engine_would_cut_short_is_refused(url: str, why: str) ->
         "redis://:p@ss@cache:6379/0",  # Python's URL rules take the last '@' of the host part
         "redis://:p%2Fss@cache:6379/0",
         "unix://:pw@/run/redis.sock?db=1",
+        "redis://cache:6379/0?password=p@ss/w",
+        "postgresql://u@db/x?password=p@ss/w",
     ],
 )
 def test_urls_the_engines_read_as_meant_are_kept(url: str) -> None:

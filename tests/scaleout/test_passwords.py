@@ -29,7 +29,8 @@ PASSWORD = "pa@ss/w#rd?%41"  # every character a URL gives a meaning to
 
 @pytest.fixture(scope="module")
 def locked_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """A redis-server of its own that wants a password, with a user the ACL limits to GET.
+    """A redis-server of its own that wants a password, with a user the ACL limits to GET
+    and one that may do all but give a lease back (ZREM).
 
     Depends on ``redis_server``, which skips (or fails under CI=true) without the binary.
     """
@@ -41,8 +42,9 @@ def locked_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
         admin = redis.Redis(host="127.0.0.1", port=server.port)
         admin.config_set("requirepass", PASSWORD)
         admin = redis.Redis(host="127.0.0.1", port=server.port, password=PASSWORD)
-        acl = ("ACL", "SETUSER", "reader", "on", f">{PASSWORD}", "~*", "+get")
-        admin.execute_command(*acl)  # type: ignore[no-untyped-call]
+        for user, commands in (("reader", ("+get",)), ("keeper", ("+@all", "-zrem"))):
+            acl = ("ACL", "SETUSER", user, "on", f">{PASSWORD}", "~*", *commands)
+            admin.execute_command(*acl)  # type: ignore[no-untyped-call]
         admin.close()
         yield server
     finally:
@@ -245,3 +247,21 @@ def test_a_wrong_password_from_the_environment_is_one_clear_line(
     assert out.strip() == (
         f"error: --shared-limit-password-file {missing}: cannot read it: No such file or directory"
     )
+
+
+async def test_a_refused_lease_return_does_not_replace_the_callers_error(
+    locked_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = _url(locked_redis, f"keeper:{quote(PASSWORD, safe='')}")
+    limiter = ita.RedisRateLimiter(url, "keeper", rate=50, lease_ttl=1)
+    try:
+        with (
+            caplog.at_level(logging.DEBUG, logger="ica_tapis_async.limiter"),
+            pytest.raises(LookupError, match="the request's own error"),
+        ):
+            async with limiter.slot():
+                raise LookupError("the request's own error")
+        assert "lease left to expire (NoPermissionError)" in caplog.text
+        assert limiter.in_flight == 0
+    finally:
+        await limiter.aclose()
