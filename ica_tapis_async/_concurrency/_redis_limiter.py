@@ -18,12 +18,14 @@ from .._redact import redact_url
 from . import _redis_scripts as scripts
 from ._ratelimit import AdaptiveRateLimiter
 from ._redis_arguments import validate_arguments
-from ._redis_errors import (
+from ._redis_client import (
     SharedLimiterUnavailableError,
     float_or_none,
     local_call,
+    open_client,
     refusal_errors,
     refused_error,
+    stats_of,
     unavailable_error,
     unavailable_errors,
 )
@@ -118,12 +120,7 @@ class RedisRateLimiter:
         )  # fmt: skip
         if on_unavailable not in ("local", "fail"):
             raise ValueError(f"on_unavailable must be 'local' or 'fail', not {on_unavailable!r}")
-        try:
-            import redis.asyncio as aioredis
-        except ImportError as exc:
-            raise ImportError(
-                "RedisRateLimiter needs redis-py: pip install 'ica_tapis_async[redis]'"
-            ) from exc
+        self._redis: Any = open_client(url, timeout, password)
         self._url = redact_url(url)
         self.name = name
         self._configured = rate
@@ -135,12 +132,6 @@ class RedisRateLimiter:
         self._on_unavailable = on_unavailable
         self._retry_s = retry_unavailable_s
         self._sleep = sleep
-        try:
-            self._redis: Any = aioredis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout, password=password
-            )
-        except ValueError as exc:
-            raise ValueError(f"url {self._url!r} is not a valid Redis URL: {exc}") from None
         self._state_key = f"ita:limit:{{{name}}}"
         self._lease_key = f"ita:limit:{{{name}}}:leases"
         self._acquire = self._redis.register_script(scripts.ACQUIRE)
@@ -273,16 +264,7 @@ class RedisRateLimiter:
             raise self._refused(exc) from None
         except unavailable_errors() as exc:
             raise self._error(exc) from exc
-        fields = {k.decode(): v.decode() for k, v in state.items()}
-        return {
-            "rate": float_or_none(fields.get("rate", "")),
-            "configured": float_or_none(fields.get("configured", "")),
-            "throttles": int(fields.get("throttles", 0)),
-            "ceiling": float_or_none(fields.get("w_max", "")),
-            "measured": float_or_none(fields.get("measured", "")),
-            "paused_until": float_or_none(fields.get("paused_until", "")),
-            "in_flight": int(in_flight),
-        }
+        return stats_of(state, in_flight)
 
     async def aclose(self) -> None:
         """Stop the heartbeat, give back held leases and close the connection; idempotent."""

@@ -1,19 +1,23 @@
-"""How :class:`RedisRateLimiter` tells a Redis that is away from one that refuses it, and the
-small helpers it shares with its tests."""
+"""The Redis side of :class:`RedisRateLimiter`: its client, how it tells a Redis that is away
+from one that refuses it, and how it reads what Redis returns."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 from .._errors import IcaTapisError
+from .._redact import redact_url
 
 __all__ = (
     "SharedLimiterUnavailableError",
     "float_or_none",
     "local_call",
+    "open_client",
     "refusal_errors",
     "refused_error",
+    "stats_of",
     "unavailable_error",
     "unavailable_errors",
 )
@@ -97,3 +101,38 @@ def float_or_none(value: bytes | str | None) -> float | None:
         return None
     text = value.decode() if isinstance(value, bytes) else value
     return float(text) if text else None
+
+
+def open_client(url: str, timeout: float, password: str | None) -> Any:
+    """A redis-py asyncio client for ``url`` (it connects on first use).
+
+    Raises:
+        ImportError: the ``redis`` extra is not installed.
+        ValueError: redis-py cannot read ``url`` (shown without its user info).
+    """
+    try:
+        import redis.asyncio as aioredis
+    except ImportError as exc:
+        raise ImportError(
+            "RedisRateLimiter needs redis-py: pip install 'ica_tapis_async[redis]'"
+        ) from exc
+    try:
+        return aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, password=password
+        )
+    except ValueError as exc:
+        raise ValueError(f"url {redact_url(url)!r} is not a valid Redis URL: {exc}") from None
+
+
+def stats_of(state: dict[bytes, bytes], in_flight: int) -> dict[str, float | int | str | None]:
+    """What :meth:`RedisRateLimiter.stats` returns, from the state hash and the live leases."""
+    fields = {k.decode(): v.decode() for k, v in state.items()}
+    return {
+        "rate": float_or_none(fields.get("rate", "")),
+        "configured": float_or_none(fields.get("configured", "")),
+        "throttles": int(fields.get("throttles", 0)),
+        "ceiling": float_or_none(fields.get("w_max", "")),
+        "measured": float_or_none(fields.get("measured", "")),
+        "paused_until": float_or_none(fields.get("paused_until", "")),
+        "in_flight": int(in_flight),
+    }
