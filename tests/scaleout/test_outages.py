@@ -149,7 +149,7 @@ async def test_no_burst_of_429s_while_redis_is_down_or_after_it_restarts(
     limiter = ita.RedisRateLimiter(
         redis_server.url, limit_name, fallback_share=1.0, retry_unavailable_s=0.2, timeout=0.5
     )
-    async with Simulator(seed=3, rate_limit=20, retry_after="auto") as sim:
+    async with Simulator(seed=3, rate_limit=8, retry_after="auto") as sim:
         async with ita.IcaClient(sim.ica_url, api_key="other-key") as probe:
             page = await probe.data_transfers.list(project, page_size=1).first_page()
             transfer_id = str(page.items[0].id)
@@ -184,11 +184,10 @@ async def test_no_burst_of_429s_while_redis_is_down_or_after_it_restarts(
             after = sim.stats.throttled - before
     await limiter.aclose()
     assert found is not None
-    assert found < 30
-    # Paced at about the rate found while Redis was down (its burst of 10 on top), not unpaced.
-    assert found <= sent <= 1.5 * found * 1.2 + 10, (sent, found)
-    # Unpaced while Redis was down, or slow start again after it came back empty, cost dozens
-    # of 429s in a couple of seconds. The rate found may be 10% past the limit (spending what
-    # a Retry-After saved up): the restarted Redis starts there, and its probe costs one.
-    assert down <= 1, (down, found)  # was 6 here, dozens with more workers
-    assert after <= 2, (after, found)
+    assert found < 10  # under the limit, or at most 10% past it (spending a Retry-After's)
+    # Paced at about the rate found while Redis was down, evenly: not unpaced (was 17-18).
+    assert found <= sent <= 1.5 * found * 1.2 + 2, (sent, found)
+    # Unpaced while Redis was down, then slow start again after it came back empty, cost 4-5
+    # and 2-4 429s here (one worker, 8/s), dozens with a fleet.
+    assert down <= (0 if found <= 8 else 1), (down, found)
+    assert after <= 1, (after, found)

@@ -209,9 +209,18 @@ def test_the_command_line_takes_passwords_from_a_file_and_the_engines_variables(
         assert main(["status", "--journal", journal, "--run-id", "pw-run", "--json"]) == 0
         status = capsys.readouterr().out
         assert json.loads(status)["chunks"]["done"] == 2
+        # The password in the URL itself, percent-encoded: used, and shown as *** only.
+        in_url = journal.replace("postgres@", f"postgres:{quote(PASSWORD, safe='')}@")
+        monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-such-pgpass"))
+        assert main(["status", "--journal", in_url, "--run-id", "pw-run", "--json"]) == 0
+        shown = capsys.readouterr().out
+        assert (
+            json.loads(shown)["journal"]
+            == f"postgresql://***@127.0.0.1:{locked_postgres.port}/locked"
+        )
         batches = sim.stats.batches["linking"]
     assert batches == 2  # the second run followed the journal: nothing sent twice
-    for text in (out, again, status, caplog.text):
+    for text in (out, again, status, shown, caplog.text):
         assert PASSWORD not in text
         assert quote(PASSWORD, safe="") not in text
 
