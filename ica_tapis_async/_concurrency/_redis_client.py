@@ -50,10 +50,17 @@ def _rebuild(message: str, permanent: bool) -> SharedLimiterUnavailableError:
 
 
 def unavailable_errors() -> tuple[type[BaseException], ...]:
-    """What redis-py raises when Redis is away (down, unreachable, too slow)."""
+    """What redis-py raises when Redis is away (down, unreachable, too slow), or cannot keep
+    the budget for now: a read-only replica (a failover left the URL on one), out of memory."""
     from redis import exceptions
 
-    return (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
+    return (
+        exceptions.ConnectionError,
+        exceptions.TimeoutError,
+        OSError,
+        exceptions.ReadOnlyError,
+        exceptions.OutOfMemoryError,
+    )
 
 
 def refusal_errors() -> tuple[type[BaseException], ...]:

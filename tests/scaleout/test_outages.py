@@ -191,3 +191,35 @@ async def test_no_burst_of_429s_while_redis_is_down_or_after_it_restarts(
     # and 2-4 429s here (one worker, 8/s), dozens with a fleet.
     assert down <= (0 if found <= 8 else 1), (down, found)
     assert after <= 1, (after, found)
+
+
+async def test_a_redis_that_cannot_write_counts_as_away(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failover that left the URL on a read-only replica is an outage, not a crash."""
+    import redis
+
+    replica = RedisServer()
+    replica.start()
+    try:
+        admin = redis.Redis(host="127.0.0.1", port=replica.port)
+        primary = ("REPLICAOF", "127.0.0.1", str(redis_server.port))
+        admin.execute_command(*primary)  # type: ignore[no-untyped-call]
+        admin.close()
+        limiter = ita.RedisRateLimiter(replica.url, "replica", rate=20, fallback_share=0.5)
+        try:
+            with caplog.at_level(logging.WARNING, logger="ica_tapis_async.limiter"):
+                await _grant(limiter)
+            assert limiter.degraded
+            assert limiter.rate == 10
+            assert "unavailable (ReadOnlyError): falling back to 10.0/s" in caplog.text
+        finally:
+            await limiter.aclose()
+        strict = ita.RedisRateLimiter(replica.url, "replica", rate=20, on_unavailable="fail")
+        try:
+            with pytest.raises(ita.SharedLimiterUnavailableError, match="ReadOnlyError"):
+                await _grant(strict)
+        finally:
+            await strict.aclose()
+    finally:
+        replica.stop()
