@@ -94,7 +94,8 @@ class RedisRateLimiter:
 
     Raises:
         ImportError: the ``redis`` extra is not installed.
-        ValueError: a bad URL, name or number.
+        ValueError: a bad URL (also one whose password holds a character that would end it
+            unencoded: "/", "?" or "#"), name or number.
     """
 
     def __init__(
