@@ -56,6 +56,14 @@ class JournalUnavailableError(IcaTapisError):
         super().__init__(message)
         self.permanent = permanent
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled (a worker process's error) with its flag: the default passes only args.
+        return (_unavailable, (str(self), self.permanent))
+
+
+def _unavailable(message: str, permanent: bool) -> JournalUnavailableError:
+    return JournalUnavailableError(message, permanent=permanent)
+
 
 #: What a server says when retrying cannot help: the URL or the credentials are wrong.
 _PERMANENT = (

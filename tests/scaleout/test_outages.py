@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 import time
 
@@ -33,6 +34,8 @@ async def test_a_journal_that_gives_up_says_why_not_pool_timeout(
     assert "Connection refused" in str(error)  # the reason, not "couldn't get a connection"
     assert str(error).startswith(f"journal {journal.url}: unavailable after 2 tries:")
     assert type(error.__cause__).__module__.split(".")[0] not in ("psycopg", "psycopg_pool")
+    copy = pickle.loads(pickle.dumps(error))  # e.g. from a worker process
+    assert (str(copy), copy.permanent) == (str(error), False)
 
 
 async def test_a_throttle_log_line_prints_the_rate_as_a_number(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -78,6 +79,7 @@ async def test_a_refusing_redis_fails_at_once_whatever_the_policy(
     error = caught.value
     assert error.permanent
     assert reason in str(error)
+    assert pickle.loads(pickle.dumps(error)).permanent  # e.g. from a worker process
     assert str(error).startswith(
         f"shared rate limit 'refused' at redis://***@127.0.0.1:{locked_redis.port}/0: "
         "refused by the server ("
