@@ -13,6 +13,7 @@ import anyio
 import attrs
 
 from ._auth import ApiKeyAuth, IcaAuth, Secret, TapisAuth
+from ._checks import check_base_url, check_headers, has_user_info
 from ._concurrency import RateLimiter
 from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
 from ._converter import structure
@@ -47,11 +48,16 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
         raise RequestValidationError(
             "pass either session or transport, not both", field="transport"
         )
-    if transport is not None and not isinstance(transport, Transport):
-        raise TypeError(f"transport must implement Transport, got {type(transport).__name__}")
+    _check_kind("session", session, aiohttp.ClientSession)
+    _check_kind("transport", transport, Transport)
     limiter: RateLimiter | None = arguments["limiter"]
-    if limiter is not None and not isinstance(limiter, RateLimiter):
-        raise TypeError(f"limiter must implement RateLimiter, got {type(limiter).__name__}")
+    _check_kind("limiter", limiter, RateLimiter)
+    _check_kind("telemetry", arguments["telemetry"], Telemetry)
+    for name in ("clock", "sleep"):
+        if not callable(arguments[name]):
+            raise RequestValidationError(
+                f"must be callable, got {type(arguments[name]).__name__}", field=name
+            )
     return Dispatcher(
         api,
         config,
@@ -76,12 +82,8 @@ def _config(
     max_connections: int,
     unreachable_after: float | None,
 ) -> ClientConfig:
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise RequestValidationError(
-            f"must be an http(s) URL, got {redact_url(str(base_url))!r}", field="base_url"
-        )
     config = ClientConfig(
-        base_url=base_url.rstrip("/"),
+        base_url=check_base_url(base_url),
         max_connections=max_connections,
         unreachable_after=unreachable_after,
     )
@@ -94,9 +96,17 @@ def _config(
         changes["rate_limit"] = rate_limit
     if user_agent is not None:
         changes["user_agent"] = user_agent
-    if extra_headers:
-        changes["extra_headers"] = tuple(extra_headers.items())
+    if extra_headers is not None:
+        changes["extra_headers"] = check_headers("extra_headers", extra_headers)
     return attrs.evolve(config, **changes)
+
+
+def _check_kind(name: str, value: object, kind: type) -> None:
+    """``value`` is ``None`` or a ``kind`` (a protocol is checked by its methods)."""
+    if value is not None and not isinstance(value, kind):
+        raise RequestValidationError(
+            f"must be a {kind.__name__}, got {type(value).__name__}", field=name
+        )
 
 
 _SETTINGS = (
@@ -174,7 +184,7 @@ class _BaseClient:
         if retry is not None:
             changes["retry"] = retry
         if extra_headers is not None:
-            changes["extra_headers"] = tuple(extra_headers.items())
+            changes["extra_headers"] = check_headers("extra_headers", extra_headers)
         clone = object.__new__(type(self))
         # Cached resources are bound to the old session: the copy makes its own.
         clone.__dict__.update(
@@ -245,7 +255,15 @@ class IcaClient(_BaseClient):
         telemetry: Telemetry | None = None,
     ) -> None:
         arguments = dict(locals())
+        base_url = check_base_url(base_url)
         auth = IcaAuth(api_key=api_key, access_token=access_token, exchange=exchange_api_key)
+        if has_user_info(base_url) and (access_token is not None or exchange_api_key):
+            # aiohttp turns user info into an Authorization header, which a bearer JWT needs.
+            raise RequestValidationError(
+                "user info in base_url (sent as Basic credentials) cannot go with a bearer "
+                "JWT; use api_key without exchange_api_key, or drop the user info",
+                field="access_token" if access_token is not None else "exchange_api_key",
+            )
         self._dispatcher = _make_dispatcher("ica", auth, base_url, arguments)
         auth.bind(self._exchange_api_key)
 

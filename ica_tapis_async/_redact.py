@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ("ambiguous_user_info", "redact_url")
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+__all__ = ("ambiguous_user_info", "redact_url", "scrub_chain")
 
 # User info is read the way libpq reads it: from after the scheme (however many slashes were
 # typed) to the first "@" before any "/", so a password may hold "#", "?" or ":".
@@ -71,3 +75,64 @@ def ambiguous_user_info(url: str) -> str | None:
     if "@" not in authority and "@" in rest:
         return f"the user info holds '/', '?' or '#': {_HOW}"
     return None
+
+
+# Request headers that may stay visible on an exception aiohttp chained to ours; every other
+# value (credentials, and a caller's own headers, which may hold one) is replaced.
+_HARMLESS_HEADERS = frozenset(
+    {
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "content-type",
+        "content-length",
+        "idempotency-key",
+    }
+)
+
+
+def scrub_chain(error: BaseException) -> None:
+    """Remove credentials from the exceptions chained to ``error`` (its ``__cause__`` and
+    ``__context__``, and theirs).
+
+    aiohttp's ``ClientResponseError`` keeps the request's headers (``X-API-Key``,
+    ``Authorization``) and URL in ``request_info``, where ``repr()``, ``vars()`` and
+    error reporters that walk the chain would show them. The exceptions are kept (their type
+    and message help debugging); only those values are replaced.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        exc = pending.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        _scrub_request_info(exc)
+        if getattr(exc, "history", None):
+            # The responses of earlier redirects, each with a request_info of its own.
+            exc.history = ()  # type: ignore[attr-defined]
+        pending.extend(e for e in (exc.__cause__, exc.__context__) if e is not None)
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+
+
+def _scrub_request_info(exc: BaseException) -> None:
+    info = getattr(exc, "request_info", None)
+    headers = getattr(info, "headers", None)
+    if info is None or headers is None or not hasattr(info, "_replace"):
+        return
+    kept = CIMultiDict(
+        (name, value if name.lower() in _HARMLESS_HEADERS else "<redacted>")
+        for name, value in headers.items()
+    )
+    changes: dict[str, Any] = {"headers": CIMultiDictProxy(kept)}
+    for field in ("url", "real_url"):
+        url = getattr(info, field, None)
+        if isinstance(url, URL) and url.password is not None:
+            changes[field] = url.with_password("***")
+    try:
+        exc.request_info = info._replace(**changes)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        # Not aiohttp's RequestInfo after all: drop it rather than keep a credential.
+        exc.request_info = None  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ import anyio
 import attrs
 
 from ._concurrency import AdaptiveRateLimiter, RateLimiter
-from ._config import ClientConfig, RequestOptions, RetryPolicy, Timeouts
+from ._config import ClientConfig, RequestOptions, RetryPolicy, Timeouts, resolve_options
 from ._converter import structure
 from ._core._redirect import REDIRECT_STATUSES, next_hop
 from ._core._request import Request, merge_headers
@@ -24,11 +24,13 @@ from ._core._response import Api, decode_body, error_from_response
 from ._core._retry import backoff_delay, is_throttle, parse_retry_after, should_retry_status
 from ._errors import (
     APIConnectionError,
+    IcaTapisError,
     RateLimitError,
+    RequestValidationError,
     ResponseValidationError,
 )
 from ._reachability import Reachability
-from ._redact import redact_url
+from ._redact import redact_url, scrub_chain
 from ._telemetry import Telemetry, server_of
 from ._telemetry._calls import Call, NoopCall
 from ._transport import RawResponse, Transport
@@ -55,6 +57,11 @@ class ClientMetrics:
     retries: int = 0
     throttled: int = 0
     errors: int = 0
+
+
+@attrs.define
+class _State:
+    closed: bool = False
 
 
 class _Auth(Protocol):
@@ -117,11 +124,13 @@ class Dispatcher:
         # Close only what we made: a caller's transport or limiter may serve other clients.
         self._owns_transport = owns_transport
         self._owns_limiter = limiter is None
+        self._original = True  # not a copy made by ``evolve``
         self.metrics = ClientMetrics()
         self.telemetry = telemetry if telemetry is not None else Telemetry.default()
         self._server = server_of(config.base_url)
         self.telemetry.track_limiter(self.limiter, server_address=self._server[0])
         self.reachability = Reachability(config.base_url, config.unreachable_after)
+        self.state = _State()  # shared with copies: a closed client's copies are closed too
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
@@ -130,13 +139,7 @@ class Dispatcher:
         )
 
     def _resolve(self, options: RequestOptions) -> tuple[RetryPolicy, Timeouts, Mapping[str, str]]:
-        policy = options.get("retry", self.config.retry)
-        if "max_retries" in options:
-            policy = attrs.evolve(policy, max_attempts=options["max_retries"] + 1)
-        timeout = options.get("timeout", self.config.timeouts)
-        if not isinstance(timeout, Timeouts):
-            timeout = attrs.evolve(self.config.timeouts, total=timeout)
-        return policy, timeout, options.get("extra_headers", {})
+        return resolve_options(self.config, options)
 
     async def send(self, request: Request, options: RequestOptions | None = None) -> RawResponse:
         """Send ``request``; return a 2xx answer or raise the typed error.
@@ -150,9 +153,15 @@ class Dispatcher:
                 than ``ClientConfig.unreachable_after``.
             APIConnectionError: no answer, after the retries the policy allows.
         """
+        if self.state.closed:
+            raise RequestValidationError("the client is closed; make a new one", field="client")
         options = options or {}
         with self.telemetry.call(self.api, request, *self._server) as call:
-            return await self._send(request, options, call)
+            try:
+                return await self._send(request, options, call)
+            except IcaTapisError as exc:
+                scrub_chain(exc)  # aiohttp's chained errors hold the request's credentials
+                raise
 
     async def _send(
         self, request: Request, options: RequestOptions, call: Call | NoopCall
@@ -352,11 +361,16 @@ class Dispatcher:
         )
         clone.metrics = self.metrics
         clone.reachability = self.reachability
+        clone.state = self.state
         clone._owns_transport = clone._owns_limiter = False  # the original closes them
+        clone._original = False
         return clone
 
     async def aclose(self) -> None:
-        """Close the transport and the limiter, if they were made for this client."""
+        """Close the transport and the limiter, if they were made for this client; a copy's
+        ``aclose`` closes nothing, and only the original's makes later calls fail."""
+        if self._original:
+            self.state.closed = True
         try:
             if self._owns_transport:
                 await self.transport.aclose()

@@ -15,8 +15,9 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._checks import check_int
 from ._config import Timeouts
-from ._errors import APIConnectionError, APITimeoutError
+from ._errors import APIConnectionError, APITimeoutError, RequestValidationError
 
 __all__ = ("AiohttpTransport", "RawResponse", "Transport")
 
@@ -83,11 +84,24 @@ class AiohttpTransport:
     def __init__(
         self, session: aiohttp.ClientSession | None = None, *, max_connections: int = 100
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise RequestValidationError(
+                f"must be an aiohttp.ClientSession, got {type(session).__name__}", field="session"
+            )
         self._session = session
         self._owns_session = session is None
-        self._max_connections = max_connections
+        # aiohttp reads 0 as "no limit" and a negative pool size hangs every request.
+        self._max_connections = check_int("max_connections", max_connections, minimum=1)
+        self._closed = False
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # A session made now would be one nobody closes.
+            raise RequestValidationError("the client is closed; make a new one", field="client")
+        if self._session is not None and not self._owns_session and self._session.closed:
+            raise RequestValidationError(
+                "the aiohttp session lent to the client was closed by its owner", field="session"
+            )
         if self._session is None or (self._owns_session and self._session.closed):
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300
@@ -105,7 +119,9 @@ class AiohttpTransport:
         return self._session is not None and self._session.closed
 
     async def aclose(self) -> None:
-        """Close the aiohttp session if this transport created it; a borrowed one stays open."""
+        """Close the aiohttp session if this transport created it; a borrowed one stays open.
+        A transport that made its own session sends nothing after this."""
+        self._closed = self._owns_session
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 

@@ -378,6 +378,8 @@ class RedisRateLimiter:
         # The local share of the last budget seen: with a discovered rate there is no told
         # rate to take a share of, and an unpaced worker would undo the discovery in a second.
         last = self._rate if self._rate is not None else self._configured or self._start_rate
+        if not (math.isfinite(last) and last > 0):  # never from these scripts; still no crash
+            last = self._configured or self._start_rate
         # Evenly paced (burst 1): the shared budget was being spent when Redis went away, and
         # a burst from every worker at once would meet an empty budget at the server.
         self._local.update(rate=max(last * self._share, min(self._min_rate, last)), burst=1)

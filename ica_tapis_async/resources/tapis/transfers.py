@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Unpack
 
+from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._paging import OffsetPaging, check_page_size
 from ..._core._request import JSON, Request, query
 from ..._errors import RequestValidationError
 from ..._pagination import AsyncPaginator, Page
 from ...models import ReqTransfer, ReqTransferElement, TransferTask
-from .._base import Resource, check_id
+from .._base import Resource, check_filter, check_id
 
 __all__ = ("MAX_TAG_LENGTH", "Transfers")
 
@@ -68,6 +69,8 @@ class Transfers(Resource):
                 )
             check_id(f"elements[{i}].source_uri", element.source_uri)
             check_id(f"elements[{i}].destination_uri", element.destination_uri)
+        if tag is not None and not isinstance(tag, str):
+            raise RequestValidationError(f"must be a string, got {type(tag).__name__}", field="tag")
         if tag is not None and len(tag) > MAX_TAG_LENGTH:
             raise RequestValidationError(
                 f"is {len(tag)} characters; at most {MAX_TAG_LENGTH}", field="tag"
@@ -79,7 +82,8 @@ class Transfers(Resource):
             accept=JSON,
             content_type=JSON,
             body=ReqTransfer(list(elements), tag=tag),
-            idempotent=retry_safe,
+            idempotent=check_bool("retry_safe", retry_safe),
+            body_name="elements",
             operation="createTransferTask",
         )
         return await self._task(request, options)
@@ -103,7 +107,8 @@ class Transfers(Resource):
             _PATH + "/{transferTaskId}",
             path={"transferTaskId": check_id("transfer_task_id", transfer_task_id)},
             params=query(
-                includeSummary=True if include_summary else None, impersonationId=impersonation_id
+                includeSummary=True if check_bool("include_summary", include_summary) else None,
+                impersonationId=check_filter("impersonation_id", impersonation_id),
             ),
             accept=JSON,
             operation="getTransferTask",
@@ -122,7 +127,7 @@ class Transfers(Resource):
             "GET",
             _PATH + "/{transferTaskId}/details",
             path={"transferTaskId": check_id("transfer_task_id", transfer_task_id)},
-            params=query(impersonationId=impersonation_id),
+            params=query(impersonationId=check_filter("impersonation_id", impersonation_id)),
             accept=JSON,
             operation="getTransferTaskDetails",
         )
