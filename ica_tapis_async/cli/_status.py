@@ -84,11 +84,14 @@ def shared_limiter(args: argparse.Namespace, *, rate: float | None) -> Any:
         ConfigError: the URL is not a Redis URL, or the ``redis`` extra is missing.
     """
     url = getattr(args, "shared_limit", None)
+    password_file = getattr(args, "shared_limit_password_file", None)
     if not url:
+        if password_file is not None:
+            raise ConfigError("--shared-limit-password-file needs --shared-limit URL")
         return None
     from .._concurrency._redis_limiter import RedisRateLimiter
 
-    password = _redis_password(getattr(args, "shared_limit_password_file", None))
+    password = _redis_password(password_file)
     try:
         return RedisRateLimiter(url, args.limit_name, rate=rate, password=password)
     except (ValueError, ImportError) as exc:

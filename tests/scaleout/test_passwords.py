@@ -258,6 +258,24 @@ def test_a_wrong_password_from_the_environment_is_one_clear_line(
     assert out.strip() == (
         f"error: --shared-limit-password-file {missing}: cannot read it: No such file or directory"
     )
+    empty = tmp_path / "empty"
+    empty.write_text("\nsecond line\n", encoding="utf-8")
+    with Simulator(seed=22) as sim:
+        code, out = _link(sim, ids, locked_postgres.dsn("locked"),
+                          f"redis://127.0.0.1:{locked_redis.port}/0", capsys,
+                          "--shared-limit-password-file", str(empty), run_id="empty")  # fmt: skip
+        assert (code, out.strip()) == (
+            2,
+            f"error: --shared-limit-password-file {empty}: its first line is empty",
+        )
+        code = main([
+            "link", str(ids), "--shared-limit-password-file", str(empty),
+            "--base-url", sim.ica_url, "--api-key", "k", "--project", PROJECT,
+        ])  # fmt: skip
+        requests = sim.stats.requests
+    assert code == 2
+    assert "--shared-limit-password-file needs --shared-limit URL" in capsys.readouterr().err
+    assert requests == 0
 
 
 async def test_a_refused_lease_return_does_not_replace_the_callers_error(
