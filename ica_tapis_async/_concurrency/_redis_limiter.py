@@ -67,8 +67,8 @@ class RedisRateLimiter:
     rate it saw (of the told rate, or of the slow-start rate, before it saw one), evenly
     paced (no burst), at ``fallback_share`` of the in-flight cap, and tries Redis again every
     ``retry_unavailable_s``; ``"fail"`` raises :class:`SharedLimiterUnavailableError`. A
-    Redis restarted empty is seeded with the last cut rate a worker saw (without a burst),
-    so the fleet does not discover the limit again.
+    Redis restarted empty is seeded with the last cut rate a worker saw, so the fleet does not
+    discover the limit again, and grants no burst to workers that were sending.
     A Redis that refuses the limiter (a wrong password or user, an ACL that forbids its
     commands) raises :class:`SharedLimiterUnavailableError` with ``permanent`` set at the first
     call, whatever ``on_unavailable`` says.
@@ -158,6 +158,7 @@ class RedisRateLimiter:
         self._closed = False
         self._local_paused_until = 0.0
         self._warned_config = False
+        self._sent = False  # granted a shared slot before: a missing state was lost
 
     def __repr__(self) -> str:
         return (
@@ -302,6 +303,7 @@ class RedisRateLimiter:
                         self._min_rate,
                         # A Redis restarted empty starts from the last cut, not from scratch.
                         repr(self._rate) if self._throttled and self._rate else "",
+                        "1" if self._sent else "0",
                     ],
                 )
                 if reply is None:
@@ -317,6 +319,7 @@ class RedisRateLimiter:
                         self._configured,
                     )
                 if int(granted):
+                    self._sent = True
                     _GRANTED.set((id(self), value.decode()))
                     return lease
                 if more and int(more[0]):

@@ -70,7 +70,8 @@ end
 """
 
 # ARGV: lease id, lease ttl (s), max in flight (0: none), configured rate ("" none), burst,
-# key ttl (s), slow-start rate, min rate, seed rate ("" none: the caller saw no cut).
+# key ttl (s), slow-start rate, min rate, seed rate ("" none: the caller saw no cut), "1" when
+# the caller was granted slots before (a missing state was lost, not new).
 # Returns {granted, wait-or-grant-time, rate, throttled,
 # configured-changed} and, when every in-flight slot is taken, a sixth element 1 with the wait
 # until the oldest lease expires (the caller looks again sooner: a release frees one earlier).
@@ -95,6 +96,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
     redis.call('HSET', KEYS[1], 'rate', fmt(seed), 'throttled', '1', 'w_max', fmt(seed),
                'k', '0', 'scale', fmt(seed * 0.25 / PROBE_S ^ 3), 'last_throttle', fmt(t),
                'measured_cut', '0', 'tat', fmt(t + (burst - 1) / seed))
+  elseif told and ARGV[10] == '1' then
+    -- The caller was sending before: the state was lost, not new. The fleet was spending
+    -- the server's budget up to now, so no burst at the told rate either.
+    redis.call('HSET', KEYS[1], 'tat', fmt(t + (tonumber(ARGV[5]) - 1) / told))
   end
 elseif redis.call('HGET', KEYS[1], 'configured') ~= configured then
   -- Workers disagree about the rate: the newest configuration wins, as after a redeploy. A cut

@@ -226,3 +226,30 @@ async def test_a_redis_that_cannot_write_counts_as_away(
             await strict.aclose()
     finally:
         replica.stop()
+
+
+async def test_a_told_rate_restarted_empty_sends_no_burst(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    limiter = ita.RedisRateLimiter(
+        redis_server.url, limit_name, rate=20, burst=5, retry_unavailable_s=0.1, timeout=0.5
+    )
+    try:
+        await _grant(limiter)
+        redis_server.stop(keep=True)
+        try:
+            await _grant(limiter)
+        finally:
+            redis_server.start()
+        with anyio.fail_after(5):
+            while limiter.degraded:
+                await _grant(limiter)  # the first grant on the new state
+        start = time.monotonic()
+        for _ in range(4):
+            await _grant(limiter)
+        elapsed = time.monotonic() - start
+    finally:
+        await limiter.aclose()
+    # The fleet was sending up to the restart: paced at 20/s from the first grant on, not a
+    # burst of 5 into a server budget the fleet had been spending.
+    assert elapsed >= 4 / 20 * 0.9
