@@ -13,11 +13,8 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from .._redact import redact_url
-from ..orchestrator import ChunkRecord, Journal, JournalUnavailableError
-from ..orchestrator._journal_open import is_database_url, open_journal
+from ..orchestrator import ChunkRecord, Journal
 from ._config import ConfigError
 
 if TYPE_CHECKING:
@@ -69,11 +66,12 @@ def add_status_parser(commands: Any, formatter: Any) -> None:
         "status",
         help="progress of a run across all its workers (from its journal)",
         description="Read a run's journal (a SQLite file or a postgresql:// URL) and print its "
-        "chunks per state, items per final status, and the workers holding leases.",
+        "chunks per state, items per final status, and the workers holding leases. Without "
+        "--run-id, the journal's latest run.",
         formatter_class=formatter,
     )
     status.add_argument("--journal", required=True, metavar="FILE|URL", help="the run's journal")
-    status.add_argument("--run-id", required=True, metavar="ID", help="the run")
+    status.add_argument("--run-id", metavar="ID", help="the run (default: the latest)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
 
 
@@ -218,27 +216,17 @@ def status_table(status: dict[str, Any]) -> Table:
 
 async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     """Print a run's progress across its workers."""
+    from ._journal_tools import latest_run, opened_journal
     from ._output import print_json  # rich, which --help must not need
 
-    # A status must not create an empty SQLite file where the user mistyped a path.
-    try:
-        database = is_database_url(args.journal)
-    except ValueError as exc:
-        raise ConfigError(f"--{exc}") from None
-    if not database and not await anyio.Path(args.journal).is_file():
-        raise ConfigError(f"--journal {redact_url(args.journal)}: no such file")
-    journal, _owned = open_journal(args.journal)
-    try:
-        status = await run_status(journal, args.run_id)
-    except JournalUnavailableError as exc:
-        raise ConfigError(f"--journal: {exc}") from None
-    finally:
-        await journal.aclose()
+    async with opened_journal(args.journal) as journal:
+        run_id = args.run_id or (await latest_run(journal, args.journal)).run_id
+        status = await run_status(journal, run_id)
     status["journal"] = redact_url(args.journal)
     if args.json:
         print_json(status)
     else:
         from rich.console import Console
 
-        Console(highlight=False).print(status_table(status))
+        Console(highlight=False, emoji=False).print(status_table(status))
     return 0
