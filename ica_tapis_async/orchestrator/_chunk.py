@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import attrs
 
-from .._errors import APIConnectionError, APIStatusError, AuthenticationError
+from .._errors import APIError, AuthenticationError, PaginationError
 from .._telemetry import batch_known
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
-from ._lease import Held, run_leased
+from ._lease import Held, renew_before_send, run_leased
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, UNKNOWN, chunk_outcomes
 from ._plan import Chunk, Kind, chunk_key
 from ._poll import ItemPoller
@@ -101,8 +101,10 @@ class ChunkWorker:
             async def still_ours() -> None:
                 # A fenced write right before each attempt: after a long wait (Retry-After, a
                 # frozen process) the chunk may belong to another worker, and links and updates
-                # carry no key the server could dedupe on. Raises LeaseLostError: not sent.
-                held.lease = await self.journal.renew(held.lease, self.lease_ttl)
+                # carry no key the server could dedupe on; a renewal that came back too late
+                # (frozen after the journal committed it) is done again. Raises
+                # LeaseLostError: not sent.
+                await renew_before_send(self.journal, held, self.lease_ttl, self.sender.clock)
 
             result = await self.sender.send(
                 kind, chunk, key, first_use=sending.attempts == 1, before_attempt=still_ours
@@ -146,9 +148,10 @@ class ChunkWorker:
             )
         try:
             return await self.poller.await_items(kind, chunk, batch_id, resubmitted=resubmitted)
-        except (APIStatusError, APIConnectionError) as exc:
-            # Polling failed past its retries (or the batch is gone): the items stay UNKNOWN
-            # and the chunk stays "submitted", so a re-run with the journal looks again.
+        except (APIError, PaginationError) as exc:
+            # Polling failed past its retries (or the batch is gone, or its answers cannot be
+            # read): the items stay UNKNOWN and the chunk stays "submitted", so a re-run with
+            # the journal looks again.
             info = f"polling batch {batch_id} failed: {exc}"
             outcomes = chunk_outcomes(
                 kind, chunk, UNKNOWN, info, resubmitted=resubmitted, batch_id=batch_id

@@ -12,7 +12,15 @@ import attrs
 from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
 from ._report import ItemOutcome
 
-__all__ = ("Held", "LeasedWork", "Slot", "record_input_end", "run_leased")
+__all__ = (
+    "SEND_WINDOW",
+    "Held",
+    "LeasedWork",
+    "Slot",
+    "record_input_end",
+    "renew_before_send",
+    "run_leased",
+)
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
 
@@ -41,6 +49,53 @@ class Slot:
         if self._window is not None:
             self._window.release()
             self._window = None
+
+
+#: Share of ``lease_ttl``, counted on the local monotonic clock from the moment the last
+#: renewal was *issued*, within which a create may still be written. The journal counts the
+#: lease from its own "now" (at or after that moment), so no other worker can hold the entry
+#: before the share has passed; the rest of the lease is the margin for the last steps before
+#: the bytes leave (see :func:`renew_before_send`) and for clock-rate differences.
+SEND_WINDOW = 0.5
+#: Renewals tried in a row, each taking too long, before the entry is given up.
+_SLOW_RENEWALS = 3
+
+
+async def renew_before_send(
+    journal: Journal, held: Held, ttl_s: float, clock: Callable[[], float]
+) -> None:
+    """Renew the lease (a fenced write) right before a create is written, and make sure the
+    renewal is still fresh when this returns.
+
+    A process frozen (SIGSTOP, a GC pause, a suspended VM) after the journal committed the
+    renewal but before the request left would otherwise send on a lease another worker took
+    over meanwhile. So the time since the renewal was issued is checked on the monotonic
+    ``clock`` after it returns; past ``ttl_s * SEND_WINDOW`` the renewal is done again (it
+    fails with :class:`LeaseLostError` when the entry was taken over). What is left is a pause
+    between this check and the write itself (connection set-up, the socket write): shorter
+    than ``ttl_s * (1 - SEND_WINDOW)`` it is harmless, a longer one is not detectable by a
+    client.
+
+    Raises:
+        LeaseLostError: the entry belongs to another worker now, or the journal took longer
+            than the window for ``_SLOW_RENEWALS`` renewals in a row (then nothing is sent:
+            the entry is claimed again).
+    """
+    for _ in range(_SLOW_RENEWALS):
+        issued = clock()
+        held.lease = await journal.renew(held.lease, ttl_s)
+        if clock() - issued < ttl_s * SEND_WINDOW:
+            return
+        log.warning(
+            "renewing entry %d of run %s took longer than %.1f s: renewing again before sending",
+            held.lease.index,
+            held.lease.run_id,
+            ttl_s * SEND_WINDOW,
+        )
+    raise LeaseLostError(
+        f"the journal took longer than {ttl_s * SEND_WINDOW:.1f} s to renew the lease on entry "
+        f"{held.lease.index} {_SLOW_RENEWALS} times in a row; not sending on a stale lease"
+    )
 
 
 #: The work done under a lease: given the record as claimed, returns the outcomes and whether

@@ -90,6 +90,11 @@ class BatchOrchestrator:
             margin). An analysis chunk whose answer was lost longer ago is reported
             ``IN_DOUBT`` instead of being sent again, unless ``resend_in_doubt``.
         resend_in_doubt: send such chunks again anyway (the caller checked the server).
+        orphan_window: how long the server may still take to process an update batch whose
+            create's answer was lost (update batches have no Idempotency-Key, so the chunk
+            was sent again and that first batch, the orphan, is invisible). A later chunk
+            updating one of its data ids is sent only this many seconds after the chunk
+            settled, so that it is applied after the orphan; 0 turns the wait off.
 
     Example::
 
@@ -116,6 +121,7 @@ class BatchOrchestrator:
         lease_ttl: float = 30.0,
         key_lifetime: float = 7 * 86400.0 - 6 * 3600.0,
         resend_in_doubt: bool = False,
+        orphan_window: float = 300.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -143,6 +149,8 @@ class BatchOrchestrator:
         self.lease_ttl = float(lease_ttl)
         self.key_lifetime = float(key_lifetime)
         self.resend_in_doubt = resend_in_doubt
+        zero = orphan_window == 0 and not isinstance(orphan_window, bool)  # 0: no wait
+        self.orphan_window = 0.0 if zero else check_positive("orphan_window", orphan_window)
         self._sleep = sleep
         self._clock = clock
         # One owner name per orchestrator: its leases are its own, even within one process.
@@ -371,6 +379,9 @@ class BatchOrchestrator:
                     o if o.ok else attrs.evolve(o, request=chunk.request_of(o.key))
                     for o in outcomes
                 ]
+                if kind == "update" and any(o.resubmitted for o in outcomes):
+                    # Sent more than once: an orphan batch may still be queued on the server.
+                    gate.not_before = self._clock() + self.orphan_window
                 counters.batches += 1
                 counters.all_final = counters.all_final and final
                 for outcome in outcomes:
@@ -406,6 +417,10 @@ class BatchOrchestrator:
                 "again with new ones and the journal"
             )
         elif all(earlier.final for earlier in after):
+            # After its orphan's processing window: only then is this update applied last.
+            wait = max((earlier.not_before for earlier in after), default=0.0) - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
             return await worker.run(kind, chunk, on_wait=free_slot)
         else:
             info = (
