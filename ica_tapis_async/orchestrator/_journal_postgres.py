@@ -111,7 +111,7 @@ class PostgresJournal(PostgresReads):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _fenced(self, conn: Any, lease: Lease) -> ChunkRecord:
+    async def _fenced(self, conn: Any, lease: Lease, *, lapsed_ok: bool = False) -> ChunkRecord:
         row = await self._one(
             conn,
             f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
@@ -129,7 +129,8 @@ class PostgresJournal(PostgresReads):
             )
         if record.state == DONE:
             raise LeaseLostError(f"{where} is already done")
-        if record.lease_expires_at is None or record.lease_expires_at <= now:
+        lapsed = record.lease_expires_at is None or record.lease_expires_at <= now
+        if lapsed and not lapsed_ok:
             raise LeaseLostError(f"our lease on {where} expired")
         return record
 
@@ -334,9 +335,11 @@ class PostgresJournal(PostgresReads):
 
         return await self._call(work)
 
-    async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
+    async def _set(
+        self, lease: Lease, assignments: str, values: tuple[Any, ...], *, lapsed_ok: bool = False
+    ) -> None:
         async def work(conn: Any) -> None:
-            await self._fenced(conn, lease)
+            await self._fenced(conn, lease, lapsed_ok=lapsed_ok)
             await conn.execute(
                 f"UPDATE ita_chunks SET {assignments} WHERE run_id = %s AND idx = %s",
                 (*values, lease.run_id, lease.index),
@@ -353,8 +356,20 @@ class PostgresJournal(PostgresReads):
         await self._set(lease, "in_doubt = true", ())
 
     async def mark_submitted(self, lease: Lease, batch_id: str) -> None:
-        """Record the server's batch id; fenced."""
-        await self._set(lease, "state = 'submitted', batch_id = %s, in_doubt = false", (batch_id,))
+        """Record the server's batch id; fenced.
+
+        A lease that lapsed while nobody took the chunk over (its token is still the current
+        one: a claim by anyone else would have raised it) still records the id: the batch
+        exists on the server, and a re-claim must follow it instead of sending the chunk
+        again (a starved worker whose heartbeats could not get through meets this). The
+        lease is not extended: the worker finds it lapsed at its next renewal.
+        """
+        await self._set(
+            lease,
+            "state = 'submitted', batch_id = %s, in_doubt = false",
+            (batch_id,),
+            lapsed_ok=True,
+        )
 
     async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
         """Store the outcomes and mark the chunk done, releasing it, in one transaction."""
