@@ -11,6 +11,7 @@ import attrs
 
 from .._errors import APIConnectionError, APIStatusError
 from .._telemetry import batch_known
+from ._fleet import Fleet
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
 from ._lease import Held, run_leased
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, UNKNOWN, chunk_outcomes
@@ -36,6 +37,8 @@ class ChunkWorker:
         wall_clock: POSIX time, compared with the journal's first-sent times.
         on_active: called with +1 when work on a chunk starts and -1 when it stops (progress:
             chunks being sent or polled).
+        fleet: waits and heartbeats shared by this worker's chunks (a journal that answers
+            for many chunks at once), to be run while the chunks are.
     """
 
     journal: Journal
@@ -48,6 +51,7 @@ class ChunkWorker:
     resend_in_doubt: bool
     wall_clock: Callable[[], float] = time.time
     on_active: Callable[[int], None] | None = None
+    fleet: Fleet | None = None
 
     async def run(
         self, kind: Kind, chunk: Chunk, on_wait: Callable[[], None] | None = None
@@ -68,7 +72,7 @@ class ChunkWorker:
         return await run_leased(
             self.journal, self.run_id, chunk.index, key=key, digest=chunk.digest,
             owner=self.owner, ttl_s=self.lease_ttl, work=work, wall_clock=self.wall_clock,
-            on_wait=on_wait,
+            on_wait=on_wait, fleet=self.fleet,
         )  # fmt: skip
 
     async def _work(

@@ -32,7 +32,7 @@ from ._journal_protocol import (
     unfinished_run_mismatch,
 )
 from ._journal_rows import IS_END
-from ._postgres_reads import PostgresReads
+from ._postgres_fleet import PostgresFleet
 from ._postgres_schema import LOCK_KEY
 from ._postgres_store import (
     CHUNK_COLUMNS,
@@ -49,7 +49,7 @@ from ._report import ItemOutcome
 __all__ = ("PostgresJournal",)
 
 
-class PostgresJournal(PostgresReads):
+class PostgresJournal(PostgresFleet):
     """A :class:`Journal` in PostgreSQL, shared by every worker of a run on any machine.
 
     The schema (tables ``ita_*``) is created, or migrated, on first use. Pass the journal, or
@@ -300,7 +300,7 @@ class PostgresJournal(PostgresReads):
             )
             return Lease(lease.run_id, lease.index, lease.owner, lease.token, float(row[0]))
 
-        return await self._call(work)
+        return await self._call(work, priority=True)
 
     async def release(self, lease: Lease) -> None:
         """Give the chunk up if the lease is still ours; otherwise do nothing."""
@@ -312,7 +312,7 @@ class PostgresJournal(PostgresReads):
                 (lease.run_id, lease.index, lease.owner, lease.token, DONE),
             )
 
-        await self._call(work)
+        await self._call(work, priority=True)
 
     # -- chunk changes ------------------------------------------------------------------------
 
@@ -333,7 +333,7 @@ class PostgresJournal(PostgresReads):
             )
             return chunk_row(row)
 
-        return await self._call(work)
+        return await self._call(work, priority=True)
 
     async def _set(
         self, lease: Lease, assignments: str, values: tuple[Any, ...], *, lapsed_ok: bool = False
@@ -345,7 +345,7 @@ class PostgresJournal(PostgresReads):
                 (*values, lease.run_id, lease.index),
             )
 
-        await self._call(work)
+        await self._call(work, priority=True)
 
     async def mark_resubmitted(self, lease: Lease) -> None:
         """Set the sticky re-sent flag; fenced."""
@@ -407,7 +407,7 @@ class PostgresJournal(PostgresReads):
             if done is None:  # else: our first attempt committed before the connection dropped
                 await work(conn)
 
-        await self._call(work, retry_work)
+        await self._call(work, retry_work, priority=True)
 
     async def aclose(self) -> None:
         """Close the pool's connections; idempotent."""

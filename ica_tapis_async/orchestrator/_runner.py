@@ -22,6 +22,7 @@ from .._concurrency import single_failure
 from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
+from ._fleet import Fleet, FleetJournal, running
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
@@ -287,6 +288,9 @@ class BatchOrchestrator:
             key_lifetime=self.key_lifetime,
             resend_in_doubt=self.resend_in_doubt,
             on_active=on_active,
+            fleet=Fleet(self.journal, run_id, self.owner, self.lease_ttl)
+            if isinstance(self.journal, FleetJournal)
+            else None,
         )
 
     async def _produce(
@@ -314,7 +318,7 @@ class BatchOrchestrator:
         async with send:
             # The run's span is current while the chunk tasks start, so each inherits it.
             with self.ica.telemetry.run(kind, worker.run_id) as run:
-                async with anyio.create_task_group() as tg:
+                async with running(worker.fleet), anyio.create_task_group() as tg:
                     count = 0
                     async for chunk in chunks:
                         await slots.acquire()  # pull no more input than the in-flight window

@@ -1,0 +1,97 @@
+"""What the PostgreSQL journal offers a fleet: one query for many chunks, one heartbeat for all.
+
+A worker that waits for chunks other workers hold surveys all of them in one query, reads the
+outcomes of those that finished in one more, and renews every lease it holds in one
+statement: the journal's work per chunk does not grow with the number of workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._journal_protocol import DONE, ChunkRecord, Lease
+from ._postgres_reads import PostgresReads
+from ._postgres_store import CHUNK_COLUMNS, NOW, chunk_row
+from ._report import ItemOutcome
+
+__all__ = ("PostgresFleet",)
+
+
+class PostgresFleet(PostgresReads):
+    """The fleet's calls of :class:`PostgresJournal` (see ``FleetJournal``)."""
+
+    async def survey(self, run_id: str, indices: Sequence[int]) -> tuple[float, list[ChunkRecord]]:
+        """The journal's clock now and the records of those of ``indices`` that exist."""
+
+        async def work(conn: Any) -> tuple[float, list[ChunkRecord]]:
+            cursor = await conn.execute(
+                f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
+                "WHERE run_id = %s AND idx = ANY(%s)",
+                (run_id, list(indices)),
+            )
+            rows = await cursor.fetchall()
+            if not rows:
+                now = await conn.execute(f"SELECT {NOW}")
+                return float((await now.fetchone())[0]), []
+            return float(rows[0][12]), [chunk_row(r) for r in rows]
+
+        return await self._store.call(work)
+
+    async def outcomes_of(
+        self, run_id: str, indices: Sequence[int]
+    ) -> dict[int, list[ItemOutcome]]:
+        """The stored outcomes of several done chunks, in one query."""
+
+        async def work(conn: Any) -> dict[int, list[ItemOutcome]]:
+            cursor = await conn.execute(
+                "SELECT idx, kind, key, status, ok, info, batch_id, item_id, resubmitted, "
+                "analysis_id FROM ita_outcomes WHERE run_id = %s AND idx = ANY(%s) "
+                "ORDER BY idx, pos",
+                (run_id, list(indices)),
+            )
+            found: dict[int, list[ItemOutcome]] = {int(i): [] for i in indices}
+            for r in await cursor.fetchall():
+                found[int(r[0])].append(
+                    ItemOutcome(
+                        kind=r[1], key=r[2], status=r[3], ok=bool(r[4]), info=r[5],
+                        batch_id=r[6], item_id=r[7], chunk=int(r[0]), resubmitted=bool(r[8]),
+                        analysis_id=r[9],
+                    )
+                )  # fmt: skip
+            return found
+
+        return await self._store.call(work)
+
+    async def renew_all(self, leases: Sequence[Lease], ttl_s: float) -> dict[int, Lease]:
+        """Renew every lease of one run and owner that is still current, in one statement;
+        fenced like :meth:`renew`. Returns the renewed leases by chunk index: a lease missing
+        from the answer is lost (taken over, lapsed or done)."""
+        if not leases:
+            return {}
+        run_id, owner = leases[0].run_id, leases[0].owner
+        if any(lease.run_id != run_id or lease.owner != owner for lease in leases):
+            raise ValueError("renew_all renews the leases of one run and one owner")
+
+        async def work(conn: Any) -> dict[int, Lease]:
+            cursor = await conn.execute(
+                f"UPDATE ita_chunks c SET expires = {NOW} + %s "
+                "FROM unnest(%s::integer[], %s::bigint[]) AS l(idx, token) "
+                "WHERE c.run_id = %s AND c.idx = l.idx AND c.token = l.token "
+                f"AND c.owner = %s AND c.state <> %s AND c.expires > {NOW} "
+                "RETURNING c.idx, c.token, c.expires",
+                (
+                    ttl_s,
+                    [lease.index for lease in leases],
+                    [lease.token for lease in leases],
+                    run_id,
+                    owner,
+                    DONE,
+                ),
+            )
+            return {
+                int(idx): Lease(run_id, int(idx), owner, int(token), float(expires))
+                for idx, token, expires in await cursor.fetchall()
+            }
+
+        return await self._store.call(work, priority=True)
