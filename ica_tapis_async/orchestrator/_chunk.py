@@ -13,7 +13,7 @@ from .._errors import APIConnectionError, APIStatusError
 from .._telemetry import batch_known
 from ._fleet import Fleet
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
-from ._lease import Held, run_leased
+from ._lease import Held, Slot, run_leased
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, UNKNOWN, chunk_outcomes
 from ._plan import Chunk, Kind, chunk_key
 from ._poll import ItemPoller
@@ -54,10 +54,10 @@ class ChunkWorker:
     fleet: Fleet | None = None
 
     async def run(
-        self, kind: Kind, chunk: Chunk, on_wait: Callable[[], None] | None = None
+        self, kind: Kind, chunk: Chunk, slot: Slot | None = None
     ) -> tuple[list[ItemOutcome], bool]:
         """The chunk's outcomes and whether they are final; waits while another worker has it
-        (calling ``on_wait`` when the waiting starts)."""
+        (giving its in-flight ``slot`` back meanwhile, and taking one again to work on it)."""
         key = chunk_key(self.run_id, kind, chunk.index, chunk.digest)
 
         async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
@@ -72,7 +72,8 @@ class ChunkWorker:
         return await run_leased(
             self.journal, self.run_id, chunk.index, key=key, digest=chunk.digest,
             owner=self.owner, ttl_s=self.lease_ttl, work=work, wall_clock=self.wall_clock,
-            on_wait=on_wait, fleet=self.fleet,
+            on_wait=slot.release if slot else None, fleet=self.fleet,
+            on_ready=slot.acquire if slot else None,
         )  # fmt: skip
 
     async def _work(

@@ -12,7 +12,6 @@ While its heartbeats are slow or failing, it hands out no claims: its own leases
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Protocol, runtime_checkable
@@ -34,7 +33,7 @@ class FleetJournal(Journal, Protocol):
 
     async def survey(
         self, run_id: str, indices: Sequence[int]
-    ) -> tuple[float, list[ChunkRecord]]: ...
+    ) -> tuple[float, int | None, list[ChunkRecord]]: ...
 
     async def outcomes_of(
         self, run_id: str, indices: Sequence[int]
@@ -46,7 +45,6 @@ class FleetJournal(Journal, Protocol):
 @attrs.define
 class _Waiter:
     digest: str
-    on_held: Callable[[], None] | None
     woken: anyio.Event = attrs.field(factory=anyio.Event)
     outcomes: list[ItemOutcome] | None = None
 
@@ -65,10 +63,10 @@ class Fleet:
     Args:
         journal: the shared journal.
         run_id / owner: the run and this worker.
-        ttl_s: the lease time; heartbeats every third of it.
-        min_wait / max_wait: the survey interval starts at ``min_wait`` after a change and
-            doubles while nothing changes, up to ``max_wait`` (and never past the moment the
-            earliest lease waited on could lapse).
+        ttl_s: the lease time; heartbeats every third of it, surveys too (see
+            :meth:`interval`).
+        batch: this many chunks waited for are surveyed at once, without waiting for the
+            interval.
     """
 
     def __init__(
@@ -78,15 +76,15 @@ class Fleet:
         owner: str,
         ttl_s: float,
         *,
-        min_wait: float = 0.02,
-        max_wait: float = 1.0,
+        batch: int = 64,
     ) -> None:
         self.journal = journal
         self.run_id = run_id
         self.owner = owner
         self.ttl_s = ttl_s
-        self._min_wait = min_wait
-        self._max_wait = max_wait
+        self._batch = batch
+        self._frontier = -1
+        self._workers = 1
         self._waiters: dict[int, _Waiter] = {}
         self._holding: dict[int, _Holding] = {}
         self._news = anyio.Event()
@@ -104,45 +102,58 @@ class Fleet:
 
     # -- waiting ------------------------------------------------------------------------------
 
-    async def turn(
-        self, index: int, digest: str, on_held: Callable[[], None] | None = None
-    ) -> list[ItemOutcome] | None:
+    def fresh(self, index: int) -> bool:
+        """Whether chunk ``index`` is past every chunk the run is known to have (so most
+        likely nobody holds it: claim it at once), while our heartbeats get through."""
+        return index > self._frontier and self.healthy
+
+    def seen(self, index: int) -> None:
+        """Chunk ``index`` is in the journal now (we claimed it)."""
+        self._frontier = max(self._frontier, index)
+
+    async def turn(self, index: int, digest: str) -> list[ItemOutcome] | None:
         """Wait until chunk ``index`` is worth claiming (``None``: absent, free, lapsed, ours,
         or recorded with another ``digest``, which the claim refuses) or is done (its
-        outcomes). ``on_held`` is called once if another worker holds it meanwhile."""
+        outcomes). Chunks are looked at together, in one query, every survey interval."""
         if index in self._waiters:
             raise RuntimeError(f"chunk {index} is already waited for")
-        waiter = _Waiter(digest, on_held)
+        waiter = _Waiter(digest)
         self._waiters[index] = waiter
-        self._news.set()
+        if len(self._waiters) >= self._batch:
+            self._news.set()  # enough to look at: bound the chunks held in memory
         try:
             await waiter.woken.wait()
         finally:
             self._waiters.pop(index, None)
         return waiter.outcomes
 
-    async def _watch(self) -> None:
-        wait = self._min_wait
-        while True:
-            if not self._waiters:
-                await self._news.wait()
-            self._news = anyio.Event()
-            await anyio.sleep(self._min_wait)  # gather the chunks registering right now
-            indices = sorted(self._waiters)
-            changed, lapse = await self._survey(indices)
-            wait = self._min_wait if changed else min(wait * 2, self._max_wait)
-            with anyio.move_on_after(min(wait, lapse)):
-                await self._news.wait()
+    def interval(self) -> float:
+        """Seconds between surveys: a third of the lease, so that a dead worker's chunks are
+        found lapsed within a heartbeat; with more workers each looks less often (they all
+        wait for the same chunks, and any one of them takes a lapsed chunk over), so the
+        fleet's surveys per second stay the same whatever its size."""
+        return self.ttl_s / 3 * max(1.0, self._workers / 4)
 
-    async def _survey(self, indices: list[int]) -> tuple[bool, float]:
-        """Wake the waiters whose chunk changed; returns whether any did, and seconds until
-        the earliest lease still waited on could lapse (journal clock, not ours)."""
+    async def _watch(self) -> None:
+        await self._survey([])  # where the run is: chunks up to there are claimed by others
+        while True:
+            self._news = anyio.Event()
+            with anyio.move_on_after(self.interval()):
+                await self._news.wait()
+            if self._waiters:
+                await self._survey(sorted(self._waiters))
+
+    async def _survey(self, indices: list[int]) -> None:
+        """Wake the waiters whose chunk is done, free or lapsed (on the journal's clock, not
+        ours); note where the run is and how many workers hold its chunks."""
         self.calls += 1
-        now, records = await self.journal.survey(self.run_id, indices)
+        now, top, records = await self.journal.survey(self.run_id, indices)
+        if top is not None:
+            self._frontier = max(self._frontier, top)
         found = {r.index: r for r in records}
         ready: list[int] = []
         done: list[int] = []
-        lapse = math.inf
+        owners = {self.owner}
         for index in indices:
             record = found.get(index)
             if record is not None and record.digest != self._waiters[index].digest:
@@ -155,24 +166,20 @@ class Fleet:
                 or (record.lease_expires_at or 0.0) <= now
             ):
                 ready.append(index)
-            else:
-                lapse = min(lapse, (record.lease_expires_at or 0.0) - now)
-                waiter = self._waiters.get(index)
-                if waiter is not None and waiter.on_held is not None:
-                    waiter.on_held()
-                    waiter.on_held = None
+            elif record.owner is not None:
+                owners.add(record.owner)
+        if indices:
+            self._workers = len(owners)
         if done:
             self.calls += 1
             outcomes = await self.journal.outcomes_of(self.run_id, done)
             for index in done:
                 self._wake(index, outcomes.get(index, []))
-        if not self.healthy:
-            # Our own heartbeats are not getting through: claiming more would only add
-            # leases we cannot keep. The chunks are looked at again shortly.
-            return bool(done), self._min_wait * 4
-        for index in ready:
-            self._wake(index, None)
-        return bool(done or ready), max(lapse, 0.0)
+        if self.healthy:
+            # Otherwise our own heartbeats are not getting through: claiming more would only
+            # add leases we cannot keep. The chunks are looked at again next time.
+            for index in ready:
+                self._wake(index, None)
 
     def _wake(self, index: int, outcomes: list[ItemOutcome] | None) -> None:
         waiter = self._waiters.pop(index, None)
@@ -218,7 +225,8 @@ class Fleet:
             log.warning("run %s: heartbeat failed (%s); claiming paused", self.run_id, exc)
             self.healthy = False
             return
-        self.healthy = anyio.current_time() - started < self.ttl_s / 6
+        # A renewal slower than the heartbeat interval leaves the next one too little time.
+        self.healthy = anyio.current_time() - started < self.ttl_s / 3
         if not self.healthy:
             log.warning("run %s: the journal is slow; claiming paused", self.run_id)
         for lease in leases:

@@ -36,12 +36,20 @@ class Slot:
 
     def __init__(self, window: anyio.Semaphore) -> None:
         self._window: anyio.Semaphore | None = window
+        self._given: anyio.Semaphore = window
 
     def release(self) -> None:
         """Give the slot back (later calls do nothing)."""
         if self._window is not None:
             self._window.release()
             self._window = None
+
+    async def acquire(self) -> None:
+        """Take a slot again after :meth:`release`: the entry waited for turned out to be
+        ours to work on after all (does nothing while the slot is held)."""
+        if self._window is None:
+            await self._given.acquire()
+            self._window = self._given
 
 
 #: The work done under a lease: given the record as claimed, returns the outcomes and whether
@@ -62,6 +70,7 @@ async def run_leased(
     wall_clock: Callable[[], float] = time.time,
     on_wait: Callable[[], None] | None = None,
     fleet: Fleet | None = None,
+    on_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[list[ItemOutcome], bool]:
     """Run ``work`` on entry ``index`` once this worker holds its lease.
 
@@ -71,7 +80,9 @@ async def run_leased(
     that it works on other entries meanwhile). If our lease is lost midway (the heartbeat or a
     fenced write says so), the work stops and the entry is claimed again, so its outcome comes
     from whoever finishes it. With a ``fleet`` the entry is claimed only when the fleet's
-    survey finds it worth claiming, and its lease is renewed with the worker's others.
+    survey finds it worth claiming (``on_wait`` is then called each time the waiting starts,
+    and ``on_ready`` awaited before the claim), and its lease is renewed with the worker's
+    others.
     """
 
     def waiting() -> None:
@@ -80,12 +91,22 @@ async def run_leased(
             on_wait()
             on_wait = None
 
+    first = True
     while True:
-        if fleet is not None:
-            done = await fleet.turn(index, digest, waiting)
+        if fleet is not None and not (first and fleet.fresh(index)):
+            # Behind where the run is: most likely another worker's (or done). Waiting for
+            # it takes no slot; the fleet looks at it with the others, in one query.
+            if on_wait is not None:
+                on_wait()
+            done = await fleet.turn(index, digest)
             if done is not None:
                 return done, True
+            if on_ready is not None:
+                await on_ready()  # free after all: working on it takes a slot again
+        first = False
         claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
+        if fleet is not None:
+            fleet.seen(index)
         if claim.record.final:
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:

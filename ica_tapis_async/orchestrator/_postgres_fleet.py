@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._journal_protocol import DONE, ChunkRecord, Lease
+from ._journal_rows import IS_END
 from ._postgres_reads import PostgresReads
-from ._postgres_store import CHUNK_COLUMNS, NOW, chunk_row
+from ._postgres_store import CHUNK_COLUMNS, NOW, chunk_row, one
 from ._report import ItemOutcome
 
 __all__ = ("PostgresFleet",)
@@ -21,20 +22,28 @@ __all__ = ("PostgresFleet",)
 class PostgresFleet(PostgresReads):
     """The fleet's calls of :class:`PostgresJournal` (see ``FleetJournal``)."""
 
-    async def survey(self, run_id: str, indices: Sequence[int]) -> tuple[float, list[ChunkRecord]]:
-        """The journal's clock now and the records of those of ``indices`` that exist."""
+    async def survey(
+        self, run_id: str, indices: Sequence[int]
+    ) -> tuple[float, int | None, list[ChunkRecord]]:
+        """The journal's clock now, the run's highest chunk index (``None`` before its first
+        chunk; its end of input is not a chunk) and the records of those of ``indices`` that
+        exist."""
 
-        async def work(conn: Any) -> tuple[float, list[ChunkRecord]]:
-            cursor = await conn.execute(
-                f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
-                "WHERE run_id = %s AND idx = ANY(%s)",
-                (run_id, list(indices)),
+        async def work(conn: Any) -> tuple[float, int | None, list[ChunkRecord]]:
+            head = await one(
+                conn,
+                f"SELECT {NOW}, max(idx) FROM ita_chunks WHERE run_id = %s AND NOT {IS_END}",
+                (run_id,),
             )
-            rows = await cursor.fetchall()
-            if not rows:
-                now = await conn.execute(f"SELECT {NOW}")
-                return float((await now.fetchone())[0]), []
-            return float(rows[0][12]), [chunk_row(r) for r in rows]
+            records: list[ChunkRecord] = []
+            if indices:
+                cursor = await conn.execute(
+                    f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = ANY(%s)",
+                    (run_id, list(indices)),
+                )
+                records = [chunk_row(r) for r in await cursor.fetchall()]
+            top = None if head[1] is None else int(head[1])
+            return float(head[0]), top, records
 
         return await self._store.call(work)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import anyio
 import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import LeaseLostError
+from ica_tapis_async.orchestrator._journal_protocol import END_DIGEST
+from ica_tapis_async.simulator import Simulator
+from tests.scaleout._worker import PROJECT, items
 
 
 async def test_a_lapsed_lease_nobody_took_keeps_the_batch_id(pg_dsn: str) -> None:
@@ -43,3 +48,67 @@ async def test_a_lease_taken_over_still_cannot_record_a_batch_id(pg_dsn: str) ->
         record = await journal.get_chunk("r", 0)
         assert record is not None
         assert record.batch_id is None
+
+
+async def _link(
+    url: str, dsn: str, run_id: str, ids: list[str], *, ttl: float = 5.0
+) -> ita.BatchReport:
+    async with (
+        ita.IcaClient(url, api_key="k") as ica,
+        ita.BatchOrchestrator(
+            ica, PROJECT, journal=dsn, run_id=run_id, batch_size=20, max_inflight_batches=4,
+            poll_initial=0.02, poll_max=0.1, lease_ttl=ttl,
+        ) as orchestrator,
+    ):  # fmt: skip
+        return await orchestrator.link(ids)
+
+
+async def joined(dsn: str, run_id: str, when: str) -> bool:
+    """Whether the late worker starts now: once the run's first chunk is claimed (mid-run),
+    or once its end of input is recorded."""
+    async with ita.PostgresJournal(dsn) as journal:
+        if await journal.get_run(run_id) is None:
+            return False
+        if when == "mid-run":
+            return await journal.get_chunk(run_id, 0) is not None
+        end = await journal.get_chunk(run_id, 10)
+    return end is not None and end.digest == END_DIGEST
+
+
+@pytest.mark.parametrize("joins", ["after the end is recorded", "mid-run"])
+async def test_a_late_worker_with_a_longer_input_is_refused(pg_dsn: str, joins: str) -> None:
+    """Two workers share a run of 10 chunks; a third one's input has one id more. It is
+    refused with JournalMismatchError at the run's end of input, sends nothing of its own, and
+    the correct workers finish the whole run with every id sent once."""
+    ids = items("link", 200)
+    async with Simulator(seed=5, step_s=0.2) as sim:
+        run_id = f"late-{uuid.uuid4().hex[:8]}"
+        reports: list[ita.BatchReport] = []
+        refused: list[BaseException] = []
+
+        async def correct() -> None:
+            reports.append(await _link(sim.ica_url, pg_dsn, run_id, ids))
+
+        async def late() -> None:
+            with anyio.fail_after(60):
+                # The other workers' state is in the journal: nothing to wait on but time.
+                while not await joined(pg_dsn, run_id, joins):  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
+            try:
+                await _link(sim.ica_url, pg_dsn, run_id, items("link", 201))
+            except ita.orchestrator.JournalMismatchError as exc:
+                refused.append(exc)
+
+        with anyio.fail_after(90):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(correct)
+                tg.start_soon(correct)
+                tg.start_soon(late)
+        submissions = dict(sim.stats.link_submissions)
+    assert len(refused) == 1
+    assert "ended after 10 chunks" in str(refused[0])
+    assert len(reports) == 2
+    for report in reports:
+        assert report.counts == {"LINKED": 200}
+    assert set(submissions) == set(ids)  # the extra id was never sent
+    assert set(submissions.values()) == {1}
