@@ -34,7 +34,8 @@ class ChunkWorker:
             third of that. A killed process's chunks are taken over after at most this long.
         key_lifetime: how long the server remembers an Idempotency-Key, less a margin.
         resend_in_doubt: re-send analysis chunks whose key may have been forgotten.
-        wall_clock: POSIX time, compared with the journal's first-sent times.
+        wall_clock: this machine's POSIX time (when to look at a held chunk again, for a
+            journal on this machine); first-sent times are judged on the journal's clock.
         on_active: called with +1 when work on a chunk starts and -1 when it stops (progress:
             chunks being sent or polled).
         fleet: waits and heartbeats shared by this worker's chunks (a journal that answers
@@ -85,7 +86,11 @@ class ChunkWorker:
             batch_known(batch_id, resumed=True)
         else:
             if record.state == SENDING and kind == "analysis" and not self.resend_in_doubt:
-                age = self.wall_clock() - (record.first_sent_at or math.inf)
+                # Both times on the journal's clock (our lease, just claimed, ends lease_ttl
+                # after its now): a worker whose own clock is off by an hour neither re-sends
+                # a key the server forgot nor calls a fresh send old.
+                now = held.lease.expires_at - self.lease_ttl
+                age = now - (record.first_sent_at or math.inf)
                 if age > self.key_lifetime:
                     # The server may have created the analyses and forgotten the key: a
                     # re-send would create them again.

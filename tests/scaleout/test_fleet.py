@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from typing import Any
 
 import anyio
 import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import LeaseLostError
+from ica_tapis_async.orchestrator._chunk import ChunkWorker
+from ica_tapis_async.orchestrator._input_end import chunk_count, chunks_of
 from ica_tapis_async.orchestrator._journal_protocol import END_DIGEST
 from ica_tapis_async.simulator import Simulator
+from tests.orchestrator.helpers import nextflow, orchestrator
 from tests.scaleout._worker import PROJECT, items
 
 
@@ -112,3 +117,72 @@ async def test_a_late_worker_with_a_longer_input_is_refused(pg_dsn: str, joins: 
         assert report.counts == {"LINKED": 200}
     assert set(submissions) == set(ids)  # the extra id was never sent
     assert set(submissions.values()) == {1}
+
+
+CREATE = "createAnalysisCreationBatch"
+QUICK = ita.RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.001, jitter=False)
+
+
+def _skew_clock(monkeypatch: pytest.MonkeyPatch, offset_s: float) -> None:
+    """Every chunk worker of the orchestrators made from now on has a wall clock off by
+    ``offset_s`` (the journal's clock, PostgreSQL's, is right)."""
+    make = ita.BatchOrchestrator._worker
+
+    def skewed(self: ita.BatchOrchestrator, *args: Any) -> ChunkWorker:
+        worker = make(self, *args)
+        worker.wall_clock = lambda: time.time() + offset_s
+        return worker
+
+    monkeypatch.setattr(ita.BatchOrchestrator, "_worker", skewed)
+
+
+@pytest.mark.parametrize(("offset_s", "lifetime_s", "expected"), [
+    (-3600.0, 1.0, "IN_DOUBT"),  # slow clock: a key the server forgot must not look fresh
+    (3600.0, 600.0, "SUCCEEDED"),  # fast clock: a fresh key must not look forgotten
+])  # fmt: skip
+async def test_the_key_lifetime_is_judged_on_the_journals_clock(
+    pg_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    offset_s: float,
+    lifetime_s: float,
+    expected: str,
+) -> None:
+    requests = [nextflow(f"clock-{i}") for i in range(3)]
+    async with (
+        Simulator(seed=3) as sim,
+        ita.IcaClient(sim.ica_url, api_key="k", retry=QUICK) as ica,
+    ):
+        sim.configure(p_drop_after_post=1.0, fault_operations={"createAnalysisCreationBatch"})
+        async with orchestrator(ica, journal=pg_dsn, run_id="clock") as first:
+            lost = await first.create_analyses(requests)
+        assert lost.counts == {"IN_DOUBT": 3}  # created, answers lost: first sent, by the journal
+        sim.configure(p_drop_after_post=0.0)
+        posts = sim.stats.requests_by_operation.get(CREATE, 0)
+        await anyio.sleep(1.2)  # past the 1 s key lifetime of the slow-clock case
+        _skew_clock(monkeypatch, offset_s)
+        async with orchestrator(
+            ica, journal=pg_dsn, run_id="clock", key_lifetime=lifetime_s
+        ) as second:
+            report = await second.create_analyses(requests)
+        sent = sim.stats.requests_by_operation.get(CREATE, 0) - posts
+        made = dict(sim.stats.analyses_by_user_reference)
+    assert report.counts == {expected: 3}
+    assert sent == (0 if expected == "IN_DOUBT" else 1)  # the same key again: no new ones
+    assert set(made.values()) == {1}  # never created twice
+
+
+@pytest.mark.parametrize("kind", ["link", "analysis", "update"])
+@pytest.mark.parametrize("count", [1, 19, 20, 21, 45])
+async def test_an_in_memory_input_is_counted_as_it_is_chunked(kind: str, count: int) -> None:
+    """The end recorded before sending is where the chunking ends (repeats included)."""
+    if kind == "link":
+        data: list[Any] = [f"fil.{i % 17:030x}" if i % 3 else f"fil.{i:030x}" for i in range(count)]
+    elif kind == "analysis":
+        data = [nextflow(f"n-{i}") for i in range(count)]
+    else:
+        tags = ita.TagUpdate(add_tags=["t"])
+        data = [ita.DataUpdateGroup([f"fil.{i % 7:030x}", f"fil.{i:030x}"], user_tags=tags)
+                for i in range(count)]  # fmt: skip
+    built = [chunk async for chunk in chunks_of(kind)(data, 20)]  # type: ignore[arg-type]
+    assert await chunk_count(kind, data, 20) == len(built)  # type: ignore[arg-type]
+    assert await chunk_count(kind, iter(data), 20) is None  # type: ignore[arg-type]
