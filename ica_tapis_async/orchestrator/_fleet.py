@@ -84,6 +84,7 @@ class Fleet:
         self.ttl_s = ttl_s
         self._batch = batch
         self._frontier = -1
+        self._stale = False
         self._workers = 1
         self._waiters: dict[int, _Waiter] = {}
         self._holding: dict[int, _Holding] = {}
@@ -103,13 +104,23 @@ class Fleet:
     # -- waiting ------------------------------------------------------------------------------
 
     def fresh(self, index: int) -> bool:
-        """Whether chunk ``index`` is past every chunk the run is known to have (so most
-        likely nobody holds it: claim it at once), while our heartbeats get through."""
-        return index > self._frontier and self.healthy
+        """Whether chunk ``index`` is past every chunk the run is known to have, so most
+        likely nobody holds it: claim it at once. Not while our heartbeats are slow, nor
+        after such a claim missed (others got further than we know) until the next survey
+        says where the run is."""
+        return index > self._frontier and self.healthy and not self._stale
 
-    def seen(self, index: int) -> None:
-        """Chunk ``index`` is in the journal now (we claimed it)."""
+    def behind(self, index: int) -> bool:
+        """Whether chunk ``index`` is one the run is known to have (another worker's, most
+        likely): waiting for it need not keep an in-flight slot."""
+        return index <= self._frontier
+
+    def seen(self, index: int, *, missed: bool) -> None:
+        """We claimed chunk ``index``; ``missed``: another worker holds it."""
         self._frontier = max(self._frontier, index)
+        if missed and not self._stale:
+            self._stale = True
+            self._news.set()  # learn where the run is now
 
     async def turn(self, index: int, digest: str) -> list[ItemOutcome] | None:
         """Wait until chunk ``index`` is worth claiming (``None``: absent, free, lapsed, ours,
@@ -140,7 +151,8 @@ class Fleet:
             self._news = anyio.Event()
             with anyio.move_on_after(self.interval()):
                 await self._news.wait()
-            if self._waiters:
+                await anyio.sleep(0.05)  # the chunks registering right now come along
+            if self._waiters or self._stale:
                 await self._survey(sorted(self._waiters))
 
     async def _survey(self, indices: list[int]) -> None:
@@ -150,6 +162,7 @@ class Fleet:
         now, top, records = await self.journal.survey(self.run_id, indices)
         if top is not None:
             self._frontier = max(self._frontier, top)
+        self._stale = False
         found = {r.index: r for r in records}
         ready: list[int] = []
         done: list[int] = []

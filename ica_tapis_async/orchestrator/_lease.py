@@ -95,8 +95,9 @@ async def run_leased(
     while True:
         if fleet is not None and not (first and fleet.fresh(index)):
             # Behind where the run is: most likely another worker's (or done). Waiting for
-            # it takes no slot; the fleet looks at it with the others, in one query.
-            if on_wait is not None:
+            # it takes no slot (unless it may well be ours: past where the run is known to
+            # be); the fleet looks at it with the others, in one query.
+            if on_wait is not None and fleet.behind(index):
                 on_wait()
             done = await fleet.turn(index, digest)
             if done is not None:
@@ -106,7 +107,7 @@ async def run_leased(
         first = False
         claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
         if fleet is not None:
-            fleet.seen(index)
+            fleet.seen(index, missed=not claim.granted)
         if claim.record.final:
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
