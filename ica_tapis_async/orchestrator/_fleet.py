@@ -3,26 +3,27 @@
 Without this a worker polled the journal once a second for every chunk another worker held,
 and every lease had a heartbeat of its own, all on one small pool: the journal's work per
 chunk grew with the number of workers until heartbeats starved and leases lapsed. Here a
-worker asks about every chunk it waits for in one query (backing off while nothing changes,
-waking when the earliest of their leases could lapse, on the journal's clock), reads the
-outcomes of those that finished in one more, and renews all of its leases in one statement.
-While its heartbeats are slow or failing, it hands out no claims: its own leases come first.
+worker asks about every chunk it waits for, and reads the outcomes of those that finished,
+in one transaction per survey interval (leases judged on the journal's clock); claims the
+chunks past where the run is one at a time, backing off while its claims miss; and renews
+all of its leases in one statement. While its heartbeats are slow or failing, it claims
+nothing: its own leases come first.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Protocol, runtime_checkable
 
 import anyio
 import attrs
 
-from ._journal_protocol import ChunkRecord, Journal, Lease
+from ._journal_protocol import ChunkRecord, Claim, Journal, Lease
 from ._report import ItemOutcome
 
-__all__ = ("Fleet", "FleetJournal", "running")
+__all__ = ("Fleet", "FleetJournal", "Survey", "running")
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
 
@@ -31,15 +32,26 @@ log = logging.getLogger("ica_tapis_async.orchestrator")
 class FleetJournal(Journal, Protocol):
     """A journal that answers for many chunks at once (the PostgreSQL journal)."""
 
-    async def survey(
-        self, run_id: str, indices: Sequence[int]
-    ) -> tuple[float, int | None, list[ChunkRecord]]: ...
-
-    async def outcomes_of(
-        self, run_id: str, indices: Sequence[int]
-    ) -> dict[int, list[ItemOutcome]]: ...
+    async def survey(self, run_id: str, indices: Sequence[int]) -> Survey: ...
 
     async def renew_all(self, leases: Sequence[Lease], ttl_s: float) -> dict[int, Lease]: ...
+
+
+@attrs.define(frozen=True)
+class Survey:
+    """What a journal says about the chunks a worker waits for, in one transaction.
+
+    Attributes:
+        now: the journal's clock (leases are judged on it, never on ours).
+        top: the run's highest chunk index, ``None`` before its first chunk.
+        records: those of the chunks asked about that exist.
+        outcomes: the stored outcomes of those that are done.
+    """
+
+    now: float
+    top: int | None
+    records: list[ChunkRecord]
+    outcomes: dict[int, list[ItemOutcome]]
 
 
 @attrs.define
@@ -85,6 +97,8 @@ class Fleet:
         self._batch = batch
         self._frontier = -1
         self._stale = False
+        self._backoff = 0.05
+        self._claiming = anyio.Lock()
         self._workers = 1
         self._waiters: dict[int, _Waiter] = {}
         self._holding: dict[int, _Holding] = {}
@@ -103,6 +117,43 @@ class Fleet:
 
     # -- waiting ------------------------------------------------------------------------------
 
+    async def claim(
+        self,
+        index: int,
+        digest: str,
+        claim: Callable[[], Awaitable[Claim]],
+        on_wait: Callable[[], None] | None = None,
+        on_ready: Callable[[], Awaitable[None]] | None = None,
+    ) -> Claim | list[ItemOutcome]:
+        """Claim chunk ``index`` with ``claim()`` once that is worth it: at once if it is past
+        where the run is known to be, else when a survey finds it free. Returns a granted or
+        final claim, or the outcomes of a chunk a survey found done. ``on_wait`` is called
+        when a wait that need not keep the caller's in-flight slot starts, ``on_ready``
+        awaited before a claim after such a wait."""
+        first = True
+        while True:
+            if not (first and self.fresh(index)):
+                if on_wait is not None and self.behind(index):
+                    on_wait()
+                done = await self.turn(index, digest)
+                if done is not None:
+                    return done
+                if on_ready is not None:
+                    await on_ready()
+            first = False
+            if index <= self._frontier:
+                result = await claim()
+            else:
+                # Past the frontier every worker goes for the same chunks: one claim at a
+                # time, and none after one missed until a survey says where the run is.
+                async with self._claiming:
+                    if not self.fresh(index):
+                        continue
+                    result = await claim()
+            self.seen(index, missed=not result.granted)
+            if result.granted or result.record.final:
+                return result
+
     def fresh(self, index: int) -> bool:
         """Whether chunk ``index`` is past every chunk the run is known to have, so most
         likely nobody holds it: claim it at once. Not while our heartbeats are slow, nor
@@ -117,10 +168,13 @@ class Fleet:
 
     def seen(self, index: int, *, missed: bool) -> None:
         """We claimed chunk ``index``; ``missed``: another worker holds it."""
+        beyond = index > self._frontier
         self._frontier = max(self._frontier, index)
         if missed and not self._stale:
             self._stale = True
             self._news.set()  # learn where the run is now
+        elif beyond and not missed:
+            self._backoff = 0.05
 
     async def turn(self, index: int, digest: str) -> list[ItemOutcome] | None:
         """Wait until chunk ``index`` is worth claiming (``None``: absent, free, lapsed, ours,
@@ -151,7 +205,11 @@ class Fleet:
             self._news = anyio.Event()
             with anyio.move_on_after(self.interval()):
                 await self._news.wait()
-                await anyio.sleep(0.05)  # the chunks registering right now come along
+                # The chunks registering right now come along. After a missed claim, more
+                # and more time while the misses go on: other workers claim fast enough.
+                await anyio.sleep(self._backoff if self._stale else 0.05)
+                if self._stale:
+                    self._backoff = min(self._backoff * 2, self.interval())
             if self._waiters or self._stale:
                 await self._survey(sorted(self._waiters))
 
@@ -159,7 +217,8 @@ class Fleet:
         """Wake the waiters whose chunk is done, free or lapsed (on the journal's clock, not
         ours); note where the run is and how many workers hold its chunks."""
         self.calls += 1
-        now, top, records = await self.journal.survey(self.run_id, indices)
+        survey = await self.journal.survey(self.run_id, indices)
+        now, top, records = survey.now, survey.top, survey.records
         if top is not None:
             self._frontier = max(self._frontier, top)
         self._stale = False
@@ -183,11 +242,8 @@ class Fleet:
                 owners.add(record.owner)
         if indices:
             self._workers = len(owners)
-        if done:
-            self.calls += 1
-            outcomes = await self.journal.outcomes_of(self.run_id, done)
-            for index in done:
-                self._wake(index, outcomes.get(index, []))
+        for index in done:
+            self._wake(index, survey.outcomes.get(index, []))
         if self.healthy:
             # Otherwise our own heartbeats are not getting through: claiming more would only
             # add leases we cannot keep. The chunks are looked at again next time.

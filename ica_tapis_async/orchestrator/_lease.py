@@ -91,29 +91,30 @@ async def run_leased(
             on_wait()
             on_wait = None
 
-    first = True
     while True:
-        if fleet is not None and not (first and fleet.fresh(index)):
-            # Behind where the run is: most likely another worker's (or done). Waiting for
-            # it takes no slot (unless it may well be ours: past where the run is known to
-            # be); the fleet looks at it with the others, in one query.
-            if on_wait is not None and fleet.behind(index):
-                on_wait()
-            done = await fleet.turn(index, digest)
-            if done is not None:
-                return done, True
-            if on_ready is not None:
-                await on_ready()  # free after all: working on it takes a slot again
-        first = False
-        claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
         if fleet is not None:
-            fleet.seen(index, missed=not claim.granted)
+            # Waits for a change, with the worker's other waits, instead of claiming again
+            # and again; claims past where the run is, one at a time.
+            got = await fleet.claim(
+                index,
+                digest,
+                lambda: journal.claim(
+                    run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
+                ),
+                on_wait,
+                on_ready,
+            )
+            if isinstance(got, list):
+                return got, True
+            claim = got
+        else:
+            claim = await journal.claim(
+                run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
+            )
         if claim.record.final:
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
             waiting()
-            if fleet is not None:
-                continue  # taken between the survey and the claim: wait for the next change
             # Real time: the lease clock is the journal's, not a test's fake one.
             expires = claim.record.lease_expires_at or 0.0
             await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))

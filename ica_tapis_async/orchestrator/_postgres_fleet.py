@@ -1,7 +1,7 @@
 """What the PostgreSQL journal offers a fleet: one query for many chunks, one heartbeat for all.
 
-A worker that waits for chunks other workers hold surveys all of them in one query, reads the
-outcomes of those that finished in one more, and renews every lease it holds in one
+A worker that waits for chunks other workers hold surveys all of them, and reads the
+outcomes of those that finished, in one transaction, and renews every lease it holds in one
 statement: the journal's work per chunk does not grow with the number of workers.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._journal_protocol import DONE, ChunkRecord, Lease
+from ._fleet import Survey
+from ._journal_protocol import DONE, Lease
 from ._journal_rows import IS_END
 from ._postgres_reads import PostgresReads
 from ._postgres_store import CHUNK_COLUMNS, NOW, chunk_row, one
@@ -22,53 +23,43 @@ __all__ = ("PostgresFleet",)
 class PostgresFleet(PostgresReads):
     """The fleet's calls of :class:`PostgresJournal` (see ``FleetJournal``)."""
 
-    async def survey(
-        self, run_id: str, indices: Sequence[int]
-    ) -> tuple[float, int | None, list[ChunkRecord]]:
-        """The journal's clock now, the run's highest chunk index (``None`` before its first
-        chunk; its end of input is not a chunk) and the records of those of ``indices`` that
-        exist."""
+    async def survey(self, run_id: str, indices: Sequence[int]) -> Survey:
+        """In one transaction: the journal's clock now, the run's highest chunk index
+        (``None`` before its first chunk; its end of input is not a chunk), the records of
+        those of ``indices`` that exist, and the outcomes of those that are done."""
 
-        async def work(conn: Any) -> tuple[float, int | None, list[ChunkRecord]]:
+        async def work(conn: Any) -> Survey:
             head = await one(
                 conn,
                 f"SELECT {NOW}, max(idx) FROM ita_chunks WHERE run_id = %s AND NOT {IS_END}",
                 (run_id,),
             )
-            records: list[ChunkRecord] = []
-            if indices:
-                cursor = await conn.execute(
-                    f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = ANY(%s)",
-                    (run_id, list(indices)),
-                )
-                records = [chunk_row(r) for r in await cursor.fetchall()]
             top = None if head[1] is None else int(head[1])
-            return float(head[0]), top, records
-
-        return await self._store.call(work)
-
-    async def outcomes_of(
-        self, run_id: str, indices: Sequence[int]
-    ) -> dict[int, list[ItemOutcome]]:
-        """The stored outcomes of several done chunks, in one query."""
-
-        async def work(conn: Any) -> dict[int, list[ItemOutcome]]:
+            if not indices:
+                return Survey(float(head[0]), top, [], {})
             cursor = await conn.execute(
-                "SELECT idx, kind, key, status, ok, info, batch_id, item_id, resubmitted, "
-                "analysis_id FROM ita_outcomes WHERE run_id = %s AND idx = ANY(%s) "
-                "ORDER BY idx, pos",
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = ANY(%s)",
                 (run_id, list(indices)),
             )
-            found: dict[int, list[ItemOutcome]] = {int(i): [] for i in indices}
-            for r in await cursor.fetchall():
-                found[int(r[0])].append(
-                    ItemOutcome(
-                        kind=r[1], key=r[2], status=r[3], ok=bool(r[4]), info=r[5],
-                        batch_id=r[6], item_id=r[7], chunk=int(r[0]), resubmitted=bool(r[8]),
-                        analysis_id=r[9],
-                    )
-                )  # fmt: skip
-            return found
+            records = [chunk_row(r) for r in await cursor.fetchall()]
+            done = [r.index for r in records if r.final]
+            outcomes: dict[int, list[ItemOutcome]] = {i: [] for i in done}
+            if done:
+                cursor = await conn.execute(
+                    "SELECT idx, kind, key, status, ok, info, batch_id, item_id, resubmitted, "
+                    "analysis_id FROM ita_outcomes WHERE run_id = %s AND idx = ANY(%s) "
+                    "ORDER BY idx, pos",
+                    (run_id, done),
+                )
+                for r in await cursor.fetchall():
+                    outcomes[int(r[0])].append(
+                        ItemOutcome(
+                            kind=r[1], key=r[2], status=r[3], ok=bool(r[4]), info=r[5],
+                            batch_id=r[6], item_id=r[7], chunk=int(r[0]),
+                            resubmitted=bool(r[8]), analysis_id=r[9],
+                        )
+                    )  # fmt: skip
+            return Survey(float(head[0]), top, records, outcomes)
 
         return await self._store.call(work)
 

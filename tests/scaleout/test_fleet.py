@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 import ica_tapis_async as ita
@@ -186,3 +187,114 @@ async def test_an_in_memory_input_is_counted_as_it_is_chunked(kind: str, count: 
     built = [chunk async for chunk in chunks_of(kind)(data, 20)]  # type: ignore[arg-type]
     assert await chunk_count(kind, data, 20) == len(built)  # type: ignore[arg-type]
     assert await chunk_count(kind, iter(data), 20) is None  # type: ignore[arg-type]
+
+
+async def test_heartbeats_renew_every_lease_of_a_worker_in_one_statement(pg_dsn: str) -> None:
+    async with ita.PostgresJournal(pg_dsn) as journal, ita.PostgresJournal(pg_dsn) as other:
+        await journal.open_run("link", "p", "r", "f")
+        leases = []
+        for i in range(4):
+            claim = await journal.claim("r", i, key=f"k{i}", digest="d", owner="a", ttl_s=0.4)
+            assert claim.lease is not None
+            leases.append(claim.lease)
+        await journal.mark_done(leases[1], [])  # done: nothing to renew
+        await anyio.sleep(0.5)  # every lease lapsed; chunk 2 is taken over meanwhile
+        assert (await other.claim("r", 2, key="k2", digest="d", owner="b", ttl_s=5)).granted
+        again = await journal.claim("r", 3, key="k3", digest="d", owner="a", ttl_s=0.4)
+        assert again.lease is not None
+        fresh = await journal.claim("r", 0, key="k0", digest="d", owner="a", ttl_s=0.4)
+        assert fresh.lease is not None
+        renewed = await journal.renew_all([fresh.lease, leases[1], leases[2], again.lease], 30)
+        assert sorted(renewed) == [0, 3]
+        clock = await journal.clock()
+        assert all(29 < lease.expires_at - clock <= 30 for lease in renewed.values())
+        assert renewed[3].token == again.lease.token
+        with pytest.raises(ValueError, match="one run and one owner"):
+            await journal.renew_all([fresh.lease, attrs.evolve(again.lease, owner="b")], 30)
+
+
+async def test_heartbeats_and_fenced_writes_never_wait_behind_other_calls(pg_dsn: str) -> None:
+    """Every pooled connection busy (slow reads, claims): a heartbeat and a batch id still
+    get through at once, on the connections kept for them."""
+    async with ita.PostgresJournal(pg_dsn, max_size=2) as journal:
+        await journal.open_run("link", "p", "r", "f")
+        lease = (await journal.claim("r", 0, key="k", digest="d", owner="a", ttl_s=30)).lease
+        assert lease is not None
+        await journal.mark_sending(lease)
+
+        async def slow(conn: Any) -> None:
+            await conn.execute("SELECT pg_sleep(2)")
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):  # twice the pool: the next ordinary call waits seconds
+                tg.start_soon(journal._store.call, slow)
+            await anyio.sleep(0.3)
+            with anyio.fail_after(1.0):
+                renewed = await journal.renew(lease, 30)
+                await journal.renew_all([renewed], 30)
+                await journal.mark_submitted(renewed, "batch-1")
+        record = await journal.get_chunk("r", 0)
+        assert record is not None
+        assert record.batch_id == "batch-1"
+
+
+def _count_calls(journal: ita.PostgresJournal) -> dict[str, int]:
+    """Counts the journal's claims and its transactions of every kind."""
+    calls = {"claim": 0, "transactions": 0}
+    claim, call = journal.claim, journal._store.call
+
+    async def counted_claim(*args: Any, **kwargs: Any) -> Any:
+        calls["claim"] += 1
+        return await claim(*args, **kwargs)
+
+    async def counted_call(*args: Any, **kwargs: Any) -> Any:
+        calls["transactions"] += 1
+        return await call(*args, **kwargs)
+
+    journal.claim = counted_claim  # type: ignore[method-assign]
+    journal._store.call = counted_call  # type: ignore[method-assign]
+    return calls
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 3600.0])
+async def test_a_worker_waiting_for_held_chunks_does_not_claim_them_again_and_again(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch, offset_s: float
+) -> None:
+    """Worker A holds all ten chunks for seconds; worker B (its clock an hour fast, in one
+    case) waits for them with a survey per interval, not a claim per chunk per second, and
+    reports the whole run."""
+    ids = items("link", 200)
+    async with Simulator(seed=8, step_s=1.0) as sim:
+        run_id = f"wait-{uuid.uuid4().hex[:8]}"
+        async with ita.PostgresJournal(pg_dsn) as a, ita.PostgresJournal(pg_dsn) as b:
+            calls = _count_calls(b)
+            reports: list[ita.BatchReport] = []
+
+            async def work(journal: ita.PostgresJournal) -> None:
+                async with ita.IcaClient(sim.ica_url, api_key="k") as ica:
+                    orchestrator = ita.BatchOrchestrator(
+                        ica, PROJECT, journal=journal, run_id=run_id, batch_size=20,
+                        max_inflight_batches=10, poll_initial=0.05, poll_max=0.2, lease_ttl=3.0,
+                    )  # fmt: skip
+                    reports.append(await orchestrator.link(ids))
+
+            async def held_by_a() -> bool:
+                chunks = await a.chunks(run_id) if await a.get_run(run_id) else []
+                return len([c for c in chunks if c.owner is not None]) == 10
+
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(work, a)
+                    while not await held_by_a():  # noqa: ASYNC110 - A's state is in the journal
+                        await anyio.sleep(0.02)
+                    _skew_clock(monkeypatch, offset_s)
+                    started = anyio.current_time()
+                    tg.start_soon(work, b)
+            waited = anyio.current_time() - started
+    assert waited > 2.0  # A held the chunks that long while B waited
+    assert [r.counts for r in reports] == [{"LINKED": 200}] * 2
+    # B: its end of input (twice) and at most a claim per chunk; on main, a claim per held
+    # chunk about every second (every 50 ms with a fast clock).
+    assert calls["claim"] <= 2 + 10
+    # Its other transactions: opening, surveys (one per second at most) and outcome reads.
+    assert calls["transactions"] <= calls["claim"] + 4 + 2 * (waited + 1)
