@@ -103,11 +103,19 @@ class Fleet:
         self._waiters: dict[int, _Waiter] = {}
         self._holding: dict[int, _Holding] = {}
         self._news = anyio.Event()
-        #: False while the last heartbeat failed or took longer than a sixth of the lease:
-        #: no chunk is handed out to be claimed until one goes through quickly again.
-        self.healthy = True
+        self._healthy = True
+        self._beat_since: float | None = None
         #: Journal calls made by the fleet (surveys, outcome reads, heartbeats), for benchmarks.
         self.calls = 0
+
+    @property
+    def healthy(self) -> bool:
+        """False while a heartbeat has been waiting longer than a heartbeat interval, or the
+        last one failed or was that slow: nothing is claimed until one goes through quickly
+        again."""
+        since = self._beat_since
+        slow = since is not None and anyio.current_time() - since > self.ttl_s / 3
+        return self._healthy and not slow
 
     async def run(self) -> None:
         """Survey and heartbeat until cancelled."""
@@ -284,7 +292,7 @@ class Fleet:
     async def _renew(self) -> None:
         snapshot = dict(self._holding)
         leases = [h.lease() for h in snapshot.values()]
-        started = anyio.current_time()
+        started = self._beat_since = anyio.current_time()
         self.calls += 1
         try:
             renewed = await self.journal.renew_all(leases, self.ttl_s)
@@ -292,11 +300,13 @@ class Fleet:
             # A slow or unreachable journal: the leases may lapse, and fenced writes will
             # say so; meanwhile claim nothing more.
             log.warning("run %s: heartbeat failed (%s); claiming paused", self.run_id, exc)
-            self.healthy = False
+            self._healthy = False
             return
+        finally:
+            self._beat_since = None
         # A renewal slower than the heartbeat interval leaves the next one too little time.
-        self.healthy = anyio.current_time() - started < self.ttl_s / 3
-        if not self.healthy:
+        self._healthy = anyio.current_time() - started < self.ttl_s / 3
+        if not self._healthy:
             log.warning("run %s: the journal is slow; claiming paused", self.run_id)
         for lease in leases:
             holding = snapshot[lease.index]

@@ -8,13 +8,15 @@ from typing import Any
 
 import anyio
 import attrs
+import psycopg
 import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import LeaseLostError
 from ica_tapis_async.orchestrator._chunk import ChunkWorker
+from ica_tapis_async.orchestrator._fleet import Fleet
 from ica_tapis_async.orchestrator._input_end import chunk_count, chunks_of
-from ica_tapis_async.orchestrator._journal_protocol import END_DIGEST
+from ica_tapis_async.orchestrator._journal_protocol import END_DIGEST, Claim
 from ica_tapis_async.simulator import Simulator
 from tests.orchestrator.helpers import nextflow, orchestrator
 from tests.scaleout._worker import PROJECT, items
@@ -298,3 +300,47 @@ async def test_a_worker_waiting_for_held_chunks_does_not_claim_them_again_and_ag
     assert calls["claim"] <= 2 + 10
     # Its other transactions: opening, surveys (one per second at most) and outcome reads.
     assert calls["transactions"] <= calls["claim"] + 4 + 2 * (waited + 1)
+
+
+async def test_a_worker_whose_heartbeats_are_slow_stops_claiming(pg_dsn: str) -> None:
+    """Its heartbeat waits (a row lock held elsewhere, as a crowded server would keep it
+    waiting) longer than a heartbeat interval: the worker claims nothing, not even a chunk
+    past the run's end, until a heartbeat goes through quickly again; its lease is kept."""
+    async with ita.PostgresJournal(pg_dsn) as journal:
+        await journal.open_run("link", "p", "r", "f")
+        lease = (await journal.claim("r", 0, key="k", digest="d", owner="a", ttl_s=1.5)).lease
+        assert lease is not None
+        fleet = Fleet(journal, "r", "a", 1.5)
+        held = [lease]
+        lost: list[int] = []
+        claims: list[int] = []
+
+        async def claim() -> Claim:
+            claims.append(1)
+            return await journal.claim("r", 1, key="k1", digest="d", owner="a", ttl_s=1.5)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fleet.run)
+            with fleet.holding(0, lambda: held[-1], held.append, lambda: lost.append(0)):
+                async with await psycopg.AsyncConnection.connect(pg_dsn) as blocker:
+                    await blocker.execute(
+                        "SELECT 1 FROM ita_chunks WHERE idx = 0 FOR UPDATE"  # a transaction
+                    )
+                    with anyio.fail_after(5):
+                        while fleet.healthy:  # noqa: ASYNC110 - set by the heartbeat task
+                            await anyio.sleep(0.02)
+                    assert not fleet.fresh(1)
+                    tg.start_soon(fleet.claim, 1, "d", claim)
+                    await anyio.sleep(0.3)
+                    assert claims == []  # paused while the heartbeat is stuck
+                    await blocker.rollback()
+                with anyio.fail_after(5):
+                    while not claims:  # noqa: ASYNC110 - the claim comes from another task
+                        await anyio.sleep(0.02)
+                assert fleet.healthy
+            tg.cancel_scope.cancel()
+        assert lost == []
+        assert len(held) > 1  # renewed once the lock was gone
+        record = await journal.get_chunk("r", 0)
+        assert record is not None
+        assert record.owner == "a"
