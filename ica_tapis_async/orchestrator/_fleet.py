@@ -13,6 +13,7 @@ nothing: its own leases come first.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Protocol, runtime_checkable
@@ -57,6 +58,9 @@ class Survey:
 @attrs.define
 class _Waiter:
     digest: str
+    #: Woken because another worker's lease lapsed: a take-over, which (like the wait for it)
+    #: takes no in-flight slot, so it is not held up by the worker's own chunks.
+    lapsed: bool = False
     woken: anyio.Event = attrs.field(factory=anyio.Event)
     outcomes: list[ItemOutcome] | None = None
 
@@ -99,6 +103,7 @@ class Fleet:
         self._stale = False
         self._backoff = 0.05
         self._claiming = anyio.Lock()
+        self._lapse = math.inf  # seconds from the last survey to a lease about to lapse
         self._workers = 1
         self._waiters: dict[int, _Waiter] = {}
         self._holding: dict[int, _Holding] = {}
@@ -144,9 +149,9 @@ class Fleet:
                 if on_wait is not None and self.behind(index):
                     on_wait()
                 done = await self.turn(index, digest)
-                if done is not None:
+                if isinstance(done, list):
                     return done
-                if on_ready is not None:
+                if on_ready is not None and not done:
                     await on_ready()
             first = False
             if index <= self._frontier:
@@ -184,10 +189,11 @@ class Fleet:
         elif beyond and not missed:
             self._backoff = 0.05
 
-    async def turn(self, index: int, digest: str) -> list[ItemOutcome] | None:
-        """Wait until chunk ``index`` is worth claiming (``None``: absent, free, lapsed, ours,
-        or recorded with another ``digest``, which the claim refuses) or is done (its
-        outcomes). Chunks are looked at together, in one query, every survey interval."""
+    async def turn(self, index: int, digest: str) -> list[ItemOutcome] | bool:
+        """Wait until chunk ``index`` is worth claiming (``False``: absent, free, ours, or
+        recorded with another ``digest``, which the claim refuses; ``True``: another worker's
+        lease lapsed) or is done (its outcomes). Chunks are looked at together, in one query,
+        every survey interval."""
         if index in self._waiters:
             raise RuntimeError(f"chunk {index} is already waited for")
         waiter = _Waiter(digest)
@@ -198,7 +204,7 @@ class Fleet:
             await waiter.woken.wait()
         finally:
             self._waiters.pop(index, None)
-        return waiter.outcomes
+        return waiter.lapsed if waiter.outcomes is None else waiter.outcomes
 
     def interval(self) -> float:
         """Seconds between surveys: a third of the lease, so that a dead worker's chunks are
@@ -211,13 +217,14 @@ class Fleet:
         await self._survey([])  # where the run is: chunks up to there are claimed by others
         while True:
             self._news = anyio.Event()
-            with anyio.move_on_after(self.interval()):
+            with anyio.move_on_after(min(self.interval(), self._lapse)):
                 await self._news.wait()
                 # The chunks registering right now come along. After a missed claim, more
                 # and more time while the misses go on: other workers claim fast enough.
                 await anyio.sleep(self._backoff if self._stale else 0.05)
                 if self._stale:
                     self._backoff = min(self._backoff * 2, self.interval())
+            self._lapse = math.inf
             if self._waiters or self._stale:
                 await self._survey(sorted(self._waiters))
 
@@ -231,6 +238,10 @@ class Fleet:
             self._frontier = max(self._frontier, top)
         self._stale = False
         found = {r.index: r for r in records}
+        # A lease renewed less recently than a heartbeat interval ago missed a heartbeat
+        # (its worker may be dead): look again the moment it lapses, not an interval later.
+        # Live leases, renewed every third of the lease, cost no extra surveys.
+        self._lapse = math.inf
         ready: list[int] = []
         done: list[int] = []
         owners = {self.owner}
@@ -240,14 +251,16 @@ class Fleet:
                 ready.append(index)  # other input: the claim says how, and refuses it
             elif record is not None and record.final:
                 done.append(index)
-            elif (
-                record is None
-                or record.owner in (None, self.owner)
-                or (record.lease_expires_at or 0.0) <= now
-            ):
+            elif record is None or record.owner in (None, self.owner):
+                ready.append(index)
+            elif (record.lease_expires_at or 0.0) <= now:
+                self._waiters[index].lapsed = True
                 ready.append(index)
             elif record.owner is not None:
                 owners.add(record.owner)
+                left = (record.lease_expires_at or 0.0) - now
+                if left < self.ttl_s * 2 / 3 - 0.05:
+                    self._lapse = min(self._lapse, left + 0.02)
         if indices:
             self._workers = len(owners)
         for index in done:
