@@ -110,8 +110,6 @@ class Fleet:
         self._news = anyio.Event()
         self._healthy = True
         self._beat_since: float | None = None
-        #: Journal calls made by the fleet (surveys, outcome reads, heartbeats), for benchmarks.
-        self.calls = 0
 
     @property
     def healthy(self) -> bool:
@@ -231,7 +229,6 @@ class Fleet:
     async def _survey(self, indices: list[int]) -> None:
         """Wake the waiters whose chunk is done, free or lapsed (on the journal's clock, not
         ours); note where the run is and how many workers hold its chunks."""
-        self.calls += 1
         survey = await self.journal.survey(self.run_id, indices)
         now, top, records = survey.now, survey.top, survey.records
         if top is not None:
@@ -306,7 +303,6 @@ class Fleet:
         snapshot = dict(self._holding)
         leases = [h.lease() for h in snapshot.values()]
         started = self._beat_since = anyio.current_time()
-        self.calls += 1
         try:
             renewed = await self.journal.renew_all(leases, self.ttl_s)
         except Exception as exc:  # the journal's own errors, after its retries

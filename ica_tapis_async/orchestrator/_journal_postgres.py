@@ -24,7 +24,6 @@ from ._journal_protocol import (
     Claim,
     JournalMismatchError,
     Lease,
-    LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
@@ -110,29 +109,6 @@ class PostgresJournal(PostgresFleet):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    async def _fenced(self, conn: Any, lease: Lease, *, lapsed_ok: bool = False) -> ChunkRecord:
-        row = await self._one(
-            conn,
-            f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
-            "WHERE run_id = %s AND idx = %s FOR UPDATE",
-            (lease.run_id, lease.index),
-        )
-        where = f"chunk {lease.index} of run {lease.run_id}"
-        if row is None:
-            raise LeaseLostError(f"{where} is not in the journal")
-        record, now = chunk_row(row), float(row[12])
-        if record.owner != lease.owner or record.lease_token != lease.token:
-            raise LeaseLostError(
-                f"{where} is held by another worker (token {record.lease_token}, "
-                f"ours {lease.token})"
-            )
-        if record.state == DONE:
-            raise LeaseLostError(f"{where} is already done")
-        lapsed = record.lease_expires_at is None or record.lease_expires_at <= now
-        if lapsed and not lapsed_ok:
-            raise LeaseLostError(f"our lease on {where} expired")
-        return record
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -286,21 +262,6 @@ class PostgresJournal(PostgresFleet):
     def _check_digest(record: ChunkRecord, run_id: str, kind: str, digest: str) -> None:
         if record.digest != digest:
             raise digest_mismatch(run_id, kind, record.index, record.digest, digest)
-
-    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
-        """Extend the lease to the database's now + ``ttl_s``; fenced."""
-
-        async def work(conn: Any) -> Lease:
-            await self._fenced(conn, lease)
-            row = await self._one(
-                conn,
-                f"UPDATE ita_chunks SET expires = {NOW} + %s WHERE run_id = %s AND idx = %s "
-                "RETURNING expires",
-                (ttl_s, lease.run_id, lease.index),
-            )
-            return Lease(lease.run_id, lease.index, lease.owner, lease.token, float(row[0]))
-
-        return await self._call(work, priority=True)
 
     async def release(self, lease: Lease) -> None:
         """Give the chunk up if the lease is still ours; otherwise do nothing."""

@@ -1,4 +1,5 @@
-"""What the PostgreSQL journal offers a fleet: one query for many chunks, one heartbeat for all.
+"""What the PostgreSQL journal offers a fleet: one query for many chunks, one heartbeat for all,
+and the lease fence of every write.
 
 A worker that waits for chunks other workers hold surveys all of them, and reads the
 outcomes of those that finished, in one transaction, and renews every lease it holds in one
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._fleet import Survey
-from ._journal_protocol import DONE, Lease
+from ._journal_protocol import DONE, ChunkRecord, Lease, LeaseLostError
 from ._journal_rows import IS_END
 from ._postgres_reads import PostgresReads
 from ._postgres_store import CHUNK_COLUMNS, NOW, chunk_row, one
@@ -21,7 +22,46 @@ __all__ = ("PostgresFleet",)
 
 
 class PostgresFleet(PostgresReads):
-    """The fleet's calls of :class:`PostgresJournal` (see ``FleetJournal``)."""
+    """The fleet's calls of :class:`PostgresJournal` (see ``FleetJournal``), and the fence
+    every write about a chunk goes through."""
+
+    async def _fenced(self, conn: Any, lease: Lease, *, lapsed_ok: bool = False) -> ChunkRecord:
+        row = await one(
+            conn,
+            f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
+            "WHERE run_id = %s AND idx = %s FOR UPDATE",
+            (lease.run_id, lease.index),
+        )
+        where = f"chunk {lease.index} of run {lease.run_id}"
+        if row is None:
+            raise LeaseLostError(f"{where} is not in the journal")
+        record, now = chunk_row(row), float(row[12])
+        if record.owner != lease.owner or record.lease_token != lease.token:
+            raise LeaseLostError(
+                f"{where} is held by another worker (token {record.lease_token}, "
+                f"ours {lease.token})"
+            )
+        if record.state == DONE:
+            raise LeaseLostError(f"{where} is already done")
+        lapsed = record.lease_expires_at is None or record.lease_expires_at <= now
+        if lapsed and not lapsed_ok:
+            raise LeaseLostError(f"our lease on {where} expired")
+        return record
+
+    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
+        """Extend the lease to the database's now + ``ttl_s``; fenced."""
+
+        async def work(conn: Any) -> Lease:
+            await self._fenced(conn, lease)
+            row = await one(
+                conn,
+                f"UPDATE ita_chunks SET expires = {NOW} + %s WHERE run_id = %s AND idx = %s "
+                "RETURNING expires",
+                (ttl_s, lease.run_id, lease.index),
+            )
+            return Lease(lease.run_id, lease.index, lease.owner, lease.token, float(row[0]))
+
+        return await self._store.call(work, priority=True)
 
     async def survey(self, run_id: str, indices: Sequence[int]) -> Survey:
         """In one transaction: the journal's clock now, the run's highest chunk index
