@@ -15,6 +15,7 @@ from typing import Final
 import anyio
 import orjson
 
+from ._checks import check_bool, check_header_value, check_text
 from ._errors import RequestValidationError
 
 __all__ = ("ApiKeyAuth", "BasicAuth", "IcaAuth", "Secret", "TapisAuth", "jwt_expiry")
@@ -34,10 +35,12 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, field: str | None = None) -> None:
         if not isinstance(value, str) or not value:
-            raise RequestValidationError("a credential must be a non-empty string")
-        self._value = value
+            raise RequestValidationError("a credential must be a non-empty string", field=field)
+        # It travels in a header: a trailing newline (``open(...).read()``) is refused here,
+        # by the argument's name, instead of by aiohttp on every request.
+        self._value = check_header_value(field or "credential", value, secret=True)
 
     def reveal(self) -> str:
         """The secret itself; only for building a request header."""
@@ -97,15 +100,22 @@ class IcaAuth:
         exchange: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_bool("exchange_api_key", exchange)
         if api_key is None and access_token is None:
             raise RequestValidationError("IcaClient needs api_key or access_token", field="api_key")
         if exchange and api_key is None:
             raise RequestValidationError("exchange_api_key=True needs an api_key", field="api_key")
-        self._api_key = Secret(api_key) if api_key is not None else None
-        self._token = Secret(access_token) if access_token is not None else None
+        self._api_key = Secret(api_key, field="api_key") if api_key is not None else None
+        self._token = (
+            Secret(access_token, field="access_token") if access_token is not None else None
+        )
         self._exp = jwt_expiry(access_token) if access_token else None
         self._exchange = exchange
         self._clock = clock
+        # When the exchanged token was issued (our clock) and whether a request carried it yet:
+        # a token is never due before its first use, however short-lived it looks.
+        self._issued_at = 0.0
+        self._used = True
         self._lock = anyio.Lock()
         self._fetch: TokenFetcher | None = None
         self.exchanges = 0
@@ -141,7 +151,12 @@ class IcaAuth:
     def _needs_exchange(self) -> bool:
         if self._token is None:
             return True
-        return self._exp is not None and self._clock() >= self._exp - RENEW_MARGIN_S
+        if self._exp is None or not self._used:
+            return False
+        # A token that lives less than twice the margin (or that our clock, running ahead of
+        # the server's, sees as short-lived) is renewed half-way, not on every call.
+        margin = min(RENEW_MARGIN_S, max(0.0, (self._exp - self._issued_at) / 2))
+        return self._clock() >= self._exp - margin
 
     async def headers(self) -> dict[str, str]:
         """Authentication headers for the next attempt, exchanging the API key first if due."""
@@ -149,6 +164,7 @@ class IcaAuth:
             if self._needs_exchange():
                 await self.renew(stale=self._token)
             assert self._token is not None
+            self._used = True
             return {"Authorization": f"Bearer {self._token.reveal()}"}
         if self._token is not None:
             return {"Authorization": f"Bearer {self._token.reveal()}"}
@@ -160,10 +176,14 @@ class IcaAuth:
         if self._fetch is None or self._api_key is None:
             raise RuntimeError("no token fetcher bound")
         async with self._lock:
-            if self._token is not None and self._token != stale and not self._needs_exchange():
-                return  # another coroutine renewed it while we waited
+            if self._token is not None and self._token != stale:
+                # Another coroutine renewed it while we waited: use that token, even if it
+                # already looks due (short-lived, or our clock ahead), or every waiter of a
+                # burst would exchange once more.
+                return
             token = await self._fetch(self._api_key)
             self.set_token(token)
+            self._issued_at, self._used = self._clock(), False
             self.exchanges += 1
             log.debug("exchanged the API key for a JWT (expires at %s)", self._exp)
 
@@ -182,7 +202,7 @@ class TapisAuth:
     can_renew = False
 
     def __init__(self, token: str) -> None:
-        self._token = Secret(token)
+        self._token = Secret(token, field="token")
 
     async def headers(self) -> dict[str, str]:
         """The Tapis token header."""
@@ -234,6 +254,8 @@ class BasicAuth:
             raise RequestValidationError("must be a non-empty name without ':'", field="username")
         if not isinstance(password, str) or not password:
             raise RequestValidationError("must be a non-empty string", field="password")
+        check_text("username", username)
+        check_text("password", password)
         pair = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         self._header = Secret(f"Basic {pair}")
 

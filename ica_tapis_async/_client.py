@@ -13,8 +13,9 @@ import anyio
 import attrs
 
 from ._auth import ApiKeyAuth, IcaAuth, Secret, TapisAuth
+from ._checks import check_base_url, check_headers, has_user_info
 from ._concurrency import RateLimiter
-from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
+from ._config import DEFAULT_MAX_BODY_SIZE, ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
 from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
@@ -47,16 +48,26 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
         raise RequestValidationError(
             "pass either session or transport, not both", field="transport"
         )
-    if transport is not None and not isinstance(transport, Transport):
-        raise TypeError(f"transport must implement Transport, got {type(transport).__name__}")
+    _check_kind("session", session, aiohttp.ClientSession)
+    _check_kind("transport", transport, Transport)
     limiter: RateLimiter | None = arguments["limiter"]
-    if limiter is not None and not isinstance(limiter, RateLimiter):
-        raise TypeError(f"limiter must implement RateLimiter, got {type(limiter).__name__}")
+    _check_kind("limiter", limiter, RateLimiter)
+    _check_kind("telemetry", arguments["telemetry"], Telemetry)
+    for name in ("clock", "sleep"):
+        if not callable(arguments[name]):
+            raise RequestValidationError(
+                f"must be callable, got {type(arguments[name]).__name__}", field=name
+            )
     return Dispatcher(
         api,
         config,
         auth,
-        transport=transport or AiohttpTransport(session, max_connections=config.max_connections),
+        transport=transport
+        or AiohttpTransport(
+            session,
+            max_connections=config.max_connections,
+            max_body_size=config.max_body_size,
+        ),
         owns_transport=transport is None,
         limiter=limiter,
         clock=arguments["clock"],
@@ -75,15 +86,13 @@ def _config(
     extra_headers: Mapping[str, str] | None,
     max_connections: int,
     unreachable_after: float | None,
+    max_body_size: int,
 ) -> ClientConfig:
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise RequestValidationError(
-            f"must be an http(s) URL, got {redact_url(str(base_url))!r}", field="base_url"
-        )
     config = ClientConfig(
-        base_url=base_url.rstrip("/"),
+        base_url=check_base_url(base_url),
         max_connections=max_connections,
         unreachable_after=unreachable_after,
+        max_body_size=max_body_size,
     )
     changes: dict[str, Any] = {}
     if timeouts is not None:
@@ -94,9 +103,17 @@ def _config(
         changes["rate_limit"] = rate_limit
     if user_agent is not None:
         changes["user_agent"] = user_agent
-    if extra_headers:
-        changes["extra_headers"] = tuple(extra_headers.items())
+    if extra_headers is not None:
+        changes["extra_headers"] = check_headers("extra_headers", extra_headers)
     return attrs.evolve(config, **changes)
+
+
+def _check_kind(name: str, value: object, kind: type) -> None:
+    """``value`` is ``None`` or a ``kind`` (a protocol is checked by its methods)."""
+    if value is not None and not isinstance(value, kind):
+        raise RequestValidationError(
+            f"must be a {kind.__name__}, got {type(value).__name__}", field=name
+        )
 
 
 _SETTINGS = (
@@ -107,6 +124,7 @@ _SETTINGS = (
     "extra_headers",
     "max_connections",
     "unreachable_after",
+    "max_body_size",
 )
 
 
@@ -174,7 +192,7 @@ class _BaseClient:
         if retry is not None:
             changes["retry"] = retry
         if extra_headers is not None:
-            changes["extra_headers"] = tuple(extra_headers.items())
+            changes["extra_headers"] = check_headers("extra_headers", extra_headers)
         clone = object.__new__(type(self))
         # Cached resources are bound to the old session: the copy makes its own.
         clone.__dict__.update(
@@ -206,6 +224,10 @@ class IcaClient(_BaseClient):
         rate_limit: the client-wide :class:`RateLimitPolicy`.
         unreachable_after: seconds of nothing but failed connections (from the first) after
             which every call raises :class:`ServerUnreachableError`; ``None`` to keep retrying.
+        max_body_size: the most bytes of an answer's body read (64 MiB by default), as sent
+            and once decompressed; a larger success answer raises
+            :class:`ResponseValidationError` without the rest being read, an error answer is
+            cut there.
         transport: a :class:`Transport` to send requests through instead of aiohttp (not
             closed by the client); not together with ``session``.
         limiter: a :class:`RateLimiter` to pace requests with instead of an
@@ -238,6 +260,7 @@ class IcaClient(_BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
         unreachable_after: float | None = 10.0,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         transport: Transport | None = None,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -245,7 +268,15 @@ class IcaClient(_BaseClient):
         telemetry: Telemetry | None = None,
     ) -> None:
         arguments = dict(locals())
+        base_url = check_base_url(base_url)
         auth = IcaAuth(api_key=api_key, access_token=access_token, exchange=exchange_api_key)
+        if has_user_info(base_url) and (access_token is not None or exchange_api_key):
+            # aiohttp turns user info into an Authorization header, which a bearer JWT needs.
+            raise RequestValidationError(
+                "user info in base_url (sent as Basic credentials) cannot go with a bearer "
+                "JWT; use api_key without exchange_api_key, or drop the user info",
+                field="access_token" if access_token is not None else "exchange_api_key",
+            )
         self._dispatcher = _make_dispatcher("ica", auth, base_url, arguments)
         auth.bind(self._exchange_api_key)
 
@@ -316,6 +347,7 @@ class TapisClient(_BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
         unreachable_after: float | None = 10.0,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         transport: Transport | None = None,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -9,6 +9,7 @@ from typing import Final
 
 import anyio
 
+from .._checks import check_int, check_seconds
 from ._bucket import TokenBucket
 from ._cubic import CubicCalculator
 from ._rate_clock import RateClock
@@ -48,7 +49,8 @@ class AdaptiveRateLimiter:
         sleep: awaited to wait for a token; tests pass one that advances the fake clock.
 
     Raises:
-        ValueError: if a rate, ``burst``, ``max_in_flight`` or ``min_rate`` is not positive.
+        RequestValidationError: (a ``ValueError``) if a rate, ``burst``, ``max_in_flight`` or
+            ``min_rate`` is not a positive finite number (an int for the counts).
 
     Example::
 
@@ -72,8 +74,7 @@ class AdaptiveRateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        if min_rate <= 0:
-            raise ValueError(f"min_rate must be > 0, not {min_rate!r}")
+        check_seconds("min_rate", min_rate, positive=True)
         self._clock = clock
         self._sleep = sleep
         self._adaptive = adaptive
@@ -219,26 +220,25 @@ class AdaptiveRateLimiter:
                 ``slot()`` keep their slot.
 
         Raises:
-            ValueError: if a value is not positive.
+            RequestValidationError: (a ``ValueError``) if a value is not positive and finite.
         """
         now = self._clock()
         if not isinstance(burst, _Unset):
-            if burst < 1:
-                raise ValueError(f"burst must be >= 1, not {burst!r}")
+            check_int("burst", burst, minimum=1)
             self._burst = burst
             self._bucket.reshape(self._bucket.rate, self._capacity(self._bucket.rate), now)
         if not isinstance(max_in_flight, _Unset):
             if max_in_flight is None:
                 self._slots = None
-            elif max_in_flight < 1:
-                raise ValueError(f"max_in_flight must be >= 1, not {max_in_flight!r}")
             elif self._slots is None:
-                self._slots = anyio.CapacityLimiter(max_in_flight)
+                self._slots = anyio.CapacityLimiter(
+                    check_int("max_in_flight", max_in_flight, minimum=1)
+                )
             else:
-                self._slots.total_tokens = max_in_flight
+                self._slots.total_tokens = check_int("max_in_flight", max_in_flight, minimum=1)
         if not isinstance(rate, _Unset):
-            if rate is not None and rate <= 0:
-                raise ValueError(f"rate must be > 0 or None, not {rate!r}")
+            # NaN would pass a "<= 0" test and then stall every waiter; infinity overflows.
+            check_seconds("rate", rate, positive=True, optional=True)
             self._configured = rate
             self._throttled = False
             self._cubic.reset()

@@ -58,6 +58,13 @@ async def _batch_run(
     state.simulator = settings.simulator
     state.secrets = settings.secrets
     limiter = shared_limiter(args, rate=settings.rate)
+    if args.dry_run:
+        from ._dry_run import dry_run_batch
+
+        state.journal = None  # a dry run records nothing: an interrupted one has no resume
+        return await dry_run_batch(
+            args, settings, limiter, kind=kind, items=items, expected=expected, label=label
+        )
     async with connect(settings, limiter=limiter) as conn:
         with display_for(args) as display:
             bar = display.stage(label, expected)

@@ -53,6 +53,10 @@ def _command(name: str) -> Command:
         from ._status import cmd_status
 
         return cmd_status
+    if name == "verify":
+        from ._verify import cmd_verify
+
+        return cmd_verify
     from . import _commands
 
     handlers: dict[str, Command] = {

@@ -12,10 +12,12 @@ from ._config import (
     positive_float,
     positive_int,
 )
+from ._dry_run import add_dry_run_flag
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
 from ._observe import add_observability_flags
 from ._status import add_scaleout_flags, add_status_parser
 from ._usage import Parser
+from ._verify import add_verify_parser
 
 __all__ = ("PROG", "build_parser")
 
@@ -66,6 +68,7 @@ def _batch_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="batches submitted and polled at once (default 8)",
     )
+    add_dry_run_flag(group)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,8 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="tasks created and followed at once (default 16)",
     )
+    add_dry_run_flag(create)
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
     add_status_parser(commands, _fmt)
+    add_verify_parser(commands, _fmt)
     add_observability_flags(parser)
     return parser

@@ -8,6 +8,7 @@ one line each.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,12 @@ def add_scaleout_flags(group: Any) -> None:
         help="redis://… : share one rate budget with every worker using the same --limit-name",
     )
     group.add_argument(
+        "--shared-limit-password-file",
+        metavar="FILE",
+        help="read the --shared-limit password from FILE (its first line) rather than the URL; "
+        "else $REDISCLI_AUTH, as redis-cli does",
+    )
+    group.add_argument(
         "--limit-name",
         metavar="NAME",
         default="ica",
@@ -77,14 +84,36 @@ def shared_limiter(args: argparse.Namespace, *, rate: float | None) -> Any:
         ConfigError: the URL is not a Redis URL, or the ``redis`` extra is missing.
     """
     url = getattr(args, "shared_limit", None)
+    password_file = getattr(args, "shared_limit_password_file", None)
     if not url:
+        if password_file is not None:
+            raise ConfigError("--shared-limit-password-file needs --shared-limit URL")
         return None
     from .._concurrency._redis_limiter import RedisRateLimiter
 
+    password = _redis_password(password_file)
     try:
-        return RedisRateLimiter(url, args.limit_name, rate=rate)
+        return RedisRateLimiter(url, args.limit_name, rate=rate, password=password)
     except (ValueError, ImportError) as exc:
         raise ConfigError(f"--shared-limit {redact_url(url)}: {exc}") from None
+
+
+def _redis_password(path: str | None) -> str | None:
+    """The Redis password from ``--shared-limit-password-file`` or ``$REDISCLI_AUTH``: never on
+    the command line, where other users of the machine see it (``ps``) and shells keep it."""
+    if path is None:
+        return os.environ.get("REDISCLI_AUTH") or None
+    try:
+        with open(path, encoding="utf-8") as file:
+            password = file.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(
+            f"--shared-limit-password-file {path}: cannot read it: {reason}"
+        ) from None
+    if not password:
+        raise ConfigError(f"--shared-limit-password-file {path}: its first line is empty")
+    return password
 
 
 async def run_status(journal: Journal, run_id: str, *, now: float | None = None) -> dict[str, Any]:

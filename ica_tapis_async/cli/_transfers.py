@@ -315,6 +315,11 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
         TransferRequest(group, tag=f"{fixed}-{index:06d}" if fixed else None)
         for index, group in enumerate(groups)
     ]
+    if args.dry_run:
+        from ._dry_run import dry_run_transfers
+
+        state.journal = None  # a dry run records nothing: an interrupted one has no resume
+        return await dry_run_transfers(args, settings, requests)
     started: list[TransferOrchestrator] = []
 
     def prefix() -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-from .._errors import APIConnectionError, APIStatusError
+from .._errors import APIConnectionError, APIStatusError, AuthenticationError
 from .._telemetry import batch_known
 from ._fleet import Fleet
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
@@ -40,6 +40,8 @@ class ChunkWorker:
             chunks being sent or polled).
         fleet: waits and heartbeats shared by this worker's chunks (a journal that answers
             for many chunks at once), to be run while the chunks are.
+        refused: set when the server refused the run's credentials (401): the run sends no
+            further chunk.
     """
 
     journal: Journal
@@ -53,6 +55,7 @@ class ChunkWorker:
     wall_clock: Callable[[], float] = time.time
     on_active: Callable[[int], None] | None = None
     fleet: Fleet | None = None
+    refused: AuthenticationError | None = None
 
     async def run(
         self, kind: Kind, chunk: Chunk, slot: Slot | None = None
@@ -117,6 +120,11 @@ class ChunkWorker:
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True
+            if result.unsent:
+                # Nothing was processed: a later run must not take the chunk for sent.
+                await self.journal.mark_unsent(held.lease, sending.attempts)
+            if result.refused is not None and self.refused is None:
+                self.refused = result.refused
             if result.batch_id is None:
                 status, info = result.status or UNKNOWN, result.info or ""
                 if status == NOT_SUBMITTED and resubmitted:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._config import RequestOptions
+from .._checks import check_int, check_text
+from .._config import RequestOptions, resolve_options
 from .._converter import dumps, structure
 from .._core._paging import CursorPaging, OffsetPaging, Paging, check_page_size
 from .._core._request import PROBLEM_JSON, Request, build_url, with_query
@@ -13,7 +14,15 @@ from .._errors import RequestValidationError, ResponseValidationError
 from .._pagination import AsyncPaginator, Page
 from .._session import Dispatcher
 
-__all__ = ("PageReader", "Resource", "check_id", "check_ids", "ica_paging")
+__all__ = (
+    "PageReader",
+    "Resource",
+    "check_filter",
+    "check_id",
+    "check_ids",
+    "check_statuses",
+    "ica_paging",
+)
 
 #: Turns one decoded list answer into a :class:`Page` (the request is for error context).
 PageReader = Callable[[Any, Request], Page[Any]]
@@ -26,13 +35,17 @@ def check_id(name: str, value: object) -> str:
     """A path id must be a non-empty string without surrounding blanks."""
     if not isinstance(value, str) or not value or value.strip() != value:
         raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=name)
-    return value
+    return check_text(name, value)
 
 
 def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -> list[str]:
     """A non-empty list of non-empty string ids, at most ``maximum`` long."""
     if isinstance(values, str | bytes):
         raise RequestValidationError("must be a list of ids, not a single string", field=name)
+    if not isinstance(values, Iterable):
+        raise RequestValidationError(
+            f"must be a list of ids, got {type(values).__name__}", field=name
+        )
     out = list(values)
     if not out:
         raise RequestValidationError("must not be empty", field=name)
@@ -45,11 +58,36 @@ def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -
     return out
 
 
+def check_filter(name: str, value: object) -> str | None:
+    """An optional filter value: ``None`` or a non-empty string."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=name)
+    return check_text(name, value)
+
+
+def check_statuses(name: str, value: object) -> list[str]:
+    """A status filter: one status or a list of them (``None`` for all); a ``None`` inside
+    the list would be sent as the status ``"None"``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [check_id(name, value)]
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
+        raise RequestValidationError(
+            f"must be a status or a list of statuses, got {type(value).__name__}", field=name
+        )
+    return [check_id(f"{name}[{i}]", status) for i, status in enumerate(value)]
+
+
 def ica_paging(
     page_size: int, filters: Sequence[tuple[str, str]], *, offset: int | None = None
 ) -> Callable[[], Paging]:
     """ICA paging for a list call: cursor paging, or offset paging from ``offset`` when given."""
     check_page_size(page_size)
+    if offset is not None:
+        check_int("page_offset", offset, minimum=0)
 
     def make() -> Paging:
         if offset is not None:
@@ -57,6 +95,19 @@ def ica_paging(
         return CursorPaging(page_size, extra=filters)
 
     return make
+
+
+def _encode(body: object, name: str) -> bytes:
+    """``body`` as JSON; a model holding a value of the wrong type (attrs does not check)
+    is the caller's argument ``name`` refused, not an error from deep in the converter."""
+    try:
+        return dumps(body)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise RequestValidationError(
+            f"cannot be sent as JSON, a field holds a value of the wrong type "
+            f"({type(exc).__name__}: {exc})",
+            field=name,
+        ) from exc
 
 
 class Resource:
@@ -78,6 +129,7 @@ class Resource:
         idempotency_key: str | None = None,
         idempotent: bool = False,
         operation: str = "",
+        body_name: str = "body",
     ) -> Request:
         url = with_query(build_url(self._dispatcher.config.base_url, template, **path), params)
         headers: dict[str, str] = {}
@@ -85,7 +137,7 @@ class Resource:
             headers["Accept"] = f"{accept}, {PROBLEM_JSON}" if accept != PROBLEM_JSON else accept
         data: bytes | None = None
         if body is not None:
-            data = dumps(body)
+            data = _encode(body, body_name)
             headers["Content-Type"] = content_type or "application/json"
         elif method == "GET" and accept is not None and accept.startswith(_ICA_VERSIONED):
             # ICA answers a v4 GET only when Content-Type names v4 as well (API-NOTES C)
@@ -119,6 +171,8 @@ class Resource:
         Each page is read by ``read_page``, or structured into ``page_model``: an ICA paged
         list with ``items``, ``nextPageToken``, ``remainingRecords`` and ``totalItemCount``.
         """
+        # Checked now, when the caller makes the paginator, not at its first page.
+        resolve_options(self._dispatcher.config, options)
         if read_page is None:
             if page_model is None:
                 raise TypeError("_paginate needs page_model or read_page")

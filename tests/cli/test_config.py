@@ -183,7 +183,7 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
     assert unknown.code == 2
     assert re.fullmatch(
         r"error: argument COMMAND: invalid choice: 'frobnicate' \(choose from .*demo.*"
-        r"transfers'?, '?status'?\) \(see ica-tapis-async --help\)\n",
+        r"transfers'?, '?status'?, .*verify.*\) \(see ica-tapis-async --help\)\n",
         unknown.err,
     ), unknown.err
     assert (negative.code, negative.err.splitlines()) == (

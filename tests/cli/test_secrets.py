@@ -108,7 +108,7 @@ def test_resume_command_hides_passwords_in_urls() -> None:
     ]
     command, hidden = resume_command(argv)
     assert command == (
-        "ica-tapis-async link ids.txt --journal 'postgresql://ingest:***@db/j' "
+        "ica-tapis-async link ids.txt --journal 'postgresql://***@db/j' "
         "'--base-url=https://u:***@h/ica/rest'"
     )
     assert hidden == []

@@ -106,8 +106,8 @@ async def test_a_callers_limiter_and_transport_stay_open(http: FakeTransport) ->
 
 
 def test_limiter_must_implement_the_protocol() -> None:
-    """A limiter without the protocol's methods is refused with a TypeError naming it."""
-    with pytest.raises(TypeError, match="RateLimiter"):
+    """A limiter without the protocol's methods is refused, by name (RequestValidationError)."""
+    with pytest.raises(ita.RequestValidationError, match="RateLimiter"):
         ita.IcaClient(ICA, api_key=API_KEY, limiter=object())  # type: ignore[arg-type]
 
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import base64
 import pickle
+import re
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import orjson
 import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async._auth import ApiKeyAuth, BasicAuth, IcaAuth, Secret, TapisAuth, jwt_expiry
+
+from .fakes import FakeTransport
 
 
 def make_jwt(claims: dict[str, object]) -> str:
@@ -97,3 +103,88 @@ async def test_basic_auth_header_and_repr() -> None:
     assert "s3cret" not in repr(auth)
     assert "YW5h" not in repr(auth)
     assert "key-1" not in repr(ApiKeyAuth(Secret("key-1")))
+
+
+def _exchanger(
+    now: list[float], lifetime: float, fetched: list[float]
+) -> Callable[[Secret], Awaitable[str]]:
+    async def fetch(key: Secret) -> str:
+        fetched.append(now[0])
+        await anyio.sleep(0.01)  # the burst piles up behind the first exchange
+        return make_jwt({"exp": now[0] + lifetime, "n": len(fetched)})
+
+    return fetch
+
+
+@pytest.mark.parametrize("lifetime", [30.0, 1.0, -120.0])
+async def test_a_burst_makes_one_exchange_even_when_the_new_token_looks_due(
+    lifetime: float,
+) -> None:
+    """Short-lived tokens (inside the 60 s margin) or a client clock ahead of the server's
+    (exp already past): 100 concurrent callers share one exchange and use its token."""
+    now = [1000.0]
+    fetched: list[float] = []
+    auth = IcaAuth(api_key="k", exchange=True, clock=lambda: now[0])
+    auth.bind(_exchanger(now, lifetime, fetched))
+    seen: list[dict[str, str]] = []
+
+    async def call() -> None:
+        seen.append(await auth.headers())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(100):
+            tg.start_soon(call)
+    assert len(fetched) == 1
+    assert auth.exchanges == 1
+    assert len({h["Authorization"] for h in seen}) == 1
+
+
+async def test_a_token_is_not_due_before_its_first_use() -> None:
+    """A token that is already past its exp by our clock is still used once, then renewed."""
+    now = [1000.0]
+    fetched: list[float] = []
+    auth = IcaAuth(api_key="k", exchange=True, clock=lambda: now[0])
+    auth.bind(_exchanger(now, -300.0, fetched))
+    first = await auth.headers()
+    assert len(fetched) == 1
+    second = await auth.headers()  # the first token has been used: now it is due
+    assert second != first
+    assert len(fetched) == 2
+
+
+async def test_a_short_lived_token_is_renewed_half_way_not_on_every_call() -> None:
+    """A 30 s token is kept for 15 s (half its life), then renewed once."""
+    now = [1000.0]
+    fetched: list[float] = []
+    auth = IcaAuth(api_key="k", exchange=True, clock=lambda: now[0])
+    auth.bind(_exchanger(now, 30.0, fetched))
+    first = await auth.headers()
+    for _ in range(5):
+        now[0] += 2.9
+        assert await auth.headers() == first
+    now[0] += 0.6  # 15.1 s after issue
+    assert await auth.headers() != first
+    assert len(fetched) == 2
+
+
+async def test_a_client_burst_with_short_lived_tokens_posts_one_exchange() -> None:
+    """Through the client: 100 concurrent calls, one POST /api/tokens."""
+    http = FakeTransport()
+    base = "https://h/ica/rest"
+    token = make_jwt({"exp": time.time() + 20})
+    http.post(f"{base}/api/tokens", payload={"token": token}, repeat=True)
+    http.get(
+        re.compile(rf"{base}/api/projects/p/dataTransfers/.*"), status=404, payload={}, repeat=True
+    )
+    async with ita.IcaClient(
+        base, api_key="k", exchange_api_key=True, transport=http, retry=ita.RetryPolicy.never()
+    ) as ica:
+
+        async def call(i: int) -> None:
+            with pytest.raises(ita.NotFoundError):
+                await ica.data_transfers.get("p", f"t-{i}")
+
+        async with anyio.create_task_group() as tg:
+            for i in range(100):
+                tg.start_soon(call, i)
+    assert sum(1 for r in http.sent if r.url.endswith("/api/tokens")) == 1

@@ -6,6 +6,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from ica_tapis_async import RequestValidationError
 from ica_tapis_async._concurrency import CubicCalculator, RateClock, TokenBucket
 from ica_tapis_async.concurrency import AdaptiveRateLimiter
 
@@ -310,18 +311,20 @@ def test_cubic_starts_and_resets_at_zero() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"min_rate": 0}, "min_rate must be > 0, not 0"),
-        ({"rate": -1.0}, "rate must be > 0 or None, not -1.0"),
-        ({"burst": 0}, "burst must be >= 1, not 0"),
-        ({"max_in_flight": 0}, "max_in_flight must be >= 1, not 0"),
+        ({"min_rate": 0}, "min_rate: must be > 0, got 0"),
+        ({"rate": -1.0}, "rate: must be > 0, got -1.0 (None means no limit)"),
+        ({"rate": float("nan")}, "rate: must be finite, got nan (None means no limit)"),
+        ({"burst": 0}, "burst: must be >= 1, got 0"),
+        ({"max_in_flight": 0}, "max_in_flight: must be >= 1, got 0"),
     ],
 )
 def test_bad_settings_are_refused_with_the_whole_message(
     kwargs: dict[str, float], message: str
 ) -> None:
-    """Each bad setting names itself and the value given."""
-    with pytest.raises(ValueError) as info:
+    """Each bad setting names itself and the value given (a library error, still a ValueError)."""
+    with pytest.raises(RequestValidationError) as info:
         AdaptiveRateLimiter(**kwargs)  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)
     assert str(info.value) == message
 
 

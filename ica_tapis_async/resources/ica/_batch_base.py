@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar, Unpack
 from ..._config import RequestOptions
 from ..._core._request import query
 from ..._pagination import AsyncPaginator
-from .._base import Resource, check_id, ica_paging
+from .._base import Resource, check_id, check_statuses, ica_paging
 from ._summaries import BatchItemSummary, BatchItemSummaryPage
 
 __all__ = ("BatchResource",)
@@ -130,7 +130,7 @@ class BatchResource(Resource, Generic[BatchT, ItemT]):
         *,
         summary: bool = False,
     ) -> AsyncPaginator[Any]:
-        statuses = [status] if isinstance(status, str) else list(status or [])
+        statuses = check_statuses("status", status)
         return self._paginate(
             self._path + "/{batchId}/items",
             path={

@@ -73,6 +73,7 @@ class AnalysisCreationBatches(BatchResource[AnalysisCreationBatch, AnalysisCreat
             content_type=ICA_V3,
             body=request,
             idempotency_key=key,
+            body_name="request",
             operation="createAnalysisCreationBatch",
         )
         return await self._call(http_request, AnalysisCreationBatch, options)

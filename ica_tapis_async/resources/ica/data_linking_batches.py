@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Unpack
 
+from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, ICA_V4
 from ..._errors import RequestValidationError
@@ -81,7 +82,8 @@ class DataLinkingBatches(BatchResource[ProjectDataLinkingBatch, ProjectDataLinki
             accept=ICA_V4,
             content_type=ICA_V4,
             body=body,
-            idempotent=retry_safe,
+            idempotent=check_bool("retry_safe", retry_safe),
+            body_name="data_ids",
             operation="createProjectDataLinkingBatch",
         )
         return await self._call(request, ProjectDataLinkingBatch, options)

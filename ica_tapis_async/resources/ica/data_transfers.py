@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Unpack
 
+from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
+from ..._core._response import is_json_content
+from ..._errors import ResponseValidationError
 from ..._pagination import AsyncPaginator
 from ...models import DataTransfer, DataTransferPagedList
-from .._base import Resource, check_id, ica_paging
+from .._base import Resource, check_filter, check_id, ica_paging
 
 __all__ = ("DataTransfers",)
 
@@ -49,7 +52,12 @@ class DataTransfers(Resource):
             page_size: transfers per page (1-1000).
             page_offset: first offset for offset paging.
         """
-        filters = query(connector=connector, direction=direction, status=status)
+        filters = query(
+            connector=check_filter("connector", connector),
+            direction=check_filter("direction", direction),
+            status=check_filter("status", status),
+        )
+        check_filter("sort", sort)
         offset = page_offset
         if sort is not None or page_offset is not None:
             # The API sorts only in offset mode.
@@ -110,7 +118,16 @@ class DataTransfers(Resource):
                 "dataTransferId": check_id("transfer_id", transfer_id),
             },
             accept=ICA_V3,
-            idempotent=retry_safe,
+            idempotent=check_bool("retry_safe", retry_safe),
             operation="abortDataTransfer",
         )
-        await self._dispatcher.send(request, options)
+        response = await self._dispatcher.send(request, options)
+        # ICA answers 204 without a body; a page of HTML (a proxy's, a login form's) with a
+        # 2xx is no sign that the abort reached ICA, so it is no success either.
+        if response.body.strip() and not is_json_content(response.content_type):
+            raise ResponseValidationError(
+                f"expected no body, got {response.content_type or 'an untyped body'}",
+                model="(abort answer)",
+                method=request.method,
+                url=request.url,
+            )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Unpack
 
 import attrs
 
+from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3
 from ..._errors import RequestValidationError
@@ -83,6 +85,13 @@ class DataUpdateBatches(BatchResource[ProjectDataUpdateBatch, ProjectDataUpdateB
                     f"must be a DataUpdateGroup, got {type(group).__name__}", field=f"groups[{i}]"
                 )
             total += len(check_ids(f"groups[{i}].data_ids", group.data_ids))
+            for name in ("will_be_archived_at", "will_be_deleted_at"):
+                when = getattr(group, name)
+                if when is not None and not isinstance(when, datetime):
+                    raise RequestValidationError(
+                        f"must be a datetime, got {type(when).__name__}",
+                        field=f"groups[{i}].{name}",
+                    )
         if total > MAX_UPDATE_IDS:
             raise RequestValidationError(
                 f"{total} data ids in all; the server refuses more than {MAX_UPDATE_IDS}",
@@ -95,7 +104,8 @@ class DataUpdateBatches(BatchResource[ProjectDataUpdateBatch, ProjectDataUpdateB
             accept=ICA_V3,
             content_type=ICA_V3,
             body=CreateProjectDataUpdateBatch([_whole_seconds(g) for g in groups]),
-            idempotent=retry_safe,
+            idempotent=check_bool("retry_safe", retry_safe),
+            body_name="groups",
             operation="createProjectDataUpdateBatch",
         )
         return await self._call(request, ProjectDataUpdateBatch, options)

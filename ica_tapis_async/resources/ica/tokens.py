@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Unpack
 
 from ..._auth import ApiKeyAuth, BasicAuth, IcaAuth
+from ..._checks import check_header_value, has_user_info
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
 from ..._errors import RequestValidationError, ResponseValidationError
 from ...models import Token
-from .._base import Resource
+from .._base import Resource, check_filter
 
 __all__ = ("Tokens",)
 
@@ -46,6 +47,11 @@ class Tokens(Resource):
         """
         if username is not None or password is not None:
             auth: ApiKeyAuth | BasicAuth = BasicAuth(username or "", password or "")
+            if has_user_info(self._dispatcher.config.base_url):
+                # aiohttp sends URL user info as an Authorization header of its own.
+                raise RequestValidationError(
+                    "Basic credentials cannot go with user info in base_url", field="username"
+                )
         else:
             client_auth = self._dispatcher.auth
             key = client_auth.api_key if isinstance(client_auth, IcaAuth) else None
@@ -62,7 +68,7 @@ class Tokens(Resource):
             "POST",
             "/api/tokens",
             path={},
-            params=query(tenant=tenant),
+            params=query(tenant=check_filter("tenant", tenant)),
             accept=ICA_V3,
             idempotent=True,  # an extra token is harmless; a lost one is not
             operation="createJwtToken",
@@ -96,14 +102,21 @@ class Tokens(Resource):
         )
         token = await self._call(request, Token, options)
         if token.token:
-            auth.set_token(token.token)
+            auth.set_token(require_token(token, request.method, request.url).token or "")
         return token
 
 
 def require_token(token: Token, method: str = "", url: str = "") -> Token:
-    """``token`` if it holds a JWT; an answer without one is a ResponseValidationError."""
-    if not token.token:
+    """``token`` if it holds a JWT that can be sent in a header; else ResponseValidationError
+    (the server's answer is at fault, not the caller)."""
+    if not isinstance(token.token, str) or not token.token:
         raise ResponseValidationError(
             "the answer holds no token", path="token", model="Token", method=method, url=url
         )
+    try:
+        check_header_value("token", token.token, secret=True)
+    except RequestValidationError as exc:
+        raise ResponseValidationError(
+            str(exc), path="token", model="Token", method=method, url=url
+        ) from None
     return token

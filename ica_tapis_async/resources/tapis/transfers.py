@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Unpack
 
+from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._paging import OffsetPaging, check_page_size
 from ..._core._request import JSON, Request, query
-from ..._errors import RequestValidationError
+from ..._errors import RequestValidationError, ResponseValidationError
 from ..._pagination import AsyncPaginator, Page
+from ..._validation import kind
 from ...models import ReqTransfer, ReqTransferElement, TransferTask
-from .._base import Resource, check_id
+from .._base import Resource, check_filter, check_id
 
 __all__ = ("MAX_TAG_LENGTH", "Transfers")
 
@@ -32,9 +34,11 @@ class Transfers(Resource):
         task = await tapis.transfers.get(task.uuid, include_summary=True)
     """
 
+    async def _envelope(self, request: Request, options: RequestOptions) -> dict[str, Any]:
+        return _envelope(await self._dispatcher.send_json(request, options), request)
+
     async def _result(self, request: Request, options: RequestOptions) -> Any:
-        envelope = await self._dispatcher.send_json(request, options)
-        return envelope.get("result") if isinstance(envelope, dict) else None
+        return (await self._envelope(request, options)).get("result")
 
     async def _task(self, request: Request, options: RequestOptions) -> TransferTask:
         return self._structure(await self._result(request, options), TransferTask, request)
@@ -68,6 +72,8 @@ class Transfers(Resource):
                 )
             check_id(f"elements[{i}].source_uri", element.source_uri)
             check_id(f"elements[{i}].destination_uri", element.destination_uri)
+        if tag is not None and not isinstance(tag, str):
+            raise RequestValidationError(f"must be a string, got {type(tag).__name__}", field="tag")
         if tag is not None and len(tag) > MAX_TAG_LENGTH:
             raise RequestValidationError(
                 f"is {len(tag)} characters; at most {MAX_TAG_LENGTH}", field="tag"
@@ -79,7 +85,8 @@ class Transfers(Resource):
             accept=JSON,
             content_type=JSON,
             body=ReqTransfer(list(elements), tag=tag),
-            idempotent=retry_safe,
+            idempotent=check_bool("retry_safe", retry_safe),
+            body_name="elements",
             operation="createTransferTask",
         )
         return await self._task(request, options)
@@ -103,7 +110,8 @@ class Transfers(Resource):
             _PATH + "/{transferTaskId}",
             path={"transferTaskId": check_id("transfer_task_id", transfer_task_id)},
             params=query(
-                includeSummary=True if include_summary else None, impersonationId=impersonation_id
+                includeSummary=True if check_bool("include_summary", include_summary) else None,
+                impersonationId=check_filter("impersonation_id", impersonation_id),
             ),
             accept=JSON,
             operation="getTransferTask",
@@ -122,7 +130,7 @@ class Transfers(Resource):
             "GET",
             _PATH + "/{transferTaskId}/details",
             path={"transferTaskId": check_id("transfer_task_id", transfer_task_id)},
-            params=query(impersonationId=impersonation_id),
+            params=query(impersonationId=check_filter("impersonation_id", impersonation_id)),
             accept=JSON,
             operation="getTransferTaskDetails",
         )
@@ -142,8 +150,8 @@ class Transfers(Resource):
             idempotent=True,
             operation="cancelTransferTask",
         )
-        envelope = await self._dispatcher.send_json(request, options)
-        message = envelope.get("message") if isinstance(envelope, dict) else None
+        # An HTML page (a proxy's) or any other body that is no envelope is no confirmation.
+        message = (await self._envelope(request, options)).get("message")
         return str(message) if message is not None else None
 
     def list_recent(
@@ -156,9 +164,11 @@ class Transfers(Resource):
         """
         check_page_size(page_size, maximum=MAX_LIST_LIMIT)
 
-        def read_page(envelope: Any, request: Request) -> Page[TransferTask]:
-            result = envelope.get("result") if isinstance(envelope, dict) else None
-            return Page(self._structure(result or [], list[TransferTask], request))
+        def read_page(data: Any, request: Request) -> Page[TransferTask]:
+            result = _envelope(data, request).get("result")
+            # Only a missing result is an empty page: {} or "" is the wrong shape, not nothing.
+            tasks = [] if result is None else result
+            return Page(self._structure(tasks, list[TransferTask], request))
 
         paginator: AsyncPaginator[TransferTask] = self._paginate(
             _PATH,
@@ -170,3 +180,15 @@ class Transfers(Resource):
             read_page=read_page,
         )
         return paginator
+
+
+def _envelope(data: Any, request: Request) -> dict[str, Any]:
+    """The Tapis ``{status, message, result}`` envelope of a success answer, or an error."""
+    if not isinstance(data, dict):
+        raise ResponseValidationError(
+            f"expected an object, got {kind(data)}",
+            model="TapisEnvelope",
+            method=request.method,
+            url=request.url,
+        )
+    return data
