@@ -56,7 +56,9 @@ class PostgresJournal(PostgresFleet):
 
     Args:
         dsn: a ``postgresql://`` (or ``postgres://``) URL; a password in it is never shown.
-        min_size / max_size: connections the pool keeps / may open.
+        min_size / max_size: connections the pool keeps / may open; heartbeats and fenced
+            writes have up to ``max(1, max_size // 2)`` more of their own, so that they never
+            wait behind claims, surveys and reads.
         connect_timeout: seconds to wait for a connection (from the pool or the server).
         retries: attempts after a lost connection before the error propagates.
         stall_timeout: seconds a transaction may sit idle, or wait for a row lock, before the
