@@ -104,9 +104,12 @@ class PostgresFleet(PostgresReads):
         return await self._store.call(work)
 
     async def renew_all(self, leases: Sequence[Lease], ttl_s: float) -> dict[int, Lease]:
-        """Renew every lease of one run and owner that is still current, in one statement;
-        fenced like :meth:`renew`. Returns the renewed leases by chunk index: a lease missing
-        from the answer is lost (taken over, lapsed or done)."""
+        """Renew every lease of one run and owner that is still current, in one statement.
+        Returns the renewed leases by chunk index: a lease missing from the answer is lost
+        (taken over or done). A lease that lapsed while nobody took the chunk over (its token
+        is still the current one: anyone else's claim would have raised it) is renewed too: a
+        heartbeat that a slow journal held up past the lease must not stop the work (and
+        have it sent again) when nobody else has started it."""
         if not leases:
             return {}
         run_id, owner = leases[0].run_id, leases[0].owner
@@ -118,7 +121,7 @@ class PostgresFleet(PostgresReads):
                 f"UPDATE ita_chunks c SET expires = {NOW} + %s "
                 "FROM unnest(%s::integer[], %s::bigint[]) AS l(idx, token) "
                 "WHERE c.run_id = %s AND c.idx = l.idx AND c.token = l.token "
-                f"AND c.owner = %s AND c.state <> %s AND c.expires > {NOW} "
+                "AND c.owner = %s AND c.state <> %s "
                 "RETURNING c.idx, c.token, c.expires",
                 (
                     ttl_s,

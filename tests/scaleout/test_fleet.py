@@ -195,19 +195,21 @@ async def test_heartbeats_renew_every_lease_of_a_worker_in_one_statement(pg_dsn:
     async with ita.PostgresJournal(pg_dsn) as journal, ita.PostgresJournal(pg_dsn) as other:
         await journal.open_run("link", "p", "r", "f")
         leases = []
-        for i in range(4):
+        for i in range(5):
             claim = await journal.claim("r", i, key=f"k{i}", digest="d", owner="a", ttl_s=0.4)
             assert claim.lease is not None
             leases.append(claim.lease)
         await journal.mark_done(leases[1], [])  # done: nothing to renew
-        await anyio.sleep(0.5)  # every lease lapsed; chunk 2 is taken over meanwhile
+        await anyio.sleep(0.5)  # every lease lapsed; chunk 2 is taken over, 4 by nobody
         assert (await other.claim("r", 2, key="k2", digest="d", owner="b", ttl_s=5)).granted
         again = await journal.claim("r", 3, key="k3", digest="d", owner="a", ttl_s=0.4)
         assert again.lease is not None
         fresh = await journal.claim("r", 0, key="k0", digest="d", owner="a", ttl_s=0.4)
         assert fresh.lease is not None
-        renewed = await journal.renew_all([fresh.lease, leases[1], leases[2], again.lease], 30)
-        assert sorted(renewed) == [0, 3]
+        renewed = await journal.renew_all(
+            [fresh.lease, leases[1], leases[2], again.lease, leases[4]], 30
+        )
+        assert sorted(renewed) == [0, 3, 4]
         clock = await journal.clock()
         assert all(29 < lease.expires_at - clock <= 30 for lease in renewed.values())
         assert renewed[3].token == again.lease.token
