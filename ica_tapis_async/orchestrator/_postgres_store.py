@@ -158,6 +158,20 @@ class PostgresStore:
             check=self._check,
             name="ica_tapis_async.journal",
         )
+        # Heartbeats and fenced writes have connections of their own: however many claims,
+        # surveys and reads queue for the pool above (a slow server, a crowded fleet), a
+        # worker's own leases are renewed and its batch ids recorded without waiting behind
+        # them. Starving them is what turns a slow journal into lapsed leases and resends.
+        self._priority_pool: Any = AsyncConnectionPool(
+            dsn,
+            min_size=min(min_size, 1),
+            max_size=max(1, max_size // 2),
+            open=False,
+            timeout=connect_timeout,
+            kwargs=self._connect_kwargs,
+            check=self._check,
+            name="ica_tapis_async.journal.leases",
+        )
         self._ready = False
         self._opening = anyio.Lock()
         self._closed = False
@@ -176,6 +190,7 @@ class PostgresStore:
                 return
             await self._first_connection()
             await self._pool.open(wait=False)
+            await self._priority_pool.open(wait=False)
             async with self._pool.connection() as conn:
                 await migrate(conn)
             self._ready = True
@@ -208,18 +223,22 @@ class PostgresStore:
         self,
         work: Callable[[Any], Awaitable[T]],
         retry_work: Callable[[Any], Awaitable[T]] | None = None,
+        *,
+        priority: bool = False,
     ) -> T:
         """Run ``work(conn)`` in one transaction; retried on a fresh connection if one drops.
 
         ``retry_work`` replaces ``work`` on retries, for a write that must recognise its own
-        earlier commit (one whose answer the dropped connection lost).
+        earlier commit (one whose answer the dropped connection lost). ``priority`` runs it on
+        the connections kept for heartbeats and fenced writes.
         """
         attempt = 0
         while True:
             try:
                 if not self._ready:  # the schema step meets dropped connections too
                     await self.open()
-                async with self._pool.connection() as conn:
+                pool = self._priority_pool if priority else self._pool
+                async with pool.connection() as conn:
                     return await self._shielded(conn, work if not attempt else retry_work or work)
             except self._retryable as exc:
                 if self._closed:
@@ -295,6 +314,7 @@ class PostgresStore:
             return
         self._closed = True
         await self._pool.close()
+        await self._priority_pool.close()
 
 
 async def _to_the_end(step: Coroutine[Any, Any, T]) -> T:
