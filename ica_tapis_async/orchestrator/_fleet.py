@@ -298,6 +298,11 @@ class Fleet:
             await anyio.sleep(self.ttl_s / 3)
             if self._holding:
                 await self._renew()
+            elif not self._healthy:
+                # Nothing of ours left to keep: no heartbeat would ever say the journal is
+                # quick again, and the worker would wait for ever. A claim is a transaction
+                # of its own and finds out; the next lease brings heartbeats back.
+                self._healthy = True
 
     async def _renew(self) -> None:
         snapshot = dict(self._holding)
