@@ -53,10 +53,18 @@ class Slot:
             self._window = None
 
     async def acquire(self) -> None:
-        """Take a slot again after :meth:`release`: the entry waited for turned out to be
-        ours to work on after all (does nothing while the slot is held)."""
+        """Take a slot again after :meth:`release`, if one is free: the entry waited for
+        turned out to be ours to work on after all (does nothing while the slot is held).
+
+        Never waits for one: the slots may be held by entries that wait for this very one
+        (updates of one data id go in order), which would then wait for ever. Without a free
+        slot the entry is worked on without one, as a take-over is.
+        """
         if self._window is None:
-            await self._given.acquire()
+            try:
+                self._given.acquire_nowait()
+            except anyio.WouldBlock:
+                return
             self._window = self._given
 
 

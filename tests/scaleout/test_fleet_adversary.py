@@ -7,7 +7,11 @@ import psycopg
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator._fleet import Fleet
+from ica_tapis_async.orchestrator._input_end import chunks_of
 from ica_tapis_async.orchestrator._journal_protocol import Claim
+from ica_tapis_async.orchestrator._plan import chunk_key
+from ica_tapis_async.simulator import Simulator
+from tests.orchestrator.helpers import PROJECT, orchestrator
 
 
 async def test_a_worker_whose_last_heartbeat_was_slow_claims_again_once_it_holds_nothing(
@@ -49,3 +53,43 @@ async def test_a_worker_whose_last_heartbeat_was_slow_claims_again_once_it_holds
                     await anyio.sleep(0.02)
             tg.cancel_scope.cancel()
         assert claims == [1]
+
+
+async def test_an_update_waiting_for_a_chunk_another_worker_gave_back_is_not_deadlocked(
+    pg_dsn: str,
+) -> None:
+    """Two chunks update one data id, so the second waits for the first. The first is held by
+    another worker (ours waits for it without its in-flight slot, and the second chunk takes
+    the slot), which then gives it back unfinished (stopped): ours must work on it. Taking an
+    in-flight slot again before that deadlocked, the slot being held by the chunk that waits
+    for this one."""
+    tags = ita.TagUpdate(add_tags=["t"])
+    data_id = "fil." + "a" * 30
+    groups = [ita.DataUpdateGroup([data_id], user_tags=tags) for _ in range(2)]
+    run_id = "upd-deadlock"
+    first, _ = [c async for c in chunks_of("update")(groups, 10)]
+    async with ita.PostgresJournal(pg_dsn) as journal, Simulator(seed=5) as sim:
+        await journal.open_run("update", PROJECT, run_id, "batch_size=10")
+        key = chunk_key(run_id, "update", 0, first.digest)
+        held = await journal.claim(run_id, 0, key=key, digest=first.digest, owner="x", ttl_s=60)
+        assert held.lease is not None
+        async with (
+            ita.IcaClient(sim.ica_url, api_key="k") as ica,
+            orchestrator(
+                ica, journal=pg_dsn, run_id=run_id, batch_size=10, max_inflight_batches=1,
+                lease_ttl=1.5,
+            ) as orch,
+        ):  # fmt: skip
+            reports: list[ita.BatchReport] = []
+
+            async def run() -> None:
+                reports.append(await orch.update(groups))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await anyio.sleep(1.0)  # ours waits for chunk 0; chunk 1 waits for chunk 0
+                await journal.release(held.lease)  # the other worker stopped
+                with anyio.fail_after(10):
+                    while not reports:  # noqa: ASYNC110 - the report comes from another task
+                        await anyio.sleep(0.05)
+    assert reports[0].counts == {"UPDATED": 2}
