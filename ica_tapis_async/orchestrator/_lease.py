@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -179,8 +180,13 @@ async def run_leased(
         if claim.lease is None:
             waiting()
             # Real time: the lease clock is the journal's, not a test's fake one.
-            expires = claim.record.lease_expires_at or 0.0
-            await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
+            left = (claim.record.lease_expires_at or 0.0) - wall_clock()
+            if left <= 0:
+                # The journal says the lease is live, our clock says it lapsed: our clock is
+                # ahead of the journal's (a shared journal on another machine). Looking again
+                # sooner would not make it lapse sooner: poll as with a live lease.
+                left = math.inf
+            await anyio.sleep(min(max(left, 0.05), ttl_s / 4, 1.0))
             continue
         try:
             return await _hold(journal, claim.record, claim.lease, ttl_s, work, fleet)

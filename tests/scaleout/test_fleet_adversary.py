@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import anyio
 import psycopg
+import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator._fleet import Fleet
@@ -12,6 +16,7 @@ from ica_tapis_async.orchestrator._journal_protocol import Claim
 from ica_tapis_async.orchestrator._plan import chunk_key
 from ica_tapis_async.simulator import Simulator
 from tests.orchestrator.helpers import PROJECT, orchestrator
+from tests.scaleout._worker import items
 
 
 async def test_a_worker_whose_last_heartbeat_was_slow_claims_again_once_it_holds_nothing(
@@ -93,3 +98,49 @@ async def test_an_update_waiting_for_a_chunk_another_worker_gave_back_is_not_dea
                     while not reports:  # noqa: ASYNC110 - the report comes from another task
                         await anyio.sleep(0.05)
     assert reports[0].counts == {"UPDATED": 2}
+
+
+async def test_a_transfer_worker_with_a_fast_clock_does_not_poll_the_journal_faster(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transfers waiting for tasks another worker holds look again when the lease would lapse:
+    on this machine's clock, an hour ahead of the journal's, every lease looked lapsed and
+    each waiting task claimed again every 50 ms instead of every second at most."""
+    from ica_tapis_async.orchestrator import _lease
+
+    real = time.time
+    defaults = _lease.run_leased.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "wall_clock", lambda: real() + 3600)
+    requests = items("transfers", 3)
+    async with (
+        Simulator(seed=7, tapis_step_s=5.0) as sim,
+        ita.TapisClient(sim.tapis_url, token="t") as tapis,
+    ):
+        first = ita.TransferOrchestrator(
+            tapis, journal=pg_dsn, run_id="tr-clock", lease_ttl=4.0, poll_initial=0.2
+        )
+        journal = ita.PostgresJournal(pg_dsn)
+        claims: list[float] = []
+        claim = journal.claim
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            claims.append(time.monotonic())
+            return await claim(*args, **kwargs)
+
+        monkeypatch.setattr(journal, "claim", counted)
+        second = ita.TransferOrchestrator(
+            tapis, journal=journal, run_id="tr-clock", lease_ttl=4.0, poll_initial=0.2
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.run, requests)
+            await anyio.sleep(1.5)  # the first worker holds every task
+            tg.start_soon(second.run, requests)
+            await anyio.sleep(2.5)
+            tg.cancel_scope.cancel()
+        await first.aclose()
+        await journal.aclose()
+    assert len(claims) >= 3  # the second worker found every task held
+    waited = [t for t in claims if t > claims[0] + 0.5]
+    # Three tasks held by the first worker, looked at again at most once a second each.
+    assert len(waited) <= 3 * 3, len(waited)
