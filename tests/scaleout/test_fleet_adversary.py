@@ -144,3 +144,45 @@ async def test_a_transfer_worker_with_a_fast_clock_does_not_poll_the_journal_fas
     waited = [t for t in claims if t > claims[0] + 0.5]
     # Three tasks held by the first worker, looked at again at most once a second each.
     assert len(waited) <= 3 * 3, len(waited)
+
+
+async def test_a_waiter_cancelled_while_a_survey_runs_does_not_break_the_fleet(
+    pg_dsn: str,
+) -> None:
+    """A chunk task stops waiting (cancelled: another chunk failed, the run is stopping)
+    while the survey that asked about its chunk is in the journal: the survey's answer about
+    it is dropped, not a ``KeyError`` that ends the worker's fleet (and its run)."""
+    async with ita.PostgresJournal(pg_dsn) as journal:
+        await journal.open_run("link", "p", "r", "f")
+        for index in (0, 1):
+            await journal.claim("r", index, key=f"k{index}", digest="d", owner="x", ttl_s=60)
+        surveying = anyio.Event()
+        answer = anyio.Event()
+        survey = journal.survey
+
+        async def slow_survey(run_id: str, indices: Any) -> Any:
+            result = await survey(run_id, indices)
+            if indices:
+                surveying.set()
+                await answer.wait()
+            return result
+
+        journal.survey = slow_survey  # type: ignore[method-assign]
+        fleet = Fleet(journal, "r", "a", 1.5, batch=2)
+
+        async def never() -> Claim:
+            raise AssertionError("chunks held by x are not claimed")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fleet.run)
+            with anyio.CancelScope() as waiting:
+                async with anyio.create_task_group() as chunks:
+                    fleet.seen(1, missed=True)  # the run is known to reach chunk 1
+                    chunks.start_soon(fleet.claim, 0, "d", never)
+                    chunks.start_soon(fleet.claim, 1, "d", never)
+                    with anyio.fail_after(5):
+                        await surveying.wait()
+                    waiting.cancel()  # both chunk tasks stop waiting
+            answer.set()
+            await anyio.sleep(0.2)  # the survey's answer is handled: the fleet goes on
+            tg.cancel_scope.cancel()
