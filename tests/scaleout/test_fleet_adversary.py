@@ -186,3 +186,41 @@ async def test_a_waiter_cancelled_while_a_survey_runs_does_not_break_the_fleet(
             answer.set()
             await anyio.sleep(0.2)  # the survey's answer is handled: the fleet goes on
             tg.cancel_scope.cancel()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a late worker's input is checked chunk by chunk: one whose last chunk differs "
+    "(one id less, same number of chunks) creates that chunk first when it gets there first; "
+    "needs a digest of the whole input in the run's end-of-input record",
+)
+async def test_a_late_worker_with_a_shorter_input_never_makes_the_correct_worker_fail(
+    pg_dsn: str,
+) -> None:
+    """The correct worker sends one chunk at a time; a late worker joins with one id less
+    (the same number of chunks, so its end of input agrees), races ahead, and sends its own
+    version of the last chunk: the correct worker is then refused at that chunk. The late
+    worker is the one with other input: it must be the one refused."""
+    ids = [f"fil.{i:030x}" for i in range(50)]
+    async with Simulator(seed=9, step_s=0.3) as sim:
+        reports: dict[str, object] = {}
+
+        async def work(name: str, data: list[str], inflight: int) -> None:
+            async with (
+                ita.IcaClient(sim.ica_url, api_key="k") as ica,
+                orchestrator(
+                    ica, journal=pg_dsn, run_id="short", batch_size=10, lease_ttl=1.5,
+                    max_inflight_batches=inflight,
+                ) as orch,
+            ):  # fmt: skip
+                try:
+                    reports[name] = await orch.link(data)
+                except ita.JournalMismatchError as exc:
+                    reports[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(work, "correct", ids, 1)
+            await anyio.sleep(0.5)  # the correct worker holds chunk 0
+            tg.start_soon(work, "late", ids[:-1], 8)
+    assert isinstance(reports["late"], ita.JournalMismatchError)
+    assert isinstance(reports["correct"], ita.BatchReport)
