@@ -11,7 +11,15 @@ import anyio
 import attrs
 
 from ._fleet import Fleet
-from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
+from ._journal_protocol import (
+    END_DIGEST,
+    END_KEY,
+    ChunkRecord,
+    Journal,
+    JournalMismatchError,
+    Lease,
+    LeaseLostError,
+)
 from ._report import ItemOutcome
 
 __all__ = (
@@ -195,18 +203,33 @@ async def run_leased(
 
 
 async def record_input_end(
-    journal: Journal, run_id: str, count: int, owner: str, ttl_s: float
+    journal: Journal,
+    run_id: str,
+    count: int,
+    owner: str,
+    ttl_s: float,
+    fingerprint: str | None = None,
 ) -> None:
     """Record that the run's input ends after ``count`` entries (see the journal's "end of
     input"); an input of another length meets :class:`JournalMismatchError` here or at its
-    extra entries.
+    extra entries. With the whole input's ``fingerprint`` (kept in the record's key), an
+    input of the same length but other content is refused here too, when the record has one.
 
     Raises:
-        JournalMismatchError: the run's input has more entries than ``count``, or ended before.
+        JournalMismatchError: the run's input has more entries than ``count``, or ended before,
+            or (both fingerprinted) is other input.
     """
-    claim = await journal.claim(
-        run_id, count, key=END_KEY, digest=END_DIGEST, owner=owner, ttl_s=ttl_s
-    )
+    key = END_KEY if fingerprint is None else f"{END_KEY}:{fingerprint}"
+    claim = await journal.claim(run_id, count, key=key, digest=END_DIGEST, owner=owner, ttl_s=ttl_s)
+    recorded = claim.record.key
+    if fingerprint is not None and recorded not in (key, END_KEY):
+        if claim.lease is not None:
+            await journal.release(claim.lease)
+        raise JournalMismatchError(
+            f"run {run_id!r} was recorded with other input (other items or order, as many "
+            "chunks); resume with the same input, or start a new run with another run_id",
+            field="journal",
+        )
     # Not granted: done already, or another worker is recording the same end right now.
     if claim.lease is not None:
         await journal.mark_done(claim.lease, [])

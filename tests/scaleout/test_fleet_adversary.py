@@ -188,12 +188,6 @@ async def test_a_waiter_cancelled_while_a_survey_runs_does_not_break_the_fleet(
             tg.cancel_scope.cancel()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a late worker's input is checked chunk by chunk: one whose last chunk differs "
-    "(one id less, same number of chunks) creates that chunk first when it gets there first; "
-    "needs a digest of the whole input in the run's end-of-input record",
-)
 async def test_a_late_worker_with_a_shorter_input_never_makes_the_correct_worker_fail(
     pg_dsn: str,
 ) -> None:
