@@ -17,6 +17,7 @@ from .._errors import (
     IdempotencyInProgressError,
     NotFoundError,
     PermissionDeniedError,
+    ResponseValidationError,
 )
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, REJECTED
 from ._plan import Chunk, Kind
@@ -106,7 +107,8 @@ class Sender:
         changed, so this key was only ever sent with this very body, and a server that keeps
         keys answers a replay with what it answered first (here the chunk's own 422), never
         "reused with another body". A create that failed after an answer was lost is
-        ``IN_DOUBT``, never ``NOT_SUBMITTED``.
+        ``IN_DOUBT``, never ``NOT_SUBMITTED``; so is one accepted with an answer that cannot be
+        read (``ResponseValidationError``: over ``max_body_size``, or of the wrong shape).
 
         A 401 (credentials refused, no way to renew) is ``NOT_SUBMITTED`` with ``refused``
         set (``IN_DOUBT`` after a lost answer): the run stops sending and reports.
@@ -164,6 +166,18 @@ class Sender:
                 )
             except (PermissionDeniedError, NotFoundError):
                 raise
+            except ResponseValidationError as exc:
+                # A success answer we cannot read (over max_body_size, an HTML page, a wrong
+                # shape): the server processed the create, only its answer is lost. Sending
+                # it again could create it twice; the journal settles it on the next run.
+                ref = f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"
+                return SendResult(
+                    None,
+                    True,
+                    IN_DOUBT,
+                    f"the server accepted the create but its answer could not be read ({exc}); "
+                    f"the server has it ({ref}); run again with the journal to settle it",
+                )
             except (APIStatusError, APIConnectionError) as exc:
                 if lost or is_lost_answer(exc):
                     ref = f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"

@@ -1,0 +1,65 @@
+"""A create the server accepted (2xx) but whose answer cannot be read is in doubt, not fatal.
+
+Adversarial review of issue 20 (points 5 and 6): a success answer over ``max_body_size``, or of
+the wrong shape (a proxy's HTML page with a 201), raises ``ResponseValidationError``. For a
+create that error means the server *processed* the request: the chunk is ``IN_DOUBT`` (resumable
+from the journal), and the run goes on with its other chunks instead of ending with the error.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.orchestrator import MemoryJournal
+
+from ..unit.fakes import FakeTransport
+from .helpers import PROJECT, nextflow
+from .test_faults import ANALYSES, BATCH, ICA, QUICK
+
+ITEMS = re.compile(re.escape(f"{ANALYSES}/{BATCH}/items") + r"\?.*")
+DONE = {
+    "items": [
+        {
+            "id": BATCH,
+            "request": {"userReference": "b", "pipelineId": "pipe-1"},
+            "processing": {"status": "SUCCEEDED"},
+        }
+    ],
+    "nextPageToken": None,
+}
+UNREADABLE = {
+    "oversized": {"payload": {"id": "3f1e8d0a-0000-4000-8000-0000000000b0", "pad": "x" * 5000}},
+    "html": {"body": "<html><body>Welcome</body></html>", "headers": {"Content-Type": "text/html"}},
+}
+
+
+@pytest.mark.parametrize("answer", sorted(UNREADABLE))
+async def test_an_unreadable_success_answer_to_a_create_is_in_doubt_and_the_run_goes_on(
+    answer: str,
+) -> None:
+    """First chunk: 201 with a body over the cap (or an HTML page). It was created on the
+    server: IN_DOUBT with its key, journal entry in doubt and unfinished; the second chunk is
+    still sent and reported."""
+    journal = MemoryJournal()
+    http = FakeTransport()
+    http.post(ANALYSES, status=201, **UNREADABLE[answer])  # type: ignore[arg-type]
+    http.post(ANALYSES, status=201, payload={"id": BATCH})
+    http.get(ITEMS, payload={"items": [], "remainingRecords": 0})
+    http.get(ITEMS, payload=DONE)
+    async with ita.IcaClient(
+        ICA, transport=http, api_key="k", retry=QUICK, max_body_size=1000
+    ) as ica:
+        orch = ita.BatchOrchestrator(
+            ica, PROJECT, batch_size=1, max_inflight_batches=1, journal=journal
+        )
+        report = await orch.create_analyses([nextflow("a"), nextflow("b")])
+    assert report.counts == {"IN_DOUBT": 1, "SUCCEEDED": 1}
+    failure = report.failures[0]
+    assert failure.key == "a"
+    assert "Idempotency-Key ita-" in (failure.info or "")
+    assert len([s for s in http.sent if s.method == "POST"]) == 2  # nothing sent twice
+    first = (await journal.chunks(report.run_id))[0]
+    assert (first.state, first.in_doubt, first.final) == ("sending", True, False)
