@@ -12,7 +12,13 @@ import attrs
 
 from .._client import TapisClient
 from .._concurrency import PollState, poll_until
-from .._errors import APIConnectionError, APIStatusError, AuthenticationError, WaiterError
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    ResponseValidationError,
+    WaiterError,
+)
 from ..models import ReqTransferElement, TransferStatus, TransferTask
 
 __all__ = ("NOT_CREATED", "TIMED_OUT", "UNKNOWN", "Created", "TaskFollower")
@@ -32,6 +38,7 @@ class Created:
     recovered: bool = False
     error: str | None = None
     final: bool = False  # a refusal (4xx): the request itself is wrong
+    exists: bool = False  # accepted (2xx) but not found by its tag: it exists somewhere
 
 
 @attrs.define
@@ -85,6 +92,15 @@ class TaskFollower:
                 return Created(task.uuid, error=None if task.uuid else "no uuid in the answer")
             except AuthenticationError:
                 raise
+            except ResponseValidationError as exc:
+                # Tapis accepted the create (a 2xx) but its answer cannot be read (over
+                # max_body_size, a proxy's HTML page): the task exists. Find it by its tag;
+                # another POST would create it twice.
+                found = await self.find(elements, tag, since) if since is not None else None
+                if found is not None:
+                    return Created(found, recovered=True)
+                return Created(None, error=f"created, but its answer was unreadable: {exc}",
+                               exists=True)  # fmt: skip
             except (APIConnectionError, APIStatusError) as exc:
                 error = str(exc)
                 if isinstance(exc, APIStatusError) and exc.status < 500 and exc.status != 429:

@@ -351,7 +351,11 @@ class TransferOrchestrator:
                 before_attempt=still_ours,
             )  # fmt: skip
             if created.uuid is None:
-                status = NOT_CREATED if created.final or first is None else UNKNOWN
+                status = (
+                    NOT_CREATED
+                    if (created.final or first is None) and not created.exists
+                    else UNKNOWN
+                )
                 return TransferOutcome(index, None, tag, status, created.error)
             task_uuid, recovered = created.uuid, created.recovered
             if recovered:

@@ -1,0 +1,63 @@
+"""A Tapis create answered 2xx with a body that cannot be read: the task exists, adopt it.
+
+Adversarial review of issue 20 (points 5 and 6): a success answer over ``max_body_size`` or of
+the wrong shape raises ``ResponseValidationError``. For a create it means Tapis made the task:
+the orchestrator must find it by its tag (never create it again), and the run must not end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ica_tapis_async as ita
+from ica_tapis_async._transport import AiohttpTransport, RawResponse
+from ica_tapis_async.simulator import Simulator
+
+from .test_transfers import request
+
+
+class HtmlAfterCreate:
+    """Forwards every request; the first create's answer is replaced by a proxy's HTML page
+    (the task was created all the same)."""
+
+    def __init__(self) -> None:
+        self.inner = AiohttpTransport()
+        self.replaced = 0
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: ita.Timeouts,
+    ) -> RawResponse:
+        answer = await self.inner.send(method, url, headers, body, timeouts)
+        if method == "POST" and url.endswith("/v3/files/transfers") and not self.replaced:
+            self.replaced += 1
+            return RawResponse(
+                status=200,
+                reason="OK",
+                headers={"Content-Type": "text/html"},
+                body=b"<html><body>Welcome to the proxy</body></html>",
+                url=url,
+            )
+        return answer
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_create_answered_with_an_unreadable_success_is_adopted_not_fatal() -> None:
+    """Two requests; the first create is answered with HTML: that task is found by its tag and
+    followed, the other is created; two tasks in all, the run ends with a report."""
+    transport = HtmlAfterCreate()
+    async with Simulator(seed=5) as sim:
+        async with ita.TapisClient(sim.tapis_url, token="t", transport=transport) as tapis:
+            orch = ita.TransferOrchestrator(tapis, poll_initial=0.02, poll_max=0.2)
+            report = await orch.run([request(0), request(1)])
+        await transport.aclose()
+    assert transport.replaced == 1
+    assert report.counts == {"COMPLETED": 2}
+    assert sim.stats.tapis_tasks == 2
+    assert report.outcomes[0].recovered
