@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .._config import RetryPolicy
 
@@ -35,7 +35,9 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            return None
+            # An HTTP-date is always GMT: the asctime form (RFC 9110 obliges a recipient to
+            # read it) writes no zone at all.
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now
     if seconds != seconds:  # NaN
         return None
