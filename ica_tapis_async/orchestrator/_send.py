@@ -34,7 +34,11 @@ def is_lost_answer(error: BaseException) -> bool:
     if isinstance(error, APIConnectionError):
         # No connection could be made (refused, unknown host, TLS): the request never left.
         return not error.connect_failed
-    return isinstance(error, APIStatusError) and error.status in _LOST_STATUSES
+    if not isinstance(error, APIStatusError):
+        return False
+    # A redirect the client could not follow (no Location, a 300) says nothing of what the
+    # server did with the POST (a 303 comes after processing): never a refusal of the input.
+    return error.status in _LOST_STATUSES or 300 <= error.status < 400
 
 
 def _never_connected(error: BaseException) -> bool:

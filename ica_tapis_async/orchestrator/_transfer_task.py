@@ -28,6 +28,8 @@ log = logging.getLogger("ica_tapis_async.orchestrator")
 NOT_CREATED = "NOT_CREATED"
 TIMED_OUT = "TIMED_OUT"
 UNKNOWN = "UNKNOWN"
+#: Answers to a create that refuse the request itself: another attempt would be refused alike.
+_REFUSALS = frozenset(range(400, 500)) - {429}
 
 
 @attrs.define(frozen=True)
@@ -103,7 +105,9 @@ class TaskFollower:
                                exists=True)  # fmt: skip
             except (APIConnectionError, APIStatusError) as exc:
                 error = str(exc)
-                if isinstance(exc, APIStatusError) and exc.status < 500 and exc.status != 429:
+                # A 3xx the client could not follow (no Location) is no refusal: Tapis may
+                # have made the task (a 303 comes after processing). Look for it by its tag.
+                if isinstance(exc, APIStatusError) and exc.status in _REFUSALS:
                     return Created(None, error=error, final=True)
                 await self.sleep(min(self.poll_max, self.poll_initial * 2**attempt))
         if since is not None:

@@ -17,7 +17,7 @@ from ica_tapis_async.orchestrator import MemoryJournal
 
 from ..unit.fakes import FakeTransport
 from .helpers import PROJECT, nextflow
-from .test_faults import ANALYSES, BATCH, ICA, QUICK
+from .test_faults import ANALYSES, BATCH, ICA, QUICK, problem
 
 ITEMS = re.compile(re.escape(f"{ANALYSES}/{BATCH}/items") + r"\?.*")
 DONE = {
@@ -63,3 +63,25 @@ async def test_an_unreadable_success_answer_to_a_create_is_in_doubt_and_the_run_
     assert len([s for s in http.sent if s.method == "POST"]) == 2  # nothing sent twice
     first = (await journal.chunks(report.run_id))[0]
     assert (first.state, first.in_doubt, first.final) == ("sending", True, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [(300, {}), (302, {}), (303, {}), (307, {"Location": "ftp://elsewhere.test/x"})],
+)
+async def test_a_create_answered_by_a_redirect_that_cannot_be_followed_is_in_doubt(
+    status: int, headers: dict[str, str]
+) -> None:
+    """Point 9 makes a 3xx without a usable Location an error; for a create it is no refusal of
+    the input (REJECTED is final: the chunk would never be sent again) but an answer that says
+    nothing of what the server did (a 303 comes after processing): IN_DOUBT, resumable."""
+    journal = MemoryJournal()
+    http = FakeTransport()
+    http.post(ANALYSES, status=status, payload=problem(status), headers=headers)
+    async with ita.IcaClient(ICA, transport=http, api_key="k", retry=QUICK) as ica:
+        report = await ita.BatchOrchestrator(ica, PROJECT, journal=journal).create_analyses(
+            [nextflow("a")]
+        )
+    assert report.counts == {"IN_DOUBT": 1}
+    record = (await journal.chunks(report.run_id))[0]
+    assert (record.final, record.in_doubt) == (False, True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pytest
+
 import ica_tapis_async as ita
 from ica_tapis_async._transport import AiohttpTransport, RawResponse
 from ica_tapis_async.simulator import Simulator
@@ -20,9 +22,10 @@ class HtmlAfterCreate:
     """Forwards every request; the first create's answer is replaced by a proxy's HTML page
     (the task was created all the same)."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 200, content_type: str = "text/html") -> None:
         self.inner = AiohttpTransport()
         self.replaced = 0
+        self.status, self.content_type = status, content_type
 
     async def send(
         self,
@@ -36,9 +39,9 @@ class HtmlAfterCreate:
         if method == "POST" and url.endswith("/v3/files/transfers") and not self.replaced:
             self.replaced += 1
             return RawResponse(
-                status=200,
-                reason="OK",
-                headers={"Content-Type": "text/html"},
+                status=self.status,
+                reason="",
+                headers={"Content-Type": self.content_type},
                 body=b"<html><body>Welcome to the proxy</body></html>",
                 url=url,
             )
@@ -48,10 +51,14 @@ class HtmlAfterCreate:
         await self.inner.aclose()
 
 
-async def test_a_create_answered_with_an_unreadable_success_is_adopted_not_fatal() -> None:
-    """Two requests; the first create is answered with HTML: that task is found by its tag and
-    followed, the other is created; two tasks in all, the run ends with a report."""
-    transport = HtmlAfterCreate()
+@pytest.mark.parametrize("status", [200, 300, 302])
+async def test_a_create_answered_with_an_unreadable_success_is_adopted_not_fatal(
+    status: int,
+) -> None:
+    """Two requests; the first create is answered with HTML (a 200, or a 3xx without Location
+    that the client cannot follow): that task is found by its tag and followed, never reported
+    NOT_CREATED; the other is created; two tasks in all, the run ends with a report."""
+    transport = HtmlAfterCreate(status)
     async with Simulator(seed=5) as sim:
         async with ita.TapisClient(sim.tapis_url, token="t", transport=transport) as tapis:
             orch = ita.TransferOrchestrator(tapis, poll_initial=0.02, poll_max=0.2)
