@@ -9,7 +9,12 @@ from collections.abc import Callable
 
 import attrs
 
-from .._errors import APIConnectionError, APIStatusError, AuthenticationError
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    ResponseValidationError,
+)
 from .._telemetry import batch_known
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
 from ._lease import Held, run_leased
@@ -146,9 +151,10 @@ class ChunkWorker:
             )
         try:
             return await self.poller.await_items(kind, chunk, batch_id, resubmitted=resubmitted)
-        except (APIStatusError, APIConnectionError) as exc:
-            # Polling failed past its retries (or the batch is gone): the items stay UNKNOWN
-            # and the chunk stays "submitted", so a re-run with the journal looks again.
+        except (APIStatusError, APIConnectionError, ResponseValidationError) as exc:
+            # Polling failed past its retries (or the batch is gone, or an answer could not
+            # be read: over max_body_size, a proxy's page): the items stay UNKNOWN and the
+            # chunk stays "submitted", so a re-run with the journal looks again.
             info = f"polling batch {batch_id} failed: {exc}"
             outcomes = chunk_outcomes(
                 kind, chunk, UNKNOWN, info, resubmitted=resubmitted, batch_id=batch_id

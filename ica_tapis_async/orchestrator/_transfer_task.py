@@ -171,7 +171,7 @@ class TaskFollower:
             return TIMED_OUT
         except AuthenticationError:
             raise
-        except (APIStatusError, APIConnectionError) as exc:
+        except (APIStatusError, APIConnectionError, ResponseValidationError) as exc:
             log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
             return UNKNOWN
 

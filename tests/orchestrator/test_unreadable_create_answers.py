@@ -85,3 +85,25 @@ async def test_a_create_answered_by_a_redirect_that_cannot_be_followed_is_in_dou
     assert report.counts == {"IN_DOUBT": 1}
     record = (await journal.chunks(report.run_id))[0]
     assert (record.final, record.in_doubt) == (False, True)
+
+
+@pytest.mark.parametrize("answer", sorted(UNREADABLE))
+async def test_an_unreadable_answer_while_polling_leaves_the_items_unknown_and_resumable(
+    answer: str,
+) -> None:
+    """The batch was created; reading its items gets a body over the cap (or a proxy's HTML):
+    like a poll that failed past its retries, the items are UNKNOWN and the chunk stays
+    submitted for a re-run, instead of the error ending the whole run."""
+    journal = MemoryJournal()
+    http = FakeTransport()
+    http.post(ANALYSES, status=201, payload={"id": BATCH})
+    http.get(ITEMS, status=200, repeat=True, **UNREADABLE[answer])  # type: ignore[arg-type]
+    async with ita.IcaClient(
+        ICA, transport=http, api_key="k", retry=QUICK, max_body_size=1000
+    ) as ica:
+        orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal)
+        report = await orch.create_analyses([nextflow("a")])
+    assert report.counts == {"UNKNOWN": 1}
+    assert BATCH in (report.failures[0].info or "")
+    record = (await journal.chunks(report.run_id))[0]
+    assert (record.state, record.batch_id, record.final) == ("submitted", BATCH, False)

@@ -68,3 +68,36 @@ async def test_a_create_answered_with_an_unreadable_success_is_adopted_not_fatal
     assert report.counts == {"COMPLETED": 2}
     assert sim.stats.tapis_tasks == 2
     assert report.outcomes[0].recovered
+
+
+class HtmlOnReads(HtmlAfterCreate):
+    """Forwards every request; every read of one task answers a proxy's HTML page."""
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: ita.Timeouts,
+    ) -> RawResponse:
+        answer = await self.inner.send(method, url, headers, body, timeouts)
+        if method == "GET" and "/v3/files/transfers/" in url:
+            self.replaced += 1
+            return RawResponse(200, "OK", {"Content-Type": "text/html"}, b"<html>hi</html>", url)
+        return answer
+
+
+async def test_an_unreadable_answer_while_following_a_task_is_unknown_not_fatal() -> None:
+    """The task was created; reading it gets HTML: UNKNOWN with its uuid (a re-run with the
+    journal looks again), and the run ends with its report instead of the error."""
+    transport = HtmlOnReads()
+    async with Simulator(seed=5) as sim:
+        async with ita.TapisClient(sim.tapis_url, token="t", transport=transport) as tapis:
+            orch = ita.TransferOrchestrator(tapis, poll_initial=0.02, poll_max=0.2)
+            report = await orch.run([request(0)])
+        await transport.aclose()
+    assert transport.replaced >= 1
+    assert report.counts == {"UNKNOWN": 1}
+    assert report.outcomes[0].uuid is not None
+    assert sim.stats.tapis_tasks == 1
