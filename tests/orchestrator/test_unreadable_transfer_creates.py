@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import anyio
 import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async._transport import AiohttpTransport, RawResponse
 from ica_tapis_async.simulator import Simulator
 
+from .helpers import eventually
 from .test_transfers import request
 
 
@@ -101,3 +103,43 @@ async def test_an_unreadable_answer_while_following_a_task_is_unknown_not_fatal(
     assert report.counts == {"UNKNOWN": 1}
     assert report.outcomes[0].uuid is not None
     assert sim.stats.tapis_tasks == 1
+
+
+class HtmlOnFirstCancel(HtmlAfterCreate):
+    """Forwards every request; the first cancel's answer is replaced by a proxy's HTML page."""
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: ita.Timeouts,
+    ) -> RawResponse:
+        answer = await self.inner.send(method, url, headers, body, timeouts)
+        if method == "DELETE" and not self.replaced:
+            self.replaced += 1
+            return RawResponse(200, "OK", {"Content-Type": "text/html"}, b"<html>hi</html>", url)
+        return answer
+
+
+async def test_cancel_goes_on_past_a_cancel_answered_by_a_page() -> None:
+    """Point 5 makes an HTML answer to a Tapis cancel an error (no confirmation). cancel() must
+    still ask for every other task to be cancelled, and the run must end with its report."""
+    transport = HtmlOnFirstCancel()
+    async with Simulator(seed=4, tapis_step_s=0.5) as sim:
+        async with ita.TapisClient(sim.tapis_url, token="t", transport=transport) as tapis:
+            orch = ita.TransferOrchestrator(tapis, poll_initial=0.05, poll_max=0.1)
+            result: list[ita.TransferReport] = []
+
+            async def run() -> None:
+                result.append(await orch.run([request(i) for i in range(3)]))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await eventually(lambda: len(orch._outstanding) == 3)
+                assert await orch.cancel() == 3
+        await transport.aclose()
+    assert transport.replaced == 1
+    assert sim.stats.tapis_cancels == 3  # the page came after the first cancel was done
+    assert result[0].counts == {"CANCELLED": 3}
