@@ -232,6 +232,7 @@ class Dispatcher:
                 await self.reachability.backoff(self.sleep, delay)
                 continue
             except ResponseValidationError:
+                self.reachability.answered()  # too large, but an answer: the server is there
                 self.metrics.errors += 1  # an answer over max_body_size: not worth another
                 raise
             if refused is not None:
