@@ -171,26 +171,24 @@ class Sender:
             except (PermissionDeniedError, NotFoundError):
                 raise
             except ResponseValidationError as exc:
-                # A success answer we cannot read (over max_body_size, an HTML page, a wrong
-                # shape): the server processed the create, only its answer is lost. Sending
-                # it again could create it twice; the journal settles it on the next run.
-                ref = f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"
+                # The server accepted the create (a 2xx) but its answer cannot be read: the
+                # batch exists and its id is lost, like a dropped answer.
                 return SendResult(
                     None,
                     True,
                     IN_DOUBT,
-                    f"the server accepted the create but its answer could not be read ({exc}); "
-                    f"the server has it ({ref}); run again with the journal to settle it",
+                    f"the create was accepted but its answer could not be read ({exc}); the "
+                    f"server has it ({self._ref(kind, key)}); run again with the journal to "
+                    "settle it",
                 )
             except (APIStatusError, APIConnectionError) as exc:
                 if lost or is_lost_answer(exc):
-                    ref = f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"
                     return SendResult(
                         None,
                         True,
                         IN_DOUBT,
                         f"the create's answer was lost ({exc}); the server may have it "
-                        f"({ref}); run again with the journal to settle it",
+                        f"({self._ref(kind, key)}); run again with the journal to settle it",
                     )
                 if _never_connected(exc):
                     # Refused, unknown host, TLS mismatch: not sent, whatever the kind.
@@ -207,6 +205,10 @@ class Sender:
                     # Refused before processing, past the retries: a re-run sends it again.
                     return SendResult(None, lost, NOT_SUBMITTED, str(exc))
                 return SendResult(None, lost, REJECTED, str(exc))
+
+    @staticmethod
+    def _ref(kind: Kind, key: str) -> str:
+        return f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"
 
     async def _create(
         self,
