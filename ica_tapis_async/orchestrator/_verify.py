@@ -18,9 +18,10 @@ import attrs
 
 from .._client import IcaClient, TapisClient
 from .._errors import NotFoundError, RequestValidationError
+from ..models import TransferStatus
 from ._journal_open import open_journal
 from ._journal_protocol import ChunkRecord, Journal
-from ._outcomes import DUPLICATE, MISSING, item_key
+from ._outcomes import ALL, DUPLICATE, MISSING, item_key
 from ._plan import Kind, check_run_id
 from ._report import ItemOutcome
 from ._verify_report import Discrepancy, VerifyReport
@@ -176,7 +177,10 @@ async def _check_batch(
         return _unfinished(chunk, outcomes, on_server)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
-        return result  # never created (refused, not submitted): nothing on the server to read
+        # Never created (refused, not submitted): nothing on the server to read, so an
+        # outcome the server would have had to report (LINKED, FAILED, ...) is not its word.
+        _claims_without_batch(result, chunk, outcomes, ALL[_kind(kind)])
+        return result
     if read is None:
         result.problems.append(
             _problem("batch_not_found", chunk, "the server does not know this batch")
@@ -242,6 +246,7 @@ async def _check_task(
         return _unfinished(chunk, outcomes, held)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
+        _claims_without_batch(result, chunk, outcomes, TransferStatus.ALL)
         return result  # never created: nothing on the server to read
     if task is None:
         result.problems.append(
@@ -263,6 +268,20 @@ async def _check_task(
                          key=outcome.key, journal=outcome.key, server=task.tag)
             )  # fmt: skip
     return result
+
+
+def _claims_without_batch(
+    result: _Checked, chunk: ChunkRecord, outcomes: list[ItemOutcome], server: frozenset[str]
+) -> None:
+    """Outcomes of a chunk with no batch (or task) recorded that only the server can give: a
+    success, or a status of the server's own. The journal has nothing to back them with."""
+    for outcome in outcomes:
+        if outcome.status != DUPLICATE and (outcome.ok or outcome.status in server):
+            result.problems.append(
+                _problem("not_on_server", chunk, "the journal records a server's outcome for "
+                         "an item of a chunk it never recorded a batch or task for",
+                         key=outcome.key, journal=outcome.status)
+            )  # fmt: skip
 
 
 def _kind(kind: str) -> Kind:

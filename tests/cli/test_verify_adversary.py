@@ -1,0 +1,62 @@
+"""``verify`` attacked: journals that claim what the server never did, journals that are not
+journals, and what verify must not write."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .helpers import PROJECT, Cli
+from .served import Served, served_simulator
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    """One served simulator for the module (each test uses its own journal)."""
+    with served_simulator() as server:
+        yield server
+
+
+def _ica(served: Served) -> list[str]:
+    return ["--base-url", served.ica_url, "--api-key", "k"]
+
+
+def _tapis(served: Served) -> list[str]:
+    return ["--tapis-url", served.tapis_url, "--tapis-token", "tok"]
+
+
+def _link(cli: Cli, served: Served, tmp_path: Path, count: int = 25) -> tuple[Path, list[str]]:
+    ids = [f"fil.{tmp_path.name[-8:].encode().hex()}{i:016x}" for i in range(count)]
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    journal = tmp_path / "run.sqlite"
+    flags = [*_ica(served), "--project", PROJECT]
+    result = cli("link", str(source), "--journal", str(journal), "--batch-size", "10", "-q", *flags)
+    assert result.code == 0, result.err
+    return journal, ids
+
+
+def _verify(cli: Cli, journal: Path, *flags: str) -> tuple[int, dict[str, Any]]:
+    result = cli("verify", "--journal", str(journal), "--json", *flags)
+    assert result.out, result.err
+    data: dict[str, Any] = json.loads(result.out)
+    return result.code, data
+
+
+def test_linked_items_of_a_chunk_with_no_batch_are_not_on_server(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, ids = _link(cli, served, tmp_path)
+    with sqlite3.connect(journal) as db:  # the journal says LINKED, but records no batch
+        db.execute("UPDATE ita_chunks_v2 SET batch_id = NULL WHERE idx = 2")
+    db.close()
+    code, data = _verify(cli, journal, *_ica(served))
+    assert code == 1
+    assert data["ok"] is False
+    found = [(d["problem"], d["key"], d["journal"]) for d in data["discrepancies"]]
+    assert found == [("not_on_server", key, "LINKED") for key in ids[20:]]
