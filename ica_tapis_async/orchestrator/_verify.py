@@ -91,7 +91,7 @@ async def verify_run(
                 tg.start_soon(one, chunk)
         _reconcile(report, chunks, [checked[c.index] for c in chunks])
         if tapis is not None and run.kind == "transfer":
-            report.discrepancies.extend(await _tasks_twice(tapis, chunks, checked))
+            report.discrepancies.extend(await _tasks_twice(tapis, chunks))
         report.requests = client.metrics.requests - base
         return report
     finally:
@@ -288,18 +288,14 @@ def _kind(kind: str) -> Kind:
     return "link" if kind == "link" else "update" if kind == "update" else "analysis"
 
 
-async def _tasks_twice(
-    tapis: TapisClient, chunks: list[ChunkRecord], checked: dict[int, _Checked]
-) -> list[Discrepancy]:
+async def _tasks_twice(tapis: TapisClient, chunks: list[ChunkRecord]) -> list[Discrepancy]:
     """Tasks carrying a recorded tag under another uuid: created twice (Tapis has no
-    idempotency key; a create whose answer was lost may have made one). Looked for among the
-    caller's most recent tasks, twice as many as the run has and a hundred more."""
-    recorded = {
-        key: chunk
-        for chunk in chunks
-        if chunk.batch_id is not None
-        for key in checked[chunk.index].keys
-    }
+    idempotency key; a create whose answer was lost may have made one); or carrying the tag
+    of a chunk the journal recorded no task for (created, though the journal says not).
+    Looked for among the caller's most recent tasks, twice as many as the run has and a
+    hundred more."""
+    # A chunk's key is its task's tag, fixed at its first claim (before any create).
+    recorded = {chunk.key: chunk for chunk in chunks}
     if not recorded:
         return []
     most = 2 * len(chunks) + 100
@@ -307,7 +303,12 @@ async def _tasks_twice(
     seen = 0
     async for task in tapis.transfers.list_recent(page_size=min(most, 1000)):
         chunk = recorded.get(task.tag or "")
-        if chunk is not None and task.uuid != chunk.batch_id:
+        if chunk is not None and chunk.batch_id is None:
+            found.append(
+                _problem("not_in_journal", chunk, "the server holds a task with this chunk's "
+                         "tag; the journal recorded none", key=task.tag, server=task.uuid)
+            )  # fmt: skip
+        elif chunk is not None and task.uuid != chunk.batch_id:
             found.append(
                 _problem("in_two_batches", chunk, "another task carries this task's tag",
                          key=task.tag, journal=chunk.batch_id, server=task.uuid)

@@ -60,3 +60,29 @@ def test_linked_items_of_a_chunk_with_no_batch_are_not_on_server(
     assert data["ok"] is False
     found = [(d["problem"], d["key"], d["journal"]) for d in data["discrepancies"]]
     assert found == [("not_on_server", key, "LINKED") for key in ids[20:]]
+
+
+def test_a_transfer_task_the_journal_says_was_never_created_is_found(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/w{i}/ tapis://b/w{i}/\n" for i in range(2)), "utf-8")
+    journal = tmp_path / "transfers.sqlite"
+    argv = ["transfers", "create", str(pairs), "--journal", str(journal), "-q"]
+    assert cli(*argv, *_tapis(served)).code == 0
+    with sqlite3.connect(journal) as db:  # the create's answer "lost": no uuid recorded
+        uuid = db.execute("SELECT batch_id FROM ita_chunks_v2 WHERE idx = 1").fetchone()[0]
+        db.execute("UPDATE ita_chunks_v2 SET batch_id = NULL WHERE idx = 1")
+        db.execute("UPDATE ita_outcomes_v2 SET status = 'NOT_CREATED', ok = 0 WHERE idx = 1")
+    db.close()
+    code, data = _verify(cli, journal, *_tapis(served))
+    assert code == 1
+    assert [(d["problem"], d["chunk"], d["server"]) for d in data["discrepancies"]] == [
+        ("not_in_journal", 1, uuid)
+    ]
+    with sqlite3.connect(journal) as db:  # and one that claims COMPLETED without a task
+        db.execute("UPDATE ita_outcomes_v2 SET status = 'COMPLETED', ok = 1 WHERE idx = 1")
+    db.close()
+    code, data = _verify(cli, journal, *_tapis(served))
+    assert code == 1
+    assert {d["problem"] for d in data["discrepancies"]} == {"not_on_server", "not_in_journal"}
