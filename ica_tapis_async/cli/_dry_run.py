@@ -196,9 +196,13 @@ def _print(args: argparse.Namespace, plan: dict[str, Any], what: str) -> None:
     journal = plan.get("journal")
     if journal:
         if journal.get("resumes"):
+            # A batch run's plan counts batches; a transfers run's, Tapis tasks.
+            total, unit = (
+                (plan["batches"], "batches") if "batches" in plan else (plan["tasks"], "tasks")
+            )
             lines.append(
                 f"  journal {journal['journal']}: resumes run {journal['run_id']}, "
-                f"{journal['done']} of {plan['batches']} batches already done"
+                f"{journal['done']} of {total} {unit} already done"
             )
         else:
             lines.append(f"  journal {journal['journal']}: records the run")
