@@ -5,15 +5,17 @@ PostgreSQL journal, and stops the run before anything is claimed or sent."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 
+from .._converter import dumps
 from .._redact import redact_url
 from ..orchestrator import (
     Claim,
@@ -22,12 +24,24 @@ from ..orchestrator import (
     MemoryJournal,
     RunRecord,
     SqliteJournal,
+    TransferRequest,
 )
 from ..orchestrator._journal_open import is_database_url
 from ..orchestrator._journal_protocol import DONE, END_DIGEST, run_mismatch
 from ._config import ConfigError
 
-__all__ = ("StandInJournal", "StopAtOpen", "journal_copy", "journal_plan", "stop_at_open")
+__all__ = (
+    "Digests",
+    "StandInJournal",
+    "StopAtOpen",
+    "journal_copy",
+    "journal_plan",
+    "stop_at_open",
+    "transfer_digests",
+)
+
+#: The digests of the input's entries, given the run id (a transfer's tag may embed it).
+Digests = Callable[[str], list[str]]
 
 
 class StopAtOpen(Exception):
@@ -120,27 +134,41 @@ def _other_input(run_id: str, index: int) -> ConfigError:
     )
 
 
-async def _done_entries(journal: Journal, run_id: str, digests: list[str] | None) -> set[int]:
-    """The run's done entries, read through the journal protocol. With ``digests``, input
-    that differs from the run's (an entry, or a longer or shorter input) is refused, as the
-    run's claims would refuse it."""
+async def _done_entries(journal: Journal, run_id: str, digests: list[str]) -> set[int]:
+    """The run's done entries, read through the journal protocol. Input that differs from
+    the run's (an entry, or a longer or shorter input) is refused, as the run's claims would
+    refuse it."""
     records = await journal.chunks(run_id)
-    if digests is not None:
-        for record in records:
-            if record.index >= len(digests) or record.digest != digests[record.index]:
-                raise _other_input(run_id, record.index)
-        # The end-of-input entry is no chunk: an entry the run lacks may be it (shorter).
-        seen = {record.index for record in records}
-        for index in range(len(digests)) if records else ():
-            if index not in seen:
-                entry = await journal.get_chunk(run_id, index)
-                if entry is not None and entry.digest == END_DIGEST:
-                    raise _other_input(run_id, index)
+    for record in records:
+        if record.index >= len(digests) or record.digest != digests[record.index]:
+            raise _other_input(run_id, record.index)
+    # The end-of-input entry is no chunk: an entry the run lacks may be it (shorter).
+    seen = {record.index for record in records}
+    for index in range(len(digests)) if records else ():
+        if index not in seen:
+            entry = await journal.get_chunk(run_id, index)
+            if entry is not None and entry.digest == END_DIGEST:
+                raise _other_input(run_id, index)
     return {record.index for record in records if record.state == DONE}
 
 
+def transfer_digests(requests: Sequence[TransferRequest]) -> Digests:
+    """The digests the transfer orchestrator claims its tasks with (elements and tag; an
+    untagged request's tag is named after the run), so that other input is refused."""
+
+    def digests(run_id: str) -> list[str]:
+        return [
+            hashlib.sha256(
+                dumps([list(request.elements), request.tag or f"ita-{run_id}-{index:06d}"])
+            ).hexdigest()
+            for index, request in enumerate(requests)
+        ]
+
+    return digests
+
+
 async def journal_plan(
-    args: argparse.Namespace, spy: StandInJournal, digests: list[str] | None
+    args: argparse.Namespace, spy: StandInJournal, digests: Digests
 ) -> tuple[dict[str, Any] | None, set[int]]:
     """What the journal holds for the run, and its done entries (see :func:`_done_entries`)."""
     if args.journal is None:
@@ -156,7 +184,7 @@ async def journal_plan(
         return {**plan, "note": "without --run-id a PostgreSQL journal is not read"}, set()
     else:
         return {**plan, "note": "a new journal"}, set()
-    done = await _done_entries(journal, run_id, digests)
+    done = await _done_entries(journal, run_id, digests(run_id))
     if not await journal.chunks(run_id):
         return plan, set()
     return {**plan, "run_id": run_id, "resumes": True, "done": len(done)}, done
@@ -165,7 +193,7 @@ async def journal_plan(
 async def _database_plan(
     url: str,
     asked: tuple[str, str, str | None, str],
-    digests: list[str] | None,
+    digests: Digests,
     plan: dict[str, Any],
 ) -> tuple[dict[str, Any], set[int]]:
     """A PostgreSQL journal's run (``--run-id``), read only: it is not copied."""
@@ -181,7 +209,7 @@ async def _database_plan(
         if (run.kind, run.project_id, run.fingerprint) != (kind, project, fingerprint):
             mismatch = run_mismatch(run, kind, project, fingerprint, where=f" {redact_url(url)}")
             raise ConfigError(f"--journal: {mismatch}")
-        done = await _done_entries(journal, run_id, digests)
+        done = await _done_entries(journal, run_id, digests(run_id))
     except JournalUnavailableError as exc:
         raise ConfigError(f"--journal: {exc}") from None
     finally:
