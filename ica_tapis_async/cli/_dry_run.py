@@ -212,7 +212,8 @@ def _print(args: argparse.Namespace, plan: dict[str, Any], what: str) -> None:
                 f"{journal['done']} of {total} {unit} already done"
             )
         else:
-            lines.append(f"  journal {journal['journal']}: records the run")
+            note = f" ({journal['note']})" if journal.get("note") else ""
+            lines.append(f"  journal {journal['journal']}: records the run{note}")
     lines.append(f"  requests: at least {plan['requests_at_least']:,} (more polls while it runs)")
     if plan["rate"] is None:
         lines.append("  time: no --rate given: paced by the server's rate limits")

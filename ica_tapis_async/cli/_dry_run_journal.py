@@ -178,10 +178,8 @@ async def journal_plan(
     if spy.target is not None and spy.run is not None:
         journal: Journal = spy.target
         run_id = spy.run.run_id
-    elif is_database_url(args.journal) and spy.asked is not None and spy.asked[2] is not None:
+    elif is_database_url(args.journal) and spy.asked is not None:
         return await _database_plan(args.journal, spy.asked, digests, plan)
-    elif is_database_url(args.journal):
-        return {**plan, "note": "without --run-id a PostgreSQL journal is not read"}, set()
     else:
         return {**plan, "note": "a new journal"}, set()
     done = await _done_entries(journal, run_id, digests(run_id))
@@ -190,31 +188,89 @@ async def journal_plan(
     return {**plan, "run_id": run_id, "resumes": True, "done": len(done)}, done
 
 
+async def database_schema(url: str) -> int | None:
+    """A PostgreSQL journal's schema version, read without writing (``None``: the database
+    holds no journal yet; opening a :class:`PostgresJournal` would create its tables).
+
+    Raises:
+        ConfigError: the database cannot be reached or read (the URL's password not shown).
+    """
+    import psycopg
+    import psycopg.conninfo
+
+    from ..orchestrator._postgres_store import _first_line
+
+    shown = redact_url(url)
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    except psycopg.ProgrammingError:
+        raise ConfigError(f"--journal {shown}: not a valid PostgreSQL URL") from None
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=10
+        ) as conn:
+            cursor = await conn.execute("SELECT to_regclass('ita_schema') IS NOT NULL")
+            row = await cursor.fetchone()
+            if row is None or not row[0]:
+                return None
+            cursor = await conn.execute("SELECT version FROM ita_schema")
+            row = await cursor.fetchone()
+    except psycopg.Error as exc:
+        reason = _first_line(exc)
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise ConfigError(f"--journal {shown}: cannot read the journal: {reason}") from None
+    return 0 if row is None else int(row[0])
+
+
 async def _database_plan(
     url: str,
     asked: tuple[str, str, str | None, str],
     digests: Digests,
     plan: dict[str, Any],
 ) -> tuple[dict[str, Any], set[int]]:
-    """A PostgreSQL journal's run (``--run-id``), read only: it is not copied."""
+    """A PostgreSQL journal's run, read only: it is not copied. The run is the one
+    ``--run-id`` names, or the one the run would open without it."""
     from ..orchestrator import JournalUnavailableError, PostgresJournal
+    from ..orchestrator._postgres_schema import SCHEMA_VERSION
+    from ..orchestrator._postgres_store import run_row
 
+    version = await database_schema(url)
+    if version is None:
+        return {**plan, "note": "a new journal"}, set()  # read further, it would be created
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"--journal {redact_url(url)}: the journal's schema is version {version}, newer "
+            f"than this release's {SCHEMA_VERSION}: upgrade ica_tapis_async"
+        )
+    if version < SCHEMA_VERSION:
+        # Reading it would upgrade it (a write): the run does that, not its dry run.
+        return {**plan, "note": f"schema version {version}: the run upgrades it"}, set()
     kind, project, run_id, fingerprint = asked
-    assert run_id is not None
     journal = PostgresJournal(url)
     try:
-        run = await journal.get_run(run_id)
+        run: RunRecord | None
+        if run_id is None:
+            # The run's own query (a read) for the run a call without a run id opens.
+            row = await journal._call(
+                lambda conn: journal._unnamed_run(conn, kind, project, fingerprint)
+            )
+            run = run_row(row) if row is not None else None
+        else:
+            run = await journal.get_run(run_id)
         if run is None:
             return plan, set()
         if (run.kind, run.project_id, run.fingerprint) != (kind, project, fingerprint):
             mismatch = run_mismatch(run, kind, project, fingerprint, where=f" {redact_url(url)}")
             raise ConfigError(f"--journal: {mismatch}")
-        done = await _done_entries(journal, run_id, digests(run_id))
+        done = await _done_entries(journal, run.run_id, digests(run.run_id))
+        if not await journal.chunks(run.run_id):
+            return {**plan, "run_id": run.run_id}, set()
     except JournalUnavailableError as exc:
         raise ConfigError(f"--journal: {exc}") from None
     finally:
         await journal.aclose()
-    return {**plan, "resumes": True, "done": len(done)}, done
+    return {**plan, "run_id": run.run_id, "resumes": True, "done": len(done)}, done
 
 
 def args_run_id(args: argparse.Namespace) -> str | None:
