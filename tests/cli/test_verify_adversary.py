@@ -86,3 +86,19 @@ def test_a_transfer_task_the_journal_says_was_never_created_is_found(
     code, data = _verify(cli, journal, *_tapis(served))
     assert code == 1
     assert {d["problem"] for d in data["discrepancies"]} == {"not_on_server", "not_in_journal"}
+
+
+def test_a_sqlite_file_without_a_journal_s_tables_is_left_as_it_is(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    for name, sql in (("bare.sqlite", "PRAGMA user_version = 7"),
+                      ("old.sqlite", "CREATE TABLE runs (run_id TEXT)")):  # fmt: skip
+        other = tmp_path / name
+        with sqlite3.connect(other) as db:
+            db.execute(sql)
+        db.close()
+        before = other.read_bytes()
+        result = cli("verify", "--journal", str(other), "--run-id", "r1", *_ica(served))
+        assert result.code == 2
+        assert "not a journal of this tool" in result.err
+        assert other.read_bytes() == before  # no tables created, not switched to WAL

@@ -81,3 +81,12 @@ async def test_without_run_id_the_run_a_rerun_would_resume_is_checked(
     assert code == 2, out
     assert "--journal" in err
     assert "s3cret-pw" not in out + err
+
+
+async def test_verify_leaves_an_empty_database_empty(pg_dsn: str) -> None:
+    with served_simulator() as served:
+        flags = ["--base-url", served.ica_url, "--api-key", "k"]
+        code, _, err = await _cli("verify", "--journal", pg_dsn, "--run-id", "x", *flags)
+    assert code == 2
+    assert "no run 'x'" in err
+    assert await _tables(pg_dsn) == []
