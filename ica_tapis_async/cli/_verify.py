@@ -78,12 +78,9 @@ def _sqlite_run_id(path: str, run_id: str | None) -> str:
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         try:
-            if run_id is None:
-                query, params = (
-                    "SELECT run_id FROM ita_runs_v2 ORDER BY started DESC, rowid DESC LIMIT 1",
-                    (),
-                )
-            else:
+            query = "SELECT run_id FROM ita_runs_v2 ORDER BY started DESC, rowid DESC LIMIT 1"
+            params: tuple[str, ...] = ()
+            if run_id is not None:
                 query, params = "SELECT run_id FROM ita_runs_v2 WHERE run_id = ?", (run_id,)
             row = db.execute(query, params).fetchone()
         finally:
