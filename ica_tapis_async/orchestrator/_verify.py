@@ -188,6 +188,7 @@ async def _check_batch(
         return result
     items = read
     result.read = True
+    _recorded_twice(result, chunk, outcomes)
     for key, found in items.items():
         result.server_statuses.update(it.processing.status for it in found)
         if len(found) > 1:
@@ -254,6 +255,7 @@ async def _check_task(
         )
         return result
     result.read = True
+    _recorded_twice(result, chunk, outcomes)
     status = task.status or "UNKNOWN"
     result.server_statuses[status] += 1
     for outcome in outcomes:
@@ -268,6 +270,18 @@ async def _check_task(
                          key=outcome.key, journal=outcome.key, server=task.tag)
             )  # fmt: skip
     return result
+
+
+def _recorded_twice(result: _Checked, chunk: ChunkRecord, outcomes: list[ItemOutcome]) -> None:
+    """A key the journal records more than once in one chunk: a chunk holds each key once
+    (repeats collapse into DUPLICATE), so the journal counts an item the server has once."""
+    for key, count in Counter(result.keys).items():
+        if count > 1:
+            said = ", ".join(o.status for o in outcomes if o.key == key and o.status != DUPLICATE)
+            result.problems.append(
+                _problem("repeated", chunk, f"the journal records this key {count} times",
+                         key=key, journal=said)
+            )  # fmt: skip
 
 
 def _claims_without_batch(

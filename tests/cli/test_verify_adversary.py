@@ -102,3 +102,21 @@ def test_a_sqlite_file_without_a_journal_s_tables_is_left_as_it_is(
         assert result.code == 2
         assert "not a journal of this tool" in result.err
         assert other.read_bytes() == before  # no tables created, not switched to WAL
+
+
+def test_an_outcome_the_journal_records_twice_is_repeated(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, ids = _link(cli, served, tmp_path, count=20)
+    with sqlite3.connect(journal) as db:  # one outcome row copied: 21 LINKED for 20 items
+        columns = [row[1] for row in db.execute("PRAGMA table_info(ita_outcomes_v2)")]
+        copied = ", ".join("pos + 500" if c == "pos" else c for c in columns)
+        db.execute(f"INSERT INTO ita_outcomes_v2 SELECT {copied} FROM ita_outcomes_v2 "
+                   "WHERE idx = 0 AND pos = 0")  # fmt: skip
+    db.close()
+    code, data = _verify(cli, journal, *_ica(served))
+    assert code == 1
+    assert data["journal_counts"] == {"LINKED": 21}
+    assert [(d["problem"], d["key"], d["journal"]) for d in data["discrepancies"]] == [
+        ("repeated", ids[0], "LINKED, LINKED")
+    ]
