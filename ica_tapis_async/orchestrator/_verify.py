@@ -258,6 +258,11 @@ async def _check_task(
     _recorded_twice(result, chunk, outcomes)
     status = task.status or "UNKNOWN"
     result.server_statuses[status] += 1
+    if not outcomes:
+        result.problems.append(
+            _problem("not_in_journal", chunk, "the journal has no outcome for this task",
+                     key=task.tag, server=status)
+        )  # fmt: skip
     for outcome in outcomes:
         if outcome.status != status:
             result.problems.append(

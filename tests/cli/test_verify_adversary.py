@@ -120,3 +120,21 @@ def test_an_outcome_the_journal_records_twice_is_repeated(
     assert [(d["problem"], d["key"], d["journal"]) for d in data["discrepancies"]] == [
         ("repeated", ids[0], "LINKED, LINKED")
     ]
+
+
+def test_a_transfer_task_whose_outcome_the_journal_lost_is_not_in_journal(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/v{i}/ tapis://b/v{i}/\n" for i in range(2)), "utf-8")
+    journal = tmp_path / "transfers.sqlite"
+    argv = ["transfers", "create", str(pairs), "--journal", str(journal), "-q"]
+    assert cli(*argv, *_tapis(served)).code == 0
+    with sqlite3.connect(journal) as db:  # the chunk is done, its outcome is gone
+        db.execute("DELETE FROM ita_outcomes_v2 WHERE idx = 1")
+    db.close()
+    code, data = _verify(cli, journal, *_tapis(served))
+    assert code == 1
+    assert [(d["problem"], d["chunk"], d["server"]) for d in data["discrepancies"]] == [
+        ("not_in_journal", 1, "COMPLETED")
+    ]
