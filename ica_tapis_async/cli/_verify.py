@@ -13,6 +13,7 @@ import anyio
 from .._redact import redact_url
 from ..orchestrator import Journal, JournalUnavailableError, VerifyReport, verify_run
 from ..orchestrator._journal_open import is_database_url, open_journal
+from ..orchestrator._postgres_schema import SCHEMA_VERSION
 from ._config import ConfigError, Settings, add_connection_flags, positive_int, settings_from
 from ._journal import check_journal
 
@@ -116,8 +117,14 @@ async def _open(args: argparse.Namespace) -> tuple[Journal, str]:
     if database:
         if run_id is None:
             raise ConfigError("--run-id is needed with a PostgreSQL journal")
-        if await database_schema(args.journal) is None:
+        version = await database_schema(args.journal)
+        if version is None:
             raise ConfigError(f"no run {run_id!r} in this journal (it holds no journal)")
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"--journal {redact_url(args.journal)}: the journal's schema is version "
+                f"{version}, newer than this release's {SCHEMA_VERSION}: upgrade ica_tapis_async"
+            )
     else:
         path = anyio.Path(args.journal)
         if not await path.is_file():

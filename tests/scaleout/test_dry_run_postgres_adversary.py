@@ -90,3 +90,23 @@ async def test_verify_leaves_an_empty_database_empty(pg_dsn: str) -> None:
     assert code == 2
     assert "no run 'x'" in err
     assert await _tables(pg_dsn) == []
+
+
+async def test_a_journal_of_a_newer_release_is_refused_in_one_line(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "ids.txt"
+    source.write_text("fil.00000000000000000000000000000001\n", encoding="utf-8")
+    async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
+        await conn.execute("CREATE TABLE ita_schema (version integer NOT NULL)")
+        await conn.execute("INSERT INTO ita_schema VALUES (99)")
+        await conn.commit()
+    with served_simulator() as served:
+        flags = ["--base-url", served.ica_url, "--api-key", "k"]
+        verify = await _cli("verify", "--journal", pg_dsn, "--run-id", "x", *flags)
+        dry = await _cli("link", str(source), "--dry-run", "--journal", pg_dsn, *flags,
+                         "--project", PROJECT)  # fmt: skip
+    for code, _, err in (verify, dry):
+        assert code == 2, err
+        assert "version 99, newer than this release's" in err
+        assert "Traceback" not in err
