@@ -25,6 +25,8 @@ from ._outcomes import ALL, DUPLICATE, MISSING, item_key
 from ._plan import Kind, check_run_id
 from ._report import ItemOutcome
 from ._verify_report import Discrepancy, VerifyReport
+from ._verify_runwide import missing_chunks, tasks_twice
+from ._verify_runwide import problem as _problem
 from ._views import ItemView
 
 __all__ = ("Discrepancy", "VerifyReport", "verify_run")
@@ -90,8 +92,9 @@ async def verify_run(
                 await slots.acquire()  # no more chunks read than max_in_flight at once
                 tg.start_soon(one, chunk)
         _reconcile(report, chunks, [checked[c.index] for c in chunks])
+        report.discrepancies.extend(await missing_chunks(opened, run, chunks))
         if tapis is not None and run.kind == "transfer":
-            report.discrepancies.extend(await _tasks_twice(tapis, chunks))
+            report.discrepancies.extend(await tasks_twice(tapis, chunks))
         report.requests = client.metrics.requests - base
         return report
     finally:
@@ -122,13 +125,6 @@ class _Checked:
 
 
 _Check = Callable[[Any, str, str, ChunkRecord, list[ItemOutcome]], Awaitable[_Checked]]
-
-
-def _problem(problem: str, chunk: ChunkRecord, detail: str, **fields: Any) -> Discrepancy:
-    values: dict[str, Any] = {"key": None, "journal": None, "server": None, **fields}
-    return Discrepancy(
-        problem=problem, chunk=chunk.index, batch_id=chunk.batch_id, detail=detail, **values
-    )
 
 
 def _unfinished(
@@ -305,37 +301,6 @@ def _claims_without_batch(
 
 def _kind(kind: str) -> Kind:
     return "link" if kind == "link" else "update" if kind == "update" else "analysis"
-
-
-async def _tasks_twice(tapis: TapisClient, chunks: list[ChunkRecord]) -> list[Discrepancy]:
-    """Tasks carrying a recorded tag under another uuid: created twice (Tapis has no
-    idempotency key; a create whose answer was lost may have made one); or carrying the tag
-    of a chunk the journal recorded no task for (created, though the journal says not).
-    Looked for among the caller's most recent tasks, twice as many as the run has and a
-    hundred more."""
-    # A chunk's key is its task's tag, fixed at its first claim (before any create).
-    recorded = {chunk.key: chunk for chunk in chunks}
-    if not recorded:
-        return []
-    most = 2 * len(chunks) + 100
-    found: list[Discrepancy] = []
-    seen = 0
-    async for task in tapis.transfers.list_recent(page_size=min(most, 1000)):
-        chunk = recorded.get(task.tag or "")
-        if chunk is not None and chunk.batch_id is None:
-            found.append(
-                _problem("not_in_journal", chunk, "the server holds a task with this chunk's "
-                         "tag; the journal recorded none", key=task.tag, server=task.uuid)
-            )  # fmt: skip
-        elif chunk is not None and task.uuid != chunk.batch_id:
-            found.append(
-                _problem("in_two_batches", chunk, "another task carries this task's tag",
-                         key=task.tag, journal=chunk.batch_id, server=task.uuid)
-            )  # fmt: skip
-        seen += 1
-        if seen >= most:
-            break
-    return found
 
 
 def _reconcile(report: VerifyReport, chunks: list[ChunkRecord], checked: list[_Checked]) -> None:

@@ -38,7 +38,8 @@ class Discrepancy:
             more than once),
             ``tag`` (the server's transfer task carries another tag than recorded),
             ``batch_not_found`` (the server does not know the recorded batch or task),
-            ``unfinished`` (the journal has no final outcomes for the chunk).
+            ``unfinished`` (the journal has no final outcomes for the chunk, or no entry:
+            one it lost, or the rest of an unfinished run's input, never claimed).
         key: the data id, user reference or task tag (``None`` for a whole chunk).
         chunk: the chunk (journal entry) index.
         batch_id: the server's batch id or task uuid, if recorded.

@@ -138,3 +138,30 @@ def test_a_transfer_task_whose_outcome_the_journal_lost_is_not_in_journal(
     assert [(d["problem"], d["chunk"], d["server"]) for d in data["discrepancies"]] == [
         ("not_in_journal", 1, "COMPLETED")
     ]
+
+
+def test_a_chunk_the_journal_lost_is_unfinished(cli: Cli, served: Served, tmp_path: Path) -> None:
+    journal, _ = _link(cli, served, tmp_path)
+    with sqlite3.connect(journal) as db:  # chunk 1's entry and outcomes are gone
+        db.execute("DELETE FROM ita_chunks_v2 WHERE idx = 1")
+        db.execute("DELETE FROM ita_outcomes_v2 WHERE idx = 1")
+    db.close()
+    code, data = _verify(cli, journal, *_ica(served))
+    assert code == 1
+    assert [(d["problem"], d["chunk"]) for d in data["discrepancies"]] == [("unfinished", 1)]
+
+
+def test_a_run_interrupted_before_its_input_ended_is_unfinished(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, _ = _link(cli, served, tmp_path)
+    with sqlite3.connect(journal) as db:  # as if stopped after chunk 1: chunk 2 never claimed
+        db.execute("UPDATE ita_runs_v2 SET finished = NULL")
+        db.execute("DELETE FROM ita_chunks_v2 WHERE idx >= 2")
+        db.execute("DELETE FROM ita_outcomes_v2 WHERE idx >= 2")
+    db.close()
+    code, data = _verify(cli, journal, *_ica(served))
+    assert code == 1
+    assert [(d["problem"], d["chunk"]) for d in data["discrepancies"]] == [("unfinished", 2)]
+    text = cli("verify", "--journal", str(journal), *_ica(served))
+    assert "end of the run's input is not recorded" in text.out
