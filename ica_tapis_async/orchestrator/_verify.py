@@ -19,7 +19,7 @@ import attrs
 from .._client import IcaClient, TapisClient
 from .._errors import NotFoundError, RequestValidationError
 from ..models import TransferStatus
-from ._journal_open import open_journal
+from ._journal_open import is_database_url, open_journal
 from ._journal_protocol import ChunkRecord, Journal
 from ._outcomes import ALL, DUPLICATE, MISSING, item_key
 from ._plan import Kind, check_run_id
@@ -56,11 +56,16 @@ async def verify_run(
         max_in_flight: batches or tasks read at once.
 
     Raises:
-        RequestValidationError: no such run, or the client its kind needs is missing.
+        RequestValidationError: no such journal file or run, or the client its kind needs
+            is missing.
     """
     check_run_id(run_id)
     if max_in_flight < 1:
         raise RequestValidationError("must be >= 1", field="max_in_flight")
+    # Opening a SQLite journal creates the file: verifying a mistyped path must not.
+    sqlite = isinstance(journal, str | Path) and not is_database_url(journal)
+    if sqlite and not await anyio.Path(str(journal)).is_file():
+        raise RequestValidationError(f"{str(journal)!r}: no such file", field="journal")
     opened, owned = open_journal(journal)
     try:
         run = await opened.get_run(run_id)

@@ -165,3 +165,19 @@ def test_a_run_interrupted_before_its_input_ended_is_unfinished(
     assert [(d["problem"], d["chunk"]) for d in data["discrepancies"]] == [("unfinished", 2)]
     text = cli("verify", "--journal", str(journal), *_ica(served))
     assert "end of the run's input is not recorded" in text.out
+
+
+def test_the_library_call_creates_no_journal(served: Served, tmp_path: Path) -> None:
+    import asyncio
+
+    from ica_tapis_async import IcaClient, RequestValidationError, verify_run
+
+    typo = tmp_path / "typo.sqlite"
+
+    async def check() -> None:
+        async with IcaClient(served.ica_url, api_key="k") as ica:
+            await verify_run(typo, "r1", ica=ica)
+
+    with pytest.raises(RequestValidationError, match="no such file"):
+        asyncio.run(check())
+    assert not typo.exists()
