@@ -31,6 +31,9 @@ from ._views import ItemView
 
 __all__ = ("Discrepancy", "VerifyReport", "verify_run")
 
+#: The kinds of run a journal records.
+_KINDS = ("link", "update", "analysis", "transfer")
+
 
 async def verify_run(
     journal: str | Path | Journal,
@@ -71,6 +74,13 @@ async def verify_run(
         run = await opened.get_run(run_id)
         if run is None:
             raise RequestValidationError(f"no run {run_id!r} in this journal", field="run_id")
+        if run.kind not in _KINDS:
+            # A damaged journal: its batches would be read as another kind's, or not at all.
+            raise RequestValidationError(
+                f"run {run_id!r} is of kind {run.kind!r}, not one this release records "
+                f"({', '.join(_KINDS)})",
+                field="run_id",
+            )
         client: IcaClient | TapisClient | None = tapis if run.kind == "transfer" else ica
         if client is None:
             need = "tapis" if run.kind == "transfer" else "ica"

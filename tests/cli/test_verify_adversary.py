@@ -181,3 +181,17 @@ def test_the_library_call_creates_no_journal(served: Served, tmp_path: Path) -> 
     with pytest.raises(RequestValidationError, match="no such file"):
         asyncio.run(check())
     assert not typo.exists()
+
+
+def test_a_run_of_a_kind_no_release_records_is_refused(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    journal, _ = _link(cli, served, tmp_path, count=5)
+    with sqlite3.connect(journal) as db:  # damaged: its batches would be read as analyses
+        db.execute("UPDATE ita_runs_v2 SET kind = 'bogus'")
+    db.close()
+    before = served.operations()
+    result = cli("verify", "--journal", str(journal), *_ica(served))
+    assert result.code == 2
+    assert "of kind 'bogus'" in result.err
+    assert served.operations() == before
