@@ -109,7 +109,7 @@ async def verify_run(
         _reconcile(report, chunks, [checked[c.index] for c in chunks])
         report.discrepancies.extend(await missing_chunks(opened, run, chunks))
         if tapis is not None and run.kind == "transfer":
-            report.discrepancies.extend(await tasks_twice(tapis, chunks))
+            report.discrepancies.extend(await tasks_twice(tapis, run, chunks))
         report.requests = client.metrics.requests - base
         return report
     finally:

@@ -48,12 +48,19 @@ async def missing_chunks(
     return found
 
 
-async def tasks_twice(tapis: TapisClient, chunks: list[ChunkRecord]) -> list[Discrepancy]:
+#: Clock skew allowed between the journal's host and the Tapis server.
+_SKEW_S = 600.0
+
+
+async def tasks_twice(
+    tapis: TapisClient, run: RunRecord, chunks: list[ChunkRecord]
+) -> list[Discrepancy]:
     """Tasks carrying a recorded tag under another uuid: created twice (Tapis has no
     idempotency key; a create whose answer was lost may have made one); or carrying the tag
     of a chunk the journal recorded no task for (created, though the journal says not).
     Looked for among the caller's most recent tasks, twice as many as the run has and a
-    hundred more."""
+    hundred more; tasks created before the run started (an earlier run reusing a ``--tag``
+    prefix) are not the run's."""
     # A chunk's key is its task's tag, fixed at its first claim (before any create).
     recorded = {chunk.key: chunk for chunk in chunks}
     if not recorded:
@@ -63,6 +70,8 @@ async def tasks_twice(tapis: TapisClient, chunks: list[ChunkRecord]) -> list[Dis
     seen = 0
     async for task in tapis.transfers.list_recent(page_size=min(most, 1000)):
         chunk = recorded.get(task.tag or "")
+        if task.created is not None and task.created.timestamp() < run.started_at - _SKEW_S:
+            chunk = None  # older than the run: not one it created
         if chunk is not None and chunk.batch_id is None:
             found.append(
                 problem("not_in_journal", chunk, "the server holds a task with this chunk's "

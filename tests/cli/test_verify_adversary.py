@@ -195,3 +195,26 @@ def test_a_run_of_a_kind_no_release_records_is_refused(
     assert result.code == 2
     assert "of kind 'bogus'" in result.err
     assert served.operations() == before
+
+
+def test_a_tag_prefix_reused_by_an_earlier_run_is_not_created_twice(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/n{i}/ tapis://b/n{i}/\n" for i in range(2)), "utf-8")
+    tag = f"nightly{tmp_path.name[-6:]}"
+    nights = [tmp_path / "night1.sqlite", tmp_path / "night2.sqlite"]
+    for journal in nights:  # the same --tag every night, one journal a night
+        argv = ["transfers", "create", str(pairs), "--tag", tag, "--journal", str(journal), "-q"]
+        assert cli(*argv, *_tapis(served)).code == 0
+    with sqlite3.connect(nights[1]) as db:  # the second night, a day later
+        db.execute("UPDATE ita_runs_v2 SET started = started + 86400")
+    db.close()
+    code, data = _verify(cli, nights[1], *_tapis(served))
+    assert code == 0, data["discrepancies"]
+    with sqlite3.connect(nights[1]) as db:  # a task of this run's, created twice, still is
+        db.execute("UPDATE ita_runs_v2 SET started = started - 86400")
+    db.close()
+    code, data = _verify(cli, nights[1], *_tapis(served))
+    assert code == 1
+    assert {d["problem"] for d in data["discrepancies"]} == {"in_two_batches"}
