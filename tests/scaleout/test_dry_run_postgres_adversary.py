@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -110,3 +111,27 @@ async def test_a_journal_of_a_newer_release_is_refused_in_one_line(
         assert code == 2, err
         assert "version 99, newer than this release's" in err
         assert "Traceback" not in err
+
+
+async def test_a_dry_run_interrupted_mid_way_writes_nothing(pg_dsn: str, tmp_path: Path) -> None:
+    from tests.cli.shell import finish, interrupt, start
+
+    source = tmp_path / "ids.txt"
+    source.write_text("".join(f"fil.{i:032x}\n" for i in range(1, 26)), encoding="utf-8")
+
+    def interrupted() -> tuple[int, str]:
+        with served_simulator("--latency", "2") as slow:  # the GET is under way at the Ctrl-C
+            process = start("link", str(source), "--dry-run", "--journal", pg_dsn, "--run-id",
+                            "pg-dry", "--base-url", slow.ica_url, "--api-key", "k",
+                            "--project", PROJECT)  # fmt: skip
+            deadline = time.monotonic() + 30
+            while not slow.operations().get("getDataTransfers") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            interrupt(process)
+            result = finish(process, timeout=60)
+        return result.code, result.err
+
+    code, err = await asyncio.to_thread(interrupted)
+    assert code == 130
+    assert "resume" not in err
+    assert await _tables(pg_dsn) == []
