@@ -227,7 +227,9 @@ async def _check_batch(
                          key=outcome.key, journal=outcome.status, server=server.processing.status)
             )  # fmt: skip
         created = server.created_analysis.id if server.created_analysis is not None else None
-        if outcome.analysis_id is not None and outcome.analysis_id != created:
+        # An analysis run records every created analysis (items are read, never counted).
+        lost = kind == "analysis" and outcome.analysis_id is None and created is not None
+        if (outcome.analysis_id is not None and outcome.analysis_id != created) or lost:
             result.problems.append(
                 _problem("analysis", chunk, "the server's item created another analysis",
                          key=outcome.key, journal=outcome.analysis_id, server=created)

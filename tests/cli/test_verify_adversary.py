@@ -218,3 +218,25 @@ def test_a_tag_prefix_reused_by_an_earlier_run_is_not_created_twice(
     code, data = _verify(cli, nights[1], *_tapis(served))
     assert code == 1
     assert {d["problem"] for d in data["discrepancies"]} == {"in_two_batches"}
+
+
+def test_an_analysis_the_journal_does_not_record_is_found(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "userReference,pipelineId,input:reads\n"
+        + "".join(f"a{i},pipe-1,fil.{i:032x}\n" for i in range(1, 4)),
+        encoding="utf-8",
+    )
+    journal = tmp_path / "analyses.sqlite"
+    argv = ["analyses", str(sheet), "--journal", str(journal), "--project", PROJECT, "-q"]
+    assert cli(*argv, *_ica(served)).code == 0
+    with sqlite3.connect(journal) as db:  # the journal lost the id of the analysis created
+        db.execute("UPDATE ita_outcomes_v2 SET analysis_id = NULL WHERE key = 'a2'")
+    db.close()
+    code, data = _verify(cli, journal, *_ica(served))
+    assert code == 1
+    found = [(d["problem"], d["key"], d["journal"]) for d in data["discrepancies"]]
+    assert found == [("analysis", "a2", None)]
+    assert data["discrepancies"][0]["server"]
