@@ -240,3 +240,34 @@ def test_an_analysis_the_journal_does_not_record_is_found(
     found = [(d["problem"], d["key"], d["journal"]) for d in data["discrepancies"]]
     assert found == [("analysis", "a2", None)]
     assert data["discrepancies"][0]["server"]
+
+
+def test_every_kind_is_verified_with_gets_only(cli: Cli, served: Served, tmp_path: Path) -> None:
+    ids = [f"fil.{i:032x}" for i in range(900, 906)]
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "userReference,pipelineId,input:reads\n"
+        + "".join(f"g{i},pipe-1,{data_id}\n" for i, data_id in enumerate(ids)),
+        encoding="utf-8",
+    )
+    runs = {
+        "update": ["update", str(source), "--add-tag", "qc"],
+        "analyses": ["analyses", str(sheet)],
+    }
+    for name, argv in runs.items():
+        journal = tmp_path / f"{name}.sqlite"
+        flags = ["--journal", str(journal), "--batch-size", "4", "--project", PROJECT, "-q"]
+        assert cli(*argv, *flags, *_ica(served)).code == 0
+        with sqlite3.connect(journal) as db:  # and a discrepancy, so every path is taken
+            db.execute("UPDATE ita_outcomes_v2 SET status = 'FAILED', ok = 0 WHERE idx = 1")
+        db.close()
+        before = served.operations()
+        code, data = _verify(cli, journal, *_ica(served))
+        assert code == 1
+        assert data["batches_read"] == 2
+        after = served.operations()
+        sent = {op: n - before.get(op, 0) for op, n in after.items() if n != before.get(op, 0)}
+        assert sent
+        assert all(op.startswith("get") for op in sent), sent
