@@ -260,7 +260,9 @@ async def _check_task(
         return _unfinished(chunk, outcomes, held)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
-        _claims_without_batch(result, chunk, outcomes, TransferStatus.ALL)
+        # CANCELLED without a task: a request cancelled before its creation, never sent.
+        server_only = TransferStatus.ALL - {TransferStatus.CANCELLED}
+        _claims_without_batch(result, chunk, outcomes, server_only)
         return result  # never created: nothing on the server to read
     if task is None:
         result.problems.append(

@@ -271,3 +271,21 @@ def test_every_kind_is_verified_with_gets_only(cli: Cli, served: Served, tmp_pat
         sent = {op: n - before.get(op, 0) for op, n in after.items() if n != before.get(op, 0)}
         assert sent
         assert all(op.startswith("get") for op in sent), sent
+
+
+def test_a_transfer_cancelled_before_its_creation_agrees(
+    cli: Cli, served: Served, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"tapis://a/c{i}/ tapis://b/c{i}/\n" for i in range(2)), "utf-8")
+    journal = tmp_path / "transfers.sqlite"
+    argv = ["transfers", "create", str(pairs), "--journal", str(journal), "-q"]
+    assert cli(*argv, *_tapis(served)).code == 0
+    with sqlite3.connect(journal) as db:  # as the orchestrator records a request it never sent
+        db.execute("UPDATE ita_chunks_v2 SET batch_id = NULL, key = 'never-sent' WHERE idx = 1")
+        db.execute("UPDATE ita_outcomes_v2 SET status = 'CANCELLED', ok = 0, key = 'never-sent', "
+                   "batch_id = NULL, info = 'cancelled before creation' WHERE idx = 1")  # fmt: skip
+    db.close()
+    code, data = _verify(cli, journal, *_tapis(served))
+    assert code == 0, data["discrepancies"]
+    assert data["never_sent"] == 1
