@@ -81,6 +81,16 @@ def jwt_expiry(token: str) -> float | None:
 TokenFetcher = Callable[[Secret], Awaitable[str]]
 
 
+class _Flight:
+    """One exchange under way: set ``done`` when it ends; ``error`` if it failed."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.error: Exception | None = None
+
+
 class IcaAuth:
     """ICA authentication in one of three modes.
 
@@ -116,7 +126,7 @@ class IcaAuth:
         # a token is never due before its first use, however short-lived it looks.
         self._issued_at = 0.0
         self._used = True
-        self._lock = anyio.Lock()
+        self._flight: _Flight | None = None  # the exchange under way, if any
         self._fetch: TokenFetcher | None = None
         self.exchanges = 0
 
@@ -172,20 +182,43 @@ class IcaAuth:
         return {"X-API-Key": self._api_key.reveal()}
 
     async def renew(self, stale: Secret | None) -> None:
-        """Exchange the API key for a new JWT, once even if many coroutines ask at once."""
+        """Exchange the API key for a new JWT, once even if many coroutines ask at once.
+
+        Callers that ask while an exchange is under way wait for it and share its outcome:
+        its token, or its error (raised to each of them), so a failing token endpoint costs
+        one exchange per burst, not one per waiter made one after another. If the task
+        exchanging is cancelled, one of the waiters exchanges instead.
+        """
         if self._fetch is None or self._api_key is None:
             raise RuntimeError("no token fetcher bound")
-        async with self._lock:
+        while True:
             if self._token is not None and self._token != stale:
-                # Another coroutine renewed it while we waited: use that token, even if it
-                # already looks due (short-lived, or our clock ahead), or every waiter of a
-                # burst would exchange once more.
+                # Another coroutine renewed it: use that token, even if it already looks due
+                # (short-lived, or our clock ahead), or every waiter of a burst would exchange.
                 return
-            token = await self._fetch(self._api_key)
+            flight = self._flight
+            if flight is None:
+                await self._exchange_now(self._fetch, self._api_key)
+                return
+            await flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            # Neither a token nor an error: the exchanging task was cancelled; take over.
+
+    async def _exchange_now(self, fetch: TokenFetcher, api_key: Secret) -> None:
+        flight = self._flight = _Flight()
+        try:
+            token = await fetch(api_key)
             self.set_token(token)
-            self._issued_at, self._used = self._clock(), False
-            self.exchanges += 1
-            log.debug("exchanged the API key for a JWT (expires at %s)", self._exp)
+        except Exception as exc:
+            flight.error = exc
+            raise
+        finally:  # also on cancellation, which leaves no outcome: a waiter takes over
+            self._flight = None
+            flight.done.set()
+        self._issued_at, self._used = self._clock(), False
+        self.exchanges += 1
+        log.debug("exchanged the API key for a JWT (expires at %s)", self._exp)
 
     def snapshot(self) -> Secret | None:
         """The token in use now, to tell later whether someone renewed it."""
