@@ -207,6 +207,7 @@ class Dispatcher:
                     raise
                 self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
+                    scrub_chain(exc)  # the caller may log it: aiohttp's cause holds credentials
                     on_retry(exc)
                 await self.reachability.backoff(self.sleep, delay)
                 continue

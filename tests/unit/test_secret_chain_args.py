@@ -40,3 +40,16 @@ async def test_the_args_of_a_chained_aiohttp_error_hold_no_credential(bad_server
     text = _everything(caught.value)
     for secret in (API_KEY, PROXY_PASSWORD, BASIC):
         assert secret not in text
+
+
+async def test_the_error_given_to_on_retry_holds_no_credential(bad_server: int) -> None:
+    """``on_retry`` sees each failed attempt's error before the call ends: scrubbed already."""
+    seen: list[str] = []
+    retry = ita.RetryPolicy(max_attempts=2, initial_backoff=0, max_backoff=0)
+    url = f"http://proxy:{PROXY_PASSWORD}@127.0.0.1:{bad_server}/ica/rest"
+    async with ita.IcaClient(url, api_key=API_KEY, retry=retry) as ica:
+        with pytest.raises(ita.APIConnectionError):
+            await ica.data_transfers.get("p", "t", on_retry=lambda e: seen.append(_everything(e)))
+    assert len(seen) == 1
+    for secret in (API_KEY, PROXY_PASSWORD, BASIC):
+        assert secret not in seen[0]
