@@ -31,3 +31,21 @@ async def test_more_than_a_thousand_attempts_keep_backing_off() -> None:
             await ica.data_transfers.get("p", "t")
     assert len(http.sent) == 1100
     assert max(waits) <= 0.001
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a\\b/ica/rest",  # a backslash in the authority
+        "http://" + "a" * 64 + ".example/ica/rest",  # a DNS label over 63 characters
+        "http://xn--zz\u00e4.example/ica/rest",  # an ACE prefix on a non-ASCII label
+        "http://.example/ica/rest",  # an empty label
+    ],
+)
+async def test_a_base_url_aiohttp_cannot_send_to_is_refused_at_construction(url: str) -> None:
+    """Accepted before, then ValueError or UnicodeError escaped every call."""
+    with pytest.raises(ita.RequestValidationError) as caught:
+        ita.IcaClient(url, api_key="k")
+    assert caught.value.field == "base_url"
+    with pytest.raises(ita.RequestValidationError):
+        ita.TapisClient(url, token="t")
