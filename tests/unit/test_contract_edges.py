@@ -49,3 +49,11 @@ async def test_a_base_url_aiohttp_cannot_send_to_is_refused_at_construction(url:
     assert caught.value.field == "base_url"
     with pytest.raises(ita.RequestValidationError):
         ita.TapisClient(url, token="t")
+
+
+@pytest.mark.parametrize("statuses", [[[503]], [{}], ({503: 1},)])
+def test_unhashable_retry_statuses_are_refused_by_name(statuses: object) -> None:
+    """The converter's frozenset() raised TypeError (unhashable) before the check ran."""
+    with pytest.raises(ita.RequestValidationError) as caught:
+        ita.RetryPolicy(retry_statuses=statuses)  # type: ignore[arg-type]
+    assert caught.value.field == "retry_statuses"
