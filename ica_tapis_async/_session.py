@@ -154,7 +154,7 @@ class Dispatcher:
             APIConnectionError: no answer, after the retries the policy allows.
         """
         if self.state.closed:
-            raise RequestValidationError("the client is closed; make a new one", field="client")
+            raise _closed()
         options = options or {}
         with self.telemetry.call(self.api, request, *self._server) as call:
             try:
@@ -190,6 +190,10 @@ class Dispatcher:
                     # Asked only now: a long wait for the limiter or a Retry-After may have
                     # made the caller's reason to send stale (e.g. a lease taken over).
                     refused = await _refusal(before_attempt)
+                    if refused is None and self.state.closed:
+                        # close() came while this call waited (for a slot, a pause, a retry's
+                        # backoff): a borrowed transport would still carry it.
+                        refused = _closed()
                     if refused is None:
                         self.metrics.requests += 1
                         with call.attempt(waiting) as sent:
@@ -378,6 +382,10 @@ class Dispatcher:
         finally:
             if self._owns_limiter:
                 await self.limiter.aclose()
+
+
+def _closed() -> RequestValidationError:
+    return RequestValidationError("the client is closed; make a new one", field="client")
 
 
 async def _refusal(hook: Callable[[], Awaitable[None]] | None) -> Exception | None:

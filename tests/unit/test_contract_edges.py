@@ -3,6 +3,10 @@ that later escaped as builtin exceptions, and calls racing close()."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
+import anyio
 import pytest
 
 import ica_tapis_async as ita
@@ -57,3 +61,43 @@ def test_unhashable_retry_statuses_are_refused_by_name(statuses: object) -> None
     with pytest.raises(ita.RequestValidationError) as caught:
         ita.RetryPolicy(retry_statuses=statuses)  # type: ignore[arg-type]
     assert caught.value.field == "retry_statuses"
+
+
+async def test_calls_waiting_for_the_limiter_at_close_send_nothing_after_it() -> None:
+    """close() while calls wait for an in-flight slot (or sleep before a retry): a borrowed
+    transport kept carrying them after the client was closed; now each ends with the
+    "closed" RequestValidationError, as it does on the client's own aiohttp transport."""
+    http = FakeTransport()
+    http.get(f"{BASE}/api/projects/p/dataTransfers/t", status=404, payload={}, repeat=True)
+    ica = ita.IcaClient(
+        BASE,
+        api_key="k",
+        transport=http,
+        retry=ita.RetryPolicy.never(),
+        rate_limit=ita.RateLimitPolicy(max_in_flight=1),
+    )
+    release = anyio.Event()
+    holding = anyio.Event()
+
+    async def hold() -> None:
+        holding.set()
+        await release.wait()
+
+    outcomes: list[type[Exception]] = []
+
+    async def call(**options: Any) -> None:
+        try:
+            await ica.data_transfers.get("p", "t", **options)
+        except ita.IcaTapisError as exc:
+            outcomes.append(type(exc))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(partial(call, before_attempt=hold))  # holds the only slot
+        await holding.wait()
+        for _ in range(3):
+            tg.start_soon(call)
+        await anyio.sleep(0.01)  # they queue for the slot
+        await ica.close()
+        release.set()
+    assert http.sent == []
+    assert outcomes == [ita.RequestValidationError] * 4
