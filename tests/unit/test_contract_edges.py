@@ -101,3 +101,16 @@ async def test_calls_waiting_for_the_limiter_at_close_send_nothing_after_it() ->
         release.set()
     assert http.sent == []
     assert outcomes == [ita.RequestValidationError] * 4
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("adaptive", "no"), ("adaptive", 0), ("clock", 5), ("sleep", "later")],
+)
+def test_the_limiter_refuses_a_non_bool_flag_and_non_callable_hooks(
+    argument: str, value: object
+) -> None:
+    """``adaptive="no"`` was obeyed as True; ``clock=5`` escaped as TypeError."""
+    with pytest.raises(ita.RequestValidationError) as caught:
+        ita.AdaptiveRateLimiter(**{argument: value})
+    assert caught.value.field == argument
