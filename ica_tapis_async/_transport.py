@@ -146,6 +146,8 @@ class AiohttpTransport:
                 headers=headers,
                 data=body,
                 allow_redirects=False,
+                # A borrowed session may raise for error statuses: the dispatcher types them.
+                raise_for_status=False,
                 timeout=_client_timeout(timeouts),
             ) as resp:
                 payload = await resp.read()

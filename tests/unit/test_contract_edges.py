@@ -6,10 +6,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
 import ica_tapis_async as ita
+from ica_tapis_async.simulator import Simulator
 
 from .fakes import FakeTransport
 
@@ -114,3 +116,19 @@ def test_the_limiter_refuses_a_non_bool_flag_and_non_callable_hooks(
     with pytest.raises(ita.RequestValidationError) as caught:
         ita.AdaptiveRateLimiter(**{argument: value})
     assert caught.value.field == argument
+
+
+async def test_a_borrowed_session_that_raises_for_status_still_gives_typed_answers() -> None:
+    """``aiohttp.ClientSession(raise_for_status=True)`` lent to the client turned every error
+    answer into an APIConnectionError (a 404 retried as a lost connection, a 401 never renewed,
+    a 429 never throttled)."""
+    async with (
+        Simulator() as sim,
+        aiohttp.ClientSession(raise_for_status=True) as session,
+        ita.IcaClient(
+            sim.ica_url, api_key="key-1", session=session, retry=ita.RetryPolicy.never()
+        ) as ica,
+    ):
+        with pytest.raises(ita.NotFoundError):
+            await ica.data_transfers.get("p", "no-such-transfer")
+
