@@ -3,6 +3,7 @@ that later escaped as builtin exceptions, and calls racing close()."""
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import Any
 
@@ -132,3 +133,18 @@ async def test_a_borrowed_session_that_raises_for_status_still_gives_typed_answe
         with pytest.raises(ita.NotFoundError):
             await ica.data_transfers.get("p", "no-such-transfer")
 
+
+async def test_a_borrowed_session_with_its_own_auth_is_refused_by_name() -> None:
+    """A session made with ``auth=`` adds an Authorization header of its own: with a bearer
+    JWT aiohttp raised ValueError on every call; with an API key it sent both credentials."""
+    async with aiohttp.ClientSession(headers={"X": "1"}) as plain:
+        ita.IcaClient(BASE, access_token="jwt-1", session=plain)  # default headers are fine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # aiohttp deprecates auth=
+        async with aiohttp.ClientSession(auth=aiohttp.BasicAuth("u", "pw")) as session:
+            for credentials in ({"access_token": "jwt-1"}, {"api_key": "k"}):
+                with pytest.raises(ita.RequestValidationError) as caught:
+                    ita.IcaClient(BASE, session=session, **credentials)  # type: ignore[arg-type]
+                assert caught.value.field == "session"
+            with pytest.raises(ita.RequestValidationError):
+                ita.TapisClient(BASE, token="t", session=session)
