@@ -62,7 +62,7 @@ async def test_a_base_url_aiohttp_cannot_send_to_is_refused_at_construction(url:
 def test_unhashable_retry_statuses_are_refused_by_name(statuses: object) -> None:
     """The converter's frozenset() raised TypeError (unhashable) before the check ran."""
     with pytest.raises(ita.RequestValidationError) as caught:
-        ita.RetryPolicy(retry_statuses=statuses)  # type: ignore[arg-type]
+        ita.RetryPolicy(retry_statuses=statuses)
     assert caught.value.field == "retry_statuses"
 
 
@@ -111,7 +111,7 @@ async def test_calls_waiting_for_the_limiter_at_close_send_nothing_after_it() ->
     [("adaptive", "no"), ("adaptive", 0), ("clock", 5), ("sleep", "later")],
 )
 def test_the_limiter_refuses_a_non_bool_flag_and_non_callable_hooks(
-    argument: str, value: object
+    argument: str, value: Any
 ) -> None:
     """``adaptive="no"`` was obeyed as True; ``clock=5`` escaped as TypeError."""
     with pytest.raises(ita.RequestValidationError) as caught:
