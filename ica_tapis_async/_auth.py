@@ -192,9 +192,10 @@ class IcaAuth:
         if self._fetch is None or self._api_key is None:
             raise RuntimeError("no token fetcher bound")
         while True:
-            if self._token is not None and self._token != stale:
+            if self._token is not None and self._token is not stale:
                 # Another coroutine renewed it: use that token, even if it already looks due
                 # (short-lived, or our clock ahead), or every waiter of a burst would exchange.
+                # Compared by identity: a server may answer with the same JWT again.
                 return
             flight = self._flight
             if flight is None:

@@ -105,3 +105,30 @@ async def test_a_client_burst_against_a_failing_token_endpoint_posts_one_exchang
             for i in range(20):
                 tg.start_soon(call, i)
     assert sum(1 for r in http.sent if r.url.endswith("/api/tokens")) == 3
+
+
+async def test_a_burst_shares_one_exchange_even_when_the_server_repeats_the_token() -> None:
+    """A token endpoint that answers with the same JWT again (still valid on its side, due by
+    our clock): waiters compared the new token with the one they held by value, took the
+    renewal for a cancelled one, and each exchanged once more, one after another."""
+    now = [1000.0]
+    token = make_jwt({"exp": 900})  # already past by our clock (a clock ahead of the server's)
+    fetched: list[float] = []
+
+    async def fetch(key: Secret) -> str:
+        fetched.append(now[0])
+        await anyio.sleep(0.01)
+        return token
+
+    auth = IcaAuth(api_key="k", exchange=True, clock=lambda: now[0])
+    auth.bind(fetch)
+    await auth.headers()  # the first exchange, and the token's first use
+    assert len(fetched) == 1
+
+    async def call() -> None:
+        await auth.headers()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(call)
+    assert len(fetched) == 2
