@@ -3,6 +3,7 @@ that later escaped as builtin exceptions, and calls racing close()."""
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from functools import partial
 from typing import Any
@@ -148,3 +149,50 @@ async def test_a_borrowed_session_with_its_own_auth_is_refused_by_name() -> None
                 assert caught.value.field == "session"
             with pytest.raises(ita.RequestValidationError):
                 ita.TapisClient(BASE, token="t", session=session)
+
+
+async def test_close_ends_a_call_whose_answer_is_being_read() -> None:
+    """close() while a body is being read: aiohttp drops the connection but leaves the read
+    waiting, so the call hung until the total timeout (forever with ``timeout=None``). Now
+    it ends at once with an APIConnectionError (the answer was lost: a POST is in doubt)."""
+    started = anyio.Event()
+    release = asyncio.Event()
+
+    async def half_an_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: 100\r\n\r\n{")
+        await writer.drain()
+        started.set()
+        await release.wait()  # the rest never comes while the test runs
+        writer.close()
+
+    server = await asyncio.start_server(half_an_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    ica = ita.IcaClient(
+        f"http://127.0.0.1:{port}/ica/rest",
+        api_key="k",
+        retry=ita.RetryPolicy.never(),
+        timeouts=ita.Timeouts(total=None, sock_read=None),
+    )
+    outcome: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await ica.data_transfers.get("p", "t")
+        except ita.IcaTapisError as exc:
+            outcome.append(exc)
+
+    try:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                await started.wait()
+                await anyio.sleep(0.05)  # the client is reading the body
+                await ica.close()
+    finally:
+        release.set()
+        server.close()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], ita.APIConnectionError)
+    assert "closed" in str(outcome[0])
