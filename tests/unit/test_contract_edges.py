@@ -196,3 +196,24 @@ async def test_close_ends_a_call_whose_answer_is_being_read() -> None:
     assert len(outcome) == 1
     assert isinstance(outcome[0], ita.APIConnectionError)
     assert "closed" in str(outcome[0])
+
+
+@pytest.mark.parametrize("segment", [".", ".."])
+async def test_a_dot_segment_id_is_refused_not_sent_to_another_endpoint(segment: str) -> None:
+    """``project_id=".."`` was sent as ``/api/projects/../dataTransfers/t``, which a server or
+    proxy resolves to another endpoint (``abort`` or ``create`` on the wrong resource)."""
+    http = FakeTransport()
+    async with (
+        ita.IcaClient(BASE, api_key="k", transport=http) as ica,
+        ita.TapisClient("https://t", token="t", transport=http) as tapis,
+    ):
+        with pytest.raises(ita.RequestValidationError) as caught:
+            await ica.data_transfers.abort(segment, "t", retry_safe=True)
+        assert caught.value.field == "project_id"
+        with pytest.raises(ita.RequestValidationError) as caught:
+            await ica.data_transfers.get("p", segment)
+        assert caught.value.field == "transfer_id"
+        with pytest.raises(ita.RequestValidationError) as caught:
+            await tapis.transfers.cancel(segment)
+        assert caught.value.field == "transfer_task_id"
+    assert http.sent == []
