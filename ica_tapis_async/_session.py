@@ -200,6 +200,10 @@ class Dispatcher:
                             response = await self._exchange(request, headers, timeouts)
                             sent.answered(response.status)
             except APIConnectionError as exc:
+                # Scrubbed now, not only when the call ends: it is handed to on_retry, and it
+                # is the __context__ of whatever interrupts the backoff below (the caller's
+                # own deadline, a cancellation), which reaches the caller unscrubbed.
+                scrub_chain(exc)
                 if self.reachability.failed(exc, self.clock()):
                     self.metrics.errors += 1
                     raise self.reachability.error(request.method, request.url) from exc
@@ -211,7 +215,6 @@ class Dispatcher:
                     raise
                 self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
-                    scrub_chain(exc)  # the caller may log it: aiohttp's cause holds credentials
                     on_retry(exc)
                 await self.reachability.backoff(self.sleep, delay)
                 continue

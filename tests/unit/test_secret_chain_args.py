@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 
+import anyio
 import pytest
 
 import ica_tapis_async as ita
@@ -53,3 +54,19 @@ async def test_the_error_given_to_on_retry_holds_no_credential(bad_server: int) 
     assert len(seen) == 1
     for secret in (API_KEY, PROXY_PASSWORD, BASIC):
         assert secret not in seen[0]
+
+
+async def test_a_deadline_during_a_retry_backoff_carries_no_credential(bad_server: int) -> None:
+    """The caller's own deadline (``fail_after``) expires while the call waits to retry a
+    connection error: the TimeoutError's ``__context__`` chain (CancelledError, then our
+    APIConnectionError, then aiohttp's) reached the caller with the request's headers."""
+    retry = ita.RetryPolicy(max_attempts=3, initial_backoff=30, max_backoff=30, jitter=False)
+    url = f"http://proxy:{PROXY_PASSWORD}@127.0.0.1:{bad_server}/ica/rest"
+    async with ita.IcaClient(url, api_key=API_KEY, retry=retry) as ica:
+        with pytest.raises(TimeoutError) as caught, anyio.fail_after(1):
+            await ica.data_transfers.get("p", "t")
+    chain = list(_chain(caught.value))
+    assert any(isinstance(exc, ita.APIConnectionError) for exc in chain)  # the path it took
+    text = _everything(caught.value)
+    for secret in (API_KEY, PROXY_PASSWORD, BASIC):
+        assert secret not in text
