@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -66,6 +67,10 @@ def jwt_expiry(token: str) -> float | None:
 
     The signature is not checked: the server does that; we only want to renew in time.
     """
+    return _claim_seconds(token, "exp")
+
+
+def _claim_seconds(token: str, name: str) -> float | None:
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -74,8 +79,10 @@ def jwt_expiry(token: str) -> float | None:
         claims = orjson.loads(base64.urlsafe_b64decode(payload))
     except (ValueError, orjson.JSONDecodeError):
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    value = claims.get(name) if isinstance(claims, dict) else None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 TokenFetcher = Callable[[Secret], Awaitable[str]]
@@ -120,6 +127,7 @@ class IcaAuth:
             Secret(access_token, field="access_token") if access_token is not None else None
         )
         self._exp = jwt_expiry(access_token) if access_token else None
+        self._lifetime: float | None = None  # exp - iat of an exchanged token, when it says
         self._exchange = exchange
         self._clock = clock
         # When the exchanged token was issued (our clock) and whether a request carried it yet:
@@ -152,7 +160,10 @@ class IcaAuth:
     def set_token(self, token: str) -> None:
         """Use ``token`` as the bearer JWT from now on (after a refresh)."""
         self._token = Secret(token)
-        self._exp = jwt_expiry(token)
+        self._exp = exp = jwt_expiry(token)
+        issued = _claim_seconds(token, "iat")
+        # The lifetime the server gave it, by its own clock: ours may be far ahead of it.
+        self._lifetime = exp - issued if exp is not None and issued is not None else None
 
     def current_token(self) -> str | None:
         """The bearer JWT in use, if any (for ``tokens.refresh``)."""
@@ -163,8 +174,13 @@ class IcaAuth:
             return True
         if self._exp is None or not self._used:
             return False
-        # A token that lives less than twice the margin (or that our clock, running ahead of
-        # the server's, sees as short-lived) is renewed half-way, not on every call.
+        if self._lifetime is not None and self._lifetime > 0:
+            # Its lifetime (exp - iat, both the server's) counted from when we got it: right
+            # however far our clock is from the server's. A short one is renewed half-way.
+            margin = min(RENEW_MARGIN_S, self._lifetime / 2)
+            return self._clock() >= self._issued_at + self._lifetime - margin
+        # No iat: a token that lives less than twice the margin (or that our clock, running
+        # ahead of the server's, sees as short-lived) is renewed half-way, not on every call.
         margin = min(RENEW_MARGIN_S, max(0.0, (self._exp - self._issued_at) / 2))
         return self._clock() >= self._exp - margin
 

@@ -132,3 +132,28 @@ async def test_a_burst_shares_one_exchange_even_when_the_server_repeats_the_toke
         for _ in range(20):
             tg.start_soon(call)
     assert len(fetched) == 2
+
+
+async def test_a_client_clock_far_ahead_renews_by_the_tokens_lifetime_not_every_call() -> None:
+    """Our clock two hours ahead of the server's, one-hour tokens: every token looked expired,
+    so every call after its first use exchanged the key again. With ``iat`` in the token its
+    lifetime is known, and it is renewed a minute before that lifetime ends by our clock."""
+    server_skew = -7200.0  # the server's clock reads two hours less than ours
+    now = [100_000.0]
+    fetched: list[float] = []
+
+    async def fetch(key: Secret) -> str:
+        fetched.append(now[0])
+        issued = now[0] + server_skew
+        return make_jwt({"iat": issued, "exp": issued + 3600})
+
+    auth = IcaAuth(api_key="k", exchange=True, clock=lambda: now[0])
+    auth.bind(fetch)
+    first = await auth.headers()
+    for _ in range(50):
+        now[0] += 60.0  # a call a minute, for 50 minutes
+        assert await auth.headers() == first
+    assert len(fetched) == 1
+    now[0] += 9 * 60.0  # 59 minutes after issue: inside the 60 s margin
+    assert await auth.headers() != first
+    assert len(fetched) == 2
