@@ -217,3 +217,26 @@ async def test_a_dot_segment_id_is_refused_not_sent_to_another_endpoint(segment:
             await tapis.transfers.cancel(segment)
         assert caught.value.field == "transfer_task_id"
     assert http.sent == []
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["Mon, 01 Jan 99999999999 00:00:00 GMT", "Mon, 01 Jan 2020 00:00:00 +99999999999999999999"],
+)
+async def test_a_retry_after_date_out_of_range_is_ignored(retry_after: str) -> None:
+    """A hostile Retry-After date whose year or zone overflows made OverflowError escape the
+    call; it is ignored like any other unreadable Retry-After."""
+    http = FakeTransport()
+    http.get(
+        f"{BASE}/api/projects/p/dataTransfers/t",
+        status=503,
+        payload={},
+        headers={"Retry-After": retry_after},
+        repeat=True,
+    )
+    async with ita.IcaClient(
+        BASE, api_key="k", transport=http, retry=ita.RetryPolicy.no_wait(max_attempts=2)
+    ) as ica:
+        with pytest.raises(ita.ServerError):
+            await ica.data_transfers.get("p", "t")
+    assert len(http.sent) == 2
