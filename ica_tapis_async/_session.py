@@ -208,8 +208,11 @@ class Dispatcher:
                     self.metrics.errors += 1
                     raise self.reachability.error(request.method, request.url) from exc
                 delay = backoff_delay(attempt, policy, rand=self.rand)
-                if not request.idempotent or not self._within_budget(
-                    attempt, delay, policy, deadline
+                # A closed client would only refuse the retry after its backoff: end now.
+                if (
+                    not request.idempotent
+                    or self.state.closed
+                    or not self._within_budget(attempt, delay, policy, deadline)
                 ):
                     self.metrics.errors += 1
                     raise

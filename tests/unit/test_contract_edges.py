@@ -151,10 +151,18 @@ async def test_a_borrowed_session_with_its_own_auth_is_refused_by_name() -> None
                 ita.TapisClient(BASE, token="t", session=session)
 
 
-async def test_close_ends_a_call_whose_answer_is_being_read() -> None:
+@pytest.mark.parametrize(
+    "retry",
+    [
+        ita.RetryPolicy.never(),
+        ita.RetryPolicy(max_attempts=3, initial_backoff=30, max_backoff=30, jitter=False),
+    ],
+)
+async def test_close_ends_a_call_whose_answer_is_being_read(retry: ita.RetryPolicy) -> None:
     """close() while a body is being read: aiohttp drops the connection but leaves the read
     waiting, so the call hung until the total timeout (forever with ``timeout=None``). Now
-    it ends at once with an APIConnectionError (the answer was lost: a POST is in doubt)."""
+    it ends at once with an APIConnectionError (the answer was lost: a POST is in doubt),
+    without first waiting out a retry's backoff that could only be refused."""
     started = anyio.Event()
     release = asyncio.Event()
 
@@ -172,7 +180,7 @@ async def test_close_ends_a_call_whose_answer_is_being_read() -> None:
     ica = ita.IcaClient(
         f"http://127.0.0.1:{port}/ica/rest",
         api_key="k",
-        retry=ita.RetryPolicy.never(),
+        retry=retry,
         timeouts=ita.Timeouts(total=None, sock_read=None),
     )
     outcome: list[BaseException] = []
