@@ -62,6 +62,8 @@ class ClientMetrics:
 @attrs.define
 class _State:
     closed: bool = False
+    # Retry backoffs under way: close() cuts them short (the retry could only be refused).
+    sleepers: set[anyio.CancelScope] = attrs.field(factory=set)
 
 
 class _Auth(Protocol):
@@ -219,7 +221,10 @@ class Dispatcher:
                 self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
                     on_retry(exc)
-                await self.reachability.backoff(self.sleep, delay)
+                await self.reachability.backoff(self._backoff, delay)
+                if self.state.closed:  # closed during the backoff: this is the outcome
+                    self.metrics.errors += 1
+                    raise
                 continue
             if refused is not None:
                 # Raised here, outside the handlers above, so that whatever the hook raised
@@ -280,7 +285,19 @@ class Dispatcher:
             self._log_retry(request, attempt, delay, str(response.status), call)
             if on_retry is not None:
                 on_retry(error)
-            await self.sleep(delay)
+            await self._backoff(delay)
+            if self.state.closed:  # closed during the backoff: this is the outcome
+                self.metrics.errors += 1
+                raise error
+
+    async def _backoff(self, seconds: float) -> None:
+        """``sleep(seconds)`` before a retry, cut short by :meth:`aclose`."""
+        with anyio.CancelScope() as scope:
+            self.state.sleepers.add(scope)
+            try:
+                await self.sleep(seconds)
+            finally:
+                self.state.sleepers.discard(scope)
 
     async def _exchange(
         self, request: Request, headers: Mapping[str, str], timeouts: Timeouts
@@ -382,6 +399,8 @@ class Dispatcher:
         ``aclose`` closes nothing, and only the original's makes later calls fail."""
         if self._original:
             self.state.closed = True
+            for scope in self.state.sleepers:
+                scope.cancel()
         try:
             if self._owns_transport:
                 await self.transport.aclose()

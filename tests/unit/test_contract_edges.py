@@ -248,3 +248,29 @@ async def test_a_retry_after_date_out_of_range_is_ignored(retry_after: str) -> N
         with pytest.raises(ita.ServerError):
             await ica.data_transfers.get("p", "t")
     assert len(http.sent) == 2
+
+
+async def test_close_cuts_a_retry_backoff_short_and_the_call_ends_with_its_error() -> None:
+    """A call sleeping 30 s before retrying a 503 when the client is closed: it slept on,
+    only to be refused. Now close() wakes it and it ends with the 503 it got."""
+    http = FakeTransport()
+    http.get(f"{BASE}/api/projects/p/dataTransfers/t", status=503, payload={}, repeat=True)
+    retry = ita.RetryPolicy(max_attempts=3, initial_backoff=30, max_backoff=30, jitter=False)
+    ica = ita.IcaClient(BASE, api_key="k", transport=http, retry=retry)
+    outcome: list[BaseException] = []
+    retrying = anyio.Event()
+
+    async def call() -> None:
+        try:
+            await ica.data_transfers.get("p", "t", on_retry=lambda _: retrying.set())
+        except ita.IcaTapisError as exc:
+            outcome.append(exc)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await retrying.wait()
+            await anyio.sleep(0.01)  # the call is in its backoff
+            await ica.close()
+    assert len(http.sent) == 1
+    assert [type(e) for e in outcome] == [ita.ServerError]
