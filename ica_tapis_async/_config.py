@@ -187,6 +187,10 @@ class Timeouts:
     sock_read: float | None = attrs.field(default=30.0, validator=_optional_positive_seconds)
 
 
+#: The largest body read by default (64 MiB): ample for a page of 1,000 items.
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
 @attrs.define(frozen=True)
 class ClientConfig:
     """Everything a client needs to talk to one service; shared by ``with_options`` copies.
@@ -196,6 +200,9 @@ class ClientConfig:
             for this many seconds, the server counts as down: that call and every later one
             raise :class:`ServerUnreachableError` at once. ``None`` retries as usual forever.
             Once any answer has arrived this never triggers.
+        max_body_size: the most bytes of an answer's body read, as sent and once
+            decompressed; a larger success answer raises :class:`ResponseValidationError`
+            without the rest being read, an error answer is cut there.
     """
 
     base_url: str = attrs.field(
@@ -220,6 +227,7 @@ class ClientConfig:
     max_connections: int = attrs.field(default=100, validator=_at_least_one)
     max_redirects: int = attrs.field(default=5, validator=_at_least_zero)
     unreachable_after: float | None = attrs.field(default=10.0, validator=_optional_seconds)
+    max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, validator=_at_least_one)
 
     def __attrs_post_init__(self) -> None:
         if has_user_info(self.base_url) and any(

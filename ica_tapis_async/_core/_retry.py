@@ -10,7 +10,13 @@ from datetime import datetime
 
 from .._config import RetryPolicy
 
-__all__ = ("backoff_delay", "is_throttle", "parse_retry_after", "should_retry_status")
+__all__ = (
+    "backoff_delay",
+    "is_throttle",
+    "parse_retry_after",
+    "pauses_client",
+    "should_retry_status",
+)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
@@ -70,3 +76,12 @@ def is_throttle(status: int) -> bool:
     would hide the error. A plain 503 is an outage, not a request to slow down.
     """
     return status == 429
+
+
+def pauses_client(status: int) -> bool:
+    """Whether an answer's ``Retry-After`` holds back every caller of the client.
+
+    Only a throttle (429) or an unavailable server (503) speaks for the whole client; a
+    ``Retry-After`` on any other status (a 400, a 500) pauses nothing and is not waited for.
+    """
+    return status in (429, 503)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-from .._errors import APIConnectionError, APIStatusError
+from .._errors import APIConnectionError, APIStatusError, AuthenticationError
 from .._telemetry import batch_known
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
 from ._lease import Held, run_leased
@@ -36,6 +36,8 @@ class ChunkWorker:
         wall_clock: POSIX time, compared with the journal's first-sent times.
         on_active: called with +1 when work on a chunk starts and -1 when it stops (progress:
             chunks being sent or polled).
+        refused: set when the server refused the run's credentials (401): the run sends no
+            further chunk.
     """
 
     journal: Journal
@@ -48,6 +50,7 @@ class ChunkWorker:
     resend_in_doubt: bool
     wall_clock: Callable[[], float] = time.time
     on_active: Callable[[int], None] | None = None
+    refused: AuthenticationError | None = None
 
     async def run(
         self, kind: Kind, chunk: Chunk, on_wait: Callable[[], None] | None = None
@@ -107,6 +110,11 @@ class ChunkWorker:
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True
+            if result.unsent:
+                # Nothing was processed: a later run must not take the chunk for sent.
+                await self.journal.mark_unsent(held.lease, sending.attempts)
+            if result.refused is not None and self.refused is None:
+                self.refused = result.refused
             if result.batch_id is None:
                 status, info = result.status or UNKNOWN, result.info or ""
                 if status == NOT_SUBMITTED and resubmitted:

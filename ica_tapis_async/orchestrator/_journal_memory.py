@@ -16,14 +16,14 @@ from ._journal_protocol import (
     SUBMITTED,
     ChunkRecord,
     Claim,
-    JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
+    run_mismatch,
     shorter_mismatch,
-    unfinished_run_mismatch,
+    untrusted,
 )
 from ._report import ItemOutcome
 
@@ -61,20 +61,18 @@ class MemoryJournal:
                     run_id, kind, project_id, fingerprint, self._clock()
                 )
             elif (run.kind, run.project_id, run.fingerprint) != (kind, project_id, fingerprint):
-                raise JournalMismatchError(
-                    f"run {run_id!r} is a {run.kind} run of project {run.project_id!r} with "
-                    "other options (batch size)",
-                    field="run_id",
-                )
+                raise run_mismatch(run, kind, project_id, fingerprint)
             return run
-        for r in self._runs.values():
-            if (
-                (r.kind, r.project_id) == (kind, project_id)
-                and r.fingerprint != fingerprint
-                and r.finished_at is None
-                and any(run == r.run_id for run, _ in self._chunks)
-            ):
-                raise unfinished_run_mismatch(r.run_id, kind)
+        # Runs of this kind and project that sent something, oldest first.
+        used = [
+            r
+            for r in self._runs.values()
+            if (r.kind, r.project_id) == (kind, project_id)
+            and any(run == r.run_id for run, _ in self._chunks)
+        ]
+        for r in used:
+            if r.fingerprint != fingerprint and r.finished_at is None:
+                raise run_mismatch(r, kind, project_id, fingerprint)
         same = [
             r
             for r in self._runs.values()
@@ -82,6 +80,9 @@ class MemoryJournal:
         ]
         if same:
             return same[-1]
+        if used:
+            # A finished run with other options: a new run's new keys would send it all again.
+            raise run_mismatch(used[-1], kind, project_id, fingerprint)
         new = RunRecord(uuid.uuid4().hex[:16], kind, project_id, fingerprint, self._clock())
         self._runs[new.run_id] = new
         return new
@@ -121,6 +122,9 @@ class MemoryJournal:
             raise digest_mismatch(run_id, kind, index, record.digest, digest)
         if record.final:
             return Claim(record)
+        if untrusted(record, owner, now, ttl_s):
+            record = attrs.evolve(record, lease_expires_at=now + ttl_s)
+            self._chunks[(run_id, index)] = record
         free = record.owner is None or (record.lease_expires_at or 0.0) <= now
         if record.owner != owner and not free:
             return Claim(record)
@@ -177,6 +181,15 @@ class MemoryJournal:
                 resubmitted=record.resubmitted or record.state in (SENDING, SUBMITTED),
             ),
         )
+
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back attempt ``attempt`` (it never connected); fenced."""
+        record = self._fenced(lease)
+        if record.attempts != attempt:
+            return record
+        if attempt > 1:
+            return self._put(lease, attrs.evolve(record, attempts=attempt - 1))
+        return self._put(lease, attrs.evolve(record, attempts=0, state=PLANNED, first_sent_at=None))
 
     async def mark_resubmitted(self, lease: Lease) -> None:
         """Set the sticky re-sent flag; fenced."""

@@ -22,14 +22,14 @@ from ._journal_protocol import (
     PLANNED,
     ChunkRecord,
     Claim,
-    JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
+    run_mismatch,
     shorter_mismatch,
-    unfinished_run_mismatch,
+    untrusted,
 )
 from ._journal_rows import IS_END
 from ._postgres_reads import PostgresReads
@@ -140,6 +140,8 @@ class PostgresJournal(PostgresReads):
     ) -> RunRecord:
         """Create or find the run (see :meth:`Journal.open_run`)."""
 
+        where = f" {self.url}"
+
         async def work(conn: Any) -> RunRecord:
             # Serialise run creation so that two workers without a run id agree on one run.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -148,21 +150,7 @@ class PostgresJournal(PostgresReads):
                     conn, f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE run_id = %s", (run_id,)
                 )
             else:
-                other = await self._one(
-                    conn,
-                    "SELECT run_id FROM ita_runs r WHERE kind = %s AND project_id = %s "
-                    "AND fingerprint <> %s AND finished IS NULL AND EXISTS "
-                    "(SELECT 1 FROM ita_chunks c WHERE c.run_id = r.run_id) LIMIT 1",
-                    (kind, project_id, fingerprint),
-                )
-                if other is not None:
-                    raise unfinished_run_mismatch(str(other[0]), kind)
-                row = await self._one(
-                    conn,
-                    f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "
-                    "AND fingerprint = %s ORDER BY started DESC, seq DESC LIMIT 1",
-                    (kind, project_id, fingerprint),
-                )
+                row = await self._unnamed_run(conn, kind, project_id, fingerprint)
             if row is not None:
                 record = run_row(row)
                 if (record.kind, record.project_id, record.fingerprint) != (
@@ -170,12 +158,7 @@ class PostgresJournal(PostgresReads):
                     project_id,
                     fingerprint,
                 ):
-                    raise JournalMismatchError(
-                        f"run {record.run_id!r} in {self.url} is a {record.kind} run of project "
-                        f"{record.project_id!r} with other input or options (batch size); "
-                        "resume with the same input, or use another run id",
-                        field="run_id",
-                    )
+                    raise run_mismatch(record, kind, project_id, fingerprint, where=where)
                 return record
             new_id = run_id if run_id is not None else uuid.uuid4().hex[:16]
             row = await self._one(
@@ -264,6 +247,14 @@ class PostgresJournal(PostgresReads):
             self._check_digest(record, run_id, kind, digest)
             if record.final:
                 return Claim(record)
+            if untrusted(record, owner, now, ttl_s):
+                cut = await self._one(
+                    conn,
+                    f"UPDATE ita_chunks SET expires = {NOW} + %s WHERE run_id = %s AND idx = %s "
+                    f"RETURNING {CHUNK_COLUMNS}",
+                    (ttl_s, run_id, index),
+                )
+                return Claim(chunk_row(cut))
             free = record.owner is None or (record.lease_expires_at or 0.0) <= now
             if record.owner != owner and not free:
                 return Claim(record)
@@ -328,6 +319,28 @@ class PostgresJournal(PostgresReads):
                 f"first_sent = COALESCE(first_sent, {NOW}), "
                 "resubmitted = resubmitted OR state IN ('sending', 'submitted') "
                 f"WHERE run_id = %s AND idx = %s RETURNING {CHUNK_COLUMNS}",
+                (lease.run_id, lease.index),
+            )
+            return chunk_row(row)
+
+        return await self._call(work)
+
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back attempt ``attempt`` (it never connected); fenced, safe to repeat."""
+
+        async def work(conn: Any) -> ChunkRecord:
+            await self._fenced(conn, lease)
+            # The right-hand sides see the row as it was (attempts before the decrement).
+            await conn.execute(
+                "UPDATE ita_chunks SET attempts = attempts - 1, "
+                "state = CASE WHEN attempts > 1 THEN state ELSE 'planned' END, "
+                "first_sent = CASE WHEN attempts > 1 THEN first_sent END "
+                "WHERE run_id = %s AND idx = %s AND attempts = %s",
+                (lease.run_id, lease.index, attempt),
+            )
+            row = await self._one(
+                conn,
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s",
                 (lease.run_id, lease.index),
             )
             return chunk_row(row)

@@ -15,8 +15,9 @@ Vocabulary
 run
     ``run_id`` (1-64 printable ASCII characters), a ``kind`` (``link``, ``update``,
     ``analysis``, ``transfer``), a ``project_id`` (``""`` for transfers) and a
-    ``fingerprint``: an opaque string the orchestrator derives from the options that shape the
-    chunks (kind, project, batch size). Chunk contents are checked separately, by digest.
+    ``fingerprint``: a string the orchestrator derives from the options that shape the
+    chunks (``batch_size=1000``); journals compare it whole and quote it in their refusals.
+    Chunk contents (repeated items included) are checked separately, by digest.
 chunk state
     ``planned`` -> ``sending`` -> ``submitted`` -> ``done``. ``sending`` means "a create may
     have reached the server" (set *before* each POST); ``submitted`` means the server's batch
@@ -84,8 +85,9 @@ __all__ = (
     "RunRecord",
     "digest_mismatch",
     "past_end_mismatch",
+    "run_mismatch",
     "shorter_mismatch",
-    "unfinished_run_mismatch",
+    "untrusted",
 )
 
 ChunkState = Literal["planned", "sending", "submitted", "done"]
@@ -103,13 +105,43 @@ class JournalMismatchError(RequestValidationError):
     kind or project): resume with the same input, or use another run id or journal."""
 
 
-def unfinished_run_mismatch(run_id: str, kind: str) -> JournalMismatchError:
-    """The refusal to start a new run beside an unfinished one with other options."""
+def run_mismatch(
+    record: RunRecord, kind: str, project_id: str, fingerprint: str, *, where: str = ""
+) -> JournalMismatchError:
+    """The refusal to open ``record`` (or a new run beside it) as a ``kind`` run of
+    ``project_id`` with ``fingerprint``: the run is named, with what it was recorded with and
+    how to start a new run deliberately. ``where`` names the journal (`` in run.sqlite``)."""
+    if (record.kind, record.project_id) != (kind, project_id):
+        return JournalMismatchError(
+            f"the journal{where} holds run {record.run_id!r} as a {record.kind} run of project "
+            f"{record.project_id!r}, not a {kind} run of project {project_id!r}: pass another "
+            "run_id",
+            field="run_id",
+        )
+    state, verb = (
+        ("finished", "replay") if record.finished_at is not None else ("unfinished", "resume")
+    )
     return JournalMismatchError(
-        f"the journal holds unfinished {kind} run {run_id!r} of this project with other input "
-        "or options (batch size); resume it with the same ones, or pass another run_id to "
-        "start a new run deliberately (its chunks get new keys and would be sent again)",
+        f"the journal{where} holds {state} {kind} run {record.run_id!r} of this project, "
+        f"recorded with {record.fingerprint}; this call has {fingerprint}: pass "
+        f"{record.fingerprint} to {verb} it, or another run_id to start a new run "
+        "deliberately (its chunks get new keys and would be sent again)",
         field="run_id",
+    )
+
+
+def untrusted(record: ChunkRecord, claimer: str, now: float, ttl_s: float) -> bool:
+    """Whether another worker's lease on ``record`` ends further ahead than ``ttl_s`` from
+    ``now``: no heartbeat sets that, so it was written before the journal's clock stepped
+    back. A claim then cuts the expiry to ``now + ttl_s`` (and does not take the chunk): a
+    live holder renews within that as usual, a dead one's chunk is taken over ``ttl_s``
+    later, not the size of the step later."""
+    expires = record.lease_expires_at
+    return (
+        record.owner is not None
+        and record.owner != claimer
+        and expires is not None
+        and expires > now + ttl_s
     )
 
 
@@ -279,13 +311,16 @@ class Journal(Protocol):
         the same ``kind``, ``project_id`` and ``fingerprint`` (finished or not, so running a
         finished job again re-reports it without sending), else a new run with a fresh random
         id (16 hex characters). Two processes calling concurrently without a run id on an empty
-        journal must get the same new run. Without a run id, an unfinished run of the same
-        ``kind`` and ``project_id`` with another fingerprint that has chunks in the journal is
-        refused rather than shadowed by a new run (whose new keys would send its chunks again).
+        journal must get the same new run. Without a run id, a run of the same ``kind`` and
+        ``project_id`` with another fingerprint that has chunks in the journal is refused
+        rather than shadowed by a new run (whose new keys would send its chunks again): an
+        unfinished one always, a finished one when no run has this fingerprint. Refusals are
+        :func:`run_mismatch`'s (the run, its fingerprint, the way to a new run).
 
         Raises:
             JournalMismatchError: ``run_id`` exists with another kind, project or fingerprint;
-                or, without ``run_id``, an unfinished run with chunks has another fingerprint.
+                or, without ``run_id``, a run with chunks and another fingerprint is unfinished,
+                or is the latest of its kind and project while none has this fingerprint.
         """
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -297,7 +332,10 @@ class Journal(Protocol):
         """Take the lease on a chunk, creating its record (``planned``) on first sight.
 
         Granted when the chunk is not done and it has no lease, its lease expired, or ``owner``
-        already holds it (then the same token is kept and the expiry extended). A new holder
+        already holds it (then the same token is kept and the expiry extended). Another
+        owner's lease ending more than ``ttl_s`` after now is never trusted (the journal's
+        clock stepped back since it was written): its expiry is cut to ``now + ttl_s`` and the
+        claim is not granted (see :func:`untrusted`). A new holder
         gets ``token = previous token + 1``. ``expires_at = now + ttl_s``. Outcomes, state,
         batch id, attempts, ``first_sent_at`` and flags are kept across holders.
 
@@ -327,6 +365,14 @@ class Journal(Protocol):
         was already ``sending`` or ``submitted`` before (a re-send), ``resubmitted`` is set.
         Returns the new record.
         """
+
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back ``mark_sending`` number ``attempt`` (its returned ``attempts``): that
+        create never left this machine (no connection to the server could be made: refused,
+        unknown host, TLS). If ``attempts == attempt``: ``attempts = attempt - 1``, and with
+        no attempt left the chunk is ``planned`` again and ``first_sent_at`` cleared, so a
+        later run does not take it for sent (``IN_DOUBT``); otherwise nothing changes (a
+        repeated call is harmless). Flags are kept. Fenced. Returns the record."""
 
     async def mark_resubmitted(self, lease: Lease) -> None:
         """Set the sticky ``resubmitted`` flag (a lost answer was seen). Fenced."""

@@ -3,13 +3,23 @@ journals share; the SQLite schema."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
 
 from ._journal_protocol import END_DIGEST, ChunkRecord, ChunkState, RunRecord
 from ._report import ItemOutcome
 
-__all__ = ("CHUNK_COLUMNS", "IS_END", "SCHEMA", "chunk_of", "outcome_rows", "outcomes_of", "run_of")
+__all__ = (
+    "CHUNK_COLUMNS",
+    "IS_END",
+    "SCHEMA",
+    "chunk_of",
+    "outcome_rows",
+    "outcomes_of",
+    "run_of",
+    "unnamed_run",
+)
 
 # The end-of-input entry, as a literal: a partial index matches only a query that spells out
 # its condition (a bound parameter does not).
@@ -104,3 +114,32 @@ def outcomes_of(index: int, rows: Sequence[Sequence[Any]]) -> list[ItemOutcome]:
         )
         for r in rows
     ]
+
+
+def unnamed_run(db: sqlite3.Connection, kind: str, project_id: str, fingerprint: str) -> Any:
+    """The SQLite row of the run to open without a run id, or ``None`` for a new run. A run
+    of this kind and project that sent something (has chunks) comes back, to be refused as a
+    mismatch, when it is unfinished with another fingerprint, or the latest while none has
+    this fingerprint (see :meth:`Journal.open_run`)."""
+    used = "EXISTS (SELECT 1 FROM ita_chunks_v2 c WHERE c.run_id = r.run_id)"
+    latest = "ORDER BY started DESC, rowid DESC LIMIT 1"
+    for sql, args in (
+        (
+            f"SELECT * FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? "
+            f"AND fingerprint != ? AND finished IS NULL AND {used} LIMIT 1",
+            (kind, project_id, fingerprint),
+        ),
+        (
+            f"SELECT * FROM ita_runs_v2 WHERE kind = ? AND project_id = ? AND fingerprint = ? "
+            f"{latest}",
+            (kind, project_id, fingerprint),
+        ),
+        (
+            f"SELECT * FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? AND {used} {latest}",
+            (kind, project_id),
+        ),
+    ):
+        row = db.execute(sql, args).fetchone()
+        if row is not None:
+            return row
+    return None

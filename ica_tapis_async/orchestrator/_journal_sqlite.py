@@ -27,14 +27,14 @@ from ._journal_protocol import (
     SUBMITTED,
     ChunkRecord,
     Claim,
-    JournalMismatchError,
     Lease,
     LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
+    run_mismatch,
     shorter_mismatch,
-    unfinished_run_mismatch,
+    untrusted,
 )
 from ._journal_rows import (
     CHUNK_COLUMNS,
@@ -44,6 +44,7 @@ from ._journal_rows import (
     outcome_rows,
     outcomes_of,
     run_of,
+    unnamed_run,
 )
 from ._report import ItemOutcome
 
@@ -131,6 +132,8 @@ class SqliteJournal:
     ) -> RunRecord:
         """Create or find the run (see :meth:`Journal.open_run`)."""
 
+        where = f" {self.path}"
+
         def work(db: sqlite3.Connection) -> RunRecord:
             now = self._clock()
             if run_id is not None:
@@ -141,33 +144,17 @@ class SqliteJournal:
                         (run_id, kind, project_id, fingerprint, now),
                     )
                     return RunRecord(run_id, kind, project_id, fingerprint, now)
+            else:
+                row = unnamed_run(db, kind, project_id, fingerprint)
+            if row is not None:
                 record = run_of(row)
                 if (record.kind, record.project_id, record.fingerprint) != (
                     kind,
                     project_id,
                     fingerprint,
                 ):
-                    raise JournalMismatchError(
-                        f"run {run_id!r} in {self.path} is a {record.kind} run of project "
-                        f"{record.project_id!r} with other options (batch size)",
-                        field="run_id",
-                    )
+                    raise run_mismatch(record, kind, project_id, fingerprint, where=where)
                 return record
-            other = db.execute(
-                "SELECT run_id FROM ita_runs_v2 r WHERE kind = ? AND project_id = ? "
-                "AND fingerprint != ? AND finished IS NULL AND EXISTS "
-                "(SELECT 1 FROM ita_chunks_v2 c WHERE c.run_id = r.run_id) LIMIT 1",
-                (kind, project_id, fingerprint),
-            ).fetchone()
-            if other is not None:
-                raise unfinished_run_mismatch(str(other[0]), kind)
-            row = db.execute(
-                "SELECT * FROM ita_runs_v2 WHERE kind = ? AND project_id = ? "
-                "AND fingerprint = ? ORDER BY started DESC, rowid DESC LIMIT 1",
-                (kind, project_id, fingerprint),
-            ).fetchone()
-            if row is not None:
-                return run_of(row)
             new_id = uuid.uuid4().hex[:16]
             db.execute(
                 "INSERT INTO ita_runs_v2 VALUES (?, ?, ?, ?, ?, NULL)",
@@ -234,6 +221,12 @@ class SqliteJournal:
                 raise digest_mismatch(run_id, str(run[0]), index, record.digest, digest)
             if record.final:
                 return Claim(record)
+            if untrusted(record, owner, now, ttl_s):
+                db.execute(
+                    "UPDATE ita_chunks_v2 SET expires = ? WHERE run_id = ? AND idx = ?",
+                    (now + ttl_s, run_id, index),
+                )
+                record = attrs.evolve(record, lease_expires_at=now + ttl_s)
             free = record.owner is None or (record.lease_expires_at or 0.0) <= now
             if record.owner != owner and not free:
                 return Claim(record)
@@ -306,6 +299,27 @@ class SqliteJournal:
                 "first_sent = COALESCE(first_sent, ?), resubmitted = resubmitted OR ? "
                 "WHERE run_id = ? AND idx = ?",
                 (SENDING, self._clock(), int(resent), lease.run_id, lease.index),
+            )
+            row = db.execute(
+                f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",
+                (lease.run_id, lease.index),
+            ).fetchone()
+            return chunk_of(row)
+
+        return await self._call(work)
+
+    async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
+        """Take back attempt ``attempt`` (it never connected); fenced."""
+
+        def work(db: sqlite3.Connection) -> ChunkRecord:
+            self._fenced(db, lease)
+            # The right-hand sides see the row as it was (attempts before the decrement).
+            db.execute(
+                "UPDATE ita_chunks_v2 SET attempts = attempts - 1, "
+                "state = CASE WHEN attempts > 1 THEN state ELSE ? END, "
+                "first_sent = CASE WHEN attempts > 1 THEN first_sent END "
+                "WHERE run_id = ? AND idx = ? AND attempts = ?",
+                (PLANNED, lease.run_id, lease.index, attempt),
             )
             row = db.execute(
                 f"SELECT {CHUNK_COLUMNS} FROM ita_chunks_v2 WHERE run_id = ? AND idx = ?",

@@ -315,28 +315,38 @@ async def chunk_data_ids(
     """
     index, position = 0, 0
     keys: list[str] = []
-    seen: set[str] = set()
+    placed: dict[str, int] = {}  # each key's place in ``keys``
     duplicates: list[str] = []
+    order: list[int] = []  # per input item of the chunk, the place of its key
     async for value in _aiter(items):
         check_data_id(value, f"data_ids[{position}]")
         position += 1
-        if value in seen:
+        if value in placed:
             duplicates.append(value)
+            order.append(placed[value])
             continue
-        seen.add(value)
+        placed[value] = len(keys)
+        order.append(len(keys))
         keys.append(value)
         if len(keys) == size:
-            yield _link_chunk(index, keys, duplicates)
-            index, keys, seen, duplicates = index + 1, [], set(), []
+            yield _link_chunk(index, keys, duplicates, order)
+            index, keys, placed, duplicates, order = index + 1, [], {}, [], []
     if keys:
-        yield _link_chunk(index, keys, duplicates)
+        yield _link_chunk(index, keys, duplicates, order)
     elif position == 0:
         raise RequestValidationError("is empty: nothing to do", field="data_ids")
 
 
-def _link_chunk(index: int, keys: list[str], duplicates: list[str]) -> Chunk:
+def _link_chunk(index: int, keys: list[str], duplicates: list[str], order: list[int]) -> Chunk:
     body = CreateProjectDataLinkingBatch([CreateProjectDataLinkingBatchItem(k) for k in keys])
-    return Chunk(index, keys, body, _digest(body), duplicates)
+    digest = _digest(body)
+    if duplicates:
+        # Repeats are input items too (each gets a DUPLICATE outcome), though never sent: input
+        # that differs from a journaled run only by repeats is other input, not a replay whose
+        # report has more or fewer outcomes than the input has items.
+        repeats = dumps({"duplicates": duplicates, "order": order})
+        digest = hashlib.sha256(digest.encode() + b"|" + repeats).hexdigest()
+    return Chunk(index, keys, body, digest, duplicates)
 
 
 async def chunk_update_groups(

@@ -25,6 +25,35 @@ class PostgresReads:
 
     _store: PostgresStore
 
+    @staticmethod
+    async def _unnamed_run(conn: Any, kind: str, project_id: str, fingerprint: str) -> Any:
+        """The row of the run to open without a run id, or ``None`` for a new run. A run of
+        this kind and project that sent something is refused (returned, as a mismatch) when
+        it is unfinished with other options, or the latest while none has these options."""
+        used = "EXISTS (SELECT 1 FROM ita_chunks c WHERE c.run_id = r.run_id)"
+        other = await one(
+            conn,
+            f"SELECT {RUN_COLUMNS} FROM ita_runs r WHERE kind = %s AND project_id = %s "
+            f"AND fingerprint <> %s AND finished IS NULL AND {used} LIMIT 1",
+            (kind, project_id, fingerprint),
+        )
+        if other is not None:
+            return other
+        same = await one(
+            conn,
+            f"SELECT {RUN_COLUMNS} FROM ita_runs WHERE kind = %s AND project_id = %s "
+            "AND fingerprint = %s ORDER BY started DESC, seq DESC LIMIT 1",
+            (kind, project_id, fingerprint),
+        )
+        if same is not None:
+            return same
+        return await one(
+            conn,
+            f"SELECT {RUN_COLUMNS} FROM ita_runs r WHERE kind = %s AND project_id = %s "
+            f"AND {used} ORDER BY started DESC, seq DESC LIMIT 1",
+            (kind, project_id),
+        )
+
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or ``None``."""
 

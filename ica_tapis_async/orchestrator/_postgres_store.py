@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 import anyio
 
 from .._errors import IcaTapisError
-from .._redact import redact_url
+from .._redact import ambiguous_user_info, redact_url
 from ._journal_rows import CHUNK_COLUMNS
 from ._journal_rows import chunk_of as chunk_row
 from ._journal_rows import run_of as run_row
@@ -55,6 +55,14 @@ class JournalUnavailableError(IcaTapisError):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled (a worker process's error) with its flag: the default passes only args.
+        return (_unavailable, (str(self), self.permanent))
+
+
+def _unavailable(message: str, permanent: bool) -> JournalUnavailableError:
+    return JournalUnavailableError(message, permanent=permanent)
 
 
 #: What a server says when retrying cannot help: the URL or the credentials are wrong.
@@ -108,6 +116,8 @@ class PostgresStore:
                 "PostgresJournal needs psycopg 3: pip install 'ica_tapis_async[postgres]'"
             ) from exc
         self.url = redact_url(dsn)
+        if (ambiguous := ambiguous_user_info(dsn)) is not None:
+            raise ValueError(f"dsn {self.url!r}: {ambiguous}")
         try:
             # Parsed here, not by the pool: libpq's parse errors quote the whole URL, and the
             # pool logs them, password and all.
@@ -217,7 +227,7 @@ class PostgresStore:
                     raise RuntimeError(f"{self!r} is closed") from None
                 attempt += 1
                 if attempt > self._retries:
-                    raise
+                    raise await self._given_up(exc) from None
                 log.warning(
                     "journal %s: %s (%s); retrying on a fresh connection",
                     self.url,
@@ -225,6 +235,32 @@ class PostgresStore:
                     _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    async def _given_up(self, exc: BaseException) -> JournalUnavailableError:
+        """The error of a call that ran out of retries: the server's reason, never the pool's
+        bare timeout (which says only that no connection came)."""
+        from psycopg_pool import PoolTimeout
+
+        if not isinstance(exc, PoolTimeout):
+            reason = _first_line(exc)
+        else:
+            # The pool keeps its connection errors to itself: connect once to learn why.
+            reason = await self._reason_no_connection_came()
+        permanent = any(word in reason for word in _PERMANENT)
+        return JournalUnavailableError(
+            f"journal {self.url}: unavailable after {self._retries + 1} tries: {reason}",
+            permanent=permanent,
+        )
+
+    async def _reason_no_connection_came(self) -> str:
+        import psycopg
+
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._dsn, **self._connect_kwargs)
+        except psycopg.OperationalError as probe:
+            return f"cannot connect: {_first_line(probe)}"
+        await conn.close()
+        return "the server accepts connections, but none of the pool's came free in time"
 
     async def _shielded(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
         return await _to_the_end(self._transaction(conn, work))

@@ -1,4 +1,4 @@
-"""The running state of one batch run: progress counters and order gates."""
+"""The running state of one batch run: progress counters, order gates, its refusal."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import anyio
 import attrs
 
 from .._client import IcaClient
+from .._concurrency._groups import _is_cancellation, leaves
+from ._journal_protocol import JournalMismatchError
 from ._plan import Kind
 from ._report import Progress, ProgressCallback
 
-__all__ = ("Counters", "Gate")
+__all__ = ("Counters", "Gate", "one_mismatch")
 
 
 class Counters:
@@ -23,6 +25,8 @@ class Counters:
         self.in_flight = 0
         self.batches = 0
         self.all_final = True
+        #: Chunks the server answered for (final, or a batch created): the run did something.
+        self.accepted = 0
         self._ica = ica
         self._base_requests = ica.metrics.requests
         self._base_throttled = ica.metrics.throttled
@@ -49,3 +53,28 @@ class Gate:
 
     event: anyio.Event = attrs.field(factory=anyio.Event)
     final: bool = False
+
+
+def one_mismatch(group: BaseExceptionGroup[BaseException]) -> JournalMismatchError | None:
+    """The one :class:`JournalMismatchError` a group of them stands for, or ``None``.
+
+    Input that differs from the journaled run in several chunks (reordered, say) is refused
+    by each of them at once: that is one refusal of the input, raised as the first one with
+    the count of the others. A group holding any other failure (cancellations aside) stays a
+    group: different failures are never hidden.
+    """
+    real = [exc for exc in leaves(group) if not _is_cancellation(exc)]
+    if not real or not all(isinstance(exc, JournalMismatchError) for exc in real):
+        return None
+    first = real[0]
+    assert isinstance(first, JournalMismatchError)
+    if len(real) == 1:
+        return first
+    text = str(first)
+    if first.field is not None:
+        text = text.removeprefix(f"{first.field}: ")
+    more = len(real) - 1
+    return JournalMismatchError(
+        f"{text} ({more} more chunk{'s' if more > 1 else ''} of this input refused alike)",
+        field=first.field,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -42,7 +41,7 @@ from ._plan import (
 )
 from ._poll import ItemPoller
 from ._report import BatchReport, ItemOutcome, ProgressCallback
-from ._run_state import Counters, Gate
+from ._run_state import Counters, Gate, one_mismatch
 from ._send import Sender
 
 __all__ = ("BatchOrchestrator",)
@@ -74,8 +73,11 @@ class BatchOrchestrator:
         max_inflight_batches: chunks submitted and being polled at once.
         journal: a path (SQLite file) or a :class:`Journal`, to resume after a crash.
         progress: called with a :class:`Progress` snapshot on every change.
-        run_id: names the run; with a journal and no run id, the latest run of the same kind
-            and project in the journal is resumed.
+        run_id: names the run; with a journal and no run id, the latest run of the same kind,
+            project and batch size in the journal is resumed (or, finished, replayed). A run
+            of that kind and project recorded with another batch size is refused
+            (:class:`JournalMismatchError` naming it and its batch size) rather than shadowed
+            by a new run; a new run id starts a new run deliberately.
         poll_initial / poll_max: the polling interval starts at ``poll_initial`` seconds and
             grows while nothing changes, up to ``poll_max``.
         poll_timeout: give up waiting for one batch after this many seconds (its items are
@@ -244,8 +246,9 @@ class BatchOrchestrator:
     ) -> AsyncIterator[AsyncIterator[ItemOutcome]]:
         size = check_batch_size(kind, self.batch_size, self.max_batch_size)
         prevalidate(kind, items)
-        fingerprint = hashlib.sha256(f"{kind}|{self.project_id}|{size}".encode()).hexdigest()
-        run = await self.journal.open_run(kind, self.project_id, self.run_id, fingerprint[:32])
+        # The run's options in words: a journal's refusal quotes them ("recorded with
+        # batch_size=100"), so the caller reads what to pass to replay the run.
+        run = await self.journal.open_run(kind, self.project_id, self.run_id, f"batch_size={size}")
         counters = counters or Counters(kind, self.ica, self.progress)
         counters.run_id = run.run_id
         worker = self._worker(run.run_id, counters, size)
@@ -259,7 +262,9 @@ class BatchOrchestrator:
         except BaseExceptionGroup as group:
             # One failure (bad lazy input, a 422, a journal mismatch), or the same failure in
             # every chunk at once (a 401), reaches the caller as itself; mixed ones stay a group.
-            single = single_failure(group)
+            # Chunks refused as other input (reordered input meets one per chunk) are one
+            # refusal of the input: `except JournalMismatchError` must catch it.
+            single = single_failure(group) or one_mismatch(group)
             if single is None:
                 raise
             raise single from None
@@ -333,6 +338,9 @@ class BatchOrchestrator:
                         self.journal, worker.run_id, count, self.owner, self.lease_ttl
                     )
                 run.counts(counters.finished)
+            if worker.refused is not None and not counters.accepted:
+                # Refused from the start (bad credentials): nothing to report but the error.
+                raise worker.refused
             if counters.all_final:
                 await self.journal.finish_run(worker.run_id)
 
@@ -367,6 +375,8 @@ class BatchOrchestrator:
                 counters.all_final = counters.all_final and final
                 for outcome in outcomes:
                     counters.finished[outcome.status] = counters.finished.get(outcome.status, 0) + 1
+                # The server answered for this chunk: a final outcome, or a batch it created.
+                counters.accepted += final or any(o.batch_id for o in outcomes)
                 counters.emit()
                 for outcome in outcomes:
                     await send.send(outcome)
@@ -390,15 +400,21 @@ class BatchOrchestrator:
     ) -> tuple[list[ItemOutcome], bool]:
         for earlier in after:
             await earlier.event.wait()
-        if all(earlier.final for earlier in after):
+        if worker.refused is not None:
+            info = (
+                f"not sent: the server refused the run's credentials ({worker.refused}); run "
+                "again with new ones and the journal"
+            )
+        elif all(earlier.final for earlier in after):
             return await worker.run(kind, chunk, on_wait=free_slot)
+        else:
+            info = (
+                "not sent: an earlier update of one of its data ids did not finish, and "
+                "updates of one data id are applied in input order; run again with the journal"
+            )
         record = await self.journal.get_chunk(worker.run_id, chunk.index)
         if record is not None and record.final:
             return await self.journal.outcomes(worker.run_id, chunk.index), True
-        info = (
-            "not sent: an earlier update of one of its data ids did not finish, and updates "
-            "of one data id are applied in input order; run again with the journal"
-        )
         # A killed run may have sent it already: then its fate is unknown, not "unsent".
         sent = record is not None and record.state in (SENDING, SUBMITTED)
         status = IN_DOUBT if sent else NOT_SUBMITTED

@@ -31,8 +31,13 @@ _LOST_STATUSES = frozenset({500, 502, 504})
 def is_lost_answer(error: BaseException) -> bool:
     """Whether a failed create may nevertheless have been processed by the server."""
     if isinstance(error, APIConnectionError):
-        return True
+        # No connection could be made (refused, unknown host, TLS): the request never left.
+        return not error.connect_failed
     return isinstance(error, APIStatusError) and error.status in _LOST_STATUSES
+
+
+def _never_connected(error: BaseException) -> bool:
+    return isinstance(error, APIConnectionError) and error.connect_failed
 
 
 @attrs.define(frozen=True)
@@ -47,12 +52,18 @@ class SendResult:
             input), ``NOT_SUBMITTED`` (not processed as far as anyone can tell) or
             ``IN_DOUBT`` (it may have been processed).
         info: the explanation of a failure.
+        unsent: the server processed no attempt: none connected, or it refused the
+            credentials (and no earlier answer was lost).
+        refused: the server refused the credentials (401, no way to renew): later chunks of
+            the run would be refused alike.
     """
 
     batch_id: str | None
     lost: bool
     status: str | None = None
     info: str | None = None
+    unsent: bool = False
+    refused: AuthenticationError | None = None
 
     @property
     def final(self) -> bool:
@@ -97,9 +108,12 @@ class Sender:
         "reused with another body". A create that failed after an answer was lost is
         ``IN_DOUBT``, never ``NOT_SUBMITTED``.
 
+        A 401 (credentials refused, no way to renew) is ``NOT_SUBMITTED`` with ``refused``
+        set (``IN_DOUBT`` after a lost answer): the run stops sending and reports.
+
         Raises:
-            AuthenticationError, PermissionDeniedError, NotFoundError: every chunk would fail
-                alike; a corrected re-run must send them, so nothing is recorded as final.
+            PermissionDeniedError, NotFoundError: every chunk would fail alike; a corrected
+                re-run must send them, so nothing is recorded as final.
             Exception: whatever ``before_attempt`` raised.
         """
         lost = False
@@ -136,7 +150,19 @@ class Sender:
                         "the server's stored refusal of the chunk, not a key conflict)"
                     )
                 return SendResult(None, lost, REJECTED, why)
-            except (AuthenticationError, PermissionDeniedError, NotFoundError):
+            except AuthenticationError as exc:
+                # Refused before processing (unless an earlier answer was lost): the report of
+                # what was done still counts, and a run with new credentials does the rest.
+                return SendResult(
+                    None,
+                    lost,
+                    IN_DOUBT if lost else NOT_SUBMITTED,
+                    f"{exc}; the server refused the credentials (an expired token?): run "
+                    "again with new ones and the journal",
+                    unsent=not lost,
+                    refused=exc,
+                )
+            except (PermissionDeniedError, NotFoundError):
                 raise
             except (APIStatusError, APIConnectionError) as exc:
                 if lost or is_lost_answer(exc):
@@ -148,6 +174,15 @@ class Sender:
                         f"the create's answer was lost ({exc}); the server may have it "
                         f"({ref}); run again with the journal to settle it",
                     )
+                if _never_connected(exc):
+                    # Refused, unknown host, TLS mismatch: not sent, whatever the kind.
+                    why = (
+                        str(exc)
+                        if str(exc).startswith("cannot reach")
+                        else (f"cannot reach the server: {exc}")
+                    )
+                    # No answer lost: every attempt was refused unprocessed or never left.
+                    return SendResult(None, lost, NOT_SUBMITTED, f"{why}; nothing was sent", True)
                 if isinstance(exc, APIStatusError) and (
                     exc.status >= 500 or exc.status in (408, 429)
                 ):

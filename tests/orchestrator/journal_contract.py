@@ -252,6 +252,33 @@ class JournalContract:
         assert second.first_sent_at == first.first_sent_at
         assert second.resubmitted
 
+    async def test_an_unsent_attempt_is_taken_back(self, journals: OpenJournal) -> None:
+        """``mark_unsent`` takes back the attempt it names (a create that never connected):
+        the first one leaves the chunk planned, unsent; a repeat or a stale number changes
+        nothing; an earlier attempt that may have been sent keeps the chunk sending."""
+        journal = await journals()
+        await self._run(journal)
+        lease = await self._lease(journal)
+        sent = await journal.mark_sending(lease)
+        back = await journal.mark_unsent(lease, sent.attempts)
+        assert (back.state, back.attempts, back.first_sent_at) == ("planned", 0, None)
+        assert not back.resubmitted
+        assert await journal.mark_unsent(lease, sent.attempts) == back  # repeated: no change
+        again = await journal.mark_sending(lease)
+        assert (again.attempts, again.resubmitted) == (1, False)
+        third = await journal.mark_sending(lease)
+        assert (third.attempts, third.resubmitted) == (2, True)
+        kept = await journal.mark_unsent(lease, third.attempts)
+        assert (kept.state, kept.attempts) == ("sending", 1)
+        assert kept.first_sent_at == again.first_sent_at
+        assert kept.resubmitted
+        assert await journal.mark_unsent(lease, 5) == kept  # not the last attempt: no change
+        await journal.release(lease)
+        other = await journal.claim("run-1", 0, key="key-0", digest="d0", owner="b", ttl_s=1.0)
+        assert other.lease is not None
+        with pytest.raises(LeaseLostError):
+            await journal.mark_unsent(lease, 1)
+
     async def test_flags_and_submission(self, journals: OpenJournal) -> None:
         """in_doubt is set and cleared by a submission; resubmitted is sticky."""
         journal = await journals()

@@ -277,9 +277,17 @@ async def test_a_named_run_with_other_options_is_refused_with_the_whole_message(
     with pytest.raises(JournalMismatchError) as info:
         await journal.open_run("link", "p", "r", "fp-other")
     assert str(info.value) == (
-        "run_id: run 'r' is a link run of project 'p' with other options (batch size)"
+        "run_id: the journal holds unfinished link run 'r' of this project, recorded with fp; "
+        "this call has fp-other: pass fp to resume it, or another run_id to start a new run "
+        "deliberately (its chunks get new keys and would be sent again)"
     )
     assert info.value.field == "run_id"
+    with pytest.raises(JournalMismatchError) as info:
+        await journal.open_run("update", "q", "r", "fp")
+    assert str(info.value) == (
+        "run_id: the journal holds run 'r' as a link run of project 'p', not a update run of "
+        "project 'q': pass another run_id"
+    )
 
 
 async def unfinished_with_a_chunk(journal: MemoryJournal) -> str:
@@ -294,11 +302,11 @@ async def test_an_unfinished_run_with_other_options_is_not_shadowed() -> None:
     journal = MemoryJournal(clock=Clock())
     run_id = await unfinished_with_a_chunk(journal)
     with pytest.raises(JournalMismatchError) as info:
-        await journal.open_run("link", "p", None, "fp-other")
+        await journal.open_run("link", "p", None, "batch_size=7")
     assert str(info.value) == (
-        f"run_id: the journal holds unfinished link run {run_id!r} of this project with other "
-        "input or options (batch size); resume it with the same ones, or pass another run_id "
-        "to start a new run deliberately (its chunks get new keys and would be sent again)"
+        f"run_id: the journal holds unfinished link run {run_id!r} of this project, recorded "
+        "with fp; this call has batch_size=7: pass fp to resume it, or another run_id to start "
+        "a new run deliberately (its chunks get new keys and would be sent again)"
     )
     assert info.value.field == "run_id"
 
@@ -321,12 +329,33 @@ async def test_an_unfinished_run_of_another_kind_or_project_does_not_block(
     assert other.run_id != run_id
 
 
-async def test_a_finished_run_with_other_options_does_not_block() -> None:
-    """A finished run has nothing left to send twice: other options start a new run."""
+async def test_a_finished_run_with_other_options_is_not_shadowed() -> None:
+    """A finished run with other options, and none with these: a new run's new keys would
+    send it all again, so it is refused by name (issue 19, point 1)."""
     journal = MemoryJournal(clock=Clock())
     run_id = await unfinished_with_a_chunk(journal)
     await journal.finish_run(run_id)
-    assert (await journal.open_run("link", "p", None, "fp-other")).run_id != run_id
+    with pytest.raises(JournalMismatchError) as info:
+        await journal.open_run("link", "p", None, "fp-other")
+    assert str(info.value) == (
+        f"run_id: the journal holds finished link run {run_id!r} of this project, recorded "
+        "with fp; this call has fp-other: pass fp to replay it, or another run_id to start a "
+        "new run deliberately (its chunks get new keys and would be sent again)"
+    )
+    named = await journal.open_run("link", "p", "deliberate", "fp-other")
+    assert named.run_id == "deliberate"
+
+
+async def test_a_run_with_these_options_is_found_beside_a_finished_other() -> None:
+    """A finished run with other options does not hide a run with these: it is replayed."""
+    journal = MemoryJournal(clock=Clock())
+    first = await unfinished_with_a_chunk(journal)
+    await journal.finish_run(first)
+    await journal.open_run("link", "p", "second", "fp-other")
+    await journal.claim("second", 0, key="k", digest="d", owner="a", ttl_s=TTL)
+    await journal.finish_run("second")
+    assert (await journal.open_run("link", "p", None, "fp")).run_id == first
+    assert (await journal.open_run("link", "p", None, "fp-other")).run_id == "second"
 
 
 async def test_an_unfinished_run_without_chunks_does_not_block() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import sys
@@ -189,8 +188,7 @@ async def test_a_held_back_update_that_a_killed_run_sent_is_in_doubt() -> None:
         ita.DataUpdateGroup(["fil.k1"], user_tags=ita.TagUpdate(remove_tags=["A"])),
     ]
     journal = MemoryJournal()
-    fingerprint = hashlib.sha256(f"update|{PROJECT}|1".encode()).hexdigest()[:32]
-    await journal.open_run("update", PROJECT, "killed", fingerprint)
+    await journal.open_run("update", PROJECT, "killed", "batch_size=1")
     chunks = [c async for c in chunk_update_groups(groups, 1)]
     claim = await journal.claim(
         "killed", 1, key="k", digest=chunks[1].digest, owner="dead", ttl_s=60

@@ -1,5 +1,8 @@
 """The torture run: seeded faults, SIGKILLs and two processes on one journal, then an audit.
 
+The seed also picks from a menu of scenarios: a backward clock step before the final resume,
+and reruns of the finished run with another batch size, reordered or repeated ids.
+
 Used by ``test_torture.py`` (a small configuration, in ``make test``) and by ``make torture``
 (``python -m tests.orchestrator.torture [--seed N] [--rounds N] [--scale N]``), which prints its
 seed first so that a failure can be replayed with ``--seed``.
@@ -11,6 +14,7 @@ import argparse
 import json
 import random
 import signal
+import sqlite3
 import sys
 import tempfile
 import textwrap
@@ -127,11 +131,16 @@ async def torture(seed: int, config: Config, workdir: Path) -> dict[str, object]
             idempotent_processing_s=0.0,
         )  # fmt: skip
         reports: list[dict[str, object]] = []
+        menu = identity_menu(seed)
+        began = anyio.current_time()
+        step_clock_back(journal, menu.clock_step_s)
         for _attempt in range(3):
             reports = await _final(script, sim, journal, config)
             if all(_settled(r, config) for r in reports):
                 break
         _audit(seed, sim, config, reports)
+        check_clock_step(seed, menu, anyio.current_time() - began)
+        await identity_reruns(seed, menu, sim, journal, config)
         return {"seed": seed, "reports": reports, "stats": sim.stats.to_dict()}
 
 
@@ -201,6 +210,103 @@ def _audit(seed: int, sim: Simulator, config: Config, reports: list[dict[str, ob
         assert len(set(transfer["uuids"])) == config.transfers, f"tasks reported twice {where}"
     first = reports[0]["transfer"]
     assert all(r["transfer"] == first for r in reports), f"processes disagree {where}"
+
+
+# --- Run identity and clock steps (issue 19, points 1, 5, 6 and 7) -----------------------------
+# Seeded from the torture's seed, with a random generator of their own, so that the faults and
+# kills of a seed stay what they were.
+
+
+@attrs.define
+class IdentityMenu:
+    """What the seed turned on: a backward clock step before the final resume, and reruns of
+    the finished link run with other input or options."""
+
+    clock_step_s: float
+    batch_size: int | None
+    reruns: tuple[str, ...]
+
+
+def identity_menu(seed: int) -> IdentityMenu:
+    """The seed's choice of clock step and reruns."""
+    rng = random.Random(seed * 19 + 1)
+    reruns = ("batch_size", "reordered", "repeated")
+    return IdentityMenu(
+        clock_step_s=rng.choice([0.0, 60.0]),
+        batch_size=rng.choice([5, 10, 50, None]),  # the job's is 25; None: the default
+        reruns=tuple(r for r in reruns if rng.random() < 0.7) or ("batch_size",),
+    )
+
+
+def step_clock_back(journal: Path, seconds: float) -> int:
+    """Make every lease of the journal end ``seconds`` later, as if the wall clock had stepped
+    back by that much after the killed workers wrote them; returns how many moved."""
+    if not seconds:
+        return 0
+    with sqlite3.connect(journal) as db:
+        moved = db.execute(
+            "UPDATE ita_chunks_v2 SET expires = expires + ? WHERE expires IS NOT NULL",
+            (seconds,),
+        ).rowcount
+    return int(moved)
+
+
+def check_clock_step(seed: int, menu: IdentityMenu, elapsed: float) -> None:
+    """A lease further ahead than lease_ttl is never trusted: the final resume after a step
+    takes seconds, not the step (it waited out the whole step before the fix)."""
+    if menu.clock_step_s:
+        assert elapsed < menu.clock_step_s / 2, (
+            f"the resume after a {menu.clock_step_s:g} s clock step took {elapsed:.1f} s "
+            f"(replay with: make torture SEED={seed})"
+        )
+
+
+def _rerun_inputs(seed: int, menu: IdentityMenu, links: int) -> dict[str, tuple[list[str], int]]:
+    rng = random.Random(seed * 19 + 2)
+    ids = [f"fil.t{i}" for i in range(links)]
+    reordered = ids[:]
+    rng.shuffle(reordered)
+    if reordered == ids:
+        reordered[0], reordered[-1] = reordered[-1], reordered[0]
+    at = rng.randrange(1, links)
+    options: dict[str, tuple[list[str], int]] = {
+        "reordered": (reordered, 25),
+        "repeated": ([*ids[:at], ids[at - 1], *ids[at:]], 25),
+    }
+    return {name: options[name] for name in menu.reruns if name in options}
+
+
+async def identity_reruns(
+    seed: int, menu: IdentityMenu, sim: Simulator, journal: Path, config: Config
+) -> None:
+    """The finished link run called again with another batch size, reordered or repeated ids:
+    each is one JournalMismatchError naming the run, and nothing is sent; the same input and
+    options replay the run's report."""
+    import ica_tapis_async as ita
+
+    where = f"(replay with: make torture SEED={seed})"
+    ids = [f"fil.t{i}" for i in range(config.links)]
+    attempts = _rerun_inputs(seed, menu, config.links)
+    if "batch_size" in menu.reruns:
+        attempts["batch_size"] = (ids, menu.batch_size or 0)
+    batches = dict(sim.stats.batches)
+    async with ita.IcaClient(sim.ica_url, api_key="k") as ica:
+        for name, (items, size) in sorted(attempts.items()):
+            orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal, batch_size=size or None)
+            try:
+                await orch.link(items)
+            except ita.orchestrator.JournalMismatchError as refused:
+                assert "run" in str(refused), f"{name}: {refused} {where}"
+            else:
+                raise AssertionError(f"{name} rerun was not refused {where}")
+            finally:
+                await orch.aclose()
+        orch = ita.BatchOrchestrator(ica, PROJECT, journal=journal, batch_size=25)
+        replay = await orch.link(ids)
+        await orch.aclose()
+    assert replay.total == config.links, f"replay has {replay.total} outcomes {where}"
+    assert set(replay.counts) <= {"LINKED", "ALREADY_LINKED"}, f"{replay.counts} {where}"
+    assert dict(sim.stats.batches) == batches, f"a refused rerun sent batches {where}"
 
 
 def main() -> None:

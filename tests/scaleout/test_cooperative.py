@@ -139,21 +139,26 @@ async def test_a_run_is_finished_without_cancelling_the_journal(
     pg_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The run's finish is written before the outcomes end: no cancelled query, and a later
-    run without run_id (another batch size) is not refused as "unfinished"."""
+    call without run_id (another batch size) is refused as another batch size of a *finished*
+    run, not as an "unfinished" one."""
     caplog.set_level(logging.WARNING)
     async with (
         Simulator(seed=2, step_s=0.02) as sim,
         ita.IcaClient(sim.ica_url, api_key="k") as ica,
     ):
-        for size in (20, 10):
-            async with ita.BatchOrchestrator(
-                ica, PROJECT, journal=pg_dsn, batch_size=size, poll_initial=0.02
-            ) as orchestrator:
-                report = await orchestrator.link(items("link", 40))
-            async with ita.PostgresJournal(pg_dsn) as journal:
-                run = await journal.get_run(report.run_id)
-            assert run is not None
-            assert run.finished_at is not None
+        async with ita.BatchOrchestrator(
+            ica, PROJECT, journal=pg_dsn, batch_size=20, poll_initial=0.02
+        ) as orchestrator:
+            report = await orchestrator.link(items("link", 40))
+        async with ita.PostgresJournal(pg_dsn) as journal:
+            run = await journal.get_run(report.run_id)
+        assert run is not None
+        assert run.finished_at is not None
+        async with ita.BatchOrchestrator(
+            ica, PROJECT, journal=pg_dsn, batch_size=10, poll_initial=0.02
+        ) as orchestrator:
+            with pytest.raises(ita.orchestrator.JournalMismatchError, match="holds finished"):
+                await orchestrator.link(items("link", 40))
     assert not [r for r in caplog.records if "cancel" in r.getMessage()], caplog.text
 
 

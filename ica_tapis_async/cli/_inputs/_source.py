@@ -78,6 +78,7 @@ def rows_of(name: str, text: str, kind: str) -> Iterator[tuple[int, Mapping[str,
 def _csv_rows(name: str, text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     dialect: type[csv.Dialect] = csv.excel_tab if name.lower().endswith(".tsv") else csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     header: list[str] | None = None
     while True:
         start = reader.line_num + 1
@@ -87,6 +88,17 @@ def _csv_rows(name: str, text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
             break
         except csv.Error as exc:
             raise InputError(name, reader.line_num, None, f"malformed CSV: {exc}") from None
+        # The csv module ends an unclosed quoted cell at the end of the text, silently: every
+        # row after the quote would be lost inside that one cell.
+        opened = _unclosed_quote(text, start, dialect) if reader.line_num >= lines else None
+        if opened is not None:
+            raise InputError(
+                name,
+                start + opened,
+                None,
+                "unclosed quote: the quoted cell opened on this line runs to the end of the "
+                'file (close it with ")',
+            )
         if not row or all(not cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
         if header is None:
@@ -105,6 +117,35 @@ def _csv_rows(name: str, text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
         yield start, {column: cell for column, cell in zip(header, row, strict=False)}
     if header is None:
         raise InputError(name, None, None, "empty: no header row")
+
+
+def _unclosed_quote(text: str, start: int, dialect: type[csv.Dialect]) -> int | None:
+    """If the row starting on line ``start`` ends inside a quoted cell, the line (counted
+    from ``start``) that cell opened on; read the way the csv module reads it: a quote opens
+    a cell only at its start, and ``""`` inside one is a quote."""
+    position = 0
+    for _ in range(start - 1):
+        position = text.index("\n", position) + 1
+    quote, delimiter = dialect.quotechar or '"', dialect.delimiter
+    quoted, at_start, pending, opened, line = False, True, False, 0, 0
+    for char in text[position:]:
+        if quoted:
+            if pending:  # a quote inside a quoted cell: "" is a quote, else the cell closes
+                pending = False
+                if char == quote:
+                    continue
+                quoted = False
+            elif char == quote:
+                pending = True
+                continue
+        if quoted:
+            line += char == "\n"
+            continue
+        if char == quote and at_start:
+            quoted, opened = True, line
+        at_start = char in (delimiter, "\n", "\r")
+        line += char == "\n"
+    return opened if quoted and not pending else None
 
 
 def _json_rows(name: str, text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:

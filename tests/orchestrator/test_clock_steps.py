@@ -1,0 +1,122 @@
+"""A backward wall-clock step never delays the take-over of a dead worker's chunk by the
+step: a lease expiry further ahead than ``lease_ttl`` is never trusted (issue 19, point 5).
+
+The memory and SQLite journals run on the wall clock of the processes sharing them; a step
+of that clock (NTP, a VM resumed, an operator) moves every lease written before it. These
+tests step a fake journal clock; ``tests/scaleout/test_clock_steps_postgres.py`` does the
+same to the PostgreSQL journal by moving a lease's expiry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.orchestrator import Journal, MemoryJournal, SqliteJournal
+from ica_tapis_async.orchestrator._plan import chunk_data_ids, chunk_key
+from ica_tapis_async.simulator import Simulator
+
+from .helpers import orchestrator
+
+
+class SteppedClock:
+    """The wall clock, moved by ``step`` seconds (negative: back) from the test's command."""
+
+    def __init__(self) -> None:
+        self.step = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.step
+
+
+def make_journal(backend: str, tmp_path: Path, clock: Callable[[], float]) -> Journal:
+    if backend == "sqlite":
+        return SqliteJournal(tmp_path / "steps.sqlite", clock=clock)
+    return MemoryJournal(clock=clock)
+
+
+BACKENDS = ["memory", "sqlite"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_lease_from_before_a_backward_step_lasts_at_most_its_ttl(
+    backend: str, tmp_path: Path
+) -> None:
+    """A dead worker's lease written 20 s "in the future" (the clock then stepped back) is
+    trusted for at most lease_ttl from the first look, not for the 20 s of the step."""
+    clock = SteppedClock()
+    journal = make_journal(backend, tmp_path, clock)
+    try:
+        await journal.open_run("link", "p", "r", "fp")
+        dead = await journal.claim("r", 0, key="k", digest="d", owner="dead", ttl_s=1.0)
+        assert dead.lease is not None
+        clock.step = -20.0
+        first = await journal.claim("r", 0, key="k", digest="d", owner="b", ttl_s=1.0)
+        assert not first.granted
+        assert first.record.owner == "dead"
+        assert first.record.lease_expires_at is not None
+        assert first.record.lease_expires_at <= clock() + 1.0
+        clock.step = -20.0 + 1.01
+        taken = await journal.claim("r", 0, key="k", digest="d", owner="b", ttl_s=1.0)
+        assert taken.lease is not None
+        assert taken.lease.token == dead.lease.token + 1
+    finally:
+        await journal.aclose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_live_holder_keeps_its_lease_across_a_backward_step(
+    backend: str, tmp_path: Path
+) -> None:
+    """The untrusted part of an expiry is cut, not handed over: a holder that heartbeats keeps
+    its chunk, and its fenced writes still pass."""
+    clock = SteppedClock()
+    journal = make_journal(backend, tmp_path, clock)
+    try:
+        await journal.open_run("link", "p", "r", "fp")
+        held = await journal.claim("r", 0, key="k", digest="d", owner="a", ttl_s=1.0)
+        assert held.lease is not None
+        clock.step = -20.0
+        assert not (await journal.claim("r", 0, key="k", digest="d", owner="b", ttl_s=1.0)).granted
+        lease = await journal.renew(held.lease, 1.0)
+        assert lease.expires_at <= clock() + 1.0
+        clock.step = -20.0 + 0.6
+        assert not (await journal.claim("r", 0, key="k", digest="d", owner="b", ttl_s=1.0)).granted
+        await journal.mark_sending(lease)
+        # An expiry within lease_ttl is trusted whole, as before.
+        within = await journal.get_chunk("r", 0)
+        assert within is not None
+        assert within.owner == "a"
+        assert within.lease_expires_at == lease.expires_at
+    finally:
+        await journal.aclose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_dead_workers_chunk_is_taken_over_in_lease_ttl_after_a_step(
+    backend: str, sim: Simulator, ica: ita.IcaClient, tmp_path: Path
+) -> None:
+    """The issue's case: a 20 s backward step, lease_ttl=1. The run took 21 s; now ~1 s."""
+    clock = SteppedClock()
+    journal = make_journal(backend, tmp_path, clock)
+    ids = [f"fil.s{i}" for i in range(6)]
+    try:
+        orch = orchestrator(ica, journal=journal, run_id="s", batch_size=3, lease_ttl=1.0)
+        await journal.open_run("link", orch.project_id, "s", "batch_size=3")
+        chunk = await anext(chunk_data_ids(ids, 3))
+        await journal.claim(
+            "s", 0, key=chunk_key("s", "link", 0, chunk.digest), digest=chunk.digest,
+            owner="dead", ttl_s=1.0,
+        )  # fmt: skip
+        clock.step = -20.0
+        began = time.monotonic()
+        report = await orch.link(ids)
+        elapsed = time.monotonic() - began
+        assert report.counts == {"LINKED": 6}
+        assert elapsed < 8.0, elapsed
+    finally:
+        await journal.aclose()
