@@ -323,6 +323,8 @@ class Dispatcher:
 
     async def _backoff(self, seconds: float) -> None:
         """``sleep(seconds)`` before a retry, cut short by :meth:`aclose`."""
+        if self.state.closed:  # closed between the failure and this wait (on_retry ran)
+            return
         with anyio.CancelScope() as scope:
             self.state.sleepers.add(scope)
             try:

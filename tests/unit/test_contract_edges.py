@@ -269,8 +269,7 @@ async def test_close_cuts_a_retry_backoff_short_and_the_call_ends_with_its_error
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
             tg.start_soon(call)
-            await retrying.wait()
-            await anyio.sleep(0.01)  # the call is in its backoff
+            await retrying.wait()  # close() right after on_retry, or during the backoff
             await ica.close()
     assert len(http.sent) == 1
     assert [type(e) for e in outcome] == [ita.ServerError]
