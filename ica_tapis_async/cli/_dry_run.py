@@ -86,6 +86,26 @@ async def _check_access(conn: Connection, settings: Settings, *, tapis: bool = F
         raise ConfigError(f"cannot reach the server: {exc}") from None
 
 
+#: How the plan names each connection setting whose source it shows.
+_SETTING_NAMES: dict[str, str] = {
+    "base_url": "server",
+    "api_key": "API key",
+    "access_token": "access token",
+    "project": "project",
+    "tapis_base_url": "Tapis server",
+    "tapis_token": "Tapis token",
+}
+_TAPIS_SETTINGS = ("tapis_base_url", "tapis_token")
+
+
+def _sources(settings: Settings, *, tapis: bool = False) -> dict[str, str]:
+    """Where each setting the run uses came from (a flag, a variable, a file), never its value."""
+    keys = (
+        _TAPIS_SETTINGS if tapis else tuple(k for k in _SETTING_NAMES if k not in _TAPIS_SETTINGS)
+    )
+    return {k: source for k in keys if (source := settings.sources.get(k))}
+
+
 def _timing(requests: int, rate: float | None) -> dict[str, Any]:
     if rate is None:
         return {"rate": None, "seconds_at_rate": None}
@@ -139,6 +159,7 @@ async def dry_run_batch(
         **_timing(requests, settings.rate),
         "journal": journal,
         "access": access,
+        "settings": _sources(settings),
     }
     batches = f"{len(chunks):,} batch" + ("" if len(chunks) == 1 else "es")
     _print(args, plan, f"{plural_items(expected)} in {batches} of up to {size:,}")
@@ -176,6 +197,7 @@ async def dry_run_transfers(
         **_timing(count, settings.rate),
         "journal": journal,
         "access": access,
+        "settings": _sources(settings, tapis=True),
     }
     _print(args, plan, f"{elements:,} transfer elements in {len(requests):,} Tapis tasks")
     return EXIT_WOULD_START
@@ -220,6 +242,9 @@ def _print(args: argparse.Namespace, plan: dict[str, Any], what: str) -> None:
     else:
         lines.append(f"  time at --rate {plan['rate']:g}/s: at least {plan['seconds_at_rate']:,} s")
     lines.append(f"  {plan['access']}")
+    if plan["settings"]:
+        named = (f"{_SETTING_NAMES[k]} from {v}" for k, v in plan["settings"].items())
+        lines.append("  settings: " + ", ".join(named))
     lines.append("Nothing was created, updated or aborted. Run it without --dry-run to start.")
     for line in lines:
         console.print(line, soft_wrap=True)

@@ -27,6 +27,10 @@ X = "fil." + "a" * 30
 #: Long enough that the heartbeat (every third of it, in real time) never runs in these tests:
 #: what stops the stale create must be the check before the attempt.
 TTL = 60.0
+#: One chunk per group. The taking-over worker finds chunk 0 sent before (its first attempt
+#: was throttled, but the journal cannot know), so chunk 1 waits out an orphan's window: a
+#: short one here.
+ORDERED: dict[str, float] = {"batch_size": 1, "lease_ttl": TTL, "orphan_window": 0.2}
 
 
 class JournalClock:
@@ -82,9 +86,7 @@ async def test_a_lease_taken_over_during_retry_after_stops_the_stale_create(
                 sim.configure(rate_limit=None)
                 journal_clock.now += 2 * TTL
                 async with ita.IcaClient(sim.ica_url, api_key="fast") as fast:
-                    orch = orchestrator(
-                        fast, journal=journal, run_id="stale", batch_size=1, lease_ttl=TTL
-                    )
+                    orch = orchestrator(fast, journal=journal, run_id="stale", **ORDERED)
                     taken_over.append(await orch.update(ordered_updates()))
             await client_clock.sleep(seconds)
 
@@ -92,7 +94,7 @@ async def test_a_lease_taken_over_during_retry_after_stops_the_stale_create(
         async with ita.IcaClient(
             sim.ica_url, api_key="slow", retry=retry, clock=client_clock, sleep=sleep
         ) as slow:
-            orch = orchestrator(slow, journal=journal, run_id="stale", batch_size=1, lease_ttl=TTL)
+            orch = orchestrator(slow, journal=journal, run_id="stale", **ORDERED)
             report = await orch.update(ordered_updates())
             slow_posts = slow.metrics.requests
         batches = sim.stats.batches.get("update")
