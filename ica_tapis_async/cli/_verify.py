@@ -95,15 +95,6 @@ def _sqlite_run_id(path: str, run_id: str | None) -> str:
     return str(row[0])
 
 
-def latest_run_id(path: str) -> str:
-    """The most recently started run of a SQLite journal (read-only).
-
-    Raises:
-        ConfigError: not a journal, or it holds no run.
-    """
-    return _sqlite_run_id(path, None)
-
-
 async def _open(args: argparse.Namespace) -> tuple[Journal, str]:
     """The journal (checked to exist and to hold the run, without writing: verify must not
     create one, nor its tables) and the run to verify."""
