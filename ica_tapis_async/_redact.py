@@ -108,20 +108,27 @@ def scrub_chain(error: BaseException) -> None:
         if id(exc) in seen:
             continue
         seen.add(id(exc))
-        _scrub_request_info(exc)
-        if getattr(exc, "history", None):
+        kept = _scrub_request_info(exc)
+        history = getattr(exc, "history", None)
+        if history:
             # The responses of earlier redirects, each with a request_info of its own.
             exc.history = ()  # type: ignore[attr-defined]
+            kept[id(history)] = ()
+        if kept:
+            # aiohttp keeps the same objects in ``args`` too (``(request_info, history)``),
+            # which BaseException's repr, pickling and error reporters read.
+            exc.args = tuple(kept.get(id(arg), arg) for arg in exc.args)
         pending.extend(e for e in (exc.__cause__, exc.__context__) if e is not None)
         if isinstance(exc, BaseExceptionGroup):
             pending.extend(exc.exceptions)
 
 
-def _scrub_request_info(exc: BaseException) -> None:
+def _scrub_request_info(exc: BaseException) -> dict[int, Any]:
+    """Replace ``exc.request_info`` by a scrubbed copy; return ``{id(old): new}``."""
     info = getattr(exc, "request_info", None)
     headers = getattr(info, "headers", None)
     if info is None or headers is None or not hasattr(info, "_replace"):
-        return
+        return {}
     kept = CIMultiDict(
         (name, value if name.lower() in _HARMLESS_HEADERS else "<redacted>")
         for name, value in headers.items()
@@ -132,7 +139,9 @@ def _scrub_request_info(exc: BaseException) -> None:
         if isinstance(url, URL) and url.password is not None:
             changes[field] = url.with_password("***")
     try:
-        exc.request_info = info._replace(**changes)  # type: ignore[attr-defined]
+        clean = info._replace(**changes)
     except (AttributeError, TypeError, ValueError):
         # Not aiohttp's RequestInfo after all: drop it rather than keep a credential.
-        exc.request_info = None  # type: ignore[attr-defined]
+        clean = None
+    exc.request_info = clean  # type: ignore[attr-defined]
+    return {id(info): clean}
