@@ -143,3 +143,38 @@ async def test_cancel_goes_on_past_a_cancel_answered_by_a_page() -> None:
     assert transport.replaced == 1
     assert sim.stats.tapis_cancels == 3  # the page came after the first cancel was done
     assert result[0].counts == {"CANCELLED": 3}
+
+
+class HtmlAfterCreateAndOnLookUps(HtmlAfterCreate):
+    """The first create's answer and every listing of recent tasks (the tag look-up) answer a
+    proxy's HTML page; the task is created all the same."""
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: ita.Timeouts,
+    ) -> RawResponse:
+        if method == "GET" and url.split("?")[0].endswith("/v3/files/transfers"):
+            self.replaced += 1
+            return RawResponse(200, "OK", {"Content-Type": "text/html"}, b"<html>hi</html>", url)
+        return await super().send(method, url, headers, body, timeouts)
+
+
+async def test_an_unreadable_create_whose_tag_look_up_is_unreadable_too_is_unknown() -> None:
+    """The create was accepted (its answer a page) and the look-up of its tag cannot be read
+    either: the request is UNKNOWN with its tag (a re-run looks again), never NOT_CREATED, never
+    POSTed again, and the run ends with its report instead of the look-up's error."""
+    transport = HtmlAfterCreateAndOnLookUps()
+    async with Simulator(seed=5) as sim:
+        async with ita.TapisClient(sim.tapis_url, token="t", transport=transport) as tapis:
+            orch = ita.TransferOrchestrator(tapis, poll_initial=0.02, poll_max=0.2)
+            report = await orch.run([request(0)])
+        await transport.aclose()
+    assert transport.replaced >= 2
+    assert report.counts == {"UNKNOWN": 1}
+    assert report.outcomes[0].uuid is None
+    assert report.outcomes[0].tag
+    assert sim.stats.tapis_tasks == 1
