@@ -18,6 +18,7 @@ from .._errors import (
     APIStatusError,
     AuthenticationError,
     PaginationError,
+    ResponseValidationError,
     WaiterError,
 )
 from ..models import ReqTransferElement, TransferStatus, TransferTask
@@ -29,6 +30,8 @@ log = logging.getLogger("ica_tapis_async.orchestrator")
 NOT_CREATED = "NOT_CREATED"
 TIMED_OUT = "TIMED_OUT"
 UNKNOWN = "UNKNOWN"
+#: Answers to a create that refuse the request itself: another attempt would be refused alike.
+_REFUSALS = frozenset(range(400, 500)) - {429}
 
 
 @attrs.define(frozen=True)
@@ -39,7 +42,8 @@ class Created:
     recovered: bool = False
     error: str | None = None
     final: bool = False  # a refusal (4xx): the request itself is wrong
-    #: A create was sent and the look-up of its tag failed: the task may exist (``UNKNOWN``).
+    #: The task may exist (``UNKNOWN``, resumable, never ``NOT_CREATED``): the look-up of a
+    #: sent create's tag failed, or a create accepted with an unreadable answer was not found.
     unknown: bool = False
 
 
@@ -94,9 +98,22 @@ class TaskFollower:
                 return Created(task.uuid, error=None if task.uuid else "no uuid in the answer")
             except AuthenticationError:
                 raise
+            except ResponseValidationError as exc:
+                # Tapis accepted the create (a 2xx) but its answer cannot be read (over
+                # max_body_size, a proxy's HTML page): the task exists. Find it by its tag;
+                # another POST would create it twice.
+                if since is not None:
+                    found = await self.look_up(elements, tag, since)
+                    if found.uuid is not None or found.unknown:
+                        return found
+                return Created(
+                    None, error=f"created, but its answer was unreadable: {exc}", unknown=True
+                )
             except (APIConnectionError, APIStatusError) as exc:
                 error = str(exc)
-                if isinstance(exc, APIStatusError) and exc.status < 500 and exc.status != 429:
+                # A 3xx the client could not follow (no Location) is no refusal: Tapis may
+                # have made the task (a 303 comes after processing). Look for it by its tag.
+                if isinstance(exc, APIStatusError) and exc.status in _REFUSALS:
                     return Created(None, error=error, final=True)
                 await self.sleep(min(self.poll_max, self.poll_initial * 2**attempt))
         if since is not None:

@@ -21,6 +21,7 @@ from .._errors import (
     APIStatusError,
     AuthenticationError,
     RequestValidationError,
+    ResponseValidationError,
 )
 from .._telemetry import TaskScope
 from ..models import TransferStatus
@@ -214,7 +215,9 @@ class TransferOrchestrator:
     async def _cancel_task(self, task_uuid: str) -> None:
         try:
             await self.tapis.transfers.cancel(task_uuid)
-        except (APIStatusError, APIConnectionError) as exc:
+        except (APIStatusError, APIConnectionError, ResponseValidationError) as exc:
+            # An answer that is no confirmation (a proxy's page) is no reason to leave the
+            # other tasks running: the report shows what each task became.
             log.warning("could not cancel transfer %s: %s", task_uuid, exc)
 
     def _emit(self) -> None:
