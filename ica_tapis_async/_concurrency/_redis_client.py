@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from .._errors import IcaTapisError
 from .._redact import redact_url
@@ -123,12 +124,35 @@ def open_client(url: str, timeout: float, password: str | None) -> Any:
         raise ImportError(
             "RedisRateLimiter needs redis-py: pip install 'ica_tapis_async[redis]'"
         ) from exc
+    from redis.exceptions import RedisError
+
     try:
-        return aioredis.Redis.from_url(
+        client = aioredis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, password=password
         )
-    except ValueError as exc:
-        raise ValueError(f"url {redact_url(url)!r} is not a valid Redis URL: {exc}") from None
+        # redis-py reads the URL's options only when it first connects: an unknown one (a
+        # TypeError) or a bad TLS flag would escape the first request, untyped. Building a
+        # connection (no I/O) checks them now.
+        pool = client.connection_pool
+        pool.connection_class(**pool.connection_kwargs)
+    except (ValueError, TypeError, RedisError) as exc:
+        raise ValueError(
+            f"url {redact_url(url)!r} is not a valid Redis URL: {_without_user_info(exc, url)}"
+        ) from None
+    return client
+
+
+def _without_user_info(exc: BaseException, url: str) -> str:
+    """``exc``'s text with ``url``'s user info hidden: Python's URL parser quotes the whole host
+    part when it refuses one (a character NFKC normalization turns into "@" or "/")."""
+    text = str(exc)
+    scheme_end = url.find("://")
+    at = url.rfind("@")
+    if scheme_end >= 0 and at > scheme_end + 3:
+        user_info = url[scheme_end + 3 : at]
+        for shown in {user_info, unquote(user_info)}:
+            text = text.replace(shown, "***")
+    return redact_url(text)
 
 
 def stats_of(state: dict[bytes, bytes], in_flight: int) -> dict[str, float | int | str | None]:

@@ -1,0 +1,71 @@
+"""URLs the engines' own parsers refuse: the refusal is a clear, typed error at once that never
+quotes the password (Python's URL parser and redis-py quote the whole host part, user info and
+all), and the command line prints one line for it rather than a traceback."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.cli import main
+
+pytest.importorskip("redis")
+
+# Characters that Unicode NFKC normalization turns into "@", "/" or a colon-free "a/c": Python's
+# urlsplit refuses such a host part and quotes it whole in its error.
+NFKC_PASSWORDS = ("pa\u2100ss", "sec\uff20ret", "sec\uff0fret")
+
+
+@pytest.mark.parametrize("password", NFKC_PASSWORDS)
+def test_a_redis_url_python_refuses_never_shows_the_password(password: str) -> None:
+    url = f"redis://:{password}@127.0.0.1:6379/0"
+    with pytest.raises(ValueError, match="not a valid Redis URL") as caught:
+        ita.RedisRateLimiter(url, "nfkc")
+    assert password not in str(caught.value)
+    assert "redis://***@127.0.0.1:6379/0" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("bogus_opt=1", "bogus_opt"),
+        ("ssl_cert_reqs=bogus", "bogus"),
+    ],
+)
+def test_a_redis_url_option_redis_py_refuses_fails_at_construction(query: str, why: str) -> None:
+    """redis-py checks a URL's options only when it first connects: a TypeError (an unknown
+    option) or a RedisError (a bad TLS flag) would escape the first request, untyped."""
+    scheme = "rediss" if query.startswith("ssl") else "redis"
+    url = f"{scheme}://:SeCrEt@127.0.0.1:6379/0?{query}"
+    with pytest.raises(ValueError, match="not a valid Redis URL") as caught:
+        ita.RedisRateLimiter(url, "options")
+    assert why in str(caught.value)
+    assert "SeCrEt" not in str(caught.value)
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_the_command_line_refuses_such_redis_urls_in_one_line(tmp_path: Path) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("a\nb\n", encoding="utf-8")
+    for shared in (
+        f"redis://:{NFKC_PASSWORDS[0]}@127.0.0.1:1/0",
+        "redis://:SeCrEt@127.0.0.1:1/0?bogus_opt=1",
+    ):
+        code, out = _cli([
+            "link", str(ids), "--shared-limit", shared, "--base-url", "http://127.0.0.1:1",
+            "--api-key", "k", "--project", "p",
+        ])  # fmt: skip
+        assert code == 2, out
+        assert out.strip().startswith("error: --shared-limit redis://***@127.0.0.1:1/0"), out
+        assert NFKC_PASSWORDS[0] not in out
+        assert "SeCrEt" not in out
