@@ -19,6 +19,8 @@ _ENGINE = re.compile(r"^\s*(postgres(?:ql)?|rediss?|unix)\s*:/*", re.IGNORECASE)
 _PASSWORD_PARAM = re.compile(
     r"(^|[?&;\s])((?:ssl)?password|passfile)\s*=\s*('(?:[^'\\]|\\.)*'|[^&;\s]*)", re.IGNORECASE
 )
+# A "%" not followed by two hex digits: libpq refuses such a URL (redis-py keeps it as it is).
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _HOW = "percent-encode it (%40 for @, %2F for /, %3F for ?, %23 for #, %25 for %)"
 
 
@@ -70,6 +72,9 @@ def ambiguous_user_info(url: str) -> str | None:
             return f"the user info holds more than one '@': {_HOW}"
         if "@" not in authority and "@" in path.partition("?")[0]:
             return f"the user info holds a '/': {_HOW}"
+        if _BARE_PERCENT.search(authority.rpartition("@")[0]):
+            # libpq refuses the URL, and its error would say only that it is invalid.
+            return f"the user info holds a '%' that starts no %XX escape: {_HOW}"
         return None
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" not in authority and "@" in rest:

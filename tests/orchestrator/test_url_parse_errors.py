@@ -69,3 +69,29 @@ def test_the_command_line_refuses_such_redis_urls_in_one_line(tmp_path: Path) ->
         assert out.strip().startswith("error: --shared-limit redis://***@127.0.0.1:1/0"), out
         assert NFKC_PASSWORDS[0] not in out
         assert "SeCrEt" not in out
+
+
+@pytest.mark.parametrize("command", ["status", "link"])
+@pytest.mark.parametrize("password", ["100%", "a%zzb"])
+def test_a_postgresql_password_with_a_bare_percent_is_one_clear_line(
+    command: str, password: str, tmp_path: Path
+) -> None:
+    """libpq refuses a '%' that does not start a %XX escape: the command says to encode it,
+    instead of crashing with a ValueError traceback."""
+    pytest.importorskip("psycopg")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("a\nb\n", encoding="utf-8")
+    journal = f"postgresql://u:{password}@127.0.0.1:1/db"
+    argv = (
+        ["status", "--journal", journal, "--run-id", "x"]
+        if command == "status"
+        else [
+            "link", str(ids), "--journal", journal, "--base-url", "http://127.0.0.1:1",
+            "--api-key", "k", "--project", "p",
+        ]
+    )  # fmt: skip
+    code, out = _cli(argv)
+    assert code == 2, out
+    assert out.strip().startswith("error: --journal: 'postgresql://***@127.0.0.1:1/db'"), out
+    assert "%25" in out
+    assert password not in out
