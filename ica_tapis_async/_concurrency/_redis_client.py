@@ -13,10 +13,12 @@ from .._redact import redact_url
 
 __all__ = (
     "SharedLimiterUnavailableError",
+    "answer_errors",
     "float_or_none",
     "local_call",
     "open_client",
     "refusal_errors",
+    "refused_by_script",
     "refused_error",
     "stats_of",
     "unavailable_error",
@@ -61,6 +63,10 @@ def unavailable_errors() -> tuple[type[BaseException], ...]:
         OSError,
         exceptions.ReadOnlyError,
         exceptions.OutOfMemoryError,
+        # A replica cut off from its master mid-failover (MASTERDOWN), or a cluster that is
+        # not serving yet: away for now, like a Redis that is down.
+        exceptions.ClusterDownError,
+        exceptions.TryAgainError,
     )
 
 
@@ -75,6 +81,20 @@ def refusal_errors() -> tuple[type[BaseException], ...]:
         exceptions.AuthenticationWrongNumberOfArgsError,
         exceptions.NoPermissionError,
     )
+
+
+def answer_errors() -> tuple[type[BaseException], ...]:
+    """What redis-py raises for any other error answer (checked last)."""
+    from redis import exceptions
+
+    return (exceptions.ResponseError,)
+
+
+def refused_by_script(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ACL refusal of a command one of the limiter's scripts runs: Redis
+    7.0 answers a plain ``ERR`` for it (7.2 ``NOPERM``, a :func:`refusal_errors` one), which
+    redis-py files as a bare ``ResponseError``."""
+    return "user executing the script can't" in str(exc)
 
 
 def refused_error(name: str, url: str, exc: BaseException) -> SharedLimiterUnavailableError:

@@ -20,10 +20,12 @@ from ._ratelimit import AdaptiveRateLimiter
 from ._redis_arguments import validate_arguments
 from ._redis_client import (
     SharedLimiterUnavailableError,
+    answer_errors,
     float_or_none,
     local_call,
     open_client,
     refusal_errors,
+    refused_by_script,
     refused_error,
     stats_of,
     unavailable_error,
@@ -368,6 +370,10 @@ class RedisRateLimiter:
                 self._fall_back(exc)
             self._down_until = time.monotonic() + self._retry_s
             return None
+        except answer_errors() as exc:
+            if refused_by_script(exc):
+                raise self._refused(exc) from None
+            raise
         if task is not None and task.cancelling() > cancels:
             # redis-py can swallow a cancellation that arrives while it reads the reply
             # (redis/redis-py#2028): the caller asked to stop, so stop.

@@ -1,0 +1,80 @@
+"""What a Redis answers besides a grant: an ACL that forbids a command the limiter's scripts run
+is a refusal (typed, at once), and a replica cut off from its master in a failover is a Redis
+that is away (the local fallback), never a raw redis-py error out of ``slot()``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import anyio
+import pytest
+
+import ica_tapis_async as ita
+from tests.servers import RedisServer
+
+
+async def _grant(limiter: ita.RedisRateLimiter) -> None:
+    async with limiter.slot():
+        pass
+
+
+async def test_an_acl_that_forbids_a_command_inside_the_scripts_is_a_refusal(
+    redis_server: RedisServer,
+) -> None:
+    """The user may run EVALSHA but not the commands the scripts call (TIME, HSET...): Redis
+    7.0 answers a plain ``ERR`` from inside the script, which redis-py files as a bare
+    ResponseError."""
+    import redis
+
+    user = f"scripter{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    acl = ("ACL", "SETUSER", user, "on", ">Pw0rd", "~*", "+evalsha", "+eval", "+script")
+    admin.execute_command(*acl)  # type: ignore[no-untyped-call]
+    admin.close()
+    url = f"redis://{user}:Pw0rd@127.0.0.1:{redis_server.port}/0"
+    limiter = ita.RedisRateLimiter(url, "acl-in-script", rate=5)
+    try:
+        with anyio.fail_after(5), pytest.raises(ita.SharedLimiterUnavailableError) as caught:
+            await _grant(limiter)
+        assert not limiter.degraded
+    finally:
+        await limiter.aclose()
+    assert caught.value.permanent
+    assert "refused by the server (" in str(caught.value)
+    assert "Pw0rd" not in str(caught.value)
+
+
+async def test_a_replica_cut_off_from_its_master_counts_as_away(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mid-failover the URL can name a replica whose master is gone and that serves no stale
+    data: it answers MASTERDOWN to every script. The limiter falls back, as for a Redis that
+    is down, and shares the budget again once the replica is promoted."""
+    import redis
+
+    server = RedisServer()  # depends on redis_server: skips (or fails under CI) without Redis
+    server.start()
+    try:
+        admin = redis.Redis(host="127.0.0.1", port=server.port)
+        admin.config_set("replica-serve-stale-data", "no")
+        admin.execute_command("REPLICAOF", "127.0.0.1", "1")  # type: ignore[no-untyped-call]
+        limiter = ita.RedisRateLimiter(
+            server.url, "masterdown", rate=40, retry_unavailable_s=0.2, fallback_share=0.25
+        )
+        try:
+            with caplog.at_level(logging.WARNING), anyio.fail_after(5):
+                await _grant(limiter)
+                assert limiter.degraded
+                assert limiter.rate == pytest.approx(10.0)
+                assert "unavailable (MasterDownError): falling back to 10.0/s" in caplog.text
+                admin.execute_command("REPLICAOF", "NO", "ONE")  # type: ignore[no-untyped-call]
+                await anyio.sleep(0.3)
+                await _grant(limiter)
+                assert not limiter.degraded
+                assert (await limiter.stats())["configured"] == 40
+        finally:
+            await limiter.aclose()
+            admin.close()
+    finally:
+        server.stop()
