@@ -294,3 +294,32 @@ async def test_a_refused_lease_return_does_not_replace_the_callers_error(
         assert limiter.in_flight == 0
     finally:
         await limiter.aclose()
+
+
+def test_verify_takes_the_shared_limit_password_from_a_file_too(
+    locked_redis: RedisServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's way to keep the Redis password off the command line holds for every
+    command that takes --shared-limit, not only the batch commands."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in items("link", 10)), encoding="utf-8")
+    secret = tmp_path / "redis-password"
+    secret.write_text(f"{PASSWORD}\n", encoding="utf-8")
+    journal = str(tmp_path / "link.sqlite")
+    redis_url = f"redis://127.0.0.1:{locked_redis.port}/0"
+    monkeypatch.delenv("REDISCLI_AUTH", raising=False)
+    shared = ["--shared-limit", redis_url, "--shared-limit-password-file", str(secret)]
+    with Simulator(seed=23) as sim:
+        connection = ["--base-url", sim.ica_url, "--api-key", "k"]
+        code = main(["link", str(ids), "--json", "-q", "--journal", journal, "--run-id", "v",
+                     "--project", PROJECT, *shared, *connection])  # fmt: skip
+        assert code == 0, capsys.readouterr()
+        capsys.readouterr()
+        code = main(["verify", "--journal", journal, "--run-id", "v", "--json", *shared,
+                     *connection])  # fmt: skip
+        out = capsys.readouterr()
+    assert code == 0, out
+    assert PASSWORD not in out.out + out.err
