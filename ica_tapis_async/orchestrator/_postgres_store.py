@@ -131,6 +131,8 @@ class PostgresStore:
             psycopg.errors.IdleInTransactionSessionTimeout,
         )
         self._lost = psycopg.OperationalError
+        # A user who may connect but not create or use the journal's tables: no retry helps.
+        self._refusals: tuple[type[BaseException], ...] = (psycopg.errors.InsufficientPrivilege,)
         self._check_connection = AsyncConnectionPool.check_connection
         self._retries = retries
         # How long one transaction may keep a caller's cancellation waiting (see _shielded):
@@ -177,7 +179,10 @@ class PostgresStore:
             await self._first_connection()
             await self._pool.open(wait=False)
             async with self._pool.connection() as conn:
-                await migrate(conn)
+                try:
+                    await migrate(conn)
+                except self._refusals as exc:
+                    raise self._refused(exc) from None
             self._ready = True
 
     async def _first_connection(self) -> None:
@@ -221,6 +226,8 @@ class PostgresStore:
                     await self.open()
                 async with self._pool.connection() as conn:
                     return await self._shielded(conn, work if not attempt else retry_work or work)
+            except self._refusals as exc:
+                raise self._refused(exc) from None
             except self._retryable as exc:
                 if self._closed:
                     # Closed on purpose while this call waited: no connection will come back.
@@ -235,6 +242,11 @@ class PostgresStore:
                     _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    def _refused(self, exc: BaseException) -> JournalUnavailableError:
+        return JournalUnavailableError(
+            f"journal {self.url}: refused: {_first_line(exc)}", permanent=True
+        )
 
     async def _given_up(self, exc: BaseException) -> JournalUnavailableError:
         """The error of a call that ran out of retries: the server's reason, never the pool's

@@ -1,0 +1,58 @@
+"""A PostgreSQL journal whose user may connect but not keep the journal's tables (no CREATE on
+the schema: PostgreSQL 15's default for every user but the database owner): a refusal, typed
+and permanent with the server's reason, not a raw psycopg error or a traceback."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+import ica_tapis_async as ita
+from ica_tapis_async.cli import main
+
+
+@pytest.fixture
+async def weak_dsn(pg_dsn: str) -> AsyncIterator[str]:
+    """``pg_dsn`` as a user that may log in but create nothing in its schema."""
+    import psycopg
+
+    role = f"weak_{uuid.uuid4().hex[:8]}"
+    async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
+        await conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'We@k#Pw'")
+        await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    yield pg_dsn.replace("://postgres@", f"://{role}:We%40k%23Pw@")
+    async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
+        await conn.execute(f"DROP OWNED BY {role}")
+        await conn.execute(f"DROP ROLE {role}")
+
+
+async def test_a_user_who_may_not_create_the_tables_is_refused_at_once(weak_dsn: str) -> None:
+    journal = ita.PostgresJournal(weak_dsn, retries=1)
+    try:
+        with pytest.raises(ita.JournalUnavailableError) as caught:
+            await journal.open_run("link", "p", "r", "f")
+    finally:
+        await journal.aclose()
+    error = caught.value
+    assert error.permanent
+    assert "permission denied for schema public" in str(error)
+    assert str(error).startswith(f"journal {journal.url}:")
+    assert "We@k" not in str(error)
+    with pytest.raises(ita.JournalUnavailableError):
+        async with ita.PostgresJournal(weak_dsn, retries=1):
+            pass
+
+
+def test_the_command_line_says_so_in_one_line(weak_dsn: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["status", "--journal", weak_dsn, "--run-id", "x"])
+    text = out.getvalue() + err.getvalue()
+    assert code == 2, text
+    assert text.strip().startswith("error: --journal: journal postgresql://***@"), text
+    assert "permission denied for schema public" in text
+    assert "We@k" not in text
