@@ -161,6 +161,7 @@ class RedisRateLimiter:
         self._local_paused_until = 0.0
         self._warned_config = False
         self._sent = False  # granted a shared slot before: a missing state was lost
+        self._refusal: BaseException | None = None  # Redis refused to take a lease back
 
     def __repr__(self) -> str:
         return (
@@ -189,6 +190,8 @@ class RedisRateLimiter:
         while the request runs and give it back afterwards."""
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
+        if self._refusal is not None:
+            raise self._refused(self._refusal)
         lease = await self._take()
         if lease is None:
             wait = self._local_paused_until - time.monotonic()
@@ -340,8 +343,11 @@ class RedisRateLimiter:
             try:
                 await self._redis.zrem(self._lease_key, lease)
             except (*unavailable_errors(), *refusal_errors()) as exc:
-                # A refusal surfaces, typed, at the next call; here it would replace whatever
-                # the caller's request raised.
+                # A refusal surfaces, typed, at the next slot (the scripts may well be allowed,
+                # and every lease would stay taken until it expires); here it would replace
+                # whatever the caller's request raised.
+                if isinstance(exc, refusal_errors()):
+                    self._refusal = exc
                 log.debug(
                     "shared limit %r: lease left to expire (%s)", self.name, type(exc).__name__
                 )

@@ -78,3 +78,28 @@ async def test_a_replica_cut_off_from_its_master_counts_as_away(
             admin.close()
     finally:
         server.stop()
+
+
+async def test_an_acl_that_forbids_giving_a_lease_back_fails_the_next_slot(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    """A user that may run the scripts but not ZREM: every lease would stay taken until it
+    expires, and with an in-flight cap the fleet would crawl with no error anywhere. The
+    refusal is raised, typed, at the next slot instead."""
+    import redis
+
+    user = f"keeper{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    acl = ("ACL", "SETUSER", user, "on", ">Pw0rd", "~*", "+@all", "-zrem")
+    admin.execute_command(*acl)  # type: ignore[no-untyped-call]
+    admin.close()
+    url = f"redis://{user}:Pw0rd@127.0.0.1:{redis_server.port}/0"
+    limiter = ita.RedisRateLimiter(url, limit_name, rate=100, max_in_flight=1, lease_ttl=30)
+    try:
+        await _grant(limiter)  # granted; its lease cannot be given back
+        with anyio.fail_after(3), pytest.raises(ita.SharedLimiterUnavailableError) as caught:
+            await _grant(limiter)
+    finally:
+        await limiter.aclose()
+    assert caught.value.permanent
+    assert "NoPermissionError" in str(caught.value)
