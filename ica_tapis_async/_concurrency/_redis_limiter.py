@@ -319,9 +319,11 @@ class RedisRateLimiter:
                 if int(changed) and not self._warned_config:
                     self._warned_config = True
                     log.warning(
-                        "shared limit %r: workers disagree about its rate; now %s/s",
+                        "shared limit %r: workers disagree about its rate; now %s",
                         self.name,
-                        self._configured,
+                        "discovered from throttles"
+                        if self._configured is None
+                        else f"{self._configured:.1f}/s",
                     )
                 if int(granted):
                     self._sent = True

@@ -253,3 +253,25 @@ async def test_a_told_rate_restarted_empty_sends_no_burst(
     # The fleet was sending up to the restart: paced at 20/s from the first grant on, not a
     # burst of 5 into a server budget the fleet had been spending.
     assert elapsed >= 4 / 20 * 0.9
+
+
+async def test_the_disagreement_log_line_names_a_rate_or_discovery(
+    redis_server: RedisServer, limit_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker told no rate joining workers told 40/s logs what it set, not ``None/s``."""
+    told = ita.RedisRateLimiter(redis_server.url, limit_name, rate=40)
+    discovering = ita.RedisRateLimiter(redis_server.url, limit_name)
+    try:
+        await _grant(told)
+        with caplog.at_level(logging.WARNING, logger="ica_tapis_async.limiter"):
+            await _grant(discovering)
+            await _grant(told)
+    finally:
+        await told.aclose()
+        await discovering.aclose()
+    lines = [r.getMessage() for r in caplog.records if "disagree" in r.getMessage()]
+    assert lines == [
+        f"shared limit {limit_name!r}: workers disagree about its rate; now discovered from "
+        "throttles",
+        f"shared limit {limit_name!r}: workers disagree about its rate; now 40.0/s",
+    ]
