@@ -70,7 +70,8 @@ class RedisRateLimiter:
     paced (no burst), at ``fallback_share`` of the in-flight cap, and tries Redis again every
     ``retry_unavailable_s``; ``"fail"`` raises :class:`SharedLimiterUnavailableError`. A
     Redis restarted empty is seeded with the last cut rate a worker saw, so the fleet does not
-    discover the limit again, and grants no burst to workers that were sending.
+    discover the limit again, and grants no burst to workers that were sending; nor does one
+    that comes back with its state (a stall, a partition) to workers back from the fallback.
     A Redis that refuses the limiter (a wrong password or user, an ACL that forbids its
     commands) raises :class:`SharedLimiterUnavailableError` with ``permanent`` set at the first
     call, whatever ``on_unavailable`` says.
@@ -309,6 +310,7 @@ class RedisRateLimiter:
                         # A Redis restarted empty starts from the last cut, not from scratch.
                         repr(self._rate) if self._throttled and self._rate else "",
                         "1" if self._sent else "0",
+                        "1" if self._down_until is not None else "0",
                     ],
                 )
                 if reply is None:
