@@ -70,16 +70,35 @@ def ambiguous_user_info(url: str) -> str | None:
         authority, _slash, path = rest.partition("/")
         if authority.count("@") > 1:
             return f"the user info holds more than one '@': {_HOW}"
-        if "@" not in authority and "@" in path.partition("?")[0]:
+        if "@" in path.partition("?")[0]:
+            # With or without an "@" before the "/": the host libpq would look up (and name in
+            # its error) is a piece of the password.
             return f"the user info holds a '/': {_HOW}"
         if _BARE_PERCENT.search(authority.rpartition("@")[0]):
             # libpq refuses the URL, and its error would say only that it is invalid.
             return f"the user info holds a '%' that starts no %XX escape: {_HOW}"
         return None
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" not in authority and "@" in rest:
+    if "@" in rest[len(authority) :] and (
+        "@" not in authority or _stray_at(rest[len(authority) :])
+    ):
+        # Also with an "@" before the "/": the host redis-py would look up (and name in its
+        # error) is then a piece of the password.
         return f"the user info holds '/', '?' or '#': {_HOW}"
     return None
+
+
+def _stray_at(after: str) -> bool:
+    """Whether the part of a Redis URL after its host part holds an "@" other than in a client
+    name (``?client_name=me@host``): ``?b=c@host`` may as well be a password's tail."""
+    path, _q, query = after.partition("?")
+    query, _hash, fragment = query.partition("#")
+    if "@" in path or "@" in fragment:
+        return True
+    return any(
+        "@" in item and item.partition("=")[0].strip().lower() != "client_name"
+        for item in re.split("[&;]", query)
+    )
 
 
 # Request headers that may stay visible on an exception aiohttp chained to ours; every other

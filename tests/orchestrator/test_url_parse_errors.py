@@ -95,3 +95,44 @@ def test_a_postgresql_password_with_a_bare_percent_is_one_clear_line(
     assert out.strip().startswith("error: --journal: 'postgresql://***@127.0.0.1:1/db'"), out
     assert "%25" in out
     assert password not in out
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:xq@secrethost/w@127.0.0.1:6379/0",
+        "redis://:xq@secrethost?w@127.0.0.1:6379/0",
+        "redis://:xq@secrethost#w@127.0.0.1:6379/0",
+        "rediss://:xq@secrethost/w/z@127.0.0.1:6379/0",
+        "redis://:xq@secrethost?db=0@127.0.0.1:6379/0",
+        "postgresql://u:xq@secrethost/w@127.0.0.1:5432/db",
+    ],
+)
+def test_a_password_with_an_at_then_a_slash_is_refused_before_any_lookup(url: str) -> None:
+    """Read by the engine's rules, the part of such a password between its "@" and its "/"
+    (or "?", "#") is the host: the client would resolve it (telling the DNS) and the error
+    would name it. Refused, naming no part of it."""
+    pytest.importorskip("psycopg")
+    with pytest.raises(ValueError, match="percent-encode") as caught:
+        if url.startswith("postgres"):
+            ita.PostgresJournal(url)
+        else:
+            ita.RedisRateLimiter(url, "at-slash")
+    assert "secrethost" not in str(caught.value)
+    assert "xq" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:pw@127.0.0.1:6379/0?client_name=me@example",
+        "redis://127.0.0.1:6379/0?password=p@ss/w",
+        "postgresql://u:pw@127.0.0.1:5432/db?application_name=me@example",
+    ],
+)
+def test_an_at_in_a_query_value_is_still_accepted(url: str) -> None:
+    pytest.importorskip("psycopg")
+    if url.startswith("postgres"):
+        ita.PostgresJournal(url)
+    else:
+        ita.RedisRateLimiter(url, "at-in-query")
