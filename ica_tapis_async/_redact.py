@@ -79,9 +79,10 @@ def ambiguous_user_info(url: str) -> str | None:
             return f"the user info holds a '%' that starts no %XX escape: {_HOW}"
         return None
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in rest[len(authority) :] and (
-        "@" not in authority or _stray_at(rest[len(authority) :])
-    ):
+    after = rest[len(authority) :]
+    # A unix:// URL has no host to look up, and its socket path may hold an "@".
+    unix = engine.group(1).lower() == "unix"
+    if "@" in after and ("@" not in authority or (not unix and _stray_at(after))):
         # Also with an "@" before the "/": the host redis-py would look up (and name in its
         # error) is then a piece of the password.
         return f"the user info holds '/', '?' or '#': {_HOW}"
