@@ -171,7 +171,8 @@ def _without_user_info(exc: BaseException, url: str) -> str:
     if scheme_end >= 0 and at > scheme_end + 3:
         user_info = url[scheme_end + 3 : at]
         for shown in {user_info, unquote(user_info)}:
-            text = text.replace(shown, "***")
+            # With its "@": a short user name alone would take letters out of other words.
+            text = text.replace(f"{shown}@", "***@")
     return redact_url(text)
 
 

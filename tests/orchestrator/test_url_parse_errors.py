@@ -29,6 +29,14 @@ def test_a_redis_url_python_refuses_never_shows_the_password(password: str) -> N
     assert "redis://***@127.0.0.1:6379/0" in str(caught.value)
 
 
+def test_a_short_user_name_is_hidden_without_mangling_the_reason() -> None:
+    with pytest.raises(ValueError) as caught:
+        ita.RedisRateLimiter("redis://u@h\u2100x:6379/0", "nfkc")
+    assert str(caught.value).endswith(
+        "netloc '***@h\u2100x:6379' contains invalid characters under NFKC normalization"
+    )
+
+
 @pytest.mark.parametrize(
     ("query", "why"),
     [
