@@ -126,9 +126,12 @@ class PostgresStore:
             raise ValueError(f"dsn {self.url!r} is not a valid PostgreSQL URL") from None
         # A session the server ended for idling in a transaction (this process was frozen
         # past stall_timeout) is a lost connection too, though psycopg files it elsewhere.
+        # So is a database that cannot write (a failover left the URL on a standby, which a
+        # promotion may turn writable again): nothing was committed, and retrying is safe.
         self._retryable: tuple[type[BaseException], ...] = (
             psycopg.OperationalError,
             psycopg.errors.IdleInTransactionSessionTimeout,
+            psycopg.errors.ReadOnlySqlTransaction,
         )
         self._lost = psycopg.OperationalError
         # A user who may connect but not create or use the journal's tables: no retry helps.

@@ -56,3 +56,28 @@ def test_the_command_line_says_so_in_one_line(weak_dsn: str) -> None:
     assert text.strip().startswith("error: --journal: journal postgresql://***@"), text
     assert "permission denied for schema public" in text
     assert "We@k" not in text
+
+
+async def test_a_read_only_database_is_away_not_a_crash(pg_dsn: str) -> None:
+    """A failover that left the URL on a standby (or a database set read-only): retried like
+    a lost connection, then JournalUnavailableError with the server's reason, not a raw
+    psycopg ReadOnlySqlTransaction."""
+    import psycopg
+
+    journal = ita.PostgresJournal(pg_dsn, retries=1)
+    try:
+        await journal.open_run("link", "p", "r", "f")
+    finally:
+        await journal.aclose()
+    database = pg_dsn.rpartition("/")[2]
+    async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
+        await conn.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+    journal = ita.PostgresJournal(pg_dsn, retries=1)
+    try:
+        with pytest.raises(ita.JournalUnavailableError) as caught:
+            await journal.open_run("link", "p", "r2", "f")
+    finally:
+        await journal.aclose()
+    assert not caught.value.permanent
+    assert "unavailable after 2 tries: cannot execute " in str(caught.value)
+    assert "in a read-only transaction" in str(caught.value)
