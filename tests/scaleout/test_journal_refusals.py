@@ -9,10 +9,13 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import redirect_stderr, redirect_stdout
 
+import anyio
+import anyio.to_thread
 import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.cli import main
+from tests.servers import PostgresServer
 
 
 @pytest.fixture
@@ -81,3 +84,26 @@ async def test_a_read_only_database_is_away_not_a_crash(pg_dsn: str) -> None:
     assert not caught.value.permanent
     assert "unavailable after 2 tries: cannot execute " in str(caught.value)
     assert "in a read-only transaction" in str(caught.value)
+
+
+async def test_a_server_that_goes_away_while_the_journal_opens_is_journal_unavailable(
+    postgres_server: PostgresServer, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``async with PostgresJournal(...)``: the server answers the first connection and is gone
+    before the pool's (an outage starting): the pool's bare PoolTimeout never escapes."""
+    from ica_tapis_async.orchestrator._postgres_store import PostgresStore
+
+    first = PostgresStore._first_connection
+
+    async def then_the_server_goes(self: PostgresStore) -> None:
+        await first(self)
+        await anyio.to_thread.run_sync(lambda: postgres_server.stop(keep=True))
+
+    monkeypatch.setattr(PostgresStore, "_first_connection", then_the_server_goes)
+    try:
+        with pytest.raises(ita.JournalUnavailableError) as caught:
+            async with ita.PostgresJournal(pg_dsn, connect_timeout=1, retries=1):
+                pass
+    finally:
+        await anyio.to_thread.run_sync(postgres_server.start)
+    assert "Connection refused" in str(caught.value)
