@@ -14,6 +14,7 @@ from .._redact import redact_url
 __all__ = (
     "SharedLimiterUnavailableError",
     "answer_errors",
+    "busy",
     "float_or_none",
     "local_call",
     "open_client",
@@ -88,6 +89,12 @@ def answer_errors() -> tuple[type[BaseException], ...]:
     from redis import exceptions
 
     return (exceptions.ResponseError,)
+
+
+def busy(exc: BaseException) -> bool:
+    """Whether ``exc`` says Redis is running another client's long script (``BUSY``): away
+    until it ends, like a Redis that is down. redis-py files it as a bare ``ResponseError``."""
+    return str(exc).startswith("BUSY ")
 
 
 def refused_by_script(exc: BaseException) -> bool:

@@ -21,6 +21,7 @@ from ._redis_arguments import validate_arguments
 from ._redis_client import (
     SharedLimiterUnavailableError,
     answer_errors,
+    busy,
     float_or_none,
     local_call,
     open_client,
@@ -272,6 +273,10 @@ class RedisRateLimiter:
             raise self._refused(exc) from None
         except unavailable_errors() as exc:
             raise self._error(exc) from exc
+        except answer_errors() as exc:
+            if busy(exc):
+                raise self._error(exc) from exc
+            raise
         return stats_of(state, in_flight)
 
     async def aclose(self) -> None:
@@ -374,15 +379,12 @@ class RedisRateLimiter:
             # Checked first: redis-py files a failed AUTH under its connection errors.
             raise self._refused(exc) from None
         except unavailable_errors() as exc:
-            if self._on_unavailable == "fail":
-                raise self._error(exc) from exc
-            if self._down_until is None:
-                self._fall_back(exc)
-            self._down_until = time.monotonic() + self._retry_s
-            return None
+            return self._away(exc)
         except answer_errors() as exc:
             if refused_by_script(exc):
                 raise self._refused(exc) from None
+            if busy(exc):
+                return self._away(exc)
             raise
         if task is not None and task.cancelling() > cancels:
             # redis-py can swallow a cancellation that arrives while it reads the reply
@@ -392,6 +394,14 @@ class RedisRateLimiter:
             self._down_until = None
             log.warning("shared limit %r at %s reachable again", self.name, self._url)
         return reply
+
+    def _away(self, exc: BaseException) -> None:
+        """Redis cannot keep the budget for now: fail, or fall back (``None``: no reply)."""
+        if self._on_unavailable == "fail":
+            raise self._error(exc) from exc
+        if self._down_until is None:
+            self._fall_back(exc)
+        self._down_until = time.monotonic() + self._retry_s
 
     def _fall_back(self, exc: BaseException) -> None:
         # The local share of the last budget seen: with a discovered rate there is no told

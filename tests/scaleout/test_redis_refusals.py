@@ -103,3 +103,51 @@ async def test_an_acl_that_forbids_giving_a_lease_back_fails_the_next_slot(
         await limiter.aclose()
     assert caught.value.permanent
     assert "NoPermissionError" in str(caught.value)
+
+
+async def test_a_redis_busy_with_another_clients_script_counts_as_away(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another application's long Lua script on a shared Redis: every other client is answered
+    BUSY until it ends. The limiter falls back meanwhile, as for a Redis that is down."""
+    import threading
+
+    import redis
+
+    server = RedisServer()  # its own: its scripts are killed below
+    server.start()
+    try:
+        admin = redis.Redis(host="127.0.0.1", port=server.port)
+        admin.config_set("busy-reply-threshold", 50)
+        spinning = threading.Event()
+
+        def spin() -> None:
+            other = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=30)
+            spinning.set()
+            with pytest.raises(redis.exceptions.ResponseError):  # killed below
+                other.eval("while true do end", 0)
+            other.close()
+
+        thread = threading.Thread(target=spin)
+        thread.start()
+        spinning.wait(5)
+        await anyio.sleep(0.3)  # past the threshold: Redis answers BUSY
+        limiter = ita.RedisRateLimiter(server.url, "busy", rate=20, retry_unavailable_s=0.1)
+        try:
+            with caplog.at_level(logging.WARNING), anyio.fail_after(5):
+                await _grant(limiter)
+                assert limiter.degraded
+                assert "unavailable (ResponseError): falling back to 5.0/s" in caplog.text
+                with pytest.raises(ita.SharedLimiterUnavailableError, match="unavailable"):
+                    await limiter.stats()
+                admin.script_kill()
+                thread.join(5)
+                await anyio.sleep(0.2)
+                await _grant(limiter)
+                assert not limiter.degraded
+        finally:
+            await limiter.aclose()
+            admin.close()
+            thread.join(5)
+    finally:
+        server.stop()
