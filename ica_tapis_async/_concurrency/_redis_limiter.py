@@ -351,10 +351,11 @@ class RedisRateLimiter:
         with anyio.CancelScope(shield=True):
             try:
                 await self._redis.zrem(self._lease_key, lease)
-            except (*unavailable_errors(), *refusal_errors()) as exc:
+            except (*unavailable_errors(), *refusal_errors(), *answer_errors()) as exc:
                 # A refusal surfaces, typed, at the next slot (the scripts may well be allowed,
                 # and every lease would stay taken until it expires); here it would replace
-                # whatever the caller's request raised.
+                # whatever the caller's request raised. So would a BUSY Redis, or any other
+                # error answer: the next slot meets it, typed, if it lasts.
                 if isinstance(exc, refusal_errors()):
                     self._refusal = exc
                 log.debug(

@@ -151,3 +151,43 @@ async def test_a_redis_busy_with_another_clients_script_counts_as_away(
             thread.join(5)
     finally:
         server.stop()
+
+
+async def test_a_lease_given_back_to_a_busy_redis_does_not_fail_the_request(
+    redis_server: RedisServer,
+) -> None:
+    """The request went through; Redis turned BUSY before its lease came back: the lease is
+    left to expire, and the caller sees its request's own result."""
+    import threading
+
+    import redis
+
+    server = RedisServer()
+    server.start()
+    try:
+        admin = redis.Redis(host="127.0.0.1", port=server.port)
+        admin.config_set("busy-reply-threshold", 50)
+        limiter = ita.RedisRateLimiter(server.url, "busy-give-back", rate=20)
+        thread: threading.Thread | None = None
+        try:
+            with anyio.fail_after(5):
+                async with limiter.slot():
+
+                    def spin() -> None:
+                        other = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=30)
+                        with pytest.raises(redis.exceptions.ResponseError):  # killed below
+                            other.eval("while true do end", 0)
+                        other.close()
+
+                    thread = threading.Thread(target=spin)
+                    thread.start()
+                    await anyio.sleep(0.4)  # past the threshold: Redis answers BUSY
+                assert limiter.in_flight == 0
+        finally:
+            admin.script_kill()
+            if thread is not None:
+                thread.join(5)
+            await limiter.aclose()
+            admin.close()
+    finally:
+        server.stop()
