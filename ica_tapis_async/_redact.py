@@ -80,9 +80,12 @@ def ambiguous_user_info(url: str) -> str | None:
         return None
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     after = rest[len(authority) :]
-    # A unix:// URL has no host to look up, and its socket path may hold an "@".
-    unix = engine.group(1).lower() == "unix"
-    if "@" in after and ("@" not in authority or (not unix and _stray_at(after))):
+    if engine.group(1).lower() == "unix":
+        # No host to look up, and the socket path may hold an "@".
+        stray = "@" not in authority and "@" in after
+    else:
+        stray = _stray_at(after)
+    if stray:
         # Also with an "@" before the "/": the host redis-py would look up (and name in its
         # error) is then a piece of the password.
         return f"the user info holds '/', '?' or '#': {_HOW}"

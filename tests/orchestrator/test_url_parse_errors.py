@@ -136,6 +136,7 @@ def test_a_password_with_an_at_then_a_slash_is_refused_before_any_lookup(url: st
         "redis://:pw@127.0.0.1:6379/0?client_name=me@example",
         "redis://127.0.0.1:6379/0?password=p@ss/w",
         "unix://:pw@/run/redis@6379.sock?db=0",
+        "redis://127.0.0.1:6379/0?client_name=me@example",
         "postgresql://u:pw@127.0.0.1:5432/db?application_name=me@example",
     ],
 )
