@@ -64,6 +64,12 @@ def add_verify_parser(commands: Any, formatter: Any) -> None:
         help="redis://… : share the rate budget of the workers using the same --limit-name",
     )
     verify.add_argument(
+        "--shared-limit-password-file",
+        metavar="FILE",
+        help="read the --shared-limit password from FILE (its first line) rather than the URL; "
+        "else $REDISCLI_AUTH, as redis-cli does",
+    )
+    verify.add_argument(
         "--limit-name", metavar="NAME", default="ica", help="the shared budget's name"
     )
     add_connection_flags(verify, tapis=True)
