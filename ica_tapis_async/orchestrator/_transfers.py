@@ -191,7 +191,8 @@ class TransferOrchestrator:
                 report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
             scope.counts(report.counts)
             if follower.refused is not None and len(self._refusals) == len(indexed):
-                # Refused from the start (bad credentials): nothing to report but the error.
+                # Refused from the start (bad credentials): nothing to report but the error
+                # (a request a killed run sent stays in the journal, for a run that can look).
                 raise follower.refused
         if all(_final(o) for o in outcomes):
             await journal.finish_run(run_id)
@@ -312,8 +313,8 @@ class TransferOrchestrator:
                 status = NOT_CREATED if refused else UNKNOWN
                 if created.unsent:
                     await _take_back(journal, held, created.unsent)
-                if created.refused and status == NOT_CREATED:
-                    self._refusals.add(index)
+                if created.refused:
+                    self._refusals.add(index)  # no answer but the 401 for this request
                 return TransferOutcome(index, None, tag, status, created.error)
             task_uuid, recovered = created.uuid, created.recovered
             if recovered:

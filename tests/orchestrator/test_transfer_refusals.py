@@ -17,9 +17,11 @@ import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Journal, MemoryJournal
 from ica_tapis_async.simulator import Simulator
 
+from .helpers import eventually
 from .test_transfers import request
 
 QUICK = ita.RetryPolicy(max_attempts=3, total_timeout=10, initial_backoff=0.01, max_backoff=0.02)
+FEW = ita.RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.001)
 #: Retries that outlast ``unreachable_after=0.2``: the client declares the server down.
 PATIENT = ita.RetryPolicy(
     max_attempts=100, total_timeout=30, initial_backoff=0.02, max_backoff=0.05
@@ -52,10 +54,11 @@ def closed_port() -> int:
 
 
 async def _run(
-    url: str, token: str, journal: object, requests: list[ita.TransferRequest], **client: object
-) -> ita.TransferReport:
+    url: str, token: str, journal: object, requests: list[ita.TransferRequest],
+    run_id: str = "edge", **client: object,
+) -> ita.TransferReport:  # fmt: skip
     async with ita.TapisClient(url, token=token, **client) as tapis:  # type: ignore[arg-type]
-        orch = ita.TransferOrchestrator(tapis, journal=journal, run_id="edge", poll_initial=0.02)  # type: ignore[arg-type]
+        orch = ita.TransferOrchestrator(tapis, journal=journal, run_id=run_id, poll_initial=0.02)  # type: ignore[arg-type]
         with anyio.fail_after(60):
             report = await orch.run(requests)
         await orch.aclose()
@@ -170,3 +173,37 @@ async def test_a_tls_mismatch_is_not_created(sim: Simulator) -> None:
     assert info.startswith("cannot reach "), info
     assert "SSL" in info
     assert sim.stats.tapis_tasks == 0
+
+
+async def test_a_refused_run_never_calls_a_sent_request_not_created() -> None:
+    """A killed run's creates may exist (answers lost, tag look-ups failed: UNKNOWN); a run
+    with a bad token raises and takes nothing back; a run with a good one adopts each task."""
+    journal = MemoryJournal()
+    requests = [request(i) for i in range(2)]
+    async with Simulator(
+        seed=43, p_drop_after_post=1.0, fault_operations={"createTransferTask"}
+    ) as sim:
+        async with ita.TapisClient(sim.tapis_url, token=TOK_1, retry=FEW) as tapis:
+
+            async def sleep(seconds: float) -> None:
+                # Once both creates are lost, their tags' look-ups fail.
+                await eventually(lambda: sim.stats.faults.get("drop_after_post") == 2)
+                sim.configure(
+                    p_drop_after_post=0.0, p_503=1.0, fault_operations={"getRecentTransferTasks"}
+                )
+                await anyio.sleep(seconds)
+
+            orch = ita.TransferOrchestrator(
+                tapis, journal=journal, run_id="sent", sleep=sleep, poll_initial=0.02
+            )
+            with anyio.fail_after(30):
+                first = await orch.run(requests)
+        assert first.counts == {"UNKNOWN": 2}
+        sim.configure(p_503=0.0, tapis_tokens={TOK_2})
+        with pytest.raises(ita.AuthenticationError):
+            await _run(sim.tapis_url, TOK_1, journal, requests, retry=FEW, run_id="sent")
+        assert sim.stats.requests_by_operation["createTransferTask"] == 2
+        report = await _run(sim.tapis_url, TOK_2, journal, requests, retry=FEW, run_id="sent")
+    assert report.counts == {"COMPLETED": 2}
+    assert all(o.recovered for o in report.outcomes)
+    assert sim.stats.tapis_tasks == 2
