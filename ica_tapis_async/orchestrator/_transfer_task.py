@@ -45,8 +45,8 @@ class Created:
     #: The task may exist (``UNKNOWN``, resumable, never ``NOT_CREATED``): the look-up of a
     #: sent create's tag failed, or a create accepted with an unreadable answer was not found.
     unknown: bool = False
-    #: How many attempts this call recorded (``on_send``) that never left this machine (no
-    #: connection could be made, none may have been processed): the journal takes them back.
+    #: How many attempts this call recorded (``on_send``) that no server processed (none could
+    #: connect, or the server refused the credentials): the journal takes them back.
     unsent: int = 0
     #: The server refused the run's credentials (401, no way to renew).
     refused: bool = False
