@@ -27,6 +27,8 @@ from typing import Final
 
 import attrs
 
+from ._interrupt import interruptible
+
 __all__ = (
     "CONFIG_KEYS",
     "ConfigFileError",
@@ -196,7 +198,8 @@ def read_icav2_config(path: Path) -> dict[str, str]:
 def _key_from_file(path: str) -> str:
     try:
         # utf-8-sig: a byte order mark (a Windows editor's) is not part of the key.
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with interruptible():  # a named pipe (a secrets helper) that is never written
+            text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigFileError(f"--api-key-file {path}: cannot be read ({reason})") from None
