@@ -84,13 +84,20 @@ class SigintGuard:
             coro.close()
             raise asyncio.CancelledError
         timer = None
-        if self._max_runtime is not None:
+        alarm = self._max_runtime is not None and signal.SIGALRM in self._previous
+        if alarm:
+            # A real-time alarm, not an event loop timer: the deadline must also break into
+            # blocking code (a silent input pipe) that keeps the loop from running.
+            signal.setitimer(signal.ITIMER_REAL, self._max_runtime or 0.0)
+        elif self._max_runtime is not None:
             timer = self._loop.call_later(self._max_runtime, self._stop, DEADLINE)
         try:
             return await coro
         finally:
             if timer is not None:
                 timer.cancel()
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _stop(self, reason: int) -> None:
         if self.interrupted:
@@ -103,14 +110,15 @@ class SigintGuard:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = not self.interrupted
-        self._stop(signum)
+        self._stop(DEADLINE if signum == signal.SIGALRM else signum)
         if first and _blocking:
             raise KeyboardInterrupt
 
     def __enter__(self) -> Self:
         global _entered
         if threading.current_thread() is threading.main_thread():
-            for signum in _SIGNALS:
+            alarm = (signal.SIGALRM,) if self._max_runtime is not None else ()
+            for signum in (*_SIGNALS, *alarm):
                 self._previous[signum] = signal.getsignal(signum)
                 signal.signal(signum, self._handle)
             _entered = True

@@ -74,3 +74,30 @@ def test_a_stop_while_stdin_is_read_is_at_once(
     assert heading in result.err
     assert "Traceback" not in result.err
     assert took < 10, took
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_max_runtime_while_stdin_is_read(tmp_path: Path) -> None:
+    """--max-runtime is a wall-time limit: it holds while the input pipe is silent too (its
+    timer ran on the event loop, which a blocked read never gives back)."""
+    server = ["--base-url", "http://127.0.0.1:9/ica/rest", "--api-key", "k", "--project", "P"]
+    argv = ["link", "-", "--journal", str(tmp_path / "j.sqlite"), *server, "-q"]
+    variables = environment()
+    variables["PYTHONPATH"] = str(ROOT) + ":" + variables.get("PYTHONPATH", "")
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, *_ENTRIES["script"], *argv, "--max-runtime", "1s"],
+            stdin=read_end,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=variables,
+        )
+        os.close(read_end)
+        wait_until(lambda: _reading_stdin(process.pid) or process.poll() is not None, 60)
+        result = finish(process, timeout=30)
+    finally:
+        os.close(write_end)
+    assert result.code == 124, result.err
+    assert "Stopped at --max-runtime 1s: stopped cleanly." in result.err
