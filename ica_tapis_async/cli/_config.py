@@ -289,7 +289,9 @@ def settings_from(
     if knobs and not simulator:
         raise ConfigError("--sim only applies with --simulator")
     try:
-        ica = resolve_ica(args, env, _ICA_ENV)
+        # The simulator needs no server or credentials: an icav2 config file we cannot use
+        # must not stop it.
+        ica = resolve_ica(args, env, _ICA_ENV, config_file=not simulator)
     except ConfigFileError as exc:
         raise ConfigError(str(exc)) from None
     project = pick("project", ENV_PROJECT)

@@ -243,7 +243,11 @@ def _config_layer(env: Mapping[str, str]) -> Layer:
 
 
 def resolve_ica(
-    args: argparse.Namespace, env: Mapping[str, str], ica_env: Mapping[str, str]
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    ica_env: Mapping[str, str],
+    *,
+    config_file: bool = True,
 ) -> Resolved:
     """The ICA server and credentials from the four layers (see the module's docstring).
 
@@ -251,6 +255,8 @@ def resolve_ica(
         args: the parsed command line.
         env: the environment.
         ica_env: our own variables by field (``ICA_BASE_URL``...).
+        config_file: read ``~/.icav2/config.yaml`` when the other layers leave something to
+            find (not for ``--simulator``, which needs no server or credentials).
 
     Raises:
         ConfigFileError: ``--api-key`` with ``--api-key-file``, an unreadable key file or
@@ -263,7 +269,7 @@ def resolve_ica(
     needed = not any("base_url" in layer.values for layer in layers) or not any(
         "api_key" in layer.values or "access_token" in layer.values for layer in layers
     )
-    if needed:
+    if needed and config_file:
         layers.append(_config_layer(env))
     sources: dict[str, str | None] = dict.fromkeys(_FIELDS)
     found: dict[str, str] = {}

@@ -96,3 +96,17 @@ def test_a_setting_that_is_not_one_text_value_is_refused(
     message = str(raised.value)
     assert f"config.yaml, line {line}: {key}" in message
     assert KEY not in message
+
+
+def test_the_simulator_does_not_read_the_icav2_config(tmp_path: Path) -> None:
+    """--simulator needs no server or credentials: a config file we cannot use (here, a list
+    of servers, and a line that is not YAML) must not stop it (it was exit 2, naming it)."""
+    home = tmp_path / "home"
+    (home / ".icav2").mkdir(parents=True)
+    (home / ".icav2" / "config.yaml").write_text(
+        "server-url: [eu.ica.example, ica.illumina.com]\nnot yaml\n", encoding="utf-8"
+    )
+    args = build_parser().parse_args(["link", "-", "--simulator"])
+    settings = settings_from(args, {"HOME": str(home)})
+    assert settings.simulator
+    assert settings.api_key is None
