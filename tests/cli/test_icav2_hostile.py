@@ -110,3 +110,18 @@ def test_the_simulator_does_not_read_the_icav2_config(tmp_path: Path) -> None:
     settings = settings_from(args, {"HOME": str(home)})
     assert settings.simulator
     assert settings.api_key is None
+
+
+def test_a_tapis_only_command_does_not_need_the_icav2_config(tmp_path: Path) -> None:
+    """transfers create talks to Tapis only: an icav2 (ICA) config we cannot use must not
+    stop it; an ICA command still names the file."""
+    home = tmp_path / "home"
+    (home / ".icav2").mkdir(parents=True)
+    (home / ".icav2" / "config.yaml").write_text("not yaml\n", encoding="utf-8")
+    env = {"HOME": str(home), "TAPIS_BASE_URL": "https://tacc.example", "TAPIS_TOKEN": "t"}
+    args = build_parser().parse_args(["transfers", "create", "pairs.txt"])
+    settings = settings_from(args, env, need_ica=False, need_tapis=True)
+    assert settings.tapis_base_url == "https://tacc.example"
+    link = build_parser().parse_args(["link", "-", "--project", "P"])
+    with pytest.raises(ConfigError, match=r"config\.yaml, line 1: expected 'key: value'"):
+        settings_from(link, env)
