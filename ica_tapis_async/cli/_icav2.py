@@ -211,9 +211,24 @@ def _key_from_file(path: str) -> str:
     return key
 
 
+#: The flags of the first layer, by attribute.
+_FLAGS: Final = {
+    "base_url": "--base-url",
+    "api_key": "--api-key",
+    "access_token": "--access-token",
+    "api_key_file": "--api-key-file",
+}
+
+
 def _flag_layer(args: argparse.Namespace) -> Layer:
     values: dict[str, str] = {}
     names: dict[str, str] = {}
+    for attribute, flag in _FLAGS.items():
+        given = getattr(args, attribute, None)
+        # "--api-key $STAGING_KEY" with the variable unset: skipping the flag would quietly
+        # use the next layer's server or key (production's, in ~/.icav2/config.yaml).
+        if given is not None and not str(given).strip():
+            raise ConfigFileError(f"{flag}: empty value (an unset shell variable?)")
     key_file = getattr(args, "api_key_file", None)
     if getattr(args, "api_key", None) and key_file:
         raise ConfigFileError("--api-key and --api-key-file exclude each other; pick one")

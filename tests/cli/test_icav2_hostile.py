@@ -125,3 +125,19 @@ def test_a_tapis_only_command_does_not_need_the_icav2_config(tmp_path: Path) -> 
     link = build_parser().parse_args(["link", "-", "--project", "P"])
     with pytest.raises(ConfigError, match=r"config\.yaml, line 1: expected 'key: value'"):
         settings_from(link, env)
+
+
+@pytest.mark.parametrize("flag", ["--base-url", "--api-key", "--access-token", "--api-key-file"])
+def test_an_empty_flag_is_refused_not_replaced_by_the_icav2_config(
+    tmp_path: Path, flag: str
+) -> None:
+    """``--api-key "$STAGING_KEY"`` with the variable unset: the empty flag used to be skipped,
+    and the server or key of ~/.icav2/config.yaml (production's) used in its place."""
+    home = tmp_path / "home"
+    (home / ".icav2").mkdir(parents=True)
+    (home / ".icav2" / "config.yaml").write_text(
+        f"server-url: ica.illumina.com\nx-api-key: {KEY}\n", encoding="utf-8"
+    )
+    args = build_parser().parse_args(["link", "-", "--project", "P", f"{flag}="])
+    with pytest.raises(ConfigError, match=f"^{flag}: empty"):
+        settings_from(args, {"HOME": str(home)})
