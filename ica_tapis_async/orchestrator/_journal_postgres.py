@@ -101,7 +101,9 @@ class PostgresJournal(PostgresFleet):
 
     async def __aenter__(self) -> PostgresJournal:
         try:
-            await self._store.open()
+            # Through call(): retried, and given up as JournalUnavailableError with the
+            # server's reason (open() alone lets the pool's bare PoolTimeout out).
+            await self._store.call(_nothing)
         except BaseException:
             # ``async with`` does not call __aexit__ when __aenter__ fails: close the pool
             # here, or its connections and background tasks outlive the refused journal.
@@ -388,3 +390,7 @@ class PostgresJournal(PostgresFleet):
     async def aclose(self) -> None:
         """Close the pool's connections; idempotent."""
         await self._store.aclose()
+
+
+async def _nothing(conn: Any) -> None:
+    """No work: the call opens the store (and its schema) on the way."""

@@ -268,11 +268,31 @@ async def _hold(
         # Stopped by an error or a cancellation: free the entry at once so that a re-run
         # need not wait for the lease to lapse (a stale release changes nothing).
         with anyio.CancelScope(shield=True):
-            await journal.release(held.lease)
+            await _release_on_the_way_out(journal, held.lease, ttl_s)
         raise
     if held.lost or result is None:
         raise LeaseLostError(f"the lease on entry {lease.index} lapsed while working on it")
     return result
+
+
+async def _release_on_the_way_out(journal: Journal, lease: Lease, ttl_s: float) -> None:
+    """Best effort, for a worker already stopping: bounded in time, and never an error in
+    place of the one (or the cancellation) that stops it. A journal that is away would keep
+    a Ctrl-C waiting through every retry, then replace it; the lease lapses by itself."""
+    try:
+        with anyio.move_on_after(min(ttl_s / 3, 5.0)) as scope:
+            await journal.release(lease)
+    except Exception as exc:  # whatever the journal raised, the caller's error wins
+        log.warning(
+            "entry %d of run %s not released (%s: %s); its lease lapses in %g s",
+            lease.index, lease.run_id, type(exc).__name__, exc, ttl_s,
+        )  # fmt: skip
+        return
+    if scope.cancelled_caught:
+        log.warning(
+            "entry %d of run %s not released (the journal did not answer); its lease lapses "
+            "in %g s", lease.index, lease.run_id, ttl_s,
+        )  # fmt: skip
 
 
 async def _heartbeat(
