@@ -231,6 +231,9 @@ class Fleet:
         ours); note where the run is and how many workers hold its chunks."""
         survey = await self.journal.survey(self.run_id, indices)
         now, top, records = survey.now, survey.top, survey.records
+        # A chunk task may have stopped waiting meanwhile (cancelled: the run is stopping):
+        # what the survey says about its chunk concerns nobody now.
+        indices = [index for index in indices if index in self._waiters]
         if top is not None:
             self._frontier = max(self._frontier, top)
         self._stale = False
@@ -298,6 +301,11 @@ class Fleet:
             await anyio.sleep(self.ttl_s / 3)
             if self._holding:
                 await self._renew()
+            elif not self._healthy:
+                # Nothing of ours left to keep: no heartbeat would ever say the journal is
+                # quick again, and the worker would wait for ever. A claim is a transaction
+                # of its own and finds out; the next lease brings heartbeats back.
+                self._healthy = True
 
     async def _renew(self) -> None:
         snapshot = dict(self._holding)

@@ -22,7 +22,7 @@ from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
 from ._fleet import Fleet, FleetJournal, running
-from ._input_end import chunk_count, chunks_of
+from ._input_end import InputDigest, chunks_of, input_fingerprint
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
@@ -321,13 +321,16 @@ class BatchOrchestrator:
         # The send stream stays open until the run is recorded finished: the consumer sees the
         # end of the outcomes only then, so it never cancels finish_run midway.
         async with send:
-            total = await chunk_count(kind, items, size)
-            if total is not None:
+            whole = await input_fingerprint(kind, items, size)
+            if whole is not None:
                 # Recorded before anything is sent: a worker with other input under this run
-                # id is refused, not the correct ones (recorded again, a no-op, below).
+                # id (longer, shorter, or other items in chunks not sent yet) is refused, not
+                # the correct ones (recorded again, a no-op, below).
                 await record_input_end(
-                    self.journal, worker.run_id, total, self.owner, self.lease_ttl
-                )
+                    self.journal, worker.run_id, whole.count, self.owner, self.lease_ttl,
+                    whole.hexdigest(),
+                )  # fmt: skip
+            folded = InputDigest()
             # The run's span is current while the chunk tasks start, so each inherits it.
             with self.ica.telemetry.run(kind, worker.run_id) as run:
                 async with running(worker.fleet), anyio.create_task_group() as tg:
@@ -335,6 +338,7 @@ class BatchOrchestrator:
                     async for chunk in chunks:
                         await slots.acquire()  # pull no more input than the in-flight window
                         count = chunk.index + 1
+                        folded.add(chunk)
                         gate = Gate()
                         after: set[Gate] = set()
                         if kind == "update":
@@ -346,8 +350,9 @@ class BatchOrchestrator:
                         )  # fmt: skip
                     # Where this input ends: a longer or shorter one under the run id is refused.
                     await record_input_end(
-                        self.journal, worker.run_id, count, self.owner, self.lease_ttl
-                    )
+                        self.journal, worker.run_id, count, self.owner, self.lease_ttl,
+                        folded.hexdigest(),
+                    )  # fmt: skip
                 run.counts(counters.finished)
             if worker.refused is not None and not counters.accepted:
                 # Refused from the start (bad credentials): nothing to report but the error.
