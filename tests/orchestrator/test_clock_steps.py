@@ -13,11 +13,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Journal, MemoryJournal, SqliteJournal
+from ica_tapis_async.orchestrator._journal_protocol import ChunkRecord
+from ica_tapis_async.orchestrator._lease import Held, LeasedWork, run_leased
 from ica_tapis_async.orchestrator._plan import chunk_data_ids, chunk_key
+from ica_tapis_async.orchestrator._report import ItemOutcome
 from ica_tapis_async.simulator import Simulator
 
 from .helpers import orchestrator
@@ -118,5 +122,53 @@ async def test_a_dead_workers_chunk_is_taken_over_in_lease_ttl_after_a_step(
         elapsed = time.monotonic() - began
         assert report.counts == {"LINKED": 6}
         assert elapsed < 8.0, elapsed
+    finally:
+        await journal.aclose()
+
+
+@pytest.mark.xfail(strict=True, reason="a forward step hands a live holder's chunk over")
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_forward_step_never_hands_a_live_holders_chunk_to_another_worker(
+    backend: str, tmp_path: Path
+) -> None:
+    """A forward step lapses every lease at once; a worker heartbeating with the same
+    lease_ttl is alive, so no other worker may start on its chunk while it works (two holders
+    would both send). The other waits until it has seen the lease unrenewed for lease_ttl."""
+    clock = SteppedClock()
+    journal = make_journal(backend, tmp_path, clock)
+    working: set[str] = set()
+    overlaps: list[set[str]] = []
+    started: list[str] = []
+
+    def work_of(name: str) -> LeasedWork:
+        async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+            started.append(name)
+            working.add(name)
+            if len(working) > 1:
+                overlaps.append(set(working))
+            try:
+                await anyio.sleep(2.0)
+                return [], True
+            finally:
+                working.discard(name)
+
+        return work
+
+    async def worker(name: str) -> None:
+        await run_leased(
+            journal, "r", 0, key="k", digest="d", owner=name, ttl_s=1.0, work=work_of(name),
+            wall_clock=clock,
+        )  # fmt: skip
+
+    try:
+        await journal.open_run("link", "p", "r", "fp")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(worker, "a")
+            await anyio.sleep(0.1)
+            tg.start_soon(worker, "b")
+            await anyio.sleep(0.4)
+            clock.step = 20.0
+        assert overlaps == []
+        assert "b" not in started, started
     finally:
         await journal.aclose()
