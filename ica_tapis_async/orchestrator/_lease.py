@@ -69,8 +69,28 @@ async def run_leased(
     that it works on other entries meanwhile). If our lease is lost midway (the heartbeat or a
     fenced write says so), the work stops and the entry is claimed again, so its outcome comes
     from whoever finishes it.
+
+    Another worker's lease is claimed only once this worker has seen it unrenewed for
+    ``ttl_s`` of its own monotonic time: expiries are wall-clock times, and a forward step of
+    the journal's clock lapses a live holder's lease at once (its heartbeat, every third of
+    ``ttl_s``, keeps changing it; a dead one's stops).
     """
+    # Another worker's lease as last seen (owner, token, expiry), and since when (monotonic).
+    seen: tuple[str | None, int, float] | None = None
+    since = 0.0
     while True:
+        record = await journal.get_chunk(run_id, index)
+        if _foreign(record, owner, digest):
+            assert record is not None
+            lease = (record.owner, record.lease_token, record.lease_expires_at or 0.0)
+            if lease != seen:
+                seen, since = lease, anyio.current_time()
+            if anyio.current_time() - since < ttl_s:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
+                await anyio.sleep(min(ttl_s / 4, 1.0))
+                continue
         claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
         if claim.record.final:
             return await journal.outcomes(run_id, index), True
@@ -78,6 +98,13 @@ async def run_leased(
             if on_wait is not None:
                 on_wait()
                 on_wait = None
+            record = claim.record
+            lease = (record.owner, record.lease_token, record.lease_expires_at or 0.0)
+            # Our own claim's cut of an untrusted expiry (same holder, earlier end) is no sign
+            # of life; a new holder or a later end (a renewal) starts the watch again.
+            if seen is None or seen[:2] != lease[:2] or lease[2] > seen[2]:
+                since = anyio.current_time()
+            seen = lease
             # Real time: the lease clock is the journal's, not a test's fake one.
             expires = claim.record.lease_expires_at or 0.0
             await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
@@ -86,6 +113,18 @@ async def run_leased(
             return await _hold(journal, claim.record, claim.lease, ttl_s, work)
         except LeaseLostError as exc:
             log.warning("lost entry %d of run %s: %s", index, run_id, exc)
+
+
+def _foreign(record: ChunkRecord | None, owner: str, digest: str) -> bool:
+    """Whether ``record`` is (still) another worker's to work on: not done, of this very
+    input (a mismatch is the claim's to refuse at once), leased to someone else."""
+    return (
+        record is not None
+        and not record.final
+        and record.digest == digest
+        and record.owner is not None
+        and record.owner != owner
+    )
 
 
 async def record_input_end(

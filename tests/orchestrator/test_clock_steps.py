@@ -126,7 +126,6 @@ async def test_a_dead_workers_chunk_is_taken_over_in_lease_ttl_after_a_step(
         await journal.aclose()
 
 
-@pytest.mark.xfail(strict=True, reason="a forward step hands a live holder's chunk over")
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_a_forward_step_never_hands_a_live_holders_chunk_to_another_worker(
     backend: str, tmp_path: Path
