@@ -146,4 +146,5 @@ SCENARIOS = (
     repeated_ids_are_part_of_the_input,
     fewer_repeats_than_the_run_are_refused,
     reordered_input_is_one_mismatch,
+    refused_input_leaves_an_unfinished_run_resumable,
 )

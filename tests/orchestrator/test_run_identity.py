@@ -10,11 +10,7 @@ import pytest
 import ica_tapis_async as ita
 from ica_tapis_async.simulator import Simulator
 
-from .identity_scenarios import (
-    SCENARIOS,
-    JournalSpec,
-    refused_input_leaves_an_unfinished_run_resumable,
-)
+from .identity_scenarios import SCENARIOS, JournalSpec
 
 Scenario = Callable[[Simulator, ita.IcaClient, JournalSpec], Awaitable[None]]
 
@@ -27,13 +23,3 @@ async def test_run_identity(
     """Each scenario on a journal file, and on one MemoryJournal shared by the calls."""
     journal: JournalSpec = tmp_path / "run.sqlite" if backend == "sqlite" else ita.MemoryJournal()
     await scenario(sim, ica, journal)
-
-
-@pytest.mark.xfail(strict=True, reason="a refused input records its own chunks: the run is stuck")
-@pytest.mark.parametrize("backend", ["sqlite", "memory"])
-async def test_refused_input_leaves_the_run_resumable(
-    backend: str, sim: Simulator, ica: ita.IcaClient, tmp_path: Path
-) -> None:
-    """The refused input's chunks past the run's own are not recorded."""
-    journal: JournalSpec = tmp_path / "run.sqlite" if backend == "sqlite" else ita.MemoryJournal()
-    await refused_input_leaves_an_unfinished_run_resumable(sim, ica, journal)
