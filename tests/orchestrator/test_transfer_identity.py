@@ -44,7 +44,6 @@ def make_journal(backend: str, tmp_path: Path) -> Path | ita.MemoryJournal:
     return tmp_path / "t.sqlite" if backend == "sqlite" else ita.MemoryJournal()
 
 
-@pytest.mark.xfail(strict=True, reason="refused as an ExceptionGroup of per-entry mismatches")
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 async def test_reordered_requests_are_one_mismatch(backend: str, tmp_path: Path) -> None:
     journal = make_journal(backend, tmp_path)
@@ -62,7 +61,6 @@ async def test_reordered_requests_are_one_mismatch(backend: str, tmp_path: Path)
         assert sim.stats.tapis_tasks == 6
 
 
-@pytest.mark.xfail(strict=True, reason="the refused input creates tasks and records entries")
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 async def test_refused_requests_leave_an_unfinished_run_resumable(
     backend: str, tmp_path: Path
