@@ -171,3 +171,41 @@ async def test_a_forward_step_never_hands_a_live_holders_chunk_to_another_worker
         assert "b" not in started, started
     finally:
         await journal.aclose()
+
+
+@pytest.mark.xfail(strict=True, reason="the heartbeat cancels the work on its own lapsed lease")
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_forward_step_does_not_cut_off_a_lone_holders_work(
+    backend: str, tmp_path: Path
+) -> None:
+    """The holder's own lease lapses at a forward step though nobody took it: its heartbeat
+    takes it back (the next token, nobody's in between) instead of cancelling the work, which
+    may be a create on the wire (cut off, its fate unknown, and sent again)."""
+    clock = SteppedClock()
+    journal = make_journal(backend, tmp_path, clock)
+    runs: list[str] = []
+
+    async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+        runs.append("started")
+        await anyio.sleep(1.5)  # a create on the wire
+        await journal.mark_sending(held.lease)  # fenced: the lease is current again
+        runs.append("finished")
+        return [], True
+
+    try:
+        await journal.open_run("link", "p", "r", "fp")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                lambda: run_leased(
+                    journal, "r", 0, key="k", digest="d", owner="a", ttl_s=1.0, work=work,
+                    wall_clock=clock,
+                )
+            )  # fmt: skip
+            await anyio.sleep(0.4)
+            clock.step = 20.0
+        assert runs == ["started", "finished"]
+        record = await journal.get_chunk("r", 0)
+        assert record is not None
+        assert record.final
+    finally:
+        await journal.aclose()
