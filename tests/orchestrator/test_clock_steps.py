@@ -173,7 +173,6 @@ async def test_a_forward_step_never_hands_a_live_holders_chunk_to_another_worker
         await journal.aclose()
 
 
-@pytest.mark.xfail(strict=True, reason="the heartbeat cancels the work on its own lapsed lease")
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_a_forward_step_does_not_cut_off_a_lone_holders_work(
     backend: str, tmp_path: Path
