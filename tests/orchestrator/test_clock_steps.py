@@ -208,3 +208,42 @@ async def test_a_forward_step_does_not_cut_off_a_lone_holders_work(
         assert record.final
     finally:
         await journal.aclose()
+
+
+@pytest.mark.xfail(strict=True, reason="fenced writes refuse a lapsed lease nobody took")
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_forward_step_does_not_fail_a_holders_fenced_write(
+    backend: str, tmp_path: Path
+) -> None:
+    """A fenced write that meets the lapse before the heartbeat does (recording the batch a
+    create just made) still passes: nobody took the chunk (its token is unchanged), so the
+    holder's work is not lost and the create not sent again."""
+    clock = SteppedClock()
+    journal = make_journal(backend, tmp_path, clock)
+    runs: list[str] = []
+
+    async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+        runs.append("started")
+        await journal.mark_sending(held.lease)
+        await anyio.sleep(0.5)  # the create; the step comes before its answer
+        await journal.mark_submitted(held.lease, "batch-1")  # before the next heartbeat
+        runs.append("finished")
+        return [], True
+
+    try:
+        await journal.open_run("link", "p", "r", "fp")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                lambda: run_leased(
+                    journal, "r", 0, key="k", digest="d", owner="a", ttl_s=1.0, work=work,
+                    wall_clock=clock,
+                )
+            )  # fmt: skip
+            await anyio.sleep(0.4)  # after the first heartbeat (a third of a second)
+            clock.step = 20.0
+        assert runs == ["started", "finished"]
+        record = await journal.get_chunk("r", 0)
+        assert record is not None
+        assert (record.final, record.batch_id, record.attempts) == (True, "batch-1", 1)
+    finally:
+        await journal.aclose()
