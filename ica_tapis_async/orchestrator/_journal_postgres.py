@@ -114,14 +114,13 @@ class PostgresJournal(PostgresReads):
     async def _fenced(self, conn: Any, lease: Lease) -> ChunkRecord:
         row = await self._one(
             conn,
-            f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
-            "WHERE run_id = %s AND idx = %s FOR UPDATE",
+            f"SELECT {CHUNK_COLUMNS} FROM ita_chunks WHERE run_id = %s AND idx = %s FOR UPDATE",
             (lease.run_id, lease.index),
         )
         where = f"chunk {lease.index} of run {lease.run_id}"
         if row is None:
             raise LeaseLostError(f"{where} is not in the journal")
-        record, now = chunk_row(row), float(row[12])
+        record = chunk_row(row)
         if record.owner != lease.owner or record.lease_token != lease.token:
             raise LeaseLostError(
                 f"{where} is held by another worker (token {record.lease_token}, "
@@ -129,8 +128,6 @@ class PostgresJournal(PostgresReads):
             )
         if record.state == DONE:
             raise LeaseLostError(f"{where} is already done")
-        if record.lease_expires_at is None or record.lease_expires_at <= now:
-            raise LeaseLostError(f"our lease on {where} expired")
         return record
 
     # -- runs ---------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ async def _hold(
     result: tuple[list[ItemOutcome], bool] | None = None
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_heartbeat, journal, held, record, ttl_s, tg.cancel_scope)
+            tg.start_soon(_heartbeat, journal, held, ttl_s, tg.cancel_scope)
             try:
                 result = await work(record, held)
                 held.settling = True
@@ -180,38 +180,14 @@ async def _hold(
     return result
 
 
-async def _heartbeat(
-    journal: Journal, held: Held, record: ChunkRecord, ttl_s: float, scope: anyio.CancelScope
-) -> None:
+async def _heartbeat(journal: Journal, held: Held, ttl_s: float, scope: anyio.CancelScope) -> None:
     while True:
         await anyio.sleep(ttl_s / 3)
         try:
             held.lease = await journal.renew(held.lease, ttl_s)
         except LeaseLostError:
-            if held.settling:
-                return
-            again = await _take_back(journal, held.lease, record, ttl_s)
-            if again is None:
+            if not held.settling:
                 # Someone else owns the entry now: stop working on it at once.
                 held.lost = True
                 scope.cancel()
-                return
-            held.lease = again
-
-
-async def _take_back(
-    journal: Journal, lease: Lease, record: ChunkRecord, ttl_s: float
-) -> Lease | None:
-    """Our lease lapsed but nobody took the entry (a forward step of the journal's clock, a
-    slow journal): claim it again, as the next token, rather than cut off the work (a create
-    on the wire would be sent again). ``None`` when another worker held it meanwhile."""
-    now = await journal.get_chunk(lease.run_id, lease.index)
-    if now is None or now.final or (now.owner, now.lease_token) != (lease.owner, lease.token):
-        return None
-    claim = await journal.claim(
-        lease.run_id, lease.index, key=record.key, digest=record.digest, owner=lease.owner,
-        ttl_s=ttl_s,
-    )  # fmt: skip
-    if claim.lease is None or claim.lease.token != lease.token + 1:
-        return None  # another holder came in between: its work counts
-    return claim.lease
+            return
