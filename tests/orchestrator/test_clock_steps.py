@@ -246,3 +246,41 @@ async def test_a_forward_step_does_not_fail_a_holders_fenced_write(
         assert (record.final, record.batch_id, record.attempts) == (True, "batch-1", 1)
     finally:
         await journal.aclose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_two_workers_through_forward_steps_send_each_chunk_once(
+    backend: str, tmp_path: Path
+) -> None:
+    """Two workers share a run while the journal's clock jumps 20 s ahead again and again,
+    with creates slow enough to be on the wire at a step: every chunk is sent once."""
+    clock = SteppedClock()
+    journal = make_journal(backend, tmp_path, clock)
+    ids = [f"fil.f{i:03d}" for i in range(60)]
+    reports: list[ita.BatchReport] = []
+    try:
+        async with (
+            Simulator(seed=9, step_s=0.3, latency_s=0.25) as sim,
+            ita.IcaClient(sim.ica_url, api_key="k") as ica,
+        ):
+
+            async def worker() -> None:
+                orch = orchestrator(
+                    ica, journal=journal, run_id="f", batch_size=5, lease_ttl=1.0,
+                    max_inflight_batches=4,
+                )  # fmt: skip
+                reports.append(await orch.link(ids))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(worker)
+                tg.start_soon(worker)
+                for _ in range(8):
+                    await anyio.sleep(0.45)
+                    clock.step += 20.0
+            submissions = dict(sim.stats.link_submissions)
+            batches = sim.stats.batches.get("linking", 0)
+    finally:
+        await journal.aclose()
+    assert [r.counts for r in reports] == [{"LINKED": 60}] * 2
+    assert set(submissions.values()) == {1}, submissions
+    assert batches == 12
