@@ -1,5 +1,6 @@
 """A backward wall-clock step never delays the take-over of a dead worker's chunk by the
 step: a lease expiry further ahead than ``lease_ttl`` is never trusted (issue 19, point 5).
+A forward step never hands a live holder's chunk to another worker, nor cuts off its work.
 
 The memory and SQLite journals run on the wall clock of the processes sharing them; a step
 of that clock (NTP, a VM resumed, an operator) moves every lease written before it. These
