@@ -105,7 +105,8 @@ async def test_a_live_holder_keeps_its_lease_across_a_backward_step(
 async def test_a_dead_workers_chunk_is_taken_over_in_lease_ttl_after_a_step(
     backend: str, sim: Simulator, ica: ita.IcaClient, tmp_path: Path
 ) -> None:
-    """The issue's case: a 20 s backward step, lease_ttl=1. The run took 21 s; now ~1 s."""
+    """The issue's case: a 20 s backward step, lease_ttl=1. The run took 21 s; now ~2 s
+    (a lease_ttl watching the lease unrenewed, one after the cut)."""
     clock = SteppedClock()
     journal = make_journal(backend, tmp_path, clock)
     ids = [f"fil.s{i}" for i in range(6)]

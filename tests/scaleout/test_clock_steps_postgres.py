@@ -57,7 +57,8 @@ async def test_a_live_holder_keeps_its_lease_across_a_backward_step(pg_dsn: str)
 async def test_a_dead_workers_chunk_is_taken_over_in_lease_ttl_after_a_step(
     pg_dsn: str,
 ) -> None:
-    """The issue's case: a 20 s step, lease_ttl=1: the run took 21 s; now about 1 s."""
+    """The issue's case: a 20 s step, lease_ttl=1: the run took 21 s; now about 2 s
+    (a lease_ttl watching the lease unrenewed, one after the cut)."""
     ids = [f"fil.s{i}" for i in range(6)]
     async with (
         Simulator(seed=7) as sim,
