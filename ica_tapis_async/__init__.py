@@ -185,6 +185,8 @@ from .orchestrator import (
     TransferOutcome,
     TransferReport,
     TransferRequest,
+    VerifyReport,
+    verify_run,
 )
 from .resources.ica._summaries import BatchItemSummary, BatchItemSummaryPage
 
@@ -350,6 +352,7 @@ __all__ = (
     "UpdateItemStatus",
     "User",
     "UserIdentifier",
+    "VerifyReport",
     "WaiterError",
     "WorkflowSessionTag",
     "WorkflowSessionV3",
@@ -365,4 +368,6 @@ __all__ = (
     "Telemetry",
     "configure_logging",
     "serve_metrics",
+    # verifying a recorded run against the server
+    "verify_run",
 )

@@ -15,7 +15,7 @@ import attrs
 from ._auth import ApiKeyAuth, IcaAuth, Secret, TapisAuth
 from ._checks import check_base_url, check_headers, has_user_info
 from ._concurrency import RateLimiter
-from ._config import ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
+from ._config import DEFAULT_MAX_BODY_SIZE, ClientConfig, RateLimitPolicy, RetryPolicy, Timeouts
 from ._converter import structure
 from ._core._request import ICA_V3, PROBLEM_JSON, Request, build_url
 from ._core._response import Api
@@ -49,6 +49,13 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
             "pass either session or transport, not both", field="transport"
         )
     _check_kind("session", session, aiohttp.ClientSession)
+    if session is not None and session.auth is not None:
+        # aiohttp would add its Authorization header to ours: a ValueError on every call
+        # with a bearer JWT, two sets of credentials with an API key.
+        raise RequestValidationError(
+            "a session made with auth= sends credentials of its own; lend one without",
+            field="session",
+        )
     _check_kind("transport", transport, Transport)
     limiter: RateLimiter | None = arguments["limiter"]
     _check_kind("limiter", limiter, RateLimiter)
@@ -62,7 +69,12 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
         api,
         config,
         auth,
-        transport=transport or AiohttpTransport(session, max_connections=config.max_connections),
+        transport=transport
+        or AiohttpTransport(
+            session,
+            max_connections=config.max_connections,
+            max_body_size=config.max_body_size,
+        ),
         owns_transport=transport is None,
         limiter=limiter,
         clock=arguments["clock"],
@@ -81,11 +93,13 @@ def _config(
     extra_headers: Mapping[str, str] | None,
     max_connections: int,
     unreachable_after: float | None,
+    max_body_size: int,
 ) -> ClientConfig:
     config = ClientConfig(
         base_url=check_base_url(base_url),
         max_connections=max_connections,
         unreachable_after=unreachable_after,
+        max_body_size=max_body_size,
     )
     changes: dict[str, Any] = {}
     if timeouts is not None:
@@ -117,6 +131,7 @@ _SETTINGS = (
     "extra_headers",
     "max_connections",
     "unreachable_after",
+    "max_body_size",
 )
 
 
@@ -216,6 +231,10 @@ class IcaClient(_BaseClient):
         rate_limit: the client-wide :class:`RateLimitPolicy`.
         unreachable_after: seconds of nothing but failed connections (from the first) after
             which every call raises :class:`ServerUnreachableError`; ``None`` to keep retrying.
+        max_body_size: the most bytes of an answer's body read (64 MiB by default), as sent
+            and once decompressed; a larger success answer raises
+            :class:`ResponseValidationError` without the rest being read, an error answer is
+            cut there.
         transport: a :class:`Transport` to send requests through instead of aiohttp (not
             closed by the client); not together with ``session``.
         limiter: a :class:`RateLimiter` to pace requests with instead of an
@@ -248,6 +267,7 @@ class IcaClient(_BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
         unreachable_after: float | None = 10.0,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         transport: Transport | None = None,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -334,6 +354,7 @@ class TapisClient(_BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
         unreachable_after: float | None = 10.0,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         transport: Transport | None = None,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -76,7 +76,12 @@ def _flag(_inst: object, attr: attrs.Attribute[bool], value: bool) -> None:
 def _status_set(value: Any) -> Any:
     """A set, list or tuple of statuses as a frozenset (the policy stays hashable); anything
     else is left for the validator to refuse by name."""
-    return frozenset(value) if isinstance(value, set | list | tuple) else value
+    if isinstance(value, set | list | tuple):
+        try:
+            return frozenset(value)
+        except TypeError:  # an unhashable member ([[503]]): the validator names the field
+            return value
+    return value
 
 
 def _statuses(_inst: object, attr: attrs.Attribute[Any], value: frozenset[int]) -> None:
@@ -182,6 +187,10 @@ class Timeouts:
     sock_read: float | None = attrs.field(default=30.0, validator=_optional_positive_seconds)
 
 
+#: The largest body read by default (64 MiB): ample for a page of 1,000 items.
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
 @attrs.define(frozen=True)
 class ClientConfig:
     """Everything a client needs to talk to one service; shared by ``with_options`` copies.
@@ -191,6 +200,9 @@ class ClientConfig:
             for this many seconds, the server counts as down: that call and every later one
             raise :class:`ServerUnreachableError` at once. ``None`` retries as usual forever.
             Once any answer has arrived this never triggers.
+        max_body_size: the most bytes of an answer's body read, as sent and once
+            decompressed; a larger success answer raises :class:`ResponseValidationError`
+            without the rest being read, an error answer is cut there.
     """
 
     base_url: str = attrs.field(
@@ -215,6 +227,7 @@ class ClientConfig:
     max_connections: int = attrs.field(default=100, validator=_at_least_one)
     max_redirects: int = attrs.field(default=5, validator=_at_least_zero)
     unreachable_after: float | None = attrs.field(default=10.0, validator=_optional_seconds)
+    max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, validator=_at_least_one)
 
     def __attrs_post_init__(self) -> None:
         if has_user_info(self.base_url) and any(

@@ -6,9 +6,11 @@ beside it (``_naming.wire_name``), not in the models: an attribute ``snake_case`
 names the rule cannot produce, such as ``sourceURI`` or ``software-only``).
 
 - Structuring is lenient (unknown keys are ignored: servers add fields) and checks types:
-  strings, numbers, booleans, and timezone-aware ISO-8601 datetimes. Every failure becomes a
-  :class:`~ica_tapis_async.ResponseValidationError` whose ``path`` uses wire names, e.g.
-  ``items[3].processing.status`` (``_validation`` builds that report).
+  strings, numbers, booleans, timezone-aware ISO-8601 datetimes, and the shape of the data: a
+  model needs a JSON object and a list a JSON array, even a model whose fields are all optional
+  (a string or an HTML page is never an empty model, nor a string a list of characters). Every
+  failure becomes a :class:`~ica_tapis_async.ResponseValidationError` whose ``path`` uses wire
+  names, e.g. ``items[3].processing.status`` (``_validation`` builds that report).
   :func:`structure_strict` also refuses unknown keys; tests and the simulator use it so that
   fixtures cannot drift from the models. ``null`` is accepted wherever the spec allows it: a
   nullable property, a list whose items are nullable (``list[X | None]``), and an optional one.
@@ -33,6 +35,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin, overload
 
 import attrs
 import orjson
+from cattrs.cols import list_structure_factory
 from cattrs.errors import StructureHandlerNotFoundError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
@@ -135,7 +138,15 @@ def _structure_factory(converter: OrjsonConverter, *, forbid_extra_keys: bool) -
         )
         tag = _tag(cl)
         if tag is None:
-            return hook
+
+            def structure_object(data: Any, _: Any) -> Any:
+                # cattrs reads fields with .get(): a string or a list would give a model of
+                # Nones (every field is optional), so anything but an object is refused.
+                if not isinstance(data, Mapping):
+                    raise TypeError(f"expected an object, got {kind(data)}")
+                return hook(data, cl)
+
+            return structure_object
         key, value = wire_name(tag[0]), tag[1]
 
         def structure_tagged(data: Any, _: Any) -> Any:
@@ -232,6 +243,26 @@ def _optional_factory(converter: OrjsonConverter) -> Any:
     return factory
 
 
+def _is_list(tp: Any) -> bool:
+    return tp is list or get_origin(tp) is list
+
+
+def _list_factory(converter: OrjsonConverter) -> Any:
+    # cattrs turns any iterable into a list: a string into its characters, an object into
+    # its keys. A JSON array is the only value a list field may hold.
+    def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        hook = list_structure_factory(tp, converter)
+
+        def structure_list(value: Any, _: Any) -> Any:
+            if not isinstance(value, list):
+                raise TypeError(f"expected an array, got {kind(value)}")
+            return hook(value, tp)
+
+        return structure_list
+
+    return factory
+
+
 def _make(*, forbid_extra_keys: bool, detailed: bool = True) -> OrjsonConverter:
     converter = make_converter(detailed_validation=detailed)
     for tp, fn in (
@@ -249,6 +280,7 @@ def _make(*, forbid_extra_keys: bool, detailed: bool = True) -> OrjsonConverter:
     converter.register_unstructure_hook_factory(attrs.has, _unstructure_factory(converter))
     converter.register_structure_hook_factory(_is_tagged_union, _union_factory(converter))
     converter.register_structure_hook_factory(_is_optional, _optional_factory(converter))
+    converter.register_structure_hook_factory(_is_list, _list_factory(converter))
     return converter
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from contextlib import aclosing
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._core._paging import OffsetPaging, Paging
+from ._core._paging import Paging
+from ._errors import RequestValidationError
 
 __all__ = ("AsyncPaginator", "Page", "PageFetcher")
 
@@ -48,8 +49,8 @@ class AsyncPaginator(Generic[T]):
             print(len(page.items), page.remaining_records)
 
     Raises:
-        PaginationError: the server repeated a page token, or answered an offset page with the
-            same items as the page before (instead of looping forever).
+        PaginationError: the server repeated a page token, answered with the same items as an
+            earlier page, or sent empty pages with ever-new tokens (instead of looping forever).
     """
 
     def __init__(self, fetch: PageFetcher[T], make_paging: Callable[[], Paging]) -> None:
@@ -59,21 +60,19 @@ class AsyncPaginator(Generic[T]):
     async def pages(self) -> AsyncGenerator[Page[T]]:
         """Yield whole pages until the last one."""
         paging = self._make_paging()
-        # Only offset paging can be fooled by a server that ignores where to start; a cursor
-        # is checked by its token, so cursor pages are not compared.
-        compare = isinstance(paging, OffsetPaging)
-        previous: list[T] | None = None
+        # A server that ignores the offset, or cycles through pages under ever-new tokens,
+        # sends a page again: each page is remembered by a small fingerprint, not its items.
+        seen: set[int] = set()
         while not paging.done:
             page = await self._fetch(paging.params())
-            repeated = compare and previous is not None and page.items == previous
+            fingerprint = _fingerprint(page.items)
             paging.advance(
                 page.next_page_token,
                 len(page.items),
                 page.total_item_count,
-                repeated=repeated,
+                repeated=fingerprint in seen,
             )
-            if compare:
-                previous = page.items
+            seen.add(fingerprint)
             yield page
 
     async def __aiter__(self) -> AsyncIterator[T]:
@@ -89,7 +88,17 @@ class AsyncPaginator(Generic[T]):
         return self.first_page().__await__()
 
     async def collect(self, limit: int | None = None) -> list[T]:
-        """Every item in a list (at most ``limit``); only for results known to be small."""
+        """Every item in a list (at most ``limit``); only for results known to be small.
+
+        Raises:
+            RequestValidationError: ``limit`` is not a whole number >= 0.
+        """
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise RequestValidationError(f"must be an int >= 0, got {limit!r}", field="limit")
+        if limit == 0:
+            return []
         out: list[T] = []
         async with aclosing(self.pages()) as pages:
             async for page in pages:
@@ -97,3 +106,14 @@ class AsyncPaginator(Generic[T]):
                 if limit is not None and len(out) >= limit:
                     return out[:limit]
         return out
+
+
+def _fingerprint(items: list[Any]) -> int:
+    """A page by its size and first and last items: two pages of one list never share it.
+
+    Items of one list are distinct, so an item that opens (or closes) a second page means a
+    page came again; comparing two items keeps the cost flat for pages of 1,000.
+    """
+    if not items:
+        return 0
+    return hash((len(items), repr(items[0]), repr(items[-1])))

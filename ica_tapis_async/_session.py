@@ -18,10 +18,15 @@ import attrs
 from ._concurrency import AdaptiveRateLimiter, RateLimiter
 from ._config import ClientConfig, RequestOptions, RetryPolicy, Timeouts, resolve_options
 from ._converter import structure
-from ._core._redirect import REDIRECT_STATUSES, next_hop
 from ._core._request import Request, merge_headers
 from ._core._response import Api, decode_body, error_from_response
-from ._core._retry import backoff_delay, is_throttle, parse_retry_after, should_retry_status
+from ._core._retry import (
+    backoff_delay,
+    is_throttle,
+    parse_retry_after,
+    pauses_client,
+    should_retry_status,
+)
 from ._errors import (
     APIConnectionError,
     IcaTapisError,
@@ -29,6 +34,8 @@ from ._errors import (
     RequestValidationError,
     ResponseValidationError,
 )
+from ._exchange import exchange
+from ._pause import ClientPause, call_limit
 from ._reachability import Reachability
 from ._redact import redact_url, scrub_chain
 from ._telemetry import Telemetry, server_of
@@ -39,7 +46,6 @@ from .models import Problem
 __all__ = ("ClientMetrics", "Dispatcher", "parse_problem")
 
 log = logging.getLogger("ica_tapis_async")
-redirect_log = logging.getLogger("ica_tapis_async.transport")
 
 
 @attrs.define
@@ -62,6 +68,8 @@ class ClientMetrics:
 @attrs.define
 class _State:
     closed: bool = False
+    # Retry backoffs under way: close() cuts them short (the retry could only be refused).
+    sleepers: set[anyio.CancelScope] = attrs.field(factory=set)
 
 
 class _Auth(Protocol):
@@ -134,6 +142,7 @@ class Dispatcher:
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
+        self.pause = ClientPause()  # the Retry-After pause in force, shared with copies
         self._base_headers = merge_headers(
             {"User-Agent": config.user_agent}, dict(config.extra_headers)
         )
@@ -154,7 +163,7 @@ class Dispatcher:
             APIConnectionError: no answer, after the retries the policy allows.
         """
         if self.state.closed:
-            raise RequestValidationError("the client is closed; make a new one", field="client")
+            raise _closed()
         options = options or {}
         with self.telemetry.call(self.api, request, *self._server) as call:
             try:
@@ -183,33 +192,64 @@ class Dispatcher:
                 self._base_headers, extra, request.headers, await self.auth.headers()
             )
             stale = self.auth.snapshot()  # the credential this attempt carries
+            now = self.clock()
+            limit = call_limit(now, deadline, timeouts if "timeout" in options else None)
+            paused = self.pause.refusal(request, now, limit)
+            if paused is not None:
+                self.metrics.errors += 1
+                raise paused
             refused: Exception | None = None
             try:
                 waiting = call.waiting()
-                async with self.limiter.slot():
-                    # Asked only now: a long wait for the limiter or a Retry-After may have
-                    # made the caller's reason to send stale (e.g. a lease taken over).
-                    refused = await _refusal(before_attempt)
+                # A pause that begins while we wait for a slot and outlasts our time stops
+                # the wait, so nobody waits past its deadline for a pause.
+                async with self.pause.slot(self.limiter, limit) as held:
+                    if not held:  # only a pause past our limit stops the wait
+                        refused = self.pause.refusal(request, self.clock(), limit, told=True)
+                    else:
+                        # Asked only now: a long wait for the limiter or a Retry-After may
+                        # have made the caller's reason to send stale (a lease taken over).
+                        refused = await _refusal(before_attempt)
+                    if refused is None and self.state.closed:
+                        # close() came while this call waited (for a slot, a pause, a retry's
+                        # backoff): a borrowed transport would still carry it.
+                        refused = _closed()
                     if refused is None:
                         self.metrics.requests += 1
                         with call.attempt(waiting) as sent:
-                            response = await self._exchange(request, headers, timeouts)
+                            response = await exchange(
+                                self.transport, request, headers, timeouts,
+                                config=self.config, clock=self.clock,
+                            )  # fmt: skip
                             sent.answered(response.status)
             except APIConnectionError as exc:
+                # Scrubbed now, not only when the call ends: it is handed to on_retry, and it
+                # is the __context__ of whatever interrupts the backoff below (the caller's
+                # own deadline, a cancellation), which reaches the caller unscrubbed.
+                scrub_chain(exc)
                 if self.reachability.failed(exc, self.clock()):
                     self.metrics.errors += 1
                     raise self.reachability.error(request.method, request.url) from exc
                 delay = backoff_delay(attempt, policy, rand=self.rand)
-                if not request.idempotent or not self._within_budget(
-                    attempt, delay, policy, deadline
+                # A closed client would only refuse the retry after its backoff: end now.
+                if (
+                    not request.idempotent
+                    or self.state.closed
+                    or not self._within_budget(attempt, delay, policy, deadline)
                 ):
                     self.metrics.errors += 1
                     raise
                 self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
                     on_retry(exc)
-                await self.reachability.backoff(self.sleep, delay)
+                await self.reachability.backoff(self._backoff, delay)
+                if self.state.closed:  # closed during the backoff: this is the outcome
+                    self.metrics.errors += 1
+                    raise
                 continue
+            except ResponseValidationError:
+                self.metrics.errors += 1  # an answer over max_body_size: not worth another
+                raise
             if refused is not None:
                 # Raised here, outside the handlers above, so that whatever the hook raised
                 # (even a connection error of its own) ends the call as itself, unretried.
@@ -218,7 +258,7 @@ class Dispatcher:
             if not self.reachability.reached:
                 self.reachability.answered()
 
-            if response.status < 400:
+            if response.status < 300:
                 await self.limiter.record_success()
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
@@ -248,13 +288,20 @@ class Dispatcher:
                 problem=parse_problem(self.api, body),
                 idempotency_key=request.idempotency_key,
             )
-            retry_after = parse_retry_after(response.headers, now=time.time())
+            # Only a throttle or an outage (429, 503) may pause the client: a Retry-After on
+            # a 400 or a 500 is no request to slow down, and would stall every other caller.
+            retry_after = (
+                parse_retry_after(response.headers, now=time.time())
+                if pauses_client(response.status)
+                else None
+            )
             if isinstance(error, RateLimitError):
                 error.retry_after = retry_after
             if retry_after is not None:
                 delay = min(retry_after, policy.max_retry_after)
                 # The server named a time: hold back every caller of this client, not only us.
                 await self.limiter.pause_for(delay)
+                self.pause.note(self.clock(), delay, response.status)
             else:
                 delay = backoff_delay(attempt, policy, rand=self.rand)
             retry = should_retry_status(
@@ -269,35 +316,21 @@ class Dispatcher:
             self._log_retry(request, attempt, delay, str(response.status), call)
             if on_retry is not None:
                 on_retry(error)
-            await self.sleep(delay)
+            await self._backoff(delay)
+            if self.state.closed:  # closed during the backoff: this is the outcome
+                self.metrics.errors += 1
+                raise error
 
-    async def _exchange(
-        self, request: Request, headers: Mapping[str, str], timeouts: Timeouts
-    ) -> RawResponse:
-        """One attempt: send, and follow redirects (credentials stay on their origin)."""
-        method, url, body = request.method, request.url, request.body
-        for _ in range(self.config.max_redirects + 1):
-            response = await self.transport.send(method, url, headers, body, timeouts)
-            if response.status not in REDIRECT_STATUSES:
-                return response  # the common case, without a call into the redirect rules
-            hop = next_hop(
-                method,
-                url,
-                headers,
-                body,
-                status=response.status,
-                response_headers=response.headers,
-            )
-            if hop is None:
-                return response
-            if hop.cross_origin:
-                redirect_log.warning(
-                    "redirect to another origin %s: credentials dropped", redact_url(hop.url)
-                )
-            method, url, headers, body = hop.method, hop.url, hop.headers, hop.body
-        raise APIConnectionError(
-            f"more than {self.config.max_redirects} redirects", method=method, url=url
-        )
+    async def _backoff(self, seconds: float) -> None:
+        """``sleep(seconds)`` before a retry, cut short by :meth:`aclose`."""
+        if self.state.closed:  # closed between the failure and this wait (on_retry ran)
+            return
+        with anyio.CancelScope() as scope:
+            self.state.sleepers.add(scope)
+            try:
+                await self.sleep(seconds)
+            finally:
+                self.state.sleepers.discard(scope)
 
     def _within_budget(
         self, attempt: int, delay: float, policy: RetryPolicy, deadline: float | None
@@ -359,6 +392,7 @@ class Dispatcher:
             rand=self.rand,
             telemetry=self.telemetry,
         )
+        clone.pause = self.pause
         clone.metrics = self.metrics
         clone.reachability = self.reachability
         clone.state = self.state
@@ -371,12 +405,18 @@ class Dispatcher:
         ``aclose`` closes nothing, and only the original's makes later calls fail."""
         if self._original:
             self.state.closed = True
+            for scope in self.state.sleepers:
+                scope.cancel()
         try:
             if self._owns_transport:
                 await self.transport.aclose()
         finally:
             if self._owns_limiter:
                 await self.limiter.aclose()
+
+
+def _closed() -> RequestValidationError:
+    return RequestValidationError("the client is closed; make a new one", field="client")
 
 
 async def _refusal(hook: Callable[[], Awaitable[None]] | None) -> Exception | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .._redact import redact_url
+from .._redact import ambiguous_user_info, redact_url
 
 __all__ = ("validate_arguments",)
 
@@ -26,6 +26,9 @@ def validate_arguments(
         raise ValueError(
             f"url must be a redis://, rediss:// or unix:// URL, not {redact_url(url)!r}"
         )
+    ambiguous = ambiguous_user_info(url)
+    if ambiguous is not None:
+        raise ValueError(f"url {redact_url(url)!r}: {ambiguous}")
     if not name or len(name) > 200 or not name.isprintable():
         raise ValueError(f"name must be 1-200 printable characters, not {name!r}")
     if rate is not None and not _finite_positive(rate):

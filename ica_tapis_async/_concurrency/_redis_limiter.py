@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 import math
 import time
@@ -15,11 +14,21 @@ from typing import Any, Final, Literal
 
 import anyio
 
-from .._errors import IcaTapisError
 from .._redact import redact_url
 from . import _redis_scripts as scripts
 from ._ratelimit import AdaptiveRateLimiter
 from ._redis_arguments import validate_arguments
+from ._redis_client import (
+    SharedLimiterUnavailableError,
+    float_or_none,
+    local_call,
+    open_client,
+    refusal_errors,
+    refused_error,
+    stats_of,
+    unavailable_error,
+    unavailable_errors,
+)
 
 __all__ = ("RedisRateLimiter", "SharedLimiterUnavailableError")
 
@@ -35,17 +44,6 @@ _SLOW_START_RATE: Final = 10.0
 _GRANTED: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
     "ica_tapis_async_redis_granted", default=None
 )
-
-
-class SharedLimiterUnavailableError(IcaTapisError):
-    """The shared rate limiter's Redis cannot be reached and the limiter was told to fail
-    (``on_unavailable="fail"``) rather than fall back to a local budget."""
-
-
-def _unavailable_errors() -> tuple[type[BaseException], ...]:
-    from redis import exceptions
-
-    return (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
 
 
 class RedisRateLimiter:
@@ -65,9 +63,15 @@ class RedisRateLimiter:
     worker never keeps slots.
 
     When Redis cannot be reached the limiter does what ``on_unavailable`` says, and logs it:
-    ``"local"`` falls back to an in-process limiter at ``fallback_share`` of the rate (and of
-    the burst and in-flight cap) and tries Redis again every ``retry_unavailable_s``; ``"fail"``
-    raises :class:`SharedLimiterUnavailableError`.
+    ``"local"`` falls back to an in-process limiter at ``fallback_share`` of the last shared
+    rate it saw (of the told rate, or of the slow-start rate, before it saw one), evenly
+    paced (no burst), at ``fallback_share`` of the in-flight cap, and tries Redis again every
+    ``retry_unavailable_s``; ``"fail"`` raises :class:`SharedLimiterUnavailableError`. A
+    Redis restarted empty is seeded with the last cut rate a worker saw, so the fleet does not
+    discover the limit again, and grants no burst to workers that were sending.
+    A Redis that refuses the limiter (a wrong password or user, an ACL that forbids its
+    commands) raises :class:`SharedLimiterUnavailableError` with ``permanent`` set at the first
+    call, whatever ``on_unavailable`` says.
 
     Args:
         url: ``redis://`` (or ``rediss://``, ``unix://``) URL; a password in it is never shown.
@@ -85,10 +89,13 @@ class RedisRateLimiter:
             for four workers.
         retry_unavailable_s: how often to try Redis again while falling back.
         timeout: seconds to wait for Redis on each call before counting it as unavailable.
+        password: the password when the URL holds none (read from a file or an environment
+            variable, say, to keep it off command lines); never shown. One in the URL wins.
 
     Raises:
         ImportError: the ``redis`` extra is not installed.
-        ValueError: a bad URL, name or number.
+        ValueError: a bad URL (also one whose password holds a character that would end it
+            unencoded: "/", "?" or "#"), name or number.
     """
 
     def __init__(
@@ -106,6 +113,7 @@ class RedisRateLimiter:
         retry_unavailable_s: float = 1.0,
         timeout: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        password: str | None = None,
     ) -> None:
         validate_arguments(
             url, name, rate, burst, max_in_flight, min_rate, lease_ttl, fallback_share,
@@ -113,12 +121,7 @@ class RedisRateLimiter:
         )  # fmt: skip
         if on_unavailable not in ("local", "fail"):
             raise ValueError(f"on_unavailable must be 'local' or 'fail', not {on_unavailable!r}")
-        try:
-            import redis.asyncio as aioredis
-        except ImportError as exc:
-            raise ImportError(
-                "RedisRateLimiter needs redis-py: pip install 'ica_tapis_async[redis]'"
-            ) from exc
+        self._redis: Any = open_client(url, timeout, password)
         self._url = redact_url(url)
         self.name = name
         self._configured = rate
@@ -130,12 +133,6 @@ class RedisRateLimiter:
         self._on_unavailable = on_unavailable
         self._retry_s = retry_unavailable_s
         self._sleep = sleep
-        try:
-            self._redis: Any = aioredis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout
-            )
-        except ValueError as exc:
-            raise ValueError(f"url {self._url!r} is not a valid Redis URL: {exc}") from None
         self._state_key = f"ita:limit:{{{name}}}"
         self._lease_key = f"ita:limit:{{{name}}}:leases"
         self._acquire = self._redis.register_script(scripts.ACQUIRE)
@@ -143,6 +140,7 @@ class RedisRateLimiter:
         self._success = self._redis.register_script(scripts.SUCCESS)
         self._pause = self._redis.register_script(scripts.PAUSE)
         self._renew = self._redis.register_script(scripts.RENEW)
+        self._share = fallback_share
         self._local = AdaptiveRateLimiter(
             None if rate is None else rate * fallback_share,
             burst=max(1, math.ceil(burst * fallback_share)),
@@ -160,6 +158,7 @@ class RedisRateLimiter:
         self._closed = False
         self._local_paused_until = 0.0
         self._warned_config = False
+        self._sent = False  # granted a shared slot before: a missing state was lost
 
     def __repr__(self) -> str:
         return (
@@ -208,13 +207,13 @@ class RedisRateLimiter:
     async def record_success(self) -> None:
         """Report an answer that was not throttled; after a cut, lets the shared rate recover."""
         if self.degraded:
-            await _local_call(self._local.record_success)
+            await local_call(self._local.record_success)
             return
         if not self._throttled:
             return  # nothing to recover: spare Redis a call per request
         reply = await self._call(self._success, [self._state_key], [self._min_rate])
         if reply is not None:
-            self._rate = _float(reply)
+            self._rate = float_or_none(reply)
             self._throttled = self._configured is None or (
                 self._rate is not None and self._rate < self._configured
             )
@@ -224,20 +223,22 @@ class RedisRateLimiter:
         granted = _GRANTED.get()
         sent_at = granted[1] if granted is not None and granted[0] == id(self) else ""
         if self.degraded:
-            await _local_call(self._local.record_throttle)
+            await local_call(self._local.record_throttle)
             return
         reply = await self._call(
             self._throttle, [self._state_key], [sent_at, self._min_rate, self._burst]
         )
         if reply is None:
-            await _local_call(self._local.record_throttle)
+            await local_call(self._local.record_throttle)
             return
         cut, rate = reply
-        self._rate = _float(rate)
+        self._rate = float_or_none(rate)
         self._throttled = True
-        if int(cut):
+        if int(cut) and self._rate is not None:
             log.info(
-                "shared limit %r: throttled, rate cut to %s/s for all workers", self.name, rate
+                "shared limit %r: throttled, rate cut to %.1f/s for all workers",
+                self.name,
+                self._rate,
             )
 
     async def pause_for(self, seconds: float) -> None:
@@ -255,24 +256,17 @@ class RedisRateLimiter:
         ``measured``, ``paused_until`` and ``in_flight``.
 
         Raises:
-            SharedLimiterUnavailableError: Redis cannot be reached.
+            SharedLimiterUnavailableError: Redis cannot be reached, or refuses this client.
         """
         try:
             state = await self._redis.hgetall(self._state_key)
             now = await self._redis.time()
             in_flight = await self._redis.zcount(self._lease_key, now[0] + now[1] / 1e6, "+inf")
-        except _unavailable_errors() as exc:
+        except refusal_errors() as exc:
+            raise self._refused(exc) from None
+        except unavailable_errors() as exc:
             raise self._error(exc) from exc
-        fields = {k.decode(): v.decode() for k, v in state.items()}
-        return {
-            "rate": _float(fields.get("rate", "")),
-            "configured": _float(fields.get("configured", "")),
-            "throttles": int(fields.get("throttles", 0)),
-            "ceiling": _float(fields.get("w_max", "")),
-            "measured": _float(fields.get("measured", "")),
-            "paused_until": _float(fields.get("paused_until", "")),
-            "in_flight": int(in_flight),
-        }
+        return stats_of(state, in_flight)
 
     async def aclose(self) -> None:
         """Stop the heartbeat, give back held leases and close the connection; idempotent."""
@@ -307,12 +301,15 @@ class RedisRateLimiter:
                         _KEY_TTL_S,
                         self._start_rate,
                         self._min_rate,
+                        # A Redis restarted empty starts from the last cut, not from scratch.
+                        repr(self._rate) if self._throttled and self._rate else "",
+                        "1" if self._sent else "0",
                     ],
                 )
                 if reply is None:
                     continue  # now degraded (or raised): the next turn uses the local budget
                 granted, value, rate, throttled, changed, *more = reply
-                self._rate = _float(rate)
+                self._rate = float_or_none(rate)
                 self._throttled = throttled == b"1"
                 if int(changed) and not self._warned_config:
                     self._warned_config = True
@@ -322,6 +319,7 @@ class RedisRateLimiter:
                         self._configured,
                     )
                 if int(granted):
+                    self._sent = True
                     _GRANTED.set((id(self), value.decode()))
                     return lease
                 if more and int(more[0]):
@@ -339,7 +337,9 @@ class RedisRateLimiter:
         with anyio.CancelScope(shield=True):
             try:
                 await self._redis.zrem(self._lease_key, lease)
-            except _unavailable_errors() as exc:
+            except (*unavailable_errors(), *refusal_errors()) as exc:
+                # A refusal surfaces, typed, at the next call; here it would replace whatever
+                # the caller's request raised.
                 log.debug(
                     "shared limit %r: lease left to expire (%s)", self.name, type(exc).__name__
                 )
@@ -358,18 +358,14 @@ class RedisRateLimiter:
         cancels = task.cancelling() if task is not None else 0
         try:
             reply = await script(keys=keys, args=args)
-        except _unavailable_errors() as exc:
+        except refusal_errors() as exc:
+            # Checked first: redis-py files a failed AUTH under its connection errors.
+            raise self._refused(exc) from None
+        except unavailable_errors() as exc:
             if self._on_unavailable == "fail":
                 raise self._error(exc) from exc
             if self._down_until is None:
-                log.warning(
-                    "shared limit %r at %s unavailable (%s): falling back to %s of the budget "
-                    "in this process",
-                    self.name,
-                    self._url,
-                    type(exc).__name__,
-                    f"{self._local.rate}/s" if self._local.rate is not None else "an unpaced share",
-                )
+                self._fall_back(exc)
             self._down_until = time.monotonic() + self._retry_s
             return None
         if task is not None and task.cancelling() > cancels:
@@ -381,10 +377,31 @@ class RedisRateLimiter:
             log.warning("shared limit %r at %s reachable again", self.name, self._url)
         return reply
 
-    def _error(self, exc: BaseException) -> SharedLimiterUnavailableError:
-        return SharedLimiterUnavailableError(
-            f"shared rate limit {self.name!r} at {self._url} is unavailable: {type(exc).__name__}"
+    def _fall_back(self, exc: BaseException) -> None:
+        # The local share of the last budget seen: with a discovered rate there is no told
+        # rate to take a share of, and an unpaced worker would undo the discovery in a second.
+        last = self._rate if self._rate is not None else self._configured or self._start_rate
+        if not (math.isfinite(last) and last > 0):  # never from these scripts; still no crash
+            last = self._configured or self._start_rate
+        # Evenly paced (burst 1): the shared budget was being spent when Redis went away, and
+        # a burst from every worker at once would meet an empty budget at the server.
+        self._local.update(rate=max(last * self._share, min(self._min_rate, last)), burst=1)
+        log.warning(
+            "shared limit %r at %s unavailable (%s): falling back to %.1f/s in this process "
+            "(%g of %.1f/s)",
+            self.name,
+            self._url,
+            type(exc).__name__,
+            self._local.rate,
+            self._share,
+            last,
         )
+
+    def _refused(self, exc: BaseException) -> SharedLimiterUnavailableError:
+        return refused_error(self.name, self._url, exc)
+
+    def _error(self, exc: BaseException) -> SharedLimiterUnavailableError:
+        return unavailable_error(self.name, self._url, exc)
 
     def _start_heartbeat(self) -> None:
         if self._heartbeat is None or self._heartbeat.done():
@@ -396,17 +413,3 @@ class RedisRateLimiter:
             held = list(self._held)
             if held and not self.degraded:
                 await self._call(self._renew, [self._lease_key], [self._lease_ttl, *held])
-
-
-async def _local_call(method: Callable[[], object]) -> None:
-    # The in-process limiter's record methods may be plain or coroutine functions.
-    result = method()
-    if inspect.isawaitable(result):
-        await result
-
-
-def _float(value: bytes | str | None) -> float | None:
-    if value is None:
-        return None
-    text = value.decode() if isinstance(value, bytes) else value
-    return float(text) if text else None

@@ -70,7 +70,9 @@ end
 """
 
 # ARGV: lease id, lease ttl (s), max in flight (0: none), configured rate ("" none), burst,
-# key ttl (s), slow-start rate, min rate. Returns {granted, wait-or-grant-time, rate, throttled,
+# key ttl (s), slow-start rate, min rate, seed rate ("" none: the caller saw no cut), "1" when
+# the caller was granted slots before (a missing state was lost, not new).
+# Returns {granted, wait-or-grant-time, rate, throttled,
 # configured-changed} and, when every in-flight slot is taken, a sixth element 1 with the wait
 # until the oldest lease expires (the caller looks again sooner: a release frees one earlier).
 ACQUIRE: Final = (
@@ -82,6 +84,23 @@ local changed = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'configured', configured, 'rate', configured, 'tat', fmt(t),
              'throttled', '0', 'paused_until', '0', 'last_cut', '0', 'throttles', '0')
+  local seed = tonumber(ARGV[9])
+  local told = tonumber(configured)
+  if seed and finite(seed) and seed > 0 and seed <= MAX_RATE and (not told or seed < told) then
+    -- A Redis restarted empty (or failed over to one that lost the state) while the caller
+    -- paced at a cut rate: start where the fleet was, as after a cut whose ceiling is that
+    -- rate, not from slow start or the told rate (the burst of 429s that found the limit
+    -- would come again). The curve holds there and probes past it after PROBE_S.
+    -- No burst either: the server's budget was being spent up to the restart.
+    local burst = math.min(tonumber(ARGV[5]), math.max(1, seed))
+    redis.call('HSET', KEYS[1], 'rate', fmt(seed), 'throttled', '1', 'w_max', fmt(seed),
+               'k', '0', 'scale', fmt(seed * 0.25 / PROBE_S ^ 3), 'last_throttle', fmt(t),
+               'measured_cut', '0', 'tat', fmt(t + (burst - 1) / seed))
+  elseif told and ARGV[10] == '1' then
+    -- The caller was sending before: the state was lost, not new. The fleet was spending
+    -- the server's budget up to now, so no burst at the told rate either.
+    redis.call('HSET', KEYS[1], 'tat', fmt(t + (tonumber(ARGV[5]) - 1) / told))
+  end
 elseif redis.call('HGET', KEYS[1], 'configured') ~= configured then
   -- Workers disagree about the rate: the newest configuration wins, as after a redeploy. A cut
   -- holds until recovery whatever the configuration says (workers told slightly different
@@ -171,7 +190,7 @@ if not num('first_grant') then redis.call('HSET', KEYS[1], 'first_grant', fmt(t)
 redis.call('ZADD', KEYS[2], fmt(t + tonumber(ARGV[2])), ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return {1, fmt(t), rate_s, throttled, changed}
-""".replace("MAX_RATE", repr(MAX_RATE))
+""".replace("MAX_RATE", repr(MAX_RATE)).replace("PROBE_S", repr(PROBE_S))
 )
 
 # ARGV: when the throttled request was granted ("" unknown), min rate, burst.

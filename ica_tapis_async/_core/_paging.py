@@ -8,9 +8,11 @@ import attrs
 
 from .._errors import PaginationError, RequestValidationError
 
-__all__ = ("CursorPaging", "OffsetPaging", "Paging", "check_page_size")
+__all__ = ("MAX_EMPTY_PAGES", "CursorPaging", "OffsetPaging", "Paging", "check_page_size")
 
 ICA_MAX_PAGE_SIZE = 1000
+#: Empty pages in a row, each with a new next-page token, after which a cursor is a loop.
+MAX_EMPTY_PAGES = 10
 
 
 def check_page_size(page_size: int, *, maximum: int = ICA_MAX_PAGE_SIZE) -> int:
@@ -24,13 +26,19 @@ def check_page_size(page_size: int, *, maximum: int = ICA_MAX_PAGE_SIZE) -> int:
 
 @attrs.define
 class CursorPaging:
-    """ICA cursor paging: follow ``nextPageToken`` until empty; a repeated token is an error."""
+    """ICA cursor paging: follow ``nextPageToken`` until empty.
+
+    A token seen before, a page with the same items as an earlier one (a server cycling
+    through pages under ever-new tokens), or :data:`MAX_EMPTY_PAGES` empty pages in a row
+    that still name a next page raise :class:`PaginationError`: none of them is progress.
+    """
 
     page_size: int
     extra: Sequence[tuple[str, str]] = ()
     token: str | None = None
     done: bool = False
     _seen: set[str] = attrs.field(factory=set)
+    _empty: int = 0
 
     def params(self) -> list[tuple[str, str]]:
         """Query pairs for the next request (the filters are repeated on every page)."""
@@ -47,13 +55,25 @@ class CursorPaging:
         *,
         repeated: bool = False,
     ) -> None:
-        """Record a page; raises :class:`PaginationError` on a token seen before.
+        """Record a page; ``repeated``: it held the same items as an earlier page.
 
-        ``repeated`` is ignored: a cursor is checked by its token.
+        Raises:
+            PaginationError: a token seen before, a repeated page, or too many empty pages.
         """
+        if repeated and n_items:
+            raise PaginationError(
+                f"the server answered page token {(self.token or '')[:40]!r} with the same "
+                f"{n_items} items as an earlier page; stopping"
+            )
         if not next_token:
             self.done = True
             return
+        self._empty = self._empty + 1 if n_items == 0 else 0
+        if self._empty >= MAX_EMPTY_PAGES:
+            raise PaginationError(
+                f"the server sent {self._empty} empty pages in a row, each naming a next page; "
+                "stopping"
+            )
         if next_token in self._seen:
             raise PaginationError(
                 f"the server sent next page token {next_token[:40]!r} twice; stopping"
@@ -69,8 +89,9 @@ class OffsetPaging:
     When the server gives a ``total`` (ICA's ``totalItemCount``), paging goes on until the
     offset reaches it, even past a short page (a server may cap a page below the size asked);
     without one, a short page is the last. An empty page always ends it, and a page with the
-    same items as the one before raises :class:`PaginationError`: the server ignores the offset,
-    and following it would loop (or, with a total, repeat the first rows until it).
+    same items as an earlier one raises :class:`PaginationError`: the server ignores the
+    offset (or cycles through pages), and following it would loop (or, with a total, repeat
+    rows until it).
     """
 
     page_size: int
@@ -96,11 +117,11 @@ class OffsetPaging:
         *,
         repeated: bool = False,
     ) -> None:
-        """Record a page of ``n_items``; ``repeated``: it held the same items as the last one."""
+        """Record a page of ``n_items``; ``repeated``: it held the same items as an earlier one."""
         if repeated and n_items:
             raise PaginationError(
                 f"the server answered {self.offset_param}={self.offset} with the same "
-                f"{n_items} items as the page before (it ignores the offset); stopping"
+                f"{n_items} items as an earlier page (it ignores the offset); stopping"
             )
         self.offset += n_items
         if n_items == 0:

@@ -49,7 +49,12 @@ def _short_text(text: str) -> str:
     title = _TITLE.search(text)
     if title:
         text = title.group(1)
-    text = " ".join(_TAG.sub(" ", text).split())
+    return _clip(_TAG.sub(" ", text))
+
+
+def _clip(text: str) -> str:
+    """One line of at most ``_MAX_TEXT`` characters: a server's text goes into our messages."""
+    text = " ".join(text.split())
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
@@ -91,7 +96,8 @@ def error_from_response(
     ``problem`` is the body already structured into a ``Problem`` model by the caller (the
     core stays free of models), or ``None``.
     """
-    message = _ica_message(body) if api == "ica" else _tapis_message(body)
+    # A Problem's detail or a Tapis message is the server's text too: cut like a text body.
+    message = _clip(_ica_message(body) if api == "ica" else _tapis_message(body))
     if not message and isinstance(body, str):
         message = _short_text(body)
     if not message:

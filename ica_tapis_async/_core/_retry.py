@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from .._config import RetryPolicy
 
-__all__ = ("backoff_delay", "is_throttle", "parse_retry_after", "should_retry_status")
+__all__ = (
+    "backoff_delay",
+    "is_throttle",
+    "parse_retry_after",
+    "pauses_client",
+    "should_retry_status",
+)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
@@ -26,7 +33,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
     except ValueError:
         try:
             when: datetime = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):  # a year or zone too large
             return None
         if when.tzinfo is None:
             return None
@@ -53,7 +60,11 @@ def backoff_delay(
     attempt: int, policy: RetryPolicy, *, rand: Callable[[], float] = random.random
 ) -> float:
     """Wait before attempt ``attempt + 1`` (``attempt`` counts from 1): capped, full jitter."""
-    ceiling = min(policy.max_backoff, policy.initial_backoff * 2.0 ** (attempt - 1))
+    try:
+        growth = policy.initial_backoff * 2.0 ** (attempt - 1)
+    except OverflowError:  # 2.0 ** 1024 and up: a policy may allow that many attempts
+        growth = math.inf if policy.initial_backoff > 0 else 0.0
+    ceiling = min(policy.max_backoff, growth)
     return ceiling * rand() if policy.jitter else ceiling
 
 
@@ -65,3 +76,12 @@ def is_throttle(status: int) -> bool:
     would hide the error. A plain 503 is an outage, not a request to slow down.
     """
     return status == 429
+
+
+def pauses_client(status: int) -> bool:
+    """Whether an answer's ``Retry-After`` holds back every caller of the client.
+
+    Only a throttle (429) or an unavailable server (503) speaks for the whole client; a
+    ``Retry-After`` on any other status (a 400, a 500) pauses nothing and is not waited for.
+    """
+    return status in (429, 503)

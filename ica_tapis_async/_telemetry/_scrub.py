@@ -16,9 +16,11 @@ REDACTED: Final = "***"
 _JWT: Final = re.compile(
     r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
 )
-# user:password@ in any URL (journal and Redis URLs carry them). Anchored on "://" rather than
-# on the scheme: a scheme-first pattern backtracks quadratically over long runs of letters.
-_URL_CREDENTIALS: Final = re.compile(r"(?<=://)[^/@\s]*@")
+# A URL's user info (journal and Redis URLs carry passwords), up to the last "@" of the URL:
+# a password may hold "@", "/", "?" or "#". Anchored on "://" rather than on the scheme: a
+# scheme-first pattern backtracks quadratically over long runs of letters; the rest of the
+# token is taken whole (no backtracking) and cut at its last "@" in Python.
+_URL_REST: Final = re.compile(r"(?<=://)\S*")
 # A credential named in a header, a query or a keyword: the value goes, the name stays.
 _NAMED: Final = re.compile(
     r"(?P<name>(?:x-api-key|x-tapis-token|api[_-]?key|access[_-]?token|token|password|"
@@ -40,9 +42,15 @@ def scrub_text(text: str) -> str:
     if not text:
         return text
     text = _JWT.sub(REDACTED, text)
-    text = _URL_CREDENTIALS.sub(f"{REDACTED}@", text)
+    text = _URL_REST.sub(_without_user_info, text)
     text = _NAMED.sub(rf"\g<name>{REDACTED}", text)
     return _BEARER.sub(rf"\g<name>{REDACTED}", text)
+
+
+def _without_user_info(found: re.Match[str]) -> str:
+    rest = found.group(0)
+    at = rest.rfind("@")
+    return rest if at < 0 else f"{REDACTED}{rest[at:]}"
 
 
 def scrub_url(url: str) -> str:

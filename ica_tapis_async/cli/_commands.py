@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import anyio
 from rich.console import Console
 
 from ..orchestrator import BatchOrchestrator, BatchReport
@@ -20,6 +21,7 @@ from ._inputs import (
     read_update_groups,
 )
 from ._journal import check_journal
+from ._journal_tools import current_run_id
 from ._output import batch_table, plural, print_failures, print_json
 from ._progress import ProgressDisplay
 from ._state import RunState
@@ -35,8 +37,12 @@ __all__ = (
 )
 
 
+#: How long an interrupted run may spend finding its run id in the journal.
+_RUN_ID_LOOKUP_S = 2.0
+
+
 def _stdout() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 def display_for(args: argparse.Namespace) -> ProgressDisplay:
@@ -58,6 +64,13 @@ async def _batch_run(
     state.simulator = settings.simulator
     state.secrets = settings.secrets
     limiter = shared_limiter(args, rate=settings.rate)
+    if args.dry_run:
+        from ._dry_run import dry_run_batch
+
+        state.journal = None  # a dry run records nothing: an interrupted one has no resume
+        return await dry_run_batch(
+            args, settings, limiter, kind=kind, items=items, expected=expected, label=label
+        )
     async with connect(settings, limiter=limiter) as conn:
         with display_for(args) as display:
             bar = display.stage(label, expected)
@@ -70,6 +83,7 @@ async def _batch_run(
                 journal=args.journal,
                 run_id=args.run_id,
                 progress=bar,
+                resend_in_doubt=getattr(args, "resend_in_doubt", False),
             )
             try:
                 if kind == "link":
@@ -78,6 +92,14 @@ async def _batch_run(
                     report = await orchestrator.update(items)
                 else:
                     report = await orchestrator.create_analyses(items)
+            except BaseException:
+                if args.journal:
+                    # Interrupted or failed: name the run, for status, export and a resume.
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(_RUN_ID_LOOKUP_S):
+                        state.run_id = await current_run_id(
+                            orchestrator.journal, args.run_id, kind, conn.need_project()
+                        )
+                raise
             finally:
                 # Async: a PostgreSQL journal's pool must be closed on the event loop.
                 await orchestrator.aclose()

@@ -1,4 +1,5 @@
-"""Connection settings: command-line flags first, then the ``ICA_*`` / ``TAPIS_*`` variables.
+"""Connection settings: command-line flags first, then the ``ICA_*`` / ``TAPIS_*`` variables,
+then what ``icav2`` users keep (``ICAV2_*`` variables, ``~/.icav2/config.yaml``: ``_icav2``).
 
 Secrets (API key, tokens) never appear in reprs or messages: :class:`Settings` hides them.
 """
@@ -6,11 +7,14 @@ Secrets (API key, tokens) never appear in reprs or messages: :class:`Settings` h
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
+
+from ._icav2 import ConfigFileError, resolve_ica
 
 __all__ = (
     "ENV_ACCESS_TOKEN",
@@ -23,6 +27,7 @@ __all__ = (
     "Settings",
     "add_connection_flags",
     "add_run_flags",
+    "setting_sources",
     "settings_from",
 )
 
@@ -57,6 +62,7 @@ class Settings:
         batch_size / max_batches: orchestrator chunking and batches in flight.
         unreachable_after: seconds of nothing but failed connections before the run stops
             (``None``: retry as usual).
+        sources: where each connection setting came from (see :func:`setting_sources`).
     """
 
     ica_base_url: str | None = None
@@ -72,6 +78,7 @@ class Settings:
     batch_size: int | None = None
     max_batches: int = 8
     unreachable_after: float | None = 10.0
+    sources: Mapping[str, str | None] = attrs.field(factory=dict)
 
     @property
     def secrets(self) -> list[str]:
@@ -88,6 +95,11 @@ def add_connection_flags(parser: argparse.ArgumentParser, *, tapis: bool = False
         help=f"ICA REST base URL, e.g. https://ica.illumina.com/ica/rest (env {ENV_ICA_BASE_URL})",
     )
     group.add_argument("--api-key", metavar="KEY", help=f"ICA API key (env {ENV_API_KEY})")
+    group.add_argument(
+        "--api-key-file",
+        metavar="PATH",
+        help="read the ICA API key from this file (its trailing newline is dropped)",
+    )
     group.add_argument(
         "--access-token", metavar="JWT", help=f"ICA bearer JWT (env {ENV_ACCESS_TOKEN})"
     )
@@ -152,6 +164,9 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    # nan passes "<= 0" and inf would mean "no limit" by accident: both are refused here.
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
@@ -185,7 +200,9 @@ def _seconds_or_off(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds or 'off': {text!r}") from None
-    if not value > 0:
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number (or 'off'), got {text}")
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0 (or 'off'), got {text}")
     return value
 
@@ -202,6 +219,34 @@ def _knobs(pairs: list[str]) -> dict[str, str]:
             raise ConfigError(f"--sim {pair!r}: expected KEY=VALUE, e.g. --sim rate_limit=50")
         knobs[key.strip().replace("-", "_")] = value.strip()
     return knobs
+
+
+_ICA_ENV: Final = {
+    "base_url": ENV_ICA_BASE_URL,
+    "api_key": ENV_API_KEY,
+    "access_token": ENV_ACCESS_TOKEN,
+}
+
+
+def _source(args: argparse.Namespace, env: Mapping[str, str], flag: str, var: str) -> str | None:
+    if getattr(args, flag, None):
+        return "--" + flag.replace("_", "-")
+    return var if env.get(var) else None
+
+
+def setting_sources(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
+    """Where each connection setting of a command comes from, never its value.
+
+    Keys: ``base_url``, ``api_key``, ``access_token``, ``tapis_base_url``, ``tapis_token``,
+    ``project``; values such as ``"--api-key-file"``, ``"ICA_API_KEY"``,
+    ``"ICAV2_X_API_KEY"``, ``"~/.icav2/config.yaml (x-api-key)"``, or ``None`` (not set).
+
+    Raises:
+        ConfigError: as :func:`settings_from` (a key file or icav2 config that cannot be read).
+    """
+    return dict(settings_from(args, environ, need_ica=False).sources)
 
 
 def settings_from(
@@ -243,13 +288,18 @@ def settings_from(
     knobs = _knobs(list(getattr(args, "sim", []) or []))
     if knobs and not simulator:
         raise ConfigError("--sim only applies with --simulator")
+    try:
+        ica = resolve_ica(args, env, _ICA_ENV)
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
+    project = pick("project", ENV_PROJECT)
     settings = Settings(
-        ica_base_url=None if simulator else pick("base_url", ENV_ICA_BASE_URL),
-        api_key=pick("api_key", ENV_API_KEY),
-        access_token=pick("access_token", ENV_ACCESS_TOKEN),
+        ica_base_url=None if simulator else ica.base_url,
+        api_key=ica.api_key,
+        access_token=ica.access_token,
         tapis_base_url=None if simulator else pick("tapis_url", ENV_TAPIS_BASE_URL),
         tapis_token=pick("tapis_token", ENV_TAPIS_TOKEN),
-        project=pick("project", ENV_PROJECT) or (SIMULATOR_PROJECT if simulator else None),
+        project=project or (SIMULATOR_PROJECT if simulator else None),
         simulator=simulator,
         sim_knobs=knobs,
         rate=getattr(args, "rate", None),
@@ -257,19 +307,31 @@ def settings_from(
         batch_size=getattr(args, "batch_size", None),
         max_batches=getattr(args, "max_batches", None) or 8,
         unreachable_after=getattr(args, "unreachable_after", 10.0),
+        sources={
+            **ica.sources,
+            "base_url": "--simulator" if simulator else ica.sources["base_url"],
+            "tapis_base_url": "--simulator"
+            if simulator
+            else _source(args, env, "tapis_url", ENV_TAPIS_BASE_URL),
+            "tapis_token": _source(args, env, "tapis_token", ENV_TAPIS_TOKEN),
+            "project": _source(args, env, "project", ENV_PROJECT)
+            or ("--simulator" if simulator else None),
+        },
     )
     if simulator:
         return settings
     if need_ica:
         if not settings.ica_base_url:
             raise ConfigError(
-                f"no ICA server: pass --base-url or set {ENV_ICA_BASE_URL} "
-                "(or try it out with --simulator)"
+                f"no ICA server: pass --base-url or set {ENV_ICA_BASE_URL} (or icav2's "
+                "ICAV2_SERVER_URL or ~/.icav2/config.yaml server-url; or try it out with "
+                "--simulator)"
             )
         if not (settings.api_key or settings.access_token):
             raise ConfigError(
-                f"no ICA credentials: pass --api-key/--access-token or set {ENV_API_KEY} "
-                f"or {ENV_ACCESS_TOKEN}"
+                "no ICA credentials: pass --api-key/--api-key-file/--access-token or set "
+                f"{ENV_API_KEY} or {ENV_ACCESS_TOKEN} (or icav2's ICAV2_X_API_KEY, "
+                "ICAV2_ACCESS_TOKEN or ~/.icav2/config.yaml)"
             )
         if getattr(args, "project", False) is not False and not settings.project:
             raise ConfigError(f"no project: pass --project or set {ENV_PROJECT}")

@@ -181,7 +181,7 @@ async def cmd_demo(args: argparse.Namespace, state: RunState) -> int:
         _Stage("analyses", len(analyses)),
         _Stage("transfers", args.transfers),
     ]
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     started = time.monotonic()
     async with Simulator(**knobs) as sim:
         if not args.json:

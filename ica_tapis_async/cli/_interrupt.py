@@ -1,4 +1,8 @@
-"""Ctrl-C: the first SIGINT cancels the command; any further one waits for that clean stop."""
+"""Stopping a command cleanly: Ctrl-C, SIGTERM (schedulers) and ``--max-runtime``.
+
+The first SIGINT or SIGTERM, or the deadline, cancels the command; any further signal waits for
+that clean stop.
+"""
 
 from __future__ import annotations
 
@@ -7,52 +11,85 @@ import signal
 import threading
 from collections.abc import Coroutine
 from types import FrameType, TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
-__all__ = ("SigintGuard",)
+__all__ = ("DEADLINE", "SigintGuard", "entered")
 
 T = TypeVar("T")
 
+#: The reason recorded when ``--max-runtime`` ran out (a signal is recorded as its number).
+DEADLINE: Final = -1
+#: The signals that stop a command cleanly: Ctrl-C, and what `timeout`, Docker, Kubernetes and
+#: systemd send.
+_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+_entered = False
+
+
+def entered() -> bool:
+    """Whether a guard has been active in this process (the launcher's own handler then
+    ignores late signals: the command has had its clean stop, or has ended)."""
+    return _entered
+
 
 class SigintGuard:
-    """While active, SIGINT cancels the command's task once; later SIGINTs are ignored.
+    """While active, SIGINT or SIGTERM cancels the command's task once; later ones are ignored.
 
     asyncio's own handler raises ``KeyboardInterrupt`` on the second SIGINT wherever the main
     thread happens to be, e.g. in the middle of closing a journal or printing the resume hint.
     A person pressing Ctrl-C twice, or ``timeout`` forwarding SIGINT while the terminal sends its
-    own, would then get a traceback and a half-told story.
+    own, would then get a traceback and a half-told story. SIGTERM, left to its default, would
+    kill the process without releasing its journal leases or saying how far it got.
+
+    Attributes:
+        interrupted: the command was stopped (a signal or the deadline).
+        reason: the signal number that stopped it, :data:`DEADLINE`, or ``None``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_runtime: float | None = None) -> None:
         self.interrupted = False
+        self.reason: int | None = None
+        self._max_runtime = max_runtime
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
-        self._previous: Any = None
-        self._installed = False
+        self._previous: dict[int, Any] = {}
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` as the task that the first SIGINT cancels."""
+        """Await ``coro`` as the task that the first signal (or the deadline) cancels."""
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         if self.interrupted:
-            # Ctrl-C came while the event loop was starting: nothing ran, nothing to undo.
+            # A signal came while the event loop was starting: nothing ran, nothing to undo.
             coro.close()
             raise asyncio.CancelledError
-        return await coro
+        timer = None
+        if self._max_runtime is not None:
+            timer = self._loop.call_later(self._max_runtime, self._stop, DEADLINE)
+        try:
+            return await coro
+        finally:
+            if timer is not None:
+                timer.cancel()
 
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
+    def _stop(self, reason: int) -> None:
         if self.interrupted:
             return
         self.interrupted = True
+        self.reason = reason
         task, loop = self._task, self._loop
         if task is not None and loop is not None and not task.done():
             loop.call_soon_threadsafe(task.cancel)
 
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self._stop(signum)
+
     def __enter__(self) -> Self:
+        global _entered
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+            for signum in _SIGNALS:
+                self._previous[signum] = signal.getsignal(signum)
+                signal.signal(signum, self._handle)
+            _entered = True
         return self
 
     def __exit__(
@@ -61,6 +98,6 @@ class SigintGuard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-            self._installed = False
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()

@@ -1,6 +1,7 @@
 """The ``ica-tapis-async`` command line (also ``python -m ica_tapis_async``).
 
-Subcommands: ``demo``, ``simulator``, ``link``, ``update``, ``analyses``, ``transfers``; run
+Subcommands: ``demo``, ``simulator``, ``link``, ``update``, ``analyses``, ``transfers``,
+``status``, ``runs``, ``export``; run
 ``ica-tapis-async --help`` or ``ica-tapis-async COMMAND --help`` for their flags.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sqlite3
 import sys
 import warnings
@@ -29,17 +31,24 @@ from .._errors import (
 from .._redact import redact_url
 from ._config import ConfigError
 from ._inputs import InputError
-from ._interrupt import SigintGuard
+from ._interrupt import DEADLINE, SigintGuard
 from ._observe import observing
 from ._output import plural
 from ._parser import build_parser
 from ._resume import resume_command
+from ._schedule import EXIT_DEADLINE, duration_text
 from ._state import RunState
+from ._stdout import GuardedStdout, ReaderGoneError, ReportWriteError, discard_stdout
+from ._stdout import install as install_stdout
 from ._usage import UsageError
 
 __all__ = ("main",)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: SIGTERM (``timeout``, Docker, Kubernetes, systemd): 128 + 15, as a shell reports it.
+EXIT_TERMINATED = 143
+#: Stdout's reader went away (``| head``): 128 + SIGPIPE, what a shell reports for it.
+EXIT_READER_GONE = 141
 
 Command = Callable[[argparse.Namespace, RunState], Coroutine[Any, Any, int]]
 
@@ -53,6 +62,14 @@ def _command(name: str) -> Command:
         from ._status import cmd_status
 
         return cmd_status
+    if name in ("runs", "export"):
+        from ._journal_tools import cmd_export, cmd_runs
+
+        return cmd_runs if name == "runs" else cmd_export
+    if name == "verify":
+        from ._verify import cmd_verify
+
+        return cmd_verify
     from . import _commands
 
     handlers: dict[str, Command] = {
@@ -87,13 +104,28 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _interrupted(err: Console, state: RunState) -> int:
+def _stop_heading(reason: int | None, args: argparse.Namespace) -> tuple[str, int]:
+    """What stopped the run, as the first line says it, and the exit code it means."""
+    if reason == DEADLINE:
+        limit = duration_text(getattr(args, "max_runtime", None) or 0.0)
+        return f"[bold yellow]Stopped at --max-runtime {limit}[/]", EXIT_DEADLINE
+    if reason == signal.SIGTERM:
+        return "[bold yellow]Terminated (SIGTERM)[/]", EXIT_TERMINATED
+    return "[bold yellow]Interrupted[/]", EXIT_INTERRUPTED
+
+
+def _interrupted(
+    err: Console, state: RunState, args: argparse.Namespace, reason: int | None = None
+) -> int:
+    heading, code = _stop_heading(reason, args)
     # soft_wrap: each message is one line however narrow the terminal (it wraps, not rich).
-    err.print("\n[bold yellow]Interrupted[/]: stopped cleanly.")
+    err.print(f"\n{heading}: stopped cleanly.")
     for bar in state.bars:
         if bar.total and bar.started:
             err.print(f"  {bar.done:,} of {plural(bar.total, 'item')} had finished.")
     if state.journal:
+        if state.run_id:
+            err.print(f"Run id: {escape(state.run_id)}", soft_wrap=True, highlight=False)
         err.print(
             "Progress is recorded in the journal. To resume, run the same command with the "
             "same --journal:",
@@ -120,7 +152,7 @@ def _interrupted(err: Console, state: RunState) -> int:
             highlight=False,
             soft_wrap=True,
         )
-    return EXIT_INTERRUPTED
+    return code
 
 
 def _failed(err: Console, leaf: BaseException, state: RunState) -> int | None:
@@ -174,10 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 success; 1 failed or lost items, or a server error; 2 bad usage or input;
-        130 interrupted.
+        124 stopped by ``--max-runtime``; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, emoji=False)
     try:
         args = build_parser().parse_args(_attach_dash_values(args_list))
     except UsageError as exc:
@@ -189,21 +221,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     # aiohttp's server (the in-process simulator) warns about gzipping big pages; not ours to fix.
     warnings.filterwarnings("ignore", message="Synchronous compression", category=UserWarning)
     state = RunState(args_list)
+    stdout = install_stdout()
+    try:
+        return _run(args, state, err)
+    except ReportWriteError as exc:
+        return _report_lost(err, exc, stdout, state)
+    except ReaderGoneError:
+        discard_stdout(stdout.target)
+        return EXIT_READER_GONE
+    finally:
+        sys.stdout = stdout.target
+
+
+def _run(args: argparse.Namespace, state: RunState, err: Console) -> int:
     # The guard stays until the last line is printed: a second Ctrl-C (or the SIGINT that
     # `timeout` forwards on top of the terminal's) must not break the clean stop of the first.
-    with SigintGuard() as guard:
+    # SIGTERM (schedulers) and --max-runtime stop the same way, with their own exit codes.
+    with SigintGuard(getattr(args, "max_runtime", None)) as guard:
         try:
             with asyncio.Runner() as runner:
                 return runner.run(guard.run(_observed(_command(args.command), args, state)))
         except KeyboardInterrupt:
-            return _interrupted(err, state)
+            return _interrupted(err, state, args, guard.reason)
         except BaseException as raised:
             leaf = representative(raised)
+            if isinstance(leaf, ReportWriteError | ReaderGoneError):
+                raise leaf from None
             if guard.interrupted or isinstance(leaf, KeyboardInterrupt | asyncio.CancelledError):
-                return _interrupted(err, state)
+                return _interrupted(err, state, args, guard.reason)
             code = _failed(err, leaf, state)
             if code is not None:
+                if state.run_id:
+                    err.print(f"Run id: {escape(state.run_id)}", soft_wrap=True, highlight=False)
                 return code
             if leaf is raised:
                 raise
             raise leaf from raised
+
+
+def _report_lost(
+    err: Console, exc: ReportWriteError, stdout: GuardedStdout, state: RunState
+) -> int:
+    """Stdout failed (a full disk): say where, and put the report on stderr instead."""
+    discard_stdout(stdout.target)
+    if exc.text is None:
+        err.print(
+            f"[red]error:[/] {escape(str(exc))}; it is too large to repeat here", soft_wrap=True
+        )
+    else:
+        err.print(f"[red]error:[/] {escape(str(exc))}; here it is instead:", soft_wrap=True)
+        sys.stderr.write(exc.text)
+        sys.stderr.flush()
+    if state.journal:
+        err.print(
+            "The run's outcomes are in the journal too: the same command prints the report "
+            "again without sending anything.",
+            soft_wrap=True,
+        )
+    return EXIT_FAILED

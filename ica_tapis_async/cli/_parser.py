@@ -12,10 +12,14 @@ from ._config import (
     positive_float,
     positive_int,
 )
+from ._dry_run import add_dry_run_flag
 from ._inputs import SAMPLE_SHEET_HELP, UPDATE_COLUMNS
+from ._journal_tools import add_journal_tool_parsers
 from ._observe import add_observability_flags
+from ._schedule import add_schedule_flags
 from ._status import add_scaleout_flags, add_status_parser
 from ._usage import Parser
+from ._verify import add_verify_parser
 
 __all__ = ("PROG", "build_parser")
 
@@ -29,11 +33,13 @@ Try it with no server at all:  ica-tapis-async demo"""
 
 _EPILOG = """\
 configuration: flags, else the environment: ICA_BASE_URL, ICA_API_KEY or ICA_ACCESS_TOKEN,
-ICA_PROJECT_ID, TAPIS_BASE_URL, TAPIS_TOKEN. Without a server, add --simulator to any command.
+ICA_PROJECT_ID, TAPIS_BASE_URL, TAPIS_TOKEN, else icav2's ICAV2_SERVER_URL, ICAV2_X_API_KEY,
+ICAV2_ACCESS_TOKEN and ~/.icav2/config.yaml. Without a server, add --simulator to any command.
 
 exit codes: 0 every item succeeded; 1 some items failed or were lost, or the server refused;
 2 bad usage, configuration or input file (the message names file, line and field);
-130 interrupted (Ctrl-C): run the same command with the same --journal to resume."""
+124 stopped at --max-runtime; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM: run the same
+command with the same --journal to resume."""
 
 _RESUME = """\
 resume: with --journal FILE every batch is recorded in a SQLite file; after a crash or Ctrl-C,
@@ -66,6 +72,8 @@ def _batch_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="batches submitted and polled at once (default 8)",
     )
+    add_schedule_flags(group)
+    add_dry_run_flag(group)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("csv", "json", "jsonl"),
         help="the sheet's format (default: from its extension)",
     )
+    analyses.add_argument(
+        "--resend-in-doubt",
+        action="store_true",
+        help="send again the batches whose fate is unknown and whose Idempotency-Key the "
+        "server may have forgotten (reported IN_DOUBT): only after checking the server",
+    )
     add_run_flags(analyses)
     _batch_flags(analyses)
     add_connection_flags(analyses)
@@ -285,8 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="tasks created and followed at once (default 16)",
     )
+    add_dry_run_flag(create)
+    add_schedule_flags(create)
     add_run_flags(create, project=False)
     add_connection_flags(create, tapis=True)
     add_status_parser(commands, _fmt)
+    add_verify_parser(commands, _fmt)
+    add_journal_tool_parsers(commands, _fmt)
     add_observability_flags(parser)
     return parser

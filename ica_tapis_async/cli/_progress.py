@@ -113,7 +113,7 @@ class ProgressDisplay:
     """
 
     def __init__(self, console: Console | None = None, *, enabled: bool = True) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, emoji=False)
         self.progress: RichProgress | None = None
         if enabled:
             narrow = self.console.width < NARROW

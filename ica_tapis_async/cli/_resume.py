@@ -20,6 +20,21 @@ SECRET_FLAGS: Final = {
     "--tapis-token": ENV_TAPIS_TOKEN,
 }
 _MASK: Final = "<secret>"
+#: A credential shorter than this (``--api-key any`` against a simulator) is too likely to be
+#: part of ordinary words ("company-germany") to be cut out of them: it is masked only where it
+#: is a whole argument or a flag's whole value.
+_MIN_EMBEDDED: Final = 8
+
+
+def _masked(token: str, masks: Sequence[str]) -> str:
+    """``token`` with the credentials in it masked (see :data:`_MIN_EMBEDDED`)."""
+    name, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+    if value in masks:
+        return name + eq + _MASK
+    for secret in masks:
+        if len(secret) >= _MIN_EMBEDDED:
+            token = token.replace(secret, _MASK)
+    return token
 
 
 def _secret_flag(token: str) -> str | None:
@@ -36,8 +51,8 @@ def resume_command(argv: Sequence[str], secrets: Iterable[str] = ()) -> tuple[st
 
     A credential given as a flag becomes ``"$ICA_API_KEY"`` (and so on): the line can be pasted
     into a shell that has the variable set. Any other argument containing one of ``secrets``
-    (a value the run resolved as a credential) has it masked as well, and so has a password
-    in a URL (``***``).
+    (a value the run resolved as a credential) has it masked as well (a short one only where it
+    is the whole argument or value), and so has a password in a URL (``***``).
     """
     masks = sorted({s for s in secrets if s}, key=len, reverse=True)
     words: list[str] = [PROG]
@@ -59,8 +74,7 @@ def resume_command(argv: Sequence[str], secrets: Iterable[str] = ()) -> tuple[st
                 words.append(flag)
                 pending = variable
             continue
-        for secret in masks:
-            token = token.replace(secret, _MASK)
+        token = _masked(token, masks)
         if "://" in token:
             # A journal or server URL may carry a password (postgresql://user:pw@db/...).
             name, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)

@@ -23,6 +23,7 @@ class RunState:
         bars: the progress bars, for "N of M finished".
         note: a command-specific hint to print on interruption.
         secrets: the credentials the run resolved; masked wherever the run is echoed back.
+        run_id: the journal's id of the run, once known (printed when it is interrupted).
     """
 
     argv: list[str]
@@ -31,3 +32,4 @@ class RunState:
     bars: list[StageBar] = attrs.field(factory=list)
     note: str | None = None
     secrets: list[str] = attrs.field(factory=list, repr=False)
+    run_id: str | None = None

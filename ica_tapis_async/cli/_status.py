@@ -8,15 +8,13 @@ one line each.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from .._redact import redact_url
-from ..orchestrator import ChunkRecord, Journal, JournalUnavailableError
-from ..orchestrator._journal_open import is_database_url, open_journal
+from ..orchestrator import ChunkRecord, Journal
 from ._config import ConfigError
 
 if TYPE_CHECKING:
@@ -49,6 +47,12 @@ def add_scaleout_flags(group: Any) -> None:
         help="redis://… : share one rate budget with every worker using the same --limit-name",
     )
     group.add_argument(
+        "--shared-limit-password-file",
+        metavar="FILE",
+        help="read the --shared-limit password from FILE (its first line) rather than the URL; "
+        "else $REDISCLI_AUTH, as redis-cli does",
+    )
+    group.add_argument(
         "--limit-name",
         metavar="NAME",
         default="ica",
@@ -62,11 +66,12 @@ def add_status_parser(commands: Any, formatter: Any) -> None:
         "status",
         help="progress of a run across all its workers (from its journal)",
         description="Read a run's journal (a SQLite file or a postgresql:// URL) and print its "
-        "chunks per state, items per final status, and the workers holding leases.",
+        "chunks per state, items per final status, and the workers holding leases. Without "
+        "--run-id, the journal's latest run.",
         formatter_class=formatter,
     )
     status.add_argument("--journal", required=True, metavar="FILE|URL", help="the run's journal")
-    status.add_argument("--run-id", required=True, metavar="ID", help="the run")
+    status.add_argument("--run-id", metavar="ID", help="the run (default: the latest)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
 
 
@@ -77,14 +82,36 @@ def shared_limiter(args: argparse.Namespace, *, rate: float | None) -> Any:
         ConfigError: the URL is not a Redis URL, or the ``redis`` extra is missing.
     """
     url = getattr(args, "shared_limit", None)
+    password_file = getattr(args, "shared_limit_password_file", None)
     if not url:
+        if password_file is not None:
+            raise ConfigError("--shared-limit-password-file needs --shared-limit URL")
         return None
     from .._concurrency._redis_limiter import RedisRateLimiter
 
+    password = _redis_password(password_file)
     try:
-        return RedisRateLimiter(url, args.limit_name, rate=rate)
+        return RedisRateLimiter(url, args.limit_name, rate=rate, password=password)
     except (ValueError, ImportError) as exc:
         raise ConfigError(f"--shared-limit {redact_url(url)}: {exc}") from None
+
+
+def _redis_password(path: str | None) -> str | None:
+    """The Redis password from ``--shared-limit-password-file`` or ``$REDISCLI_AUTH``: never on
+    the command line, where other users of the machine see it (``ps``) and shells keep it."""
+    if path is None:
+        return os.environ.get("REDISCLI_AUTH") or None
+    try:
+        with open(path, encoding="utf-8") as file:
+            password = file.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(
+            f"--shared-limit-password-file {path}: cannot read it: {reason}"
+        ) from None
+    if not password:
+        raise ConfigError(f"--shared-limit-password-file {path}: its first line is empty")
+    return password
 
 
 async def run_status(journal: Journal, run_id: str, *, now: float | None = None) -> dict[str, Any]:
@@ -189,27 +216,17 @@ def status_table(status: dict[str, Any]) -> Table:
 
 async def cmd_status(args: argparse.Namespace, state: RunState) -> int:
     """Print a run's progress across its workers."""
+    from ._journal_tools import latest_run, opened_journal
     from ._output import print_json  # rich, which --help must not need
 
-    # A status must not create an empty SQLite file where the user mistyped a path.
-    try:
-        database = is_database_url(args.journal)
-    except ValueError as exc:
-        raise ConfigError(f"--{exc}") from None
-    if not database and not await anyio.Path(args.journal).is_file():
-        raise ConfigError(f"--journal {redact_url(args.journal)}: no such file")
-    journal, _owned = open_journal(args.journal)
-    try:
-        status = await run_status(journal, args.run_id)
-    except JournalUnavailableError as exc:
-        raise ConfigError(f"--journal: {exc}") from None
-    finally:
-        await journal.aclose()
+    async with opened_journal(args.journal) as journal:
+        run_id = args.run_id or (await latest_run(journal, args.journal)).run_id
+        status = await run_status(journal, run_id)
     status["journal"] = redact_url(args.journal)
     if args.json:
         print_json(status)
     else:
         from rich.console import Console
 
-        Console(highlight=False).print(status_table(status))
+        Console(highlight=False, emoji=False).print(status_table(status))
     return 0

@@ -16,10 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._client import TapisClient
-from .._converter import unstructure
 from .._errors import APIConnectionError, APIStatusError, ConflictError, NotFoundError
 from ..concurrency import gather_bounded
-from ..models import DataTransfer
 from ..orchestrator import TransferOrchestrator, TransferReport, TransferRequest
 from ._config import settings_from
 from ._connect import connect, raise_if_unreachable
@@ -34,6 +32,7 @@ from ._output import (
 )
 from ._progress import ProgressDisplay, StageBar
 from ._state import RunState
+from ._transfer_list import check_listing, transfers_list
 from ._usage import UsageError
 
 __all__ = ("cmd_transfers", "run_transfer_requests")
@@ -58,7 +57,7 @@ def _short(exc: Exception) -> str:
 
 
 def _stdout() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 async def cmd_transfers(args: argparse.Namespace, state: RunState) -> int:
@@ -70,78 +69,16 @@ async def cmd_transfers(args: argparse.Namespace, state: RunState) -> int:
             "transfers abort: give the transfer ids to abort, or --status (e.g. --status "
             "ONGOING) to abort every transfer with that status"
         )
+    check_listing(args)
     settings = settings_from(args)
     state.simulator = settings.simulator
     state.secrets = settings.secrets
     async with connect(settings) as conn:
         if args.action == "list":
-            return await _transfers_list(args, conn.need_ica(), conn.need_project())
+            return await transfers_list(args, conn.need_ica(), conn.need_project())
         return await _transfers_abort(
             args, conn.need_ica(), conn.need_project(), settings.concurrency
         )
-
-
-async def _transfers_list(args: argparse.Namespace, ica: Any, project: str) -> int:
-    transfers: list[DataTransfer] = []
-    pages = ica.data_transfers.list(
-        project,
-        status=args.status,
-        direction=args.direction,
-        connector=args.connector,
-        sort=args.sort,
-        page_size=min(args.limit or 1000, 1000),
-    )
-    async for transfer in pages:
-        transfers.append(transfer)
-        if args.limit and len(transfers) >= args.limit:
-            break
-    if args.json:
-        print_json([unstructure(t) for t in transfers])
-        return 0
-    console = _stdout()
-    wide = console.width >= WIDE
-    table = Table(title=f"data transfers of project {escape(project)}", title_justify="left")
-    ids = [t.id if wide else short_id(t.id) for t in transfers]
-
-    def widest(values: list[str], header: str) -> int:
-        return max([len(header), *map(len, values)])
-
-    # Every column but the reference keeps its width; the reference gives way.
-    table.add_column("id", no_wrap=True, min_width=widest(ids, "id"))
-    statuses = [t.status for t in transfers]
-    table.add_column("status", no_wrap=True, min_width=widest(statuses, "status"))
-    directions = [t.direction for t in transfers]
-    table.add_column("direction", no_wrap=True, min_width=widest(directions, "direction"))
-    sizes = [_size(t.data_transferred) for t in transfers]
-    table.add_column(
-        "transferred", justify="right", no_wrap=True, min_width=widest(sizes, "transferred")
-    )
-    table.add_column("reference", overflow="ellipsis", no_wrap=True, max_width=48)
-    if wide:
-        table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=60)
-    for t, shown_id, size in zip(transfers, ids, sizes, strict=True):
-        table.add_row(
-            escape(shown_id),
-            escape(t.status),
-            escape(t.direction),
-            size,
-            escape(t.reference),
-            *([escape(t.status_message or "")] if wide else []),
-        )
-    console.print(table)
-    console.print(plural(len(transfers), "transfer"))
-    if not wide and transfers:
-        console.print("(ids shortened: --json or a wider terminal shows them whole)")
-    return 0
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{count} B"
 
 
 @attrs.define
@@ -315,6 +252,11 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
         TransferRequest(group, tag=f"{fixed}-{index:06d}" if fixed else None)
         for index, group in enumerate(groups)
     ]
+    if args.dry_run:
+        from ._dry_run import dry_run_transfers
+
+        state.journal = None  # a dry run records nothing: an interrupted one has no resume
+        return await dry_run_transfers(args, settings, requests)
     started: list[TransferOrchestrator] = []
 
     def prefix() -> str:
@@ -349,6 +291,8 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
                     except (APIStatusError, APIConnectionError):
                         complete = False
                 state.note = _created_note(prefix(), lines, complete)
+                if started:
+                    state.run_id = started[0].run_id
                 raise
             bar.finish()
         if report.outcomes and all(o.uuid is None for o in report.outcomes):

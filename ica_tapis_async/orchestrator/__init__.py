@@ -17,6 +17,7 @@ from ._postgres_store import JournalUnavailableError
 from ._report import BatchReport, ItemOutcome, Progress, ProgressCallback
 from ._runner import BatchOrchestrator
 from ._transfers import TransferOrchestrator, TransferOutcome, TransferReport, TransferRequest
+from ._verify import Discrepancy, VerifyReport, verify_run
 
 __all__ = (
     "DEFAULT_BATCH_SIZE",
@@ -26,6 +27,7 @@ __all__ = (
     "BatchReport",
     "ChunkRecord",
     "Claim",
+    "Discrepancy",
     "ItemOutcome",
     "Journal",
     "JournalMismatchError",
@@ -43,5 +45,7 @@ __all__ = (
     "TransferOutcome",
     "TransferReport",
     "TransferRequest",
+    "VerifyReport",
     "chunk_key",
+    "verify_run",
 )

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from .._errors import RequestValidationError
-from .._redact import redact_url
+from .._redact import ambiguous_user_info, redact_url
 from ._journal_memory import NullJournal
 from ._journal_protocol import Journal
 from ._journal_sqlite import SqliteJournal
@@ -23,11 +23,15 @@ def is_database_url(spec: object) -> bool:
 
     Raises:
         RequestValidationError: ``spec`` starts like a PostgreSQL URL but is not one (a
-            mistyped scheme would otherwise become a SQLite file named after the URL).
+            mistyped scheme would otherwise become a SQLite file named after the URL), or its
+            password holds a character libpq would end it at (``@``, ``/``) unencoded.
     """
     if not isinstance(spec, str):
         return False
     if spec.startswith(_DATABASE_SCHEMES):
+        ambiguous = ambiguous_user_info(spec)
+        if ambiguous is not None:
+            raise RequestValidationError(f"{redact_url(spec)!r}: {ambiguous}", field="journal")
         return True
     if _ALMOST_A_URL.match(spec):
         raise RequestValidationError(

@@ -9,10 +9,20 @@ from collections.abc import Awaitable, Callable
 import anyio
 import attrs
 
+from ._fleet import Fleet
 from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
+from ._lease_watch import LeaseWatch, foreign
 from ._report import ItemOutcome
 
-__all__ = ("Held", "LeasedWork", "Slot", "record_input_end", "run_leased")
+__all__ = (
+    "SEND_WINDOW",
+    "Held",
+    "LeasedWork",
+    "Slot",
+    "record_input_end",
+    "renew_before_send",
+    "run_leased",
+)
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
 
@@ -35,12 +45,67 @@ class Slot:
 
     def __init__(self, window: anyio.Semaphore) -> None:
         self._window: anyio.Semaphore | None = window
+        self._given: anyio.Semaphore = window
 
     def release(self) -> None:
         """Give the slot back (later calls do nothing)."""
         if self._window is not None:
             self._window.release()
             self._window = None
+
+    async def acquire(self) -> None:
+        """Take a slot again after :meth:`release`: the entry waited for turned out to be
+        ours to work on after all (does nothing while the slot is held)."""
+        if self._window is None:
+            await self._given.acquire()
+            self._window = self._given
+
+
+#: Share of ``lease_ttl``, counted on the local monotonic clock from the moment the last
+#: renewal was *issued*, within which a create may still be written. The journal counts the
+#: lease from its own "now" (at or after that moment), so no other worker can hold the entry
+#: before the share has passed; the rest of the lease is the margin for the last steps before
+#: the bytes leave (see :func:`renew_before_send`) and for clock-rate differences.
+SEND_WINDOW = 0.5
+#: Renewals tried in a row, each taking too long, before the entry is given up.
+_SLOW_RENEWALS = 3
+
+
+async def renew_before_send(
+    journal: Journal, held: Held, ttl_s: float, clock: Callable[[], float]
+) -> None:
+    """Renew the lease (a fenced write) right before a create is written, and make sure the
+    renewal is still fresh when this returns.
+
+    A process frozen (SIGSTOP, a GC pause, a suspended VM) after the journal committed the
+    renewal but before the request left would otherwise send on a lease another worker took
+    over meanwhile. So the time since the renewal was issued is checked on the monotonic
+    ``clock`` after it returns; past ``ttl_s * SEND_WINDOW`` the renewal is done again (it
+    fails with :class:`LeaseLostError` when the entry was taken over). What is left is a pause
+    between this check and the write itself (connection set-up, the socket write): shorter
+    than ``ttl_s * (1 - SEND_WINDOW)`` it is harmless, a longer one is not detectable by a
+    client.
+
+    Raises:
+        LeaseLostError: the entry belongs to another worker now, or the journal took longer
+            than the window for ``_SLOW_RENEWALS`` renewals in a row (then nothing is sent:
+            the entry is claimed again).
+    """
+    for _ in range(_SLOW_RENEWALS):
+        issued = clock()
+        held.lease = await journal.renew(held.lease, ttl_s)
+        if clock() - issued < ttl_s * SEND_WINDOW:
+            return
+        log.warning(
+            "renewing entry %d of run %s took longer than %.1f s: renewing again before sending",
+            held.lease.index,
+            held.lease.run_id,
+            ttl_s * SEND_WINDOW,
+        )
+    raise LeaseLostError(
+        f"the journal took longer than {ttl_s * SEND_WINDOW:.1f} s to renew the lease on entry "
+        f"{held.lease.index} {_SLOW_RENEWALS} times in a row; not sending on a stale lease"
+    )
 
 
 #: The work done under a lease: given the record as claimed, returns the outcomes and whether
@@ -60,6 +125,8 @@ async def run_leased(
     work: LeasedWork,
     wall_clock: Callable[[], float] = time.time,
     on_wait: Callable[[], None] | None = None,
+    fleet: Fleet | None = None,
+    on_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[list[ItemOutcome], bool]:
     """Run ``work`` on entry ``index`` once this worker holds its lease.
 
@@ -68,63 +135,65 @@ async def run_leased(
     ``on_wait`` is called when that waiting starts (the caller frees its in-flight slot, so
     that it works on other entries meanwhile). If our lease is lost midway (the heartbeat or a
     fenced write says so), the work stops and the entry is claimed again, so its outcome comes
-    from whoever finishes it.
+    from whoever finishes it. With a ``fleet`` the entry is claimed only when the fleet's
+    survey finds it worth claiming (``on_wait`` is then called each time the waiting starts,
+    and ``on_ready`` awaited before the claim), and its lease is renewed with the worker's
+    others.
 
     Another worker's lease is claimed only once this worker has seen it unrenewed for
-    ``ttl_s`` of its own monotonic time: expiries are wall-clock times, and a forward step of
-    the journal's clock lapses a live holder's lease at once (its heartbeat, every third of
-    ``ttl_s``, keeps changing it; a dead one's stops).
+    ``ttl_s`` of its own monotonic time (see :mod:`._lease_watch`; the fleet's survey keeps
+    the same watch): a forward step of the journal's clock lapses a live holder's lease at
+    once.
     """
-    # Another worker's lease as last seen (owner, token, expiry), and since when (monotonic).
-    seen: tuple[str | None, int, float] | None = None
-    since = 0.0
+
+    def waiting() -> None:
+        nonlocal on_wait
+        if on_wait is not None:
+            on_wait()
+            on_wait = None
+
+    watch = LeaseWatch()
     while True:
-        record = await journal.get_chunk(run_id, index)
-        if _foreign(record, owner, digest):
-            assert record is not None
-            lease = (record.owner, record.lease_token, record.lease_expires_at or 0.0)
-            if lease != seen:
-                seen, since = lease, anyio.current_time()
-            if anyio.current_time() - since < ttl_s:
-                if on_wait is not None:
-                    on_wait()
-                    on_wait = None
-                await anyio.sleep(min(ttl_s / 4, 1.0))
-                continue
-        claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
+        if fleet is not None:
+            # Waits for a change, with the worker's other waits, instead of claiming again
+            # and again; claims past where the run is, one at a time.
+            got = await fleet.claim(
+                index,
+                digest,
+                lambda: journal.claim(
+                    run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
+                ),
+                on_wait,
+                on_ready,
+            )
+            if isinstance(got, list):
+                return got, True
+            claim = got
+        else:
+            record = await journal.get_chunk(run_id, index)
+            if foreign(record, owner, digest):
+                assert record is not None
+                watch.saw(record)
+                if watch.unrenewed_for() < ttl_s:
+                    waiting()
+                    await anyio.sleep(min(ttl_s / 4, 1.0))
+                    continue
+            claim = await journal.claim(
+                run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
+            )
         if claim.record.final:
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
-            if on_wait is not None:
-                on_wait()
-                on_wait = None
-            record = claim.record
-            lease = (record.owner, record.lease_token, record.lease_expires_at or 0.0)
-            # Our own claim's cut of an untrusted expiry (same holder, earlier end) is no sign
-            # of life; a new holder or a later end (a renewal) starts the watch again.
-            if seen is None or seen[:2] != lease[:2] or lease[2] > seen[2]:
-                since = anyio.current_time()
-            seen = lease
+            waiting()
+            watch.refused(claim.record)
             # Real time: the lease clock is the journal's, not a test's fake one.
             expires = claim.record.lease_expires_at or 0.0
             await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
             continue
         try:
-            return await _hold(journal, claim.record, claim.lease, ttl_s, work)
+            return await _hold(journal, claim.record, claim.lease, ttl_s, work, fleet)
         except LeaseLostError as exc:
             log.warning("lost entry %d of run %s: %s", index, run_id, exc)
-
-
-def _foreign(record: ChunkRecord | None, owner: str, digest: str) -> bool:
-    """Whether ``record`` is (still) another worker's to work on: not done, of this very
-    input (a mismatch is the claim's to refuse at once), leased to someone else."""
-    return (
-        record is not None
-        and not record.final
-        and record.digest == digest
-        and record.owner is not None
-        and record.owner != owner
-    )
 
 
 async def record_input_end(
@@ -146,13 +215,18 @@ async def record_input_end(
 
 
 async def _hold(
-    journal: Journal, record: ChunkRecord, lease: Lease, ttl_s: float, work: LeasedWork
+    journal: Journal,
+    record: ChunkRecord,
+    lease: Lease,
+    ttl_s: float,
+    work: LeasedWork,
+    fleet: Fleet | None = None,
 ) -> tuple[list[ItemOutcome], bool]:
     held = Held(lease)
     result: tuple[list[ItemOutcome], bool] | None = None
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_heartbeat, journal, held, ttl_s, tg.cancel_scope)
+            tg.start_soon(_heartbeat, journal, held, ttl_s, tg.cancel_scope, fleet)
             try:
                 result = await work(record, held)
                 held.settling = True
@@ -180,7 +254,12 @@ async def _hold(
     return result
 
 
-async def _heartbeat(journal: Journal, held: Held, ttl_s: float, scope: anyio.CancelScope) -> None:
+async def _heartbeat(
+    journal: Journal, held: Held, ttl_s: float, scope: anyio.CancelScope, fleet: Fleet | None
+) -> None:
+    if fleet is not None:
+        await _fleet_heartbeat(fleet, held, scope)
+        return
     while True:
         await anyio.sleep(ttl_s / 3)
         try:
@@ -191,3 +270,18 @@ async def _heartbeat(journal: Journal, held: Held, ttl_s: float, scope: anyio.Ca
                 held.lost = True
                 scope.cancel()
             return
+
+
+async def _fleet_heartbeat(fleet: Fleet, held: Held, scope: anyio.CancelScope) -> None:
+    """The fleet renews ``held`` with the worker's other leases, in one statement."""
+
+    def renewed(lease: Lease) -> None:
+        held.lease = lease
+
+    def lost() -> None:
+        if not held.settling:  # as in _heartbeat
+            held.lost = True
+            scope.cancel()
+
+    with fleet.holding(held.lease.index, lambda: held.lease, renewed, lost):
+        await anyio.sleep_forever()

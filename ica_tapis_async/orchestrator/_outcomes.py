@@ -104,8 +104,15 @@ def item_outcomes(
     ``UNKNOWN`` before. Once the job is final every item is final: a status this library does
     not know, or one still pending (the job stopped or failed before processing the item), is
     kept as the server spelled it, not ok; before that, a non-final item is ``UNKNOWN`` for now.
+
+    Except when the chunk was ``resubmitted`` (an answer was lost, so a link or update chunk
+    may have a second, orphan batch on the server that this client cannot see): an item the
+    stopped job left pending may have been processed by that orphan, so it is ``IN_DOUBT``,
+    with the reason, neither failed nor ok. Analysis chunks are keyed: a lost answer is
+    answered again with the same batch, so their pending items were never processed.
     """
     ok, final = OK[kind], FINAL[kind]
+    pending = ALL[kind] - final
     outcomes: list[ItemOutcome] = []
     for key in chunk.keys:
         item = items.get(key)
@@ -131,6 +138,9 @@ def item_outcomes(
             continue
         spelled = item.processing.status
         status = spelled if spelled in final or job_final else UNKNOWN
+        info = item.processing.additional_status_information
+        if status in pending and resubmitted and kind != "analysis":
+            status, info = IN_DOUBT, _orphan_doubt(batch_id, info)
         created = getattr(item, "created_analysis", None)
         outcomes.append(
             ItemOutcome(
@@ -138,7 +148,7 @@ def item_outcomes(
                 key=key,
                 status=status,
                 ok=status in ok,
-                info=item.processing.additional_status_information,
+                info=info,
                 batch_id=batch_id,
                 item_id=item.id,
                 chunk=chunk.index,
@@ -160,3 +170,13 @@ def item_outcomes(
         for dup in chunk.duplicates
     )
     return outcomes
+
+
+def _orphan_doubt(batch_id: str, server_info: str | None) -> str:
+    why = f" ({server_info})" if server_info else ""
+    return (
+        f"the job of batch {batch_id} stopped before processing this item{why}, but its chunk "
+        "was sent more than once after an answer was lost, so an earlier batch of it that "
+        "this client never heard of may have processed it: check the data before sending "
+        "it again"
+    )

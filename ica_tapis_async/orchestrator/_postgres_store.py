@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 import anyio
 
 from .._errors import IcaTapisError
-from .._redact import redact_url
+from .._redact import ambiguous_user_info, redact_url
 from ._journal_rows import CHUNK_COLUMNS
 from ._journal_rows import chunk_of as chunk_row
 from ._journal_rows import run_of as run_row
@@ -55,6 +55,14 @@ class JournalUnavailableError(IcaTapisError):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled (a worker process's error) with its flag: the default passes only args.
+        return (_unavailable, (str(self), self.permanent))
+
+
+def _unavailable(message: str, permanent: bool) -> JournalUnavailableError:
+    return JournalUnavailableError(message, permanent=permanent)
 
 
 #: What a server says when retrying cannot help: the URL or the credentials are wrong.
@@ -108,6 +116,8 @@ class PostgresStore:
                 "PostgresJournal needs psycopg 3: pip install 'ica_tapis_async[postgres]'"
             ) from exc
         self.url = redact_url(dsn)
+        if (ambiguous := ambiguous_user_info(dsn)) is not None:
+            raise ValueError(f"dsn {self.url!r}: {ambiguous}")
         try:
             # Parsed here, not by the pool: libpq's parse errors quote the whole URL, and the
             # pool logs them, password and all.
@@ -148,6 +158,20 @@ class PostgresStore:
             check=self._check,
             name="ica_tapis_async.journal",
         )
+        # Heartbeats and fenced writes have connections of their own: however many claims,
+        # surveys and reads queue for the pool above (a slow server, a crowded fleet), a
+        # worker's own leases are renewed and its batch ids recorded without waiting behind
+        # them. Starving them is what turns a slow journal into lapsed leases and resends.
+        self._priority_pool: Any = AsyncConnectionPool(
+            dsn,
+            min_size=min(min_size, 1),
+            max_size=max(1, max_size // 2),
+            open=False,
+            timeout=connect_timeout,
+            kwargs=self._connect_kwargs,
+            check=self._check,
+            name="ica_tapis_async.journal.leases",
+        )
         self._ready = False
         self._opening = anyio.Lock()
         self._closed = False
@@ -166,6 +190,7 @@ class PostgresStore:
                 return
             await self._first_connection()
             await self._pool.open(wait=False)
+            await self._priority_pool.open(wait=False)
             async with self._pool.connection() as conn:
                 await migrate(conn)
             self._ready = True
@@ -198,18 +223,22 @@ class PostgresStore:
         self,
         work: Callable[[Any], Awaitable[T]],
         retry_work: Callable[[Any], Awaitable[T]] | None = None,
+        *,
+        priority: bool = False,
     ) -> T:
         """Run ``work(conn)`` in one transaction; retried on a fresh connection if one drops.
 
         ``retry_work`` replaces ``work`` on retries, for a write that must recognise its own
-        earlier commit (one whose answer the dropped connection lost).
+        earlier commit (one whose answer the dropped connection lost). ``priority`` runs it on
+        the connections kept for heartbeats and fenced writes.
         """
         attempt = 0
         while True:
             try:
                 if not self._ready:  # the schema step meets dropped connections too
                     await self.open()
-                async with self._pool.connection() as conn:
+                pool = self._priority_pool if priority else self._pool
+                async with pool.connection() as conn:
                     return await self._shielded(conn, work if not attempt else retry_work or work)
             except self._retryable as exc:
                 if self._closed:
@@ -217,7 +246,7 @@ class PostgresStore:
                     raise RuntimeError(f"{self!r} is closed") from None
                 attempt += 1
                 if attempt > self._retries:
-                    raise
+                    raise await self._given_up(exc) from None
                 log.warning(
                     "journal %s: %s (%s); retrying on a fresh connection",
                     self.url,
@@ -225,6 +254,32 @@ class PostgresStore:
                     _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    async def _given_up(self, exc: BaseException) -> JournalUnavailableError:
+        """The error of a call that ran out of retries: the server's reason, never the pool's
+        bare timeout (which says only that no connection came)."""
+        from psycopg_pool import PoolTimeout
+
+        if not isinstance(exc, PoolTimeout):
+            reason = _first_line(exc)
+        else:
+            # The pool keeps its connection errors to itself: connect once to learn why.
+            reason = await self._reason_no_connection_came()
+        permanent = any(word in reason for word in _PERMANENT)
+        return JournalUnavailableError(
+            f"journal {self.url}: unavailable after {self._retries + 1} tries: {reason}",
+            permanent=permanent,
+        )
+
+    async def _reason_no_connection_came(self) -> str:
+        import psycopg
+
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._dsn, **self._connect_kwargs)
+        except psycopg.OperationalError as probe:
+            return f"cannot connect: {_first_line(probe)}"
+        await conn.close()
+        return "the server accepts connections, but none of the pool's came free in time"
 
     async def _shielded(self, conn: Any, work: Callable[[Any], Awaitable[T]]) -> T:
         return await _to_the_end(self._transaction(conn, work))
@@ -259,6 +314,7 @@ class PostgresStore:
             return
         self._closed = True
         await self._pool.close()
+        await self._priority_pool.close()
 
 
 async def _to_the_end(step: Coroutine[Any, Any, T]) -> T:

@@ -53,6 +53,9 @@ class Gate:
 
     event: anyio.Event = attrs.field(factory=anyio.Event)
     final: bool = False
+    #: Later chunks touching its ids are not sent before this (orchestrator clock): an update
+    #: chunk sent twice after a lost answer may have an orphan batch still queued.
+    not_before: float = 0.0
 
 
 def one_mismatch(group: BaseExceptionGroup[BaseException]) -> JournalMismatchError | None:

@@ -21,6 +21,8 @@ from .._concurrency import single_failure
 from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
+from ._fleet import Fleet, FleetJournal, running
+from ._input_end import chunk_count, chunks_of
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, Journal, digest_mismatch
 from ._journal_sqlite import SqliteJournal
@@ -34,9 +36,6 @@ from ._plan import (
     check_journal_spec,
     check_positive,
     check_run_id,
-    chunk_analyses,
-    chunk_data_ids,
-    chunk_update_groups,
     prevalidate,
 )
 from ._poll import ItemPoller
@@ -90,6 +89,11 @@ class BatchOrchestrator:
             margin). An analysis chunk whose answer was lost longer ago is reported
             ``IN_DOUBT`` instead of being sent again, unless ``resend_in_doubt``.
         resend_in_doubt: send such chunks again anyway (the caller checked the server).
+        orphan_window: how long the server may still take to process an update batch whose
+            create's answer was lost (update batches have no Idempotency-Key, so the chunk
+            was sent again and that first batch, the orphan, is invisible). A later chunk
+            updating one of its data ids is sent only this many seconds after the chunk
+            settled, so that it is applied after the orphan; 0 turns the wait off.
 
     Example::
 
@@ -116,6 +120,7 @@ class BatchOrchestrator:
         lease_ttl: float = 30.0,
         key_lifetime: float = 7 * 86400.0 - 6 * 3600.0,
         resend_in_doubt: bool = False,
+        orphan_window: float = 300.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -143,6 +148,8 @@ class BatchOrchestrator:
         self.lease_ttl = float(lease_ttl)
         self.key_lifetime = float(key_lifetime)
         self.resend_in_doubt = resend_in_doubt
+        zero = orphan_window == 0 and not isinstance(orphan_window, bool)  # 0: no wait
+        self.orphan_window = 0.0 if zero else check_positive("orphan_window", orphan_window)
         self._sleep = sleep
         self._clock = clock
         # One owner name per orchestrator: its leases are its own, even within one process.
@@ -292,6 +299,9 @@ class BatchOrchestrator:
             key_lifetime=self.key_lifetime,
             resend_in_doubt=self.resend_in_doubt,
             on_active=on_active,
+            fleet=Fleet(self.journal, run_id, self.owner, self.lease_ttl)
+            if isinstance(self.journal, FleetJournal)
+            else None,
         )
 
     async def _produce(
@@ -303,13 +313,7 @@ class BatchOrchestrator:
         send: MemoryObjectSendStream[ItemOutcome],
         counters: Counters,
     ) -> None:
-        chunks: AsyncIterator[Chunk]
-        if kind == "link":
-            chunks = chunk_data_ids(items, size)
-        elif kind == "update":
-            chunks = chunk_update_groups(items, size)
-        else:
-            chunks = chunk_analyses(items, size)
+        chunks: AsyncIterator[Chunk] = chunks_of(kind)(items, size)
         slots = anyio.Semaphore(self.max_inflight_batches)
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (chunks in flight, and unfinished ones).
@@ -322,9 +326,16 @@ class BatchOrchestrator:
         # The send stream stays open until the run is recorded finished: the consumer sees the
         # end of the outcomes only then, so it never cancels finish_run midway.
         async with send:
+            total = await chunk_count(kind, items, size)
+            if total is not None:
+                # Recorded before anything is sent: a worker with other input under this run
+                # id is refused, not the correct ones (recorded again, a no-op, below).
+                await record_input_end(
+                    self.journal, worker.run_id, total, self.owner, self.lease_ttl
+                )
             # The run's span is current while the chunk tasks start, so each inherits it.
             with self.ica.telemetry.run(kind, worker.run_id) as run:
-                async with anyio.create_task_group() as tg:
+                async with running(worker.fleet), anyio.create_task_group() as tg:
                     count = 0
                     async for chunk in chunks:
                         digest = recorded.get(chunk.index, chunk.digest)
@@ -372,15 +383,16 @@ class BatchOrchestrator:
                 size = len(chunk.keys) + len(chunk.duplicates)
                 counters.submitted += size
                 with self.ica.telemetry.chunk(kind, worker.run_id, chunk.index, size) as scope:
-                    outcomes, final = await self._chunk_outcomes(
-                        kind, worker, chunk, after, slot.release
-                    )
+                    outcomes, final = await self._chunk_outcomes(kind, worker, chunk, after, slot)
                     scope.finished(_count(outcomes), state="done" if final else "incomplete")
                 # Failures carry their input item, so a report says what to fix or resend.
                 outcomes = [
                     o if o.ok else attrs.evolve(o, request=chunk.request_of(o.key))
                     for o in outcomes
                 ]
+                if kind == "update" and any(o.resubmitted for o in outcomes):
+                    # Sent more than once: an orphan batch may still be queued on the server.
+                    gate.not_before = self._clock() + self.orphan_window
                 counters.batches += 1
                 counters.all_final = counters.all_final and final
                 for outcome in outcomes:
@@ -406,7 +418,7 @@ class BatchOrchestrator:
         worker: ChunkWorker,
         chunk: Chunk,
         after: set[Gate],
-        free_slot: Callable[[], None],
+        slot: Slot,
     ) -> tuple[list[ItemOutcome], bool]:
         for earlier in after:
             await earlier.event.wait()
@@ -416,7 +428,11 @@ class BatchOrchestrator:
                 "again with new ones and the journal"
             )
         elif all(earlier.final for earlier in after):
-            return await worker.run(kind, chunk, on_wait=free_slot)
+            # After its orphan's processing window: only then is this update applied last.
+            wait = max((earlier.not_before for earlier in after), default=0.0) - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+            return await worker.run(kind, chunk, slot)
         else:
             info = (
                 "not sent: an earlier update of one of its data ids did not finish, and "

@@ -17,6 +17,7 @@ from .._errors import (
     IdempotencyInProgressError,
     NotFoundError,
     PermissionDeniedError,
+    ResponseValidationError,
 )
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, REJECTED
 from ._plan import Chunk, Kind
@@ -164,15 +165,25 @@ class Sender:
                 )
             except (PermissionDeniedError, NotFoundError):
                 raise
+            except ResponseValidationError as exc:
+                # The server accepted the create (a 2xx) but its answer cannot be read: the
+                # batch exists and its id is lost, like a dropped answer.
+                return SendResult(
+                    None,
+                    True,
+                    IN_DOUBT,
+                    f"the create was accepted but its answer could not be read ({exc}); the "
+                    f"server has it ({self._ref(kind, key)}); run again with the journal to "
+                    "settle it",
+                )
             except (APIStatusError, APIConnectionError) as exc:
                 if lost or is_lost_answer(exc):
-                    ref = f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"
                     return SendResult(
                         None,
                         True,
                         IN_DOUBT,
                         f"the create's answer was lost ({exc}); the server may have it "
-                        f"({ref}); run again with the journal to settle it",
+                        f"({self._ref(kind, key)}); run again with the journal to settle it",
                     )
                 if _never_connected(exc):
                     # Refused, unknown host, TLS mismatch: not sent, whatever the kind.
@@ -189,6 +200,10 @@ class Sender:
                     # Refused before processing, past the retries: a re-run sends it again.
                     return SendResult(None, lost, NOT_SUBMITTED, str(exc))
                 return SendResult(None, lost, REJECTED, str(exc))
+
+    @staticmethod
+    def _ref(kind: Kind, key: str) -> str:
+        return f"Idempotency-Key {key}" if kind == "analysis" else "no key (not keyed)"
 
     async def _create(
         self,

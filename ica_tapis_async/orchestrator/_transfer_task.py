@@ -12,7 +12,14 @@ import attrs
 
 from .._client import TapisClient
 from .._concurrency import PollState, poll_until
-from .._errors import APIConnectionError, APIStatusError, AuthenticationError, WaiterError
+from .._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    PaginationError,
+    WaiterError,
+)
 from ..models import ReqTransferElement, TransferStatus, TransferTask
 
 __all__ = ("NOT_CREATED", "TIMED_OUT", "UNKNOWN", "Created", "TaskFollower")
@@ -32,6 +39,8 @@ class Created:
     recovered: bool = False
     error: str | None = None
     final: bool = False  # a refusal (4xx): the request itself is wrong
+    #: A create was sent and the look-up of its tag failed: the task may exist (``UNKNOWN``).
+    unknown: bool = False
 
 
 @attrs.define
@@ -71,9 +80,9 @@ class TaskFollower:
         since = first_sent_at
         for attempt in range(attempts):
             if since is not None:
-                found = await self.find(elements, tag, since)
-                if found is not None:
-                    return Created(found, recovered=True)
+                found = await self.look_up(elements, tag, since)
+                if found.uuid is not None or found.unknown:
+                    return found
             since = await on_send()
             try:
                 if before_attempt is None:
@@ -91,10 +100,37 @@ class TaskFollower:
                     return Created(None, error=error, final=True)
                 await self.sleep(min(self.poll_max, self.poll_initial * 2**attempt))
         if since is not None:
-            found = await self.find(elements, tag, since)
-            if found is not None:
-                return Created(found, recovered=True)
+            found = await self.look_up(elements, tag, since)
+            if found.uuid is not None or found.unknown:
+                return found
         return Created(None, error=error)
+
+    async def look_up(
+        self, elements: Sequence[ReqTransferElement], tag: str, since: float
+    ) -> Created:
+        """:meth:`find` for a create sent at ``since``: the task adopted, none (``uuid`` is
+        ``None``), or ``unknown`` when the look-up itself failed past its retries (the task
+        may exist: the request is ``UNKNOWN``, resumable, never "not created").
+
+        Raises:
+            AuthenticationError: bad credentials stop the whole run.
+        """
+        try:
+            found = await self.find(elements, tag, since)
+        except AuthenticationError:
+            raise
+        except (APIError, PaginationError) as exc:
+            # Past its retries, or an answer that cannot be read: either way nobody knows.
+            log.warning("looking for the task tagged %s failed: %s", tag, exc)
+            return Created(
+                None,
+                error=(
+                    f"a create was sent but looking for its task by tag {tag} failed ({exc}): "
+                    "the task may exist; run again with the journal to settle it"
+                ),
+                unknown=True,
+            )
+        return Created(found, recovered=found is not None)
 
     async def find(
         self, elements: Sequence[ReqTransferElement], tag: str, since: float
@@ -151,8 +187,8 @@ class TaskFollower:
             return TIMED_OUT
         except AuthenticationError:
             raise
-        except (APIStatusError, APIConnectionError) as exc:
-            log.warning("reading transfer %s failed past its retries: %s", task_uuid, exc)
+        except APIError as exc:  # past its retries, or an answer that cannot be read
+            log.warning("reading transfer %s failed: %s", task_uuid, exc)
             return UNKNOWN
 
 

@@ -8,11 +8,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import anyio
-import attrs
 
 from .._client import TapisClient
 from .._concurrency import single_failure
@@ -24,89 +23,20 @@ from .._errors import (
     RequestValidationError,
 )
 from .._telemetry import TaskScope
-from ..models import ReqTransferElement, TransferStatus
+from ..models import TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, digest_mismatch
-from ._lease import Held, Slot, record_input_end, run_leased
+from ._lease import Held, Slot, record_input_end, renew_before_send, run_leased
 from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
 from ._run_state import one_mismatch
-from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, TaskFollower
+from ._transfer_models import TransferOutcome, TransferReport, TransferRequest
+from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, Created, TaskFollower
 
 __all__ = ("TransferOrchestrator", "TransferOutcome", "TransferReport", "TransferRequest")
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
-
-
-@attrs.define(frozen=True)
-class TransferRequest:
-    """One transfer task to create: its elements and an optional tag.
-
-    Without a tag the orchestrator tags the task ``ita-<run>-<index>`` (the run id is unique
-    per run), which lets it find the task again if the create's answer is lost (Tapis has no
-    idempotency key). A caller's own tag should be unique too: only a task with the tag, the
-    same elements and created after the attempt is adopted.
-    """
-
-    elements: Sequence[ReqTransferElement]
-    tag: str | None = None
-
-
-@attrs.define(frozen=True)
-class TransferOutcome:
-    """The final state of one requested transfer task.
-
-    Attributes:
-        index: position of the request in the input.
-        uuid: the task's id (``None`` if it could not be created).
-        tag: the tag the task carries.
-        status: the task's final status (COMPLETED, FAILED, CANCELLED…), ``NOT_CREATED``,
-            ``TIMED_OUT``, ``UNKNOWN`` (its status could not be read), or ``CANCELLED`` for a
-            request that :meth:`TransferOrchestrator.cancel` stopped before it was created.
-        error_message: the server's or our explanation.
-        total_transfers / complete_transfers: the task's file counts (``None`` for an outcome
-            read back from the journal).
-        recovered: the create's answer was lost and the task was found again by its tag.
-    """
-
-    index: int
-    uuid: str | None
-    tag: str | None
-    status: str
-    error_message: str | None = None
-    total_transfers: int | None = None
-    complete_transfers: int | None = None
-    recovered: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Whether the task completed."""
-        return self.status == TransferStatus.COMPLETED
-
-
-@attrs.define
-class TransferReport:
-    """Every requested task with its final status.
-
-    Attributes:
-        outcomes: one per request, in input order.
-        counts: final status -> number of tasks.
-        requests: HTTP attempts made.
-        elapsed_s: wall time.
-    """
-
-    run_id: str
-    outcomes: list[TransferOutcome] = attrs.field(factory=list)
-    counts: dict[str, int] = attrs.field(factory=dict)
-    requests: int = 0
-    throttled: int = 0
-    elapsed_s: float = 0.0
-
-    @property
-    def failures(self) -> list[TransferOutcome]:
-        """Tasks that did not complete."""
-        return [o for o in self.outcomes if not o.ok]
 
 
 class TransferOrchestrator:
@@ -130,6 +60,8 @@ class TransferOrchestrator:
         recovery_skew_s: after a lost answer, a task found by its tag is adopted only if the
             server created it at most this many seconds before our first attempt (the two
             clocks may differ), and with the same elements.
+        sleep / clock: how the orchestrator waits and measures time (monotonic); the lease
+            renewal before each create is timed on ``clock``.
 
     Example::
 
@@ -153,6 +85,7 @@ class TransferOrchestrator:
         lease_ttl: float = 30.0,
         recovery_skew_s: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_in_flight < 1:
             raise RequestValidationError("must be >= 1", field="max_in_flight")
@@ -176,6 +109,7 @@ class TransferOrchestrator:
         self.lease_ttl = lease_ttl
         self.recovery_skew_s = recovery_skew_s
         self._sleep = sleep
+        self._clock = clock
         self.progress = progress
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._outstanding: dict[str, int] = {}
@@ -259,7 +193,7 @@ class TransferOrchestrator:
             for outcome in outcomes:
                 report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
             scope.counts(report.counts)
-        if all(o.status in TransferStatus.FINAL for o in outcomes):
+        if all(_final(o) for o in outcomes):
             await journal.finish_run(run_id)
         report.requests = self.tapis.metrics.requests - base[0]
         report.throttled = self.tapis.metrics.throttled - base[1]
@@ -271,7 +205,9 @@ class TransferOrchestrator:
 
         Requests not created yet are not created (reported ``CANCELLED`` without a uuid; a
         journal keeps them resumable); a task whose create is under way is cancelled as soon
-        as its uuid is known. :meth:`run` reports tasks with the status the server gives them.
+        as its uuid is known. In a resumed run, a request a killed run had sent is first looked
+        for by its tag: its task is cancelled, and if the look-up fails it is ``UNKNOWN``.
+        :meth:`run` reports tasks with the status the server gives them.
         """
         self._cancelled.set()
         uuids = list(self._outstanding)
@@ -317,7 +253,7 @@ class TransferOrchestrator:
                     journal, follower, index, request, tag, record, held, scope
                 )
                 outcome.append(result)
-                return [_to_item(result)], result.status in TransferStatus.FINAL
+                return [_to_item(result)], _final(result)
 
             items, _ = await run_leased(
                 journal, run_id, index, key=tag, digest=digest, owner=self.owner,
@@ -342,24 +278,35 @@ class TransferOrchestrator:
             task_uuid: str = record.batch_id
             scope.created(task_uuid, resumed=True)
         else:
-            if self._cancelled.is_set():
-                return TransferOutcome(index, None, tag, "CANCELLED", "cancelled before creation")
-
-            async def on_send() -> float | None:
-                return (await journal.mark_sending(held.lease)).first_sent_at
-
-            async def still_ours() -> None:
-                # Tapis has no idempotency key: only the lease stops a POST from a worker
-                # whose task was taken over while it waited (a Retry-After, a frozen process).
-                held.lease = await journal.renew(held.lease, self.lease_ttl)
-
             first = record.first_sent_at if record.state == SENDING else None
-            created = await follower.create(
-                request.elements, tag, first_sent_at=first, on_send=on_send,
-                before_attempt=still_ours,
-            )  # fmt: skip
+            if self._cancelled.is_set():
+                # A killed run may have created the task: look for it (and cancel it below)
+                # before calling the request cancelled before creation.
+                created = (
+                    Created(None)
+                    if first is None
+                    else await follower.look_up(request.elements, tag, first)
+                )
+                if created.uuid is None and not created.unknown:
+                    return TransferOutcome(index, None, tag, CANCELLED, _BEFORE_CREATION)
+            else:
+
+                async def on_send() -> float | None:
+                    return (await journal.mark_sending(held.lease)).first_sent_at
+
+                async def still_ours() -> None:
+                    # Tapis has no idempotency key: only the lease stops a POST from a worker
+                    # whose task was taken over while it waited (a Retry-After, a freeze).
+                    await renew_before_send(journal, held, self.lease_ttl, self._clock)
+
+                created = await follower.create(
+                    request.elements, tag, first_sent_at=first, on_send=on_send,
+                    before_attempt=still_ours,
+                )  # fmt: skip
             if created.uuid is None:
-                status = NOT_CREATED if created.final or first is None else UNKNOWN
+                # Not found, or not looked for: created or not, nobody can say yet.
+                refused = created.final or (first is None and not created.unknown)
+                status = NOT_CREATED if refused else UNKNOWN
                 return TransferOutcome(index, None, tag, status, created.error)
             task_uuid, recovered = created.uuid, created.recovered
             if recovered:
@@ -384,6 +331,20 @@ class TransferOrchestrator:
             index, task_uuid, tag, final.status or UNKNOWN, final.error_message,
             final.total_transfers, final.complete_transfers, recovered,
         )  # fmt: skip
+
+
+CANCELLED = TransferStatus.CANCELLED
+_BEFORE_CREATION = "cancelled before creation"
+
+
+def _final(outcome: TransferOutcome) -> bool:
+    """Whether the outcome is settled for good (the journal replays it): only a task's final
+    status is. ``NOT_CREATED``, ``UNKNOWN`` and ``TIMED_OUT`` stay resumable, and so does a
+    request cancelled before its task was created (as :meth:`TransferOrchestrator.cancel`
+    promises: a later run creates it)."""
+    if outcome.status == CANCELLED and outcome.uuid is None:
+        return False
+    return outcome.status in TransferStatus.FINAL
 
 
 def _to_item(outcome: TransferOutcome) -> ItemOutcome:

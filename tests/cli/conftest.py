@@ -13,10 +13,12 @@ from .helpers import ENV_VARS, Cli, Result
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ICA/Tapis variable of the developer's shell leaks into a test; an 80-column terminal."""
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No ICA/Tapis/icav2 setting of the developer's (variables, ~/.icav2) leaks into a test;
+    an 80-column terminal."""
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     # rich sizes its consoles from COLUMNS when output is not a terminal: the tests assume 80.
     monkeypatch.setenv("COLUMNS", "80")
 

@@ -19,6 +19,9 @@ ENV_VARS = (
     "ICA_PROJECT_ID",
     "TAPIS_BASE_URL",
     "TAPIS_TOKEN",
+    "ICAV2_SERVER_URL",
+    "ICAV2_X_API_KEY",
+    "ICAV2_ACCESS_TOKEN",
 )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import pty
 import re
 import select
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +29,12 @@ ENV_VARS = (
     "ICA_PROJECT_ID",
     "TAPIS_BASE_URL",
     "TAPIS_TOKEN",
+    "ICAV2_SERVER_URL",
+    "ICAV2_X_API_KEY",
+    "ICAV2_ACCESS_TOKEN",
 )
+_EMPTY_HOME = tempfile.mkdtemp(prefix="ita-home-")
+atexit.register(shutil.rmtree, _EMPTY_HOME, True)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
@@ -48,6 +56,8 @@ def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test process's environment without any ICA/Tapis setting, 80 columns wide."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     env["COLUMNS"] = "80"
+    # No ~/.icav2/config.yaml of the developer's: the command line reads it for settings.
+    env["HOME"] = _EMPTY_HOME
     env.pop("PYTEST_CURRENT_TEST", None)
     env.update(extra or {})
     return env

@@ -186,7 +186,8 @@ def test_ctrl_c_stops_cleanly_and_the_journal_resumes(
     tail = lines[lines.index("Interrupted: stopped cleanly.") :]
     assert re.fullmatch(r"  [\d,]+ of 1,200 items had finished\.", tail[1]), tail
     command = shlex.join(["ica-tapis-async", *argv, *server_flags(sim)])
-    assert tail[:1] + tail[2:] == [
+    assert re.fullmatch(r"Run id: [0-9a-f]{16}", tail[2]), tail
+    assert tail[:1] + tail[3:] == [
         "Interrupted: stopped cleanly.",
         "Progress is recorded in the journal. To resume, run the same command with the same "
         "--journal:",

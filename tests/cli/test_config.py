@@ -77,13 +77,15 @@ def test_secrets_stay_out_of_the_repr() -> None:
         (
             ("link",),
             {},
-            "no ICA server: pass --base-url or set ICA_BASE_URL (or try it out with --simulator)",
+            "no ICA server: pass --base-url or set ICA_BASE_URL (or icav2's ICAV2_SERVER_URL or "
+            "~/.icav2/config.yaml server-url; or try it out with --simulator)",
         ),
         (
             ("link",),
             {"ICA_BASE_URL": "https://x"},
-            "no ICA credentials: pass --api-key/--access-token or set ICA_API_KEY or "
-            "ICA_ACCESS_TOKEN",
+            "no ICA credentials: pass --api-key/--api-key-file/--access-token or set ICA_API_KEY "
+            "or ICA_ACCESS_TOKEN (or icav2's ICAV2_X_API_KEY, ICAV2_ACCESS_TOKEN or "
+            "~/.icav2/config.yaml)",
         ),
         (
             ("link",),
@@ -183,7 +185,7 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
     assert unknown.code == 2
     assert re.fullmatch(
         r"error: argument COMMAND: invalid choice: 'frobnicate' \(choose from .*demo.*"
-        r"transfers'?, '?status'?\) \(see ica-tapis-async --help\)\n",
+        r"transfers'?, '?status'?, .*verify.*\) \(see ica-tapis-async --help\)\n",
         unknown.err,
     ), unknown.err
     assert (negative.code, negative.err.splitlines()) == (
@@ -198,8 +200,8 @@ def test_missing_configuration_exits_2(cli: Cli) -> None:
     assert (result.code, result.err.splitlines()) == (
         2,
         [
-            "error: no ICA server: pass --base-url or set ICA_BASE_URL "
-            "(or try it out with --simulator)"
+            "error: no ICA server: pass --base-url or set ICA_BASE_URL (or icav2's "
+            "ICAV2_SERVER_URL or ~/.icav2/config.yaml server-url; or try it out with --simulator)"
         ],
     )
 

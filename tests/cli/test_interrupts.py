@@ -34,8 +34,13 @@ def _submitted(sim: Simulator, ids: list[str]) -> int:
 
 
 def _argv(sim: Simulator, ids_path: Path, journal: Path, project: str, style: int) -> list[str]:
-    # The key in every form argparse accepts: separate, joined with '=', abbreviated.
-    key = (["--api-key", SECRET], [f"--api-key={SECRET}"], ["--api", SECRET])[style % 3]
+    # The key in the forms argparse accepts: separate, joined with '=', abbreviated (since
+    # --api-key-file, only "--access" for the token: "--api" names two flags).
+    key = (
+        ["--api-key", SECRET],
+        [f"--api-key={SECRET}"],
+        ["--access", SECRET, "--api-key", SECRET],
+    )[style % 3]
     return [
         "link",
         str(ids_path),
@@ -58,15 +63,19 @@ def _check_stopped(result: Run, argv: list[str], journal: Path) -> None:
     assert result.code == 130, result.err
     assert "Traceback" not in result.err
     assert result.err.count("Interrupted: stopped cleanly.") == 1
+    token = "--access" in argv
     masked = [w if SECRET not in w else w.replace(SECRET, '"$ICA_API_KEY"') for w in argv]
-    masked = ["--api-key" if w == "--api" else w for w in masked]
+    if token:
+        at = masked.index("--access")
+        masked[at : at + 2] = ["--access-token", '"$ICA_ACCESS_TOKEN"']
     hint = "  " + " ".join(
         [SCRIPT.rsplit("/", 1)[-1], *(w if '"$' in w else shlex.quote(w) for w in masked)]
     )
     assert result.err_lines.count(hint) == 1, result.err
     assert SECRET not in result.out + result.err
+    shown = "ICA_ACCESS_TOKEN, ICA_API_KEY" if token else "ICA_API_KEY"
     assert result.err_lines[-1] == (
-        "(credentials are shown as ICA_API_KEY: set them, or put yours back, before running it)"
+        f"(credentials are shown as {shown}: set them, or put yours back, before running it)"
     )
     assert journal.exists()
 

@@ -115,7 +115,16 @@ def test_pytest_fixture_snippet_in_a_fresh_project(tmp_path: Path) -> None:
 
 
 #: Files the README's commands create, or stand for the reader's own.
-_MADE_BY_COMMANDS = {"link.sqlite", "run.sqlite", "conftest.py", ".hypothesis/"}
+_MADE_BY_COMMANDS = {
+    "link.sqlite",
+    "run.sqlite",
+    "conftest.py",
+    ".hypothesis/",
+    # the operator's day (tests/cli/test_operator_day.py)
+    "day.sqlite",
+    "day.csv",
+    "failed.txt",
+}
 
 
 def test_readme_names_only_files_in_the_repository() -> None:

@@ -108,7 +108,20 @@ def test_resume_command_hides_passwords_in_urls() -> None:
     ]
     command, hidden = resume_command(argv)
     assert command == (
-        "ica-tapis-async link ids.txt --journal 'postgresql://ingest:***@db/j' "
+        "ica-tapis-async link ids.txt --journal 'postgresql://***@db/j' "
         "'--base-url=https://u:***@h/ica/rest'"
     )
     assert hidden == []
+
+
+def test_a_short_credential_is_not_cut_out_of_other_words() -> None:
+    """``--api-key any``: the key's flag is replaced, "company-germany" stays as written."""
+    argv = ["link", "company-germany.txt", "--api-key", "any", "--journal", "many.sqlite"]
+    command, hidden = resume_command(argv, ["any"])
+    assert command == (
+        'ica-tapis-async link company-germany.txt --api-key "$ICA_API_KEY" --journal many.sqlite'
+    )
+    assert hidden == ["ICA_API_KEY"]
+    # A short credential given as a whole argument elsewhere is still masked.
+    command, _ = resume_command(["link", "any", "--run-id=any"], ["any"])
+    assert command == "ica-tapis-async link '<secret>' '--run-id=<secret>'"

@@ -114,3 +114,24 @@ def test_create_with_journal_resumes_without_creating_twice(sim: Simulator, tmp_
     assert report["counts"] == {"COMPLETED": 10}
     assert sim.stats.tapis_tasks == 10  # the interrupted run's tasks were not created again
     assert len({task["uuid"] for task in report["tasks"]}) == 10
+
+
+def test_interrupted_create_with_a_journal_prints_its_run_id(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """With --journal, the interrupted run is named (its tasks are tagged after it)."""
+    sim.configure(tapis_step_s=30.0)
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "".join(f"tapis://a/r{i}/ tapis://b/r{i}/\n" for i in range(8)), encoding="utf-8"
+    )
+    argv = ["transfers", "create", str(pairs), "--journal", str(tmp_path / "t.sqlite")]
+    process = start(*argv, "--max-tasks", "2", "-q", "--tapis-url", sim.base_url,
+                    "--tapis-token", "tok")  # fmt: skip
+    wait_until(lambda: sim.stats.tapis_tasks >= 2)
+    interrupt(process)
+    result = finish(process)
+    assert result.code == 130, result.err
+    match = re.search(r"^Run id: ([0-9a-f]+)$", result.err, re.MULTILINE)
+    assert match, result.err
+    assert f"tags ita-{match.group(1)}-*" in result.err

@@ -50,6 +50,7 @@ def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
         ("analyses_from_sample_sheet", ["--samples", "250"], "0 twice"),
         ("watch_and_abort_transfers", ["--watch-s", "0.3", "--abort-all"], "ABORTED"),
         ("tapis_bulk_transfer", ["--tasks", "8"], "COMPLETED"),
+        ("aiohttp_service", ["--self-test", "--ids", "300"], "'LINKED': 300"),
     ],
 )
 def test_example_runs_against_the_simulator(

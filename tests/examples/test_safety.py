@@ -23,6 +23,7 @@ SMALL = {
     "analyses_from_sample_sheet": ["--samples", "120"],
     "watch_and_abort_transfers": ["--watch-s", "0.2", "--abort-all"],
     "tapis_bulk_transfer": ["--tasks", "3", "--cancel-after", "0.05", "--sim-step-s", "5"],
+    "aiohttp_service": ["--self-test", "--ids", "50"],
 }
 
 

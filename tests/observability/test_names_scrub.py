@@ -38,6 +38,9 @@ def test_metric_names_are_unique_and_map_to_prometheus() -> None:
         (f"token {JWT} expired", JWT),
         ("postgresql://ingest:pg-s3cret@db:5432/ingest", "pg-s3cret"),
         ("redis://:redis-pass@cache:6379/0", "redis-pass"),
+        # A password holding the characters that end user info (the engines' rules differ).
+        ("journal postgresql://u:pg@s/e#c?r%t@db/x unavailable", "s/e#c?r%t"),
+        ("at redis://us:re@d/is#pw?x@cache:6379/0: refused", "d/is#pw?x"),
         ("X-API-Key: k-123456789abcdef", "k-123456789abcdef"),
         ("connect(api_key='k-abcdef0123')", "k-abcdef0123"),
         ("url?access_token=opaque-tok&x=1", "opaque-tok"),

@@ -30,6 +30,12 @@ TTL = 60.0
 #: The taking-over worker's: it claims a lease only once it has seen it unrenewed for its own
 #: lease_ttl in real time (a journal clock moved forward is no proof the holder is gone).
 TAKER_TTL = 0.5
+#: One chunk per group. The taking-over worker finds chunk 0 sent before (its first attempt
+#: was throttled, but the journal cannot know), so chunk 1 waits out an orphan's window: a
+#: short one here.
+ORDERED: dict[str, float] = {"batch_size": 1, "lease_ttl": TTL, "orphan_window": 0.2}
+#: The same for the taking-over worker, with its short lease_ttl.
+TAKER: dict[str, float] = {**ORDERED, "lease_ttl": TAKER_TTL}
 
 
 class JournalClock:
@@ -85,9 +91,7 @@ async def test_a_lease_taken_over_during_retry_after_stops_the_stale_create(
                 sim.configure(rate_limit=None)
                 journal_clock.now += 2 * TTL
                 async with ita.IcaClient(sim.ica_url, api_key="fast") as fast:
-                    orch = orchestrator(
-                        fast, journal=journal, run_id="stale", batch_size=1, lease_ttl=TAKER_TTL
-                    )
+                    orch = orchestrator(fast, journal=journal, run_id="stale", **TAKER)
                     taken_over.append(await orch.update(ordered_updates()))
             await client_clock.sleep(seconds)
 
@@ -95,7 +99,7 @@ async def test_a_lease_taken_over_during_retry_after_stops_the_stale_create(
         async with ita.IcaClient(
             sim.ica_url, api_key="slow", retry=retry, clock=client_clock, sleep=sleep
         ) as slow:
-            orch = orchestrator(slow, journal=journal, run_id="stale", batch_size=1, lease_ttl=TTL)
+            orch = orchestrator(slow, journal=journal, run_id="stale", **ORDERED)
             report = await orch.update(ordered_updates())
             slow_posts = slow.metrics.requests
         batches = sim.stats.batches.get("update")

@@ -309,6 +309,160 @@ async def identity_reruns(
     assert dict(sim.stats.batches) == batches, f"a refused rerun sent batches {where}"
 
 
+# --- Exactly once at the edges (issue 19, points 2-4) ------------------------------------------
+# Three scenarios of their own, on a faithful simulator: two workers on one journal run a chain
+# of update chunks that all touch the same data ids while answers are lost and batch timings
+# change under them (orphans slower than their re-sends), and one worker is frozen (SIGSTOP)
+# past its lease at a random point, possibly between its renewal and its create; then linking
+# with stopped jobs and lost answers, whose report must agree with the server item by item.
+
+ORDER_JOB = textwrap.dedent(
+    f"""
+    import asyncio, json, sys
+    import ica_tapis_async as ita
+
+    def group(k, ids):
+        add = [t for t, on in (("a", k % 2 == 0), ("b", k % 3 == 0)) if on]
+        remove = [t for t, on in (("a", k % 2 != 0), ("b", k % 3 != 0)) if on]
+        return ita.DataUpdateGroup(ids, user_tags=ita.TagUpdate(add_tags=add, remove_tags=remove))
+
+    async def main(ica_url, journal, kind, n, groups, window):
+        ids = [f"fil.o{{i}}" for i in range(n)]
+        policy = ita.RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
+        timeouts = ita.Timeouts(total=1.0)
+        async with ita.IcaClient(ica_url, api_key="k", retry=policy, timeouts=timeouts) as ica:
+            options = dict(
+                journal=journal, max_inflight_batches=3, poll_initial=0.02, poll_max=0.1,
+                poll_timeout=5.0, lease_ttl=1.0, orphan_window=window,
+            )
+            size = n if kind == "update" else max(1, n // 20)
+            async with ita.BatchOrchestrator(ica, "{PROJECT}", batch_size=size, **options) as o:
+                if kind == "update":
+                    stream = o.stream_update([group(k, ids) for k in range(groups)])
+                else:
+                    stream = o.stream_link(ids)
+                async with stream as outcomes:
+                    out = [[x.key, x.status, x.ok, x.resubmitted] async for x in outcomes]
+        print(json.dumps(out))
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:6]),
+                     float(sys.argv[6])))
+    """
+)
+#: Update groups in the chain (each one chunk, all touching every id), and ids per chunk.
+ORDER_GROUPS = 6
+ORDER_IDS = 12
+#: Ids linked with stopped jobs and lost answers (20 chunks).
+LINK_IDS = 100
+#: Far longer than an orphan takes (three steps of at most SLOW_STEP_S, then the items).
+ORDER_WINDOW_S = 1.0
+SLOW_STEP_S = 0.15
+PENDING = {"INITIALISED", "WAITING_RESOURCES", "RUNNING", "UPDATING"}
+
+
+def expected_tags() -> list[str]:
+    """The tags every id ends with when the groups are applied in the caller's order."""
+    tags: set[str] = set()
+    for k in range(ORDER_GROUPS):
+        for tag, on in (("a", k % 2 == 0), ("b", k % 3 == 0)):
+            tags.add(tag) if on else tags.discard(tag)
+    return sorted(tags)
+
+
+async def order_torture(seed: int, workdir: Path) -> dict[str, object]:
+    """The issue-19 scenarios for ``seed``; raises AssertionError naming the seed on a breach."""
+    rng = random.Random(seed * 7919 + 19)
+    where = f"(replay with: make torture SEED={seed})"
+    workdir = workdir / f"order-{seed}"  # journals of its own, whatever ran before
+    workdir.mkdir()
+    script = workdir / "order_job.py"
+    script.write_text(ORDER_JOB)
+    from ica_tapis_async.simulator import SimulatorConfig
+
+    creates = {"createProjectDataUpdateBatch", "createProjectDataLinkingBatch"}
+    config = SimulatorConfig.faithful(
+        seed=seed, p_drop_after_post=rng.uniform(0.1, 0.3), fault_operations=creates
+    )
+    async with Simulator(config) as sim:
+        journal = workdir / "order.sqlite"
+        argv = [sys.executable, str(script), sim.ica_url, str(journal), "update"]
+        argv += [str(ORDER_IDS), str(ORDER_GROUPS), str(ORDER_WINDOW_S)]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_flip_timings, sim, rng)
+            processes = [await anyio.open_process(argv) for _ in range(2)]
+            await _freeze_once(processes[rng.randrange(2)], sim, rng)
+            for process in processes:
+                await process.wait()
+            sim.configure(p_drop_after_post=0.0)
+            outcomes: list[list[object]] = []
+            for _attempt in range(3):
+                done = await anyio.run_process(argv, check=False)
+                assert done.returncode == 0, done.stderr.decode()[-3000:]
+                outcomes = json.loads(done.stdout)
+                if all(o[1] == "UPDATED" for o in outcomes):
+                    break
+            tg.cancel_scope.cancel()
+        assert len(outcomes) == ORDER_IDS * ORDER_GROUPS, where
+        assert all(o[1] == "UPDATED" for o in outcomes), f"{outcomes} {where}"
+        await anyio.sleep(ORDER_WINDOW_S)  # every orphan has landed by now
+        for i in range(ORDER_IDS):
+            tags = sorted(sim.data(f"fil.o{i}")["details"]["tags"]["userTags"])
+            assert tags == expected_tags(), f"fil.o{i} ends with {tags}: out of order {where}"
+        updates = sim.stats.batches.get("update", 0)
+        sim.configure(
+            p_drop_after_post=rng.uniform(0.2, 0.4), stop_rate=rng.uniform(0.3, 0.6),
+            step_s=0.02,
+        )  # fmt: skip
+        argv = [sys.executable, str(script), sim.ica_url, str(workdir / "stop.sqlite"), "link"]
+        argv += [str(LINK_IDS), "0", str(ORDER_WINDOW_S)]
+        run = await anyio.run_process(argv, check=False)
+        assert run.returncode == 0, run.stderr.decode()[-3000:]
+        _audit_links(json.loads(run.stdout), sim.links(PROJECT), where)
+        return {"updates": updates, "stopped": sim.stats.batches_stopped}
+
+
+def _audit_links(outcomes: list[list[object]], linked: frozenset[str], where: str) -> None:
+    """Item by item: ok means linked, a pending status (never processed) means not linked, and
+    only an item whose chunk was sent more than once may be in doubt."""
+    assert len(outcomes) == LINK_IDS, where
+    for key, status, ok, resubmitted in outcomes:
+        if ok:
+            assert key in linked, f"{key} reported {status} but not linked {where}"
+        elif status in PENDING:
+            assert key not in linked, f"{key} reported {status} but linked {where}"
+        else:
+            assert status == "IN_DOUBT", f"{key}: {status} {where}"
+            assert resubmitted, f"{key} in doubt, yet sent once {where}"
+
+
+async def _flip_timings(sim: Simulator, rng: random.Random) -> None:
+    """Batch timings are frozen when a batch is created: batches are slow, except for a moment
+    after each lost answer, so that the orphan is slower than its re-send and the next chunk."""
+    sim.configure(step_s=SLOW_STEP_S)
+    seen = 0
+    while True:
+        await anyio.sleep(0.002)
+        drops = sim.stats.faults.get("drop_after_post", 0)
+        if drops != seen:
+            seen = drops
+            sim.configure(step_s=0.005)
+            await anyio.sleep(rng.uniform(0.1, 0.4))
+            sim.configure(step_s=SLOW_STEP_S)
+
+
+async def _freeze_once(process: anyio.abc.Process, sim: Simulator, rng: random.Random) -> None:
+    """SIGSTOP the process at a random point of its work for longer than its lease, then let
+    it go on: whatever it was about to send, its lease was taken over meanwhile."""
+    target = sim.stats.requests + rng.randint(1, 20)
+    with anyio.move_on_after(30):
+        while process.returncode is None and sim.stats.requests < target:  # noqa: ASYNC110
+            await anyio.sleep(0.002)
+    if process.returncode is None:
+        process.send_signal(signal.SIGSTOP)
+        await anyio.sleep(2.5)  # lease_ttl is 1 s
+        process.send_signal(signal.SIGCONT)
+
+
 def main() -> None:
     """``make torture``: a long run with its seed printed first."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -323,6 +477,8 @@ def main() -> None:
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         result = anyio.run(torture, args.seed, config, Path(tmp))
+        for _round in range(args.rounds):
+            anyio.run(order_torture, args.seed + _round, Path(tmp))
     stats = result["stats"]
     assert isinstance(stats, dict)
     print(f"torture seed {args.seed}: passed ({json.dumps(stats.get('faults', {}))})")

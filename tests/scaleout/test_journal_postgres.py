@@ -216,7 +216,7 @@ async def test_an_unreachable_server_fails_after_the_retries_with_the_reason() -
         async with ita.PostgresJournal(dsn, retries=1, connect_timeout=1) as journal:
             await journal.get_run("r")
     assert not caught.value.permanent
-    assert f"journal postgresql://u:***@127.0.0.1:{port}/db: cannot connect:" in str(caught.value)
+    assert f"journal postgresql://***@127.0.0.1:{port}/db: cannot connect:" in str(caught.value)
     assert "Connection refused" in str(caught.value)
 
 

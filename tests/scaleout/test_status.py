@@ -91,7 +91,7 @@ def test_status_of_a_postgres_journal_hides_the_password(
     data = json.loads(out)
     _check(data)
     assert "s3cret" not in out
-    assert data["journal"].startswith("postgresql://postgres:***@")
+    assert data["journal"].startswith("postgresql://***@127.0.0.1:")
 
 
 def test_status_reads_lease_times_on_the_journals_clock(
@@ -135,7 +135,7 @@ def test_status_of_a_database_that_does_not_exist_is_one_line_at_once(
     code, out = _status(capsys, dsn)
     assert code == 2
     assert out.strip() == (
-        f"error: --journal: journal {dsn.replace('s3cret-pw', '***')}: cannot connect: "
+        f"error: --journal: journal {dsn.replace('postgres:s3cret-pw', '***')}: cannot connect: "
         'connection failed: connection to server at "127.0.0.1", port '
         f'{postgres_server.port} failed: FATAL:  database "no_such_db" does not exist'
     )
@@ -147,6 +147,6 @@ def test_status_with_a_mistyped_url_names_it_without_the_password(
     code, out = _status(capsys, "postgresql:/postgres:Pl4inSecret@127.0.0.1:1/db")
     assert code == 2
     assert out.strip() == (
-        "error: --journal: 'postgresql:/postgres:***@127.0.0.1:1/db' is not a PostgreSQL URL: "
+        "error: --journal: 'postgresql:/***@127.0.0.1:1/db' is not a PostgreSQL URL: "
         "write postgresql://user:password@host:port/database"
     )

@@ -283,6 +283,7 @@ CONSTRUCTOR_ARGS: dict[str, list[object]] = {
     "extra_headers": HOSTILE,
     "max_connections": HOSTILE,
     "unreachable_after": HOSTILE,
+    "max_body_size": HOSTILE,
     "transport": HOSTILE,
     "limiter": HOSTILE,
     "clock": HOSTILE,

@@ -7,6 +7,8 @@ from typing import Unpack
 from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._request import ICA_V3, query
+from ..._core._response import is_json_content
+from ..._errors import ResponseValidationError
 from ..._pagination import AsyncPaginator
 from ...models import DataTransfer, DataTransferPagedList
 from .._base import Resource, check_filter, check_id, ica_paging
@@ -119,4 +121,13 @@ class DataTransfers(Resource):
             idempotent=check_bool("retry_safe", retry_safe),
             operation="abortDataTransfer",
         )
-        await self._dispatcher.send(request, options)
+        response = await self._dispatcher.send(request, options)
+        # ICA answers 204 without a body; a page of HTML (a proxy's, a login form's) with a
+        # 2xx is no sign that the abort reached ICA, so it is no success either.
+        if response.body.strip() and not is_json_content(response.content_type):
+            raise ResponseValidationError(
+                f"expected no body, got {response.content_type or 'an untyped body'}",
+                model="(abort answer)",
+                method=request.method,
+                url=request.url,
+            )

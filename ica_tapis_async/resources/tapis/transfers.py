@@ -9,8 +9,9 @@ from ..._checks import check_bool
 from ..._config import RequestOptions
 from ..._core._paging import OffsetPaging, check_page_size
 from ..._core._request import JSON, Request, query
-from ..._errors import RequestValidationError
+from ..._errors import RequestValidationError, ResponseValidationError
 from ..._pagination import AsyncPaginator, Page
+from ..._validation import kind
 from ...models import ReqTransfer, ReqTransferElement, TransferTask
 from .._base import Resource, check_filter, check_id
 
@@ -33,9 +34,11 @@ class Transfers(Resource):
         task = await tapis.transfers.get(task.uuid, include_summary=True)
     """
 
+    async def _envelope(self, request: Request, options: RequestOptions) -> dict[str, Any]:
+        return _envelope(await self._dispatcher.send_json(request, options), request)
+
     async def _result(self, request: Request, options: RequestOptions) -> Any:
-        envelope = await self._dispatcher.send_json(request, options)
-        return envelope.get("result") if isinstance(envelope, dict) else None
+        return (await self._envelope(request, options)).get("result")
 
     async def _task(self, request: Request, options: RequestOptions) -> TransferTask:
         return self._structure(await self._result(request, options), TransferTask, request)
@@ -147,8 +150,8 @@ class Transfers(Resource):
             idempotent=True,
             operation="cancelTransferTask",
         )
-        envelope = await self._dispatcher.send_json(request, options)
-        message = envelope.get("message") if isinstance(envelope, dict) else None
+        # An HTML page (a proxy's) or any other body that is no envelope is no confirmation.
+        message = (await self._envelope(request, options)).get("message")
         return str(message) if message is not None else None
 
     def list_recent(
@@ -161,9 +164,11 @@ class Transfers(Resource):
         """
         check_page_size(page_size, maximum=MAX_LIST_LIMIT)
 
-        def read_page(envelope: Any, request: Request) -> Page[TransferTask]:
-            result = envelope.get("result") if isinstance(envelope, dict) else None
-            return Page(self._structure(result or [], list[TransferTask], request))
+        def read_page(data: Any, request: Request) -> Page[TransferTask]:
+            result = _envelope(data, request).get("result")
+            # Only a missing result is an empty page: {} or "" is the wrong shape, not nothing.
+            tasks = [] if result is None else result
+            return Page(self._structure(tasks, list[TransferTask], request))
 
         paginator: AsyncPaginator[TransferTask] = self._paginate(
             _PATH,
@@ -175,3 +180,15 @@ class Transfers(Resource):
             read_page=read_page,
         )
         return paginator
+
+
+def _envelope(data: Any, request: Request) -> dict[str, Any]:
+    """The Tapis ``{status, message, result}`` envelope of a success answer, or an error."""
+    if not isinstance(data, dict):
+        raise ResponseValidationError(
+            f"expected an object, got {kind(data)}",
+            model="TapisEnvelope",
+            method=request.method,
+            url=request.url,
+        )
+    return data

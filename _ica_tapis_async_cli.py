@@ -1,0 +1,64 @@
+"""The ``ica-tapis-async`` console script: a clean stop from its very first instant.
+
+Importing the package (aiohttp, attrs, cattrs...) takes a good part of a second. A Ctrl-C in
+that time would meet Python's default handler, a ``KeyboardInterrupt`` traceback, and a
+SIGTERM would kill the process unannounced. This module is outside the package so that its
+handlers are in place before any of it is imported; once the command's own clean-stop guard
+has run, or the command has ended, further signals are ignored: the process is already
+stopping, and its exit status is the one the command chose.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+__all__ = ("main",)
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_GUARD_MODULE = "ica_tapis_async.cli._interrupt"
+
+
+class _Stopped(BaseException):
+    """A signal arrived before the command's own guard took over."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _guarded() -> bool:
+    guard = sys.modules.get(_GUARD_MODULE)
+    return bool(guard is not None and guard.entered())
+
+
+def _handle(signum: int, frame: FrameType | None) -> None:
+    if _guarded():
+        return
+    raise _Stopped(signum)
+
+
+def main() -> int:
+    """Run the command line with the signals handled from the start; returns the exit code."""
+    for signum in _SIGNALS:
+        signal.signal(signum, _handle)
+    try:
+        from ica_tapis_async.cli import main as run
+
+        code = run()
+    except _Stopped as stop:
+        # Nothing was sent yet: the command had not started.
+        name = signal.Signals(stop.signum).name
+        sys.stderr.write(f"Interrupted ({name}) before the command started: nothing was done.\n")
+        code = 128 + stop.signum
+    finally:
+        # The command has ended: a late signal must not change its exit status. Ignored at
+        # the C level, since Python puts the default handlers back while shutting down.
+        for signum in _SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""ICA settings where ``icav2`` users keep them, after our own flags and ``ICA_*`` variables.
+
+The official ICA CLI reads its flags, then ``ICAV2_*`` variables (``ICAV2_X_API_KEY``,
+``ICAV2_ACCESS_TOKEN``, ``ICAV2_SERVER_URL``), then ``~/.icav2/config.yaml`` (``x-api-key``,
+``access-token``, ``server-url``). The layers here, first wins:
+
+1. our flags (``--base-url``, ``--api-key`` or ``--api-key-file``, ``--access-token``);
+2. ``ICA_BASE_URL``, ``ICA_API_KEY``, ``ICA_ACCESS_TOKEN``;
+3. ``ICAV2_SERVER_URL``, ``ICAV2_X_API_KEY``, ``ICAV2_ACCESS_TOKEN``;
+4. ``~/.icav2/config.yaml``.
+
+The server and the credentials are resolved apart, the credentials as one unit: the first
+layer that has an API key or a token gives both (an API key from one place and a stale token
+from another would be sent together). An icav2 server URL is a bare host
+(``ica.illumina.com`` -> ``https://ica.illumina.com/ica/rest``) or a URL with a scheme, used
+as given with ``/ica/rest`` added when missing. Only where a value came from is ever shown,
+never the value.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import attrs
+
+__all__ = (
+    "CONFIG_KEYS",
+    "ConfigFileError",
+    "ENV_ICAV2",
+    "Layer",
+    "Resolved",
+    "icav2_base_url",
+    "read_icav2_config",
+    "resolve_ica",
+)
+
+#: The icav2 variables, by what they set.
+ENV_ICAV2: Final = {
+    "base_url": "ICAV2_SERVER_URL",
+    "api_key": "ICAV2_X_API_KEY",
+    "access_token": "ICAV2_ACCESS_TOKEN",
+}
+#: The keys of ``~/.icav2/config.yaml``, by what they set.
+CONFIG_KEYS: Final = {
+    "base_url": "server-url",
+    "api_key": "x-api-key",
+    "access_token": "access-token",
+}
+_FIELDS: Final = ("base_url", "api_key", "access_token")
+
+
+class ConfigFileError(Exception):
+    """``--api-key-file`` or ``~/.icav2/config.yaml`` cannot be used (exit 2)."""
+
+
+@attrs.frozen
+class Layer:
+    """One place settings can come from: its values (hidden) and how each is named."""
+
+    values: Mapping[str, str] = attrs.field(repr=False)
+    names: Mapping[str, str]
+
+
+@attrs.frozen
+class Resolved:
+    """The ICA server and credentials, and where each came from (``None``: nowhere)."""
+
+    base_url: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=False)
+    access_token: str | None = attrs.field(default=None, repr=False)
+    sources: Mapping[str, str | None] = attrs.field(factory=dict)
+
+
+def icav2_base_url(server: str) -> str:
+    """The REST base of an icav2 server URL: a bare host gets ``https://`` and ``/ica/rest``,
+    a URL with a scheme only ``/ica/rest`` when it lacks it."""
+    text = server.strip().rstrip("/")
+    if "://" not in text:
+        text = "https://" + text
+    return text if text.endswith("/ica/rest") else text + "/ica/rest"
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    # An unquoted YAML scalar ends at " #" (a comment).
+    return value.split(" #", 1)[0].strip()
+
+
+def read_icav2_config(path: Path) -> dict[str, str]:
+    """The ``key: value`` pairs of an icav2 config file (``{}`` if there is none).
+
+    The file is flat YAML, read without a YAML library (not a dependency of ours): comments,
+    blank lines and quoted values are understood; keys we do not use are ignored.
+
+    Raises:
+        ConfigFileError: it exists but cannot be read, or a line is not ``key: value``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"{path}: cannot be read ({exc})") from None
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped == "---":
+            continue
+        key, sep, value = stripped.partition(":")
+        if not sep or not key.strip() or line[:1].isspace():
+            raise ConfigFileError(f"{path}, line {number}: expected 'key: value'")
+        pairs[key.strip()] = _unquote(value)
+    return pairs
+
+
+def _key_from_file(path: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigFileError(f"--api-key-file {path}: cannot be read ({reason})") from None
+    key = text.rstrip("\r\n")
+    if not key.strip():
+        raise ConfigFileError(f"--api-key-file {path}: the file is empty")
+    if "\n" in key:
+        raise ConfigFileError(f"--api-key-file {path}: more than one line; put only the key in it")
+    return key
+
+
+def _flag_layer(args: argparse.Namespace) -> Layer:
+    values: dict[str, str] = {}
+    names: dict[str, str] = {}
+    key_file = getattr(args, "api_key_file", None)
+    if getattr(args, "api_key", None) and key_file:
+        raise ConfigFileError("--api-key and --api-key-file exclude each other; pick one")
+    for field, flag in (("base_url", "--base-url"), ("api_key", "--api-key")):
+        value = getattr(args, field, None)
+        if value:
+            values[field], names[field] = str(value), flag
+    token = getattr(args, "access_token", None)
+    if token:
+        values["access_token"], names["access_token"] = str(token), "--access-token"
+    if key_file:
+        values["api_key"], names["api_key"] = _key_from_file(key_file), "--api-key-file"
+    return Layer(values, names)
+
+
+def _env_layer(env: Mapping[str, str], variables: Mapping[str, str]) -> Layer:
+    values = {field: env[var] for field, var in variables.items() if env.get(var)}
+    return Layer(values, {field: variables[field] for field in values})
+
+
+def _config_layer(env: Mapping[str, str]) -> Layer:
+    home = env.get("HOME")
+    path = (Path(home) if home else Path.home()) / ".icav2" / "config.yaml"
+    pairs = read_icav2_config(path)
+    values = {f: pairs[k] for f, k in CONFIG_KEYS.items() if pairs.get(k)}
+    return Layer(values, {f: f"~/.icav2/config.yaml ({CONFIG_KEYS[f]})" for f in values})
+
+
+def resolve_ica(
+    args: argparse.Namespace, env: Mapping[str, str], ica_env: Mapping[str, str]
+) -> Resolved:
+    """The ICA server and credentials from the four layers (see the module's docstring).
+
+    Args:
+        args: the parsed command line.
+        env: the environment.
+        ica_env: our own variables by field (``ICA_BASE_URL``...).
+
+    Raises:
+        ConfigFileError: ``--api-key`` with ``--api-key-file``, an unreadable key file or
+            icav2 config file.
+    """
+    flags = _flag_layer(args)
+    ours = _env_layer(env, ica_env)
+    layers = [flags, ours, _env_layer(env, ENV_ICAV2)]
+    # The config file is read only when an earlier layer leaves something to find.
+    needed = not any("base_url" in layer.values for layer in layers) or not any(
+        "api_key" in layer.values or "access_token" in layer.values for layer in layers
+    )
+    if needed:
+        layers.append(_config_layer(env))
+    sources: dict[str, str | None] = dict.fromkeys(_FIELDS)
+    found: dict[str, str] = {}
+    for layer in layers:
+        if "base_url" not in found and "base_url" in layer.values:
+            url = layer.values["base_url"]
+            ours_as_given = layer is flags or layer is ours
+            found["base_url"] = url if ours_as_given else icav2_base_url(url)
+            sources["base_url"] = layer.names["base_url"]
+    for layer in layers:
+        credentials = [f for f in ("api_key", "access_token") if f in layer.values]
+        if credentials:
+            for field in credentials:
+                found[field] = layer.values[field]
+                sources[field] = layer.names[field]
+            break
+    return Resolved(found.get("base_url"), found.get("api_key"), found.get("access_token"), sources)
