@@ -20,6 +20,7 @@ from ._journal_protocol import (
     Lease,
     LeaseLostError,
 )
+from ._lease_watch import LeaseWatch, foreign
 from ._report import ItemOutcome
 
 __all__ = (
@@ -155,6 +156,11 @@ async def run_leased(
     survey finds it worth claiming (``on_wait`` is then called each time the waiting starts,
     and ``on_ready`` awaited before the claim), and its lease is renewed with the worker's
     others.
+
+    Another worker's lease is claimed only once this worker has seen it unrenewed for
+    ``ttl_s`` of its own monotonic time (see :mod:`._lease_watch`; the fleet's survey keeps
+    the same watch): a forward step of the journal's clock lapses a live holder's lease at
+    once.
     """
 
     def waiting() -> None:
@@ -163,6 +169,7 @@ async def run_leased(
             on_wait()
             on_wait = None
 
+    watch = LeaseWatch()
     while True:
         if fleet is not None:
             # Waits for a change, with the worker's other waits, instead of claiming again
@@ -180,6 +187,14 @@ async def run_leased(
                 return got, True
             claim = got
         else:
+            record = await journal.get_chunk(run_id, index)
+            if foreign(record, owner, digest):
+                assert record is not None
+                watch.saw(record)
+                if watch.unrenewed_for() < ttl_s:
+                    waiting()
+                    await anyio.sleep(min(ttl_s / 4, 1.0))
+                    continue
             claim = await journal.claim(
                 run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
             )
@@ -187,6 +202,7 @@ async def run_leased(
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
             waiting()
+            watch.refused(claim.record)
             # Real time: the lease clock is the journal's, not a test's fake one.
             left = (claim.record.lease_expires_at or 0.0) - wall_clock()
             if left <= 0:

@@ -24,7 +24,7 @@ from ._chunk import ChunkWorker
 from ._fleet import Fleet, FleetJournal, running
 from ._input_end import InputDigest, chunks_of, input_fingerprint
 from ._journal_open import open_journal
-from ._journal_protocol import SENDING, SUBMITTED, Journal
+from ._journal_protocol import SENDING, SUBMITTED, Journal, digest_mismatch
 from ._journal_sqlite import SqliteJournal
 from ._lease import Slot, record_input_end
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, chunk_outcomes
@@ -318,6 +318,11 @@ class BatchOrchestrator:
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (chunks in flight, and unfinished ones).
         touching: dict[str, Gate] = {}
+        # The chunks the run has recorded: other input is refused at the first chunk that
+        # differs, before any chunk after it starts. Each chunk's claim checks too, but by
+        # then the chunks started after it may have recorded this input's digests where the
+        # run had none yet, and the run's own input would be refused from then on.
+        recorded = {r.index: r.digest for r in await self.journal.chunks(worker.run_id)}
         # The send stream stays open until the run is recorded finished: the consumer sees the
         # end of the outcomes only then, so it never cancels finish_run midway.
         async with send:
@@ -336,6 +341,11 @@ class BatchOrchestrator:
                 async with running(worker.fleet), anyio.create_task_group() as tg:
                     count = 0
                     async for chunk in chunks:
+                        digest = recorded.get(chunk.index, chunk.digest)
+                        if digest != chunk.digest:
+                            raise digest_mismatch(
+                                worker.run_id, kind, chunk.index, digest, chunk.digest
+                            )
                         await slots.acquire()  # pull no more input than the in-flight window
                         count = chunk.index + 1
                         folded.add(chunk)
