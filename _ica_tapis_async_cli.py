@@ -33,9 +33,19 @@ def _guarded() -> bool:
     return bool(guard is not None and guard.entered())
 
 
+def _ignore_signals() -> None:
+    # Ignored at the C level: a signal storm (a scheduler's repeated SIGTERM, Ctrl-C held down)
+    # must not raise again while the stop is under way, nor kill the process during shutdown.
+    for signum in _SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def _handle(signum: int, frame: FrameType | None) -> None:
     if _guarded():
         return
+    # The first signal stops the command; the ones after it must not interrupt that stop (an
+    # exception raised while it is reported would escape main() with another exit status).
+    _ignore_signals()
     raise _Stopped(signum)
 
 
@@ -55,8 +65,7 @@ def main() -> int:
     finally:
         # The command has ended: a late signal must not change its exit status. Ignored at
         # the C level, since Python puts the default handlers back while shutting down.
-        for signum in _SIGNALS:
-            signal.signal(signum, signal.SIG_IGN)
+        _ignore_signals()
     return code
 
 
