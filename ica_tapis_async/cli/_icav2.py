@@ -20,6 +20,7 @@ never the value.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -43,6 +44,8 @@ ENV_ICAV2: Final = {
     "api_key": "ICAV2_X_API_KEY",
     "access_token": "ICAV2_ACCESS_TOKEN",
 }
+#: A comment after an unquoted value: a blank, then "#".
+_COMMENT: Final = re.compile(r"\s#")
 #: The keys of ``~/.icav2/config.yaml``, by what they set.
 CONFIG_KEYS: Final = {
     "base_url": "server-url",
@@ -83,12 +86,17 @@ def icav2_base_url(server: str) -> str:
     return text if text.endswith("/ica/rest") else text + "/ica/rest"
 
 
-def _unquote(value: str) -> str:
+def _unquote(value: str) -> str | None:
+    """A flat YAML scalar's text (``None``: a quote left open, or text after the closing one)."""
     value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    # An unquoted YAML scalar ends at " #" (a comment).
-    return value.split(" #", 1)[0].strip()
+    if value[:1] in ("'", '"'):
+        # Quoted: the text between the quotes, whatever follows them is only a comment
+        # (`x-api-key: "k-1" # mine` is k-1: quotes sent along would make a key ICA refuses).
+        end = value.find(value[0], 1)
+        rest = value[end + 1 :].lstrip() if end > 0 else None
+        return value[1:end] if rest is not None and rest[:1] in ("", "#") else None
+    # An unquoted YAML scalar ends at a blank followed by "#" (a comment).
+    return _COMMENT.split(value, maxsplit=1)[0].strip()
 
 
 def read_icav2_config(path: Path) -> dict[str, str]:
@@ -101,7 +109,8 @@ def read_icav2_config(path: Path) -> dict[str, str]:
         ConfigFileError: it exists but cannot be read, or a line is not ``key: value``.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (left by some Windows editors) is not part of a key.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
@@ -112,9 +121,10 @@ def read_icav2_config(path: Path) -> dict[str, str]:
         if not stripped or stripped.startswith("#") or stripped == "---":
             continue
         key, sep, value = stripped.partition(":")
-        if not sep or not key.strip() or line[:1].isspace():
+        text_value = _unquote(value) if sep else None
+        if text_value is None or not key.strip() or line[:1].isspace():
             raise ConfigFileError(f"{path}, line {number}: expected 'key: value'")
-        pairs[key.strip()] = _unquote(value)
+        pairs[key.strip()] = text_value
     return pairs
 
 
