@@ -191,7 +191,9 @@ def _print_runs(rows: list[dict[str, Any]], spec: str) -> None:
             escape(row["run_id"]),
             escape(row["kind"]),
             _short_time(row["started_at"]),
-            _short_time(row["finished_at"]) or "running",
+            # No finish time: running while a worker holds its leases, else stopped (Ctrl-C,
+            # SIGTERM, --max-runtime, a crash) and waiting to be resumed.
+            _short_time(row["finished_at"]) or ("running" if leases else "not finished"),
             escape(counts_line(row["items"])),
             f"{leases} ({len(row['workers'])} workers)" if leases else "-",
         )
