@@ -62,6 +62,8 @@ def test_a_signal_while_the_early_stop_is_reported_changes_nothing(
     fake_cli = types.ModuleType("ica_tapis_async.cli")
     fake_cli.main = run  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ica_tapis_async.cli", fake_cli)
+    # Other tests of this process ran the command's guard (it stays "entered" for good).
+    monkeypatch.setattr(entry, "_guarded", lambda: False)
     stderr = _StormyStderr(second)
     monkeypatch.setattr(sys, "stderr", stderr)
 
