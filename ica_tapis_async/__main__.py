@@ -1,15 +1,13 @@
 """``python -m ica_tapis_async``: the ``ica-tapis-async`` command line.
 
-The installed ``ica-tapis-async`` script stops cleanly from its first instant (its entry point
-module handles signals before importing the package); here the package is imported before
-this module runs. From then on it stops as the script does: a Ctrl-C or SIGTERM before the
-command's own guard takes over ends in 130 or 143 without a traceback, and a signal after the
-command's clean stop (a second Ctrl-C, ``timeout``'s SIGTERM on top of it) never changes the
-exit status the command chose.
+It runs the installed script's entry point (``_ica_tapis_async_cli``), whose signal handlers the
+package put in place before its own imports (see ``_module_run``): a Ctrl-C or SIGTERM from the
+first instant stops it as it stops the script, 130 or 143 without a traceback.
 """
 
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -47,5 +45,14 @@ def _run() -> int:
             signal.signal(signum, signal.SIG_IGN)
 
 
+def _entry() -> Callable[[], int]:
+    """The installed script's entry point (its handlers are in place), else this module's."""
+    try:
+        from _ica_tapis_async_cli import main as entry
+    except ImportError:  # a copy of the package without its entry point module
+        return _run
+    return entry
+
+
 if __name__ == "__main__":
-    sys.exit(_run())
+    sys.exit(_entry()())

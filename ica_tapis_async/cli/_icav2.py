@@ -46,6 +46,8 @@ ENV_ICAV2: Final = {
     "api_key": "ICAV2_X_API_KEY",
     "access_token": "ICAV2_ACCESS_TOKEN",
 }
+#: A comment after an unquoted value: a blank, then "#".
+_COMMENT: Final = re.compile(r"\s#")
 #: The keys of ``~/.icav2/config.yaml``, by what they set.
 CONFIG_KEYS: Final = {
     "base_url": "server-url",
@@ -88,8 +90,6 @@ def icav2_base_url(server: str) -> str:
 
 #: What YAML reads as "no value" (``access-token: null`` is no token, not the text "null").
 _NULLS: Final = frozenset({"", "~", "null", "Null", "NULL"})
-#: A trailing YAML comment: whitespace, then ``#``.
-_COMMENT: Final = re.compile(r"\s#")
 
 
 class _NotText(ValueError):

@@ -103,6 +103,9 @@ async def opened_journal(spec: str) -> AsyncIterator[Journal]:
         from ._journal import check_writable
 
         check_writable(spec)
+    from ._journal import check_readable_journal
+
+    await check_readable_journal(spec)
     journal, _owned = open_journal(spec)
     try:
         yield journal

@@ -302,6 +302,9 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
                     state.run_id = started[0].run_id
                 raise
             bar.finish()
+        if args.journal:
+            # A run that ends as a failure below (nothing reachable) names itself too.
+            state.run_id = report.run_id
         if report.outcomes and all(o.uuid is None for o in report.outcomes):
             await raise_if_unreachable(conn)
     if args.json:
