@@ -121,14 +121,19 @@ async def test_a_transfer_worker_with_a_fast_clock_does_not_poll_the_journal_fas
             tapis, journal=pg_dsn, run_id="tr-clock", lease_ttl=4.0, poll_initial=0.2
         )
         journal = ita.PostgresJournal(pg_dsn)
+        # Every look at a held task counts: a claim, or the read that watches its lease (a
+        # lease is claimed only once seen unrenewed for lease_ttl, see _lease_watch).
         claims: list[float] = []
-        claim = journal.claim
 
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            claims.append(time.monotonic())
-            return await claim(*args, **kwargs)
+        def counting(call: Any) -> Any:
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                claims.append(time.monotonic())
+                return await call(*args, **kwargs)
 
-        monkeypatch.setattr(journal, "claim", counted)
+            return counted
+
+        monkeypatch.setattr(journal, "claim", counting(journal.claim))
+        monkeypatch.setattr(journal, "get_chunk", counting(journal.get_chunk))
         second = ita.TransferOrchestrator(
             tapis, journal=journal, run_id="tr-clock", lease_ttl=4.0, poll_initial=0.2
         )
