@@ -3,9 +3,11 @@ each claim's answer and what it leaves in the file, compared whole, on a fake cl
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from ica_tapis_async.orchestrator import Lease, LeaseLostError, SqliteJournal
@@ -15,8 +17,10 @@ from ica_tapis_async.orchestrator._journal_protocol import (
     ChunkRecord,
     Claim,
     JournalMismatchError,
+    RunRecord,
     digest_mismatch,
     past_end_mismatch,
+    run_mismatch,
     shorter_mismatch,
 )
 
@@ -182,3 +186,67 @@ async def test_release_frees_only_our_own_lease(journal: SqliteJournal, clock: C
     await journal.release(new)
     free = await stored(journal)
     assert (free.owner, free.lease_expires_at, free.lease_token) == (None, None, 2)
+
+
+async def test_end_refusals_count_in_the_runs_own_unit(journal: SqliteJournal) -> None:
+    await journal.open_run("transfer", "p", "t", "f")
+
+    async def end(index: int) -> Claim:
+        return await journal.claim("t", index, key=END_KEY, digest=END_DIGEST, owner="a", ttl_s=9)
+
+    await journal.claim("t", 3, key="k3", digest="d", owner="a", ttl_s=9)
+    with pytest.raises(JournalMismatchError) as shorter:
+        await end(1)
+    assert str(shorter.value) == str(shorter_mismatch("t", "transfer", 1))
+    done = (await end(5)).lease
+    assert done is not None
+    await journal.mark_done(done, [])
+    with pytest.raises(JournalMismatchError) as past:
+        await journal.claim("t", 6, key="k6", digest="d", owner="a", ttl_s=9)
+    assert str(past.value) == str(past_end_mismatch("t", "transfer", 5))
+    assert "5 transfer requests" in str(past.value)
+    with pytest.raises(JournalMismatchError) as at_end:  # the end's own entry, other input
+        await journal.claim("t", 5, key="k5", digest="d", owner="a", ttl_s=9)
+    assert str(at_end.value) == str(past_end_mismatch("t", "transfer", 5))
+
+
+async def test_open_run_records_and_refuses_whole(
+    journal: SqliteJournal, clock: Clock, tmp_path: Path
+) -> None:
+    clock.now = 1234.0
+    named = await journal.open_run("update", "p2", "r2", "f2")
+    assert named == RunRecord("r2", "update", "p2", "f2", 1234.0)
+    unnamed = await journal.open_run("analysis", "p3", None, "f3")
+    assert unnamed == RunRecord(unnamed.run_id, "analysis", "p3", "f3", 1234.0)
+    assert await journal.get_run(unnamed.run_id) == unnamed
+    with pytest.raises(JournalMismatchError) as caught:
+        await journal.open_run("update", "p2", "r2", "other")
+    where = f" {tmp_path / 'j.sqlite'}"
+    assert str(caught.value) == str(run_mismatch(named, "update", "p2", "other", where=where))
+
+
+async def test_reads_do_not_wait_for_another_processs_write_lock(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "locked.sqlite"
+    journal = SqliteJournal(path, clock=clock, busy_timeout_s=0.05)
+    try:
+        await journal.open_run("link", "p", "r", "f")
+        lease = (await claim(journal, "a")).lease
+        assert lease is not None
+        await journal.mark_done(lease, [])
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process is writing
+            with anyio.fail_after(2):
+                assert await journal.get_run("r") is not None
+                assert await journal.get_chunk("r", 0) is not None
+                assert await journal.chunks("r") != []
+                assert await journal.outcomes("r", 0) == []
+                # A write waits busy_timeout_s (not SQLite's default of 5 s), then fails.
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    await claim(journal, "a", index=1)
+        finally:
+            other.close()
+    finally:
+        await journal.aclose()
