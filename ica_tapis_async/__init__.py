@@ -10,7 +10,7 @@ Example::
             print(item.request.data_id, item.processing.status)
 """
 
-from . import concurrency, models
+from . import _module_run, concurrency, models  # noqa: F401  (_module_run first: its docstring)
 from ._auth import Secret
 from ._client import IcaClient, TapisClient
 from ._concurrency import AdaptiveRateLimiter, RateLimiter

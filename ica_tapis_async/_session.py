@@ -248,6 +248,7 @@ class Dispatcher:
                     raise
                 continue
             except ResponseValidationError:
+                self.reachability.answered()  # too large, but an answer: the server is there
                 self.metrics.errors += 1  # an answer over max_body_size: not worth another
                 raise
             if refused is not None:
@@ -310,7 +311,16 @@ class Dispatcher:
                 keyed=request.idempotency_key is not None,
                 policy=policy,
             ) or (throttled and request.idempotent)
-            if not retry or not self._within_budget(attempt, delay, policy, deadline):
+            # The caller told to wait is held to its own time as much as any other caller:
+            # a pause past its per-call timeout (or total_timeout) is the error now.
+            now = self.clock()
+            limit = call_limit(now, deadline, timeouts if "timeout" in options else None)
+            paused_past = retry_after is not None and limit is not None and now + delay >= limit
+            if (
+                not retry
+                or paused_past
+                or not self._within_budget(attempt, delay, policy, deadline)
+            ):
                 self.metrics.errors += 1
                 raise error
             self._log_retry(request, attempt, delay, str(response.status), call)

@@ -6,7 +6,7 @@ import email.utils
 import math
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .._config import RetryPolicy
 
@@ -36,7 +36,9 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
         except (TypeError, ValueError, IndexError, OverflowError):  # a year or zone too large
             return None
         if when.tzinfo is None:
-            return None
+            # An HTTP-date is always GMT: the asctime form (RFC 9110 obliges a recipient to
+            # read it) writes no zone at all.
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now
     if seconds != seconds:  # NaN
         return None

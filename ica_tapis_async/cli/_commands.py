@@ -104,6 +104,9 @@ async def _batch_run(
                 # Async: a PostgreSQL journal's pool must be closed on the event loop.
                 await orchestrator.aclose()
             bar.finish()
+        if args.journal:
+            # A run that ends as a failure below (nothing reachable) names itself too.
+            state.run_id = report.run_id
         if report.failures and len(report.failures) == report.total:
             await raise_if_unreachable(conn)
     return _print_batch_report(args, report, expected, label)

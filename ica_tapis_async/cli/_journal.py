@@ -9,7 +9,7 @@ from pathlib import Path
 from ..orchestrator._journal_open import is_database_url
 from ._config import ConfigError, Settings
 
-__all__ = ("check_journal", "check_writable")
+__all__ = ("check_journal", "check_readable_journal", "check_writable")
 
 
 def _is_journal_table(name: str) -> bool:
@@ -76,3 +76,40 @@ def check_journal(path: str | None, settings: Settings) -> str | None:
     if names and not any(_is_journal_table(name) for name in names):
         raise ConfigError(f"--journal {path}: an SQLite file, but not a journal of this tool")
     return path
+
+
+async def check_readable_journal(spec: str) -> None:
+    """Raise :class:`ConfigError` unless ``spec`` (an existing file, or a PostgreSQL URL) holds
+    a journal; read only: opening a journal creates its tables, and a tool that only reads one
+    (``runs``, ``status``, ``export``) must leave an empty file, another program's SQLite
+    database or an empty PostgreSQL database as it found it.
+    """
+    if is_database_url(spec):
+        from .._redact import redact_url
+        from ..orchestrator._postgres_schema import SCHEMA_VERSION
+        from ._dry_run_journal import database_schema
+
+        version = await database_schema(spec)
+        if version is None:
+            raise ConfigError(f"--journal {redact_url(spec)}: holds no journal, no run recorded")
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"--journal {redact_url(spec)}: the journal's schema is version {version}, "
+                f"newer than this release's {SCHEMA_VERSION}: upgrade ica_tapis_async"
+            )
+        return
+    if not _holds_tables(spec):  # an empty file, or an SQLite file without a table
+        raise ConfigError(f"--journal {spec}: no run recorded yet")
+
+
+def _holds_tables(path: str) -> bool:
+    """Whether the SQLite file ``path`` holds any table, read only; raises
+    :class:`ConfigError` for a file that is not SQLite or another program's database."""
+    if Path(path).stat().st_size == 0:
+        return False
+    check_journal(path, Settings())
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT name FROM sqlite_master LIMIT 1").fetchone() is not None
+    finally:
+        db.close()

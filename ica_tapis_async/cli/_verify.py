@@ -64,6 +64,12 @@ def add_verify_parser(commands: Any, formatter: Any) -> None:
         help="redis://… : share the rate budget of the workers using the same --limit-name",
     )
     verify.add_argument(
+        "--shared-limit-password-file",
+        metavar="FILE",
+        help="read the --shared-limit password from FILE (its first line) rather than the URL; "
+        "else $REDISCLI_AUTH, as redis-cli does",
+    )
+    verify.add_argument(
         "--limit-name", metavar="NAME", default="ica", help="the shared budget's name"
     )
     add_connection_flags(verify, tapis=True)
@@ -202,9 +208,12 @@ def _print(args: argparse.Namespace, report: VerifyReport) -> None:
         said = [f"{side} {value}" for side, value in (("journal", d.journal), ("server", d.server))
                 if value is not None]  # fmt: skip
         sides = f" ({', '.join(said)})" if said else ""
-        key = f" {d.key}" if d.key is not None else ""
-        console.print(
-            Text(f"  {d.problem}: chunk {d.chunk}{key}, batch {d.batch_id}: {d.detail}{sides}")
-        )
+        # Only what the discrepancy has: a chunk never reached has no batch, an item the
+        # journal does not know no chunk.
+        where = [f"chunk {d.chunk}" if d.chunk is not None else "", d.key or ""]
+        batch = [f"batch {d.batch_id}"] if d.batch_id is not None else []
+        place = ", ".join([" ".join(w for w in where if w), *batch])
+        head = f"{d.problem}: {place}" if place else d.problem
+        console.print(Text(f"  {head}: {d.detail}{sides}"))
     if len(report.discrepancies) > _SHOWN:
         console.print(f"  … and {len(report.discrepancies) - _SHOWN:,} more (--json lists all)")

@@ -101,7 +101,9 @@ class PostgresJournal(PostgresFleet):
 
     async def __aenter__(self) -> PostgresJournal:
         try:
-            await self._store.open()
+            # Through call(): retried, and given up as JournalUnavailableError with the
+            # server's reason (open() alone lets the pool's bare PoolTimeout out).
+            await self._store.call(_nothing)
         except BaseException:
             # ``async with`` does not call __aexit__ when __aenter__ fails: close the pool
             # here, or its connections and background tasks outlive the refused journal.
@@ -311,11 +313,9 @@ class PostgresJournal(PostgresFleet):
 
         return await self._call(work, priority=True)
 
-    async def _set(
-        self, lease: Lease, assignments: str, values: tuple[Any, ...], *, lapsed_ok: bool = False
-    ) -> None:
+    async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
         async def work(conn: Any) -> None:
-            await self._fenced(conn, lease, lapsed_ok=lapsed_ok)
+            await self._fenced(conn, lease)
             await conn.execute(
                 f"UPDATE ita_chunks SET {assignments} WHERE run_id = %s AND idx = %s",
                 (*values, lease.run_id, lease.index),
@@ -335,17 +335,12 @@ class PostgresJournal(PostgresFleet):
         """Record the server's batch id; fenced.
 
         A lease that lapsed while nobody took the chunk over (its token is still the current
-        one: a claim by anyone else would have raised it) still records the id: the batch
-        exists on the server, and a re-claim must follow it instead of sending the chunk
-        again (a starved worker whose heartbeats could not get through meets this). The
-        lease is not extended: the worker finds it lapsed at its next renewal.
+        one: a claim by anyone else would have raised it) still records the id, as every
+        fenced write does: the batch exists on the server, and a re-claim must follow it
+        instead of sending the chunk again (a starved worker whose heartbeats could not get
+        through meets this). The lease is not extended.
         """
-        await self._set(
-            lease,
-            "state = 'submitted', batch_id = %s, in_doubt = false",
-            (batch_id,),
-            lapsed_ok=True,
-        )
+        await self._set(lease, "state = 'submitted', batch_id = %s, in_doubt = false", (batch_id,))
 
     async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
         """Store the outcomes and mark the chunk done, releasing it, in one transaction."""
@@ -388,3 +383,7 @@ class PostgresJournal(PostgresFleet):
     async def aclose(self) -> None:
         """Close the pool's connections; idempotent."""
         await self._store.aclose()
+
+
+async def _nothing(conn: Any) -> None:
+    """No work: the call opens the store (and its schema) on the way."""

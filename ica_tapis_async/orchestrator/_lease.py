@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -10,7 +11,16 @@ import anyio
 import attrs
 
 from ._fleet import Fleet
-from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
+from ._journal_protocol import (
+    END_DIGEST,
+    END_KEY,
+    ChunkRecord,
+    Journal,
+    JournalMismatchError,
+    Lease,
+    LeaseLostError,
+)
+from ._lease_watch import LeaseWatch, foreign
 from ._report import ItemOutcome
 
 __all__ = (
@@ -53,10 +63,18 @@ class Slot:
             self._window = None
 
     async def acquire(self) -> None:
-        """Take a slot again after :meth:`release`: the entry waited for turned out to be
-        ours to work on after all (does nothing while the slot is held)."""
+        """Take a slot again after :meth:`release`, if one is free: the entry waited for
+        turned out to be ours to work on after all (does nothing while the slot is held).
+
+        Never waits for one: the slots may be held by entries that wait for this very one
+        (updates of one data id go in order), which would then wait for ever. Without a free
+        slot the entry is worked on without one, as a take-over is.
+        """
         if self._window is None:
-            await self._given.acquire()
+            try:
+                self._given.acquire_nowait()
+            except anyio.WouldBlock:
+                return
             self._window = self._given
 
 
@@ -138,6 +156,11 @@ async def run_leased(
     survey finds it worth claiming (``on_wait`` is then called each time the waiting starts,
     and ``on_ready`` awaited before the claim), and its lease is renewed with the worker's
     others.
+
+    Another worker's lease is claimed only once this worker has seen it unrenewed for
+    ``ttl_s`` of its own monotonic time (see :mod:`._lease_watch`; the fleet's survey keeps
+    the same watch): a forward step of the journal's clock lapses a live holder's lease at
+    once.
     """
 
     def waiting() -> None:
@@ -146,6 +169,7 @@ async def run_leased(
             on_wait()
             on_wait = None
 
+    watch = LeaseWatch()
     while True:
         if fleet is not None:
             # Waits for a change, with the worker's other waits, instead of claiming again
@@ -163,6 +187,14 @@ async def run_leased(
                 return got, True
             claim = got
         else:
+            record = await journal.get_chunk(run_id, index)
+            if foreign(record, owner, digest):
+                assert record is not None
+                watch.saw(record)
+                if watch.unrenewed_for() < ttl_s:
+                    waiting()
+                    await anyio.sleep(min(ttl_s / 4, 1.0))
+                    continue
             claim = await journal.claim(
                 run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
             )
@@ -170,9 +202,15 @@ async def run_leased(
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
             waiting()
+            watch.refused(claim.record)
             # Real time: the lease clock is the journal's, not a test's fake one.
-            expires = claim.record.lease_expires_at or 0.0
-            await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
+            left = (claim.record.lease_expires_at or 0.0) - wall_clock()
+            if left <= 0:
+                # The journal says the lease is live, our clock says it lapsed: our clock is
+                # ahead of the journal's (a shared journal on another machine). Looking again
+                # sooner would not make it lapse sooner: poll as with a live lease.
+                left = math.inf
+            await anyio.sleep(min(max(left, 0.05), ttl_s / 4, 1.0))
             continue
         try:
             return await _hold(journal, claim.record, claim.lease, ttl_s, work, fleet)
@@ -181,18 +219,33 @@ async def run_leased(
 
 
 async def record_input_end(
-    journal: Journal, run_id: str, count: int, owner: str, ttl_s: float
+    journal: Journal,
+    run_id: str,
+    count: int,
+    owner: str,
+    ttl_s: float,
+    fingerprint: str | None = None,
 ) -> None:
     """Record that the run's input ends after ``count`` entries (see the journal's "end of
     input"); an input of another length meets :class:`JournalMismatchError` here or at its
-    extra entries.
+    extra entries. With the whole input's ``fingerprint`` (kept in the record's key), an
+    input of the same length but other content is refused here too, when the record has one.
 
     Raises:
-        JournalMismatchError: the run's input has more entries than ``count``, or ended before.
+        JournalMismatchError: the run's input has more entries than ``count``, or ended before,
+            or (both fingerprinted) is other input.
     """
-    claim = await journal.claim(
-        run_id, count, key=END_KEY, digest=END_DIGEST, owner=owner, ttl_s=ttl_s
-    )
+    key = END_KEY if fingerprint is None else f"{END_KEY}:{fingerprint}"
+    claim = await journal.claim(run_id, count, key=key, digest=END_DIGEST, owner=owner, ttl_s=ttl_s)
+    recorded = claim.record.key
+    if fingerprint is not None and recorded not in (key, END_KEY):
+        if claim.lease is not None:
+            await journal.release(claim.lease)
+        raise JournalMismatchError(
+            f"run {run_id!r} was recorded with other input (other items or order, as many "
+            "chunks); resume with the same input, or start a new run with another run_id",
+            field="journal",
+        )
     # Not granted: done already, or another worker is recording the same end right now.
     if claim.lease is not None:
         await journal.mark_done(claim.lease, [])
@@ -231,11 +284,31 @@ async def _hold(
         # Stopped by an error or a cancellation: free the entry at once so that a re-run
         # need not wait for the lease to lapse (a stale release changes nothing).
         with anyio.CancelScope(shield=True):
-            await journal.release(held.lease)
+            await _release_on_the_way_out(journal, held.lease, ttl_s)
         raise
     if held.lost or result is None:
         raise LeaseLostError(f"the lease on entry {lease.index} lapsed while working on it")
     return result
+
+
+async def _release_on_the_way_out(journal: Journal, lease: Lease, ttl_s: float) -> None:
+    """Best effort, for a worker already stopping: bounded in time, and never an error in
+    place of the one (or the cancellation) that stops it. A journal that is away would keep
+    a Ctrl-C waiting through every retry, then replace it; the lease lapses by itself."""
+    try:
+        with anyio.move_on_after(min(ttl_s / 3, 5.0)) as scope:
+            await journal.release(lease)
+    except Exception as exc:  # whatever the journal raised, the caller's error wins
+        log.warning(
+            "entry %d of run %s not released (%s: %s); its lease lapses in %g s",
+            lease.index, lease.run_id, type(exc).__name__, exc, ttl_s,
+        )  # fmt: skip
+        return
+    if scope.cancelled_caught:
+        log.warning(
+            "entry %d of run %s not released (the journal did not answer); its lease lapses "
+            "in %g s", lease.index, lease.run_id, ttl_s,
+        )  # fmt: skip
 
 
 async def _heartbeat(

@@ -126,11 +126,16 @@ class PostgresStore:
             raise ValueError(f"dsn {self.url!r} is not a valid PostgreSQL URL") from None
         # A session the server ended for idling in a transaction (this process was frozen
         # past stall_timeout) is a lost connection too, though psycopg files it elsewhere.
+        # So is a database that cannot write (a failover left the URL on a standby, which a
+        # promotion may turn writable again): nothing was committed, and retrying is safe.
         self._retryable: tuple[type[BaseException], ...] = (
             psycopg.OperationalError,
             psycopg.errors.IdleInTransactionSessionTimeout,
+            psycopg.errors.ReadOnlySqlTransaction,
         )
         self._lost = psycopg.OperationalError
+        # A user who may connect but not create or use the journal's tables: no retry helps.
+        self._refusals: tuple[type[BaseException], ...] = (psycopg.errors.InsufficientPrivilege,)
         self._check_connection = AsyncConnectionPool.check_connection
         self._retries = retries
         # How long one transaction may keep a caller's cancellation waiting (see _shielded):
@@ -192,7 +197,10 @@ class PostgresStore:
             await self._pool.open(wait=False)
             await self._priority_pool.open(wait=False)
             async with self._pool.connection() as conn:
-                await migrate(conn)
+                try:
+                    await migrate(conn)
+                except self._refusals as exc:
+                    raise self._refused(exc) from None
             self._ready = True
 
     async def _first_connection(self) -> None:
@@ -240,6 +248,8 @@ class PostgresStore:
                 pool = self._priority_pool if priority else self._pool
                 async with pool.connection() as conn:
                     return await self._shielded(conn, work if not attempt else retry_work or work)
+            except self._refusals as exc:
+                raise self._refused(exc) from None
             except self._retryable as exc:
                 if self._closed:
                     # Closed on purpose while this call waited: no connection will come back.
@@ -254,6 +264,11 @@ class PostgresStore:
                     _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    def _refused(self, exc: BaseException) -> JournalUnavailableError:
+        return JournalUnavailableError(
+            f"journal {self.url}: refused: {_first_line(exc)}", permanent=True
+        )
 
     async def _given_up(self, exc: BaseException) -> JournalUnavailableError:
         """The error of a call that ran out of retries: the server's reason, never the pool's

@@ -21,15 +21,17 @@ from .._errors import (
     APIStatusError,
     AuthenticationError,
     RequestValidationError,
+    ResponseValidationError,
 )
 from .._telemetry import TaskScope
 from ..models import TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
-from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
+from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, digest_mismatch
 from ._lease import Held, Slot, record_input_end, renew_before_send, run_leased
 from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
+from ._run_state import one_mismatch
 from ._transfer_models import TransferOutcome, TransferReport, TransferRequest
 from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, Created, TaskFollower
 
@@ -44,7 +46,10 @@ class TransferOrchestrator:
     With a journal, a killed run resumes without creating a task twice: each request is an
     entry of the journal (the same :class:`Journal` as batches: leases, first-sent times), its
     task's uuid is recorded as soon as it is known, and a create whose answer was lost is
-    recovered by its tag. A 401 stops the whole run at the first answer.
+    recovered by its tag. A 401 (credentials refused, no way to renew) creates nothing more:
+    the report says what was done, the requests not created yet are ``NOT_CREATED`` and the
+    tasks being followed ``UNKNOWN``; a run with new credentials and the journal does the rest.
+    A server that cannot be reached is ``NOT_CREATED`` ("cannot reach ..."), never ``UNKNOWN``.
 
     Args:
         tapis: the client (its limiter and retry policy apply).
@@ -123,11 +128,13 @@ class TransferOrchestrator:
         Raises:
             RequestValidationError: a request without elements; a journal holding this run
                 with other requests.
-            AuthenticationError: the token was refused (the run stops at the first 401).
+            AuthenticationError: the token was refused before the server answered anything
+                else (bad credentials from the start).
         """
         started = time.monotonic()
         base = (self.tapis.metrics.requests, self.tapis.metrics.throttled)
         self._base = base
+        self._refusals: set[int] = set()
         indexed = list(enumerate(requests))
         if not indexed:
             raise RequestValidationError("is empty: nothing to do", field="requests")
@@ -153,6 +160,13 @@ class TransferOrchestrator:
         # Where the input ends, before anything is created: a longer or shorter input under
         # the run id is refused.
         await record_input_end(journal, run_id, len(indexed), self.owner, self.lease_ttl)
+        # Other input is refused before anything starts: entries claimed meanwhile would record
+        # (and create) its requests where the run had none yet, and then refuse the run's own.
+        recorded = {r.index: r.digest for r in await journal.chunks(run_id)}
+        for index, request in indexed:
+            digest = _identity(run_id, index, request)[1]
+            if recorded.get(index, digest) != digest:
+                raise digest_mismatch(run_id, "transfer", index, recorded[index], digest)
         found: dict[int, TransferOutcome] = {}
         slots = anyio.Semaphore(self.max_in_flight)
 
@@ -175,7 +189,8 @@ class TransferOrchestrator:
                 auth = group.subgroup(AuthenticationError)
                 if auth is not None:
                     raise _first(auth) from None
-                single = single_failure(group)
+                # Entries refused as other input at once (another worker's) are one refusal.
+                single = single_failure(group) or one_mismatch(group)
                 if single is None:
                     raise
                 raise single from None
@@ -184,6 +199,10 @@ class TransferOrchestrator:
             for outcome in outcomes:
                 report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
             scope.counts(report.counts)
+            if follower.refused is not None and len(self._refusals) == len(indexed):
+                # Refused from the start (bad credentials): nothing to report but the error
+                # (a request a killed run sent stays in the journal, for a run that can look).
+                raise follower.refused
         if all(_final(o) for o in outcomes):
             await journal.finish_run(run_id)
         report.requests = self.tapis.metrics.requests - base[0]
@@ -214,7 +233,9 @@ class TransferOrchestrator:
     async def _cancel_task(self, task_uuid: str) -> None:
         try:
             await self.tapis.transfers.cancel(task_uuid)
-        except (APIStatusError, APIConnectionError) as exc:
+        except (APIStatusError, APIConnectionError, ResponseValidationError) as exc:
+            # An answer that is no confirmation (a proxy's page) is no reason to leave the
+            # other tasks running: the report shows what each task became.
             log.warning("could not cancel transfer %s: %s", task_uuid, exc)
 
     def _emit(self) -> None:
@@ -235,8 +256,7 @@ class TransferOrchestrator:
         indexed: tuple[int, TransferRequest], on_wait: Callable[[], None],
     ) -> TransferOutcome:  # fmt: skip
         index, request = indexed
-        tag = request.tag or f"ita-{run_id}-{index:06d}"
-        digest = hashlib.sha256(dumps([list(request.elements), tag])).hexdigest()
+        tag, digest = _identity(run_id, index, request)
         outcome: list[TransferOutcome] = []
         with self.tapis.telemetry.task("transfer", run_id, index) as scope:
 
@@ -299,6 +319,10 @@ class TransferOrchestrator:
                 # Not found, or not looked for: created or not, nobody can say yet.
                 refused = created.final or (first is None and not created.unknown)
                 status = NOT_CREATED if refused else UNKNOWN
+                if created.unsent:
+                    await _take_back(journal, held, created.unsent)
+                if created.refused:
+                    self._refusals.add(index)  # no answer but the 401 for this request
                 return TransferOutcome(index, None, tag, status, created.error)
             task_uuid, recovered = created.uuid, created.recovered
             if recovered:
@@ -318,6 +342,11 @@ class TransferOrchestrator:
             info = (
                 "no final status in time" if final == TIMED_OUT else "its status could not be read"
             )
+            if final == UNKNOWN and follower.refused is not None:
+                info += (
+                    f": the server refused the run's credentials ({follower.refused}); run "
+                    "again with new ones and the journal to follow it"
+                )
             return TransferOutcome(index, task_uuid, tag, final, info, recovered=recovered)
         return TransferOutcome(
             index, task_uuid, tag, final.status or UNKNOWN, final.error_message,
@@ -339,6 +368,15 @@ def _final(outcome: TransferOutcome) -> bool:
     return outcome.status in TransferStatus.FINAL
 
 
+async def _take_back(journal: Journal, held: Held, count: int) -> None:
+    """Take back the last ``count`` attempts of the journal entry: they never reached the
+    server, so a later run must not take the request for sent (it would look for its tag)."""
+    record = await journal.get_chunk(held.lease.run_id, held.lease.index)
+    attempts = record.attempts if record is not None else 0
+    for attempt in range(attempts, max(attempts - count, 0), -1):
+        await journal.mark_unsent(held.lease, attempt)
+
+
 def _to_item(outcome: TransferOutcome) -> ItemOutcome:
     return ItemOutcome(
         kind="transfer", key=outcome.tag or "", status=outcome.status, ok=outcome.ok,
@@ -351,6 +389,12 @@ def _from_item(index: int, item: ItemOutcome) -> TransferOutcome:
     return TransferOutcome(
         index, item.batch_id, item.key, item.status, item.info, recovered=item.resubmitted
     )
+
+
+def _identity(run_id: str, index: int, request: TransferRequest) -> tuple[str, str]:
+    """The request's tag and its journal digest (elements and tag)."""
+    tag = request.tag or f"ita-{run_id}-{index:06d}"
+    return tag, hashlib.sha256(dumps([list(request.elements), tag])).hexdigest()
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

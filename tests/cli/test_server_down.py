@@ -39,7 +39,8 @@ def test_down_server_stops_the_run_in_one_message(tmp_path: Path) -> None:
     result, refused = finish(down), finish(bad)
     assert time.monotonic() - began < 60  # retrying 1,000 requests would take minutes
     assert (result.code, result.out) == (1, "")
-    assert len(result.err_lines) == 2, result.err
+    # The error, how to settle it, and the run's id (a failed run names itself).
+    assert len(result.err_lines) == 3, result.err
     assert re.fullmatch(
         rf"error: cannot reach {re.escape(url)}: every connection attempt failed for \d+ s and "
         rf"none has ever succeeded \(last: POST {re.escape(url)}/api/projects/P/"
@@ -51,6 +52,7 @@ def test_down_server_stops_the_run_in_one_message(tmp_path: Path) -> None:
         "Once the server is up, run the same command with the same --journal to settle what "
         "was sent."
     )
+    assert re.fullmatch(r"Run id: [0-9a-f]{16}", result.err_lines[2]), result.err_lines[2]
     assert (refused.code, refused.err_lines) == (
         2,
         [

@@ -135,7 +135,7 @@ def test_status_of_a_database_that_does_not_exist_is_one_line_at_once(
     code, out = _status(capsys, dsn)
     assert code == 2
     assert out.strip() == (
-        f"error: --journal: journal {dsn.replace('postgres:s3cret-pw', '***')}: cannot connect: "
+        f"error: --journal {dsn.replace('postgres:s3cret-pw', '***')}: cannot read the journal: "
         'connection failed: connection to server at "127.0.0.1", port '
         f'{postgres_server.port} failed: FATAL:  database "no_such_db" does not exist'
     )
