@@ -301,16 +301,23 @@ async def test_waiting_for_another_worker_gives_the_slot_back() -> None:
         waits.append(0.0)
         return journal.now
 
-    w, journal, _ = await worker(SendResult("b-1", False), wall_clock=wall_clock)
+    w, journal, sender = await worker(SendResult("b-1", False), wall_clock=wall_clock)
     key = chunk_key("r", "link", CHUNK.index, CHUNK.digest)
     other = await journal.claim("r", CHUNK.index, key=key, digest="dig", owner="o", ttl_s=0.01)
     assert other.lease is not None
+    # The other lease has lapsed on the journal's clock (a forward step of it, say), but this
+    # worker has not yet seen it unrenewed for its lease_ttl (30 s) of its own monotonic time:
+    # it watches without claiming, and the journal's expiry is not what it waits on.
+    journal.now += 1.0
     window = anyio.Semaphore(1)
     await window.acquire()
     with anyio.move_on_after(0.3):
         await w.run("link", CHUNK, Slot(window))
     assert window.value == 1  # given back while waiting
-    assert waits  # the wait was timed on the worker's wall clock
+    after = await record(journal)
+    assert (after.owner, after.lease_token) == ("o", other.lease.token)  # not claimed
+    assert sender.sent == []  # nothing sent on a lease it does not hold
+    assert waits == []  # timed on the worker's monotonic clock, not the journal's expiry
 
 
 class FakeFleet:

@@ -149,9 +149,20 @@ async def test_fenced_writes_name_why_the_lease_is_lost(
     other_owner_same_token = Lease("r", 0, "b", 1, 1010.0)
     with pytest.raises(LeaseLostError, match="held by another worker"):
         await journal.mark_in_doubt(other_owner_same_token)
-    clock.now = 1010.0  # exactly when it ends: over
-    with pytest.raises(LeaseLostError, match=r"^our lease on chunk 0 of run r expired$"):
+    # Lapsed but unclaimed: still ours (only a claim ends a lease; a forward step of the
+    # journal's clock must not cut off a live holder), renewed from the journal's now.
+    clock.now = 1050.0
+    assert await journal.renew(lease, 10) == Lease("r", 0, "a", 1, 1060.0)
+    clock.now = 1060.0  # exactly when it ends: another worker may claim it
+    taken = (await claim(journal, "b")).lease
+    assert taken == Lease("r", 0, "b", 2, 1070.0)
+    with pytest.raises(
+        LeaseLostError, match=r"^chunk 0 of run r is held by another worker \(token 2, ours 1\)$"
+    ):
         await journal.renew(lease, 10)
+    with pytest.raises(LeaseLostError, match=r"held by another worker \(token 2, ours 1\)$"):
+        await journal.mark_done(lease, [])
+    assert await stored(journal) == held("b", 2, 1070.0)
 
 
 async def test_a_done_chunk_refuses_fenced_writes(journal: SqliteJournal) -> None:

@@ -15,7 +15,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from ica_tapis_async.orchestrator import _lease
+from ica_tapis_async.orchestrator import _lease, _lease_watch
 from ica_tapis_async.orchestrator._journal_protocol import (
     END_DIGEST,
     END_KEY,
@@ -55,9 +55,12 @@ FINAL = Claim(record=DONE, lease=None)
 class ScriptedJournal:
     """Claims answered from ``script``; every call recorded in ``calls``."""
 
-    def __init__(self, *script: Claim, chunk: ChunkRecord | None = MINE) -> None:
+    def __init__(
+        self, *script: Claim, chunk: ChunkRecord | list[ChunkRecord | None] | None = MINE
+    ) -> None:
         self.script = list(script)
         self.calls: list[tuple[Any, ...]] = []
+        # One record for every read, or (a list) the answers of the reads in turn.
         self.chunk = chunk
         self.renewed = anyio.Event()
         self.renew_fails = False
@@ -87,6 +90,8 @@ class ScriptedJournal:
 
     async def get_chunk(self, run_id: str, index: int) -> ChunkRecord | None:
         self.calls.append(("get_chunk", run_id, index))
+        if isinstance(self.chunk, list):
+            return self.chunk.pop(0)
         return self.chunk
 
     def named(self, name: str) -> list[tuple[Any, ...]]:
@@ -94,6 +99,9 @@ class ScriptedJournal:
 
 
 CLAIM_ARGS = ("claim", "r", 3, {"key": "k", "digest": "d", "owner": "me", "ttl_s": 30.0})
+#: Without a fleet the entry is read before each claim: another worker's lease is claimed
+#: only once seen unrenewed for a lease time (_lease_watch); ours (MINE) is claimed at once.
+LOOK = ("get_chunk", "r", 3)
 
 
 async def leased(
@@ -170,7 +178,7 @@ async def test_the_input_end_is_claimed_and_marked_done_when_granted(granted: bo
 async def test_a_done_entry_returns_its_stored_outcomes_without_work() -> None:
     journal = ScriptedJournal(FINAL)
     assert await leased(journal, final_work) == (STORED, True)
-    assert journal.calls == [CLAIM_ARGS, ("outcomes", "r", 3)]
+    assert journal.calls == [LOOK, CLAIM_ARGS, ("outcomes", "r", 3)]
 
 
 @pytest.mark.parametrize(
@@ -180,7 +188,11 @@ async def test_a_done_entry_returns_its_stored_outcomes_without_work() -> None:
         (1000.0, 1000.01, 30.0, 0.05),  # at least 0.05 s
         (1000.0, 1005.0, 2.0, 0.5),  # at most a quarter of the lease
         (1000.0, 1005.0, 30.0, 1.0),  # at most a second
-        (0.5, None, 30.0, 0.05),  # no expiry known: as if lapsed
+        # The journal refused: its lease is live whatever our clock says. No expiry known,
+        # or one in our past (our clock is ahead of the journal's): polled as a live lease.
+        (0.5, None, 30.0, 1.0),
+        (1000.0, 999.0, 2.0, 0.5),
+        (1000.0, 1000.0, 30.0, 1.0),
     ],
 )
 async def test_waiting_for_another_worker_looks_again_when_its_lease_lapses(
@@ -211,7 +223,7 @@ async def test_a_granted_final_entry_is_marked_done_with_the_works_outcomes() ->
 
     assert await leased(journal, work) == (WORKED, True)
     assert seen == [(MINE, LEASE)]
-    assert journal.calls == [CLAIM_ARGS, ("mark_done", LEASE, WORKED)]
+    assert journal.calls == [LOOK, CLAIM_ARGS, ("mark_done", LEASE, WORKED)]
 
 
 async def test_a_non_final_entry_is_released_and_read_back() -> None:
@@ -221,7 +233,7 @@ async def test_a_non_final_entry_is_released_and_read_back() -> None:
         return WORKED, False
 
     assert await leased(journal, work) == (WORKED, False)
-    assert journal.calls == [CLAIM_ARGS, ("release", LEASE), ("get_chunk", "r", 3)]
+    assert journal.calls == [LOOK, CLAIM_ARGS, ("release", LEASE), ("get_chunk", "r", 3)]
 
 
 @pytest.mark.parametrize(
@@ -236,7 +248,8 @@ async def test_a_non_final_entry_is_released_and_read_back() -> None:
 async def test_a_release_that_finds_the_entry_gone_is_a_lost_lease(
     after: ChunkRecord | None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    journal = ScriptedJournal(GRANTED, FINAL, chunk=after)
+    # Read before the claim, read back after the release, read before the claim again.
+    journal = ScriptedJournal(GRANTED, FINAL, chunk=[MINE, after, None])
 
     async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
         return WORKED, False
@@ -247,7 +260,15 @@ async def test_a_release_that_finds_the_entry_gone_is_a_lost_lease(
     assert caplog.messages == [
         "lost entry 3 of run r: the lease on entry 3 lapsed while working on it"
     ]
-    assert journal.named("get_chunk") == [("get_chunk", "r", 3)]
+    assert journal.calls == [
+        LOOK,
+        CLAIM_ARGS,
+        ("release", LEASE),
+        ("get_chunk", "r", 3),
+        LOOK,
+        CLAIM_ARGS,
+        ("outcomes", "r", 3),
+    ]
 
 
 async def test_the_heartbeat_renews_every_third_of_the_lease(sleeps: list[float]) -> None:
@@ -304,7 +325,7 @@ async def test_a_failing_or_cancelled_work_releases_the_entry_at_once(cancelled:
             with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="broken")):
                 await leased(journal, work)
     assert scope.cancelled_caught == cancelled
-    assert journal.calls == [CLAIM_ARGS, ("release", LEASE)]
+    assert journal.calls == [LOOK, CLAIM_ARGS, ("release", LEASE)]
 
 
 class FakeFleet:
@@ -352,7 +373,7 @@ async def on_ready() -> None:
 
 async def test_a_fleet_claims_with_the_journals_claim_and_its_callbacks() -> None:
     journal = ScriptedJournal(FINAL)
-    fleet = FakeFleet()
+    fleet = FakeFleet()  # the fleet's survey reads the entries, not run_leased
     result = await leased(journal, final_work, fleet=fleet, on_wait=on_wait, on_ready=on_ready)
     assert result == (STORED, True)
     assert fleet.claims == [(3, "d", on_wait, on_ready)]
@@ -441,3 +462,91 @@ async def test_a_timely_renewal_is_done_once_whatever_the_clock_reads() -> None:
     await renew_before_send(journal, held, 10.0, lambda: 1e6)  # type: ignore[arg-type]
     assert journal.named("renew") == [("renew", LEASE, 10.0)]
     assert held.lease == Lease("r", 3, "me", 5, 101.0)
+
+
+def other_worker(token: int, expires: float, owner: str = "other", digest: str = "d") -> Any:
+    return ChunkRecord(
+        index=3,
+        key="k",
+        digest=digest,
+        state="planned",
+        owner=owner,
+        lease_token=token,
+        lease_expires_at=expires,
+    )
+
+
+async def test_another_workers_lease_is_claimed_once_seen_unrenewed_for_a_lease_time(
+    sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our monotonic clock advances only by the recorded waits; the journal's expiry (long
+    # past) is not trusted: only a lease seen unchanged for ttl_s of our own time is claimed.
+    class Clock:
+        def __getattr__(self, name: str) -> Any:
+            return (lambda: sum(sleeps)) if name == "current_time" else getattr(anyio, name)
+
+    monkeypatch.setattr(_lease_watch, "anyio", Clock())
+    a, renewed = other_worker(1, 5.0), other_worker(1, 6.0)
+    # Seen at 0 and 0.5, renewed (a later end) at 1.0: watched again from 1.0 until 3.0.
+    journal = ScriptedJournal(FINAL, chunk=[a, a, renewed, renewed, renewed, renewed, renewed])
+    waits: list[None] = []
+    result = await leased(journal, final_work, ttl_s=2.0, on_wait=lambda: waits.append(None))
+    assert result == (STORED, True)
+    assert sleeps == [0.5] * 6  # a quarter of the lease (at most a second) between looks
+    assert waits == [None]
+    claim = ("claim", "r", 3, {"key": "k", "digest": "d", "owner": "me", "ttl_s": 2.0})
+    assert journal.calls == [LOOK] * 7 + [claim, ("outcomes", "r", 3)]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        None,
+        DONE,
+        other_worker(1, 5.0, owner="me"),  # ours (a restarted worker of the same name)
+        other_worker(1, 5.0, digest="x"),  # other input: the claim refuses it at once
+        ChunkRecord(index=3, key="k", digest="d", state="planned"),  # nobody holds it
+    ],
+)
+async def test_an_entry_not_another_workers_is_claimed_at_once(
+    sleeps: list[float], record: ChunkRecord | None
+) -> None:
+    journal = ScriptedJournal(FINAL, chunk=record)
+    assert await leased(journal, final_work, on_wait=on_wait) == (STORED, True)
+    assert sleeps == []
+    assert journal.calls == [LOOK, CLAIM_ARGS, ("outcomes", "r", 3)]
+
+
+async def test_a_release_on_the_way_out_is_bounded_and_never_replaces_the_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Away(ScriptedJournal):
+        async def release(self, lease: Lease) -> None:
+            self.calls.append(("release", lease))
+            await anyio.sleep_forever()
+
+    class Broken(ScriptedJournal):
+        async def release(self, lease: Lease) -> None:
+            self.calls.append(("release", lease))
+            raise OSError("disk gone")
+
+    async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+        raise ValueError("broken")
+
+    with caplog.at_level(logging.WARNING, "ica_tapis_async.orchestrator"):
+        for journal in (Away(GRANTED), Broken(GRANTED)):
+            before = anyio.current_time()
+            with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="broken")):
+                await leased(journal, work, ttl_s=0.3)
+            # A third of the lease (at most 5 s) given to the release, no more.
+            took = anyio.current_time() - before
+            assert (0.1 <= took < 0.3) if isinstance(journal, Away) else took < 0.1
+            assert journal.calls == [
+                LOOK,
+                ("claim", "r", 3, {**CLAIM_ARGS[3], "ttl_s": 0.3}),
+                ("release", LEASE),
+            ]
+    assert caplog.messages == [
+        "entry 3 of run r not released (the journal did not answer); its lease lapses in 0.3 s",
+        "entry 3 of run r not released (OSError: disk gone); its lease lapses in 0.3 s",
+    ]

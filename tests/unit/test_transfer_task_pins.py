@@ -156,11 +156,46 @@ async def test_a_refused_create_is_final(code: int) -> None:
     assert f.sleeps == []
 
 
-async def test_credentials_refused_stop_the_run() -> None:
+REFUSED = (
+    "HTTP 401; the server refused the run's credentials (an expired token?): run again with "
+    "new ones and the journal"
+)
+NOT_SENT = (
+    "not sent: the server refused the run's credentials (HTTP 401); run again with new ones "
+    "and the journal"
+)
+
+
+async def test_credentials_refused_are_a_result_and_later_creates_are_not_sent() -> None:
+    # A 401 is no exception any more (the run reports what it did): the refused POST was not
+    # processed, so with none sent before it is handed back as unsent, and the follower
+    # remembers the refusal so that no later create is sent with the same credentials.
     f = Fixture()
-    f.transfers.creates = [AuthenticationError("HTTP 401", status=401)]
-    with pytest.raises(AuthenticationError):
-        await f.create()
+    refusal = AuthenticationError("HTTP 401", status=401)
+    f.transfers.creates = [refusal]
+    assert await f.create() == Created(None, error=REFUSED, refused=True, unsent=1)
+    assert f.follower.refused is refusal
+    assert await f.create() == Created(None, error=NOT_SENT, refused=True)
+    assert await f.create(first_sent_at=1000.0) == Created(
+        None, error=NOT_SENT, refused=True, unknown=True
+    )
+    assert len(f.sends) == 1
+    assert len(f.named("create")) == 1
+    assert f.named("list_recent") == []  # not even looked for: the look-up would be refused
+    assert f.follower.refused is refusal  # the first refusal is kept
+
+
+async def test_credentials_refused_after_a_create_was_sent_may_have_made_the_task() -> None:
+    f = Fixture()
+    f.transfers.creates = [status(503), AuthenticationError("HTTP 401", status=401)]
+    f.send_at = None  # no look-up between the attempts
+    assert await f.create() == Created(
+        None,
+        error=f"{REFUSED}; a create was sent before, so the task tagged t may exist",
+        refused=True,
+        unknown=True,
+    )
+    assert len(f.sends) == 2
 
 
 async def test_transient_failures_are_retried_with_a_growing_capped_wait() -> None:
@@ -173,10 +208,17 @@ async def test_transient_failures_are_retried_with_a_growing_capped_wait() -> No
     assert f.named("list_recent") == []
 
 
-async def test_no_attempt_is_no_error() -> None:
+async def test_no_attempt_sends_nothing() -> None:
+    # Nothing sent, none before: the result says so (not unknown, nothing to take back).
     f = Fixture()
-    assert await f.create(attempts=0) == Created(None)
+    result = await f.create(attempts=0)
+    assert (result.uuid, result.unsent, result.unknown, result.final) == (None, 0, False, False)
+    assert result.error is not None
+    assert result.error.endswith("; nothing was sent")
     assert f.transfers.calls == []
+    # One sent before: it is looked for by its tag, not reported as never sent.
+    assert await f.create(first_sent_at=1000.0, attempts=0) == Created(None)
+    assert f.transfers.calls == [("list_recent", {"page_size": 100})]
 
 
 async def test_attempts_bound_the_retries() -> None:
@@ -251,11 +293,20 @@ async def test_a_failed_look_up_is_unknown_never_not_created(
     assert caplog.messages == [f"looking for the task tagged t failed: {error}"]
 
 
-async def test_a_look_up_refused_for_credentials_stops_the_run() -> None:
+async def test_a_look_up_refused_for_credentials_is_a_refused_unknown_result() -> None:
+    # A create was sent before (first_sent_at): the task may exist, nothing is sent again.
     f = Fixture()
-    f.transfers.listing_error = AuthenticationError("HTTP 401", status=401)
-    with pytest.raises(AuthenticationError):
-        await f.create(first_sent_at=1000.0)
+    refusal = AuthenticationError("HTTP 401", status=401)
+    f.transfers.listing_error = refusal
+    assert await f.create(first_sent_at=1000.0) == Created(
+        None,
+        error=f"{REFUSED}; a create was sent before, so the task tagged t may exist",
+        refused=True,
+        unknown=True,
+    )
+    assert f.follower.refused is refusal
+    assert f.sends == []
+    assert f.named("create") == []
 
 
 async def test_find_adopts_only_a_task_of_this_attempt(caplog: pytest.LogCaptureFixture) -> None:
@@ -346,11 +397,18 @@ async def test_a_task_that_cannot_be_read_is_unknown(caplog: pytest.LogCaptureFi
     assert caplog.messages == ["reading transfer u-1 failed: HTTP 503"]
 
 
-async def test_reading_a_task_refused_for_credentials_stops_the_run() -> None:
+async def test_reading_a_task_refused_for_credentials_is_unknown_and_remembered() -> None:
+    # The task exists and goes on: UNKNOWN (a run with new credentials follows it again),
+    # not retried, and the refusal kept for the run's other requests.
     f = Fixture()
-    f.transfers.gets = [AuthenticationError("HTTP 401", status=401)]
-    with pytest.raises(AuthenticationError):
-        await f.follower.wait("u-1")
+    refusal = AuthenticationError("HTTP 401", status=401)
+    f.transfers.gets = [refusal]
+    assert await f.follower.wait("u-1") == "UNKNOWN"
+    assert f.follower.refused is refusal
+    assert len(f.named("get")) == 1
+    f.transfers.gets = [AuthenticationError("HTTP 401 again", status=401)]
+    assert await f.follower.wait("u-2") == "UNKNOWN"
+    assert f.follower.refused is refusal  # the first refusal is kept
 
 
 async def test_a_cancel_wakes_the_poll_once_then_it_sleeps_as_usual() -> None:
