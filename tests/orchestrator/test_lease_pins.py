@@ -21,6 +21,7 @@ from ica_tapis_async.orchestrator._journal_protocol import (
     END_KEY,
     ChunkRecord,
     Claim,
+    JournalMismatchError,
     Lease,
     LeaseLostError,
 )
@@ -550,3 +551,70 @@ async def test_a_release_on_the_way_out_is_bounded_and_never_replaces_the_error(
         "entry 3 of run r not released (the journal did not answer); its lease lapses in 0.3 s",
         "entry 3 of run r not released (OSError: disk gone); its lease lapses in 0.3 s",
     ]
+
+
+async def test_a_long_lease_is_watched_a_second_at_a_time(
+    sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Clock:
+        def __getattr__(self, name: str) -> Any:
+            return (lambda: sum(sleeps)) if name == "current_time" else getattr(anyio, name)
+
+    monkeypatch.setattr(_lease_watch, "anyio", Clock())
+    journal = ScriptedJournal(FINAL, chunk=other_worker(1, 5.0))
+    assert await leased(journal, final_work, ttl_s=8.0) == (STORED, True)
+    assert sleeps == [1.0] * 8
+
+
+@pytest.mark.parametrize(("ttl_s", "bound"), [(30.0, 5.0), (12.0, 4.0)])
+async def test_the_release_on_the_way_out_waits_a_third_of_the_lease_at_most_5_s(
+    monkeypatch: pytest.MonkeyPatch, ttl_s: float, bound: float
+) -> None:
+    bounds: list[float] = []
+
+    class Anyio:
+        def __getattr__(self, name: str) -> Any:
+            if name == "move_on_after":
+                return lambda delay: bounds.append(delay) or anyio.move_on_after(delay)
+            return getattr(anyio, name)
+
+    monkeypatch.setattr(_lease, "anyio", Anyio())
+
+    async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
+        raise ValueError("broken")
+
+    journal = ScriptedJournal(GRANTED)
+    with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="broken")):
+        await leased(journal, work, ttl_s=ttl_s)
+    assert bounds == [bound]
+    assert journal.named("release") == [("release", LEASE)]
+
+
+END_CLAIM = {"digest": END_DIGEST, "owner": "me", "ttl_s": 7.0}
+
+
+@pytest.mark.parametrize("granted", [True, False])
+async def test_an_input_end_of_other_content_is_refused(granted: bool) -> None:
+    # Recorded with another input's fingerprint (the record's key "k"): refused, and a lease
+    # granted for the look is given back.
+    journal = ScriptedJournal(GRANTED if granted else held_by_other(1.0))
+    with pytest.raises(JournalMismatchError) as caught:
+        await record_input_end(journal, "r", 3, "me", 7.0, fingerprint="fp")  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "journal: run 'r' was recorded with other input (other items or order, as many chunks); "
+        "resume "
+        "with the same input, or start a new run with another run_id"
+    )
+    assert caught.value.field == "journal"
+    claim = ("claim", "r", 3, {"key": f"{END_KEY}:fp", **END_CLAIM})
+    assert journal.calls == ([claim, ("release", LEASE)] if granted else [claim])
+
+
+@pytest.mark.parametrize("recorded", [f"{END_KEY}:fp", END_KEY])
+async def test_an_input_end_of_the_same_or_unknown_content_is_recorded(recorded: str) -> None:
+    # The same fingerprint, or an end recorded without one (an older run): accepted.
+    mine = ChunkRecord(index=3, key=recorded, digest=END_DIGEST, state="planned", owner="me")
+    journal = ScriptedJournal(Claim(record=mine, lease=LEASE))
+    await record_input_end(journal, "r", 3, "me", 7.0, fingerprint="fp")  # type: ignore[arg-type]
+    claim = ("claim", "r", 3, {"key": f"{END_KEY}:fp", **END_CLAIM})
+    assert journal.calls == [claim, ("mark_done", LEASE, [])]

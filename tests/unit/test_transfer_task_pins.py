@@ -211,10 +211,10 @@ async def test_transient_failures_are_retried_with_a_growing_capped_wait() -> No
 async def test_no_attempt_sends_nothing() -> None:
     # Nothing sent, none before: the result says so (not unknown, nothing to take back).
     f = Fixture()
-    result = await f.create(attempts=0)
-    assert (result.uuid, result.unsent, result.unknown, result.final) == (None, 0, False, False)
-    assert result.error is not None
-    assert result.error.endswith("; nothing was sent")
+    # (No caller passes attempts=0; the message then has no cause to name.)
+    assert await f.create(attempts=0) == Created(
+        None, error="cannot reach the server: ; nothing was sent"
+    )
     assert f.transfers.calls == []
     # One sent before: it is looked for by its tag, not reported as never sent.
     assert await f.create(first_sent_at=1000.0, attempts=0) == Created(None)
@@ -425,3 +425,90 @@ async def test_a_cancel_wakes_the_poll_once_then_it_sleeps_as_usual() -> None:
     # The first wait is the cancel event's (real, 0.02 s), the second ends at once as the
     # cancel came, then the follower's own sleeps.
     assert f.sleeps == [0.02]
+
+
+def unreachable(message: str) -> APIConnectionError:
+    return APIConnectionError(message, connect_failed=True)
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ("refused", "cannot reach the server: refused; nothing was sent"),
+        ("cannot reach 127.0.0.1:1", "cannot reach 127.0.0.1:1; nothing was sent"),
+    ],
+)
+async def test_attempts_that_never_connected_are_handed_back_unsent(
+    message: str, error: str
+) -> None:
+    # Every POST failed to connect (none left), none before: the journal takes them back.
+    f = Fixture()
+    f.transfers.creates = [unreachable("first"), unreachable(message)]
+    assert await f.create(attempts=2) == Created(None, error=error, unsent=2)
+    assert len(f.sends) == 2
+    assert f.named("list_recent") == []  # nothing was sent: no task to look for
+
+
+async def test_one_attempt_that_may_have_left_makes_the_others_not_unsent() -> None:
+    f = Fixture()
+    f.send_at = None
+    f.transfers.creates = [unreachable("refused"), APIConnectionError("reset")]
+    assert await f.create(attempts=2) == Created(None, error="reset")
+
+
+def unreadable() -> ResponseValidationError:
+    return ResponseValidationError("not JSON", model="TransferTask")
+
+
+CREATED_UNREADABLE = "created, but its answer was unreadable: TransferTask: not JSON"
+
+
+async def test_a_create_accepted_with_an_unreadable_answer_is_not_sent_again() -> None:
+    f = Fixture()
+    f.send_at = None  # nothing to look up by
+    f.transfers.creates = [unreadable(), "never"]
+    assert await f.create() == Created(None, error=CREATED_UNREADABLE, unknown=True)
+    assert len(f.named("create")) == 1
+
+
+async def test_a_create_accepted_with_an_unreadable_answer_is_found_by_its_tag() -> None:
+    f = Fixture()
+    f.transfers.creates = [unreadable()]
+    f.transfers.recent = [task("u-9", created=1001.0)]
+    f.transfers.parents["u-9"] = PARENTS
+    assert await f.create() == Created("u-9", recovered=True)
+    assert f.named("list_recent") == [("list_recent", {"page_size": 100})]
+    assert f.named("details") == [("details", "u-9")]
+
+
+async def test_a_create_accepted_with_an_unreadable_answer_and_not_found_is_unknown() -> None:
+    f = Fixture()
+    f.transfers.creates = [unreadable(), "never"]
+    f.transfers.recent = [task("other", tag="x", created=1001.0)]
+    assert await f.create() == Created(None, error=CREATED_UNREADABLE, unknown=True)
+    assert len(f.named("create")) == 1
+    assert len(f.named("list_recent")) == 1
+
+
+async def test_a_create_accepted_with_an_unreadable_answer_whose_look_up_fails() -> None:
+    f = Fixture()
+    f.transfers.creates = [unreadable()]
+    f.transfers.listing_error = APIConnectionError("reset")
+    result = await f.create()
+    assert (result.uuid, result.unknown) == (None, True)
+    assert result.error == (
+        "a create was sent but looking for its task by tag t failed (reset): the task may "
+        "exist; run again with the journal to settle it"
+    )
+
+
+async def test_credentials_refused_after_an_unreadable_create_may_have_made_the_task() -> None:
+    f = Fixture()
+    f.transfers.creates = [unreadable()]
+    f.transfers.listing_error = AuthenticationError("HTTP 401", status=401)
+    assert await f.create() == Created(
+        None,
+        error=f"{REFUSED}; a create was sent before, so the task tagged t may exist",
+        refused=True,
+        unknown=True,
+    )
