@@ -320,6 +320,35 @@ async def test_waiting_for_another_worker_gives_the_slot_back() -> None:
     assert waits == []  # timed on the worker's monotonic clock, not the journal's expiry
 
 
+async def test_a_claim_lost_to_a_race_waits_by_the_workers_wall_clock() -> None:
+    # Another worker claims between this worker's look and its claim: the refusal's expiry
+    # (the journal's clock) is compared with the worker's wall clock to time the next look.
+    times: list[float] = []
+
+    def wall_clock() -> float:
+        times.append(journal.now)
+        return journal.now
+
+    w, journal, sender = await worker(SendResult("b-1", False), wall_clock=wall_clock)
+    key = chunk_key("r", "link", CHUNK.index, CHUNK.digest)
+    looked = journal.get_chunk
+
+    async def look_then_lose(run_id: str, index: int) -> ChunkRecord | None:
+        seen = await looked(run_id, index)
+        if seen is None:  # the first look: the other worker claims right after it
+            await journal.claim("r", index, key=key, digest="dig", owner="o", ttl_s=5.0)
+        return seen
+
+    journal.get_chunk = look_then_lose  # type: ignore[method-assign]
+    window = anyio.Semaphore(1)
+    await window.acquire()
+    with anyio.move_on_after(0.3):
+        await w.run("link", CHUNK, Slot(window))
+    assert times == [journal.now]  # once, for the refused claim
+    assert window.value == 1
+    assert sender.sent == []
+
+
 class FakeFleet:
     def __init__(self) -> None:
         self.claims: list[tuple[Any, ...]] = []

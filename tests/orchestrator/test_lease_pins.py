@@ -572,11 +572,13 @@ async def test_the_release_on_the_way_out_waits_a_third_of_the_lease_at_most_5_s
 ) -> None:
     bounds: list[float] = []
 
+    def move_on_after(delay: float) -> anyio.CancelScope:
+        bounds.append(delay)
+        return anyio.move_on_after(delay)
+
     class Anyio:
         def __getattr__(self, name: str) -> Any:
-            if name == "move_on_after":
-                return lambda delay: bounds.append(delay) or anyio.move_on_after(delay)
-            return getattr(anyio, name)
+            return move_on_after if name == "move_on_after" else getattr(anyio, name)
 
     monkeypatch.setattr(_lease, "anyio", Anyio())
 
