@@ -261,3 +261,17 @@ async def test_reads_do_not_wait_for_another_processs_write_lock(
             other.close()
     finally:
         await journal.aclose()
+
+
+async def test_the_journal_names_its_file_and_waits_for_a_busy_database(tmp_path: Path) -> None:
+    # SQLite's busy timeout (PRAGMA busy_timeout, in ms): 30 s unless told otherwise.
+    path = tmp_path / "busy.sqlite"
+    default = SqliteJournal(path)
+    told = SqliteJournal(tmp_path / "told.sqlite", busy_timeout_s=2.5)
+    try:
+        assert repr(default) == f"SqliteJournal({str(path)!r})"
+        assert default._db.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+        assert told._db.execute("PRAGMA busy_timeout").fetchone() == (2500,)
+    finally:
+        await default.aclose()
+        await told.aclose()

@@ -128,6 +128,11 @@ LOST_NOTE = "; the server may have it (no key (not keyed)); run again with the j
         (status(503), False),
         (status(501), False),
         (status(400), False),
+        # A redirect the client could not follow says nothing of what the server did.
+        (status(300), True),
+        (status(303), True),
+        (status(399), True),
+        (status(299), False),
         (APIConnectionError("reset"), True),
         (unreachable(), False),
         (ValueError("x"), False),
