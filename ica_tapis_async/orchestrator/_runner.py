@@ -395,8 +395,11 @@ class BatchOrchestrator:
             gate.final = final
             gate.event.set()
             # An unfinished chunk stays remembered: a later update of one of its ids must not
-            # be sent before it, however long after it left the in-flight window.
-            for key in chunk.keys if final else ():
+            # be sent before it, however long after it left the in-flight window. So does one
+            # whose orphan may still be queued: a later update read from the input after this
+            # chunk settled must wait out the orphan's window too.
+            forget = final and gate.not_before <= self._clock()
+            for key in chunk.keys if forget else ():
                 if touching.get(key) is gate:
                     del touching[key]
             slot.release()
