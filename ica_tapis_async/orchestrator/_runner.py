@@ -422,7 +422,7 @@ class BatchOrchestrator:
         elif all(earlier.final for earlier in after):
             # After its orphan's processing window: only then is this update applied last.
             wait = max((earlier.not_before for earlier in after), default=0.0) - self._clock()
-            if wait > 0:
+            if wait > 0 and await self._will_send(worker.run_id, chunk.index):
                 await self._sleep(wait)
             return await worker.run(kind, chunk, on_wait=free_slot)
         else:
@@ -438,6 +438,14 @@ class BatchOrchestrator:
         status = IN_DOUBT if sent else NOT_SUBMITTED
         resubmitted = record is not None and record.resubmitted
         return chunk_outcomes(kind, chunk, status, info, resubmitted=resubmitted), False
+
+    async def _will_send(self, run_id: str, index: int) -> bool:
+        """Whether the chunk may still be sent: not when the journal has it done (a replay)
+        or created (a resumed run polls its batch), so no orphan's window is waited out."""
+        record = await self.journal.get_chunk(run_id, index)
+        if record is None:
+            return True
+        return not (record.final or (record.state == SUBMITTED and record.batch_id))
 
 
 def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:
