@@ -11,13 +11,13 @@ import attrs
 
 from .._errors import APIError, AuthenticationError, PaginationError
 from .._telemetry import batch_known
-from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
+from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, LeaseLostError
 from ._lease import Held, renew_before_send, run_leased
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, UNKNOWN, chunk_outcomes
 from ._plan import Chunk, Kind, chunk_key
 from ._poll import ItemPoller
 from ._report import ItemOutcome
-from ._send import Sender
+from ._send import Sender, SendResult
 
 __all__ = ("ChunkWorker",)
 
@@ -98,17 +98,34 @@ class ChunkWorker:
             sending = await self.journal.mark_sending(held.lease)
             resubmitted = sending.resubmitted
 
+            tries = 0
+
             async def still_ours() -> None:
                 # A fenced write right before each attempt: after a long wait (Retry-After, a
                 # frozen process) the chunk may belong to another worker, and links and updates
                 # carry no key the server could dedupe on; a renewal that came back too late
                 # (frozen after the journal committed it) is done again. Raises
                 # LeaseLostError: not sent.
+                nonlocal tries
+                tries += 1
                 await renew_before_send(self.journal, held, self.lease_ttl, self.sender.clock)
 
-            result = await self.sender.send(
-                kind, chunk, key, first_use=sending.attempts == 1, before_attempt=still_ours
-            )
+            try:
+                result = await self.sender.send(
+                    kind, chunk, key, first_use=sending.attempts == 1, before_attempt=still_ours
+                )
+            except LeaseLostError as exc:
+                if tries > 1:
+                    raise  # an earlier attempt left: whoever holds the entry settles it
+                # Stopped before the first attempt: nothing left this machine. Taken back
+                # below (a fenced write: it raises if the entry was taken over); if the entry
+                # is still ours the journal was only slow, and claiming it again would spin
+                # for as long as it stays slow, marking the chunk re-sent each time.
+                result = SendResult(
+                    None, False, NOT_SUBMITTED,
+                    f"not sent: {exc}; a longer lease_ttl gives a slow journal more time",
+                    unsent=True,
+                )  # fmt: skip
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True

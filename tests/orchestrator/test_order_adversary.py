@@ -5,7 +5,8 @@ from __future__ import annotations
 import anyio
 
 import ica_tapis_async as ita
-from ica_tapis_async.orchestrator import MemoryJournal
+from ica_tapis_async.orchestrator import Lease, MemoryJournal
+from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 from .helpers import orchestrator
 from .test_stale_lease import X, ordered_updates
@@ -49,3 +50,40 @@ async def test_replaying_a_finished_run_does_not_wait_out_an_old_orphan() -> Non
                 )
     assert again.counts == first.counts == {"UPDATED": 2}
     assert again.requests == 0
+
+
+class _SlowRenewals(MemoryJournal):
+    """A journal whose renewals take longer than half the lease: nothing may be sent on them."""
+
+    slow = True
+
+    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
+        if self.slow:
+            await anyio.sleep(0.75 * ttl_s)
+        return await super().renew(lease, ttl_s)
+
+
+async def test_a_journal_slower_than_half_the_lease_ends_the_run_unsent() -> None:
+    """Renewals slower than lease_ttl/2 send nothing: the chunk is reported NOT_SUBMITTED (the
+    run does not spin for ever) and the journal does not take it for sent, so the next run
+    neither flags it re-sent nor waits out an orphan that never was."""
+    journal = _SlowRenewals()
+    async with (
+        Simulator(SimulatorConfig.faithful(seed=3)) as sim,
+        ita.IcaClient(sim.ica_url, api_key="k", retry=FAST) as ica,
+    ):
+        options = {"journal": journal, "run_id": "slow", "batch_size": 1, "lease_ttl": 0.2}
+        with anyio.fail_after(10):
+            first = await orchestrator(ica, **options).update(ordered_updates())
+        record = await journal.get_chunk("slow", 0)
+        assert sim.stats.batches.get("update") is None  # nothing was sent
+        journal.slow = False
+        with anyio.fail_after(10):
+            second = await orchestrator(ica, **options, orphan_window=300).update(ordered_updates())
+    assert first.counts == {"NOT_SUBMITTED": 2}
+    assert "renew" in (first.failures[0].info or "")
+    assert record is not None
+    assert (record.state, record.attempts) == ("planned", 0)
+    assert not record.resubmitted
+    assert second.counts == {"UPDATED": 2}
+    assert second.resubmitted == 0
