@@ -13,7 +13,6 @@ import attrs
 from .._client import TapisClient
 from .._concurrency import PollState, poll_until
 from .._errors import (
-    APIConnectionError,
     APIError,
     APIStatusError,
     AuthenticationError,
@@ -94,7 +93,9 @@ class TaskFollower:
                 return Created(task.uuid, error=None if task.uuid else "no uuid in the answer")
             except AuthenticationError:
                 raise
-            except (APIConnectionError, APIStatusError) as exc:
+            except APIError as exc:
+                # A lost answer, or an accepted create whose answer cannot be read (the task
+                # exists, its uuid is lost): either way the next round looks for it by tag.
                 error = str(exc)
                 if isinstance(exc, APIStatusError) and exc.status < 500 and exc.status != 429:
                     return Created(None, error=error, final=True)

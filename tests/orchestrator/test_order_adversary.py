@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 
 import ica_tapis_async as ita
@@ -10,6 +12,7 @@ from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 from .helpers import orchestrator
 from .test_stale_lease import X, ordered_updates
+from .test_transfers import request
 from .test_update_order import FAST, SLOW_STEP, lossy, slow_orphan
 
 
@@ -87,3 +90,25 @@ async def test_a_journal_slower_than_half_the_lease_ends_the_run_unsent() -> Non
     assert not record.resubmitted
     assert second.counts == {"UPDATED": 2}
     assert second.resubmitted == 0
+
+
+async def test_a_transfer_create_whose_answer_cannot_be_read_is_adopted_by_its_tag() -> None:
+    """The server created the task but its answer does not fit the model: like a lost answer,
+    the task is looked up by its tag and followed, never an exception out of run()."""
+    async with (
+        Simulator(seed=44) as sim,
+        ita.TapisClient(sim.tapis_url, token="t", retry=FAST) as tapis,
+    ):
+        create = tapis.transfers.create
+
+        async def unreadable(*args: Any, **kwargs: Any) -> Any:
+            await create(*args, **kwargs)
+            raise ita.ResponseValidationError("uuid is not a string", model="TransferTask")
+
+        tapis.transfers.create = unreadable  # type: ignore[method-assign]
+        orch = ita.TransferOrchestrator(tapis, poll_initial=0.02)
+        with anyio.fail_after(30):
+            report = await orch.run([request(0)])
+    assert report.counts == {"COMPLETED": 1}
+    assert report.outcomes[0].recovered
+    assert sim.stats.tapis_tasks == 1
