@@ -90,7 +90,11 @@ class TaskFollower:
                     task = await self.tapis.transfers.create(
                         list(elements), tag=tag, before_attempt=before_attempt
                     )
-                return Created(task.uuid, error=None if task.uuid else "no uuid in the answer")
+                if task.uuid:
+                    return Created(task.uuid)
+                # Accepted, so the task exists: looked for by its tag in the next round.
+                error = "the create was accepted but its answer has no uuid"
+                continue
             except AuthenticationError:
                 raise
             except APIError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import attrs
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Lease, MemoryJournal
@@ -106,6 +107,30 @@ async def test_a_transfer_create_whose_answer_cannot_be_read_is_adopted_by_its_t
             raise ita.ResponseValidationError("uuid is not a string", model="TransferTask")
 
         tapis.transfers.create = unreadable  # type: ignore[method-assign]
+        orch = ita.TransferOrchestrator(tapis, poll_initial=0.02)
+        with anyio.fail_after(30):
+            report = await orch.run([request(0)])
+    assert report.counts == {"COMPLETED": 1}
+    assert report.outcomes[0].recovered
+    assert sim.stats.tapis_tasks == 1
+
+
+async def test_a_transfer_created_without_a_uuid_in_its_answer_is_not_reported_not_created() -> (
+    None
+):
+    """A 2xx answer without the task's uuid: the task exists, so it is looked up by its tag and
+    followed, never reported NOT_CREATED."""
+    async with (
+        Simulator(seed=45) as sim,
+        ita.TapisClient(sim.tapis_url, token="t", retry=FAST) as tapis,
+    ):
+        create = tapis.transfers.create
+
+        async def without_uuid(*args: Any, **kwargs: Any) -> Any:
+            task = await create(*args, **kwargs)
+            return attrs.evolve(task, uuid=None)
+
+        tapis.transfers.create = without_uuid  # type: ignore[method-assign]
         orch = ita.TransferOrchestrator(tapis, poll_initial=0.02)
         with anyio.fail_after(30):
             report = await orch.run([request(0)])
