@@ -115,7 +115,7 @@ async def test_a_transfer_create_whose_answer_cannot_be_read_is_adopted_by_its_t
     assert sim.stats.tapis_tasks == 1
 
 
-async def test_a_transfer_created_without_a_uuid_in_its_answer_is_not_reported_not_created() -> (
+async def test_a_transfer_created_without_a_uuid_in_its_answer_is_not_not_created() -> (
     None
 ):
     """A 2xx answer without the task's uuid: the task exists, so it is looked up by its tag and
