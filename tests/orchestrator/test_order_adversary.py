@@ -115,9 +115,7 @@ async def test_a_transfer_create_whose_answer_cannot_be_read_is_adopted_by_its_t
     assert sim.stats.tapis_tasks == 1
 
 
-async def test_a_transfer_created_without_a_uuid_in_its_answer_is_not_not_created() -> (
-    None
-):
+async def test_a_transfer_created_without_a_uuid_in_its_answer_is_not_not_created() -> None:
     """A 2xx answer without the task's uuid: the task exists, so it is looked up by its tag and
     followed, never reported NOT_CREATED."""
     async with (
@@ -136,4 +134,26 @@ async def test_a_transfer_created_without_a_uuid_in_its_answer_is_not_not_create
             report = await orch.run([request(0)])
     assert report.counts == {"COMPLETED": 1}
     assert report.outcomes[0].recovered
+    assert sim.stats.tapis_tasks == 1
+
+
+async def test_a_transfer_run_on_a_journal_slower_than_half_the_lease_ends_unsent() -> None:
+    """Renewals slower than lease_ttl/2 create no task: the request is NOT_CREATED and the run
+    reports, instead of claiming it again for ever; the next run creates it once."""
+    journal = _SlowRenewals()
+    async with (
+        Simulator(seed=46) as sim,
+        ita.TapisClient(sim.tapis_url, token="t", retry=FAST) as tapis,
+    ):
+        options = {"journal": journal, "run_id": "slow", "poll_initial": 0.02, "lease_ttl": 0.2}
+        with anyio.fail_after(10):
+            first = await ita.TransferOrchestrator(tapis, **options).run([request(0)])  # type: ignore[arg-type]
+        assert sim.stats.tapis_tasks == 0
+        journal.slow = False
+        with anyio.fail_after(10):
+            second = await ita.TransferOrchestrator(tapis, **options).run([request(0)])  # type: ignore[arg-type]
+    assert first.counts == {"NOT_CREATED": 1}
+    assert "renew" in (first.outcomes[0].error_message or "")
+    assert second.counts == {"COMPLETED": 1}
+    assert not second.outcomes[0].recovered
     assert sim.stats.tapis_tasks == 1
