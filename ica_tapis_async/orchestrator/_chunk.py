@@ -95,9 +95,11 @@ class ChunkWorker:
                         "resend_in_doubt=True to send them anyway"
                     )
                     return self._settled(kind, chunk, IN_DOUBT, info, True), False
-            sending = await self.journal.mark_sending(held.lease)
-            resubmitted = sending.resubmitted
-
+            # The attempt is recorded only once the client's limiter lets it go (in
+            # still_ours): a process killed while it waits for the limiter sent nothing, and a
+            # later run must not take the chunk for sent (re-sent: IN_DOUBT items, an orphan's
+            # wait for the next updates of its data ids).
+            sending: ChunkRecord | None = None
             tries = 0
 
             async def still_ours() -> None:
@@ -106,17 +108,19 @@ class ChunkWorker:
                 # carry no key the server could dedupe on; a renewal that came back too late
                 # (frozen after the journal committed it) is done again. Raises
                 # LeaseLostError: not sent.
-                nonlocal tries
+                nonlocal sending, tries
                 tries += 1
+                if sending is None:
+                    sending = await self.journal.mark_sending(held.lease)
                 await renew_before_send(self.journal, held, self.lease_ttl, self.sender.clock)
 
             try:
                 result = await self.sender.send(
-                    kind, chunk, key, first_use=sending.attempts == 1, before_attempt=still_ours
+                    kind, chunk, key, first_use=record.attempts == 0, before_attempt=still_ours
                 )
             except LeaseLostError as exc:
-                if tries > 1:
-                    raise  # an earlier attempt left: whoever holds the entry settles it
+                if tries > 1 or sending is None:
+                    raise  # an attempt left, or the entry is another worker's: not ours to settle
                 # Stopped before the first attempt: nothing left this machine. Taken back
                 # below (a fenced write: it raises if the entry was taken over); if the entry
                 # is still ours the journal was only slow, and claiming it again would spin
@@ -126,10 +130,12 @@ class ChunkWorker:
                     f"not sent: {exc}; a longer lease_ttl gives a slow journal more time",
                     unsent=True,
                 )  # fmt: skip
+            if sending is not None:
+                resubmitted = sending.resubmitted
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True
-            if result.unsent:
+            if result.unsent and sending is not None:
                 # Nothing was processed: a later run must not take the chunk for sent.
                 await self.journal.mark_unsent(held.lease, sending.attempts)
             if result.refused is not None and self.refused is None:

@@ -6,12 +6,13 @@ from typing import Any
 
 import anyio
 import attrs
+import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Lease, MemoryJournal
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
-from .helpers import orchestrator
+from .helpers import PROJECT, orchestrator
 from .test_stale_lease import X, ordered_updates
 from .test_transfers import request
 from .test_update_order import FAST, SLOW_STEP, lossy, slow_orphan
@@ -157,3 +158,33 @@ async def test_a_transfer_run_on_a_journal_slower_than_half_the_lease_ends_unsen
     assert second.counts == {"COMPLETED": 1}
     assert not second.outcomes[0].recovered
     assert sim.stats.tapis_tasks == 1
+
+
+async def test_a_run_killed_while_its_create_waits_for_the_limiter_sent_nothing() -> None:
+    """Killed while the first create waits for the client's rate limiter: nothing left, so the
+    next run neither flags the chunk re-sent nor waits out an orphan that never was."""
+    journal = MemoryJournal()
+    options = {"journal": journal, "run_id": "limited", "batch_size": 1, "orphan_window": 300}
+    slow = ita.RateLimitPolicy(rate=0.05, burst=1, adaptive=False)
+    async with Simulator(SimulatorConfig.faithful(seed=4)) as sim:
+        async with ita.IcaClient(sim.ica_url, api_key="k", retry=FAST, rate_limit=slow) as ica:
+            with pytest.raises(ita.APIStatusError):  # spends the only token
+                await ica.data_update_batches.get(PROJECT, "nope")
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(orchestrator(ica, **options).update, ordered_updates())
+
+                    async def sending() -> bool:
+                        record = await journal.get_chunk("limited", 0)
+                        return record is not None and record.owner is not None
+
+                    while not await sending():  # noqa: ASYNC110 - the state is the journal's
+                        await anyio.sleep(0.01)
+                    await anyio.sleep(0.2)  # the create is waiting for the limiter now
+                    tg.cancel_scope.cancel()  # the process dies here
+        assert sim.stats.batches.get("update") is None
+        async with ita.IcaClient(sim.ica_url, api_key="k", retry=FAST) as ica:
+            with anyio.fail_after(10):
+                report = await orchestrator(ica, **options).update(ordered_updates())
+    assert report.counts == {"UPDATED": 2}
+    assert report.resubmitted == 0
