@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import anyio
@@ -9,11 +10,11 @@ import attrs
 import pytest
 
 import ica_tapis_async as ita
-from ica_tapis_async.orchestrator import Lease, MemoryJournal
+from ica_tapis_async.orchestrator import Lease, MemoryJournal, _lease
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 from .helpers import PROJECT, orchestrator
-from .test_stale_lease import X, ordered_updates
+from .test_stale_lease import ORDERED, TTL, JournalClock, X, make_journal, ordered_updates
 from .test_transfers import request
 from .test_update_order import FAST, SLOW_STEP, lossy, slow_orphan
 
@@ -188,3 +189,65 @@ async def test_a_run_killed_while_its_create_waits_for_the_limiter_sent_nothing(
                 report = await orchestrator(ica, **options).update(ordered_updates())
     assert report.counts == {"UPDATED": 2}
     assert report.resubmitted == 0
+
+
+class _BootClock:
+    """Time since boot, counting a suspend (CLOCK_BOOTTIME); the monotonic clock does not."""
+
+    def __init__(self) -> None:
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.slept
+
+
+class _SuspendAfterRenewal:
+    """The first renewal commits, then the machine is suspended (the monotonic clock stands
+    still) while another worker takes the chunk over."""
+
+    def __init__(self, inner: Any, boot: _BootClock, during: Any) -> None:
+        self._inner, self._boot, self._during = inner, boot, during
+        self.renewals = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
+        self.renewals += 1
+        renewed = await self._inner.renew(lease, ttl_s)
+        if self.renewals == 1:
+            await self._during()
+            self._boot.slept += 2 * ttl_s
+        return renewed
+
+
+async def test_a_worker_suspended_after_its_renewal_does_not_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A suspended machine (laptop sleep, a suspended VM) stops the monotonic clock: the send
+    window is timed on a clock that counts the suspend too, so the stale lease is noticed."""
+    journal_clock = JournalClock()
+    inner = make_journal("memory", journal_clock, None)
+    boot = _BootClock()
+    monkeypatch.setattr(_lease, "_since_boot", boot)
+    taken_over: list[ita.BatchReport] = []
+    async with Simulator(seed=32, step_s=0.02) as sim:
+
+        async def take_over() -> None:
+            journal_clock.now += 2 * TTL  # the suspended worker's lease lapses
+            async with ita.IcaClient(sim.ica_url, api_key="fast") as fast:
+                orch = orchestrator(fast, journal=inner, run_id="suspended", **ORDERED)
+                taken_over.append(await orch.update(ordered_updates()))
+
+        journal = _SuspendAfterRenewal(inner, boot, take_over)
+        async with ita.IcaClient(sim.ica_url, api_key="slow") as slow:
+            orch = orchestrator(slow, journal=journal, run_id="suspended", **ORDERED)
+            report = await orch.update(ordered_updates())
+            slow_posts = slow.metrics.requests
+        batches = sim.stats.batches.get("update")
+        tags = sim.data(X)["details"]["tags"]["userTags"]
+    assert [r.counts for r in taken_over] == [{"UPDATED": 2}]
+    assert report.counts == {"UPDATED": 2}
+    assert slow_posts == 0
+    assert batches == 2
+    assert tags == []
