@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -214,7 +215,7 @@ class _SuspendAfterRenewal:
 
     async def renew(self, lease: Lease, ttl_s: float) -> Lease:
         self.renewals += 1
-        renewed = await self._inner.renew(lease, ttl_s)
+        renewed: Lease = await self._inner.renew(lease, ttl_s)
         if self.renewals == 1:
             await self._during()
             self._boot.slept += 2 * ttl_s
@@ -222,12 +223,12 @@ class _SuspendAfterRenewal:
 
 
 async def test_a_worker_suspended_after_its_renewal_does_not_send(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A suspended machine (laptop sleep, a suspended VM) stops the monotonic clock: the send
     window is timed on a clock that counts the suspend too, so the stale lease is noticed."""
     journal_clock = JournalClock()
-    inner = make_journal("memory", journal_clock, None)
+    inner = make_journal("memory", journal_clock, tmp_path)
     boot = _BootClock()
     monkeypatch.setattr(_lease, "_since_boot", boot)
     taken_over: list[ita.BatchReport] = []
