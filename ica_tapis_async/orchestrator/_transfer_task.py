@@ -40,6 +40,8 @@ class Created:
     final: bool = False  # a refusal (4xx): the request itself is wrong
     #: A create was sent and the look-up of its tag failed: the task may exist (``UNKNOWN``).
     unknown: bool = False
+    #: The run was cancelled before another create was sent, and no earlier one created it.
+    cancelled: bool = False
 
 
 @attrs.define
@@ -82,6 +84,10 @@ class TaskFollower:
                 found = await self.look_up(elements, tag, since)
                 if found.uuid is not None or found.unknown:
                     return found
+            if self.cancelled.is_set():
+                # cancel() came while this waited to try again: a request not created yet is
+                # not created (it stays resumable), rather than created only to be cancelled.
+                return Created(None, error=error, cancelled=True)
             since = await on_send()
             try:
                 if before_attempt is None:

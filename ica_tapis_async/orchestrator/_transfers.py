@@ -310,6 +310,8 @@ class TransferOrchestrator:
                     status = NOT_CREATED if first is None else UNKNOWN
                     why = f"not created: {exc}; a longer lease_ttl gives a slow journal more time"
                     return TransferOutcome(index, None, tag, status, why)
+            if created.cancelled:
+                return TransferOutcome(index, None, tag, CANCELLED, _BEFORE_CREATION)
             if created.uuid is None:
                 # Not found, or not looked for: created or not, nobody can say yet.
                 refused = created.final or (first is None and not created.unknown)

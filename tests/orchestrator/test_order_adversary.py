@@ -252,3 +252,35 @@ async def test_a_worker_suspended_after_its_renewal_does_not_send(
     assert slow_posts == 0
     assert batches == 2
     assert tags == []
+
+
+async def test_a_request_cancelled_between_its_create_attempts_is_not_created() -> None:
+    """The first create never reached the server; cancel() comes while the follower waits to
+    try again: no task is created after the cancel, and the request stays resumable."""
+    journal = MemoryJournal()
+    async with (
+        Simulator(seed=47, p_drop_before=1.0, fault_operations={"createTransferTask"}) as sim,
+        ita.TapisClient(sim.tapis_url, token="t", retry=FAST) as tapis,
+    ):
+        orchs: list[ita.TransferOrchestrator] = []
+
+        async def sleep(seconds: float) -> None:
+            # Between the failed create and the next attempt: the user cancels the run.
+            sim.configure(p_drop_before=0.0)
+            await orchs[0].cancel()
+            await anyio.sleep(seconds)
+
+        options = {"journal": journal, "run_id": "between", "poll_initial": 0.02}
+        orchs.append(ita.TransferOrchestrator(tapis, sleep=sleep, **options))  # type: ignore[arg-type]
+        with anyio.fail_after(30):
+            report = await orchs[0].run([request(0)])
+        assert sim.stats.tapis_tasks == 0
+        run = await journal.get_run("between")
+        assert run is not None
+        assert run.finished_at is None
+        with anyio.fail_after(30):
+            again = await ita.TransferOrchestrator(tapis, **options).run([request(0)])  # type: ignore[arg-type]
+    assert report.counts == {"CANCELLED": 1}
+    assert report.outcomes[0].uuid is None
+    assert again.counts == {"COMPLETED": 1}
+    assert sim.stats.tapis_tasks == 1
