@@ -7,7 +7,15 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections import deque
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -322,6 +330,8 @@ class BatchOrchestrator:
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (chunks in flight, and unfinished ones).
         touching: dict[str, Gate] = {}
+        # Finished chunks kept in `touching` until their orphan's window has passed.
+        lingering: deque[tuple[Gate, Sequence[str]]] = deque()
         # The send stream stays open until the run is recorded finished: the consumer sees the
         # end of the outcomes only then, so it never cancels finish_run midway.
         async with send:
@@ -335,11 +345,12 @@ class BatchOrchestrator:
                         gate = Gate()
                         after: set[Gate] = set()
                         if kind == "update":
+                            _forget_past(lingering, touching, self._clock())
                             after = {touching[k] for k in chunk.keys if k in touching}
                             touching.update(dict.fromkeys(chunk.keys, gate))
                         tg.start_soon(
                             self._run_chunk, kind, worker, chunk, send.clone(), counters, slots,
-                            (gate, after, touching),
+                            (gate, after, touching, lingering),
                         )  # fmt: skip
                     # Where this input ends: a longer or shorter one under the run id is refused.
                     await record_input_end(
@@ -360,9 +371,9 @@ class BatchOrchestrator:
         send: MemoryObjectSendStream[ItemOutcome],
         counters: Counters,
         slots: anyio.Semaphore,
-        order: tuple[Gate, set[Gate], dict[str, Gate]],
+        order: tuple[Gate, set[Gate], dict[str, Gate], deque[tuple[Gate, Sequence[str]]]],
     ) -> None:
-        gate, after, touching = order
+        gate, after, touching, lingering = order
         final = False
         slot = Slot(slots)
         try:
@@ -398,10 +409,10 @@ class BatchOrchestrator:
             # be sent before it, however long after it left the in-flight window. So does one
             # whose orphan may still be queued: a later update read from the input after this
             # chunk settled must wait out the orphan's window too.
-            forget = final and gate.not_before <= self._clock()
-            for key in chunk.keys if forget else ():
-                if touching.get(key) is gate:
-                    del touching[key]
+            if final and gate.not_before > self._clock():
+                lingering.append((gate, chunk.keys))
+            elif final:
+                _forget(gate, chunk.keys, touching)
             slot.release()
 
     async def _chunk_outcomes(
@@ -446,6 +457,20 @@ class BatchOrchestrator:
         if record is None:
             return True
         return not (record.final or (record.state == SUBMITTED and record.batch_id))
+
+
+def _forget(gate: Gate, keys: Sequence[str], touching: dict[str, Gate]) -> None:
+    for key in keys:
+        if touching.get(key) is gate:
+            del touching[key]
+
+
+def _forget_past(
+    lingering: deque[tuple[Gate, Sequence[str]]], touching: dict[str, Gate], now: float
+) -> None:
+    """Drop finished chunks whose orphan's window has passed (memory stays bounded)."""
+    while lingering and lingering[0][0].not_before <= now:
+        _forget(*lingering.popleft(), touching)
 
 
 def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Lease, MemoryJournal, _lease
+from ica_tapis_async.orchestrator._run_state import Gate
+from ica_tapis_async.orchestrator._runner import _forget_past
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 from .helpers import PROJECT, orchestrator
@@ -284,3 +288,17 @@ async def test_a_request_cancelled_between_its_create_attempts_is_not_created() 
     assert report.outcomes[0].uuid is None
     assert again.counts == {"COMPLETED": 1}
     assert sim.stats.tapis_tasks == 1
+
+
+def test_finished_chunks_are_forgotten_once_their_orphan_window_has_passed() -> None:
+    """Chunks kept for their orphan's window do not stay in memory for the rest of the run,
+    and a later chunk's claim on an id is never dropped with them."""
+    past, future, later = Gate(not_before=1.0), Gate(not_before=9.0), Gate()
+    touching = {"a": past, "b": later, "c": future}
+    lingering: deque[tuple[Gate, Sequence[str]]] = deque([(past, ["a", "b"]), (future, ["c"])])
+    _forget_past(lingering, touching, now=5.0)
+    assert touching == {"b": later, "c": future}
+    assert list(lingering) == [(future, ["c"])]
+    _forget_past(lingering, touching, now=10.0)
+    assert touching == {"b": later}
+    assert not lingering
