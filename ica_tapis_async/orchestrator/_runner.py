@@ -49,7 +49,7 @@ from ._plan import (
 )
 from ._poll import ItemPoller
 from ._report import BatchReport, ItemOutcome, ProgressCallback
-from ._run_state import Counters, Gate, one_mismatch
+from ._run_state import Counters, Gate, forget, forget_past, one_mismatch
 from ._send import Sender
 
 __all__ = ("BatchOrchestrator",)
@@ -345,7 +345,7 @@ class BatchOrchestrator:
                         gate = Gate()
                         after: set[Gate] = set()
                         if kind == "update":
-                            _forget_past(lingering, touching, self._clock())
+                            forget_past(lingering, touching, self._clock())
                             after = {touching[k] for k in chunk.keys if k in touching}
                             touching.update(dict.fromkeys(chunk.keys, gate))
                         tg.start_soon(
@@ -412,7 +412,7 @@ class BatchOrchestrator:
             if final and gate.not_before > self._clock():
                 lingering.append((gate, chunk.keys))
             elif final:
-                _forget(gate, chunk.keys, touching)
+                forget(gate, chunk.keys, touching)
             slot.release()
 
     async def _chunk_outcomes(
@@ -457,20 +457,6 @@ class BatchOrchestrator:
         if record is None:
             return True
         return not (record.final or (record.state == SUBMITTED and record.batch_id))
-
-
-def _forget(gate: Gate, keys: Sequence[str], touching: dict[str, Gate]) -> None:
-    for key in keys:
-        if touching.get(key) is gate:
-            del touching[key]
-
-
-def _forget_past(
-    lingering: deque[tuple[Gate, Sequence[str]]], touching: dict[str, Gate], now: float
-) -> None:
-    """Drop finished chunks whose orphan's window has passed (memory stays bounded)."""
-    while lingering and lingering[0][0].not_before <= now:
-        _forget(*lingering.popleft(), touching)
 
 
 def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:

@@ -14,8 +14,7 @@ import pytest
 
 import ica_tapis_async as ita
 from ica_tapis_async.orchestrator import Lease, MemoryJournal, _lease
-from ica_tapis_async.orchestrator._run_state import Gate
-from ica_tapis_async.orchestrator._runner import _forget_past
+from ica_tapis_async.orchestrator._run_state import Gate, forget_past
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 from .helpers import PROJECT, orchestrator
@@ -296,9 +295,9 @@ def test_finished_chunks_are_forgotten_once_their_orphan_window_has_passed() -> 
     past, future, later = Gate(not_before=1.0), Gate(not_before=9.0), Gate()
     touching = {"a": past, "b": later, "c": future}
     lingering: deque[tuple[Gate, Sequence[str]]] = deque([(past, ["a", "b"]), (future, ["c"])])
-    _forget_past(lingering, touching, now=5.0)
+    forget_past(lingering, touching, now=5.0)
     assert touching == {"b": later, "c": future}
     assert list(lingering) == [(future, ["c"])]
-    _forget_past(lingering, touching, now=10.0)
+    forget_past(lingering, touching, now=10.0)
     assert touching == {"b": later}
     assert not lingering
