@@ -301,3 +301,19 @@ def test_finished_chunks_are_forgotten_once_their_orphan_window_has_passed() -> 
     forget_past(lingering, touching, now=10.0)
     assert touching == {"b": later}
     assert not lingering
+
+
+async def test_a_repeat_of_an_item_a_stopped_job_left_pending_is_not_ok() -> None:
+    """An id repeated in one batch is sent once; when the batch's job stops before it, the
+    repeat is not ok either: every ok outcome is an id the server linked."""
+    a, b = "fil." + "c" * 30, "fil." + "d" * 30
+    config = SimulatorConfig.faithful(seed=5, stop_rate=1.0, stop_pending_share=1.0)
+    async with Simulator(config) as sim, ita.IcaClient(sim.ica_url, api_key="k") as ica:
+        with anyio.fail_after(30):
+            report = await orchestrator(ica, poll_timeout=600).link([a, b, a])
+        linked = sim.links(PROJECT)
+    assert sim.stats.batches_stopped == 1
+    assert not linked
+    assert report.total == 3
+    assert report.counts.get("DUPLICATE", 0) == 0
+    assert len(report.failures) == 3
