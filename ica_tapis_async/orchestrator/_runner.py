@@ -170,7 +170,8 @@ class BatchOrchestrator:
         """Link every data id into the project; returns the report.
 
         A data id repeated within one batch is sent once and its repeat reported as
-        ``DUPLICATE``; repeated in another batch, the server reports it ``ALREADY_LINKED``.
+        ``DUPLICATE`` (with the id's own status when that is not ok); repeated in another
+        batch, the server reports it ``ALREADY_LINKED``.
 
         Raises:
             RequestValidationError: empty input, a malformed or over-long id, a bad batch size
