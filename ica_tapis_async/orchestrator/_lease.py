@@ -87,7 +87,8 @@ async def renew_before_send(
     Raises:
         LeaseLostError: the entry belongs to another worker now, or the journal took longer
             than the window for ``_SLOW_RENEWALS`` renewals in a row (then nothing is sent:
-            the entry is claimed again).
+            the callers take the attempt back and report the entry unsent, resumable, when it
+            is still theirs, and leave it to its new holder when it is not).
     """
     for _ in range(_SLOW_RENEWALS):
         issued, booted = clock(), _since_boot()
