@@ -6,7 +6,9 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import suppress
 
+import anyio
 import attrs
 
 from .._errors import APIError, AuthenticationError, PaginationError
@@ -100,7 +102,7 @@ class ChunkWorker:
             # later run must not take the chunk for sent (re-sent: IN_DOUBT items, an orphan's
             # wait for the next updates of its data ids).
             sending: ChunkRecord | None = None
-            tries = 0
+            tries, checking = 0, False
 
             async def still_ours() -> None:
                 # A fenced write right before each attempt: after a long wait (Retry-After, a
@@ -108,16 +110,25 @@ class ChunkWorker:
                 # carry no key the server could dedupe on; a renewal that came back too late
                 # (frozen after the journal committed it) is done again. Raises
                 # LeaseLostError: not sent.
-                nonlocal sending, tries
+                nonlocal sending, tries, checking
                 tries += 1
+                checking = True
                 if sending is None:
                     sending = await self.journal.mark_sending(held.lease)
                 await renew_before_send(self.journal, held, self.lease_ttl, self.sender.clock)
+                checking = False
 
             try:
                 result = await self.sender.send(
                     kind, chunk, key, first_use=record.attempts == 0, before_attempt=still_ours
                 )
+            except anyio.get_cancelled_exc_class():
+                if tries == 1 and checking and sending is not None:
+                    # Cancelled before the first attempt left (in its renewal): take the
+                    # attempt back, so that a later run does not take the chunk for sent.
+                    with anyio.CancelScope(shield=True), suppress(LeaseLostError):
+                        await self.journal.mark_unsent(held.lease, sending.attempts)
+                raise
             except LeaseLostError as exc:
                 if tries > 1 or sending is None:
                     raise  # an attempt left, or the entry is another worker's: not ours to settle

@@ -317,3 +317,38 @@ async def test_a_repeat_of_an_item_a_stopped_job_left_pending_is_not_ok() -> Non
     assert report.total == 3
     assert report.counts.get("DUPLICATE", 0) == 0
     assert len(report.failures) == 3
+
+
+class _RenewalsHang(MemoryJournal):
+    """A journal whose renewal before the first create hangs until the run is cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hanging = anyio.Event()
+
+    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
+        record = await self.get_chunk(lease.run_id, lease.index)
+        if record is not None and record.state == "sending":
+            self.hanging.set()
+            await anyio.sleep_forever()
+        return await super().renew(lease, ttl_s)
+
+
+async def test_a_run_cancelled_during_the_renewal_before_its_create_sent_nothing() -> None:
+    """Cancelled (Ctrl-C, a consumer that leaves) while the lease is renewed right before the
+    create: nothing left, and the journal does not take the chunk for sent."""
+    journal = _RenewalsHang()
+    async with (
+        Simulator(SimulatorConfig.faithful(seed=6)) as sim,
+        ita.IcaClient(sim.ica_url, api_key="k", retry=FAST) as ica,
+    ):
+        options = {"journal": journal, "run_id": "cancelled", "batch_size": 1}
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(orchestrator(ica, **options).update, ordered_updates())
+                await journal.hanging.wait()
+                tg.cancel_scope.cancel()
+        assert sim.stats.batches.get("update") is None
+    record = await journal.get_chunk("cancelled", 0)
+    assert record is not None
+    assert (record.state, record.attempts, record.resubmitted) == ("planned", 0, False)
