@@ -1,4 +1,4 @@
-"""Scaling out: 1, 2 and 4 worker processes sharing one Redis budget and one PostgreSQL journal.
+"""Scaling out: 1, 4, 8 and 16 worker processes sharing one Redis budget and one PostgreSQL journal.
 
 The simulator (its own process) allows R requests/s per credential and answers 429 beyond.
 Every worker is its own process with its own client, the same credential, a
@@ -11,11 +11,18 @@ limit told to the shared limiter (``rate=R``) or discovered by it (``rate=None``
   within a second of the first one): with a discovered rate, the one-off cost of finding the
   limit, paid once per shared budget (Redis keeps what was found for the next run),
 - wall time of a finite run against its theoretical minimum (its requests / R),
+- the journal's work: PostgreSQL transactions (commits and rollbacks of the run's own
+  database, ``pg_stat_database``) per chunk done and per second; the steady run's ids that
+  reached the simulator in more than one linking batch (sent twice),
 - lease take-over: a worker is SIGKILLed while it holds chunks; how long until another
   worker holds them, against lease time + one heartbeat.
 
-Targets: with 4 workers, rate >= 0.95 R and <= 1% 429s, told or discovered; take-over within
-lease time + one heartbeat (a third of the lease).
+Targets: with 16 workers, rate >= 0.95 R and <= 1% 429s, told or discovered; 0 ids sent
+twice at any number of workers; transactions per chunk at 16 workers <= 1.5x those at 1;
+take-over within lease time + one heartbeat (a third of the lease).
+
+``--workers``, ``--ops``, ``--modes`` and ``--no-finite`` select a shorter run, e.g. to check
+the direction on a busy machine: ``--workers 1,16 --ops link --modes told --seconds 12``.
 
 The steady run's clock starts at the first request the simulator receives, not at the spawn of
 the worker processes (four Python workers take 4-5 s to import and connect on a loaded 2-core
@@ -34,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import subprocess
@@ -118,10 +126,13 @@ def steady(base: dict[str, Any], workers: int, seconds: float, warmup: float) ->
     wave of 429s (those within a second of the first one): for a discovered rate, the
     one-off cost of finding the limit, which the 429 share includes.
     """
-    with _common.SimulatorProcess(base["knobs"]) as sim:
+    knobs = {**base["knobs"], "track_link_submissions": base["op"] == "link"}
+    with _common.SimulatorProcess(knobs) as sim, _Database(base["journal"]) as db:
         cfg = {**base, "url": sim.ica_url, "name": f"bench:{uuid.uuid4().hex[:8]}"}
         cfg["run_id"] = f"steady-{uuid.uuid4().hex[:8]}"
+        cfg["journal"] = db.dsn
         start = sim.stats()
+        xacts = db.transactions()
         procs = [_spawn(cfg) for _ in range(workers)]
         try:
             began = _first_request(sim, start["requests"])
@@ -144,6 +155,12 @@ def steady(base: dict[str, Any], workers: int, seconds: float, warmup: float) ->
             for p in procs:
                 p.kill()
                 p.wait()
+        # The killed workers' server sessions end and report their counts (at most a
+        # second late); then the run's database is read.
+        time.sleep(1.5)
+        spent = db.transactions() - xacts
+        chunks = db.chunks_done(cfg["run_id"])
+        twice = sum(1 for n in sim.stats().get("link_submissions", {}).values() if n > 1)
     assert first is not None
     accepted = (last["requests"] - last["throttled"]) - (first["requests"] - first["throttled"])
     total = last["requests"] - start["requests"]
@@ -152,7 +169,55 @@ def steady(base: dict[str, Any], workers: int, seconds: float, warmup: float) ->
         "share_429": (last["throttled"] - start["throttled"]) / total if total else 0.0,
         "wave": float(wave),
         "requests": float(total),
+        "tx_chunk": spent / chunks if chunks else float("inf"),
+        "tx_s": spent / (t1 - began),
+        "twice": float(twice),
     }
+
+
+class _Database:
+    """A fresh database of the cluster for one run, so that its transaction count is the
+    run's alone; dropped afterwards."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self._admin = admin_dsn
+        self._name = f"bench_{uuid.uuid4().hex[:10]}"
+        self.dsn = admin_dsn.rsplit("/", 1)[0] + "/" + self._name
+
+    def __enter__(self) -> _Database:
+        import psycopg
+
+        with psycopg.connect(self._admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self._name}"')
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(self._admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self._name}" WITH (FORCE)')
+
+    def transactions(self) -> int:
+        """Commits and rollbacks of the database so far (counted by the server)."""
+        import psycopg
+
+        with psycopg.connect(self._admin, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+                (self._name,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def chunks_done(self, run_id: str) -> int:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM ita_chunks WHERE run_id = %s AND state = 'done' "
+                "AND digest <> 'end-of-input'",
+                (run_id,),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
 
 def _first_request(sim: _common.SimulatorProcess, before: int) -> float:
@@ -167,9 +232,10 @@ def _first_request(sim: _common.SimulatorProcess, before: int) -> float:
 
 def finite(base: dict[str, Any], workers: int) -> dict[str, float]:
     """Workers run one job to the end: wall time against requests / R."""
-    with _common.SimulatorProcess(base["knobs"]) as sim:
+    with _common.SimulatorProcess(base["knobs"]) as sim, _Database(base["journal"]) as db:
         cfg = {**base, "url": sim.ica_url, "name": f"bench:{uuid.uuid4().hex[:8]}"}
         cfg["run_id"] = f"finite-{uuid.uuid4().hex[:8]}"
+        cfg["journal"] = db.dsn
         start = sim.stats()
         started = time.monotonic()
         procs = [_spawn(cfg) for _ in range(workers)]
@@ -235,6 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=6.0, help="seconds before the window")
     parser.add_argument("--items", type=int, default=2000, help="items of the finite runs")
     parser.add_argument("--lease-ttl", type=float, default=3.0, help="lease time (s)")
+    parser.add_argument("--workers", default="1,4,8,16", help="worker counts, comma-separated")
+    parser.add_argument("--ops", default="link,analyses", help="jobs: link, analyses")
+    parser.add_argument("--modes", default="told,discovered", help="limits: told, discovered")
+    parser.add_argument("--no-finite", action="store_true", help="skip the finite runs")
+    parser.add_argument("--no-takeover", action="store_true", help="skip the take-over")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -248,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 HEADER = ["job", "limit", "workers", "rate / R", "429 share", "first 429 wave"]
-HEADER += ["finite wall", "minimum"]
+HEADER += ["tx / chunk", "tx / s", "ids sent twice", "finite wall", "minimum"]
 
 
 def _bench(args: argparse.Namespace, redis_url: str, dsn: str) -> int:
@@ -261,10 +332,15 @@ def _bench(args: argparse.Namespace, redis_url: str, dsn: str) -> int:
         "analysis_run_s": 0.2,
         "track_link_submissions": False,
     }
+    counts = [int(n) for n in args.workers.split(",")]
+    most = max(counts)
     rows, targets = [], []
     for op, batch_size in (("link", 50), ("analyses", 10)):
-        for mode in ("told", "discovered"):
-            for workers in (1, 2, 4):
+        if op not in args.ops.split(","):
+            continue
+        for mode in args.modes.split(","):
+            per_chunk: dict[int, float] = {}
+            for workers in counts:
                 base = {
                     "op": op,
                     "knobs": knobs,
@@ -278,43 +354,61 @@ def _bench(args: argparse.Namespace, redis_url: str, dsn: str) -> int:
                     "lease_ttl": args.lease_ttl,
                 }
                 s = steady(base, workers, args.seconds, args.warmup)
-                f = finite(
-                    {**base, "items": args.items if op == "link" else args.items // 5}, workers
-                )
+                wall = minimum = "-"
+                if not args.no_finite:
+                    f = finite(
+                        {**base, "items": args.items if op == "link" else args.items // 5},
+                        workers,
+                    )
+                    wall, minimum = f"{f['wall']:.1f} s", f"{f['minimum']:.1f} s"
                 ratio = s["achieved"] / args.rate
+                per_chunk[workers] = s["tx_chunk"]
                 rows.append(
                     (op, mode, workers, f"{ratio:.3f}", f"{100 * s['share_429']:.2f}%",
-                     f"{s['wave']:.0f} of {s['requests']:.0f}", f"{f['wall']:.1f} s",
-                     f"{f['minimum']:.1f} s")
+                     f"{s['wave']:.0f} of {s['requests']:.0f}", f"{s['tx_chunk']:.1f}",
+                     f"{s['tx_s']:.0f}", f"{s['twice']:.0f}", wall, minimum)
                 )  # fmt: skip
-                if workers == 4:
+                targets.append(
+                    _common.target(f"{op}, {mode}, {workers} workers: ids sent twice",
+                                   s["twice"], 0, at_most=True)
+                )  # fmt: skip
+                if workers == most:
                     targets.append(
-                        _common.target(f"{op}, {mode}, 4 workers: rate / R", ratio, 0.95)
+                        _common.target(f"{op}, {mode}, {workers} workers: rate / R", ratio, 0.95)
                     )
                     targets.append(
                         _common.target(
-                            f"{op}, {mode}, 4 workers: 429 share (%)",
+                            f"{op}, {mode}, {workers} workers: 429 share (%)",
                             100 * s["share_429"],
                             1.0,
                             at_most=True,
                         )
                     )
-    base = {
-        "op": "link", "knobs": knobs, "redis": redis_url, "journal": dsn, "rate": args.rate,
-        "rate_r": args.rate, "burst": 5, "batch_size": 50, "items": 5000,
-        "lease_ttl": args.lease_ttl,
-    }  # fmt: skip
-    taken = takeover(base, dsn)
+            if 1 in per_chunk and most > 1:
+                targets.append(
+                    _common.target(
+                        f"{op}, {mode}: transactions per chunk, {most} workers / 1 worker",
+                        per_chunk[most] / per_chunk[1],
+                        1.5,
+                        at_most=True,
+                    )
+                )
+    taken = math.nan
     limit = args.lease_ttl + args.lease_ttl / 3
-    targets.append(_common.target("take-over after SIGKILL (s)", taken, limit, at_most=True))
-    text = _common.table(
-        HEADER,
-        rows,
-    )
+    if not args.no_takeover:
+        base = {
+            "op": "link", "knobs": knobs, "redis": redis_url, "journal": dsn, "rate": args.rate,
+            "rate_r": args.rate, "burst": 5, "batch_size": 50, "items": 5000,
+            "lease_ttl": args.lease_ttl,
+        }  # fmt: skip
+        taken = takeover(base, dsn)
+        targets.append(_common.target("take-over after SIGKILL (s)", taken, limit, at_most=True))
+    text = _common.table(HEADER, rows)
     text += (
         f"\n\nR = {args.rate:g} req/s per credential (simulator token bucket, Retry-After to the "
         f"next token); steady window {args.seconds - args.warmup:g} s after a {args.warmup:g} s "
-        f"warm-up from the first request; finite runs of {args.items:,} links / "
+        f"warm-up from the first request; tx = PostgreSQL transactions of the run's database "
+        f"per chunk done and per second of the steady run; finite runs of {args.items:,} links / "
         f"{args.items // 5:,} analyses; lease {args.lease_ttl:g} s, take-over measured "
         f"{taken:.2f} s (limit {limit:.2f} s)"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -66,6 +67,10 @@ def jwt_expiry(token: str) -> float | None:
 
     The signature is not checked: the server does that; we only want to renew in time.
     """
+    return _claim_seconds(token, "exp")
+
+
+def _claim_seconds(token: str, name: str) -> float | None:
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -74,11 +79,23 @@ def jwt_expiry(token: str) -> float | None:
         claims = orjson.loads(base64.urlsafe_b64decode(payload))
     except (ValueError, orjson.JSONDecodeError):
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    value = claims.get(name) if isinstance(claims, dict) else None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 TokenFetcher = Callable[[Secret], Awaitable[str]]
+
+
+class _Flight:
+    """One exchange under way: set ``done`` when it ends; ``error`` if it failed."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.error: Exception | None = None
 
 
 class IcaAuth:
@@ -110,13 +127,14 @@ class IcaAuth:
             Secret(access_token, field="access_token") if access_token is not None else None
         )
         self._exp = jwt_expiry(access_token) if access_token else None
+        self._lifetime: float | None = None  # exp - iat of an exchanged token, when it says
         self._exchange = exchange
         self._clock = clock
         # When the exchanged token was issued (our clock) and whether a request carried it yet:
         # a token is never due before its first use, however short-lived it looks.
         self._issued_at = 0.0
         self._used = True
-        self._lock = anyio.Lock()
+        self._flight: _Flight | None = None  # the exchange under way, if any
         self._fetch: TokenFetcher | None = None
         self.exchanges = 0
 
@@ -142,7 +160,10 @@ class IcaAuth:
     def set_token(self, token: str) -> None:
         """Use ``token`` as the bearer JWT from now on (after a refresh)."""
         self._token = Secret(token)
-        self._exp = jwt_expiry(token)
+        self._exp = exp = jwt_expiry(token)
+        issued = _claim_seconds(token, "iat")
+        # The lifetime the server gave it, by its own clock: ours may be far ahead of it.
+        self._lifetime = exp - issued if exp is not None and issued is not None else None
 
     def current_token(self) -> str | None:
         """The bearer JWT in use, if any (for ``tokens.refresh``)."""
@@ -153,8 +174,13 @@ class IcaAuth:
             return True
         if self._exp is None or not self._used:
             return False
-        # A token that lives less than twice the margin (or that our clock, running ahead of
-        # the server's, sees as short-lived) is renewed half-way, not on every call.
+        if self._lifetime is not None and self._lifetime > 0:
+            # Its lifetime (exp - iat, both the server's) counted from when we got it: right
+            # however far our clock is from the server's. A short one is renewed half-way.
+            margin = min(RENEW_MARGIN_S, self._lifetime / 2)
+            return self._clock() >= self._issued_at + self._lifetime - margin
+        # No iat: a token that lives less than twice the margin (or that our clock, running
+        # ahead of the server's, sees as short-lived) is renewed half-way, not on every call.
         margin = min(RENEW_MARGIN_S, max(0.0, (self._exp - self._issued_at) / 2))
         return self._clock() >= self._exp - margin
 
@@ -172,20 +198,44 @@ class IcaAuth:
         return {"X-API-Key": self._api_key.reveal()}
 
     async def renew(self, stale: Secret | None) -> None:
-        """Exchange the API key for a new JWT, once even if many coroutines ask at once."""
+        """Exchange the API key for a new JWT, once even if many coroutines ask at once.
+
+        Callers that ask while an exchange is under way wait for it and share its outcome:
+        its token, or its error (raised to each of them), so a failing token endpoint costs
+        one exchange per burst, not one per waiter made one after another. If the task
+        exchanging is cancelled, one of the waiters exchanges instead.
+        """
         if self._fetch is None or self._api_key is None:
             raise RuntimeError("no token fetcher bound")
-        async with self._lock:
-            if self._token is not None and self._token != stale:
-                # Another coroutine renewed it while we waited: use that token, even if it
-                # already looks due (short-lived, or our clock ahead), or every waiter of a
-                # burst would exchange once more.
+        while True:
+            if self._token is not None and self._token is not stale:
+                # Another coroutine renewed it: use that token, even if it already looks due
+                # (short-lived, or our clock ahead), or every waiter of a burst would exchange.
+                # Compared by identity: a server may answer with the same JWT again.
                 return
-            token = await self._fetch(self._api_key)
+            flight = self._flight
+            if flight is None:
+                await self._exchange_now(self._fetch, self._api_key)
+                return
+            await flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            # Neither a token nor an error: the exchanging task was cancelled; take over.
+
+    async def _exchange_now(self, fetch: TokenFetcher, api_key: Secret) -> None:
+        flight = self._flight = _Flight()
+        try:
+            token = await fetch(api_key)
             self.set_token(token)
-            self._issued_at, self._used = self._clock(), False
-            self.exchanges += 1
-            log.debug("exchanged the API key for a JWT (expires at %s)", self._exp)
+        except Exception as exc:
+            flight.error = exc
+            raise
+        finally:  # also on cancellation, which leaves no outcome: a waiter takes over
+            self._flight = None
+            flight.done.set()
+        self._issued_at, self._used = self._clock(), False
+        self.exchanges += 1
+        log.debug("exchanged the API key for a JWT (expires at %s)", self._exp)
 
     def snapshot(self) -> Secret | None:
         """The token in use now, to tell later whether someone renewed it."""

@@ -7,11 +7,14 @@ a timeout of 0 means "no limit" to aiohttp).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from yarl import URL
 
 from ._errors import RequestValidationError
 from ._redact import redact_url
@@ -156,12 +159,28 @@ def check_base_url(url: object) -> str:
         raise RequestValidationError(f"{exc} in {shown}", field="base_url") from None
     if not parts.hostname:
         raise RequestValidationError(f"has no host: {shown}", field="base_url")
+    try:
+        # What aiohttp does with the URL on every request: yarl refuses a backslash in the
+        # authority, and the host is IDNA-encoded (an empty or over-long label fails there).
+        URL(url)
+        if not _is_ip_literal(parts.hostname):
+            parts.hostname.encode("idna")
+    except ValueError as exc:  # UnicodeError included
+        raise RequestValidationError(f"{exc} in {shown}", field="base_url") from None
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise RequestValidationError(
             f"must not have a query or fragment (paths are appended to it): {shown}",
             field="base_url",
         )
     return url.rstrip("/")
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _shown(value: Any) -> str:

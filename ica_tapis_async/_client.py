@@ -49,6 +49,13 @@ def _make_dispatcher(api: Api, auth: _Auth, base_url: str, arguments: dict[str, 
             "pass either session or transport, not both", field="transport"
         )
     _check_kind("session", session, aiohttp.ClientSession)
+    if session is not None and session.auth is not None:
+        # aiohttp would add its Authorization header to ours: a ValueError on every call
+        # with a bearer JWT, two sets of credentials with an API key.
+        raise RequestValidationError(
+            "a session made with auth= sends credentials of its own; lend one without",
+            field="session",
+        )
     _check_kind("transport", transport, Transport)
     limiter: RateLimiter | None = arguments["limiter"]
     _check_kind("limiter", limiter, RateLimiter)

@@ -76,7 +76,12 @@ def _flag(_inst: object, attr: attrs.Attribute[bool], value: bool) -> None:
 def _status_set(value: Any) -> Any:
     """A set, list or tuple of statuses as a frozenset (the policy stays hashable); anything
     else is left for the validator to refuse by name."""
-    return frozenset(value) if isinstance(value, set | list | tuple) else value
+    if isinstance(value, set | list | tuple):
+        try:
+            return frozenset(value)
+        except TypeError:  # an unhashable member ([[503]]): the validator names the field
+            return value
+    return value
 
 
 def _statuses(_inst: object, attr: attrs.Attribute[Any], value: frozenset[int]) -> None:

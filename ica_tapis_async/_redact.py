@@ -19,6 +19,8 @@ _ENGINE = re.compile(r"^\s*(postgres(?:ql)?|rediss?|unix)\s*:/*", re.IGNORECASE)
 _PASSWORD_PARAM = re.compile(
     r"(^|[?&;\s])((?:ssl)?password|passfile)\s*=\s*('(?:[^'\\]|\\.)*'|[^&;\s]*)", re.IGNORECASE
 )
+# A "%" not followed by two hex digits: libpq refuses such a URL (redis-py keeps it as it is).
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _HOW = "percent-encode it (%40 for @, %2F for /, %3F for ?, %23 for #, %25 for %)"
 
 
@@ -68,13 +70,39 @@ def ambiguous_user_info(url: str) -> str | None:
         authority, _slash, path = rest.partition("/")
         if authority.count("@") > 1:
             return f"the user info holds more than one '@': {_HOW}"
-        if "@" not in authority and "@" in path.partition("?")[0]:
+        if "@" in path.partition("?")[0]:
+            # With or without an "@" before the "/": the host libpq would look up (and name in
+            # its error) is a piece of the password.
             return f"the user info holds a '/': {_HOW}"
+        if _BARE_PERCENT.search(authority.rpartition("@")[0]):
+            # libpq refuses the URL, and its error would say only that it is invalid.
+            return f"the user info holds a '%' that starts no %XX escape: {_HOW}"
         return None
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" not in authority and "@" in rest:
+    after = rest[len(authority) :]
+    if engine.group(1).lower() == "unix":
+        # No host to look up, and the socket path may hold an "@".
+        stray = "@" not in authority and "@" in after
+    else:
+        stray = _stray_at(after)
+    if stray:
+        # Also with an "@" before the "/": the host redis-py would look up (and name in its
+        # error) is then a piece of the password.
         return f"the user info holds '/', '?' or '#': {_HOW}"
     return None
+
+
+def _stray_at(after: str) -> bool:
+    """Whether the part of a Redis URL after its host part holds an "@" other than in a client
+    name (``?client_name=me@host``): ``?b=c@host`` may as well be a password's tail."""
+    path, _q, query = after.partition("?")
+    query, _hash, fragment = query.partition("#")
+    if "@" in path or "@" in fragment:
+        return True
+    return any(
+        "@" in item and item.partition("=")[0].strip().lower() != "client_name"
+        for item in re.split("[&;]", query)
+    )
 
 
 # Request headers that may stay visible on an exception aiohttp chained to ours; every other
@@ -108,20 +136,27 @@ def scrub_chain(error: BaseException) -> None:
         if id(exc) in seen:
             continue
         seen.add(id(exc))
-        _scrub_request_info(exc)
-        if getattr(exc, "history", None):
+        kept = _scrub_request_info(exc)
+        history = getattr(exc, "history", None)
+        if history:
             # The responses of earlier redirects, each with a request_info of its own.
             exc.history = ()  # type: ignore[attr-defined]
+            kept[id(history)] = ()
+        if kept:
+            # aiohttp keeps the same objects in ``args`` too (``(request_info, history)``),
+            # which BaseException's repr, pickling and error reporters read.
+            exc.args = tuple(kept.get(id(arg), arg) for arg in exc.args)
         pending.extend(e for e in (exc.__cause__, exc.__context__) if e is not None)
         if isinstance(exc, BaseExceptionGroup):
             pending.extend(exc.exceptions)
 
 
-def _scrub_request_info(exc: BaseException) -> None:
+def _scrub_request_info(exc: BaseException) -> dict[int, Any]:
+    """Replace ``exc.request_info`` by a scrubbed copy; return ``{id(old): new}``."""
     info = getattr(exc, "request_info", None)
     headers = getattr(info, "headers", None)
     if info is None or headers is None or not hasattr(info, "_replace"):
-        return
+        return {}
     kept = CIMultiDict(
         (name, value if name.lower() in _HARMLESS_HEADERS else "<redacted>")
         for name, value in headers.items()
@@ -132,7 +167,9 @@ def _scrub_request_info(exc: BaseException) -> None:
         if isinstance(url, URL) and url.password is not None:
             changes[field] = url.with_password("***")
     try:
-        exc.request_info = info._replace(**changes)  # type: ignore[attr-defined]
+        clean = info._replace(**changes)
     except (AttributeError, TypeError, ValueError):
         # Not aiohttp's RequestInfo after all: drop it rather than keep a credential.
-        exc.request_info = None  # type: ignore[attr-defined]
+        clean = None
+    exc.request_info = clean  # type: ignore[attr-defined]
+    return {id(info): clean}

@@ -68,6 +68,8 @@ class ClientMetrics:
 @attrs.define
 class _State:
     closed: bool = False
+    # Retry backoffs under way: close() cuts them short (the retry could only be refused).
+    sleepers: set[anyio.CancelScope] = attrs.field(factory=set)
 
 
 class _Auth(Protocol):
@@ -161,7 +163,7 @@ class Dispatcher:
             APIConnectionError: no answer, after the retries the policy allows.
         """
         if self.state.closed:
-            raise RequestValidationError("the client is closed; make a new one", field="client")
+            raise _closed()
         options = options or {}
         with self.telemetry.call(self.api, request, *self._server) as call:
             try:
@@ -208,6 +210,10 @@ class Dispatcher:
                         # Asked only now: a long wait for the limiter or a Retry-After may
                         # have made the caller's reason to send stale (a lease taken over).
                         refused = await _refusal(before_attempt)
+                    if refused is None and self.state.closed:
+                        # close() came while this call waited (for a slot, a pause, a retry's
+                        # backoff): a borrowed transport would still carry it.
+                        refused = _closed()
                     if refused is None:
                         self.metrics.requests += 1
                         with call.attempt(waiting) as sent:
@@ -217,21 +223,32 @@ class Dispatcher:
                             )  # fmt: skip
                             sent.answered(response.status)
             except APIConnectionError as exc:
+                # Scrubbed now, not only when the call ends: it is handed to on_retry, and it
+                # is the __context__ of whatever interrupts the backoff below (the caller's
+                # own deadline, a cancellation), which reaches the caller unscrubbed.
+                scrub_chain(exc)
                 if self.reachability.failed(exc, self.clock()):
                     self.metrics.errors += 1
                     raise self.reachability.error(request.method, request.url) from exc
                 delay = backoff_delay(attempt, policy, rand=self.rand)
-                if not request.idempotent or not self._within_budget(
-                    attempt, delay, policy, deadline
+                # A closed client would only refuse the retry after its backoff: end now.
+                if (
+                    not request.idempotent
+                    or self.state.closed
+                    or not self._within_budget(attempt, delay, policy, deadline)
                 ):
                     self.metrics.errors += 1
                     raise
                 self._log_retry(request, attempt, delay, type(exc).__name__, call)
                 if on_retry is not None:
                     on_retry(exc)
-                await self.reachability.backoff(self.sleep, delay)
+                await self.reachability.backoff(self._backoff, delay)
+                if self.state.closed:  # closed during the backoff: this is the outcome
+                    self.metrics.errors += 1
+                    raise
                 continue
             except ResponseValidationError:
+                self.reachability.answered()  # too large, but an answer: the server is there
                 self.metrics.errors += 1  # an answer over max_body_size: not worth another
                 raise
             if refused is not None:
@@ -294,13 +311,36 @@ class Dispatcher:
                 keyed=request.idempotency_key is not None,
                 policy=policy,
             ) or (throttled and request.idempotent)
-            if not retry or not self._within_budget(attempt, delay, policy, deadline):
+            # The caller told to wait is held to its own time as much as any other caller:
+            # a pause past its per-call timeout (or total_timeout) is the error now.
+            now = self.clock()
+            limit = call_limit(now, deadline, timeouts if "timeout" in options else None)
+            paused_past = retry_after is not None and limit is not None and now + delay >= limit
+            if (
+                not retry
+                or paused_past
+                or not self._within_budget(attempt, delay, policy, deadline)
+            ):
                 self.metrics.errors += 1
                 raise error
             self._log_retry(request, attempt, delay, str(response.status), call)
             if on_retry is not None:
                 on_retry(error)
-            await self.sleep(delay)
+            await self._backoff(delay)
+            if self.state.closed:  # closed during the backoff: this is the outcome
+                self.metrics.errors += 1
+                raise error
+
+    async def _backoff(self, seconds: float) -> None:
+        """``sleep(seconds)`` before a retry, cut short by :meth:`aclose`."""
+        if self.state.closed:  # closed between the failure and this wait (on_retry ran)
+            return
+        with anyio.CancelScope() as scope:
+            self.state.sleepers.add(scope)
+            try:
+                await self.sleep(seconds)
+            finally:
+                self.state.sleepers.discard(scope)
 
     def _within_budget(
         self, attempt: int, delay: float, policy: RetryPolicy, deadline: float | None
@@ -375,12 +415,18 @@ class Dispatcher:
         ``aclose`` closes nothing, and only the original's makes later calls fail."""
         if self._original:
             self.state.closed = True
+            for scope in self.state.sleepers:
+                scope.cancel()
         try:
             if self._owns_transport:
                 await self.transport.aclose()
         finally:
             if self._owns_limiter:
                 await self.limiter.aclose()
+
+
+def _closed() -> RequestValidationError:
+    return RequestValidationError("the client is closed; make a new one", field="client")
 
 
 async def _refusal(hook: Callable[[], Awaitable[None]] | None) -> Exception | None:

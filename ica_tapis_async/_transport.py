@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 import aiohttp
+import anyio
 import attrs
 from yarl import URL
 
@@ -109,6 +110,7 @@ class AiohttpTransport:
         self._max_connections = check_int("max_connections", max_connections, minimum=1)
         self._closed = False
         self._max_body_size = check_int("max_body_size", max_body_size, minimum=1)
+        self._in_flight: set[anyio.CancelScope] = set()  # requests under way, for aclose()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -139,6 +141,9 @@ class AiohttpTransport:
         """Close the aiohttp session if this transport created it; a borrowed one stays open.
         A transport that made its own session sends nothing after this."""
         self._closed = self._owns_session
+        if self._owns_session:
+            for scope in self._in_flight:
+                scope.cancel()
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -154,8 +159,30 @@ class AiohttpTransport:
 
         Raises:
             APITimeoutError: the attempt ran out of time.
-            APIConnectionError: no answer could be had or read.
+            APIConnectionError: no answer could be had or read, or :meth:`aclose` came first.
         """
+        # aclose() cancels what is in flight: aiohttp drops the connections of a session it
+        # closes but leaves a body being read waiting (until the total timeout, or forever).
+        with anyio.CancelScope() as scope:
+            self._in_flight.add(scope)
+            try:
+                return await self._send(method, url, headers, body, timeouts)
+            finally:
+                self._in_flight.discard(scope)
+        raise APIConnectionError(
+            f"{method} {url}: the client was closed before the answer was read",
+            method=method,
+            url=url,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: Timeouts,
+    ) -> RawResponse:
         try:
             target = URL(url, encoded=True)
         except ValueError as exc:  # a bad port, a broken IPv6 host, a backslash: yarl refuses
@@ -169,6 +196,8 @@ class AiohttpTransport:
                 headers=headers,
                 data=body,
                 allow_redirects=False,
+                # A borrowed session may raise for error statuses: the dispatcher types them.
+                raise_for_status=False,
                 timeout=_client_timeout(timeouts),
             ) as resp:
                 payload = await self._read(resp, method, url)

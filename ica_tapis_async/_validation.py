@@ -28,6 +28,8 @@ from ._naming import wire_name
 
 __all__ = ("TagError", "kind", "validation_error")
 
+_MAX_MESSAGE = 300  # characters of one failure's text, as for an error body's text
+
 _NONE_TYPE = type(None)
 
 
@@ -141,6 +143,10 @@ def validation_error(exc: Exception, data: Any, cls: Any) -> ResponseValidationE
     shape = _shape_error(cls, data)
     leaves = [((), shape)] if shape is not None else list(_leaves(exc, (), data))
     path, message = leaves[0] if leaves else ((), str(exc))
+    # A failure may quote the server's value (``Invalid isoformat string: '…'``): cut it like
+    # any text from a body, or a 60 MiB string becomes a 60 MiB message in every log.
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 1] + "…"
     if len(leaves) > 1:
         message += f" (and {len(leaves) - 1} more problem{'s' if len(leaves) > 2 else ''})"
     return ResponseValidationError(message, path=_format_path(path), model=_type_name(cls))

@@ -9,7 +9,8 @@ from typing import Final
 
 import anyio
 
-from .._checks import check_int, check_seconds
+from .._checks import check_bool, check_int, check_seconds
+from .._errors import RequestValidationError
 from ._bucket import TokenBucket
 from ._cubic import CubicCalculator
 from ._rate_clock import RateClock
@@ -75,6 +76,14 @@ class AdaptiveRateLimiter:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         check_seconds("min_rate", min_rate, positive=True)
+        # A truthy string (adaptive="no") would be obeyed as True; a clock that is not
+        # callable failed with a TypeError, a sleep only at the first wait.
+        check_bool("adaptive", adaptive)
+        for name, hook in (("clock", clock), ("sleep", sleep)):
+            if not callable(hook):
+                raise RequestValidationError(
+                    f"must be callable, got {type(hook).__name__}", field=name
+                )
         self._clock = clock
         self._sleep = sleep
         self._adaptive = adaptive

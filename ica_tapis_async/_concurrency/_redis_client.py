@@ -6,16 +6,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from .._errors import IcaTapisError
 from .._redact import redact_url
 
 __all__ = (
     "SharedLimiterUnavailableError",
+    "answer_errors",
+    "busy",
     "float_or_none",
     "local_call",
     "open_client",
     "refusal_errors",
+    "refused_by_script",
     "refused_error",
     "stats_of",
     "unavailable_error",
@@ -60,6 +64,10 @@ def unavailable_errors() -> tuple[type[BaseException], ...]:
         OSError,
         exceptions.ReadOnlyError,
         exceptions.OutOfMemoryError,
+        # A replica cut off from its master mid-failover (MASTERDOWN), or a cluster that is
+        # not serving yet: away for now, like a Redis that is down.
+        exceptions.ClusterDownError,
+        exceptions.TryAgainError,
     )
 
 
@@ -74,6 +82,26 @@ def refusal_errors() -> tuple[type[BaseException], ...]:
         exceptions.AuthenticationWrongNumberOfArgsError,
         exceptions.NoPermissionError,
     )
+
+
+def answer_errors() -> tuple[type[BaseException], ...]:
+    """What redis-py raises for any other error answer (checked last)."""
+    from redis import exceptions
+
+    return (exceptions.ResponseError,)
+
+
+def busy(exc: BaseException) -> bool:
+    """Whether ``exc`` says Redis is running another client's long script (``BUSY``): away
+    until it ends, like a Redis that is down. redis-py files it as a bare ``ResponseError``."""
+    return str(exc).startswith("BUSY ")
+
+
+def refused_by_script(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ACL refusal of a command one of the limiter's scripts runs: Redis
+    7.0 answers a plain ``ERR`` for it (7.2 ``NOPERM``, a :func:`refusal_errors` one), which
+    redis-py files as a bare ``ResponseError``."""
+    return "user executing the script can't" in str(exc)
 
 
 def refused_error(name: str, url: str, exc: BaseException) -> SharedLimiterUnavailableError:
@@ -123,12 +151,36 @@ def open_client(url: str, timeout: float, password: str | None) -> Any:
         raise ImportError(
             "RedisRateLimiter needs redis-py: pip install 'ica_tapis_async[redis]'"
         ) from exc
+    from redis.exceptions import RedisError
+
     try:
-        return aioredis.Redis.from_url(
+        client = aioredis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, password=password
         )
-    except ValueError as exc:
-        raise ValueError(f"url {redact_url(url)!r} is not a valid Redis URL: {exc}") from None
+        # redis-py reads the URL's options only when it first connects: an unknown one (a
+        # TypeError) or a bad TLS flag would escape the first request, untyped. Building a
+        # connection (no I/O) checks them now.
+        pool = client.connection_pool
+        pool.connection_class(**pool.connection_kwargs)
+    except (ValueError, TypeError, RedisError) as exc:
+        raise ValueError(
+            f"url {redact_url(url)!r} is not a valid Redis URL: {_without_user_info(exc, url)}"
+        ) from None
+    return client
+
+
+def _without_user_info(exc: BaseException, url: str) -> str:
+    """``exc``'s text with ``url``'s user info hidden: Python's URL parser quotes the whole host
+    part when it refuses one (a character NFKC normalization turns into "@" or "/")."""
+    text = str(exc)
+    scheme_end = url.find("://")
+    at = url.rfind("@")
+    if scheme_end >= 0 and at > scheme_end + 3:
+        user_info = url[scheme_end + 3 : at]
+        for shown in {user_info, unquote(user_info)}:
+            # With its "@": a short user name alone would take letters out of other words.
+            text = text.replace(f"{shown}@", "***@")
+    return redact_url(text)
 
 
 def stats_of(state: dict[bytes, bytes], in_flight: int) -> dict[str, float | int | str | None]:

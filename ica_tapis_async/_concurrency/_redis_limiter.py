@@ -20,10 +20,13 @@ from ._ratelimit import AdaptiveRateLimiter
 from ._redis_arguments import validate_arguments
 from ._redis_client import (
     SharedLimiterUnavailableError,
+    answer_errors,
+    busy,
     float_or_none,
     local_call,
     open_client,
     refusal_errors,
+    refused_by_script,
     refused_error,
     stats_of,
     unavailable_error,
@@ -68,7 +71,8 @@ class RedisRateLimiter:
     paced (no burst), at ``fallback_share`` of the in-flight cap, and tries Redis again every
     ``retry_unavailable_s``; ``"fail"`` raises :class:`SharedLimiterUnavailableError`. A
     Redis restarted empty is seeded with the last cut rate a worker saw, so the fleet does not
-    discover the limit again, and grants no burst to workers that were sending.
+    discover the limit again, and grants no burst to workers that were sending; nor does one
+    that comes back with its state (a stall, a partition) to workers back from the fallback.
     A Redis that refuses the limiter (a wrong password or user, an ACL that forbids its
     commands) raises :class:`SharedLimiterUnavailableError` with ``permanent`` set at the first
     call, whatever ``on_unavailable`` says.
@@ -159,6 +163,7 @@ class RedisRateLimiter:
         self._local_paused_until = 0.0
         self._warned_config = False
         self._sent = False  # granted a shared slot before: a missing state was lost
+        self._refusal: BaseException | None = None  # Redis refused to take a lease back
 
     def __repr__(self) -> str:
         return (
@@ -187,6 +192,8 @@ class RedisRateLimiter:
         while the request runs and give it back afterwards."""
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
+        if self._refusal is not None:
+            raise self._refused(self._refusal)
         lease = await self._take()
         if lease is None:
             wait = self._local_paused_until - time.monotonic()
@@ -266,6 +273,10 @@ class RedisRateLimiter:
             raise self._refused(exc) from None
         except unavailable_errors() as exc:
             raise self._error(exc) from exc
+        except answer_errors() as exc:
+            if busy(exc):
+                raise self._error(exc) from exc
+            raise
         return stats_of(state, in_flight)
 
     async def aclose(self) -> None:
@@ -304,6 +315,7 @@ class RedisRateLimiter:
                         # A Redis restarted empty starts from the last cut, not from scratch.
                         repr(self._rate) if self._throttled and self._rate else "",
                         "1" if self._sent else "0",
+                        "1" if self._down_until is not None else "0",
                     ],
                 )
                 if reply is None:
@@ -314,9 +326,11 @@ class RedisRateLimiter:
                 if int(changed) and not self._warned_config:
                     self._warned_config = True
                     log.warning(
-                        "shared limit %r: workers disagree about its rate; now %s/s",
+                        "shared limit %r: workers disagree about its rate; now %s",
                         self.name,
-                        self._configured,
+                        "discovered from throttles"
+                        if self._configured is None
+                        else f"{self._configured:.1f}/s",
                     )
                 if int(granted):
                     self._sent = True
@@ -337,9 +351,13 @@ class RedisRateLimiter:
         with anyio.CancelScope(shield=True):
             try:
                 await self._redis.zrem(self._lease_key, lease)
-            except (*unavailable_errors(), *refusal_errors()) as exc:
-                # A refusal surfaces, typed, at the next call; here it would replace whatever
-                # the caller's request raised.
+            except (*unavailable_errors(), *refusal_errors(), *answer_errors()) as exc:
+                # A refusal surfaces, typed, at the next slot (the scripts may well be allowed,
+                # and every lease would stay taken until it expires); here it would replace
+                # whatever the caller's request raised. So would a BUSY Redis, or any other
+                # error answer: the next slot meets it, typed, if it lasts.
+                if isinstance(exc, refusal_errors()):
+                    self._refusal = exc
                 log.debug(
                     "shared limit %r: lease left to expire (%s)", self.name, type(exc).__name__
                 )
@@ -362,12 +380,13 @@ class RedisRateLimiter:
             # Checked first: redis-py files a failed AUTH under its connection errors.
             raise self._refused(exc) from None
         except unavailable_errors() as exc:
-            if self._on_unavailable == "fail":
-                raise self._error(exc) from exc
-            if self._down_until is None:
-                self._fall_back(exc)
-            self._down_until = time.monotonic() + self._retry_s
-            return None
+            return self._away(exc)
+        except answer_errors() as exc:
+            if refused_by_script(exc):
+                raise self._refused(exc) from None
+            if busy(exc):
+                return self._away(exc)
+            raise
         if task is not None and task.cancelling() > cancels:
             # redis-py can swallow a cancellation that arrives while it reads the reply
             # (redis/redis-py#2028): the caller asked to stop, so stop.
@@ -376,6 +395,14 @@ class RedisRateLimiter:
             self._down_until = None
             log.warning("shared limit %r at %s reachable again", self.name, self._url)
         return reply
+
+    def _away(self, exc: BaseException) -> None:
+        """Redis cannot keep the budget for now: fail, or fall back (``None``: no reply)."""
+        if self._on_unavailable == "fail":
+            raise self._error(exc) from exc
+        if self._down_until is None:
+            self._fall_back(exc)
+        self._down_until = time.monotonic() + self._retry_s
 
     def _fall_back(self, exc: BaseException) -> None:
         # The local share of the last budget seen: with a discovered rate there is no told

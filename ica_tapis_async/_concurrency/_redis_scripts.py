@@ -71,7 +71,8 @@ end
 
 # ARGV: lease id, lease ttl (s), max in flight (0: none), configured rate ("" none), burst,
 # key ttl (s), slow-start rate, min rate, seed rate ("" none: the caller saw no cut), "1" when
-# the caller was granted slots before (a missing state was lost, not new).
+# the caller was granted slots before (a missing state was lost, not new), "1" when the caller
+# comes back from its local fallback (no burst: the budget was being spent meanwhile).
 # Returns {granted, wait-or-grant-time, rate, throttled,
 # configured-changed} and, when every in-flight slot is taken, a sixth element 1 with the wait
 # until the oldest lease expires (the caller looks again sooner: a release frees one earlier).
@@ -165,6 +166,11 @@ if rate then
   -- clock is behind; start again from now rather than stall every worker.
   if not (tat < t + (tonumber(ARGV[5]) + 2) * interval + 1) then tat = t end
   tat = math.max(tat, t)
+  if ARGV[11] == '1' then
+    -- The caller comes back from its local fallback: the fleet spent the server's budget
+    -- while Redis was away, so the burst the schedule seems to have saved up is not there.
+    tat = math.max(tat, t + (burst - 1) * interval)
+  end
   local wait = tat + interval - burst * interval - t
   if wait > 0.000001 then
     return {0, fmt(wait), rate_s, throttled, changed}

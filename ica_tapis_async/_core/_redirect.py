@@ -95,7 +95,8 @@ def _target(method: str, url: str, location: str) -> str:
             raise refuse("it names no host")
         target = quote(_ascii_host(urljoin(url, location)), safe=_KEEP)
         parts = urlsplit(target)
-        parts.port  # noqa: B018 - parsing the port is the check: out of range or not a number
+        if parts.port == 0:  # parsing the port checks its range; 0 is no port to connect to
+            raise refuse("port 0")
     except ValueError as exc:  # UnicodeError (a host IDNA cannot spell) is a ValueError too
         raise refuse(str(exc) or type(exc).__name__) from exc
     if parts.scheme.lower() not in ("http", "https"):

@@ -131,8 +131,9 @@ def same_origin(a: str, b: str) -> bool:
     return (
         sa.scheme.lower() == sb.scheme.lower()
         and (sa.hostname or "").lower() == (sb.hostname or "").lower()
-        and (sa.port or default.get(sa.scheme.lower()))
-        == (sb.port or default.get(sb.scheme.lower()))
+        # `port or default` would take a written port 0 for the default port.
+        and (default.get(sa.scheme.lower()) if sa.port is None else sa.port)
+        == (default.get(sb.scheme.lower()) if sb.port is None else sb.port)
     )
 
 

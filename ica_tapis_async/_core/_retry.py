@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .._config import RetryPolicy
 
@@ -32,10 +33,12 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
     except ValueError:
         try:
             when: datetime = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):  # a year or zone too large
             return None
         if when.tzinfo is None:
-            return None
+            # An HTTP-date is always GMT: the asctime form (RFC 9110 obliges a recipient to
+            # read it) writes no zone at all.
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now
     if seconds != seconds:  # NaN
         return None
@@ -59,7 +62,11 @@ def backoff_delay(
     attempt: int, policy: RetryPolicy, *, rand: Callable[[], float] = random.random
 ) -> float:
     """Wait before attempt ``attempt + 1`` (``attempt`` counts from 1): capped, full jitter."""
-    ceiling = min(policy.max_backoff, policy.initial_backoff * 2.0 ** (attempt - 1))
+    try:
+        growth = policy.initial_backoff * 2.0 ** (attempt - 1)
+    except OverflowError:  # 2.0 ** 1024 and up: a policy may allow that many attempts
+        growth = math.inf if policy.initial_backoff > 0 else 0.0
+    ceiling = min(policy.max_backoff, growth)
     return ceiling * rand() if policy.jitter else ceiling
 
 

@@ -289,9 +289,16 @@ def settings_from(
     if knobs and not simulator:
         raise ConfigError("--sim only applies with --simulator")
     try:
-        ica = resolve_ica(args, env, _ICA_ENV)
+        # The simulator needs no server or credentials: an icav2 config file we cannot use
+        # must not stop it.
+        ica = resolve_ica(args, env, _ICA_ENV, config_file=not simulator)
     except ConfigFileError as exc:
-        raise ConfigError(str(exc)) from None
+        if need_ica:
+            raise ConfigError(str(exc)) from None
+        try:  # a Tapis-only command: an icav2 (ICA) config it cannot use is not its problem
+            ica = resolve_ica(args, env, _ICA_ENV, config_file=False)
+        except ConfigFileError as again:  # --api-key-file's own
+            raise ConfigError(str(again)) from None
     project = pick("project", ENV_PROJECT)
     settings = Settings(
         ica_base_url=None if simulator else ica.base_url,

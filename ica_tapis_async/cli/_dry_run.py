@@ -29,7 +29,13 @@ from ..orchestrator._plan import (
 )
 from ._config import ConfigError, Settings
 from ._connect import Connection, connect
-from ._dry_run_journal import StandInJournal, journal_copy, journal_plan, stop_at_open
+from ._dry_run_journal import (
+    StandInJournal,
+    journal_copy,
+    journal_plan,
+    stop_at_open,
+    transfer_digests,
+)
 
 __all__ = ("add_dry_run_flag", "dry_run_batch", "dry_run_transfers")
 
@@ -134,7 +140,8 @@ async def dry_run_batch(
         await stop_at_open(start, items, copy, redact_url(args.journal or ""))
         size = check_batch_size(batch_kind, settings.batch_size, None)
         chunks = [chunk async for chunk in _chunks(batch_kind, items, size)]
-        journal, done = await journal_plan(args, spy, [c.digest for c in chunks])
+        digests = [c.digest for c in chunks]
+        journal, done = await journal_plan(args, spy, lambda _run: digests)
         access = await _check_access(conn, settings)
     to_send = [c for c in chunks if c.index not in done]
     requests = 1 + sum(_PER_BATCH[batch_kind] + math.ceil(len(c.keys) / 1000) - 1 for c in to_send)
@@ -174,7 +181,7 @@ async def dry_run_transfers(
                     conn.need_tapis(), max_in_flight=args.max_tasks, journal=spy
                 )
                 await stop_at_open(orchestrator.run, requests, copy, redact_url(args.journal))
-                journal, done = await journal_plan(args, spy, None)
+                journal, done = await journal_plan(args, spy, transfer_digests(requests))
         access = await _check_access(conn, settings, tapis=True)
     to_create = len(requests) - len(done)
     count = _PER_TASK * to_create + 1
@@ -218,12 +225,17 @@ def _print(args: argparse.Namespace, plan: dict[str, Any], what: str) -> None:
     journal = plan.get("journal")
     if journal:
         if journal.get("resumes"):
+            # A batch run's plan counts batches; a transfers run's, Tapis tasks.
+            total, unit = (
+                (plan["batches"], "batches") if "batches" in plan else (plan["tasks"], "tasks")
+            )
             lines.append(
                 f"  journal {journal['journal']}: resumes run {journal['run_id']}, "
-                f"{journal['done']} of {plan['batches']} batches already done"
+                f"{journal['done']} of {total} {unit} already done"
             )
         else:
-            lines.append(f"  journal {journal['journal']}: records the run")
+            note = f" ({journal['note']})" if journal.get("note") else ""
+            lines.append(f"  journal {journal['journal']}: records the run{note}")
     lines.append(f"  requests: at least {plan['requests_at_least']:,} (more polls while it runs)")
     if plan["rate"] is None:
         lines.append("  time: no --rate given: paced by the server's rate limits")

@@ -5,15 +5,17 @@ PostgreSQL journal, and stops the run before anything is claimed or sent."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 
+from .._converter import dumps
 from .._redact import redact_url
 from ..orchestrator import (
     Claim,
@@ -22,12 +24,24 @@ from ..orchestrator import (
     MemoryJournal,
     RunRecord,
     SqliteJournal,
+    TransferRequest,
 )
 from ..orchestrator._journal_open import is_database_url
 from ..orchestrator._journal_protocol import DONE, END_DIGEST, run_mismatch
 from ._config import ConfigError
 
-__all__ = ("StandInJournal", "StopAtOpen", "journal_copy", "journal_plan", "stop_at_open")
+__all__ = (
+    "Digests",
+    "StandInJournal",
+    "StopAtOpen",
+    "journal_copy",
+    "journal_plan",
+    "stop_at_open",
+    "transfer_digests",
+)
+
+#: The digests of the input's entries, given the run id (a transfer's tag may embed it).
+Digests = Callable[[str], list[str]]
 
 
 class StopAtOpen(Exception):
@@ -120,27 +134,41 @@ def _other_input(run_id: str, index: int) -> ConfigError:
     )
 
 
-async def _done_entries(journal: Journal, run_id: str, digests: list[str] | None) -> set[int]:
-    """The run's done entries, read through the journal protocol. With ``digests``, input
-    that differs from the run's (an entry, or a longer or shorter input) is refused, as the
-    run's claims would refuse it."""
+async def _done_entries(journal: Journal, run_id: str, digests: list[str]) -> set[int]:
+    """The run's done entries, read through the journal protocol. Input that differs from
+    the run's (an entry, or a longer or shorter input) is refused, as the run's claims would
+    refuse it."""
     records = await journal.chunks(run_id)
-    if digests is not None:
-        for record in records:
-            if record.index >= len(digests) or record.digest != digests[record.index]:
-                raise _other_input(run_id, record.index)
-        # The end-of-input entry is no chunk: an entry the run lacks may be it (shorter).
-        seen = {record.index for record in records}
-        for index in range(len(digests)) if records else ():
-            if index not in seen:
-                entry = await journal.get_chunk(run_id, index)
-                if entry is not None and entry.digest == END_DIGEST:
-                    raise _other_input(run_id, index)
+    for record in records:
+        if record.index >= len(digests) or record.digest != digests[record.index]:
+            raise _other_input(run_id, record.index)
+    # The end-of-input entry is no chunk: an entry the run lacks may be it (shorter).
+    seen = {record.index for record in records}
+    for index in range(len(digests)) if records else ():
+        if index not in seen:
+            entry = await journal.get_chunk(run_id, index)
+            if entry is not None and entry.digest == END_DIGEST:
+                raise _other_input(run_id, index)
     return {record.index for record in records if record.state == DONE}
 
 
+def transfer_digests(requests: Sequence[TransferRequest]) -> Digests:
+    """The digests the transfer orchestrator claims its tasks with (elements and tag; an
+    untagged request's tag is named after the run), so that other input is refused."""
+
+    def digests(run_id: str) -> list[str]:
+        return [
+            hashlib.sha256(
+                dumps([list(request.elements), request.tag or f"ita-{run_id}-{index:06d}"])
+            ).hexdigest()
+            for index, request in enumerate(requests)
+        ]
+
+    return digests
+
+
 async def journal_plan(
-    args: argparse.Namespace, spy: StandInJournal, digests: list[str] | None
+    args: argparse.Namespace, spy: StandInJournal, digests: Digests
 ) -> tuple[dict[str, Any] | None, set[int]]:
     """What the journal holds for the run, and its done entries (see :func:`_done_entries`)."""
     if args.journal is None:
@@ -150,43 +178,99 @@ async def journal_plan(
     if spy.target is not None and spy.run is not None:
         journal: Journal = spy.target
         run_id = spy.run.run_id
-    elif is_database_url(args.journal) and spy.asked is not None and spy.asked[2] is not None:
+    elif is_database_url(args.journal) and spy.asked is not None:
         return await _database_plan(args.journal, spy.asked, digests, plan)
-    elif is_database_url(args.journal):
-        return {**plan, "note": "without --run-id a PostgreSQL journal is not read"}, set()
     else:
         return {**plan, "note": "a new journal"}, set()
-    done = await _done_entries(journal, run_id, digests)
+    done = await _done_entries(journal, run_id, digests(run_id))
     if not await journal.chunks(run_id):
         return plan, set()
     return {**plan, "run_id": run_id, "resumes": True, "done": len(done)}, done
 
 
+async def database_schema(url: str) -> int | None:
+    """A PostgreSQL journal's schema version, read without writing (``None``: the database
+    holds no journal yet; opening a :class:`PostgresJournal` would create its tables).
+
+    Raises:
+        ConfigError: the database cannot be reached or read (the URL's password not shown).
+    """
+    import psycopg
+    import psycopg.conninfo
+
+    from ..orchestrator._postgres_store import _first_line
+
+    shown = redact_url(url)
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    except psycopg.ProgrammingError:
+        raise ConfigError(f"--journal {shown}: not a valid PostgreSQL URL") from None
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=10
+        ) as conn:
+            cursor = await conn.execute("SELECT to_regclass('ita_schema') IS NOT NULL")
+            row = await cursor.fetchone()
+            if row is None or not row[0]:
+                return None
+            cursor = await conn.execute("SELECT version FROM ita_schema")
+            row = await cursor.fetchone()
+    except psycopg.Error as exc:
+        reason = _first_line(exc)
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise ConfigError(f"--journal {shown}: cannot read the journal: {reason}") from None
+    return 0 if row is None else int(row[0])
+
+
 async def _database_plan(
     url: str,
     asked: tuple[str, str, str | None, str],
-    digests: list[str] | None,
+    digests: Digests,
     plan: dict[str, Any],
 ) -> tuple[dict[str, Any], set[int]]:
-    """A PostgreSQL journal's run (``--run-id``), read only: it is not copied."""
+    """A PostgreSQL journal's run, read only: it is not copied. The run is the one
+    ``--run-id`` names, or the one the run would open without it."""
     from ..orchestrator import JournalUnavailableError, PostgresJournal
+    from ..orchestrator._postgres_schema import SCHEMA_VERSION
+    from ..orchestrator._postgres_store import run_row
 
+    version = await database_schema(url)
+    if version is None:
+        return {**plan, "note": "a new journal"}, set()  # read further, it would be created
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"--journal {redact_url(url)}: the journal's schema is version {version}, newer "
+            f"than this release's {SCHEMA_VERSION}: upgrade ica_tapis_async"
+        )
+    if version < SCHEMA_VERSION:
+        # Reading it would upgrade it (a write): the run does that, not its dry run.
+        return {**plan, "note": f"schema version {version}: the run upgrades it"}, set()
     kind, project, run_id, fingerprint = asked
-    assert run_id is not None
     journal = PostgresJournal(url)
     try:
-        run = await journal.get_run(run_id)
+        run: RunRecord | None
+        if run_id is None:
+            # The run's own query (a read) for the run a call without a run id opens.
+            row = await journal._call(
+                lambda conn: journal._unnamed_run(conn, kind, project, fingerprint)
+            )
+            run = run_row(row) if row is not None else None
+        else:
+            run = await journal.get_run(run_id)
         if run is None:
             return plan, set()
         if (run.kind, run.project_id, run.fingerprint) != (kind, project, fingerprint):
             mismatch = run_mismatch(run, kind, project, fingerprint, where=f" {redact_url(url)}")
             raise ConfigError(f"--journal: {mismatch}")
-        done = await _done_entries(journal, run_id, digests)
+        done = await _done_entries(journal, run.run_id, digests(run.run_id))
+        if not await journal.chunks(run.run_id):
+            return {**plan, "run_id": run.run_id}, set()
     except JournalUnavailableError as exc:
         raise ConfigError(f"--journal: {exc}") from None
     finally:
         await journal.aclose()
-    return {**plan, "resumes": True, "done": len(done)}, done
+    return {**plan, "run_id": run.run_id, "resumes": True, "done": len(done)}, done
 
 
 def args_run_id(args: argparse.Namespace) -> str | None:

@@ -20,11 +20,14 @@ never the value.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 import attrs
+
+from ._interrupt import interruptible
 
 __all__ = (
     "CONFIG_KEYS",
@@ -83,44 +86,120 @@ def icav2_base_url(server: str) -> str:
     return text if text.endswith("/ica/rest") else text + "/ica/rest"
 
 
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    # An unquoted YAML scalar ends at " #" (a comment).
-    return value.split(" #", 1)[0].strip()
+#: What YAML reads as "no value" (``access-token: null`` is no token, not the text "null").
+_NULLS: Final = frozenset({"", "~", "null", "Null", "NULL"})
+#: A trailing YAML comment: whitespace, then ``#``.
+_COMMENT: Final = re.compile(r"\s#")
+
+
+class _NotText(ValueError):
+    """A config value that is not one text value on its line (the reason, never the value)."""
+
+
+def _quoted(value: str) -> tuple[str, str]:
+    """A quoted YAML scalar at the start of ``value``: its text and what follows it."""
+    quote, out, i = value[0], [], 1
+    while i < len(value):
+        char = value[i]
+        if char == quote:
+            if quote == "'" and value[i + 1 : i + 2] == "'":  # '' is one quote
+                out.append("'")
+                i += 2
+                continue
+            return "".join(out), value[i + 1 :]
+        if quote == '"' and char == "\\" and value[i + 1 : i + 2] in ('"', "\\"):
+            out.append(value[i + 1])
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    raise _NotText("its quote is not closed on the line")
+
+
+def _scalar(raw: str) -> str | None:
+    """The text of a one-line YAML scalar (``None``: null or empty).
+
+    Quotes are removed ('' and \\" are a quote inside them), a trailing comment dropped.
+
+    Raises:
+        _NotText: a list or mapping (``[...]``, ``{...}``), a block (``|``, ``>``), a quote
+            left open or followed by more than a comment.
+    """
+    value = raw.strip()
+    if value[:1] in ("'", '"'):
+        text, rest = _quoted(value)
+        rest = rest.strip()
+        if rest and not rest.startswith("#"):
+            raise _NotText("unexpected text after its closing quote")
+        return text
+    if value.startswith("#"):
+        return None  # "key: # note": no value, only a comment
+    value = _COMMENT.split(value, 1)[0].strip()
+    if value[:1] in ("[", "{"):
+        raise _NotText("a list or mapping, not one value")
+    if value[:1] in ("|", ">"):
+        raise _NotText("a block, not one value on its line")
+    return None if value in _NULLS else value
 
 
 def read_icav2_config(path: Path) -> dict[str, str]:
-    """The ``key: value`` pairs of an icav2 config file (``{}`` if there is none).
+    """The settings of an icav2 config file that we use (``{}`` if there is none).
 
-    The file is flat YAML, read without a YAML library (not a dependency of ours): comments,
-    blank lines and quoted values are understood; keys we do not use are ignored.
+    The file is YAML, read without a YAML library (not a dependency of ours): comments, blank
+    lines, a byte order mark, quoted values and nulls are understood. Keys we do not use are
+    ignored, nested or not; each key we use must hold one text value on its own line.
 
     Raises:
-        ConfigFileError: it exists but cannot be read, or a line is not ``key: value``.
+        ConfigFileError: it exists but cannot be read, a top-level line is not ``key: value``,
+            or a key we use holds something else (named by line and key, never its value).
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigFileError(f"{path}: cannot be read ({exc})") from None
+    used = set(CONFIG_KEYS.values())
     pairs: dict[str, str] = {}
+    # The key whose value may go on in the lines below it (indented, or a "- " list).
+    parent: tuple[str, int] | None = None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("#") or stripped == "---":
+        if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
             continue
+        if line[:1].isspace() or stripped == "-" or stripped.startswith("- "):
+            if parent is None:
+                raise ConfigFileError(f"{path}, line {number}: expected 'key: value'")
+            key, start = parent
+            if key in used:
+                raise ConfigFileError(
+                    f"{path}, line {start}: {key}: not one value on its line "
+                    "(a list, mapping or block)"
+                )
+            continue  # a nested setting of a key we do not use
         key, sep, value = stripped.partition(":")
-        if not sep or not key.strip() or line[:1].isspace():
+        key = key.strip()
+        if not sep or not key:
             raise ConfigFileError(f"{path}, line {number}: expected 'key: value'")
-        pairs[key.strip()] = _unquote(value)
+        parent = (key, number)
+        if key not in used:
+            continue
+        try:
+            scalar = _scalar(value)
+        except _NotText as exc:
+            raise ConfigFileError(f"{path}, line {number}: {key}: {exc}") from None
+        if scalar is None:
+            pairs.pop(key, None)
+        else:
+            pairs[key] = scalar
     return pairs
 
 
 def _key_from_file(path: str) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (a Windows editor's) is not part of the key.
+        with interruptible():  # a named pipe (a secrets helper) that is never written
+            text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigFileError(f"--api-key-file {path}: cannot be read ({reason})") from None
@@ -132,9 +211,24 @@ def _key_from_file(path: str) -> str:
     return key
 
 
+#: The flags of the first layer, by attribute.
+_FLAGS: Final = {
+    "base_url": "--base-url",
+    "api_key": "--api-key",
+    "access_token": "--access-token",
+    "api_key_file": "--api-key-file",
+}
+
+
 def _flag_layer(args: argparse.Namespace) -> Layer:
     values: dict[str, str] = {}
     names: dict[str, str] = {}
+    for attribute, flag in _FLAGS.items():
+        given = getattr(args, attribute, None)
+        # "--api-key $STAGING_KEY" with the variable unset: skipping the flag would quietly
+        # use the next layer's server or key (production's, in ~/.icav2/config.yaml).
+        if given is not None and not str(given).strip():
+            raise ConfigFileError(f"{flag}: empty value (an unset shell variable?)")
     key_file = getattr(args, "api_key_file", None)
     if getattr(args, "api_key", None) and key_file:
         raise ConfigFileError("--api-key and --api-key-file exclude each other; pick one")
@@ -164,7 +258,11 @@ def _config_layer(env: Mapping[str, str]) -> Layer:
 
 
 def resolve_ica(
-    args: argparse.Namespace, env: Mapping[str, str], ica_env: Mapping[str, str]
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    ica_env: Mapping[str, str],
+    *,
+    config_file: bool = True,
 ) -> Resolved:
     """The ICA server and credentials from the four layers (see the module's docstring).
 
@@ -172,6 +270,8 @@ def resolve_ica(
         args: the parsed command line.
         env: the environment.
         ica_env: our own variables by field (``ICA_BASE_URL``...).
+        config_file: read ``~/.icav2/config.yaml`` when the other layers leave something to
+            find (not for ``--simulator``, which needs no server or credentials).
 
     Raises:
         ConfigFileError: ``--api-key`` with ``--api-key-file``, an unreadable key file or
@@ -184,7 +284,7 @@ def resolve_ica(
     needed = not any("base_url" in layer.values for layer in layers) or not any(
         "api_key" in layer.values or "access_token" in layer.values for layer in layers
     )
-    if needed:
+    if needed and config_file:
         layers.append(_config_layer(env))
     sources: dict[str, str | None] = dict.fromkeys(_FIELDS)
     found: dict[str, str] = {}

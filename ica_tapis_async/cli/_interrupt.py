@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any, Final, Self, TypeVar
 
-__all__ = ("DEADLINE", "SigintGuard", "entered")
+__all__ = ("DEADLINE", "SigintGuard", "entered", "interruptible")
 
 T = TypeVar("T")
 
@@ -24,12 +25,32 @@ DEADLINE: Final = -1
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 _entered = False
+#: Inside :func:`interruptible` (blocking code that a stop must break into), how deep.
+_blocking = 0
 
 
 def entered() -> bool:
     """Whether a guard has been active in this process (the launcher's own handler then
     ignores late signals: the command has had its clean stop, or has ended)."""
     return _entered
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Blocking code (reading the input from a pipe) during which a stop raises at once.
+
+    A stop otherwise cancels the command's task, which takes effect only when the event loop
+    runs again: a read of a pipe whose writer neither writes nor ends (a hung producer) would
+    hold it off past any scheduler's grace period. Nothing has been sent while the input is
+    read, so breaking into it loses nothing. The stop raises :class:`KeyboardInterrupt`
+    (``SigintGuard.reason`` says which signal it was).
+    """
+    global _blocking
+    _blocking += 1
+    try:
+        yield
+    finally:
+        _blocking -= 1
 
 
 class SigintGuard:
@@ -63,13 +84,20 @@ class SigintGuard:
             coro.close()
             raise asyncio.CancelledError
         timer = None
-        if self._max_runtime is not None:
+        alarm = self._max_runtime is not None and signal.SIGALRM in self._previous
+        if alarm:
+            # A real-time alarm, not an event loop timer: the deadline must also break into
+            # blocking code (a silent input pipe) that keeps the loop from running.
+            signal.setitimer(signal.ITIMER_REAL, self._max_runtime or 0.0)
+        elif self._max_runtime is not None:
             timer = self._loop.call_later(self._max_runtime, self._stop, DEADLINE)
         try:
             return await coro
         finally:
             if timer is not None:
                 timer.cancel()
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _stop(self, reason: int) -> None:
         if self.interrupted:
@@ -81,12 +109,16 @@ class SigintGuard:
             loop.call_soon_threadsafe(task.cancel)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self._stop(signum)
+        first = not self.interrupted
+        self._stop(DEADLINE if signum == signal.SIGALRM else signum)
+        if first and _blocking:
+            raise KeyboardInterrupt
 
     def __enter__(self) -> Self:
         global _entered
         if threading.current_thread() is threading.main_thread():
-            for signum in _SIGNALS:
+            alarm = (signal.SIGALRM,) if self._max_runtime is not None else ()
+            for signum in (*_SIGNALS, *alarm):
                 self._previous[signum] = signal.getsignal(signum)
                 signal.signal(signum, self._handle)
             _entered = True

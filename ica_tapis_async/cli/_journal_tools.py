@@ -170,6 +170,7 @@ def _print_runs(rows: list[dict[str, Any]], spec: str) -> None:
     from rich.table import Table
 
     from ._output import counts_line
+    from ._status import progress_word
 
     console = Console(highlight=False, emoji=False)
     if not rows:
@@ -188,7 +189,7 @@ def _print_runs(rows: list[dict[str, Any]], spec: str) -> None:
             escape(row["run_id"]),
             escape(row["kind"]),
             _short_time(row["started_at"]),
-            _short_time(row["finished_at"]) or "running",
+            _short_time(row["finished_at"]) or progress_word(row),
             escape(counts_line(row["items"])),
             f"{leases} ({len(row['workers'])} workers)" if leases else "-",
         )

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._concurrency import representative
+from .._concurrency._redis_client import SharedLimiterUnavailableError
 from .._errors import (
     APIConnectionError,
     APIError,
@@ -29,6 +30,7 @@ from .._errors import (
     ServerUnreachableError,
 )
 from .._redact import redact_url
+from ..orchestrator import JournalUnavailableError
 from ._config import ConfigError
 from ._inputs import InputError
 from ._interrupt import DEADLINE, SigintGuard
@@ -165,6 +167,11 @@ def _failed(err: Console, leaf: BaseException, state: RunState) -> int | None:
         argparse.ArgumentTypeError,
     )
     if isinstance(leaf, usage):
+        err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
+        return EXIT_USAGE
+    if isinstance(leaf, SharedLimiterUnavailableError | JournalUnavailableError) and leaf.permanent:
+        # A shared server that refuses this worker (a wrong password, user or ACL): the
+        # configuration is wrong, as when the journal refuses it at the start.
         err.print(f"[red]error:[/] {escape(str(leaf))}", soft_wrap=True)
         return EXIT_USAGE
     if isinstance(leaf, sqlite3.Error):

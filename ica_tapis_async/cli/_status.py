@@ -26,6 +26,7 @@ __all__ = (
     "add_scaleout_flags",
     "add_status_parser",
     "cmd_status",
+    "progress_word",
     "run_status",
     "shared_limiter",
     "status_table",
@@ -175,6 +176,14 @@ def _workers(chunks: list[ChunkRecord], now: float) -> list[dict[str, Any]]:
     return workers
 
 
+def progress_word(status: dict[str, Any]) -> str:
+    """``finished``; ``running`` while a worker holds a live lease; else ``unfinished`` (it
+    was stopped or crashed: nobody is working on it, the same command resumes it)."""
+    if status["finished_at"] is not None:
+        return "finished"
+    return "running" if any(w["leases"] for w in status["workers"]) else "unfinished"
+
+
 def status_table(status: dict[str, Any]) -> Table:
     """The status for people."""
     # rich is imported here, not at the top: the parser imports this module, and --help must
@@ -182,7 +191,7 @@ def status_table(status: dict[str, Any]) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    finished = "running" if status["finished_at"] is None else "finished"
+    finished = progress_word(status)
     table = Table(
         title=escape(f"run {status['run_id']}: {status['kind']}, {finished}"),
         title_justify="left",

@@ -8,9 +8,11 @@ becomes a :class:`ReportWriteError` carrying that text, which ``main`` puts on s
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
-from typing import IO, Any
+from typing import IO, Any, Final
 
 __all__ = (
     "GuardedStdout",
@@ -35,8 +37,10 @@ class ReportWriteError(Exception):
         self.text = text
 
 
-def describe_stdout(stream: IO[str]) -> str:
+def describe_stdout(stream: IO[str] | None) -> str:
     """``stdout (/path/to/file)`` where the system says where it goes, else ``stdout``."""
+    if stream is None:
+        return "stdout"
     try:
         target = os.readlink(f"/proc/self/fd/{stream.fileno()}")
     except (OSError, ValueError, AttributeError):
@@ -44,9 +48,11 @@ def describe_stdout(stream: IO[str]) -> str:
     return f"stdout ({target})" if target.startswith("/") else "stdout"
 
 
-def discard_stdout(stream: IO[str]) -> None:
+def discard_stdout(stream: IO[str] | None) -> None:
     """Point the failed stdout at /dev/null, so that Python's flush at exit does not fail on
     the text it still buffers (that failure would print another error and exit 120)."""
+    if stream is None:
+        return  # closed from the start: nothing is buffered, nothing flushed at exit
     try:
         fd = stream.fileno()
     except (OSError, ValueError, AttributeError):
@@ -58,6 +64,9 @@ def discard_stdout(stream: IO[str]) -> None:
         os.close(null)
 
 
+#: What a closed stdout answers for (not a terminal, no file descriptor).
+_CLOSED: Final = io.StringIO()
+
 #: Up to this many characters of output are kept to be shown elsewhere if stdout fails.
 KEEP_LIMIT = 4 << 20
 
@@ -65,7 +74,8 @@ KEEP_LIMIT = 4 << 20
 class GuardedStdout:
     """Writes through to ``target``; remembers the text; a failure raises ReportWriteError."""
 
-    def __init__(self, target: IO[str], keep: int = KEEP_LIMIT) -> None:
+    def __init__(self, target: IO[str] | None, keep: int = KEEP_LIMIT) -> None:
+        #: ``None``: the process was started with its stdout closed (``cmd >&-``).
         self.target = target
         self._text: list[str] | None = []
         self._size = 0
@@ -83,6 +93,8 @@ class GuardedStdout:
                 self._text = None
         if self.failed:
             return len(text)
+        if self.target is None:
+            raise self._failure(OSError(errno.EBADF, "it was closed when the command started"))
         try:
             return self.target.write(text)
         except OSError as exc:
@@ -90,7 +102,7 @@ class GuardedStdout:
 
     def flush(self) -> None:
         """Flush the target."""
-        if self.failed:
+        if self.failed or self.target is None:
             return
         try:
             self.target.flush()
@@ -106,8 +118,9 @@ class GuardedStdout:
         return ReportWriteError(describe_stdout(self.target), exc, kept)
 
     def __getattr__(self, name: str) -> Any:
-        # isatty, fileno, encoding...: rich asks them to size and colour its output.
-        return getattr(self.target, name)
+        # isatty, fileno, encoding...: rich asks them to size and colour its output. A closed
+        # stdout answers as a plain text stream would; the first write then fails.
+        return getattr(self.target if self.target is not None else _CLOSED, name)
 
 
 def install() -> GuardedStdout:

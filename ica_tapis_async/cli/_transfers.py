@@ -16,7 +16,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._client import TapisClient
-from .._errors import APIConnectionError, APIStatusError, ConflictError, NotFoundError
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    ConflictError,
+    NotFoundError,
+    ResponseValidationError,
+)
 from ..concurrency import gather_bounded
 from ..orchestrator import TransferOrchestrator, TransferReport, TransferRequest
 from ._config import settings_from
@@ -119,7 +125,8 @@ async def _transfers_abort(
             outcome = _AbortResult(transfer_id, "already final", error=_short(exc))
         except NotFoundError as exc:
             return _AbortResult(transfer_id, "not found", error=_short(exc))
-        except (APIStatusError, APIConnectionError) as exc:
+        except (APIStatusError, APIConnectionError, ResponseValidationError) as exc:
+            # A page instead of ICA's 204 is no confirmation: an error row, the others go on.
             return _AbortResult(transfer_id, "error", error=_short(exc))
         if args.wait:
             outcome.status, final = await _wait_transfer(ica, project, transfer_id, deadline)
@@ -288,7 +295,7 @@ async def _transfers_create(args: argparse.Namespace, state: RunState) -> int:
                     try:
                         lines = await _created_tasks(tapis, prefix(), len(requests) + 100)
                         complete = True
-                    except (APIStatusError, APIConnectionError):
+                    except (APIStatusError, APIConnectionError, ResponseValidationError):
                         complete = False
                 state.note = _created_note(prefix(), lines, complete)
                 if started:

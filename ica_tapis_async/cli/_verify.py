@@ -13,6 +13,7 @@ import anyio
 from .._redact import redact_url
 from ..orchestrator import Journal, JournalUnavailableError, VerifyReport, verify_run
 from ..orchestrator._journal_open import is_database_url, open_journal
+from ..orchestrator._postgres_schema import SCHEMA_VERSION
 from ._config import ConfigError, Settings, add_connection_flags, positive_int, settings_from
 from ._journal import check_journal
 
@@ -63,39 +64,65 @@ def add_verify_parser(commands: Any, formatter: Any) -> None:
         help="redis://… : share the rate budget of the workers using the same --limit-name",
     )
     verify.add_argument(
+        "--shared-limit-password-file",
+        metavar="FILE",
+        help="read the --shared-limit password from FILE (its first line) rather than the URL; "
+        "else $REDISCLI_AUTH, as redis-cli does",
+    )
+    verify.add_argument(
         "--limit-name", metavar="NAME", default="ica", help="the shared budget's name"
     )
     add_connection_flags(verify, tapis=True)
 
 
-def latest_run_id(path: str) -> str:
-    """The most recently started run of a SQLite journal (read-only).
+def _sqlite_run_id(path: str, run_id: str | None) -> str:
+    """``run_id`` if the SQLite journal holds it, else its most recently started run; read
+    only (opening a journal creates its tables: a file that holds none must stay as it is).
 
     Raises:
-        ConfigError: not a journal, or it holds no run.
+        ConfigError: not a journal, it holds no run, or not this one.
     """
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         try:
-            row = db.execute(
-                "SELECT run_id FROM ita_runs_v2 ORDER BY started DESC, rowid DESC LIMIT 1"
-            ).fetchone()
+            query = "SELECT run_id FROM ita_runs_v2 ORDER BY started DESC, rowid DESC LIMIT 1"
+            params: tuple[str, ...] = ()
+            if run_id is not None:
+                query, params = "SELECT run_id FROM ita_runs_v2 WHERE run_id = ?", (run_id,)
+            row = db.execute(query, params).fetchone()
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
         raise ConfigError(f"--journal {path}: not a journal of this tool ({exc})") from None
-    if row is None:
+    if row is None and run_id is None:
         raise ConfigError(f"--journal {path}: holds no run")
+    if row is None:
+        raise ConfigError(f"no run {run_id!r} in this journal")
     return str(row[0])
 
 
 async def _open(args: argparse.Namespace) -> tuple[Journal, str]:
-    """The journal (checked to exist: verify must not create one) and the run to verify."""
+    """The journal (checked to exist and to hold the run, without writing: verify must not
+    create one, nor its tables) and the run to verify."""
+    from ._dry_run_journal import database_schema
+
     try:
         database = is_database_url(args.journal)
     except ValueError as exc:
         raise ConfigError(f"--{exc}") from None
-    if not database:
+    run_id = args.run_id
+    if database:
+        if run_id is None:
+            raise ConfigError("--run-id is needed with a PostgreSQL journal")
+        version = await database_schema(args.journal)
+        if version is None:
+            raise ConfigError(f"no run {run_id!r} in this journal (it holds no journal)")
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"--journal {redact_url(args.journal)}: the journal's schema is version "
+                f"{version}, newer than this release's {SCHEMA_VERSION}: upgrade ica_tapis_async"
+            )
+    else:
         path = anyio.Path(args.journal)
         if not await path.is_file():
             raise ConfigError(f"--journal {args.journal}: no such file")
@@ -103,11 +130,7 @@ async def _open(args: argparse.Namespace) -> tuple[Journal, str]:
             raise ConfigError(f"--journal {args.journal}: an empty file, no run recorded")
         # Opening a SQLite journal creates its tables: a file that is not one is refused first.
         check_journal(args.journal, Settings())
-    run_id = args.run_id
-    if run_id is None:
-        if database:
-            raise ConfigError("--run-id is needed with a PostgreSQL journal")
-        run_id = latest_run_id(args.journal)
+        run_id = _sqlite_run_id(args.journal, run_id)
     journal, _owned = open_journal(args.journal)
     return journal, run_id
 

@@ -13,8 +13,9 @@ import attrs
 
 from .._errors import APIError, AuthenticationError, PaginationError
 from .._telemetry import batch_known
+from ._fleet import Fleet
 from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, LeaseLostError
-from ._lease import Held, renew_before_send, run_leased
+from ._lease import Held, Slot, renew_before_send, run_leased
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, UNKNOWN, chunk_outcomes
 from ._plan import Chunk, Kind, chunk_key
 from ._poll import ItemPoller
@@ -35,9 +36,12 @@ class ChunkWorker:
             third of that. A killed process's chunks are taken over after at most this long.
         key_lifetime: how long the server remembers an Idempotency-Key, less a margin.
         resend_in_doubt: re-send analysis chunks whose key may have been forgotten.
-        wall_clock: POSIX time, compared with the journal's first-sent times.
+        wall_clock: this machine's POSIX time (when to look at a held chunk again, for a
+            journal on this machine); first-sent times are judged on the journal's clock.
         on_active: called with +1 when work on a chunk starts and -1 when it stops (progress:
             chunks being sent or polled).
+        fleet: waits and heartbeats shared by this worker's chunks (a journal that answers
+            for many chunks at once), to be run while the chunks are.
         refused: set when the server refused the run's credentials (401): the run sends no
             further chunk.
     """
@@ -52,13 +56,14 @@ class ChunkWorker:
     resend_in_doubt: bool
     wall_clock: Callable[[], float] = time.time
     on_active: Callable[[int], None] | None = None
+    fleet: Fleet | None = None
     refused: AuthenticationError | None = None
 
     async def run(
-        self, kind: Kind, chunk: Chunk, on_wait: Callable[[], None] | None = None
+        self, kind: Kind, chunk: Chunk, slot: Slot | None = None
     ) -> tuple[list[ItemOutcome], bool]:
         """The chunk's outcomes and whether they are final; waits while another worker has it
-        (calling ``on_wait`` when the waiting starts)."""
+        (giving its in-flight ``slot`` back meanwhile, and taking one again to work on it)."""
         key = chunk_key(self.run_id, kind, chunk.index, chunk.digest)
 
         async def work(record: ChunkRecord, held: Held) -> tuple[list[ItemOutcome], bool]:
@@ -73,7 +78,8 @@ class ChunkWorker:
         return await run_leased(
             self.journal, self.run_id, chunk.index, key=key, digest=chunk.digest,
             owner=self.owner, ttl_s=self.lease_ttl, work=work, wall_clock=self.wall_clock,
-            on_wait=on_wait,
+            on_wait=slot.release if slot else None, fleet=self.fleet,
+            on_ready=slot.acquire if slot else None,
         )  # fmt: skip
 
     async def _work(
@@ -85,7 +91,11 @@ class ChunkWorker:
             batch_known(batch_id, resumed=True)
         else:
             if record.state == SENDING and kind == "analysis" and not self.resend_in_doubt:
-                age = self.wall_clock() - (record.first_sent_at or math.inf)
+                # Both times on the journal's clock (our lease, just claimed, ends lease_ttl
+                # after its now): a worker whose own clock is off by an hour neither re-sends
+                # a key the server forgot nor calls a fresh send old.
+                now = held.lease.expires_at - self.lease_ttl
+                age = now - (record.first_sent_at or math.inf)
                 if age > self.key_lifetime:
                     # The server may have created the analyses and forgotten the key: a
                     # re-send would create them again.

@@ -52,7 +52,12 @@ def open_journal(spec: str | Path | Journal | None) -> tuple[Journal, bool]:
     if is_database_url(spec):
         from ._journal_postgres import PostgresJournal
 
-        return PostgresJournal(str(spec)), True
+        try:
+            return PostgresJournal(str(spec)), True
+        except ValueError as exc:
+            # A URL libpq cannot read (its message shows the URL redacted): the caller's
+            # input, so typed like the checks above, not a crash.
+            raise RequestValidationError(str(exc), field="journal") from None
     if isinstance(spec, str | Path):
         return SqliteJournal(spec), True
     if spec is None:

@@ -23,7 +23,6 @@ from ._journal_protocol import (
     ChunkRecord,
     Claim,
     Lease,
-    LeaseLostError,
     RunRecord,
     digest_mismatch,
     past_end_mismatch,
@@ -32,7 +31,7 @@ from ._journal_protocol import (
     untrusted,
 )
 from ._journal_rows import IS_END
-from ._postgres_reads import PostgresReads
+from ._postgres_fleet import PostgresFleet
 from ._postgres_schema import LOCK_KEY
 from ._postgres_store import (
     CHUNK_COLUMNS,
@@ -49,7 +48,7 @@ from ._report import ItemOutcome
 __all__ = ("PostgresJournal",)
 
 
-class PostgresJournal(PostgresReads):
+class PostgresJournal(PostgresFleet):
     """A :class:`Journal` in PostgreSQL, shared by every worker of a run on any machine.
 
     The schema (tables ``ita_*``) is created, or migrated, on first use. Pass the journal, or
@@ -57,7 +56,9 @@ class PostgresJournal(PostgresReads):
 
     Args:
         dsn: a ``postgresql://`` (or ``postgres://``) URL; a password in it is never shown.
-        min_size / max_size: connections the pool keeps / may open.
+        min_size / max_size: connections the pool keeps / may open; heartbeats and fenced
+            writes have up to ``max(1, max_size // 2)`` more of their own, so that they never
+            wait behind claims, surveys and reads.
         connect_timeout: seconds to wait for a connection (from the pool or the server).
         retries: attempts after a lost connection before the error propagates.
         stall_timeout: seconds a transaction may sit idle, or wait for a row lock, before the
@@ -100,7 +101,9 @@ class PostgresJournal(PostgresReads):
 
     async def __aenter__(self) -> PostgresJournal:
         try:
-            await self._store.open()
+            # Through call(): retried, and given up as JournalUnavailableError with the
+            # server's reason (open() alone lets the pool's bare PoolTimeout out).
+            await self._store.call(_nothing)
         except BaseException:
             # ``async with`` does not call __aexit__ when __aenter__ fails: close the pool
             # here, or its connections and background tasks outlive the refused journal.
@@ -110,28 +113,6 @@ class PostgresJournal(PostgresReads):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    async def _fenced(self, conn: Any, lease: Lease) -> ChunkRecord:
-        row = await self._one(
-            conn,
-            f"SELECT {CHUNK_COLUMNS}, {NOW} FROM ita_chunks "
-            "WHERE run_id = %s AND idx = %s FOR UPDATE",
-            (lease.run_id, lease.index),
-        )
-        where = f"chunk {lease.index} of run {lease.run_id}"
-        if row is None:
-            raise LeaseLostError(f"{where} is not in the journal")
-        record, now = chunk_row(row), float(row[12])
-        if record.owner != lease.owner or record.lease_token != lease.token:
-            raise LeaseLostError(
-                f"{where} is held by another worker (token {record.lease_token}, "
-                f"ours {lease.token})"
-            )
-        if record.state == DONE:
-            raise LeaseLostError(f"{where} is already done")
-        if record.lease_expires_at is None or record.lease_expires_at <= now:
-            raise LeaseLostError(f"our lease on {where} expired")
-        return record
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -277,21 +258,6 @@ class PostgresJournal(PostgresReads):
         if record.digest != digest:
             raise digest_mismatch(run_id, kind, record.index, record.digest, digest)
 
-    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
-        """Extend the lease to the database's now + ``ttl_s``; fenced."""
-
-        async def work(conn: Any) -> Lease:
-            await self._fenced(conn, lease)
-            row = await self._one(
-                conn,
-                f"UPDATE ita_chunks SET expires = {NOW} + %s WHERE run_id = %s AND idx = %s "
-                "RETURNING expires",
-                (ttl_s, lease.run_id, lease.index),
-            )
-            return Lease(lease.run_id, lease.index, lease.owner, lease.token, float(row[0]))
-
-        return await self._call(work)
-
     async def release(self, lease: Lease) -> None:
         """Give the chunk up if the lease is still ours; otherwise do nothing."""
 
@@ -302,7 +268,7 @@ class PostgresJournal(PostgresReads):
                 (lease.run_id, lease.index, lease.owner, lease.token, DONE),
             )
 
-        await self._call(work)
+        await self._call(work, priority=True)
 
     # -- chunk changes ------------------------------------------------------------------------
 
@@ -323,7 +289,7 @@ class PostgresJournal(PostgresReads):
             )
             return chunk_row(row)
 
-        return await self._call(work)
+        return await self._call(work, priority=True)
 
     async def mark_unsent(self, lease: Lease, attempt: int) -> ChunkRecord:
         """Take back attempt ``attempt`` (it never connected); fenced, safe to repeat."""
@@ -345,17 +311,19 @@ class PostgresJournal(PostgresReads):
             )
             return chunk_row(row)
 
-        return await self._call(work)
+        return await self._call(work, priority=True)
 
-    async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
+    async def _set(
+        self, lease: Lease, assignments: str, values: tuple[Any, ...], *, lapsed_ok: bool = False
+    ) -> None:
         async def work(conn: Any) -> None:
-            await self._fenced(conn, lease)
+            await self._fenced(conn, lease, lapsed_ok=lapsed_ok)
             await conn.execute(
                 f"UPDATE ita_chunks SET {assignments} WHERE run_id = %s AND idx = %s",
                 (*values, lease.run_id, lease.index),
             )
 
-        await self._call(work)
+        await self._call(work, priority=True)
 
     async def mark_resubmitted(self, lease: Lease) -> None:
         """Set the sticky re-sent flag; fenced."""
@@ -366,8 +334,20 @@ class PostgresJournal(PostgresReads):
         await self._set(lease, "in_doubt = true", ())
 
     async def mark_submitted(self, lease: Lease, batch_id: str) -> None:
-        """Record the server's batch id; fenced."""
-        await self._set(lease, "state = 'submitted', batch_id = %s, in_doubt = false", (batch_id,))
+        """Record the server's batch id; fenced.
+
+        A lease that lapsed while nobody took the chunk over (its token is still the current
+        one: a claim by anyone else would have raised it) still records the id: the batch
+        exists on the server, and a re-claim must follow it instead of sending the chunk
+        again (a starved worker whose heartbeats could not get through meets this). The
+        lease is not extended: the worker finds it lapsed at its next renewal.
+        """
+        await self._set(
+            lease,
+            "state = 'submitted', batch_id = %s, in_doubt = false",
+            (batch_id,),
+            lapsed_ok=True,
+        )
 
     async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
         """Store the outcomes and mark the chunk done, releasing it, in one transaction."""
@@ -405,8 +385,12 @@ class PostgresJournal(PostgresReads):
             if done is None:  # else: our first attempt committed before the connection dropped
                 await work(conn)
 
-        await self._call(work, retry_work)
+        await self._call(work, retry_work, priority=True)
 
     async def aclose(self) -> None:
         """Close the pool's connections; idempotent."""
         await self._store.aclose()
+
+
+async def _nothing(conn: Any) -> None:
+    """No work: the call opens the store (and its schema) on the way."""

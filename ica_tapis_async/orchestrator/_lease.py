@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import attrs
 
+from ._fleet import Fleet
 from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
 from ._report import ItemOutcome
 
@@ -43,12 +44,20 @@ class Slot:
 
     def __init__(self, window: anyio.Semaphore) -> None:
         self._window: anyio.Semaphore | None = window
+        self._given: anyio.Semaphore = window
 
     def release(self) -> None:
         """Give the slot back (later calls do nothing)."""
         if self._window is not None:
             self._window.release()
             self._window = None
+
+    async def acquire(self) -> None:
+        """Take a slot again after :meth:`release`: the entry waited for turned out to be
+        ours to work on after all (does nothing while the slot is held)."""
+        if self._window is None:
+            await self._given.acquire()
+            self._window = self._given
 
 
 #: Share of ``lease_ttl``, counted on the local monotonic clock from the moment the last
@@ -126,6 +135,8 @@ async def run_leased(
     work: LeasedWork,
     wall_clock: Callable[[], float] = time.time,
     on_wait: Callable[[], None] | None = None,
+    fleet: Fleet | None = None,
+    on_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[list[ItemOutcome], bool]:
     """Run ``work`` on entry ``index`` once this worker holds its lease.
 
@@ -134,22 +145,48 @@ async def run_leased(
     ``on_wait`` is called when that waiting starts (the caller frees its in-flight slot, so
     that it works on other entries meanwhile). If our lease is lost midway (the heartbeat or a
     fenced write says so), the work stops and the entry is claimed again, so its outcome comes
-    from whoever finishes it.
+    from whoever finishes it. With a ``fleet`` the entry is claimed only when the fleet's
+    survey finds it worth claiming (``on_wait`` is then called each time the waiting starts,
+    and ``on_ready`` awaited before the claim), and its lease is renewed with the worker's
+    others.
     """
+
+    def waiting() -> None:
+        nonlocal on_wait
+        if on_wait is not None:
+            on_wait()
+            on_wait = None
+
     while True:
-        claim = await journal.claim(run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s)
+        if fleet is not None:
+            # Waits for a change, with the worker's other waits, instead of claiming again
+            # and again; claims past where the run is, one at a time.
+            got = await fleet.claim(
+                index,
+                digest,
+                lambda: journal.claim(
+                    run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
+                ),
+                on_wait,
+                on_ready,
+            )
+            if isinstance(got, list):
+                return got, True
+            claim = got
+        else:
+            claim = await journal.claim(
+                run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
+            )
         if claim.record.final:
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
-            if on_wait is not None:
-                on_wait()
-                on_wait = None
+            waiting()
             # Real time: the lease clock is the journal's, not a test's fake one.
             expires = claim.record.lease_expires_at or 0.0
             await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
             continue
         try:
-            return await _hold(journal, claim.record, claim.lease, ttl_s, work)
+            return await _hold(journal, claim.record, claim.lease, ttl_s, work, fleet)
         except LeaseLostError as exc:
             log.warning("lost entry %d of run %s: %s", index, run_id, exc)
 
@@ -173,13 +210,18 @@ async def record_input_end(
 
 
 async def _hold(
-    journal: Journal, record: ChunkRecord, lease: Lease, ttl_s: float, work: LeasedWork
+    journal: Journal,
+    record: ChunkRecord,
+    lease: Lease,
+    ttl_s: float,
+    work: LeasedWork,
+    fleet: Fleet | None = None,
 ) -> tuple[list[ItemOutcome], bool]:
     held = Held(lease)
     result: tuple[list[ItemOutcome], bool] | None = None
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_heartbeat, journal, held, ttl_s, tg.cancel_scope)
+            tg.start_soon(_heartbeat, journal, held, ttl_s, tg.cancel_scope, fleet)
             try:
                 result = await work(record, held)
                 held.settling = True
@@ -200,14 +242,39 @@ async def _hold(
         # Stopped by an error or a cancellation: free the entry at once so that a re-run
         # need not wait for the lease to lapse (a stale release changes nothing).
         with anyio.CancelScope(shield=True):
-            await journal.release(held.lease)
+            await _release_on_the_way_out(journal, held.lease, ttl_s)
         raise
     if held.lost or result is None:
         raise LeaseLostError(f"the lease on entry {lease.index} lapsed while working on it")
     return result
 
 
-async def _heartbeat(journal: Journal, held: Held, ttl_s: float, scope: anyio.CancelScope) -> None:
+async def _release_on_the_way_out(journal: Journal, lease: Lease, ttl_s: float) -> None:
+    """Best effort, for a worker already stopping: bounded in time, and never an error in
+    place of the one (or the cancellation) that stops it. A journal that is away would keep
+    a Ctrl-C waiting through every retry, then replace it; the lease lapses by itself."""
+    try:
+        with anyio.move_on_after(min(ttl_s / 3, 5.0)) as scope:
+            await journal.release(lease)
+    except Exception as exc:  # whatever the journal raised, the caller's error wins
+        log.warning(
+            "entry %d of run %s not released (%s: %s); its lease lapses in %g s",
+            lease.index, lease.run_id, type(exc).__name__, exc, ttl_s,
+        )  # fmt: skip
+        return
+    if scope.cancelled_caught:
+        log.warning(
+            "entry %d of run %s not released (the journal did not answer); its lease lapses "
+            "in %g s", lease.index, lease.run_id, ttl_s,
+        )  # fmt: skip
+
+
+async def _heartbeat(
+    journal: Journal, held: Held, ttl_s: float, scope: anyio.CancelScope, fleet: Fleet | None
+) -> None:
+    if fleet is not None:
+        await _fleet_heartbeat(fleet, held, scope)
+        return
     while True:
         await anyio.sleep(ttl_s / 3)
         try:
@@ -218,3 +285,18 @@ async def _heartbeat(journal: Journal, held: Held, ttl_s: float, scope: anyio.Ca
                 held.lost = True
                 scope.cancel()
             return
+
+
+async def _fleet_heartbeat(fleet: Fleet, held: Held, scope: anyio.CancelScope) -> None:
+    """The fleet renews ``held`` with the worker's other leases, in one statement."""
+
+    def renewed(lease: Lease) -> None:
+        held.lease = lease
+
+    def lost() -> None:
+        if not held.settling:  # as in _heartbeat
+            held.lost = True
+            scope.cancel()
+
+    with fleet.holding(held.lease.index, lambda: held.lease, renewed, lost):
+        await anyio.sleep_forever()

@@ -126,11 +126,16 @@ class PostgresStore:
             raise ValueError(f"dsn {self.url!r} is not a valid PostgreSQL URL") from None
         # A session the server ended for idling in a transaction (this process was frozen
         # past stall_timeout) is a lost connection too, though psycopg files it elsewhere.
+        # So is a database that cannot write (a failover left the URL on a standby, which a
+        # promotion may turn writable again): nothing was committed, and retrying is safe.
         self._retryable: tuple[type[BaseException], ...] = (
             psycopg.OperationalError,
             psycopg.errors.IdleInTransactionSessionTimeout,
+            psycopg.errors.ReadOnlySqlTransaction,
         )
         self._lost = psycopg.OperationalError
+        # A user who may connect but not create or use the journal's tables: no retry helps.
+        self._refusals: tuple[type[BaseException], ...] = (psycopg.errors.InsufficientPrivilege,)
         self._check_connection = AsyncConnectionPool.check_connection
         self._retries = retries
         # How long one transaction may keep a caller's cancellation waiting (see _shielded):
@@ -158,6 +163,20 @@ class PostgresStore:
             check=self._check,
             name="ica_tapis_async.journal",
         )
+        # Heartbeats and fenced writes have connections of their own: however many claims,
+        # surveys and reads queue for the pool above (a slow server, a crowded fleet), a
+        # worker's own leases are renewed and its batch ids recorded without waiting behind
+        # them. Starving them is what turns a slow journal into lapsed leases and resends.
+        self._priority_pool: Any = AsyncConnectionPool(
+            dsn,
+            min_size=min(min_size, 1),
+            max_size=max(1, max_size // 2),
+            open=False,
+            timeout=connect_timeout,
+            kwargs=self._connect_kwargs,
+            check=self._check,
+            name="ica_tapis_async.journal.leases",
+        )
         self._ready = False
         self._opening = anyio.Lock()
         self._closed = False
@@ -176,8 +195,12 @@ class PostgresStore:
                 return
             await self._first_connection()
             await self._pool.open(wait=False)
+            await self._priority_pool.open(wait=False)
             async with self._pool.connection() as conn:
-                await migrate(conn)
+                try:
+                    await migrate(conn)
+                except self._refusals as exc:
+                    raise self._refused(exc) from None
             self._ready = True
 
     async def _first_connection(self) -> None:
@@ -208,19 +231,25 @@ class PostgresStore:
         self,
         work: Callable[[Any], Awaitable[T]],
         retry_work: Callable[[Any], Awaitable[T]] | None = None,
+        *,
+        priority: bool = False,
     ) -> T:
         """Run ``work(conn)`` in one transaction; retried on a fresh connection if one drops.
 
         ``retry_work`` replaces ``work`` on retries, for a write that must recognise its own
-        earlier commit (one whose answer the dropped connection lost).
+        earlier commit (one whose answer the dropped connection lost). ``priority`` runs it on
+        the connections kept for heartbeats and fenced writes.
         """
         attempt = 0
         while True:
             try:
                 if not self._ready:  # the schema step meets dropped connections too
                     await self.open()
-                async with self._pool.connection() as conn:
+                pool = self._priority_pool if priority else self._pool
+                async with pool.connection() as conn:
                     return await self._shielded(conn, work if not attempt else retry_work or work)
+            except self._refusals as exc:
+                raise self._refused(exc) from None
             except self._retryable as exc:
                 if self._closed:
                     # Closed on purpose while this call waited: no connection will come back.
@@ -235,6 +264,11 @@ class PostgresStore:
                     _first_line(exc),
                 )
                 await anyio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    def _refused(self, exc: BaseException) -> JournalUnavailableError:
+        return JournalUnavailableError(
+            f"journal {self.url}: refused: {_first_line(exc)}", permanent=True
+        )
 
     async def _given_up(self, exc: BaseException) -> JournalUnavailableError:
         """The error of a call that ran out of retries: the server's reason, never the pool's
@@ -295,6 +329,7 @@ class PostgresStore:
             return
         self._closed = True
         await self._pool.close()
+        await self._priority_pool.close()
 
 
 async def _to_the_end(step: Coroutine[Any, Any, T]) -> T:

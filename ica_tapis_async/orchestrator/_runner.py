@@ -29,6 +29,8 @@ from .._concurrency import single_failure
 from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
+from ._fleet import Fleet, FleetJournal, running
+from ._input_end import chunk_count, chunks_of
 from ._journal_open import open_journal
 from ._journal_protocol import SENDING, SUBMITTED, Journal
 from ._journal_sqlite import SqliteJournal
@@ -42,9 +44,6 @@ from ._plan import (
     check_journal_spec,
     check_positive,
     check_run_id,
-    chunk_analyses,
-    chunk_data_ids,
-    chunk_update_groups,
     prevalidate,
 )
 from ._poll import ItemPoller
@@ -309,6 +308,9 @@ class BatchOrchestrator:
             key_lifetime=self.key_lifetime,
             resend_in_doubt=self.resend_in_doubt,
             on_active=on_active,
+            fleet=Fleet(self.journal, run_id, self.owner, self.lease_ttl)
+            if isinstance(self.journal, FleetJournal)
+            else None,
         )
 
     async def _produce(
@@ -320,13 +322,7 @@ class BatchOrchestrator:
         send: MemoryObjectSendStream[ItemOutcome],
         counters: Counters,
     ) -> None:
-        chunks: AsyncIterator[Chunk]
-        if kind == "link":
-            chunks = chunk_data_ids(items, size)
-        elif kind == "update":
-            chunks = chunk_update_groups(items, size)
-        else:
-            chunks = chunk_analyses(items, size)
+        chunks: AsyncIterator[Chunk] = chunks_of(kind)(items, size)
         slots = anyio.Semaphore(self.max_inflight_batches)
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (chunks in flight, and unfinished ones).
@@ -336,9 +332,16 @@ class BatchOrchestrator:
         # The send stream stays open until the run is recorded finished: the consumer sees the
         # end of the outcomes only then, so it never cancels finish_run midway.
         async with send:
+            total = await chunk_count(kind, items, size)
+            if total is not None:
+                # Recorded before anything is sent: a worker with other input under this run
+                # id is refused, not the correct ones (recorded again, a no-op, below).
+                await record_input_end(
+                    self.journal, worker.run_id, total, self.owner, self.lease_ttl
+                )
             # The run's span is current while the chunk tasks start, so each inherits it.
             with self.ica.telemetry.run(kind, worker.run_id) as run:
-                async with anyio.create_task_group() as tg:
+                async with running(worker.fleet), anyio.create_task_group() as tg:
                     count = 0
                     async for chunk in chunks:
                         await slots.acquire()  # pull no more input than the in-flight window
@@ -382,9 +385,7 @@ class BatchOrchestrator:
                 size = len(chunk.keys) + len(chunk.duplicates)
                 counters.submitted += size
                 with self.ica.telemetry.chunk(kind, worker.run_id, chunk.index, size) as scope:
-                    outcomes, final = await self._chunk_outcomes(
-                        kind, worker, chunk, after, slot.release
-                    )
+                    outcomes, final = await self._chunk_outcomes(kind, worker, chunk, after, slot)
                     scope.finished(_count(outcomes), state="done" if final else "incomplete")
                 # Failures carry their input item, so a report says what to fix or resend.
                 outcomes = [
@@ -422,7 +423,7 @@ class BatchOrchestrator:
         worker: ChunkWorker,
         chunk: Chunk,
         after: set[Gate],
-        free_slot: Callable[[], None],
+        slot: Slot,
     ) -> tuple[list[ItemOutcome], bool]:
         for earlier in after:
             await earlier.event.wait()
@@ -436,7 +437,7 @@ class BatchOrchestrator:
             wait = max((earlier.not_before for earlier in after), default=0.0) - self._clock()
             if wait > 0 and await self._will_send(worker.run_id, chunk.index):
                 await self._sleep(wait)
-            return await worker.run(kind, chunk, on_wait=free_slot)
+            return await worker.run(kind, chunk, slot)
         else:
             info = (
                 "not sent: an earlier update of one of its data ids did not finish, and "

@@ -34,7 +34,11 @@ def is_lost_answer(error: BaseException) -> bool:
     if isinstance(error, APIConnectionError):
         # No connection could be made (refused, unknown host, TLS): the request never left.
         return not error.connect_failed
-    return isinstance(error, APIStatusError) and error.status in _LOST_STATUSES
+    if not isinstance(error, APIStatusError):
+        return False
+    # A redirect the client could not follow (no Location, a 300) says nothing of what the
+    # server did with the POST (a 303 comes after processing): never a refusal of the input.
+    return error.status in _LOST_STATUSES or 300 <= error.status < 400
 
 
 def _never_connected(error: BaseException) -> bool:
@@ -107,7 +111,8 @@ class Sender:
         changed, so this key was only ever sent with this very body, and a server that keeps
         keys answers a replay with what it answered first (here the chunk's own 422), never
         "reused with another body". A create that failed after an answer was lost is
-        ``IN_DOUBT``, never ``NOT_SUBMITTED``.
+        ``IN_DOUBT``, never ``NOT_SUBMITTED``; so is one accepted with an answer that cannot be
+        read (``ResponseValidationError``: over ``max_body_size``, or of the wrong shape).
 
         A 401 (credentials refused, no way to renew) is ``NOT_SUBMITTED`` with ``refused``
         set (``IN_DOUBT`` after a lost answer): the run stops sending and reports.

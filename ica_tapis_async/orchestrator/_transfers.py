@@ -21,6 +21,7 @@ from .._errors import (
     APIStatusError,
     AuthenticationError,
     RequestValidationError,
+    ResponseValidationError,
 )
 from .._telemetry import TaskScope
 from ..models import TransferStatus
@@ -44,7 +45,10 @@ class TransferOrchestrator:
     With a journal, a killed run resumes without creating a task twice: each request is an
     entry of the journal (the same :class:`Journal` as batches: leases, first-sent times), its
     task's uuid is recorded as soon as it is known, and a create whose answer was lost is
-    recovered by its tag. A 401 stops the whole run at the first answer.
+    recovered by its tag. A 401 (credentials refused, no way to renew) creates nothing more:
+    the report says what was done, the requests not created yet are ``NOT_CREATED`` and the
+    tasks being followed ``UNKNOWN``; a run with new credentials and the journal does the rest.
+    A server that cannot be reached is ``NOT_CREATED`` ("cannot reach ..."), never ``UNKNOWN``.
 
     Args:
         tapis: the client (its limiter and retry policy apply).
@@ -123,11 +127,13 @@ class TransferOrchestrator:
         Raises:
             RequestValidationError: a request without elements; a journal holding this run
                 with other requests.
-            AuthenticationError: the token was refused (the run stops at the first 401).
+            AuthenticationError: the token was refused before the server answered anything
+                else (bad credentials from the start).
         """
         started = time.monotonic()
         base = (self.tapis.metrics.requests, self.tapis.metrics.throttled)
         self._base = base
+        self._refusals: set[int] = set()
         indexed = list(enumerate(requests))
         if not indexed:
             raise RequestValidationError("is empty: nothing to do", field="requests")
@@ -184,6 +190,10 @@ class TransferOrchestrator:
             for outcome in outcomes:
                 report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
             scope.counts(report.counts)
+            if follower.refused is not None and len(self._refusals) == len(indexed):
+                # Refused from the start (bad credentials): nothing to report but the error
+                # (a request a killed run sent stays in the journal, for a run that can look).
+                raise follower.refused
         if all(_final(o) for o in outcomes):
             await journal.finish_run(run_id)
         report.requests = self.tapis.metrics.requests - base[0]
@@ -214,7 +224,9 @@ class TransferOrchestrator:
     async def _cancel_task(self, task_uuid: str) -> None:
         try:
             await self.tapis.transfers.cancel(task_uuid)
-        except (APIStatusError, APIConnectionError) as exc:
+        except (APIStatusError, APIConnectionError, ResponseValidationError) as exc:
+            # An answer that is no confirmation (a proxy's page) is no reason to leave the
+            # other tasks running: the report shows what each task became.
             log.warning("could not cancel transfer %s: %s", task_uuid, exc)
 
     def _emit(self) -> None:
@@ -311,11 +323,17 @@ class TransferOrchestrator:
                     why = f"not created: {exc}; a longer lease_ttl gives a slow journal more time"
                     return TransferOutcome(index, None, tag, status, why)
             if created.cancelled:
+                if created.unsent:
+                    await _take_back(journal, held, created.unsent)
                 return TransferOutcome(index, None, tag, CANCELLED, _BEFORE_CREATION)
             if created.uuid is None:
                 # Not found, or not looked for: created or not, nobody can say yet.
                 refused = created.final or (first is None and not created.unknown)
                 status = NOT_CREATED if refused else UNKNOWN
+                if created.unsent:
+                    await _take_back(journal, held, created.unsent)
+                if created.refused:
+                    self._refusals.add(index)  # no answer but the 401 for this request
                 return TransferOutcome(index, None, tag, status, created.error)
             task_uuid, recovered = created.uuid, created.recovered
             if recovered:
@@ -335,6 +353,11 @@ class TransferOrchestrator:
             info = (
                 "no final status in time" if final == TIMED_OUT else "its status could not be read"
             )
+            if final == UNKNOWN and follower.refused is not None:
+                info += (
+                    f": the server refused the run's credentials ({follower.refused}); run "
+                    "again with new ones and the journal to follow it"
+                )
             return TransferOutcome(index, task_uuid, tag, final, info, recovered=recovered)
         return TransferOutcome(
             index, task_uuid, tag, final.status or UNKNOWN, final.error_message,
@@ -354,6 +377,15 @@ def _final(outcome: TransferOutcome) -> bool:
     if outcome.status == CANCELLED and outcome.uuid is None:
         return False
     return outcome.status in TransferStatus.FINAL
+
+
+async def _take_back(journal: Journal, held: Held, count: int) -> None:
+    """Take back the last ``count`` attempts of the journal entry: they never reached the
+    server, so a later run must not take the request for sent (it would look for its tag)."""
+    record = await journal.get_chunk(held.lease.run_id, held.lease.index)
+    attempts = record.attempts if record is not None else 0
+    for attempt in range(attempts, max(attempts - count, 0), -1):
+        await journal.mark_unsent(held.lease, attempt)
 
 
 def _to_item(outcome: TransferOutcome) -> ItemOutcome:

@@ -18,15 +18,21 @@ import attrs
 
 from .._client import IcaClient, TapisClient
 from .._errors import NotFoundError, RequestValidationError
-from ._journal_open import open_journal
+from ..models import TransferStatus
+from ._journal_open import is_database_url, open_journal
 from ._journal_protocol import ChunkRecord, Journal
-from ._outcomes import DUPLICATE, MISSING, item_key
+from ._outcomes import ALL, DUPLICATE, MISSING, item_key
 from ._plan import Kind, check_run_id
 from ._report import ItemOutcome
 from ._verify_report import Discrepancy, VerifyReport
+from ._verify_runwide import missing_chunks, tasks_twice
+from ._verify_runwide import problem as _problem
 from ._views import ItemView
 
 __all__ = ("Discrepancy", "VerifyReport", "verify_run")
+
+#: The kinds of run a journal records.
+_KINDS = ("link", "update", "analysis", "transfer")
 
 
 async def verify_run(
@@ -53,16 +59,28 @@ async def verify_run(
         max_in_flight: batches or tasks read at once.
 
     Raises:
-        RequestValidationError: no such run, or the client its kind needs is missing.
+        RequestValidationError: no such journal file or run, or the client its kind needs
+            is missing.
     """
     check_run_id(run_id)
     if max_in_flight < 1:
         raise RequestValidationError("must be >= 1", field="max_in_flight")
+    # Opening a SQLite journal creates the file: verifying a mistyped path must not.
+    sqlite = isinstance(journal, str | Path) and not is_database_url(journal)
+    if sqlite and not await anyio.Path(str(journal)).is_file():
+        raise RequestValidationError(f"{str(journal)!r}: no such file", field="journal")
     opened, owned = open_journal(journal)
     try:
         run = await opened.get_run(run_id)
         if run is None:
             raise RequestValidationError(f"no run {run_id!r} in this journal", field="run_id")
+        if run.kind not in _KINDS:
+            # A damaged journal: its batches would be read as another kind's, or not at all.
+            raise RequestValidationError(
+                f"run {run_id!r} is of kind {run.kind!r}, not one this release records "
+                f"({', '.join(_KINDS)})",
+                field="run_id",
+            )
         client: IcaClient | TapisClient | None = tapis if run.kind == "transfer" else ica
         if client is None:
             need = "tapis" if run.kind == "transfer" else "ica"
@@ -89,8 +107,9 @@ async def verify_run(
                 await slots.acquire()  # no more chunks read than max_in_flight at once
                 tg.start_soon(one, chunk)
         _reconcile(report, chunks, [checked[c.index] for c in chunks])
+        report.discrepancies.extend(await missing_chunks(opened, run, chunks))
         if tapis is not None and run.kind == "transfer":
-            report.discrepancies.extend(await _tasks_twice(tapis, chunks, checked))
+            report.discrepancies.extend(await tasks_twice(tapis, run, chunks))
         report.requests = client.metrics.requests - base
         return report
     finally:
@@ -121,13 +140,6 @@ class _Checked:
 
 
 _Check = Callable[[Any, str, str, ChunkRecord, list[ItemOutcome]], Awaitable[_Checked]]
-
-
-def _problem(problem: str, chunk: ChunkRecord, detail: str, **fields: Any) -> Discrepancy:
-    values: dict[str, Any] = {"key": None, "journal": None, "server": None, **fields}
-    return Discrepancy(
-        problem=problem, chunk=chunk.index, batch_id=chunk.batch_id, detail=detail, **values
-    )
 
 
 def _unfinished(
@@ -176,7 +188,10 @@ async def _check_batch(
         return _unfinished(chunk, outcomes, on_server)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
-        return result  # never created (refused, not submitted): nothing on the server to read
+        # Never created (refused, not submitted): nothing on the server to read, so an
+        # outcome the server would have had to report (LINKED, FAILED, ...) is not its word.
+        _claims_without_batch(result, chunk, outcomes, ALL[_kind(kind)])
+        return result
     if read is None:
         result.problems.append(
             _problem("batch_not_found", chunk, "the server does not know this batch")
@@ -184,6 +199,7 @@ async def _check_batch(
         return result
     items = read
     result.read = True
+    _recorded_twice(result, chunk, outcomes)
     for key, found in items.items():
         result.server_statuses.update(it.processing.status for it in found)
         if len(found) > 1:
@@ -211,7 +227,9 @@ async def _check_batch(
                          key=outcome.key, journal=outcome.status, server=server.processing.status)
             )  # fmt: skip
         created = server.created_analysis.id if server.created_analysis is not None else None
-        if outcome.analysis_id is not None and outcome.analysis_id != created:
+        # An analysis run records every created analysis (items are read, never counted).
+        lost = kind == "analysis" and outcome.analysis_id is None and created is not None
+        if (outcome.analysis_id is not None and outcome.analysis_id != created) or lost:
             result.problems.append(
                 _problem("analysis", chunk, "the server's item created another analysis",
                          key=outcome.key, journal=outcome.analysis_id, server=created)
@@ -242,6 +260,9 @@ async def _check_task(
         return _unfinished(chunk, outcomes, held)
     result = _Checked.of(outcomes)
     if chunk.batch_id is None:
+        # CANCELLED without a task: a request cancelled before its creation, never sent.
+        server_only = TransferStatus.ALL - {TransferStatus.CANCELLED}
+        _claims_without_batch(result, chunk, outcomes, server_only)
         return result  # never created: nothing on the server to read
     if task is None:
         result.problems.append(
@@ -249,8 +270,14 @@ async def _check_task(
         )
         return result
     result.read = True
+    _recorded_twice(result, chunk, outcomes)
     status = task.status or "UNKNOWN"
     result.server_statuses[status] += 1
+    if not outcomes:
+        result.problems.append(
+            _problem("not_in_journal", chunk, "the journal has no outcome for this task",
+                     key=task.tag, server=status)
+        )  # fmt: skip
     for outcome in outcomes:
         if outcome.status != status:
             result.problems.append(
@@ -265,38 +292,34 @@ async def _check_task(
     return result
 
 
+def _recorded_twice(result: _Checked, chunk: ChunkRecord, outcomes: list[ItemOutcome]) -> None:
+    """A key the journal records more than once in one chunk: a chunk holds each key once
+    (repeats collapse into DUPLICATE), so the journal counts an item the server has once."""
+    for key, count in Counter(result.keys).items():
+        if count > 1:
+            said = ", ".join(o.status for o in outcomes if o.key == key and o.status != DUPLICATE)
+            result.problems.append(
+                _problem("repeated", chunk, f"the journal records this key {count} times",
+                         key=key, journal=said)
+            )  # fmt: skip
+
+
+def _claims_without_batch(
+    result: _Checked, chunk: ChunkRecord, outcomes: list[ItemOutcome], server: frozenset[str]
+) -> None:
+    """Outcomes of a chunk with no batch (or task) recorded that only the server can give: a
+    success, or a status of the server's own. The journal has nothing to back them with."""
+    for outcome in outcomes:
+        if outcome.status != DUPLICATE and (outcome.ok or outcome.status in server):
+            result.problems.append(
+                _problem("not_on_server", chunk, "the journal records a server's outcome for "
+                         "an item of a chunk it never recorded a batch or task for",
+                         key=outcome.key, journal=outcome.status)
+            )  # fmt: skip
+
+
 def _kind(kind: str) -> Kind:
     return "link" if kind == "link" else "update" if kind == "update" else "analysis"
-
-
-async def _tasks_twice(
-    tapis: TapisClient, chunks: list[ChunkRecord], checked: dict[int, _Checked]
-) -> list[Discrepancy]:
-    """Tasks carrying a recorded tag under another uuid: created twice (Tapis has no
-    idempotency key; a create whose answer was lost may have made one). Looked for among the
-    caller's most recent tasks, twice as many as the run has and a hundred more."""
-    recorded = {
-        key: chunk
-        for chunk in chunks
-        if chunk.batch_id is not None
-        for key in checked[chunk.index].keys
-    }
-    if not recorded:
-        return []
-    most = 2 * len(chunks) + 100
-    found: list[Discrepancy] = []
-    seen = 0
-    async for task in tapis.transfers.list_recent(page_size=min(most, 1000)):
-        chunk = recorded.get(task.tag or "")
-        if chunk is not None and task.uuid != chunk.batch_id:
-            found.append(
-                _problem("in_two_batches", chunk, "another task carries this task's tag",
-                         key=task.tag, journal=chunk.batch_id, server=task.uuid)
-            )  # fmt: skip
-        seen += 1
-        if seen >= most:
-            break
-    return found
 
 
 def _reconcile(report: VerifyReport, chunks: list[ChunkRecord], checked: list[_Checked]) -> None:

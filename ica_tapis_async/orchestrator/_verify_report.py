@@ -34,10 +34,12 @@ class Discrepancy:
             (the journal has an outcome the server's batch does not hold), ``not_in_journal``
             (the server's batch holds an item the journal has no outcome for),
             ``in_two_batches`` (one key in two batches, or one batch or task recorded for two
-            chunks), ``repeated`` (the server's batch holds the key more than once),
+            chunks), ``repeated`` (the server's batch, or the journal's chunk, holds the key
+            more than once),
             ``tag`` (the server's transfer task carries another tag than recorded),
             ``batch_not_found`` (the server does not know the recorded batch or task),
-            ``unfinished`` (the journal has no final outcomes for the chunk).
+            ``unfinished`` (the journal has no final outcomes for the chunk, or no entry:
+            one it lost, or the rest of an unfinished run's input, never claimed).
         key: the data id, user reference or task tag (``None`` for a whole chunk).
         chunk: the chunk (journal entry) index.
         batch_id: the server's batch id or task uuid, if recorded.

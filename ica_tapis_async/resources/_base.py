@@ -32,7 +32,17 @@ _ICA_VERSIONED = "application/vnd.illumina."
 
 
 def check_id(name: str, value: object) -> str:
-    """A path id must be a non-empty string without surrounding blanks."""
+    """A path id must be a non-empty string without surrounding blanks, and not ``.`` or
+    ``..`` (a path segment of its own, which a server or proxy resolves to another endpoint:
+    ``/api/projects/../dataTransfers/t``)."""
+    text = _check_text_id(name, value)
+    if text in (".", ".."):
+        raise RequestValidationError(f"must be an id, got {text!r}", field=name)
+    return text
+
+
+def _check_text_id(name: str, value: object) -> str:
+    """A non-empty string without surrounding blanks (an id in a body or a query)."""
     if not isinstance(value, str) or not value or value.strip() != value:
         raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=name)
     return check_text(name, value)
@@ -50,7 +60,7 @@ def check_ids(name: str, values: Iterable[str], *, maximum: int | None = None) -
     if not out:
         raise RequestValidationError("must not be empty", field=name)
     for i, value in enumerate(out):
-        check_id(f"{name}[{i}]", value)
+        _check_text_id(f"{name}[{i}]", value)
     if maximum is not None and len(out) > maximum:
         raise RequestValidationError(
             f"has {len(out)} entries; the server accepts at most {maximum}", field=name
@@ -64,6 +74,9 @@ def check_filter(name: str, value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise RequestValidationError(f"must be a non-empty string, got {value!r}", field=name)
+    if value in (".", ".."):
+        # A path segment of its own: a server or proxy would resolve it to another endpoint.
+        raise RequestValidationError(f"must be an id, got {value!r}", field=name)
     return check_text(name, value)
 
 
@@ -73,12 +86,12 @@ def check_statuses(name: str, value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [check_id(name, value)]
+        return [_check_text_id(name, value)]
     if isinstance(value, bytes) or not isinstance(value, Iterable):
         raise RequestValidationError(
             f"must be a status or a list of statuses, got {type(value).__name__}", field=name
         )
-    return [check_id(f"{name}[{i}]", status) for i, status in enumerate(value)]
+    return [_check_text_id(f"{name}[{i}]", status) for i, status in enumerate(value)]
 
 
 def ica_paging(

@@ -170,3 +170,47 @@ def test_a_reader_that_goes_away_is_a_quiet_141(cli: Cli, sim: Simulator, tmp_pa
     assert done.returncode == 141, done.stderr
     assert "error" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_runs_calls_a_stopped_run_unfinished_not_running(cli: Cli, tmp_path: Path) -> None:
+    """A run stopped yesterday (no finish time, no lease held) is not shown as "running" (an
+    operator would wait for it); one whose chunk a worker holds is."""
+    import asyncio
+
+    journal = tmp_path / "j.sqlite"
+
+    async def populate() -> None:
+        store = ita.SqliteJournal(journal)
+        try:
+            await store.open_run("link", "P", "stopped-1", "batch_size=10")
+            await store.open_run("link", "P", "live-1", "batch_size=10")
+            claim = await store.claim("live-1", 0, key="k", digest="d", owner="host:1", ttl_s=300.0)
+            assert claim.lease is not None
+        finally:
+            await store.aclose()
+
+    asyncio.run(populate())
+    table = cli("runs", "--journal", str(journal))
+    assert table.code == 0, table.err
+    rows = {line.split()[1]: line for line in table.out.splitlines() if "-1 " in line}
+    assert "running" in rows["live-1"], table.out
+    assert "running" not in rows["stopped-1"], table.out
+    assert "unfinished" in rows["stopped-1"], table.out
+
+
+def test_status_calls_a_stopped_run_unfinished(cli: Cli, tmp_path: Path) -> None:
+    """status says the same as runs: no finish time and no live lease is "unfinished"."""
+    import asyncio
+
+    journal = tmp_path / "j.sqlite"
+
+    async def populate() -> None:
+        store = ita.SqliteJournal(journal)
+        try:
+            await store.open_run("link", "P", "stopped-1", "batch_size=10")
+        finally:
+            await store.aclose()
+
+    asyncio.run(populate())
+    status = cli("status", "--journal", str(journal))
+    assert "run stopped-1: link, unfinished" in status.out, status.out

@@ -46,4 +46,4 @@ def test_status_of_a_run_whose_id_looks_like_markup(
     code = main(["status", "--journal", path, "--run-id", RUN_ID])
     out = capsys.readouterr().out
     assert code == 0
-    assert f"run {RUN_ID}: link, running" in out
+    assert f"run {RUN_ID}: link, unfinished" in out

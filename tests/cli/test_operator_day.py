@@ -71,3 +71,34 @@ def test_the_operators_day_runs_as_written(tmp_path: Path) -> None:
     assert {r["status"] for r in rows} == {"LINKED"}
     assert (tmp_path / "failed.txt").read_text() == ""
     assert "link" in done.stdout  # runs and status printed the run
+
+
+def test_the_nightly_command_still_resumes_after_the_retry_recipe(tmp_path: Path) -> None:
+    """A night with a failure: the README's retry runs, then the scheduler runs the night's
+    command again ("resuming is always the same command again"). That command must find its
+    own run (its failures re-reported: exit 1), not the retry run (it used to be refused, exit
+    2: "recorded with other input")."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    listing = (ROOT / "examples" / "data" / "ids.txt").read_text(encoding="utf-8")
+    ids = tmp_path / "night.txt"
+    ids.write_text(listing + "fil.missing-1\n", encoding="utf-8")
+    lines = _day_block().replace("8080", port).replace("examples/data/ids.txt", str(ids))
+    night = next(line for line in lines.splitlines() if "--max-runtime" in line)
+    body = [line for line in lines.splitlines() if line and not line.startswith("kill")]
+    script = "\n".join([*body, night + "; echo AGAIN=$?", "kill $!"])
+    env = environment()
+    env["PATH"] = str(Path(sys.executable).parent) + ":" + env["PATH"]
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert (tmp_path / "failed.txt").read_text(encoding="utf-8") == "fil.missing-1\n"
+    assert "AGAIN=1" in done.stdout, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

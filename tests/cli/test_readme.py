@@ -122,6 +122,7 @@ _MADE_BY_COMMANDS = {
     ".hypothesis/",
     # the operator's day (tests/cli/test_operator_day.py)
     "day.sqlite",
+    "day-retry.sqlite",
     "day.csv",
     "failed.txt",
 }

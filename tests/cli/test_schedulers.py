@@ -147,7 +147,7 @@ def test_signals_after_the_clean_stop_never_change_the_status(
     process.send_signal(signal.SIGINT)
     # Let the Ctrl-C be handled first: two signals pending at once are not necessarily
     # handled in the order they were sent. Then the storm, until the process has ended.
-    time.sleep(0.2)
+    time.sleep(0.02)
     sent = 0
     while process.poll() is None:
         try:

@@ -253,3 +253,62 @@ async def test_a_told_rate_restarted_empty_sends_no_burst(
     # The fleet was sending up to the restart: paced at 20/s from the first grant on, not a
     # burst of 5 into a server budget the fleet had been spending.
     assert elapsed >= 4 / 20 * 0.9
+
+
+async def test_the_disagreement_log_line_names_a_rate_or_discovery(
+    redis_server: RedisServer, limit_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker told no rate joining workers told 40/s logs what it set, not ``None/s``."""
+    told = ita.RedisRateLimiter(redis_server.url, limit_name, rate=40)
+    discovering = ita.RedisRateLimiter(redis_server.url, limit_name)
+    try:
+        await _grant(told)
+        with caplog.at_level(logging.WARNING, logger="ica_tapis_async.limiter"):
+            await _grant(discovering)
+            await _grant(told)
+    finally:
+        await told.aclose()
+        await discovering.aclose()
+    lines = [r.getMessage() for r in caplog.records if "disagree" in r.getMessage()]
+    assert lines == [
+        f"shared limit {limit_name!r}: workers disagree about its rate; now discovered from "
+        "throttles",
+        f"shared limit {limit_name!r}: workers disagree about its rate; now 40.0/s",
+    ]
+
+
+async def test_a_redis_back_from_a_stall_grants_no_burst(
+    redis_server: RedisServer, limit_name: str
+) -> None:
+    """A Redis that stalls (SIGSTOP, a partition) and comes back with its state: the schedule
+    it kept is from before the outage, so its whole burst looks saved up, yet the fleet spent
+    the server's budget meanwhile through the local fallback. The first grants are paced."""
+    import os
+    import signal
+
+    limiter = ita.RedisRateLimiter(
+        redis_server.url, limit_name, rate=20, burst=5, retry_unavailable_s=0.1, timeout=0.3
+    )
+    process = redis_server._process
+    assert process is not None
+    try:
+        await _grant(limiter)
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            with anyio.fail_after(5):
+                while not limiter.degraded:
+                    await _grant(limiter)
+                for _ in range(10):
+                    await _grant(limiter)  # paced locally, at 5/s
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        with anyio.fail_after(5):
+            while limiter.degraded:
+                await _grant(limiter)  # the first grant from Redis again
+        start = time.monotonic()
+        for _ in range(4):
+            await _grant(limiter)
+        elapsed = time.monotonic() - start
+    finally:
+        await limiter.aclose()
+    assert elapsed >= 4 / 20 * 0.9, elapsed

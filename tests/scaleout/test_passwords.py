@@ -294,3 +294,62 @@ async def test_a_refused_lease_return_does_not_replace_the_callers_error(
         assert limiter.in_flight == 0
     finally:
         await limiter.aclose()
+
+
+def test_verify_takes_the_shared_limit_password_from_a_file_too(
+    locked_redis: RedisServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's way to keep the Redis password off the command line holds for every
+    command that takes --shared-limit, not only the batch commands."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in items("link", 10)), encoding="utf-8")
+    secret = tmp_path / "redis-password"
+    secret.write_text(f"{PASSWORD}\n", encoding="utf-8")
+    journal = str(tmp_path / "link.sqlite")
+    redis_url = f"redis://127.0.0.1:{locked_redis.port}/0"
+    monkeypatch.delenv("REDISCLI_AUTH", raising=False)
+    shared = ["--shared-limit", redis_url, "--shared-limit-password-file", str(secret)]
+    with Simulator(seed=23) as sim:
+        connection = ["--base-url", sim.ica_url, "--api-key", "k"]
+        code = main(["link", str(ids), "--json", "-q", "--journal", journal, "--run-id", "v",
+                     "--project", PROJECT, *shared, *connection])  # fmt: skip
+        assert code == 0, capsys.readouterr()
+        capsys.readouterr()
+        code = main(["verify", "--journal", journal, "--run-id", "v", "--json", *shared,
+                     *connection])  # fmt: skip
+        out = capsys.readouterr()
+    assert code == 0, out
+    assert PASSWORD not in out.out + out.err
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_refused_redis_is_a_configuration_error_like_a_refused_journal(
+    locked_redis: RedisServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    dry_run: bool,
+) -> None:
+    """Exit 2 (configuration), as for a wrong journal password: a dry run promises 0 when the
+    run would start and 2 otherwise, and a wrong password is no server's failure (1)."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in items("link", 4)), encoding="utf-8")
+    monkeypatch.setenv("REDISCLI_AUTH", "not-the-password")
+    with Simulator(seed=24) as sim:
+        code = main([
+            "link", str(ids), "--shared-limit", f"redis://127.0.0.1:{locked_redis.port}/0",
+            "--base-url", sim.ica_url, "--api-key", "k", "--project", PROJECT,
+            *(["--dry-run"] if dry_run else []),
+        ])  # fmt: skip
+        sent = sim.stats.requests
+    err = capsys.readouterr().err
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    shown = f"redis://127.0.0.1:{locked_redis.port}/0"
+    assert last.startswith(
+        f"error: shared rate limit 'ica' at {shown}: refused by the server (AuthenticationError: "
+    ), err
+    assert sent == 0

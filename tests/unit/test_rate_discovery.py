@@ -32,8 +32,8 @@ def _limiter(**kwargs: Any) -> tuple[ita.RedisRateLimiter, _Script, _Script]:
     limiter = ita.RedisRateLimiter("redis://127.0.0.1:1/0", "n", rate=None, **kwargs)
     acquire = _Script([1, b"1000.000000", b"10.000000", b"0", 0])
     throttle = _Script([1, b"5.000000"])
-    limiter._acquire = acquire  # type: ignore[assignment]
-    limiter._throttle = throttle  # type: ignore[assignment]
+    limiter._acquire = acquire
+    limiter._throttle = throttle
     return limiter, acquire, throttle
 
 

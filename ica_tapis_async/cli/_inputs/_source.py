@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._interrupt import interruptible
 from ._errors import InputError
 
 __all__ = ("kind_of", "read_text", "rows_of")
@@ -26,9 +27,12 @@ def read_text(path: str) -> tuple[str, str]:
                 "no FILE given and nothing piped in: pass a file or pipe "
                 "the input, e.g. ... < ids.txt",
             )
-        return "<stdin>", sys.stdin.read()
+        # A pipe's writer may neither write nor end: a stop must not wait for it.
+        with interruptible():
+            return "<stdin>", sys.stdin.read()
     try:
-        return path, Path(path).read_text(encoding="utf-8-sig")
+        with interruptible():  # a named pipe, or a file on a hung network mount
+            return path, Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(path, None, None, "no such file") from None
     except UnicodeDecodeError as exc:
