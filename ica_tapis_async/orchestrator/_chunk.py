@@ -24,6 +24,9 @@ from ._send import Sender, SendResult
 
 __all__ = ("ChunkWorker",)
 
+#: Lapsed leases taken back and claimed again per chunk before it is reported unsent.
+_RETAKES = 3
+
 log = logging.getLogger("ica_tapis_async.orchestrator")
 
 
@@ -58,6 +61,8 @@ class ChunkWorker:
     on_active: Callable[[int], None] | None = None
     fleet: Fleet | None = None
     refused: AuthenticationError | None = None
+    #: Per chunk: the times its lease lapsed before its first attempt left (claimed again).
+    _retakes: dict[int, int] = attrs.field(factory=dict, init=False)
 
     async def run(
         self, kind: Kind, chunk: Chunk, slot: Slot | None = None
@@ -142,14 +147,19 @@ class ChunkWorker:
             except LeaseLostError as exc:
                 if tries > 1 or sending is None:
                     raise  # an attempt left, or the entry is another worker's: not ours to settle
-                # Stopped before the first attempt: nothing left this machine. Taken back
-                # below (a fenced write: it raises if the entry was taken over); if the entry
-                # is still ours the journal was only slow, and claiming it again would spin
-                # for as long as it stays slow, marking the chunk re-sent each time.
+                # Stopped before the first attempt: nothing left this machine, so the attempt
+                # is taken back if nobody else held the entry since (else LeaseLostError).
+                lapsed = await self._take_back(chunk.index, key, chunk.digest, held, sending)
+                if lapsed and self._retakes.get(chunk.index, 0) < _RETAKES:
+                    # Our lease lapsed while we were frozen, and nobody took the entry: it
+                    # is claimed again and sent afresh, never flagged as sent twice.
+                    self._retakes[chunk.index] = self._retakes.get(chunk.index, 0) + 1
+                    raise
+                # Still ours: the journal was only slow. Claiming the entry again would spin
+                # for as long as it stays slow: the chunk is reported unsent, resumable.
                 result = SendResult(
                     None, False, NOT_SUBMITTED,
                     f"not sent: {exc}; a longer lease_ttl gives a slow journal more time",
-                    unsent=True,
                 )  # fmt: skip
             if sending is not None:
                 resubmitted = sending.resubmitted
@@ -201,6 +211,32 @@ class ChunkWorker:
                 kind, chunk, UNKNOWN, info, resubmitted=resubmitted, batch_id=batch_id
             )
             return outcomes, False
+
+    async def _take_back(
+        self, index: int, key: str, digest: str, held: Held, sending: ChunkRecord
+    ) -> bool:
+        """Take back the attempt ``sending`` recorded, which never left; whether our lease
+        had lapsed (and was claimed again, nobody having held the entry in between).
+
+        Raises:
+            LeaseLostError: another worker holds (or held) the entry since: the attempt may
+                look sent to it, and it is its to settle.
+        """
+        try:
+            await self.journal.mark_unsent(held.lease, sending.attempts)
+            return False
+        except LeaseLostError:
+            claim = await self.journal.claim(
+                self.run_id, index, key=key, digest=digest, owner=self.owner,
+                ttl_s=self.lease_ttl,
+            )  # fmt: skip
+            # Each new holder takes the next token: the next one is ours only if nobody
+            # else claimed the entry since our lease lapsed.
+            if claim.lease is None or claim.lease.token != held.lease.token + 1:
+                raise
+            held.lease = claim.lease
+            await self.journal.mark_unsent(held.lease, sending.attempts)
+            return True
 
     @staticmethod
     def _settled(

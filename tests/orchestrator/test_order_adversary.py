@@ -352,3 +352,46 @@ async def test_a_run_cancelled_during_the_renewal_before_its_create_sent_nothing
     record = await journal.get_chunk("cancelled", 0)
     assert record is not None
     assert (record.state, record.attempts, record.resubmitted) == ("planned", 0, False)
+
+
+class _FreezeAlone:
+    """The first renewal before a create commits, then the worker is frozen (Ctrl-Z, SIGSTOP)
+    past its lease; no other worker is there to take the chunk over."""
+
+    def __init__(self, inner: Any, journal_clock: JournalClock, local: _BootClock) -> None:
+        self._inner, self._journal_clock, self._local = inner, journal_clock, local
+        self.renewals = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def renew(self, lease: Lease, ttl_s: float) -> Lease:
+        record = await self._inner.get_chunk(lease.run_id, lease.index)
+        renewed: Lease = await self._inner.renew(lease, ttl_s)
+        if record is not None and record.state == "sending" and not self.renewals:
+            self.renewals += 1
+            self._journal_clock.now += 2 * ttl_s
+            self._local.slept += 2 * ttl_s
+        return renewed
+
+
+async def test_a_lone_worker_frozen_past_its_lease_sends_its_chunk_once_not_resent(
+    tmp_path: Path,
+) -> None:
+    """Frozen between its renewal and its first create, past the lease, with nobody to take
+    over: it sent nothing, so it takes the attempt back and sends the chunk once, not flagged
+    re-sent (no orphan wait for the next update of the same id, no doubt)."""
+    journal_clock = JournalClock()
+    local = _BootClock()
+    journal = _FreezeAlone(make_journal("memory", journal_clock, tmp_path), journal_clock, local)
+    async with Simulator(seed=33, step_s=0.02) as sim:
+        async with ita.IcaClient(sim.ica_url, api_key="k") as ica:
+            orch = orchestrator(ica, journal=journal, run_id="alone", clock=local, **ORDERED)
+            with anyio.fail_after(20):
+                report = await orch.update(ordered_updates())
+        batches = sim.stats.batches.get("update")
+        tags = sim.data(X)["details"]["tags"]["userTags"]
+    assert report.counts == {"UPDATED": 2}
+    assert report.resubmitted == 0
+    assert batches == 2
+    assert tags == []
