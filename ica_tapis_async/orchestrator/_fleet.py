@@ -22,6 +22,7 @@ import anyio
 import attrs
 
 from ._journal_protocol import ChunkRecord, Claim, Journal, Lease
+from ._lease_watch import LeaseWatch
 from ._report import ItemOutcome
 
 __all__ = ("Fleet", "FleetJournal", "Survey", "running")
@@ -106,6 +107,8 @@ class Fleet:
         self._lapse = math.inf  # seconds from the last survey to a lease about to lapse
         self._workers = 1
         self._waiters: dict[int, _Waiter] = {}
+        # Other workers' leases on the chunks we wait for, as last seen and since when.
+        self._watches: dict[int, LeaseWatch] = {}
         self._holding: dict[int, _Holding] = {}
         self._news = anyio.Event()
         self._healthy = True
@@ -141,6 +144,19 @@ class Fleet:
         final claim, or the outcomes of a chunk a survey found done. ``on_wait`` is called
         when a wait that need not keep the caller's in-flight slot starts, ``on_ready``
         awaited before a claim after such a wait."""
+        try:
+            return await self._claim(index, digest, claim, on_wait, on_ready)
+        finally:
+            self._watches.pop(index, None)
+
+    async def _claim(
+        self,
+        index: int,
+        digest: str,
+        claim: Callable[[], Awaitable[Claim]],
+        on_wait: Callable[[], None] | None,
+        on_ready: Callable[[], Awaitable[None]] | None,
+    ) -> Claim | list[ItemOutcome]:
         first = True
         while True:
             if not (first and self.fresh(index)):
@@ -164,6 +180,7 @@ class Fleet:
             self.seen(index, missed=not result.granted)
             if result.granted or result.record.final:
                 return result
+            self._watches.setdefault(index, LeaseWatch()).refused(result.record)
 
     def fresh(self, index: int) -> bool:
         """Whether chunk ``index`` is past every chunk the run is known to have, so most
@@ -228,21 +245,27 @@ class Fleet:
 
     async def _survey(self, indices: list[int]) -> None:
         """Wake the waiters whose chunk is done, free or lapsed (on the journal's clock, not
-        ours); note where the run is and how many workers hold its chunks."""
+        ours, and seen unrenewed for a lease time of ours); note where the run is and how many
+        workers hold its chunks."""
         survey = await self.journal.survey(self.run_id, indices)
         now, top, records = survey.now, survey.top, survey.records
+        # A chunk task may have stopped waiting meanwhile (cancelled: the run is stopping):
+        # what the survey says about its chunk concerns nobody now.
+        indices = [index for index in indices if index in self._waiters]
         if top is not None:
             self._frontier = max(self._frontier, top)
         self._stale = False
         found = {r.index: r for r in records}
         # A lease renewed less recently than a heartbeat interval ago missed a heartbeat
-        # (its worker may be dead): look again the moment it lapses, not an interval later.
-        # Live leases, renewed every third of the lease, cost no extra surveys.
+        # (its worker may be dead): look again the moment it may be taken over, not an
+        # interval later. Live leases, renewed every third of the lease, cost no extra surveys.
         self._lapse = math.inf
         ready: list[int] = []
         done: list[int] = []
         owners = {self.owner}
         for index in indices:
+            if index not in self._waiters:
+                continue  # its wait ended (cancelled) while the survey ran
             record = found.get(index)
             if record is not None and record.digest != self._waiters[index].digest:
                 ready.append(index)  # other input: the claim says how, and refuses it
@@ -250,14 +273,24 @@ class Fleet:
                 done.append(index)
             elif record is None or record.owner in (None, self.owner):
                 ready.append(index)
-            elif (record.lease_expires_at or 0.0) <= now:
-                self._waiters[index].lapsed = True
-                ready.append(index)
             elif record.owner is not None:
                 owners.add(record.owner)
-                left = (record.lease_expires_at or 0.0) - now
-                if left < self.ttl_s * 2 / 3 - 0.05:
-                    self._lapse = min(self._lapse, left + 0.02)
+                watch = self._watches.setdefault(index, LeaseWatch())
+                watch.saw(record)
+                # Lapsed on the journal's clock is not enough: a forward step of that clock
+                # lapses a live holder's lease at once. Taken over only once also seen
+                # unrenewed for a lease time of our own clock. An expiry further ahead than
+                # a lease time (set before the journal's clock stepped back) is the claim's
+                # to cut, so it counts as lapsed here.
+                expires = record.lease_expires_at or 0.0
+                left = 0.0 if expires > now + self.ttl_s else max(expires - now, 0.0)
+                unrenewed = watch.unrenewed_for()
+                wait = max(left, self.ttl_s - unrenewed)
+                if wait <= 0:
+                    self._waiters[index].lapsed = True
+                    ready.append(index)
+                elif left < self.ttl_s * 2 / 3 - 0.05 or unrenewed > self.ttl_s / 3 + 0.05:
+                    self._lapse = min(self._lapse, wait + 0.02)
         if indices:
             self._workers = len(owners)
         for index in done:
@@ -298,6 +331,11 @@ class Fleet:
             await anyio.sleep(self.ttl_s / 3)
             if self._holding:
                 await self._renew()
+            elif not self._healthy:
+                # Nothing of ours left to keep: no heartbeat would ever say the journal is
+                # quick again, and the worker would wait for ever. A claim is a transaction
+                # of its own and finds out; the next lease brings heartbeats back.
+                self._healthy = True
 
     async def _renew(self) -> None:
         snapshot = dict(self._holding)

@@ -140,7 +140,6 @@ class MemoryJournal:
             or record.owner != lease.owner
             or record.lease_token != lease.token
             or record.final
-            or (record.lease_expires_at or 0.0) <= self._clock()
         ):
             raise LeaseLostError(
                 f"our lease on chunk {lease.index} of run {lease.run_id} is no longer current"

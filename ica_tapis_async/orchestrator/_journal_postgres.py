@@ -313,11 +313,9 @@ class PostgresJournal(PostgresFleet):
 
         return await self._call(work, priority=True)
 
-    async def _set(
-        self, lease: Lease, assignments: str, values: tuple[Any, ...], *, lapsed_ok: bool = False
-    ) -> None:
+    async def _set(self, lease: Lease, assignments: str, values: tuple[Any, ...]) -> None:
         async def work(conn: Any) -> None:
-            await self._fenced(conn, lease, lapsed_ok=lapsed_ok)
+            await self._fenced(conn, lease)
             await conn.execute(
                 f"UPDATE ita_chunks SET {assignments} WHERE run_id = %s AND idx = %s",
                 (*values, lease.run_id, lease.index),
@@ -337,17 +335,12 @@ class PostgresJournal(PostgresFleet):
         """Record the server's batch id; fenced.
 
         A lease that lapsed while nobody took the chunk over (its token is still the current
-        one: a claim by anyone else would have raised it) still records the id: the batch
-        exists on the server, and a re-claim must follow it instead of sending the chunk
-        again (a starved worker whose heartbeats could not get through meets this). The
-        lease is not extended: the worker finds it lapsed at its next renewal.
+        one: a claim by anyone else would have raised it) still records the id, as every
+        fenced write does: the batch exists on the server, and a re-claim must follow it
+        instead of sending the chunk again (a starved worker whose heartbeats could not get
+        through meets this). The lease is not extended.
         """
-        await self._set(
-            lease,
-            "state = 'submitted', batch_id = %s, in_doubt = false",
-            (batch_id,),
-            lapsed_ok=True,
-        )
+        await self._set(lease, "state = 'submitted', batch_id = %s, in_doubt = false", (batch_id,))
 
     async def mark_done(self, lease: Lease, outcomes: Sequence[ItemOutcome]) -> None:
         """Store the outcomes and mark the chunk done, releasing it, in one transaction."""

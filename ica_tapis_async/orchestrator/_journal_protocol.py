@@ -4,7 +4,8 @@ A journal keeps, per run, one record per chunk (batch) and, once the chunk is fi
 :class:`~ica_tapis_async.orchestrator.ItemOutcome` per input item. Several processes (or
 machines, for a shared database) may work on one run at once: a chunk is worked on only by
 the holder of its **lease**, and every write about a chunk is **fenced** by the lease token,
-so a process whose lease expired (paused, partitioned, killed) can no longer change it.
+so a process whose expired lease another worker claimed (it was paused, partitioned, killed)
+can no longer change it.
 
 Backends: :class:`SqliteJournal` (one file, processes on one machine), a PostgreSQL journal
 (many machines), :class:`NullJournal` (nothing kept, one process). A new backend is checked
@@ -298,8 +299,11 @@ class Journal(Protocol):
     All methods are coroutines: a backend must not block the event loop for long (SQLite
     work runs in a worker thread; a database backend uses an async driver). Times are POSIX
     seconds from the journal's own clock. Methods taking a :class:`Lease` are **fenced**: they
-    raise :class:`LeaseLostError` unless ``(owner, token)`` is the chunk's current lease, it
-    has not expired, and the chunk is not done.
+    raise :class:`LeaseLostError` unless ``(owner, token)`` is the chunk's current lease and
+    the chunk is not done. An expired lease nobody claimed since is still current (only a
+    claim, with the next token, ends it): expiries are wall-clock times, and a forward step of
+    the journal's clock must not cut off a live holder's work (a create it just made would
+    be sent again).
     """
 
     async def open_run(

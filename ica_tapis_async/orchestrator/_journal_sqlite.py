@@ -121,8 +121,6 @@ class SqliteJournal:
             )
         if record.state == DONE:
             raise LeaseLostError(f"chunk {lease.index} of run {lease.run_id} is already done")
-        if record.lease_expires_at is None or record.lease_expires_at <= self._clock():
-            raise LeaseLostError(f"our lease on chunk {lease.index} of run {lease.run_id} expired")
         return record
 
     # -- runs ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -10,7 +11,16 @@ import anyio
 import attrs
 
 from ._fleet import Fleet
-from ._journal_protocol import END_DIGEST, END_KEY, ChunkRecord, Journal, Lease, LeaseLostError
+from ._journal_protocol import (
+    END_DIGEST,
+    END_KEY,
+    ChunkRecord,
+    Journal,
+    JournalMismatchError,
+    Lease,
+    LeaseLostError,
+)
+from ._lease_watch import LeaseWatch, foreign
 from ._report import ItemOutcome
 
 __all__ = (
@@ -53,10 +63,18 @@ class Slot:
             self._window = None
 
     async def acquire(self) -> None:
-        """Take a slot again after :meth:`release`: the entry waited for turned out to be
-        ours to work on after all (does nothing while the slot is held)."""
+        """Take a slot again after :meth:`release`, if one is free: the entry waited for
+        turned out to be ours to work on after all (does nothing while the slot is held).
+
+        Never waits for one: the slots may be held by entries that wait for this very one
+        (updates of one data id go in order), which would then wait for ever. Without a free
+        slot the entry is worked on without one, as a take-over is.
+        """
         if self._window is None:
-            await self._given.acquire()
+            try:
+                self._given.acquire_nowait()
+            except anyio.WouldBlock:
+                return
             self._window = self._given
 
 
@@ -149,6 +167,11 @@ async def run_leased(
     survey finds it worth claiming (``on_wait`` is then called each time the waiting starts,
     and ``on_ready`` awaited before the claim), and its lease is renewed with the worker's
     others.
+
+    Another worker's lease is claimed only once this worker has seen it unrenewed for
+    ``ttl_s`` of its own monotonic time (see :mod:`._lease_watch`; the fleet's survey keeps
+    the same watch): a forward step of the journal's clock lapses a live holder's lease at
+    once.
     """
 
     def waiting() -> None:
@@ -157,6 +180,7 @@ async def run_leased(
             on_wait()
             on_wait = None
 
+    watch = LeaseWatch()
     while True:
         if fleet is not None:
             # Waits for a change, with the worker's other waits, instead of claiming again
@@ -174,6 +198,14 @@ async def run_leased(
                 return got, True
             claim = got
         else:
+            record = await journal.get_chunk(run_id, index)
+            if foreign(record, owner, digest):
+                assert record is not None
+                watch.saw(record)
+                if watch.unrenewed_for() < ttl_s:
+                    waiting()
+                    await anyio.sleep(min(ttl_s / 4, 1.0))
+                    continue
             claim = await journal.claim(
                 run_id, index, key=key, digest=digest, owner=owner, ttl_s=ttl_s
             )
@@ -181,9 +213,15 @@ async def run_leased(
             return await journal.outcomes(run_id, index), True
         if claim.lease is None:
             waiting()
+            watch.refused(claim.record)
             # Real time: the lease clock is the journal's, not a test's fake one.
-            expires = claim.record.lease_expires_at or 0.0
-            await anyio.sleep(min(max(expires - wall_clock(), 0.05), ttl_s / 4, 1.0))
+            left = (claim.record.lease_expires_at or 0.0) - wall_clock()
+            if left <= 0:
+                # The journal says the lease is live, our clock says it lapsed: our clock is
+                # ahead of the journal's (a shared journal on another machine). Looking again
+                # sooner would not make it lapse sooner: poll as with a live lease.
+                left = math.inf
+            await anyio.sleep(min(max(left, 0.05), ttl_s / 4, 1.0))
             continue
         try:
             return await _hold(journal, claim.record, claim.lease, ttl_s, work, fleet)
@@ -192,18 +230,33 @@ async def run_leased(
 
 
 async def record_input_end(
-    journal: Journal, run_id: str, count: int, owner: str, ttl_s: float
+    journal: Journal,
+    run_id: str,
+    count: int,
+    owner: str,
+    ttl_s: float,
+    fingerprint: str | None = None,
 ) -> None:
     """Record that the run's input ends after ``count`` entries (see the journal's "end of
     input"); an input of another length meets :class:`JournalMismatchError` here or at its
-    extra entries.
+    extra entries. With the whole input's ``fingerprint`` (kept in the record's key), an
+    input of the same length but other content is refused here too, when the record has one.
 
     Raises:
-        JournalMismatchError: the run's input has more entries than ``count``, or ended before.
+        JournalMismatchError: the run's input has more entries than ``count``, or ended before,
+            or (both fingerprinted) is other input.
     """
-    claim = await journal.claim(
-        run_id, count, key=END_KEY, digest=END_DIGEST, owner=owner, ttl_s=ttl_s
-    )
+    key = END_KEY if fingerprint is None else f"{END_KEY}:{fingerprint}"
+    claim = await journal.claim(run_id, count, key=key, digest=END_DIGEST, owner=owner, ttl_s=ttl_s)
+    recorded = claim.record.key
+    if fingerprint is not None and recorded not in (key, END_KEY):
+        if claim.lease is not None:
+            await journal.release(claim.lease)
+        raise JournalMismatchError(
+            f"run {run_id!r} was recorded with other input (other items or order, as many "
+            "chunks); resume with the same input, or start a new run with another run_id",
+            field="journal",
+        )
     # Not granted: done already, or another worker is recording the same end right now.
     if claim.lease is not None:
         await journal.mark_done(claim.lease, [])

@@ -30,9 +30,9 @@ from .._errors import RequestValidationError
 from ..models import DataUpdateGroup
 from ._chunk import ChunkWorker
 from ._fleet import Fleet, FleetJournal, running
-from ._input_end import chunk_count, chunks_of
+from ._input_end import InputDigest, chunks_of, input_fingerprint
 from ._journal_open import open_journal
-from ._journal_protocol import SENDING, SUBMITTED, Journal
+from ._journal_protocol import SENDING, SUBMITTED, Journal, digest_mismatch
 from ._journal_sqlite import SqliteJournal
 from ._lease import Slot, record_input_end
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, chunk_outcomes
@@ -329,23 +329,37 @@ class BatchOrchestrator:
         touching: dict[str, Gate] = {}
         # Finished chunks kept in `touching` until their orphan's window has passed.
         lingering: deque[tuple[Gate, Sequence[str]]] = deque()
+        # The chunks the run has recorded: other input is refused at the first chunk that
+        # differs, before any chunk after it starts. Each chunk's claim checks too, but by
+        # then the chunks started after it may have recorded this input's digests where the
+        # run had none yet, and the run's own input would be refused from then on.
+        recorded = {r.index: r.digest for r in await self.journal.chunks(worker.run_id)}
         # The send stream stays open until the run is recorded finished: the consumer sees the
         # end of the outcomes only then, so it never cancels finish_run midway.
         async with send:
-            total = await chunk_count(kind, items, size)
-            if total is not None:
+            whole = await input_fingerprint(kind, items, size)
+            if whole is not None:
                 # Recorded before anything is sent: a worker with other input under this run
-                # id is refused, not the correct ones (recorded again, a no-op, below).
+                # id (longer, shorter, or other items in chunks not sent yet) is refused, not
+                # the correct ones (recorded again, a no-op, below).
                 await record_input_end(
-                    self.journal, worker.run_id, total, self.owner, self.lease_ttl
-                )
+                    self.journal, worker.run_id, whole.count, self.owner, self.lease_ttl,
+                    whole.hexdigest(),
+                )  # fmt: skip
+            folded = InputDigest()
             # The run's span is current while the chunk tasks start, so each inherits it.
             with self.ica.telemetry.run(kind, worker.run_id) as run:
                 async with running(worker.fleet), anyio.create_task_group() as tg:
                     count = 0
                     async for chunk in chunks:
+                        digest = recorded.get(chunk.index, chunk.digest)
+                        if digest != chunk.digest:
+                            raise digest_mismatch(
+                                worker.run_id, kind, chunk.index, digest, chunk.digest
+                            )
                         await slots.acquire()  # pull no more input than the in-flight window
                         count = chunk.index + 1
+                        folded.add(chunk)
                         gate = Gate()
                         after: set[Gate] = set()
                         if kind == "update":
@@ -358,8 +372,9 @@ class BatchOrchestrator:
                         )  # fmt: skip
                     # Where this input ends: a longer or shorter one under the run id is refused.
                     await record_input_end(
-                        self.journal, worker.run_id, count, self.owner, self.lease_ttl
-                    )
+                        self.journal, worker.run_id, count, self.owner, self.lease_ttl,
+                        folded.hexdigest(),
+                    )  # fmt: skip
                 run.counts(counters.finished)
             if worker.refused is not None and not counters.accepted:
                 # Refused from the start (bad credentials): nothing to report but the error.

@@ -27,10 +27,18 @@ from .._telemetry import TaskScope
 from ..models import TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
-from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, LeaseLostError
+from ._journal_protocol import (
+    SENDING,
+    SUBMITTED,
+    ChunkRecord,
+    Journal,
+    LeaseLostError,
+    digest_mismatch,
+)
 from ._lease import Held, Slot, record_input_end, renew_before_send, run_leased
 from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
+from ._run_state import one_mismatch
 from ._transfer_models import TransferOutcome, TransferReport, TransferRequest
 from ._transfer_task import NOT_CREATED, TIMED_OUT, UNKNOWN, Created, TaskFollower
 
@@ -159,6 +167,13 @@ class TransferOrchestrator:
         # Where the input ends, before anything is created: a longer or shorter input under
         # the run id is refused.
         await record_input_end(journal, run_id, len(indexed), self.owner, self.lease_ttl)
+        # Other input is refused before anything starts: entries claimed meanwhile would record
+        # (and create) its requests where the run had none yet, and then refuse the run's own.
+        recorded = {r.index: r.digest for r in await journal.chunks(run_id)}
+        for index, request in indexed:
+            digest = _identity(run_id, index, request)[1]
+            if recorded.get(index, digest) != digest:
+                raise digest_mismatch(run_id, "transfer", index, recorded[index], digest)
         found: dict[int, TransferOutcome] = {}
         slots = anyio.Semaphore(self.max_in_flight)
 
@@ -181,7 +196,8 @@ class TransferOrchestrator:
                 auth = group.subgroup(AuthenticationError)
                 if auth is not None:
                     raise _first(auth) from None
-                single = single_failure(group)
+                # Entries refused as other input at once (another worker's) are one refusal.
+                single = single_failure(group) or one_mismatch(group)
                 if single is None:
                     raise
                 raise single from None
@@ -247,8 +263,7 @@ class TransferOrchestrator:
         indexed: tuple[int, TransferRequest], on_wait: Callable[[], None],
     ) -> TransferOutcome:  # fmt: skip
         index, request = indexed
-        tag = request.tag or f"ita-{run_id}-{index:06d}"
-        digest = hashlib.sha256(dumps([list(request.elements), tag])).hexdigest()
+        tag, digest = _identity(run_id, index, request)
         outcome: list[TransferOutcome] = []
         with self.tapis.telemetry.task("transfer", run_id, index) as scope:
 
@@ -400,6 +415,12 @@ def _from_item(index: int, item: ItemOutcome) -> TransferOutcome:
     return TransferOutcome(
         index, item.batch_id, item.key, item.status, item.info, recovered=item.resubmitted
     )
+
+
+def _identity(run_id: str, index: int, request: TransferRequest) -> tuple[str, str]:
+    """The request's tag and its journal digest (elements and tag)."""
+    tag = request.tag or f"ita-{run_id}-{index:06d}"
+    return tag, hashlib.sha256(dumps([list(request.elements), tag])).hexdigest()
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

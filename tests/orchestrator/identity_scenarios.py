@@ -118,10 +118,33 @@ async def reordered_input_is_one_mismatch(
     assert sim.stats.batches.get("linking", 0) == batches
 
 
+async def refused_input_leaves_an_unfinished_run_resumable(
+    sim: Simulator, ica: ita.IcaClient, journal: JournalSpec
+) -> None:
+    """Point 7 on an unfinished run: the refused (reordered) input must not record its own
+    chunks past those the run had, or the run's own input is refused from then on."""
+    ids = [f"fil.p{i:03d}" for i in range(60)]
+    orch = orchestrator(ica, journal=journal, batch_size=10, max_inflight_batches=1)
+    async with orch, orch.stream_link(ids) as outcomes:
+        seen = 0
+        async for _ in outcomes:
+            seen += 1
+            if seen == 10:
+                break  # stopped after its first chunk: an unfinished run
+    batches = sim.stats.batches.get("linking", 0)
+    with pytest.raises(JournalMismatchError, match="other input"):
+        await _run_links(ica, journal, ids[::-1], batch_size=10, max_inflight_batches=6)
+    assert sim.stats.batches.get("linking", 0) == batches
+    again = await _run_links(ica, journal, ids, batch_size=10, max_inflight_batches=6)
+    assert again.total == 60
+    assert again.failures == [], again.counts
+
+
 SCENARIOS = (
     finished_run_with_other_batch_size_is_refused,
     named_run_with_other_batch_size_is_refused,
     repeated_ids_are_part_of_the_input,
     fewer_repeats_than_the_run_are_refused,
     reordered_input_is_one_mismatch,
+    refused_input_leaves_an_unfinished_run_resumable,
 )

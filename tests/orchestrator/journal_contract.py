@@ -186,17 +186,26 @@ class JournalContract:
         assert record.owner == "b"
         assert record.batch_id is None
 
-    async def test_an_expired_lease_cannot_write_even_unclaimed(
+    async def test_an_expired_lease_nobody_claimed_still_writes(
         self, journals: OpenJournal
     ) -> None:
-        """A lapsed lease is not current even if nobody took the chunk yet."""
-        journal = await journals()
-        await self._run(journal)
-        claim = await journal.claim("run-1", 0, key="k", digest="d", owner="a", ttl_s=SHORT_TTL)
+        """Only a claim ends a lease: a lapsed one nobody took is still current (a forward
+        step of the journal's clock lapses a live holder's lease), and a claim fences it."""
+        one, two = await journals(), await journals()
+        await self._run(one)
+        claim = await one.claim("run-1", 0, key="k", digest="d", owner="a", ttl_s=SHORT_TTL)
         assert claim.lease is not None
         await anyio.sleep(SHORT_TTL + 0.2)
+        sending = await one.mark_sending(claim.lease)
+        assert (sending.owner, sending.lease_token, sending.attempts) == ("a", claim.lease.token, 1)
+        renewed = await one.renew(claim.lease, SHORT_TTL)
+        assert renewed.token == claim.lease.token
+        await anyio.sleep(SHORT_TTL + 0.2)
+        taken = await two.claim("run-1", 0, key="k", digest="d", owner="b", ttl_s=LONG_TTL)
+        assert taken.lease is not None
+        assert taken.lease.token == claim.lease.token + 1
         with pytest.raises(LeaseLostError):
-            await journal.mark_sending(claim.lease)
+            await one.mark_sending(renewed)
 
     async def test_renew_extends_and_release_frees(self, journals: OpenJournal) -> None:
         """A heartbeat keeps the chunk; a release lets another owner claim it at once."""

@@ -21,7 +21,16 @@ from ica_tapis_async.orchestrator._lease import SEND_WINDOW, Held, renew_before_
 from ica_tapis_async.simulator import Simulator
 
 from .helpers import orchestrator
-from .test_stale_lease import ORDERED, TTL, JournalClock, X, make_journal, ordered_updates
+from .test_stale_lease import (
+    ORDERED,
+    TAKER,
+    TAKER_TTL,
+    TTL,
+    JournalClock,
+    X,
+    make_journal,
+    ordered_updates,
+)
 
 
 class LocalClock:
@@ -67,9 +76,11 @@ async def test_a_worker_frozen_after_its_renewal_does_not_send(
     async with Simulator(seed=31, step_s=0.02) as sim:
 
         async def take_over() -> None:
-            journal_clock.now += 2 * TTL  # the frozen worker's lease lapses
+            # The frozen worker's lease lapses; the taker (its lease_ttl short) claims it once
+            # it has seen it unrenewed for that long.
+            journal_clock.now += 2 * TTL
             async with ita.IcaClient(sim.ica_url, api_key="fast") as fast:
-                orch = orchestrator(fast, journal=inner, run_id="frozen", **ORDERED)
+                orch = orchestrator(fast, journal=inner, run_id="frozen", **TAKER)
                 taken_over.append(await orch.update(ordered_updates()))
 
         journal = FreezeAfterRenewal(inner, local, take_over)
@@ -139,7 +150,8 @@ async def test_a_transfer_worker_frozen_after_its_renewal_does_not_create() -> N
         async def take_over() -> None:
             journal_clock.now += 2 * TTL
             async with ita.TapisClient(sim.tapis_url, token="fast") as fast:
-                orch = ita.TransferOrchestrator(fast, journal=inner, **options)  # type: ignore[arg-type]
+                taker = {**options, "lease_ttl": TAKER_TTL}
+                orch = ita.TransferOrchestrator(fast, journal=inner, **taker)  # type: ignore[arg-type]
                 taken_over.append(await orch.run(requests))
 
         journal = FreezeAfterRenewal(inner, local, take_over)

@@ -45,12 +45,15 @@ async def take(journal: MemoryJournal, owner: str = "a", index: int = 0) -> Leas
 # --- lease edges ---------------------------------------------------------------------------------
 
 
-async def test_a_lease_ends_at_its_expiry_instant_for_writes() -> None:
-    """At exactly ``expires_at`` the lease is over: a fenced write is refused."""
+async def test_a_lapsed_lease_writes_until_another_owner_claims() -> None:
+    """Past ``expires_at`` a lease nobody claimed is still current (a forward clock step must
+    not cut off its holder); another owner's claim, with the next token, fences it."""
     clock = Clock()
     journal = await journal_with_run(clock)
     lease = await take(journal)
-    clock.now = lease.expires_at
+    clock.now = lease.expires_at + 1000.0
+    assert (await journal.mark_sending(lease)).state == "sending"
+    assert (await take(journal, "b")).token == lease.token + 1
     with pytest.raises(LeaseLostError):
         await journal.mark_sending(lease)
 

@@ -18,7 +18,7 @@ from ica_tapis_async.orchestrator._run_state import Gate, forget_past
 from ica_tapis_async.simulator import Simulator, SimulatorConfig
 
 from .helpers import PROJECT, orchestrator
-from .test_stale_lease import ORDERED, TTL, JournalClock, X, make_journal, ordered_updates
+from .test_stale_lease import ORDERED, TAKER, TTL, JournalClock, X, make_journal, ordered_updates
 from .test_transfers import request
 from .test_update_order import FAST, SLOW_STEP, lossy, slow_orphan
 
@@ -238,9 +238,11 @@ async def test_a_worker_suspended_after_its_renewal_does_not_send(
     async with Simulator(seed=32, step_s=0.02) as sim:
 
         async def take_over() -> None:
-            journal_clock.now += 2 * TTL  # the suspended worker's lease lapses
+            # The suspended worker's lease lapses; the taker (its lease_ttl short) claims it
+            # once it has seen it unrenewed for that long.
+            journal_clock.now += 2 * TTL
             async with ita.IcaClient(sim.ica_url, api_key="fast") as fast:
-                orch = orchestrator(fast, journal=inner, run_id="suspended", **ORDERED)
+                orch = orchestrator(fast, journal=inner, run_id="suspended", **TAKER)
                 taken_over.append(await orch.update(ordered_updates()))
 
         journal = _SuspendAfterRenewal(inner, boot, take_over)

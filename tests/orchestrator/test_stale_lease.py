@@ -27,10 +27,15 @@ X = "fil." + "a" * 30
 #: Long enough that the heartbeat (every third of it, in real time) never runs in these tests:
 #: what stops the stale create must be the check before the attempt.
 TTL = 60.0
+#: The taking-over worker's: it claims a lease only once it has seen it unrenewed for its own
+#: lease_ttl in real time (a journal clock moved forward is no proof the holder is gone).
+TAKER_TTL = 0.5
 #: One chunk per group. The taking-over worker finds chunk 0 sent before (its first attempt
 #: was throttled, but the journal cannot know), so chunk 1 waits out an orphan's window: a
 #: short one here.
 ORDERED: dict[str, float] = {"batch_size": 1, "lease_ttl": TTL, "orphan_window": 0.2}
+#: The same for the taking-over worker, with its short lease_ttl.
+TAKER: dict[str, float] = {**ORDERED, "lease_ttl": TAKER_TTL}
 
 
 class JournalClock:
@@ -86,7 +91,7 @@ async def test_a_lease_taken_over_during_retry_after_stops_the_stale_create(
                 sim.configure(rate_limit=None)
                 journal_clock.now += 2 * TTL
                 async with ita.IcaClient(sim.ica_url, api_key="fast") as fast:
-                    orch = orchestrator(fast, journal=journal, run_id="stale", **ORDERED)
+                    orch = orchestrator(fast, journal=journal, run_id="stale", **TAKER)
                     taken_over.append(await orch.update(ordered_updates()))
             await client_clock.sleep(seconds)
 
@@ -154,7 +159,7 @@ async def test_a_transfer_lease_taken_over_while_waiting_for_a_slot_stops_the_st
             journal_clock.now += 2 * TTL  # the slow worker's lease lapses while it waits
             async with ita.TapisClient(sim.tapis_url, token="fast") as fast:
                 orch = ita.TransferOrchestrator(
-                    fast, journal=journal, run_id="stale-t", lease_ttl=TTL, poll_initial=0.02,
+                    fast, journal=journal, run_id="stale-t", lease_ttl=TAKER_TTL, poll_initial=0.02,
                     poll_max=0.05,
                 )  # fmt: skip
                 taken_over.append(await orch.run(requests))
