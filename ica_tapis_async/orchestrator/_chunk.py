@@ -6,21 +6,26 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import suppress
 
+import anyio
 import attrs
 
 from .._errors import APIError, AuthenticationError, PaginationError
 from .._telemetry import batch_known
 from ._fleet import Fleet
-from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal
+from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, LeaseLostError
 from ._lease import Held, Slot, renew_before_send, run_leased
 from ._outcomes import IN_DOUBT, NOT_SUBMITTED, UNKNOWN, chunk_outcomes
 from ._plan import Chunk, Kind, chunk_key
 from ._poll import ItemPoller
 from ._report import ItemOutcome
-from ._send import Sender
+from ._send import Sender, SendResult
 
 __all__ = ("ChunkWorker",)
+
+#: Lapsed leases taken back and claimed again per chunk before it is reported unsent.
+_RETAKES = 3
 
 log = logging.getLogger("ica_tapis_async.orchestrator")
 
@@ -56,6 +61,8 @@ class ChunkWorker:
     on_active: Callable[[int], None] | None = None
     fleet: Fleet | None = None
     refused: AuthenticationError | None = None
+    #: Per chunk: the times its lease lapsed before its first attempt left (claimed again).
+    _retakes: dict[int, int] = attrs.field(factory=dict, init=False)
 
     async def run(
         self, kind: Kind, chunk: Chunk, slot: Slot | None = None
@@ -105,8 +112,12 @@ class ChunkWorker:
                         "resend_in_doubt=True to send them anyway"
                     )
                     return self._settled(kind, chunk, IN_DOUBT, info, True), False
-            sending = await self.journal.mark_sending(held.lease)
-            resubmitted = sending.resubmitted
+            # The attempt is recorded only once the client's limiter lets it go (in
+            # still_ours): a process killed while it waits for the limiter sent nothing, and a
+            # later run must not take the chunk for sent (re-sent: IN_DOUBT items, an orphan's
+            # wait for the next updates of its data ids).
+            sending: ChunkRecord | None = None
+            tries, checking = 0, False
 
             async def still_ours() -> None:
                 # A fenced write right before each attempt: after a long wait (Retry-After, a
@@ -114,15 +125,48 @@ class ChunkWorker:
                 # carry no key the server could dedupe on; a renewal that came back too late
                 # (frozen after the journal committed it) is done again. Raises
                 # LeaseLostError: not sent.
+                nonlocal sending, tries, checking
+                tries += 1
+                checking = True
+                if sending is None:
+                    sending = await self.journal.mark_sending(held.lease)
                 await renew_before_send(self.journal, held, self.lease_ttl, self.sender.clock)
+                checking = False
 
-            result = await self.sender.send(
-                kind, chunk, key, first_use=sending.attempts == 1, before_attempt=still_ours
-            )
+            try:
+                result = await self.sender.send(
+                    kind, chunk, key, first_use=record.attempts == 0, before_attempt=still_ours
+                )
+            except anyio.get_cancelled_exc_class():
+                if tries == 1 and checking and sending is not None:
+                    # Cancelled before the first attempt left (in its renewal): take the
+                    # attempt back, so that a later run does not take the chunk for sent.
+                    with anyio.CancelScope(shield=True), suppress(LeaseLostError):
+                        await self.journal.mark_unsent(held.lease, sending.attempts)
+                raise
+            except LeaseLostError as exc:
+                if tries > 1 or sending is None:
+                    raise  # an attempt left, or the entry is another worker's: not ours to settle
+                # Stopped before the first attempt: nothing left this machine, so the attempt
+                # is taken back if nobody else held the entry since (else LeaseLostError).
+                lapsed = await self._take_back(chunk.index, key, chunk.digest, held, sending)
+                if lapsed and self._retakes.get(chunk.index, 0) < _RETAKES:
+                    # Our lease lapsed while we were frozen, and nobody took the entry: it
+                    # is claimed again and sent afresh, never flagged as sent twice.
+                    self._retakes[chunk.index] = self._retakes.get(chunk.index, 0) + 1
+                    raise
+                # Still ours: the journal was only slow. Claiming the entry again would spin
+                # for as long as it stays slow: the chunk is reported unsent, resumable.
+                result = SendResult(
+                    None, False, NOT_SUBMITTED,
+                    f"not sent: {exc}; a longer lease_ttl gives a slow journal more time",
+                )  # fmt: skip
+            if sending is not None:
+                resubmitted = sending.resubmitted
             if result.lost and not resubmitted:
                 await self.journal.mark_resubmitted(held.lease)
                 resubmitted = True
-            if result.unsent:
+            if result.unsent and sending is not None:
                 # Nothing was processed: a later run must not take the chunk for sent.
                 await self.journal.mark_unsent(held.lease, sending.attempts)
             if result.refused is not None and self.refused is None:
@@ -167,6 +211,32 @@ class ChunkWorker:
                 kind, chunk, UNKNOWN, info, resubmitted=resubmitted, batch_id=batch_id
             )
             return outcomes, False
+
+    async def _take_back(
+        self, index: int, key: str, digest: str, held: Held, sending: ChunkRecord
+    ) -> bool:
+        """Take back the attempt ``sending`` recorded, which never left; whether our lease
+        had lapsed (and was claimed again, nobody having held the entry in between).
+
+        Raises:
+            LeaseLostError: another worker holds (or held) the entry since: the attempt may
+                look sent to it, and it is its to settle.
+        """
+        try:
+            await self.journal.mark_unsent(held.lease, sending.attempts)
+            return False
+        except LeaseLostError:
+            claim = await self.journal.claim(
+                self.run_id, index, key=key, digest=digest, owner=self.owner,
+                ttl_s=self.lease_ttl,
+            )  # fmt: skip
+            # Each new holder takes the next token: the next one is ours only if nobody
+            # else claimed the entry since our lease lapsed.
+            if claim.lease is None or claim.lease.token != held.lease.token + 1:
+                raise
+            held.lease = claim.lease
+            await self.journal.mark_unsent(held.lease, sending.attempts)
+            return True
 
     @staticmethod
     def _settled(

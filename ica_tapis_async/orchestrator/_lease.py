@@ -88,6 +88,13 @@ SEND_WINDOW = 0.5
 _SLOW_RENEWALS = 3
 
 
+def _since_boot() -> float:
+    """Seconds on a clock that counts time the machine spent suspended (``CLOCK_BOOTTIME`` on
+    Linux); elsewhere the monotonic clock."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+
+
 async def renew_before_send(
     journal: Journal, held: Held, ttl_s: float, clock: Callable[[], float]
 ) -> None:
@@ -97,8 +104,9 @@ async def renew_before_send(
     A process frozen (SIGSTOP, a GC pause, a suspended VM) after the journal committed the
     renewal but before the request left would otherwise send on a lease another worker took
     over meanwhile. So the time since the renewal was issued is checked on the monotonic
-    ``clock`` after it returns; past ``ttl_s * SEND_WINDOW`` the renewal is done again (it
-    fails with :class:`LeaseLostError` when the entry was taken over). What is left is a pause
+    ``clock``, and on one that counts a suspend, after it returns; past ``ttl_s * SEND_WINDOW``
+    the renewal is done again (it fails with :class:`LeaseLostError` when the entry was taken
+    over). What is left is a pause
     between this check and the write itself (connection set-up, the socket write): shorter
     than ``ttl_s * (1 - SEND_WINDOW)`` it is harmless, a longer one is not detectable by a
     client.
@@ -106,12 +114,15 @@ async def renew_before_send(
     Raises:
         LeaseLostError: the entry belongs to another worker now, or the journal took longer
             than the window for ``_SLOW_RENEWALS`` renewals in a row (then nothing is sent:
-            the entry is claimed again).
+            the callers take the attempt back and report the entry unsent, resumable, when it
+            is still theirs, and leave it to its new holder when it is not).
     """
     for _ in range(_SLOW_RENEWALS):
-        issued = clock()
+        issued, booted = clock(), _since_boot()
         held.lease = await journal.renew(held.lease, ttl_s)
-        if clock() - issued < ttl_s * SEND_WINDOW:
+        # The monotonic clock stands still while the machine is suspended (laptop sleep, a
+        # suspended VM) but the journal's leases run on: the time since boot counts it.
+        if max(clock() - issued, _since_boot() - booted) < ttl_s * SEND_WINDOW:
             return
         log.warning(
             "renewing entry %d of run %s took longer than %.1f s: renewing again before sending",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import attrs
+
 from ..models import AnalysisItemStatus, LinkingItemStatus, UpdateItemStatus
 from ._plan import Chunk, Kind
 from ._report import ItemOutcome
@@ -156,19 +158,27 @@ def item_outcomes(
                 analysis_id=created.id if created is not None else None,
             )
         )
-    outcomes.extend(
-        ItemOutcome(
-            kind=kind,
-            key=dup,
-            status=DUPLICATE,
-            ok=True,
-            info="repeated in the same batch; sent once",
-            batch_id=batch_id,
-            chunk=chunk.index,
-            resubmitted=resubmitted,
+    # A repeat shares its item's fate: ok only if the item is (a stopped job, a failure or a
+    # doubt of the item is the repeat's too).
+    fate = {o.key: o for o in outcomes}
+    for dup in chunk.duplicates:
+        first = fate[dup]
+        if not first.ok:
+            info = f"repeated in the same batch; sent once: {first.info}"
+            outcomes.append(attrs.evolve(first, info=info))
+            continue
+        outcomes.append(
+            ItemOutcome(
+                kind=kind,
+                key=dup,
+                status=DUPLICATE,
+                ok=True,
+                info="repeated in the same batch; sent once",
+                batch_id=batch_id,
+                chunk=chunk.index,
+                resubmitted=resubmitted,
+            )
         )
-        for dup in chunk.duplicates
-    )
     return outcomes
 
 

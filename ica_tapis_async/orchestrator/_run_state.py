@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
+
 import anyio
 import attrs
 
@@ -11,7 +14,7 @@ from ._journal_protocol import JournalMismatchError
 from ._plan import Kind
 from ._report import Progress, ProgressCallback
 
-__all__ = ("Counters", "Gate", "one_mismatch")
+__all__ = ("Counters", "Gate", "forget", "forget_past", "one_mismatch")
 
 
 class Counters:
@@ -81,3 +84,18 @@ def one_mismatch(group: BaseExceptionGroup[BaseException]) -> JournalMismatchErr
         f"{text} ({more} more chunk{'s' if more > 1 else ''} of this input refused alike)",
         field=first.field,
     )
+
+
+def forget(gate: Gate, keys: Sequence[str], touching: dict[str, Gate]) -> None:
+    """Drop ``gate``'s claims on ``keys`` (a later chunk's claim on a key stays)."""
+    for key in keys:
+        if touching.get(key) is gate:
+            del touching[key]
+
+
+def forget_past(
+    lingering: deque[tuple[Gate, Sequence[str]]], touching: dict[str, Gate], now: float
+) -> None:
+    """Drop finished chunks whose orphan's window has passed (memory stays bounded)."""
+    while lingering and lingering[0][0].not_before <= now:
+        forget(*lingering.popleft(), touching)

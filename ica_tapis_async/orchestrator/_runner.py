@@ -7,7 +7,15 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections import deque
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -40,7 +48,7 @@ from ._plan import (
 )
 from ._poll import ItemPoller
 from ._report import BatchReport, ItemOutcome, ProgressCallback
-from ._run_state import Counters, Gate, one_mismatch
+from ._run_state import Counters, Gate, forget, forget_past, one_mismatch
 from ._send import Sender
 
 __all__ = ("BatchOrchestrator",)
@@ -161,7 +169,8 @@ class BatchOrchestrator:
         """Link every data id into the project; returns the report.
 
         A data id repeated within one batch is sent once and its repeat reported as
-        ``DUPLICATE``; repeated in another batch, the server reports it ``ALREADY_LINKED``.
+        ``DUPLICATE`` (with the id's own status when that is not ok); repeated in another
+        batch, the server reports it ``ALREADY_LINKED``.
 
         Raises:
             RequestValidationError: empty input, a malformed or over-long id, a bad batch size
@@ -318,6 +327,8 @@ class BatchOrchestrator:
         # Updates of one data id must reach the server in the caller's order: a chunk waits for
         # every earlier chunk touching one of its ids (chunks in flight, and unfinished ones).
         touching: dict[str, Gate] = {}
+        # Finished chunks kept in `touching` until their orphan's window has passed.
+        lingering: deque[tuple[Gate, Sequence[str]]] = deque()
         # The chunks the run has recorded: other input is refused at the first chunk that
         # differs, before any chunk after it starts. Each chunk's claim checks too, but by
         # then the chunks started after it may have recorded this input's digests where the
@@ -352,11 +363,12 @@ class BatchOrchestrator:
                         gate = Gate()
                         after: set[Gate] = set()
                         if kind == "update":
+                            forget_past(lingering, touching, self._clock())
                             after = {touching[k] for k in chunk.keys if k in touching}
                             touching.update(dict.fromkeys(chunk.keys, gate))
                         tg.start_soon(
                             self._run_chunk, kind, worker, chunk, send.clone(), counters, slots,
-                            (gate, after, touching),
+                            (gate, after, touching, lingering),
                         )  # fmt: skip
                     # Where this input ends: a longer or shorter one under the run id is refused.
                     await record_input_end(
@@ -378,9 +390,9 @@ class BatchOrchestrator:
         send: MemoryObjectSendStream[ItemOutcome],
         counters: Counters,
         slots: anyio.Semaphore,
-        order: tuple[Gate, set[Gate], dict[str, Gate]],
+        order: tuple[Gate, set[Gate], dict[str, Gate], deque[tuple[Gate, Sequence[str]]]],
     ) -> None:
-        gate, after, touching = order
+        gate, after, touching, lingering = order
         final = False
         slot = Slot(slots)
         try:
@@ -411,10 +423,13 @@ class BatchOrchestrator:
             gate.final = final
             gate.event.set()
             # An unfinished chunk stays remembered: a later update of one of its ids must not
-            # be sent before it, however long after it left the in-flight window.
-            for key in chunk.keys if final else ():
-                if touching.get(key) is gate:
-                    del touching[key]
+            # be sent before it, however long after it left the in-flight window. So does one
+            # whose orphan may still be queued: a later update read from the input after this
+            # chunk settled must wait out the orphan's window too.
+            if final and gate.not_before > self._clock():
+                lingering.append((gate, chunk.keys))
+            elif final:
+                forget(gate, chunk.keys, touching)
             slot.release()
 
     async def _chunk_outcomes(
@@ -435,7 +450,7 @@ class BatchOrchestrator:
         elif all(earlier.final for earlier in after):
             # After its orphan's processing window: only then is this update applied last.
             wait = max((earlier.not_before for earlier in after), default=0.0) - self._clock()
-            if wait > 0:
+            if wait > 0 and await self._will_send(worker.run_id, chunk.index):
                 await self._sleep(wait)
             return await worker.run(kind, chunk, slot)
         else:
@@ -451,6 +466,14 @@ class BatchOrchestrator:
         status = IN_DOUBT if sent else NOT_SUBMITTED
         resubmitted = record is not None and record.resubmitted
         return chunk_outcomes(kind, chunk, status, info, resubmitted=resubmitted), False
+
+    async def _will_send(self, run_id: str, index: int) -> bool:
+        """Whether the chunk may still be sent: not when the journal has it done (a replay)
+        or created (a resumed run polls its batch), so no orphan's window is waited out."""
+        record = await self.journal.get_chunk(run_id, index)
+        if record is None:
+            return True
+        return not (record.final or (record.state == SUBMITTED and record.batch_id))
 
 
 def _count(outcomes: Iterable[ItemOutcome]) -> dict[str, int]:

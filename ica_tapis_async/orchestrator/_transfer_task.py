@@ -50,6 +50,8 @@ class Created:
     unsent: int = 0
     #: The server refused the run's credentials (401, no way to renew).
     refused: bool = False
+    #: The run was cancelled before another create was sent, and no earlier one created it.
+    cancelled: bool = False
 
 
 @attrs.define
@@ -135,6 +137,11 @@ class TaskFollower:
                 found = await self.look_up(elements, tag, since)
                 if found.uuid is not None or found.unknown:
                     return found
+            if self.cancelled.is_set():
+                # cancel() came while this waited to try again: a request not created yet is
+                # not created (it stays resumable), rather than created only to be cancelled.
+                unsent = 0 if maybe[0] else sent[0]  # attempts that never connected
+                return Created(None, error=error, cancelled=True, unsent=unsent)
             since = await on_send()
             try:
                 if before_attempt is None:
@@ -143,7 +150,12 @@ class TaskFollower:
                     task = await self.tapis.transfers.create(
                         list(elements), tag=tag, before_attempt=before_attempt
                     )
-                return Created(task.uuid, error=None if task.uuid else "no uuid in the answer")
+                if task.uuid:
+                    return Created(task.uuid)
+                # Accepted, so the task exists: looked for by its tag in the next round.
+                maybe[0] = True
+                error = "the create was accepted but its answer has no uuid"
+                continue
             except AuthenticationError:
                 raise
             except ResponseValidationError as exc:

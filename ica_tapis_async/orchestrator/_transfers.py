@@ -27,7 +27,14 @@ from .._telemetry import TaskScope
 from ..models import TransferStatus
 from ._journal_memory import MemoryJournal
 from ._journal_open import open_journal
-from ._journal_protocol import SENDING, SUBMITTED, ChunkRecord, Journal, digest_mismatch
+from ._journal_protocol import (
+    SENDING,
+    SUBMITTED,
+    ChunkRecord,
+    Journal,
+    LeaseLostError,
+    digest_mismatch,
+)
 from ._lease import Held, Slot, record_input_end, renew_before_send, run_leased
 from ._plan import check_journal_spec, check_positive, check_run_id
 from ._report import ItemOutcome, Progress, ProgressCallback
@@ -302,19 +309,38 @@ class TransferOrchestrator:
                 if created.uuid is None and not created.unknown:
                     return TransferOutcome(index, None, tag, CANCELLED, _BEFORE_CREATION)
             else:
+                attempts = [0, 0]  # journal attempts recorded, renewals before a POST
 
                 async def on_send() -> float | None:
-                    return (await journal.mark_sending(held.lease)).first_sent_at
+                    sending = await journal.mark_sending(held.lease)
+                    attempts[0] = sending.attempts
+                    return sending.first_sent_at
 
                 async def still_ours() -> None:
                     # Tapis has no idempotency key: only the lease stops a POST from a worker
                     # whose task was taken over while it waited (a Retry-After, a freeze).
+                    attempts[1] += 1
                     await renew_before_send(journal, held, self.lease_ttl, self._clock)
 
-                created = await follower.create(
-                    request.elements, tag, first_sent_at=first, on_send=on_send,
-                    before_attempt=still_ours,
-                )  # fmt: skip
+                try:
+                    created = await follower.create(
+                        request.elements, tag, first_sent_at=first, on_send=on_send,
+                        before_attempt=still_ours,
+                    )  # fmt: skip
+                except LeaseLostError as exc:
+                    if attempts[1] > 1:
+                        raise  # a POST left: whoever holds the request settles it
+                    # Stopped before the first POST: take the attempt back (fenced: raises if
+                    # the request was taken over). Still ours, the journal was only slow:
+                    # claiming it again would spin for as long as it stays slow.
+                    await journal.mark_unsent(held.lease, attempts[0])
+                    status = NOT_CREATED if first is None else UNKNOWN
+                    why = f"not created: {exc}; a longer lease_ttl gives a slow journal more time"
+                    return TransferOutcome(index, None, tag, status, why)
+            if created.cancelled:
+                if created.unsent:
+                    await _take_back(journal, held, created.unsent)
+                return TransferOutcome(index, None, tag, CANCELLED, _BEFORE_CREATION)
             if created.uuid is None:
                 # Not found, or not looked for: created or not, nobody can say yet.
                 refused = created.final or (first is None and not created.unknown)
