@@ -162,8 +162,8 @@ def item_outcomes(
     # doubt of the item is the repeat's too).
     fate = {o.key: o for o in outcomes}
     for dup in chunk.duplicates:
-        first = fate[dup]
-        if not first.ok:
+        first = fate.get(dup)
+        if first is not None and not first.ok:
             info = f"repeated in the same batch; sent once: {first.info}"
             outcomes.append(attrs.evolve(first, info=info))
             continue

@@ -152,10 +152,14 @@ class TaskFollower:
                     )
                 if task.uuid:
                     return Created(task.uuid)
-                # Accepted, so the task exists: looked for by its tag in the next round.
+                # Accepted, so the task exists: found by its tag, never POSTed again (as for
+                # an answer that cannot be read, below).
                 maybe[0] = True
-                error = "the create was accepted but its answer has no uuid"
-                continue
+                if since is not None:
+                    found = await self.look_up(elements, tag, since)
+                    if found.uuid is not None or found.unknown:
+                        return found
+                return Created(None, error="created, but its answer has no uuid", unknown=True)
             except AuthenticationError:
                 raise
             except ResponseValidationError as exc:

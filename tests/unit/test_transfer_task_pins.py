@@ -142,10 +142,25 @@ async def test_a_create_runs_the_check_before_each_attempt() -> None:
     assert f.transfers.calls == [("create", ELEMENTS, {"tag": "t", "before_attempt": before})]
 
 
-async def test_an_answer_without_uuid_is_an_error() -> None:
+async def test_an_answer_without_uuid_is_found_by_its_tag_never_posted_again() -> None:
+    # Accepted (a 2xx), so the task exists: another POST would create it twice.
     f = Fixture()
     f.transfers.creates = [""]
-    assert await f.create() == Created("", error="no uuid in the answer")
+    f.transfers.recent = [task("u-9")]
+    f.transfers.parents = {"u-9": PARENTS}
+    found = await f.create()
+    assert found.uuid == "u-9"
+    assert len(f.named("create")) == 1
+
+
+async def test_an_answer_without_uuid_whose_task_is_not_listed_is_unknown() -> None:
+    f = Fixture()
+    f.transfers.creates = ["", "u-2"]
+    assert await f.create() == Created(
+        None, error="created, but its answer has no uuid", unknown=True
+    )
+    assert len(f.named("create")) == 1
+    assert len(f.named("list_recent")) == 1
 
 
 @pytest.mark.parametrize("code", [400, 404, 499])
