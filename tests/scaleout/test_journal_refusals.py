@@ -8,6 +8,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
@@ -50,14 +51,35 @@ async def test_a_user_who_may_not_create_the_tables_is_refused_at_once(weak_dsn:
             pass
 
 
-def test_the_command_line_says_so_in_one_line(weak_dsn: str) -> None:
+def test_the_command_line_says_so_in_one_line(weak_dsn: str, tmp_path: Path) -> None:
+    # A run creates the journal's tables (`status` only reads, and says "holds no journal").
+    ids = tmp_path / "ids.txt"
+    ids.write_text("fil.a\nfil.b\n")
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(
+            [
+                "link", str(ids), "--journal", weak_dsn, "--api-key", "any",
+                "--base-url", "http://127.0.0.1:9/ica/rest",
+                "--project", "00000000-0000-4000-8000-000000000000",
+            ]
+        )  # fmt: skip
+    text = out.getvalue() + err.getvalue()
+    assert code == 2, text
+    assert "error: journal postgresql://***@" in text, text
+    assert "permission denied for schema public" in text
+    assert "Traceback" not in text
+    assert "We@k" not in text
+
+
+def test_status_reads_such_a_journal_without_creating_it(weak_dsn: str) -> None:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main(["status", "--journal", weak_dsn, "--run-id", "x"])
     text = out.getvalue() + err.getvalue()
     assert code == 2, text
-    assert text.strip().startswith("error: --journal: journal postgresql://***@"), text
-    assert "permission denied for schema public" in text
+    assert text.strip().startswith("error: --journal postgresql://***@"), text
+    assert "holds no journal" in text
     assert "We@k" not in text
 
 
